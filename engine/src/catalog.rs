@@ -1,0 +1,306 @@
+//! The catalog: schemas, tables and their columns.
+//!
+//! This is the metadata half of the cluster state. A [`TableInfo`] records
+//! everything CREATE TABLE said (columns, primary key, routing column, shard
+//! count, settings) plus the columns that dynamic inserts added later. The
+//! catalog is versioned and serialisable, so that it can be persisted and, in
+//! a cluster, replicated.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::types::{ColumnPolicy, DataType, ObjectField, ObjectType};
+
+/// Schemas that always exist and hold system tables.
+pub const SYSTEM_SCHEMAS: &[&str] = &["information_schema", "pg_catalog", "sys"];
+/// The default schema.
+pub const DEFAULT_SCHEMA: &str = "doc";
+
+/// A table's fully qualified name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct TableIdent {
+    pub schema: String,
+    pub name: String,
+}
+
+impl TableIdent {
+    /// A new identifier.
+    pub fn new(schema: impl Into<String>, name: impl Into<String>) -> TableIdent {
+        TableIdent { schema: schema.into(), name: name.into() }
+    }
+}
+
+impl fmt::Display for TableIdent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.schema, self.name)
+    }
+}
+
+/// A top-level column of a table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ColumnInfo {
+    pub name: String,
+    pub data_type: DataType,
+    #[serde(default)]
+    pub not_null: bool,
+    /// The DEFAULT expression, as SQL text.
+    #[serde(default)]
+    pub default_expr: Option<String>,
+    /// The GENERATED ALWAYS AS expression, as SQL text.
+    #[serde(default)]
+    pub generated_expr: Option<String>,
+    /// A CHECK constraint expression, as SQL text.
+    #[serde(default)]
+    pub check_expr: Option<String>,
+    /// `INDEX OFF`: stored, not searchable.
+    #[serde(default)]
+    pub index_off: bool,
+}
+
+/// A named full-text index over one or more text columns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FulltextIndex {
+    pub name: String,
+    pub columns: Vec<String>,
+    pub analyzer: String,
+}
+
+/// How many replicas each shard should have: a fixed count or an auto-expand range.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplicaSetting(pub String);
+
+impl ReplicaSetting {
+    /// Parses `'1'`, `'0-1'`, `'0-all'`.
+    pub fn parse(s: &str) -> Result<ReplicaSetting> {
+        let t = s.trim();
+        let ok = match t.split_once('-') {
+            Some((a, b)) => a.parse::<u32>().is_ok() && (b == "all" || b.parse::<u32>().is_ok()),
+            None => t.parse::<u32>().is_ok(),
+        };
+        if ok {
+            Ok(ReplicaSetting(t.to_string()))
+        } else {
+            Err(Error::InvalidArgument(format!(
+                "Failed to parse value [{t}] for setting [number_of_replicas]"
+            )))
+        }
+    }
+
+    /// The number of replicas wanted on a cluster of `nodes` data nodes.
+    pub fn wanted(&self, nodes: usize) -> u32 {
+        let max_possible = nodes.saturating_sub(1) as u32;
+        match self.0.split_once('-') {
+            Some((a, b)) => {
+                let min: u32 = a.parse().unwrap_or(0);
+                let max = if b == "all" { max_possible } else { b.parse().unwrap_or(0) };
+                max_possible.clamp(min, max.max(min))
+            }
+            None => self.0.parse().unwrap_or(0),
+        }
+    }
+
+    /// The lower bound (what `information_schema.tables.number_of_replicas` shows for ranges).
+    pub fn display(&self) -> String {
+        self.0.clone()
+    }
+}
+
+/// Everything the cluster knows about a table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TableInfo {
+    pub ident: TableIdent,
+    /// A unique id: names the table's shard directories, survives renames.
+    pub uuid: String,
+    pub columns: Vec<ColumnInfo>,
+    pub primary_key: Vec<String>,
+    pub clustered_by: Option<String>,
+    pub partitioned_by: Vec<String>,
+    pub num_shards: u32,
+    pub number_of_replicas: ReplicaSetting,
+    pub refresh_interval_ms: u64,
+    pub column_policy: ColumnPolicy,
+    #[serde(default)]
+    pub fulltext_indexes: Vec<FulltextIndex>,
+    #[serde(default)]
+    pub checks: Vec<String>,
+    /// Other WITH settings, kept verbatim for introspection.
+    #[serde(default)]
+    pub settings: BTreeMap<String, serde_json::Value>,
+    /// Bumped on every change of the table's metadata.
+    #[serde(default)]
+    pub version: u64,
+}
+
+impl TableInfo {
+    /// The top-level column `name`.
+    pub fn column(&self, name: &str) -> Option<&ColumnInfo> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// The type at a column path (`obj`, `obj['a']['b']`), if known.
+    pub fn type_at(&self, column: &str, path: &[String]) -> Option<DataType> {
+        let mut ty = self.column(column)?.data_type.clone();
+        for key in path {
+            ty = match ty.element() {
+                DataType::Object(o) => {
+                    let t = o.field(key)?.clone();
+                    if matches!(ty, DataType::Array(_)) { DataType::Array(Box::new(t)) } else { t }
+                }
+                _ => return None,
+            };
+        }
+        Some(ty)
+    }
+
+    /// The routing column: CLUSTERED BY, else the single primary-key column,
+    /// else none (routing by `_id`).
+    pub fn routing_column(&self) -> Option<&str> {
+        self.clustered_by.as_deref()
+    }
+
+    /// Whether a table has a primary key (else `_id` is generated).
+    pub fn has_primary_key(&self) -> bool {
+        !self.primary_key.is_empty()
+    }
+
+    /// The replica count wanted on `nodes` nodes.
+    pub fn replicas_wanted(&self, nodes: usize) -> u32 {
+        self.number_of_replicas.wanted(nodes)
+    }
+}
+
+/// Adds `path` (below top-level `column`) with type `ty` to a table, creating
+/// intermediate objects. Returns whether anything changed.
+pub fn add_column_path(
+    table: &mut TableInfo,
+    column: &str,
+    path: &[String],
+    ty: DataType,
+) -> Result<bool> {
+    if path.is_empty() {
+        if table.column(column).is_some() {
+            return Ok(false);
+        }
+        table.columns.push(ColumnInfo {
+            name: column.to_string(),
+            data_type: ty,
+            not_null: false,
+            default_expr: None,
+            generated_expr: None,
+            check_expr: None,
+            index_off: false,
+        });
+        return Ok(true);
+    }
+    let Some(col) = table.columns.iter_mut().find(|c| c.name == column) else {
+        return Err(Error::ColumnUnknown(column.to_string()));
+    };
+    fn descend(ty: &mut DataType, path: &[String], leaf: DataType) -> bool {
+        let target = match ty {
+            DataType::Array(inner) => inner.as_mut(),
+            other => other,
+        };
+        let DataType::Object(obj) = target else { return false };
+        let (key, rest) = (&path[0], &path[1..]);
+        match obj.fields.iter_mut().find(|f| &f.name == key) {
+            Some(_) if rest.is_empty() => false,
+            Some(f) => descend(&mut f.data_type, rest, leaf),
+            None if rest.is_empty() => {
+                obj.fields.push(ObjectField { name: key.clone(), data_type: leaf });
+                true
+            }
+            None => {
+                let mut child = DataType::Object(Box::new(ObjectType::default()));
+                descend(&mut child, rest, leaf);
+                obj.fields.push(ObjectField { name: key.clone(), data_type: child });
+                true
+            }
+        }
+    }
+    Ok(descend(&mut col.data_type, path, ty))
+}
+
+/// The set of tables, by schema and name.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Catalog {
+    tables: BTreeMap<TableIdent, Arc<TableInfo>>,
+    /// Bumped on every change.
+    pub version: u64,
+}
+
+impl Catalog {
+    /// The table `ident`.
+    pub fn table(&self, ident: &TableIdent) -> Option<&Arc<TableInfo>> {
+        self.tables.get(ident)
+    }
+
+    /// All tables, ordered by schema and name.
+    pub fn tables(&self) -> impl Iterator<Item = &Arc<TableInfo>> {
+        self.tables.values()
+    }
+
+    /// Whether a schema exists: a system schema, `doc`, or one holding a table.
+    pub fn schema_exists(&self, schema: &str) -> bool {
+        schema == DEFAULT_SCHEMA
+            || SYSTEM_SCHEMAS.contains(&schema)
+            || schema == "blob"
+            || self.tables.keys().any(|t| t.schema == schema)
+    }
+
+    /// All schema names, sorted.
+    pub fn schemas(&self) -> Vec<String> {
+        let mut s: Vec<String> =
+            ["blob", "doc", "information_schema", "pg_catalog", "sys"].iter().map(|s| s.to_string()).collect();
+        for t in self.tables.keys() {
+            if !s.contains(&t.schema) {
+                s.push(t.schema.clone());
+            }
+        }
+        s.sort();
+        s
+    }
+
+    /// Adds or replaces a table.
+    pub fn put_table(&mut self, table: TableInfo) {
+        self.version += 1;
+        self.tables.insert(table.ident.clone(), Arc::new(table));
+    }
+
+    /// Removes a table, returning it.
+    pub fn remove_table(&mut self, ident: &TableIdent) -> Option<Arc<TableInfo>> {
+        let t = self.tables.remove(ident);
+        if t.is_some() {
+            self.version += 1;
+        }
+        t
+    }
+
+    /// Serialises the catalog for persistence.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec_pretty(self).unwrap_or_default()
+    }
+
+    /// Reads a persisted catalog.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Catalog> {
+        serde_json::from_slice(bytes).map_err(|e| Error::Io(format!("corrupt catalog: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replica_ranges_expand_with_the_cluster() {
+        let r = ReplicaSetting::parse("0-1").unwrap();
+        assert_eq!(r.wanted(1), 0);
+        assert_eq!(r.wanted(3), 1);
+        assert_eq!(ReplicaSetting::parse("0-all").unwrap().wanted(4), 3);
+        assert_eq!(ReplicaSetting::parse("2").unwrap().wanted(1), 2);
+        assert!(ReplicaSetting::parse("x").is_err());
+    }
+}

@@ -1,0 +1,88 @@
+//! The runtime seam: spawning, sleeping, clocks and randomness.
+//!
+//! Engine code never touches OS threads, the wall clock or an unseeded random
+//! source directly; it goes through this module. In a normal build these are
+//! tokio and the system clock. Built with `--cfg madsim`, `tokio` is
+//! madsim-tokio, so tasks and time are simulated, and randomness comes from
+//! madsim's seeded generator: one seed reproduces a whole run.
+
+use std::future::Future;
+use std::time::Duration;
+
+pub use tokio::task::JoinHandle;
+
+/// Spawns an asynchronous task on the current runtime.
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    tokio::spawn(future)
+}
+
+/// Runs CPU-heavy synchronous work (building a segment, merging) off the async
+/// workers. In simulation there are no threads: the closure runs inline, which
+/// keeps the run deterministic.
+pub async fn run_blocking<F, R>(f: F) -> R
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    #[cfg(madsim)]
+    {
+        f()
+    }
+    #[cfg(not(madsim))]
+    {
+        match tokio::task::spawn_blocking(f).await {
+            Ok(r) => r,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+}
+
+/// Sleeps for `d` (simulated time under madsim).
+pub async fn sleep(d: Duration) {
+    tokio::time::sleep(d).await
+}
+
+/// A monotonic instant, for measuring durations.
+pub fn instant() -> tokio::time::Instant {
+    tokio::time::Instant::now()
+}
+
+/// Milliseconds since the Unix epoch: `now()` / `current_timestamp` in SQL.
+pub fn now_millis() -> i64 {
+    // Under madsim the system clock is simulated (madsim intercepts clock_gettime).
+    match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => d.as_millis() as i64,
+        Err(_) => 0,
+    }
+}
+
+/// A random u64: seeded by madsim in simulation, by the clock and a counter otherwise.
+pub fn random_u64() -> u64 {
+    #[cfg(madsim)]
+    {
+        madsim::rand::random::<u64>()
+    }
+    #[cfg(not(madsim))]
+    {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static STATE: AtomicU64 = AtomicU64::new(0);
+        if STATE.load(Ordering::Relaxed) == 0 {
+            let seed = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(0x9E37_79B9_7F4A_7C15)
+                ^ ((std::process::id() as u64) << 32)
+                | 1;
+            let _ = STATE.compare_exchange(0, seed, Ordering::Relaxed, Ordering::Relaxed);
+        }
+        // SplitMix64 over an atomic counter: unique per call, well mixed.
+        let mut z = STATE.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}

@@ -1,0 +1,110 @@
+//! Conversions between [`Value`] and JSON: request arguments in, result rows
+//! out, and the stored `_source` of each row.
+
+use serde_json::{Map, Number, Value as Json};
+
+use super::{DataType, Object, Value, value::format_f32};
+
+/// Converts a JSON value (request argument, stored source) into a [`Value`].
+pub fn from_json(j: &Json) -> Value {
+    match j {
+        Json::Null => Value::Null,
+        Json::Bool(b) => Value::Bool(*b),
+        Json::Number(n) => match n.as_i64() {
+            Some(i) => Value::Int(i),
+            None => match n.as_u64() {
+                Some(u) => Value::Float(u as f64),
+                None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+            },
+        },
+        Json::String(s) => Value::Text(s.clone()),
+        Json::Array(a) => Value::Array(a.iter().map(from_json).collect()),
+        Json::Object(o) => {
+            Value::Object(Box::new(o.iter().map(|(k, v)| (k.clone(), from_json(v))).collect()))
+        }
+    }
+}
+
+/// Converts a value into JSON without type information.
+pub fn to_json(v: &Value) -> Json {
+    match v {
+        Value::Null => Json::Null,
+        Value::Bool(b) => Json::Bool(*b),
+        Value::Int(i) => Json::Number((*i).into()),
+        Value::Float(f) => float_json(*f),
+        Value::Text(s) => Json::String(s.clone()),
+        Value::Array(a) => Json::Array(a.iter().map(to_json).collect()),
+        Value::Object(o) => Json::Object(object_json(o, None)),
+    }
+}
+
+fn object_json(o: &Object, ty: Option<&super::ObjectType>) -> Map<String, Json> {
+    o.iter()
+        .map(|(k, v)| {
+            let j = match ty.and_then(|t| t.field(k)) {
+                Some(ft) => to_json_typed(v, ft),
+                None => to_json(v),
+            };
+            (k.clone(), j)
+        })
+        .collect()
+}
+
+fn float_json(f: f64) -> Json {
+    match Number::from_f64(f) {
+        Some(n) => Json::Number(n),
+        // CrateDB renders non-finite doubles as strings in JSON.
+        None => Json::String(super::value::format_f64(f)),
+    }
+}
+
+/// Converts a value of a declared type into JSON the way CrateDB serialises it:
+/// `real` with float precision, timestamps as epoch milliseconds.
+pub fn to_json_typed(v: &Value, ty: &DataType) -> Json {
+    match (v, ty) {
+        (Value::Float(f), DataType::Real) => {
+            match format_f32(*f).parse::<f64>().ok().and_then(Number::from_f64) {
+                Some(n) => Json::Number(n),
+                None => float_json(*f),
+            }
+        }
+        (Value::Int(i), DataType::Real | DataType::Double) => float_json(*i as f64),
+        (Value::Array(a), DataType::Array(inner)) => {
+            Json::Array(a.iter().map(|x| to_json_typed(x, inner)).collect())
+        }
+        (Value::Object(o), DataType::Object(t)) => Json::Object(object_json(o, Some(t))),
+        _ => to_json(v),
+    }
+}
+
+/// The type a dynamically added column gets from its first value.
+pub fn infer_type(v: &Value) -> DataType {
+    match v {
+        Value::Null => DataType::Undefined,
+        Value::Bool(_) => DataType::Boolean,
+        Value::Int(_) => DataType::BigInt,
+        Value::Float(_) => DataType::Double,
+        Value::Text(_) => DataType::Text,
+        Value::Array(a) => DataType::Array(Box::new(
+            a.iter().map(infer_type).find(|t| *t != DataType::Undefined).unwrap_or(DataType::Undefined),
+        )),
+        Value::Object(_) => DataType::object(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn round_trips_json() {
+        let j = json!({"a": 1, "b": [1.5, "x", null], "c": {"d": true}});
+        assert_eq!(to_json(&from_json(&j)), j);
+    }
+
+    #[test]
+    fn real_values_keep_float_precision() {
+        assert_eq!(to_json_typed(&Value::Float(1.1f32 as f64), &DataType::Real), json!(1.1));
+    }
+}
