@@ -1,0 +1,184 @@
+//! How a row becomes a tantivy document.
+//!
+//! Every shard of every table uses the same static tantivy schema:
+//!
+//! | field           | what                                               |
+//! |-----------------|----------------------------------------------------|
+//! | `_id`           | the document id: indexed (exact) and a fast column |
+//! | `_seq_no`       | sequence number, fast column                       |
+//! | `_version`      | version, fast column                               |
+//! | `_primary_term` | primary term at write time, fast column            |
+//! | `_source`       | the row as compact JSON, stored                    |
+//! | `doc`           | every user column, as a JSON object: each leaf is indexed (exact terms) and a fast column (`doc.col`, `doc.obj.key`) |
+//!
+//! Putting the user columns into one JSON field lets the table's schema grow
+//! (dynamic columns, ALTER TABLE ADD COLUMN) without changing the tantivy
+//! schema, so segments built before and after a schema change still merge.
+//! Values are cast to their column's type before they get here, so a column
+//! always has one tantivy value type.
+
+use std::sync::Arc;
+
+use tantivy::TantivyDocument;
+use tantivy::schema::{
+    BytesOptions, Field, IndexRecordOption, JsonObjectOptions, NumericOptions, OwnedValue, Schema,
+    TextFieldIndexing, TextOptions,
+};
+
+use crate::catalog::TableInfo;
+use crate::types::{ColumnPolicy, DataType, Object, Value};
+
+/// Name of the JSON field holding user columns.
+pub const DOC_FIELD: &str = "doc";
+
+/// The shard schema and its fields.
+#[derive(Debug, Clone)]
+pub struct ShardSchema {
+    pub schema: Schema,
+    pub id: Field,
+    pub seq_no: Field,
+    pub version: Field,
+    pub primary_term: Field,
+    pub source: Field,
+    pub doc: Field,
+}
+
+impl ShardSchema {
+    /// Builds the (static) schema.
+    pub fn new() -> ShardSchema {
+        let mut b = Schema::builder();
+        let raw = TextFieldIndexing::default()
+            .set_tokenizer("raw")
+            .set_index_option(IndexRecordOption::Basic)
+            .set_fieldnorms(false);
+        let id = b.add_text_field(
+            "_id",
+            TextOptions::default().set_indexing_options(raw.clone()).set_fast("raw"),
+        );
+        let seq_no = b.add_u64_field("_seq_no", NumericOptions::default().set_fast());
+        let version = b.add_u64_field("_version", NumericOptions::default().set_fast());
+        let primary_term = b.add_u64_field("_primary_term", NumericOptions::default().set_fast());
+        let source = b.add_bytes_field("_source", BytesOptions::default().set_stored());
+        let doc = b.add_json_field(
+            DOC_FIELD,
+            JsonObjectOptions::default().set_indexing_options(raw).set_fast("raw"),
+        );
+        ShardSchema { schema: b.build(), id, seq_no, version, primary_term, source, doc }
+    }
+}
+
+impl Default for ShardSchema {
+    fn default() -> Self {
+        ShardSchema::new()
+    }
+}
+
+/// A stored row with its replication metadata.
+#[derive(Debug, Clone)]
+pub struct StoredDoc {
+    pub id: String,
+    pub seq_no: u64,
+    pub version: u64,
+    pub primary_term: u64,
+    /// The row: top-level column name to value.
+    pub source: Arc<Object>,
+}
+
+/// The fast-column name of a column path: `doc.col` or `doc.obj.key`.
+pub fn column_path(column: &str, path: &[String]) -> String {
+    let mut s = String::with_capacity(DOC_FIELD.len() + column.len() + 1);
+    s.push_str(DOC_FIELD);
+    s.push('.');
+    s.push_str(column);
+    for p in path {
+        s.push('.');
+        s.push_str(p);
+    }
+    s
+}
+
+/// Serialises a row as compact JSON (the `_source`).
+pub fn source_bytes(source: &Object) -> Vec<u8> {
+    let json = crate::types::json::to_json(&Value::Object(Box::new(source.clone())));
+    serde_json::to_vec(&json).unwrap_or_default()
+}
+
+/// Parses a stored `_source`.
+pub fn parse_source(bytes: &[u8]) -> Object {
+    match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(j) => match crate::types::json::from_json(&j) {
+            Value::Object(o) => *o,
+            _ => Object::new(),
+        },
+        Err(_) => Object::new(),
+    }
+}
+
+fn owned(v: &Value, ty: Option<&DataType>) -> Option<OwnedValue> {
+    Some(match v {
+        Value::Null => return None,
+        Value::Bool(b) => OwnedValue::Bool(*b),
+        Value::Int(i) => match ty {
+            Some(DataType::Real | DataType::Double) => OwnedValue::F64(*i as f64),
+            _ => OwnedValue::I64(*i),
+        },
+        Value::Float(f) => OwnedValue::F64(*f),
+        Value::Text(s) => OwnedValue::Str(s.clone()),
+        Value::Array(items) => {
+            let inner = ty.map(|t| t.element());
+            let vals: Vec<OwnedValue> = items.iter().filter_map(|x| owned(x, inner)).collect();
+            if vals.is_empty() {
+                return None;
+            }
+            OwnedValue::Array(vals)
+        }
+        Value::Object(o) => {
+            let obj_ty = match ty.map(|t| t.element()) {
+                Some(DataType::Object(ot)) => Some(ot.as_ref()),
+                _ => None,
+            };
+            let mut fields = Vec::with_capacity(o.len());
+            for (k, x) in o.iter() {
+                let field_ty = obj_ty.and_then(|ot| ot.field(k));
+                // Ignored objects store unknown keys without indexing them.
+                if field_ty.is_none() && obj_ty.map(|ot| ot.policy) == Some(ColumnPolicy::Ignored) {
+                    continue;
+                }
+                if let Some(val) = owned(x, field_ty) {
+                    fields.push((k.clone(), val));
+                }
+            }
+            if fields.is_empty() {
+                return None;
+            }
+            OwnedValue::Object(fields)
+        }
+    })
+}
+
+/// Builds the tantivy document for a row.
+pub fn to_tantivy(schema: &ShardSchema, table: &TableInfo, doc: &StoredDoc, source: &[u8]) -> TantivyDocument {
+    let mut td = TantivyDocument::new();
+    td.add_text(schema.id, &doc.id);
+    td.add_u64(schema.seq_no, doc.seq_no);
+    td.add_u64(schema.version, doc.version);
+    td.add_u64(schema.primary_term, doc.primary_term);
+    td.add_bytes(schema.source, source);
+    let mut fields = Vec::with_capacity(doc.source.len());
+    for (name, v) in doc.source.iter() {
+        let col = table.column(name);
+        if col.is_some_and(|c| c.index_off) {
+            continue;
+        }
+        if col.is_none() && table.column_policy == ColumnPolicy::Ignored {
+            continue;
+        }
+        if let Some(val) = owned(v, col.map(|c| &c.data_type)) {
+            fields.push((name.clone(), val));
+        }
+    }
+    if !fields.is_empty() {
+        td.add_field_value(schema.doc, &OwnedValue::Object(fields));
+    }
+    td
+}

@@ -1,0 +1,13 @@
+//! Shard storage on tantivy: translog, indexing buffer, segments, pk index.
+
+pub mod document;
+pub mod pk;
+pub mod segment;
+pub mod shard;
+pub mod translog;
+
+pub use document::{ShardSchema, StoredDoc};
+pub use shard::{Expect, Shard, ShardStats, Snapshot, WriteBatch};
+
+#[cfg(test)]
+mod tests;

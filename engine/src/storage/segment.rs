@@ -1,0 +1,274 @@
+//! Immutable segments: one tantivy single-segment index each.
+//!
+//! A refresh turns the indexing buffer into a new segment, built
+//! synchronously with tantivy's `SingleSegmentIndexWriter` in a `RamDirectory`
+//! (no threads, deterministic under simulation). Deletes never touch a
+//! segment: liveness is an [`AliveSet`] kept beside it. Merges combine
+//! segments with `merge_filtered_segments`, dropping dead documents.
+//! Persisting a segment copies its files to the node's [`Disk`](crate::disk::Disk).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use tantivy::directory::{Directory, RamDirectory};
+use tantivy::indexer::merge_filtered_segments;
+use tantivy::{Index, IndexSettings, SegmentReader, TantivyDocument};
+
+use super::document::ShardSchema;
+use crate::error::{Error, Result};
+
+/// Which documents of a segment are alive.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AliveSet {
+    words: Vec<u64>,
+    len: u32,
+    alive: u32,
+}
+
+impl AliveSet {
+    /// All `len` documents alive.
+    pub fn all(len: u32) -> AliveSet {
+        let mut words = vec![u64::MAX; (len as usize).div_ceil(64)];
+        if len % 64 != 0 {
+            if let Some(last) = words.last_mut() {
+                *last = (1u64 << (len % 64)) - 1;
+            }
+        }
+        AliveSet { words, len, alive: len }
+    }
+
+    /// Whether `doc` is alive.
+    #[inline]
+    pub fn is_alive(&self, doc: u32) -> bool {
+        self.words.get((doc / 64) as usize).is_some_and(|w| w & (1 << (doc % 64)) != 0)
+    }
+
+    /// Marks `doc` dead; returns whether it was alive.
+    pub fn kill(&mut self, doc: u32) -> bool {
+        let Some(w) = self.words.get_mut((doc / 64) as usize) else { return false };
+        let bit = 1u64 << (doc % 64);
+        if *w & bit == 0 {
+            return false;
+        }
+        *w &= !bit;
+        self.alive -= 1;
+        true
+    }
+
+    /// Number of live documents.
+    pub fn num_alive(&self) -> u32 {
+        self.alive
+    }
+
+    /// Number of documents, dead or alive.
+    pub fn len(&self) -> u32 {
+        self.len
+    }
+
+    /// Whether the set covers no documents.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether every document is alive.
+    pub fn all_alive(&self) -> bool {
+        self.alive == self.len
+    }
+
+    /// Iterates live documents in order.
+    pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        self.words.iter().enumerate().flat_map(|(i, &w)| {
+            let mut w = w;
+            std::iter::from_fn(move || {
+                if w == 0 {
+                    return None;
+                }
+                let t = w.trailing_zeros();
+                w &= w - 1;
+                Some(i as u32 * 64 + t)
+            })
+        })
+    }
+
+    /// Serialises the set (for persisting deletes).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(4 + self.words.len() * 8);
+        out.extend_from_slice(&self.len.to_le_bytes());
+        for w in &self.words {
+            out.extend_from_slice(&w.to_le_bytes());
+        }
+        out
+    }
+
+    /// Reads a serialised set.
+    pub fn from_bytes(bytes: &[u8]) -> Result<AliveSet> {
+        let corrupt = || Error::Io("corrupt alive set".into());
+        let len = u32::from_le_bytes(bytes.get(..4).ok_or_else(corrupt)?.try_into().map_err(|_| corrupt())?);
+        let words: Vec<u64> = bytes[4..]
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+            .collect();
+        if words.len() != (len as usize).div_ceil(64) {
+            return Err(corrupt());
+        }
+        let alive = words.iter().map(|w| w.count_ones()).sum();
+        Ok(AliveSet { words, len, alive })
+    }
+}
+
+/// An immutable segment.
+pub struct Segment {
+    /// Shard-local id, stable for the segment's life.
+    pub id: u32,
+    pub index: Index,
+    pub reader: SegmentReader,
+}
+
+impl std::fmt::Debug for Segment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Segment").field("id", &self.id).field("max_doc", &self.max_doc()).finish()
+    }
+}
+
+fn settings() -> IndexSettings {
+    IndexSettings { docstore_compress_dedicated_thread: false, ..IndexSettings::default() }
+}
+
+impl Segment {
+    /// Builds a segment from documents, in order (document `i` gets doc id `i`).
+    pub fn build(id: u32, schema: &ShardSchema, docs: Vec<TantivyDocument>) -> Result<Segment> {
+        let mut writer = Index::builder()
+            .schema(schema.schema.clone())
+            .settings(settings())
+            .single_segment_index_writer(RamDirectory::create(), 50_000_000)?;
+        for d in docs {
+            writer.add_document(d)?;
+        }
+        let index = writer.finalize()?;
+        Segment::from_index(id, index)
+    }
+
+    /// Wraps a single-segment index.
+    pub fn from_index(id: u32, index: Index) -> Result<Segment> {
+        let segments = index.searchable_segments()?;
+        let seg = segments.first().ok_or_else(|| Error::internal("index without segment"))?;
+        let reader = SegmentReader::open(seg)?;
+        Ok(Segment { id, index, reader })
+    }
+
+    /// Number of documents (dead or alive).
+    pub fn max_doc(&self) -> u32 {
+        self.reader.max_doc()
+    }
+
+    /// Merges segments into one, keeping only live documents, in segment order.
+    pub fn merge(id: u32, parts: &[(&Segment, &AliveSet)]) -> Result<Segment> {
+        let segments: Vec<tantivy::Segment> = parts
+            .iter()
+            .map(|(s, _)| s.index.searchable_segments().map(|mut v| v.remove(0)))
+            .collect::<tantivy::Result<_>>()?;
+        let filters = parts
+            .iter()
+            .map(|(_, alive)| {
+                if alive.all_alive() {
+                    None
+                } else {
+                    let mut bits = tantivy::BitSet::with_max_value(alive.len());
+                    for d in alive.iter() {
+                        bits.insert(d);
+                    }
+                    let mut bytes = Vec::new();
+                    // Writing to a Vec cannot fail.
+                    let _ = tantivy::fastfield::write_alive_bitset(&bits, &mut bytes);
+                    Some(tantivy::fastfield::AliveBitSet::open(tantivy::directory::OwnedBytes::new(bytes)))
+                }
+            })
+            .collect();
+        let index = merge_filtered_segments(&segments, settings(), filters, RamDirectory::create())?;
+        Segment::from_index(id, index)
+    }
+
+    /// The segment's files (name, bytes), for persisting.
+    pub fn files(&self) -> Result<Vec<(String, Vec<u8>)>> {
+        let dir = self.index.directory();
+        let mut names: Vec<String> = vec!["meta.json".to_string()];
+        for f in self.index.load_metas()?.list_segment_files() {
+            names.push(f.to_string_lossy().to_string());
+        }
+        names.sort();
+        names.dedup();
+        let mut out = Vec::with_capacity(names.len());
+        for n in names {
+            match dir.atomic_read(Path::new(&n)) {
+                Ok(bytes) => out.push((n, bytes)),
+                // Components a segment does not have (e.g. no deletes) are simply absent.
+                Err(tantivy::directory::error::OpenReadError::FileDoesNotExist(_)) => {}
+                Err(e) => return Err(Error::Io(format!("reading segment file {n}: {e}"))),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Re-opens a persisted segment from its files.
+    pub fn load(id: u32, files: Vec<(String, Vec<u8>)>) -> Result<Segment> {
+        let dir = RamDirectory::create();
+        for (name, bytes) in files {
+            dir.atomic_write(Path::new(&name), &bytes)?;
+        }
+        let index = Index::open(dir)?;
+        Segment::from_index(id, index)
+    }
+
+    /// Bytes the segment takes.
+    pub fn size_bytes(&self) -> u64 {
+        self.reader.space_usage().map(|u| u.total().get_bytes()).unwrap_or(0)
+    }
+
+    /// Calls `f(doc, id, seq_no)` for every document of the segment.
+    pub fn for_each_id(&self, mut f: impl FnMut(u32, &str, u64)) -> Result<()> {
+        let ff = self.reader.fast_fields();
+        let ids = ff.str("_id")?.ok_or_else(|| Error::internal("segment without _id column"))?;
+        let seqs = ff.u64("_seq_no")?;
+        // Stream the dictionary once: ordinal -> id, instead of one lookup per doc.
+        let mut by_ord: Vec<Arc<str>> = Vec::with_capacity(ids.num_terms());
+        let mut stream = ids.dictionary().stream()?;
+        while stream.advance() {
+            by_ord.push(Arc::from(String::from_utf8_lossy(stream.key()).as_ref()));
+        }
+        for doc in 0..self.max_doc() {
+            let Some(ord) = ids.ords().first(doc) else { continue };
+            let Some(id) = by_ord.get(ord as usize) else { continue };
+            f(doc, id, seqs.first(doc).unwrap_or(0));
+        }
+        Ok(())
+    }
+
+    /// The `_id` of one document.
+    pub fn id_of(&self, doc: u32) -> Option<String> {
+        let ids = self.reader.fast_fields().str("_id").ok()??;
+        let ord = ids.ords().first(doc)?;
+        let mut s = String::new();
+        ids.ord_to_str(ord, &mut s).ok()?;
+        Some(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alive_sets_track_deletes_and_round_trip() {
+        let mut a = AliveSet::all(130);
+        assert_eq!(a.num_alive(), 130);
+        assert!(a.kill(0));
+        assert!(a.kill(129));
+        assert!(!a.kill(129));
+        assert!(!a.kill(500));
+        assert_eq!(a.num_alive(), 128);
+        assert!(!a.is_alive(129));
+        assert!(a.is_alive(64));
+        assert_eq!(a.iter().count(), 128);
+        assert_eq!(AliveSet::from_bytes(&a.to_bytes()).unwrap(), a);
+    }
+}

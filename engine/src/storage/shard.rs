@@ -1,0 +1,818 @@
+//! A shard copy's storage: the write path, refresh, merge, flush and recovery.
+//!
+//! Writes go to the translog and the indexing buffer and update the
+//! primary-key index, so they are immediately visible to gets by id.
+//! Searches see a [`Snapshot`]: the segments and alive sets as of the last
+//! refresh. A refresh freezes the buffer, builds a segment from it (off the
+//! state lock) and publishes a new snapshot. Merges combine segments the same
+//! way. A flush persists segments and alive sets, writes a commit point and
+//! starts a new translog generation; recovery loads the last commit and
+//! replays the translog on top of it.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::{Deserialize, Serialize};
+use tantivy::TantivyDocument;
+use tantivy::schema::document::Value as _;
+
+use super::document::{ShardSchema, StoredDoc, parse_source, source_bytes, to_tantivy};
+use super::pk::{Entry, PkIndex, Place};
+use super::segment::{AliveSet, Segment};
+use super::translog::{Op, Translog, read_ops};
+use crate::catalog::TableInfo;
+use crate::disk::Disk;
+use crate::error::{Error, Result};
+use crate::types::Object;
+
+/// Translog size after which a shard flushes.
+pub const FLUSH_THRESHOLD_BYTES: u64 = 64 * 1024 * 1024;
+/// Segments per shard above which merges kick in.
+const MERGE_FACTOR: usize = 8;
+
+/// What a write expects to find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// Anything: create or overwrite.
+    Any,
+    /// No live document with this id (INSERT).
+    Absent,
+    /// The live document has exactly this `_seq_no` and `_primary_term` (optimistic concurrency).
+    Version { seq_no: u64, primary_term: u64 },
+}
+
+/// A searchable view of one segment.
+#[derive(Debug, Clone)]
+pub struct SegmentView {
+    pub segment: Arc<Segment>,
+    pub alive: Arc<AliveSet>,
+}
+
+/// What searches see: the shard as of its last refresh.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub segments: Vec<SegmentView>,
+}
+
+impl Snapshot {
+    /// Live documents in the snapshot.
+    pub fn num_docs(&self) -> u64 {
+        self.segments.iter().map(|s| s.alive.num_alive() as u64).sum()
+    }
+}
+
+#[derive(Debug, Clone)]
+struct BufferedDoc {
+    doc: StoredDoc,
+    bytes: Arc<[u8]>,
+}
+
+#[derive(Debug)]
+struct SegmentSlot {
+    segment: Arc<Segment>,
+    alive: AliveSet,
+    published: Arc<AliveSet>,
+    dirty: bool,
+    persisted: bool,
+    alive_persisted: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct CommitPoint {
+    segments: Vec<CommitSegment>,
+    next_seq_no: u64,
+    primary_term: u64,
+    translog_generation: u64,
+    next_segment_id: u32,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct CommitSegment {
+    id: u32,
+    files: Vec<String>,
+    has_deletes: bool,
+}
+
+#[derive(Debug)]
+struct State {
+    table: Arc<TableInfo>,
+    primary_term: u64,
+    next_seq_no: u64,
+    pk: PkIndex,
+    buffer: Vec<BufferedDoc>,
+    buffer_generation: u32,
+    frozen: Option<(u32, Arc<Vec<BufferedDoc>>)>,
+    segments: BTreeMap<u32, SegmentSlot>,
+    next_segment_id: u32,
+    translog: Translog,
+    /// Writes since the last refresh (buffered docs or deletes).
+    unrefreshed: bool,
+}
+
+/// Which documents are alive is decided by the pk index; these helpers look
+/// up what an entry points at without borrowing the whole state.
+fn buffered<'a>(
+    buffer: &'a [BufferedDoc],
+    buffer_generation: u32,
+    frozen: &'a Option<(u32, Arc<Vec<BufferedDoc>>)>,
+    generation: u32,
+    idx: u32,
+) -> Option<&'a BufferedDoc> {
+    if generation == buffer_generation {
+        return buffer.get(idx as usize);
+    }
+    match frozen {
+        Some((g, docs)) if *g == generation => docs.get(idx as usize),
+        _ => None,
+    }
+}
+
+/// A pk-index resolver: whether an entry points at the document with `id`.
+fn is_id<'a>(
+    buffer: &'a [BufferedDoc],
+    buffer_generation: u32,
+    frozen: &'a Option<(u32, Arc<Vec<BufferedDoc>>)>,
+    segments: &'a BTreeMap<u32, SegmentSlot>,
+) -> impl Fn(&Entry, &str) -> bool + 'a {
+    move |e: &Entry, id: &str| match e.place {
+        Place::Buffer { generation, idx } => {
+            buffered(buffer, buffer_generation, frozen, generation, idx).is_some_and(|d| d.doc.id == id)
+        }
+        Place::Segment { seg, doc } => {
+            segments.get(&seg).and_then(|s| s.segment.id_of(doc)).is_some_and(|x| x == id)
+        }
+    }
+}
+
+impl State {
+    fn lookup(&self, id: &str) -> Option<Entry> {
+        self.pk.get(id, is_id(&self.buffer, self.buffer_generation, &self.frozen, &self.segments))
+    }
+
+    fn load(&self, entry: Entry) -> Result<Option<StoredDoc>> {
+        match entry.place {
+            Place::Buffer { generation, idx } => Ok(buffered(
+                &self.buffer,
+                self.buffer_generation,
+                &self.frozen,
+                generation,
+                idx,
+            )
+            .map(|d| d.doc.clone())),
+            Place::Segment { seg, doc } => match self.segments.get(&seg) {
+                Some(slot) => read_stored(&slot.segment, doc).map(Some),
+                None => Ok(None),
+            },
+        }
+    }
+
+    fn kill(&mut self, place: Place) {
+        if let Place::Segment { seg, doc } = place {
+            if let Some(slot) = self.segments.get_mut(&seg) {
+                if slot.alive.kill(doc) {
+                    slot.dirty = true;
+                    slot.alive_persisted = false;
+                }
+            }
+        }
+    }
+
+    /// Applies an operation with an already assigned sequence number.
+    fn apply(&mut self, op: &Op) -> Result<()> {
+        match op {
+            Op::Index { id, seq_no, version, primary_term, source } => {
+                if let Some(prev) = self.lookup(id) {
+                    self.kill(prev.place);
+                }
+                let doc = StoredDoc {
+                    id: id.clone(),
+                    seq_no: *seq_no,
+                    version: *version,
+                    primary_term: *primary_term,
+                    source: Arc::new(parse_source(source)),
+                };
+                let idx = self.buffer.len() as u32;
+                self.buffer.push(BufferedDoc { doc, bytes: Arc::from(source.as_slice()) });
+                let place = Place::Buffer { generation: self.buffer_generation, idx };
+                let entry = Entry { seq_no: *seq_no, place };
+                let State { pk, buffer, buffer_generation, frozen, segments, .. } = self;
+                pk.put(id, entry, is_id(buffer, *buffer_generation, frozen, segments));
+            }
+            Op::Delete { id, .. } => {
+                let State { pk, buffer, buffer_generation, frozen, segments, .. } = self;
+                let removed = pk.remove(id, is_id(buffer, *buffer_generation, frozen, segments));
+                if let Some(e) = removed {
+                    self.kill(e.place);
+                }
+            }
+        }
+        self.next_seq_no = self.next_seq_no.max(op.seq_no() + 1);
+        self.unrefreshed = true;
+        Ok(())
+    }
+
+    fn publish(&mut self) -> Snapshot {
+        let mut segments = Vec::with_capacity(self.segments.len());
+        for slot in self.segments.values_mut() {
+            if slot.dirty {
+                slot.published = Arc::new(slot.alive.clone());
+                slot.dirty = false;
+            }
+            if slot.published.num_alive() > 0 {
+                segments.push(SegmentView { segment: slot.segment.clone(), alive: slot.published.clone() });
+            }
+        }
+        Snapshot { segments }
+    }
+}
+
+/// Reads a stored document from a segment.
+fn read_stored(segment: &Segment, doc: u32) -> Result<StoredDoc> {
+    let store = segment.reader.get_store_reader(1)?;
+    let td: TantivyDocument = store.get(doc)?;
+    let schema = shard_schema();
+    let bytes = td.get_first(schema.source).and_then(|v| v.as_bytes()).unwrap_or(&[]);
+    let ff = segment.reader.fast_fields();
+    let first = |name: &str| ff.u64(name).ok().and_then(|c| c.first(doc)).unwrap_or(0);
+    Ok(StoredDoc {
+        id: segment.id_of(doc).unwrap_or_default(),
+        seq_no: first("_seq_no"),
+        version: first("_version"),
+        primary_term: first("_primary_term"),
+        source: Arc::new(parse_source(bytes)),
+    })
+}
+
+/// The shared, static shard schema.
+pub fn shard_schema() -> &'static ShardSchema {
+    static SCHEMA: std::sync::OnceLock<ShardSchema> = std::sync::OnceLock::new();
+    SCHEMA.get_or_init(ShardSchema::new)
+}
+
+/// A staged write inside [`Shard::write`].
+#[derive(Debug)]
+enum Staged {
+    Put { id: String, source: Object },
+    Delete { id: String },
+}
+
+/// The view a write closure gets: real-time reads plus staged writes that
+/// are applied together if the closure succeeds, and dropped if it fails.
+pub struct WriteBatch<'a> {
+    state: &'a State,
+    staged: Vec<Staged>,
+    latest: std::collections::HashMap<String, usize>,
+}
+
+impl WriteBatch<'_> {
+    /// The current version of a document, including writes staged in this batch.
+    pub fn get(&self, id: &str) -> Result<Option<StoredDoc>> {
+        if let Some(&i) = self.latest.get(id) {
+            return Ok(match &self.staged[i] {
+                Staged::Put { id, source } => Some(StoredDoc {
+                    id: id.clone(),
+                    seq_no: u64::MAX,
+                    version: 0,
+                    primary_term: self.state.primary_term,
+                    source: Arc::new(source.clone()),
+                }),
+                Staged::Delete { .. } => None,
+            });
+        }
+        match self.state.lookup(id) {
+            Some(e) => self.state.load(e),
+            None => Ok(None),
+        }
+    }
+
+    fn check(&self, id: &str, expect: Expect) -> Result<bool> {
+        match expect {
+            Expect::Any => Ok(true),
+            Expect::Absent => Ok(self.get(id)?.is_none()),
+            Expect::Version { seq_no, primary_term } => Ok(self
+                .get(id)?
+                .is_some_and(|d| d.seq_no == seq_no && d.primary_term == primary_term)),
+        }
+    }
+
+    /// Stages an index operation. Fails with `DuplicateKey` if `expect` is
+    /// `Absent` and the id exists; returns false if a version check fails.
+    pub fn put(&mut self, id: &str, source: Object, expect: Expect) -> Result<bool> {
+        if !self.check(id, expect)? {
+            if expect == Expect::Absent {
+                return Err(Error::DuplicateKey);
+            }
+            return Ok(false);
+        }
+        self.latest.insert(id.to_string(), self.staged.len());
+        self.staged.push(Staged::Put { id: id.to_string(), source });
+        Ok(true)
+    }
+
+    /// Stages a delete; returns whether a live document (matching `expect`) existed.
+    pub fn delete(&mut self, id: &str, expect: Expect) -> Result<bool> {
+        if self.get(id)?.is_none() || !self.check(id, expect)? {
+            return Ok(false);
+        }
+        self.latest.insert(id.to_string(), self.staged.len());
+        self.staged.push(Staged::Delete { id: id.to_string() });
+        Ok(true)
+    }
+}
+
+/// Statistics for `sys.shards`.
+#[derive(Debug, Clone, Default)]
+pub struct ShardStats {
+    pub num_docs: u64,
+    pub size_bytes: u64,
+    pub segments: usize,
+    pub max_seq_no: i64,
+    pub translog_bytes: u64,
+}
+
+/// One shard copy's storage.
+pub struct Shard {
+    pub table_uuid: String,
+    pub shard_id: u32,
+    disk: Arc<dyn Disk>,
+    dir: String,
+    /// Fsync the translog before acknowledging writes.
+    durable: bool,
+    state: Mutex<State>,
+    snapshot: Mutex<Arc<Snapshot>>,
+    /// Serialises refresh, merge and flush.
+    maintenance: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shard").field("table", &self.table_uuid).field("shard", &self.shard_id).finish()
+    }
+}
+
+/// The directory of a shard on disk.
+pub fn shard_dir(table_uuid: &str, shard: u32) -> String {
+    format!("indices/{table_uuid}/{shard}")
+}
+
+impl Shard {
+    /// Opens a shard copy: recovers from disk if it has data, else starts empty.
+    pub fn open(table: Arc<TableInfo>, shard_id: u32, disk: Arc<dyn Disk>, durable: bool) -> Result<Shard> {
+        let dir = shard_dir(&table.uuid, shard_id);
+        let commit: Option<CommitPoint> = match disk.read(&format!("{dir}/commit.json")) {
+            Ok(bytes) => Some(
+                serde_json::from_slice(&bytes).map_err(|e| Error::Io(format!("corrupt commit point in {dir}: {e}")))?,
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e.into()),
+        };
+        let mut segments = BTreeMap::new();
+        let (mut next_seq_no, primary_term, from_gen, next_segment_id) = match &commit {
+            Some(c) => (c.next_seq_no, c.primary_term, c.translog_generation, c.next_segment_id),
+            None => (0, 1, 1, 1),
+        };
+        if let Some(c) = &commit {
+            for cs in &c.segments {
+                let mut files = Vec::with_capacity(cs.files.len());
+                for f in &cs.files {
+                    files.push((f.clone(), disk.read(&format!("{dir}/seg-{}/{f}", cs.id))?));
+                }
+                let segment = Arc::new(Segment::load(cs.id, files)?);
+                let alive = if cs.has_deletes {
+                    AliveSet::from_bytes(&disk.read(&format!("{dir}/seg-{}.alive", cs.id))?)?
+                } else {
+                    AliveSet::all(segment.max_doc())
+                };
+                segments.insert(
+                    cs.id,
+                    SegmentSlot {
+                        segment,
+                        published: Arc::new(alive.clone()),
+                        alive,
+                        dirty: false,
+                        persisted: true,
+                        alive_persisted: true,
+                    },
+                );
+            }
+        }
+        let (ops, last_gen) = read_ops(disk.as_ref(), &dir, from_gen)?;
+        let translog = Translog::open(disk.clone(), &dir, last_gen.max(from_gen) + 1)?;
+        let mut state = State {
+            table,
+            primary_term,
+            next_seq_no,
+            pk: PkIndex::default(),
+            buffer: Vec::new(),
+            buffer_generation: 0,
+            frozen: None,
+            segments,
+            next_segment_id,
+            translog,
+            unrefreshed: false,
+        };
+        // Rebuild the pk index from the live documents of the segments.
+        let total: usize = state.segments.values().map(|s| s.alive.num_alive() as usize).sum();
+        state.pk.reserve(total);
+        let mut entries: Vec<(String, Entry)> = Vec::new();
+        for (seg_id, slot) in &state.segments {
+            slot.segment.for_each_id(|doc, id, seq_no| {
+                if slot.alive.is_alive(doc) {
+                    entries.push((id.to_string(), Entry { seq_no, place: Place::Segment { seg: *seg_id, doc } }));
+                }
+            })?;
+        }
+        for (id, e) in entries {
+            next_seq_no = next_seq_no.max(e.seq_no + 1);
+            state.pk.put_unchecked(&id, e);
+        }
+        state.next_seq_no = next_seq_no;
+        for op in &ops {
+            state.apply(op)?;
+        }
+        let snapshot = state.publish();
+        let shard = Shard {
+            table_uuid: state.table.uuid.clone(),
+            shard_id,
+            disk,
+            dir,
+            durable,
+            state: Mutex::new(state),
+            snapshot: Mutex::new(Arc::new(snapshot)),
+            maintenance: tokio::sync::Mutex::new(()),
+        };
+        if !ops.is_empty() {
+            shard.refresh_locked()?;
+        }
+        Ok(shard)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock would be a bug; keep serving rather than cascade.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Updates the table metadata used to build documents (after schema changes).
+    pub fn set_table(&self, table: Arc<TableInfo>) {
+        self.lock().table = table;
+    }
+
+    /// The current searchable snapshot.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Real-time get by id.
+    pub fn get(&self, id: &str) -> Result<Option<StoredDoc>> {
+        let st = self.lock();
+        match st.lookup(id) {
+            Some(e) => st.load(e),
+            None => Ok(None),
+        }
+    }
+
+    /// Runs `f` against a write batch. If `f` succeeds, its staged writes get
+    /// sequence numbers, go to the translog (fsynced in durable mode) and
+    /// become visible to gets; if it fails, nothing changes.
+    pub fn write<R>(&self, f: impl FnOnce(&mut WriteBatch) -> Result<R>) -> Result<R> {
+        let mut st = self.lock();
+        let (result, staged) = {
+            let mut batch = WriteBatch { state: &st, staged: Vec::new(), latest: Default::default() };
+            let r = f(&mut batch)?;
+            (r, batch.staged)
+        };
+        if staged.is_empty() {
+            return Ok(result);
+        }
+        let mut ops = Vec::with_capacity(staged.len());
+        for s in staged {
+            let seq_no = st.next_seq_no;
+            st.next_seq_no += 1;
+            let primary_term = st.primary_term;
+            let op = match s {
+                Staged::Put { id, source } => {
+                    let version = match st.lookup(&id) {
+                        Some(e) => st.load(e)?.map(|d| d.version + 1).unwrap_or(1),
+                        None => 1,
+                    };
+                    Op::Index { id, seq_no, version, primary_term, source: source_bytes(&source) }
+                }
+                Staged::Delete { id } => Op::Delete { id, seq_no, primary_term },
+            };
+            st.apply(&op)?;
+            ops.push(op);
+        }
+        st.translog.append(&ops)?;
+        if self.durable {
+            st.translog.sync()?;
+        }
+        Ok(result)
+    }
+
+    /// Whether there are writes a refresh would make searchable.
+    pub fn needs_refresh(&self) -> bool {
+        self.lock().unrefreshed
+    }
+
+    /// Whether the translog has grown enough to flush.
+    pub fn needs_flush(&self) -> bool {
+        self.lock().translog.size() > FLUSH_THRESHOLD_BYTES
+    }
+
+    /// Makes all writes so far searchable. Returns whether anything changed.
+    pub async fn refresh(&self) -> Result<bool> {
+        let _m = self.maintenance.lock().await;
+        // Phase 1: freeze the buffer (short, under the state lock).
+        let (generation, docs, live, seg_id, table) = {
+            let mut st = self.lock();
+            if !st.unrefreshed {
+                return Ok(false);
+            }
+            st.unrefreshed = false;
+            if st.buffer.is_empty() {
+                let snap = st.publish();
+                drop(st);
+                *self.snapshot.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(snap);
+                return Ok(true);
+            }
+            let generation = st.buffer_generation;
+            st.buffer_generation = st.buffer_generation.wrapping_add(1);
+            let docs = Arc::new(std::mem::take(&mut st.buffer));
+            st.frozen = Some((generation, docs.clone()));
+            let live: Vec<u32> = (0..docs.len() as u32)
+                .filter(|i| {
+                    let d = &docs[*i as usize].doc;
+                    st.lookup(&d.id).is_some_and(|e| {
+                        e.seq_no == d.seq_no && e.place == Place::Buffer { generation, idx: *i }
+                    })
+                })
+                .collect();
+            let seg_id = st.next_segment_id;
+            st.next_segment_id += 1;
+            (generation, docs, live, seg_id, st.table.clone())
+        };
+        // Phase 2: build the segment without blocking writers.
+        let built = {
+            let docs = docs.clone();
+            let live = live.clone();
+            crate::runtime::run_blocking(move || build_segment(seg_id, &table, &docs, &live)).await
+        };
+        // Phase 3: install it.
+        let mut st = self.lock();
+        let segment = match built {
+            Ok(s) => s,
+            Err(e) => {
+                // Put the frozen documents back so nothing is lost.
+                st.frozen = None;
+                let mut restored: Vec<BufferedDoc> = docs.iter().cloned().collect();
+                restored.append(&mut st.buffer);
+                st.buffer = Vec::new();
+                for d in restored {
+                    let op = Op::Index {
+                        id: d.doc.id.clone(),
+                        seq_no: d.doc.seq_no,
+                        version: d.doc.version,
+                        primary_term: d.doc.primary_term,
+                        source: d.bytes.to_vec(),
+                    };
+                    if st.lookup(&d.doc.id).is_some_and(|en| en.seq_no == d.doc.seq_no) {
+                        st.apply(&op)?;
+                    }
+                }
+                return Err(e);
+            }
+        };
+        self.install(&mut st, segment, generation, &docs, &live);
+        let snap = st.publish();
+        drop(st);
+        *self.snapshot.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(snap);
+        Ok(true)
+    }
+
+    fn install(&self, st: &mut State, segment: Segment, generation: u32, docs: &[BufferedDoc], live: &[u32]) {
+        let seg_id = segment.id;
+        let mut alive = AliveSet::all(segment.max_doc());
+        for (doc, idx) in live.iter().enumerate() {
+            let d = &docs[*idx as usize].doc;
+            let from = Place::Buffer { generation, idx: *idx };
+            let to = Place::Segment { seg: seg_id, doc: doc as u32 };
+            if !st.pk.relocate(&d.id, d.seq_no, |p| *p == from, to) {
+                alive.kill(doc as u32);
+            }
+        }
+        st.frozen = None;
+        if alive.num_alive() > 0 {
+            st.segments.insert(
+                seg_id,
+                SegmentSlot {
+                    segment: Arc::new(segment),
+                    published: Arc::new(alive.clone()),
+                    alive,
+                    dirty: false,
+                    persisted: false,
+                    alive_persisted: false,
+                },
+            );
+        }
+    }
+
+    /// Synchronous refresh for use while holding the maintenance lock (flush, recovery).
+    fn refresh_locked(&self) -> Result<()> {
+        let mut st = self.lock();
+        if !st.buffer.is_empty() {
+            let generation = st.buffer_generation;
+            st.buffer_generation = st.buffer_generation.wrapping_add(1);
+            let docs = Arc::new(std::mem::take(&mut st.buffer));
+            st.frozen = Some((generation, docs.clone()));
+            let live: Vec<u32> = (0..docs.len() as u32)
+                .filter(|i| {
+                    let d = &docs[*i as usize].doc;
+                    st.lookup(&d.id).is_some_and(|e| e.place == Place::Buffer { generation, idx: *i })
+                })
+                .collect();
+            let seg_id = st.next_segment_id;
+            st.next_segment_id += 1;
+            let segment = build_segment(seg_id, &st.table, &docs, &live)?;
+            self.install(&mut st, segment, generation, &docs, &live);
+        }
+        st.unrefreshed = false;
+        let snap = st.publish();
+        drop(st);
+        *self.snapshot.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(snap);
+        Ok(())
+    }
+
+    /// Merges small segments if there are too many. Returns whether it merged.
+    pub async fn maybe_merge(&self) -> Result<bool> {
+        let _m = self.maintenance.lock().await;
+        let (parts, new_id) = {
+            let mut st = self.lock();
+            let Some(ids) = pick_merge(&st.segments) else { return Ok(false) };
+            let parts: Vec<(Arc<Segment>, AliveSet)> = ids
+                .iter()
+                .filter_map(|id| st.segments.get(id).map(|s| (s.segment.clone(), s.alive.clone())))
+                .collect();
+            let new_id = st.next_segment_id;
+            st.next_segment_id += 1;
+            (parts, new_id)
+        };
+        let merged = {
+            let parts = parts.clone();
+            crate::runtime::run_blocking(move || {
+                let refs: Vec<(&Segment, &AliveSet)> = parts.iter().map(|(s, a)| (s.as_ref(), a)).collect();
+                Segment::merge(new_id, &refs)
+            })
+            .await?
+        };
+        let merged_ids: Vec<u32> = parts.iter().map(|(s, _)| s.id).collect();
+        let mut st = self.lock();
+        let mut alive = AliveSet::all(merged.max_doc());
+        let mut relocations = Vec::new();
+        merged.for_each_id(|doc, id, seq_no| relocations.push((doc, id.to_string(), seq_no)))?;
+        for (doc, id, seq_no) in relocations {
+            let moved = st.pk.relocate(
+                &id,
+                seq_no,
+                |p| matches!(p, Place::Segment { seg, .. } if merged_ids.contains(seg)),
+                Place::Segment { seg: new_id, doc },
+            );
+            if !moved {
+                alive.kill(doc);
+            }
+        }
+        for id in &merged_ids {
+            st.segments.remove(id);
+        }
+        if alive.num_alive() > 0 {
+            st.segments.insert(
+                new_id,
+                SegmentSlot {
+                    segment: Arc::new(merged),
+                    published: Arc::new(alive.clone()),
+                    alive,
+                    dirty: false,
+                    persisted: false,
+                    alive_persisted: false,
+                },
+            );
+        }
+        let snap = st.publish();
+        drop(st);
+        *self.snapshot.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(snap);
+        Ok(true)
+    }
+
+    /// Persists everything: refresh, write new segments and alive sets, write
+    /// a commit point, start a new translog generation.
+    pub async fn flush(&self) -> Result<()> {
+        let _m = self.maintenance.lock().await;
+        self.refresh_locked()?;
+        let mut st = self.lock();
+        let mut commit = CommitPoint {
+            segments: Vec::new(),
+            next_seq_no: st.next_seq_no,
+            primary_term: st.primary_term,
+            translog_generation: st.translog.generation() + 1,
+            next_segment_id: st.next_segment_id,
+        };
+        for (id, slot) in st.segments.iter_mut() {
+            let files = slot.segment.files()?;
+            let names: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
+            if !slot.persisted {
+                for (name, bytes) in &files {
+                    self.disk.write_atomic(&format!("{}/seg-{id}/{name}", self.dir), bytes)?;
+                }
+                slot.persisted = true;
+            }
+            let has_deletes = !slot.alive.all_alive();
+            if has_deletes && !slot.alive_persisted {
+                self.disk.write_atomic(&format!("{}/seg-{id}.alive", self.dir), &slot.alive.to_bytes())?;
+            }
+            slot.alive_persisted = true;
+            commit.segments.push(CommitSegment { id: *id, files: names, has_deletes });
+        }
+        let bytes = serde_json::to_vec_pretty(&commit).map_err(Error::internal)?;
+        self.disk.write_atomic(&format!("{}/commit.json", self.dir), &bytes)?;
+        st.translog.roll()?;
+        // Remove files of segments that are no longer referenced.
+        let live: Vec<String> = st.segments.keys().map(|id| format!("seg-{id}")).collect();
+        for name in self.disk.list(&self.dir)? {
+            let base = name.strip_suffix(".alive").unwrap_or(&name);
+            if base.starts_with("seg-") && !live.iter().any(|l| l == base) {
+                if name.ends_with(".alive") {
+                    self.disk.remove(&format!("{}/{name}", self.dir))?;
+                } else {
+                    self.disk.remove_dir(&format!("{}/{name}", self.dir))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Statistics for `sys.shards`.
+    pub fn stats(&self) -> ShardStats {
+        let snap = self.snapshot();
+        let st = self.lock();
+        ShardStats {
+            num_docs: snap.num_docs(),
+            size_bytes: snap.segments.iter().map(|s| s.segment.size_bytes()).sum::<u64>()
+                + st.translog.size(),
+            segments: snap.segments.len(),
+            max_seq_no: st.next_seq_no as i64 - 1,
+            translog_bytes: st.translog.size(),
+        }
+    }
+
+    /// Deletes the shard's files.
+    pub fn destroy(&self) -> Result<()> {
+        self.disk.remove_dir(&self.dir)?;
+        Ok(())
+    }
+}
+
+fn build_segment(id: u32, table: &TableInfo, docs: &[BufferedDoc], live: &[u32]) -> Result<Segment> {
+    let schema = shard_schema();
+    let tdocs: Vec<TantivyDocument> =
+        live.iter().map(|i| { let d = &docs[*i as usize]; to_tantivy(schema, table, &d.doc, &d.bytes) }).collect();
+    Segment::build(id, schema, tdocs)
+}
+
+/// Tiered merge policy: merge the smallest segments of the most crowded size
+/// tier once a tier holds `MERGE_FACTOR` segments, and drop segments that
+/// are mostly deleted.
+fn pick_merge(segments: &BTreeMap<u32, SegmentSlot>) -> Option<Vec<u32>> {
+    if segments.len() < 2 {
+        return None;
+    }
+    let tier = |n: u32| -> u32 { (n.max(1) as f64).log(4.0).floor() as u32 };
+    let mut by_tier: BTreeMap<u32, Vec<(u32, u32)>> = BTreeMap::new();
+    for (id, s) in segments {
+        by_tier.entry(tier(s.alive.num_alive())).or_default().push((s.alive.num_alive(), *id));
+    }
+    for (_, mut members) in by_tier {
+        if members.len() >= MERGE_FACTOR {
+            members.sort();
+            return Some(members.iter().take(MERGE_FACTOR).map(|(_, id)| *id).collect());
+        }
+    }
+    // Segments with more than half of their documents deleted are worth rewriting.
+    let mut sparse: Vec<u32> = segments
+        .iter()
+        .filter(|(_, s)| s.alive.num_alive() * 2 < s.alive.len())
+        .map(|(id, _)| *id)
+        .collect();
+    if sparse.len() >= 2 || (sparse.len() == 1 && segments.len() > 1) {
+        if sparse.len() == 1 {
+            // Merge it with its smallest neighbour.
+            let other = segments
+                .iter()
+                .filter(|(id, _)| **id != sparse[0])
+                .min_by_key(|(_, s)| s.alive.num_alive())
+                .map(|(id, _)| *id)?;
+            sparse.push(other);
+        }
+        sparse.sort_unstable();
+        return Some(sparse);
+    }
+    None
+}
