@@ -15,7 +15,12 @@ pub struct ShellArgs {
     pub hosts: Vec<String>,
 
     /// Execute the STATEMENT(s) and exit.
-    #[arg(short = 'c', long = "command", value_name = "STATEMENT", conflicts_with = "sysinfo")]
+    #[arg(
+        short = 'c',
+        long = "command",
+        value_name = "STATEMENT",
+        conflicts_with = "sysinfo"
+    )]
     pub command: Option<String>,
 
     /// Print system and cluster information and exit.
@@ -67,7 +72,9 @@ pub fn parse_timeout(s: &str) -> Result<(Option<Duration>, Option<Duration>), St
         if v == "-1" {
             return Ok(None);
         }
-        let secs: f64 = v.parse().map_err(|_| format!("invalid timeout value {v:?}"))?;
+        let secs: f64 = v
+            .parse()
+            .map_err(|_| format!("invalid timeout value {v:?}"))?;
         if !secs.is_finite() || secs < 0.0 {
             return Err(format!("invalid timeout value {v:?}"));
         }
@@ -77,7 +84,9 @@ pub fn parse_timeout(s: &str) -> Result<(Option<Duration>, Option<Duration>), St
     match parts.as_slice() {
         [c] => Ok((one(c)?, None)),
         [c, r] => Ok((one(c)?, one(r)?)),
-        _ => Err(format!("Cannot decode timeout `{s}`, expected format `<connect_sec>,<read_sec>`")),
+        _ => Err(format!(
+            "Cannot decode timeout `{s}`, expected format `<connect_sec>,<read_sec>`"
+        )),
     }
 }
 
@@ -89,7 +98,9 @@ pub fn history_path(arg: Option<&PathBuf>) -> Option<PathBuf> {
     }
     let base = match std::env::var_os("XDG_DATA_HOME") {
         Some(d) if !d.is_empty() => PathBuf::from(d),
-        _ => PathBuf::from(std::env::var_os("HOME")?).join(".local").join("share"),
+        _ => PathBuf::from(std::env::var_os("HOME")?)
+            .join(".local")
+            .join("share"),
     };
     Some(base.join("shoal").join("shell_history"))
 }
@@ -113,7 +124,9 @@ mod tests {
 
     #[test]
     fn crash_style_options() {
-        let a = parse(&["--hosts", "a", "b:1", "-c", "select 1", "--format", "json", "-vv"]);
+        let a = parse(&[
+            "--hosts", "a", "b:1", "-c", "select 1", "--format", "json", "-vv",
+        ]);
         assert_eq!(a.hosts, vec!["a", "b:1"]);
         assert_eq!(a.command.as_deref(), Some("select 1"));
         assert_eq!(a.format, OutputFormat::Json);
@@ -131,7 +144,10 @@ mod tests {
         assert_eq!(parse_timeout("5"), Ok((s(5), None)));
         assert_eq!(parse_timeout("2,10"), Ok((s(2), s(10))));
         assert_eq!(parse_timeout("-1,-1"), Ok((None, None)));
-        assert_eq!(parse_timeout("0.5"), Ok((Some(Duration::from_millis(500)), None)));
+        assert_eq!(
+            parse_timeout("0.5"),
+            Ok((Some(Duration::from_millis(500)), None))
+        );
         assert!(parse_timeout("x").is_err());
         assert!(parse_timeout("1,2,3").is_err());
     }

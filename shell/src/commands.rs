@@ -12,14 +12,29 @@ use crate::session::{Flow, Session};
 /// Every command with crash's one-line help, in `\?` order.
 pub const COMMANDS: &[(&str, &str)] = &[
     ("?", "print this help"),
-    ("autocapitalize", "toggle automatic capitalization of SQL keywords"),
+    (
+        "autocapitalize",
+        "toggle automatic capitalization of SQL keywords",
+    ),
     ("autocomplete", "toggle autocomplete"),
-    ("c", "connect to the given server, e.g.: \\connect localhost:4200"),
-    ("check", "print failed cluster and/or node checks, e.g. \\check nodes"),
-    ("connect", "connect to the given server, e.g.: \\connect localhost:4200"),
+    (
+        "c",
+        "connect to the given server, e.g.: \\connect localhost:4200",
+    ),
+    (
+        "check",
+        "print failed cluster and/or node checks, e.g. \\check nodes",
+    ),
+    (
+        "connect",
+        "connect to the given server, e.g.: \\connect localhost:4200",
+    ),
     ("dt", "print the existing tables within the 'doc' schema"),
     ("format", "switch output format"),
-    ("pager", "set an external pager. Use without argument to reset to internal paging"),
+    (
+        "pager",
+        "set an external pager. Use without argument to reset to internal paging",
+    ),
     ("q", "quit crash"),
     ("r", "read and execute statements from a file"),
     ("sysinfo", "print system and cluster info"),
@@ -106,7 +121,11 @@ const SYSINFO_NODES: &str = "select name,
 
 /// The `\?` text.
 pub fn help() -> String {
-    COMMANDS.iter().map(|(name, doc)| format!("\\{name:<30} {doc}")).collect::<Vec<_>>().join("\n")
+    COMMANDS
+        .iter()
+        .map(|(name, doc)| format!("\\{name:<30} {doc}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Runs a command line (without its `\`), e.g. `format json`.
@@ -157,7 +176,10 @@ pub fn run(s: &mut Session, line: &str) -> Flow {
                     format!("changed output format to {f}")
                 }
                 Some(Err(e)) => e,
-                None => format!("None is not a valid output format.\nUse one of: {}", OutputFormat::names()),
+                None => format!(
+                    "None is not a valid output format.\nUse one of: {}",
+                    OutputFormat::names()
+                ),
             };
             s.printer.info(&msg);
         }
@@ -231,7 +253,8 @@ fn connect(s: &mut Session, name: &str, arg: &str) -> Flow {
         }
     };
     if !s.connect(&hosts) {
-        s.printer.critical(&format!("\\{name} is not available in this shell"));
+        s.printer
+            .critical(&format!("\\{name} is not available in this shell"));
         return Flow::Continue;
     }
     if !s.print_connect_result(true) {
@@ -303,7 +326,8 @@ pub fn sysinfo(s: &mut Session) {
     s.pprint(&col_refs, vec![values]);
     let node_cols: Vec<&str> = nodes.cols.iter().map(String::as_str).collect();
     s.pprint(&node_cols, nodes.row_slice().to_vec());
-    s.printer.info("For debugging purposes you can send above listed information to support@crate.io");
+    s.printer
+        .info("For debugging purposes you can send above listed information to support@crate.io");
 }
 
 /// `\r FILE`: runs the statements and commands in a file.
@@ -327,10 +351,10 @@ fn read_file(s: &mut Session, path: &str) -> Flow {
 
 /// `~/x` → `$HOME/x`, like Python's `os.path.expanduser`.
 pub fn expand_home(path: &str) -> std::path::PathBuf {
-    if let Some(rest) = path.strip_prefix("~/") {
-        if let Some(home) = std::env::var_os("HOME") {
-            return std::path::Path::new(&home).join(rest);
-        }
+    if let Some(rest) = path.strip_prefix("~/")
+        && let Some(home) = std::env::var_os("HOME")
+    {
+        return std::path::Path::new(&home).join(rest);
     }
     std::path::PathBuf::from(path)
 }

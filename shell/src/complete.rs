@@ -11,7 +11,9 @@ use rustyline::completion::{Completer, FilenameCompleter, Pair};
 use rustyline::highlight::{CmdKind, Highlighter};
 use rustyline::hint::Hinter;
 use rustyline::validate::Validator;
-use rustyline::{Cmd, ConditionalEventHandler, Context, Event, EventContext, KeyCode, Movement, RepeatCount};
+use rustyline::{
+    Cmd, ConditionalEventHandler, Context, Event, EventContext, KeyCode, Movement, RepeatCount,
+};
 
 use crate::commands::{CHECKS, COMMANDS};
 use crate::format::OutputFormat;
@@ -51,13 +53,24 @@ impl Vocabulary {
 pub type SharedVocabulary = Arc<RwLock<Vocabulary>>;
 
 /// Keywords after which a table name is expected.
-const TABLE_CONTEXT: &[&str] = &["from", "join", "into", "update", "table", "describe", "copy"];
+const TABLE_CONTEXT: &[&str] = &[
+    "from", "join", "into", "update", "table", "describe", "copy",
+];
 
 /// Quotes an identifier when it is not a plain lower-case one.
 fn ident(name: &str) -> String {
-    let plain = name.chars().next().is_some_and(|c| c.is_lowercase() || c == '_')
-        && name.chars().all(|c| c.is_lowercase() || c.is_ascii_digit() || c == '_');
-    if plain { name.to_string() } else { format!("\"{}\"", name.replace('"', "\"\"")) }
+    let plain = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain {
+        name.to_string()
+    } else {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
 }
 
 fn starts_with_ci(word: &str, prefix: &str) -> bool {
@@ -65,7 +78,13 @@ fn starts_with_ci(word: &str, prefix: &str) -> bool {
 }
 
 fn pairs(words: impl IntoIterator<Item = String>) -> Vec<Pair> {
-    words.into_iter().map(|w| Pair { display: w.clone(), replacement: w }).collect()
+    words
+        .into_iter()
+        .map(|w| Pair {
+            display: w.clone(),
+            replacement: w,
+        })
+        .collect()
 }
 
 /// What to complete at `pos` in `line`: the start of the replaced text and candidates.
@@ -89,18 +108,27 @@ pub fn candidates(v: &Vocabulary, line: &str, pos: usize) -> (usize, Vec<Pair>) 
             Some((cmd, arg)) => {
                 let start = pos - arg.len();
                 let words: Vec<String> = match cmd {
-                    "format" => OutputFormat::ALL.iter().map(|f| f.name().to_string()).collect(),
+                    "format" => OutputFormat::ALL
+                        .iter()
+                        .map(|f| f.name().to_string())
+                        .collect(),
                     "check" => CHECKS.iter().map(|c| c.to_string()).collect(),
                     _ => Vec::new(),
                 };
-                (start, pairs(words.into_iter().filter(|w| w.starts_with(arg))))
+                (
+                    start,
+                    pairs(words.into_iter().filter(|w| w.starts_with(arg))),
+                )
             }
         };
     }
-    if let Some(t) = token_before(line, pos) {
-        if matches!(t.kind, Kind::Str | Kind::Comment | Kind::Quoted | Kind::Number) {
-            return (pos, Vec::new());
-        }
+    if let Some(t) = token_before(line, pos)
+        && matches!(
+            t.kind,
+            Kind::Str | Kind::Comment | Kind::Quoted | Kind::Number
+        )
+    {
+        return (pos, Vec::new());
     }
     let word_start = before
         .char_indices()
@@ -130,13 +158,19 @@ pub fn candidates(v: &Vocabulary, line: &str, pos: usize) -> (usize, Vec<Pair>) 
         .rev()
         .find(|t| t.kind != Kind::Space)
         .map(|t| before[t.start..t.end].to_lowercase());
-    let wants_table = previous.as_deref().is_some_and(|p| TABLE_CONTEXT.contains(&p));
+    let wants_table = previous
+        .as_deref()
+        .is_some_and(|p| TABLE_CONTEXT.contains(&p));
     if word.is_empty() && !wants_table {
         return (pos, Vec::new());
     }
     let mut tables = BTreeSet::new();
     for (schema, table) in &v.tables {
-        let name = if schema == "doc" { ident(table) } else { format!("{}.{}", ident(schema), ident(table)) };
+        let name = if schema == "doc" {
+            ident(table)
+        } else {
+            format!("{}.{}", ident(schema), ident(table))
+        };
         if starts_with_ci(table, word) || starts_with_ci(&name, word) {
             tables.insert(name);
         }
@@ -144,8 +178,12 @@ pub fn candidates(v: &Vocabulary, line: &str, pos: usize) -> (usize, Vec<Pair>) 
     if wants_table {
         return (word_start, pairs(tables));
     }
-    let keywords: BTreeSet<String> =
-        v.keywords.iter().filter(|k| k.starts_with(&word.to_lowercase())).map(|k| k.to_uppercase()).collect();
+    let keywords: BTreeSet<String> = v
+        .keywords
+        .iter()
+        .filter(|k| k.starts_with(&word.to_lowercase()))
+        .map(|k| k.to_uppercase())
+        .collect();
     let columns: BTreeSet<String> = v
         .columns
         .iter()
@@ -153,7 +191,11 @@ pub fn candidates(v: &Vocabulary, line: &str, pos: usize) -> (usize, Vec<Pair>) 
         .map(|(_, _, c)| ident(c))
         .collect();
     let mut seen = HashSet::new();
-    let all = keywords.into_iter().chain(columns).chain(tables).filter(|w| seen.insert(w.clone()));
+    let all = keywords
+        .into_iter()
+        .chain(columns)
+        .chain(tables)
+        .filter(|w| seen.insert(w.clone()));
     (word_start, pairs(all))
 }
 
@@ -168,14 +210,23 @@ pub struct ShellHelper {
 impl ShellHelper {
     /// A helper reading words from `vocab`.
     pub fn new(vocab: SharedVocabulary, highlight: bool) -> ShellHelper {
-        ShellHelper { vocab, files: FilenameCompleter::new(), highlight }
+        ShellHelper {
+            vocab,
+            files: FilenameCompleter::new(),
+            highlight,
+        }
     }
 }
 
 impl Completer for ShellHelper {
     type Candidate = Pair;
 
-    fn complete(&self, line: &str, pos: usize, ctx: &Context<'_>) -> rustyline::Result<(usize, Vec<Pair>)> {
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        ctx: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
         let trimmed = line[..pos].trim_start();
         let autocomplete = self.vocab.read().map(|v| v.autocomplete).unwrap_or(false);
         if autocomplete && (trimmed.starts_with("\\r ") || trimmed.starts_with("\\R ")) {
@@ -268,14 +319,23 @@ pub fn capitalize(v: &Vocabulary, line: &str, pos: usize, typed: char) -> Option
 }
 
 impl ConditionalEventHandler for Capitalize {
-    fn handle(&self, evt: &Event, _n: RepeatCount, _positive: bool, ctx: &EventContext) -> Option<Cmd> {
+    fn handle(
+        &self,
+        evt: &Event,
+        _n: RepeatCount,
+        _positive: bool,
+        ctx: &EventContext,
+    ) -> Option<Cmd> {
         let typed = match evt.get(0)? {
             rustyline::KeyEvent(KeyCode::Char(c), _) => *c,
             _ => return None,
         };
         let v = self.0.read().ok()?;
         let (n, text) = capitalize(&v, ctx.line(), ctx.pos(), typed)?;
-        Some(Cmd::Replace(Movement::BackwardChar(u16::try_from(n).ok()?), Some(text)))
+        Some(Cmd::Replace(
+            Movement::BackwardChar(u16::try_from(n).ok()?),
+            Some(text),
+        ))
     }
 }
 
@@ -285,7 +345,10 @@ mod tests {
 
     fn vocab() -> Vocabulary {
         let mut v = Vocabulary::with_keywords(vec!["select".into(), "from".into(), "set".into()]);
-        v.tables = vec![("doc".into(), "locations".into()), ("sys".into(), "nodes".into())];
+        v.tables = vec![
+            ("doc".into(), "locations".into()),
+            ("sys".into(), "nodes".into()),
+        ];
         v.columns = vec![
             ("doc".into(), "locations".into(), "name".into()),
             ("doc".into(), "locations".into(), "Position".into()),
@@ -303,9 +366,18 @@ mod tests {
     fn completes_keywords_columns_and_tables() {
         assert_eq!(words("sel"), (0, vec!["SELECT".to_string()]));
         assert_eq!(words("select na"), (7, vec!["name".to_string()]));
-        assert_eq!(words("select * from "), (14, vec!["locations".to_string(), "sys.nodes".to_string()]));
-        assert_eq!(words("select * from sys.n"), (18, vec!["nodes".to_string()]));
-        assert_eq!(words("select locations.p"), (17, vec!["\"Position\"".to_string()]));
+        assert_eq!(
+            words("select * from "),
+            (14, vec!["locations".to_string(), "sys.nodes".to_string()])
+        );
+        assert_eq!(
+            words("select * from sys.n"),
+            (18, vec!["nodes".to_string()])
+        );
+        assert_eq!(
+            words("select locations.p"),
+            (17, vec!["\"Position\"".to_string()])
+        );
         assert_eq!(words("select 'sel"), (11, vec![]));
         assert_eq!(words("select "), (7, vec![]));
     }
@@ -314,7 +386,10 @@ mod tests {
     fn completes_backslash_commands() {
         assert_eq!(words("\\fo"), (0, vec!["\\format".to_string()]));
         assert_eq!(words("\\c").1, vec!["\\c", "\\check", "\\connect"]);
-        assert_eq!(words("\\format js"), (8, vec!["json".to_string(), "json_row".to_string()]));
+        assert_eq!(
+            words("\\format js"),
+            (8, vec!["json".to_string(), "json_row".to_string()])
+        );
         assert_eq!(words("\\check n"), (7, vec!["nodes".to_string()]));
         let mut off = vocab();
         off.autocomplete = false;
@@ -335,9 +410,15 @@ mod tests {
         let mut v = vocab();
         assert_eq!(capitalize(&v, "select", 6, ' '), None);
         v.autocapitalize = true;
-        assert_eq!(capitalize(&v, "select", 6, ' '), Some((6, "SELECT ".to_string())));
+        assert_eq!(
+            capitalize(&v, "select", 6, ' '),
+            Some((6, "SELECT ".to_string()))
+        );
         assert_eq!(capitalize(&v, "SELECT name", 11, ','), None);
         assert_eq!(capitalize(&v, "select 'from", 12, ' '), None);
-        assert_eq!(capitalize(&v, "SELECT 1 from", 13, ' '), Some((4, "FROM ".to_string())));
+        assert_eq!(
+            capitalize(&v, "SELECT 1 from", 13, ' '),
+            Some((4, "FROM ".to_string()))
+        );
     }
 }

@@ -37,7 +37,9 @@ pub fn parse_host(arg: &str) -> Result<Host, String> {
         Some((s, rest)) => {
             let s = s.to_ascii_lowercase();
             if s != "http" && s != "https" {
-                return Err(format!("unsupported scheme in host {arg:?} (use http or https)"));
+                return Err(format!(
+                    "unsupported scheme in host {arg:?} (use http or https)"
+                ));
             }
             (s, rest)
         }
@@ -64,9 +66,15 @@ pub fn parse_host(arg: &str) -> Result<Host, String> {
     };
     let port = match port {
         None | Some("") => DEFAULT_PORT,
-        Some(p) => p.parse::<u16>().map_err(|_| format!("invalid port in host {arg:?}"))?,
+        Some(p) => p
+            .parse::<u16>()
+            .map_err(|_| format!("invalid port in host {arg:?}"))?,
     };
-    let host = if host.is_empty() { DEFAULT_HOST.to_string() } else { host };
+    let host = if host.is_empty() {
+        DEFAULT_HOST.to_string()
+    } else {
+        host
+    };
     if host.contains(char::is_whitespace) {
         return Err(format!("invalid host {arg:?}"));
     }
@@ -78,7 +86,11 @@ pub fn parse_host(arg: &str) -> Result<Host, String> {
 pub fn parse_hosts<S: AsRef<str>>(args: &[S]) -> Result<Vec<Host>, String> {
     let mut hosts = Vec::new();
     for arg in args {
-        for part in arg.as_ref().split([',', ' ']).filter(|p| !p.trim().is_empty()) {
+        for part in arg
+            .as_ref()
+            .split([',', ' '])
+            .filter(|p| !p.trim().is_empty())
+        {
             hosts.push(parse_host(part)?);
         }
     }
@@ -93,7 +105,9 @@ mod tests {
     use super::*;
 
     fn url(s: &str) -> String {
-        parse_host(s).map(|h| h.url()).unwrap_or_else(|e| format!("ERR {e}"))
+        parse_host(s)
+            .map(|h| h.url())
+            .unwrap_or_else(|e| format!("ERR {e}"))
     }
 
     #[test]
@@ -126,9 +140,18 @@ mod tests {
 
     #[test]
     fn several_hosts() {
-        let urls = |a: &[&str]| parse_hosts(a).unwrap().iter().map(Host::url).collect::<Vec<_>>();
+        let urls = |a: &[&str]| {
+            parse_hosts(a)
+                .unwrap()
+                .iter()
+                .map(Host::url)
+                .collect::<Vec<_>>()
+        };
         assert_eq!(urls(&[]), vec!["http://localhost:4200"]);
         assert_eq!(urls(&["a", "b:1"]), vec!["http://a:4200", "http://b:1"]);
-        assert_eq!(urls(&["a,b:1", " c "]), vec!["http://a:4200", "http://b:1", "http://c:4200"]);
+        assert_eq!(
+            urls(&["a,b:1", " c "]),
+            vec!["http://a:4200", "http://b:1", "http://c:4200"]
+        );
     }
 }

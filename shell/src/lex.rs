@@ -60,7 +60,9 @@ pub fn tokens(text: &str) -> Vec<Token> {
             (Kind::Comment, j)
         } else if c == '/' && next == Some('*') {
             let mut j = i + 2;
-            while j < chars.len() && !(chars[j].1 == '*' && chars.get(j + 1).map(|x| x.1) == Some('/')) {
+            while j < chars.len()
+                && !(chars[j].1 == '*' && chars.get(j + 1).map(|x| x.1) == Some('/'))
+            {
                 j += 1;
             }
             (Kind::Comment, (j + 2).min(chars.len()))
@@ -95,7 +97,9 @@ pub fn tokens(text: &str) -> Vec<Token> {
             (Kind::Quoted, j.min(chars.len()))
         } else if c == '$' && next == Some('$') {
             let mut j = i + 2;
-            while j < chars.len() && !(chars[j].1 == '$' && chars.get(j + 1).map(|x| x.1) == Some('$')) {
+            while j < chars.len()
+                && !(chars[j].1 == '$' && chars.get(j + 1).map(|x| x.1) == Some('$'))
+            {
                 j += 1;
             }
             (Kind::Str, (j + 2).min(chars.len()))
@@ -104,7 +108,12 @@ pub fn tokens(text: &str) -> Vec<Token> {
             while j < chars.len() {
                 let d = chars[j].1;
                 let prev = chars[j - 1].1;
-                if d.is_ascii_digit() || d == '.' || d == 'e' || d == 'E' || ((d == '+' || d == '-') && (prev == 'e' || prev == 'E')) {
+                if d.is_ascii_digit()
+                    || d == '.'
+                    || d == 'e'
+                    || d == 'E'
+                    || ((d == '+' || d == '-') && (prev == 'e' || prev == 'E'))
+                {
                     j += 1;
                 } else {
                     break;
@@ -120,7 +129,11 @@ pub fn tokens(text: &str) -> Vec<Token> {
         } else {
             (Kind::Other, i + 1)
         };
-        out.push(Token { kind, start, end: end_of(j) });
+        out.push(Token {
+            kind,
+            start,
+            end: end_of(j),
+        });
         i = j;
     }
     out
@@ -128,7 +141,9 @@ pub fn tokens(text: &str) -> Vec<Token> {
 
 /// The token containing the byte just before `pos` (the one being typed), if any.
 pub fn token_before(text: &str, pos: usize) -> Option<Token> {
-    tokens(text).into_iter().find(|t| t.start < pos && pos <= t.end)
+    tokens(text)
+        .into_iter()
+        .find(|t| t.start < pos && pos <= t.end)
 }
 
 #[cfg(test)]
@@ -136,7 +151,10 @@ mod tests {
     use super::*;
 
     fn kinds(text: &str) -> Vec<(Kind, &str)> {
-        tokens(text).into_iter().map(|t| (t.kind, &text[t.start..t.end])).collect()
+        tokens(text)
+            .into_iter()
+            .map(|t| (t.kind, &text[t.start..t.end]))
+            .collect()
     }
 
     #[test]
@@ -154,7 +172,14 @@ mod tests {
                 (Kind::Comment, "-- c"),
             ]
         );
-        assert_eq!(kinds("1.5e-3/*x*/é"), vec![(Kind::Number, "1.5e-3"), (Kind::Comment, "/*x*/"), (Kind::Word, "é")]);
+        assert_eq!(
+            kinds("1.5e-3/*x*/é"),
+            vec![
+                (Kind::Number, "1.5e-3"),
+                (Kind::Comment, "/*x*/"),
+                (Kind::Word, "é")
+            ]
+        );
         assert_eq!(kinds("'open"), vec![(Kind::Str, "'open")]);
         assert_eq!(kinds("E'a\\'b'"), vec![(Kind::Str, "E'a\\'b'")]);
     }

@@ -60,10 +60,18 @@ pub fn run(args: ShellArgs) -> ExitCode {
         }
     };
     let verbose = args.verbose > 0;
-    let opts = HttpOptions { connect_timeout, read_timeout, schema: args.schema.clone(), error_trace: verbose };
+    let opts = HttpOptions {
+        connect_timeout,
+        read_timeout,
+        schema: args.schema.clone(),
+        error_trace: verbose,
+    };
     let backend: Arc<dyn Backend> = Arc::new(HttpBackend::new(&hosts, &opts));
     let connector: Connector = Box::new(move |hosts, error_trace| {
-        let opts = HttpOptions { error_trace, ..opts.clone() };
+        let opts = HttpOptions {
+            error_trace,
+            ..opts.clone()
+        };
         Arc::new(HttpBackend::new(hosts, &opts)) as Arc<dyn Backend>
     });
 
@@ -72,7 +80,10 @@ pub fn run(args: ShellArgs) -> ExitCode {
     session.verbose = verbose;
     session.autocomplete = !args.no_autocomplete;
     session.autocapitalize = args.autocapitalize;
-    session.watch = Watch { spinner: stderr_tty, interrupt: None };
+    session.watch = Watch {
+        spinner: stderr_tty,
+        interrupt: None,
+    };
 
     if !session.print_connect_result(verbose) {
         return ExitCode::FAILURE;

@@ -43,7 +43,10 @@ pub struct Buffer(pub Arc<Mutex<Vec<u8>>>);
 impl Buffer {
     /// Everything written so far, as text.
     pub fn text(&self) -> String {
-        self.0.lock().map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
+        self.0
+            .lock()
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
     }
 
     /// Takes everything written so far.
@@ -57,7 +60,10 @@ impl Buffer {
 
 impl Write for Buffer {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().map_err(|_| io::Error::other("poisoned"))?.extend_from_slice(buf);
+        self.0
+            .lock()
+            .map_err(|_| io::Error::other("poisoned"))?
+            .extend_from_slice(buf);
         Ok(buf.len())
     }
 
@@ -92,27 +98,34 @@ impl Printer {
 
     /// Prints into buffers (tests).
     pub fn buffers(out: Buffer, err: Buffer) -> Printer {
-        Printer { out: Box::new(out), err: Box::new(err), color: false, terminal: false, pager: Pager::Off }
+        Printer {
+            out: Box::new(out),
+            err: Box::new(err),
+            color: false,
+            terminal: false,
+            pager: Pager::Off,
+        }
     }
 
     /// The terminal's size, or 80x24 when there is none.
     pub fn size(&self) -> (usize, usize) {
-        if self.terminal {
-            if let Ok((w, h)) = crossterm::terminal::size() {
-                return (usize::from(w.max(1)), usize::from(h.max(1)));
-            }
+        if self.terminal
+            && let Ok((w, h)) = crossterm::terminal::size()
+        {
+            return (usize::from(w.max(1)), usize::from(h.max(1)));
         }
         (80, 24)
     }
 
     /// Writes a rendered result, through the pager when it does not fit the terminal.
     pub fn result(&mut self, text: &str) {
-        if self.terminal && self.too_big(text) {
-            if let Some(cmd) = self.pager.command() {
-                let _ = self.out.flush();
-                if page(&cmd, text).is_ok() {
-                    return;
-                }
+        if self.terminal
+            && self.too_big(text)
+            && let Some(cmd) = self.pager.command()
+        {
+            let _ = self.out.flush();
+            if page(&cmd, text).is_ok() {
+                return;
             }
         }
         let _ = self.out.write_all(text.as_bytes());
@@ -133,7 +146,11 @@ impl Printer {
 
     fn log(&mut self, color: &str, text: &str) {
         let _ = self.out.flush();
-        let line = if self.color { format!("{color}{text}{RESET}\n") } else { format!("{text}\n") };
+        let line = if self.color {
+            format!("{color}{text}{RESET}\n")
+        } else {
+            format!("{text}\n")
+        };
         let _ = self.err.write_all(line.as_bytes());
         let _ = self.err.flush();
     }
@@ -156,7 +173,11 @@ impl Printer {
 
 /// Pipes `text` through `cmd` (run by `sh -c`) and waits for it.
 fn page(cmd: &str, text: &str) -> io::Result<()> {
-    let mut child = Command::new("sh").arg("-c").arg(cmd).stdin(Stdio::piped()).spawn()?;
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdin(Stdio::piped())
+        .spawn()?;
     if let Some(mut stdin) = child.stdin.take() {
         // The pager may quit before reading everything; that is fine.
         let _ = stdin.write_all(text.as_bytes());
@@ -164,7 +185,10 @@ fn page(cmd: &str, text: &str) -> io::Result<()> {
     let status = child.wait()?;
     if status.code() == Some(127) {
         // `sh` could not find the pager: print the text ourselves.
-        return Err(io::Error::new(io::ErrorKind::NotFound, format!("pager not found: {cmd}")));
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("pager not found: {cmd}"),
+        ));
     }
     Ok(())
 }

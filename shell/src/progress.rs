@@ -37,7 +37,9 @@ pub struct Watch {
 impl Watch {
     /// Whether Ctrl-C was pressed since the last [`Watch::reset`].
     pub fn interrupted(&self) -> bool {
-        self.interrupt.as_ref().is_some_and(|f| f.load(Ordering::SeqCst))
+        self.interrupt
+            .as_ref()
+            .is_some_and(|f| f.load(Ordering::SeqCst))
     }
 
     /// Forgets earlier Ctrl-C presses.
@@ -56,10 +58,12 @@ pub fn run(backend: &Arc<dyn Backend>, stmt: &str, watch: &Watch) -> Outcome {
     let (tx, rx) = mpsc::channel();
     let worker_backend = Arc::clone(backend);
     let owned = stmt.to_string();
-    let spawned = std::thread::Builder::new().name("statement".into()).spawn(move || {
-        // The receiver is gone if the statement was interrupted; drop the answer then.
-        let _ = tx.send(worker_backend.execute(&owned));
-    });
+    let spawned = std::thread::Builder::new()
+        .name("statement".into())
+        .spawn(move || {
+            // The receiver is gone if the statement was interrupted; drop the answer then.
+            let _ = tx.send(worker_backend.execute(&owned));
+        });
     if spawned.is_err() {
         return Outcome::Done(backend.execute(stmt));
     }
@@ -80,7 +84,12 @@ pub fn run(backend: &Arc<dyn Backend>, stmt: &str, watch: &Watch) -> Outcome {
         let elapsed = start.elapsed();
         if watch.spinner && elapsed >= SPINNER_DELAY {
             let mut err = std::io::stderr();
-            let _ = write!(err, "\r{} {:.1} s", FRAMES[frame % FRAMES.len()], elapsed.as_secs_f64());
+            let _ = write!(
+                err,
+                "\r{} {:.1} s",
+                FRAMES[frame % FRAMES.len()],
+                elapsed.as_secs_f64()
+            );
             let _ = err.flush();
             frame += 1;
             drawn = true;

@@ -14,7 +14,7 @@ use rustyline::{Editor, EventHandler, KeyEvent};
 use serde_json::Value;
 
 use crate::backend::Backend;
-use crate::complete::{Capitalize, ShellHelper, SharedVocabulary, Vocabulary};
+use crate::complete::{Capitalize, SharedVocabulary, ShellHelper, Vocabulary};
 use crate::keywords;
 use crate::progress::Watch;
 use crate::session::{Flow, Session};
@@ -42,9 +42,14 @@ pub fn load_keywords(backend: &dyn Backend) -> Vec<String> {
 /// Tables and columns from `information_schema`, for completion. Missing on error.
 pub fn load_schema(backend: &dyn Backend, v: &mut Vocabulary) {
     let text = |row: &[Value], i: usize| row.get(i).and_then(Value::as_str).map(str::to_string);
-    if let Ok(resp) = backend.execute("SELECT table_schema, table_name FROM information_schema.tables ORDER BY 1, 2")
+    if let Ok(resp) = backend
+        .execute("SELECT table_schema, table_name FROM information_schema.tables ORDER BY 1, 2")
     {
-        v.tables = resp.row_slice().iter().filter_map(|r| Some((text(r, 0)?, text(r, 1)?))).collect();
+        v.tables = resp
+            .row_slice()
+            .iter()
+            .filter_map(|r| Some((text(r, 0)?, text(r, 1)?)))
+            .collect();
     }
     if let Ok(resp) = backend
         .execute("SELECT table_schema, table_name, column_name FROM information_schema.columns ORDER BY 1, 2, 3")
@@ -76,15 +81,17 @@ fn refresh_schema(session: &mut Session, vocab: &SharedVocabulary) {
 /// Runs the REPL until `\q` or Ctrl-D.
 pub fn run(session: &mut Session, history: Option<PathBuf>) {
     let interrupt = Arc::new(AtomicBool::new(false));
-    let registered = signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&interrupt)).is_ok();
+    let registered =
+        signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&interrupt)).is_ok();
     session.watch = Watch {
         spinner: session.watch.spinner,
         interrupt: if registered { Some(interrupt) } else { None },
     };
     session.interactive = true;
 
-    let vocab: SharedVocabulary =
-        Arc::new(RwLock::new(Vocabulary::with_keywords(load_keywords(session.backend.as_ref()))));
+    let vocab: SharedVocabulary = Arc::new(RwLock::new(Vocabulary::with_keywords(load_keywords(
+        session.backend.as_ref(),
+    ))));
     refresh_schema(session, &vocab);
     sync_settings(session, &vocab);
 
@@ -98,7 +105,9 @@ pub fn run(session: &mut Session, history: Option<PathBuf>) {
     let mut editor: Editor<ShellHelper, FileHistory> = match Editor::with_config(config) {
         Ok(e) => e,
         Err(e) => {
-            session.printer.critical(&format!("cannot start the line editor: {e}"));
+            session
+                .printer
+                .critical(&format!("cannot start the line editor: {e}"));
             session.failed = true;
             return;
         }
@@ -114,10 +123,12 @@ pub fn run(session: &mut Session, history: Option<PathBuf>) {
         if let Some(dir) = path.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
-        if path.exists() {
-            if let Err(e) = editor.load_history(path) {
-                session.printer.warn(&format!("could not read history {}: {e}", path.display()));
-            }
+        if path.exists()
+            && let Err(e) = editor.load_history(path)
+        {
+            session
+                .printer
+                .warn(&format!("could not read history {}: {e}", path.display()));
         }
     }
 
@@ -128,7 +139,11 @@ pub fn run(session: &mut Session, history: Option<PathBuf>) {
             refresh_schema(session, &vocab);
         }
         sync_settings(session, &vocab);
-        let prompt = if splitter.is_blank() { PROMPT } else { CONTINUATION };
+        let prompt = if splitter.is_blank() {
+            PROMPT
+        } else {
+            CONTINUATION
+        };
         match editor.readline(prompt) {
             Ok(input) => {
                 let mut flow = Flow::Continue;
@@ -173,9 +188,9 @@ pub fn run(session: &mut Session, history: Option<PathBuf>) {
             }
         }
     }
-    if let Some(path) = &history {
-        if editor.history().len() > 0 {
-            let _ = editor.append_history(path);
-        }
+    if let Some(path) = &history
+        && editor.history().len() > 0
+    {
+        let _ = editor.append_history(path);
     }
 }

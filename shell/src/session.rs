@@ -64,7 +64,11 @@ pub struct Session {
 
 impl Session {
     /// A session on `backend`; `connector` serves `\connect` (None: not supported).
-    pub fn new(backend: Arc<dyn Backend>, connector: Option<Connector>, printer: Printer) -> Session {
+    pub fn new(
+        backend: Arc<dyn Backend>,
+        connector: Option<Connector>,
+        printer: Printer,
+    ) -> Session {
         Session {
             backend,
             connector,
@@ -84,7 +88,11 @@ impl Session {
 
     /// 0, or 1 if anything failed.
     pub fn exit_code(&self) -> ExitCode {
-        if self.failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+        if self.failed {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        }
     }
 
     /// Runs every statement and command in `text` (`-c`, `\r FILE`).
@@ -130,12 +138,16 @@ impl Session {
                 self.printer.warn(msg);
                 self.printer.warn(CONNECT_HINT);
             }
-            BackendError::Sql { message, error_trace, .. } => {
+            BackendError::Sql {
+                message,
+                error_trace,
+                ..
+            } => {
                 self.printer.critical(message);
-                if self.verbose {
-                    if let Some(trace) = error_trace.as_deref().filter(|t| !t.is_empty()) {
-                        self.printer.critical(&format!("\n{trace}"));
-                    }
+                if self.verbose
+                    && let Some(trace) = error_trace.as_deref().filter(|t| !t.is_empty())
+                {
+                    self.printer.critical(&format!("\n{trace}"));
                 }
             }
             BackendError::Protocol(msg) => self.printer.critical(msg),
@@ -182,13 +194,25 @@ impl Session {
     /// Prints a table that did not come from a statement (connect table, sysinfo).
     pub fn pprint(&mut self, cols: &[&str], rows: Vec<Vec<Value>>) {
         let cols: Vec<String> = cols.iter().map(|c| c.to_string()).collect();
-        let rs = ResultSet { cols: &cols, rows: &rows, rowcount: rows.len() as i64, duration: None };
+        let rs = ResultSet {
+            cols: &cols,
+            rows: &rows,
+            rowcount: rows.len() as i64,
+            duration: None,
+        };
         self.render(&rs);
     }
 
     fn render(&mut self, rs: &ResultSet) {
-        let width = if self.interactive { self.printer.size().0 } else { 80 };
-        let target = Target { width, color: self.printer.color && self.printer.terminal };
+        let width = if self.interactive {
+            self.printer.size().0
+        } else {
+            80
+        };
+        let target = Target {
+            width,
+            color: self.printer.color && self.printer.terminal,
+        };
         let text = format::render(self.format, rs, target);
         self.printer.result(&text);
     }
@@ -223,7 +247,10 @@ impl Session {
                     ]
                 })
                 .collect();
-            self.pprint(&["server_url", "node_name", "version", "connected", "message"], rows);
+            self.pprint(
+                &["server_url", "node_name", "version", "connected", "message"],
+                rows,
+            );
         }
         self.connected = infos.iter().any(|i| i.connected);
         if self.connected {
@@ -234,7 +261,8 @@ impl Session {
         } else {
             if !verbose {
                 for i in &infos {
-                    self.printer.warn(&format!("{}: {}", i.server_url, i.message));
+                    self.printer
+                        .warn(&format!("{}: {}", i.server_url, i.message));
                 }
             }
             self.printer.critical("CONNECT ERROR");
@@ -263,7 +291,11 @@ pub fn status_line(command: &str, resp: &SqlResponse) -> String {
     let rowcount = resp.cursor_rowcount();
     let s = if rowcount == 1 { "" } else { "s" };
     let ms = resp.duration_ms();
-    let duration = if ms > -1.0 { format!(" ({:.3} sec)", ms / 1000.0) } else { String::new() };
+    let duration = if ms > -1.0 {
+        format!(" ({:.3} sec)", ms / 1000.0)
+    } else {
+        String::new()
+    };
     if resp.has_result_set() {
         format!("{command} {rowcount} row{s} in set{duration}")
     } else {
@@ -278,16 +310,35 @@ mod tests {
 
     #[test]
     fn status_lines_like_crash() {
-        let three = SqlResponse::rows(&["a"], vec![vec![json!(1)], vec![json!(2)], vec![json!(3)]], 2.0);
-        assert_eq!(status_line("SELECT", &three), "SELECT 3 rows in set (0.002 sec)");
+        let three = SqlResponse::rows(
+            &["a"],
+            vec![vec![json!(1)], vec![json!(2)], vec![json!(3)]],
+            2.0,
+        );
+        assert_eq!(
+            status_line("SELECT", &three),
+            "SELECT 3 rows in set (0.002 sec)"
+        );
         let one = SqlResponse::rows(&["a"], vec![vec![json!(1)]], 0.4);
-        assert_eq!(status_line("SELECT", &one), "SELECT 1 row in set (0.000 sec)");
+        assert_eq!(
+            status_line("SELECT", &one),
+            "SELECT 1 row in set (0.000 sec)"
+        );
         let none = SqlResponse::rows(&["a"], vec![], 12.3456);
         assert_eq!(status_line("SHOW", &none), "SHOW 0 rows in set (0.012 sec)");
-        assert_eq!(status_line("CREATE", &SqlResponse::affected(1, 123.0)), "CREATE OK, 1 row affected (0.123 sec)");
-        assert_eq!(status_line("REFRESH", &SqlResponse::affected(2, 1.0)), "REFRESH OK, 2 rows affected (0.001 sec)");
+        assert_eq!(
+            status_line("CREATE", &SqlResponse::affected(1, 123.0)),
+            "CREATE OK, 1 row affected (0.123 sec)"
+        );
+        assert_eq!(
+            status_line("REFRESH", &SqlResponse::affected(2, 1.0)),
+            "REFRESH OK, 2 rows affected (0.001 sec)"
+        );
         let mut no_duration = SqlResponse::affected(-1, 1.0);
         no_duration.duration = None;
-        assert_eq!(status_line("KILL", &no_duration), "KILL OK, -1 rows affected");
+        assert_eq!(
+            status_line("KILL", &no_duration),
+            "KILL OK, -1 rows affected"
+        );
     }
 }

@@ -42,7 +42,11 @@ pub struct Splitter {
 
 impl Default for Splitter {
     fn default() -> Self {
-        Splitter { buf: String::new(), state: State::Normal, content: false }
+        Splitter {
+            buf: String::new(),
+            state: State::Normal,
+            content: false,
+        }
     }
 }
 
@@ -121,14 +125,14 @@ impl Splitter {
                         continue;
                     }
                     '$' => {
-                        if let Some(tag) = dollar_tag(&chars[i..]) {
-                            if !self.buf.ends_with(is_ident_char) {
-                                self.buf.push_str(&tag);
-                                i += tag.chars().count();
-                                self.state = State::Dollar(tag);
-                                self.content = true;
-                                continue;
-                            }
+                        if let Some(tag) = dollar_tag(&chars[i..])
+                            && !self.buf.ends_with(is_ident_char)
+                        {
+                            self.buf.push_str(&tag);
+                            i += tag.chars().count();
+                            self.state = State::Dollar(tag);
+                            self.content = true;
+                            continue;
                         }
                         self.content = true;
                     }
@@ -211,7 +215,11 @@ impl Splitter {
 
     /// The pending statement text, if it holds more than whitespace and comments.
     fn take(&self) -> Option<String> {
-        if self.content { Some(self.buf.trim().to_string()) } else { None }
+        if self.content {
+            Some(self.buf.trim().to_string())
+        } else {
+            None
+        }
     }
 }
 
@@ -290,27 +298,47 @@ mod tests {
         assert!(s.push_line("  a int").is_empty());
         assert_eq!(
             s.push_line(") with (number_of_replicas = 0); select"),
-            vec![Item::Statement("create table t (\n  a int\n) with (number_of_replicas = 0);".into())]
+            vec![Item::Statement(
+                "create table t (\n  a int\n) with (number_of_replicas = 0);".into()
+            )]
         );
-        assert_eq!(s.push_line("1;"), vec![Item::Statement("select\n1;".into())]);
+        assert_eq!(
+            s.push_line("1;"),
+            vec![Item::Statement("select\n1;".into())]
+        );
         assert!(s.is_blank());
     }
 
     #[test]
     fn semicolons_in_quotes_and_comments() {
-        assert_eq!(stmts("select 'a;b', \"c;d\";"), vec!["select 'a;b', \"c;d\";"]);
+        assert_eq!(
+            stmts("select 'a;b', \"c;d\";"),
+            vec!["select 'a;b', \"c;d\";"]
+        );
         assert_eq!(stmts("select 'it''s;' ;"), vec!["select 'it''s;' ;"]);
-        assert_eq!(stmts("select \"a\"\";\" from t;"), vec!["select \"a\"\";\" from t;"]);
-        assert_eq!(stmts("select 1 -- no; split\n;"), vec!["select 1 -- no; split\n;"]);
+        assert_eq!(
+            stmts("select \"a\"\";\" from t;"),
+            vec!["select \"a\"\";\" from t;"]
+        );
+        assert_eq!(
+            stmts("select 1 -- no; split\n;"),
+            vec!["select 1 -- no; split\n;"]
+        );
         assert_eq!(stmts("select /* ; */ 1;"), vec!["select /* ; */ 1;"]);
-        assert_eq!(stmts("select /* multi\n;line */ 1;"), vec!["select /* multi\n;line */ 1;"]);
+        assert_eq!(
+            stmts("select /* multi\n;line */ 1;"),
+            vec!["select /* multi\n;line */ 1;"]
+        );
         assert_eq!(stmts("select E'a\\';b';"), vec!["select E'a\\';b';"]);
         assert_eq!(stmts("select 'a\\';b';"), vec!["select 'a\\';", "b';"]);
     }
 
     #[test]
     fn multi_line_string_literals() {
-        assert_eq!(stmts("insert into t values ('a\n;\nb');"), vec!["insert into t values ('a\n;\nb');"]);
+        assert_eq!(
+            stmts("insert into t values ('a\n;\nb');"),
+            vec!["insert into t values ('a\n;\nb');"]
+        );
         // A line starting with a backslash inside a literal is not a command.
         assert_eq!(stmts("select 'x\n\\dt\n';"), vec!["select 'x\n\\dt\n';"]);
     }
@@ -318,8 +346,14 @@ mod tests {
     #[test]
     fn dollar_quoting() {
         assert_eq!(stmts("select $$a;b$$;"), vec!["select $$a;b$$;"]);
-        assert_eq!(stmts("select $fn$ $$; $fn$; x;"), vec!["select $fn$ $$; $fn$;", "x;"]);
-        assert_eq!(stmts("select $1; select $2;"), vec!["select $1;", "select $2;"]);
+        assert_eq!(
+            stmts("select $fn$ $$; $fn$; x;"),
+            vec!["select $fn$ $$; $fn$;", "x;"]
+        );
+        assert_eq!(
+            stmts("select $1; select $2;"),
+            vec!["select $1;", "select $2;"]
+        );
     }
 
     #[test]
@@ -336,7 +370,10 @@ mod tests {
 
     #[test]
     fn backslash_commands_flush_pending_sql() {
-        assert_eq!(stmts("select 1\n\\dt\nselect 2;"), vec!["select 1", "\\dt", "select 2;"]);
+        assert_eq!(
+            stmts("select 1\n\\dt\nselect 2;"),
+            vec!["select 1", "\\dt", "select 2;"]
+        );
         assert_eq!(stmts("  \\format json  "), vec!["\\format json"]);
     }
 

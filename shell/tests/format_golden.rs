@@ -9,7 +9,9 @@ use shoal_shell::backend::SqlResponse;
 use shoal_shell::format::{OutputFormat, ResultSet, Target, render};
 
 fn golden_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests").join("golden")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("golden")
 }
 
 #[test]
@@ -20,7 +22,11 @@ fn every_format_matches_crash() {
         .filter(|p| p.to_string_lossy().ends_with(".in.json"))
         .collect();
     cases.sort();
-    assert!(cases.len() >= 15, "expected the golden cases, found {}", cases.len());
+    assert!(
+        cases.len() >= 15,
+        "expected the golden cases, found {}",
+        cases.len()
+    );
     let mut failures = Vec::new();
     let mut checked = 0;
     for input in &cases {
@@ -33,7 +39,11 @@ fn every_format_matches_crash() {
             rowcount: resp.cursor_rowcount(),
             duration: resp.duration.as_ref(),
         };
-        let name = input.file_name().unwrap_or_default().to_string_lossy().replace(".in.json", "");
+        let name = input
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .replace(".in.json", "");
         for format in OutputFormat::ALL {
             let golden = golden_dir().join(format!("{name}.out.{format}"));
             let want = std::fs::read_to_string(&golden).expect("golden file");
@@ -44,5 +54,10 @@ fn every_format_matches_crash() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} of {checked} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

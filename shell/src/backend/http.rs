@@ -54,7 +54,8 @@ impl Pool {
         let start = self.next % n.max(1);
         self.next = (start + 1) % n.max(1);
         let rotated: Vec<usize> = (0..n).map(|i| (start + i) % n).collect();
-        let (live, dead): (Vec<usize>, Vec<usize>) = rotated.into_iter().partition(|&i| !self.dead[i]);
+        let (live, dead): (Vec<usize>, Vec<usize>) =
+            rotated.into_iter().partition(|&i| !self.dead[i]);
         live.into_iter().chain(dead).collect()
     }
 }
@@ -89,7 +90,11 @@ impl HttpBackend {
         let servers: Vec<String> = hosts.iter().map(Host::url).collect();
         HttpBackend {
             agent: ureq::Agent::new_with_config(config),
-            pool: Mutex::new(Pool { dead: vec![false; servers.len()], servers, next: 0 }),
+            pool: Mutex::new(Pool {
+                dead: vec![false; servers.len()],
+                servers,
+                next: 0,
+            }),
             schema: opts.schema.clone(),
             error_trace: AtomicBool::new(opts.error_trace),
         }
@@ -97,14 +102,17 @@ impl HttpBackend {
 
     /// The servers' base URLs.
     pub fn servers(&self) -> Vec<String> {
-        self.pool.lock().map(|p| p.servers.clone()).unwrap_or_default()
+        self.pool
+            .lock()
+            .map(|p| p.servers.clone())
+            .unwrap_or_default()
     }
 
     fn mark(&self, index: usize, dead: bool) {
-        if let Ok(mut p) = self.pool.lock() {
-            if let Some(d) = p.dead.get_mut(index) {
-                *d = dead;
-            }
+        if let Ok(mut p) = self.pool.lock()
+            && let Some(d) = p.dead.get_mut(index)
+        {
+            *d = dead;
         }
     }
 
@@ -127,7 +135,12 @@ impl HttpBackend {
             Err(e) => return Attempt::Unavailable(describe_error(&e)),
         };
         let status = resp.status().as_u16();
-        let text = match resp.body_mut().with_config().limit(u64::MAX).read_to_string() {
+        let text = match resp
+            .body_mut()
+            .with_config()
+            .limit(u64::MAX)
+            .read_to_string()
+        {
             Ok(t) => t,
             Err(e) => return Attempt::Unavailable(describe_error(&e)),
         };
@@ -160,7 +173,10 @@ impl HttpBackend {
             .call()
             .map_err(|e| describe_error(&e))?;
         let status = resp.status().as_u16();
-        let text = resp.body_mut().read_to_string().map_err(|e| describe_error(&e))?;
+        let text = resp
+            .body_mut()
+            .read_to_string()
+            .map_err(|e| describe_error(&e))?;
         let v: Value = serde_json::from_str(&text)
             .map_err(|_| format!("HTTP {status}, not a CrateDB server: {}", snippet(&text)))?;
         let name = v.get("name").and_then(Value::as_str).map(str::to_string);
@@ -175,7 +191,11 @@ impl HttpBackend {
 
 fn snippet(text: &str) -> String {
     let t = text.trim();
-    if t.chars().count() > 200 { format!("{}...", t.chars().take(200).collect::<String>()) } else { t.to_string() }
+    if t.chars().count() > 200 {
+        format!("{}...", t.chars().take(200).collect::<String>())
+    } else {
+        t.to_string()
+    }
 }
 
 /// A short reason for a failed request, e.g. `Connection refused (os error 111)`.
@@ -190,7 +210,11 @@ impl Backend for HttpBackend {
     fn execute(&self, stmt: &str) -> Result<SqlResponse, BackendError> {
         let (order, servers) = match self.pool.lock() {
             Ok(mut p) => (p.order(), p.servers.clone()),
-            Err(_) => return Err(BackendError::Protocol("internal error: server pool poisoned".into())),
+            Err(_) => {
+                return Err(BackendError::Protocol(
+                    "internal error: server pool poisoned".into(),
+                ));
+            }
         };
         let mut failures = Vec::new();
         for i in order {
@@ -206,7 +230,10 @@ impl Backend for HttpBackend {
                 }
             }
         }
-        Err(BackendError::Connection(format!("No server available: {}", failures.join(", "))))
+        Err(BackendError::Connection(format!(
+            "No server available: {}",
+            failures.join(", ")
+        )))
     }
 
     fn server_infos(&self) -> Vec<ServerInfo> {
@@ -238,7 +265,11 @@ impl Backend for HttpBackend {
             })
             .collect();
         // crash: sorted by server_url, connected ones first for equal URLs.
-        infos.sort_by(|a, b| a.server_url.cmp(&b.server_url).then(b.connected.cmp(&a.connected)));
+        infos.sort_by(|a, b| {
+            a.server_url
+                .cmp(&b.server_url)
+                .then(b.connected.cmp(&a.connected))
+        });
         infos
     }
 

@@ -5,6 +5,7 @@
 //! implementation; the REPL, formatting and backslash commands only see this trait and
 //! the CrateDB-shaped [`SqlResponse`] / [`BackendError`] it returns.
 
+pub mod fake;
 pub mod http;
 
 use serde_json::{Number, Value};
@@ -31,9 +32,10 @@ impl SqlResponse {
             .as_object()
             .ok_or_else(|| BackendError::Protocol(format!("expected a JSON object, got: {v}")))?;
         let cols = match obj.get("cols") {
-            Some(Value::Array(a)) => {
-                a.iter().map(|c| c.as_str().map_or_else(|| c.to_string(), str::to_string)).collect()
-            }
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|c| c.as_str().map_or_else(|| c.to_string(), str::to_string))
+                .collect(),
             _ => Vec::new(),
         };
         let col_types = match obj.get("col_types") {
@@ -56,7 +58,13 @@ impl SqlResponse {
             Some(Value::Number(n)) => Some(n.clone()),
             _ => None,
         };
-        Ok(SqlResponse { cols, col_types, rows, rowcount, duration })
+        Ok(SqlResponse {
+            cols,
+            col_types,
+            rows,
+            rowcount,
+            duration,
+        })
     }
 
     /// A result-set response (for fakes and tests).
@@ -83,12 +91,19 @@ impl SqlResponse {
 
     /// crate-python's `cursor.rowcount`: -1 without `rows`, else `rowcount` (default -1).
     pub fn cursor_rowcount(&self) -> i64 {
-        if self.rows.is_none() { -1 } else { self.rowcount.unwrap_or(-1) }
+        if self.rows.is_none() {
+            -1
+        } else {
+            self.rowcount.unwrap_or(-1)
+        }
     }
 
     /// Server duration in milliseconds, -1 when absent (crate-python's `cursor.duration`).
     pub fn duration_ms(&self) -> f64 {
-        self.duration.as_ref().and_then(Number::as_f64).unwrap_or(-1.0)
+        self.duration
+            .as_ref()
+            .and_then(Number::as_f64)
+            .unwrap_or(-1.0)
     }
 
     /// Whether the statement returned a result set (crash checks `cursor.description`).
@@ -135,7 +150,11 @@ impl BackendError {
             .or_else(|| err.get("error_trace"))
             .and_then(Value::as_str)
             .map(str::to_string);
-        Some(BackendError::Sql { message, code, error_trace })
+        Some(BackendError::Sql {
+            message,
+            code,
+            error_trace,
+        })
     }
 
     /// The text crash prints for the error.

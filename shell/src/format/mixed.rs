@@ -19,7 +19,12 @@ fn value(v: &Value, padding: usize) -> String {
         Value::Number(n) => number_repr(n),
         Value::String(s) => s.clone(),
         Value::Array(_) | Value::Object(_) => {
-            let text = Dumps { sort_keys: true, indent: Some(2), ensure_ascii: true }.dumps(v);
+            let text = Dumps {
+                sort_keys: true,
+                indent: Some(2),
+                ensure_ascii: true,
+            }
+            .dumps(v);
             let mut lines: Vec<String> = text.split('\n').map(str::to_string).collect();
             if let Some(last) = lines.last_mut() {
                 *last = format!(" {last}");
@@ -28,7 +33,13 @@ fn value(v: &Value, padding: usize) -> String {
             lines
                 .iter()
                 .enumerate()
-                .map(|(i, l)| if i == 0 { l.clone() } else { format!("{gutter}{l}") })
+                .map(|(i, l)| {
+                    if i == 0 {
+                        l.clone()
+                    } else {
+                        format!("{gutter}{l}")
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join("\n")
         }
@@ -42,8 +53,14 @@ pub fn mixed(rs: &ResultSet, target: Target) -> String {
     for row in rs.rows {
         for (i, c) in rs.cols.iter().enumerate() {
             let name = format!("{c}{}", " ".repeat(padding - c.chars().count()));
-            let name = if target.color { format!("{YELLOW}{c}{RESET}{}", &name[c.len()..]) } else { name };
-            let v = row.get(i).map_or_else(|| "NULL".to_string(), |v| value(v, padding));
+            let name = if target.color {
+                format!("{YELLOW}{c}{RESET}{}", &name[c.len()..])
+            } else {
+                name
+            };
+            let v = row
+                .get(i)
+                .map_or_else(|| "NULL".to_string(), |v| value(v, padding));
             out.push_str(&format!("{name} | {v}\n"));
         }
         out.push_str(&"-".repeat(target.width));

@@ -55,7 +55,11 @@ impl OutputFormat {
 
     /// `tabular, json, csv, raw, mixed, dynamic, json_row`.
     pub fn names() -> String {
-        Self::ALL.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")
+        Self::ALL
+            .iter()
+            .map(|f| f.name())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -73,7 +77,12 @@ impl FromStr for OutputFormat {
             .iter()
             .copied()
             .find(|f| f.name() == s)
-            .ok_or_else(|| format!("{s} is not a valid output format.\nUse one of: {}", Self::names()))
+            .ok_or_else(|| {
+                format!(
+                    "{s} is not a valid output format.\nUse one of: {}",
+                    Self::names()
+                )
+            })
     }
 }
 
@@ -101,7 +110,10 @@ pub struct Target {
 
 impl Default for Target {
     fn default() -> Self {
-        Target { width: 80, color: false }
+        Target {
+            width: 80,
+            color: false,
+        }
     }
 }
 

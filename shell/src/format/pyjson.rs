@@ -19,11 +19,23 @@ pub struct Dumps {
 
 impl Dumps {
     /// `json.dumps(v)`: one line, ASCII-only, keys in server order.
-    pub const DEFAULT: Dumps = Dumps { sort_keys: false, indent: None, ensure_ascii: true };
+    pub const DEFAULT: Dumps = Dumps {
+        sort_keys: false,
+        indent: None,
+        ensure_ascii: true,
+    };
     /// `json.dumps(v, sort_keys=True)`.
-    pub const SORTED: Dumps = Dumps { sort_keys: true, indent: None, ensure_ascii: true };
+    pub const SORTED: Dumps = Dumps {
+        sort_keys: true,
+        indent: None,
+        ensure_ascii: true,
+    };
     /// `json.dumps(v, indent=2)`.
-    pub const PRETTY: Dumps = Dumps { sort_keys: false, indent: Some(2), ensure_ascii: true };
+    pub const PRETTY: Dumps = Dumps {
+        sort_keys: false,
+        indent: Some(2),
+        ensure_ascii: true,
+    };
 
     /// Renders `value` as Python's `json.dumps` would.
     pub fn dumps(&self, value: &Value) -> String {
@@ -282,9 +294,19 @@ mod tests {
             Dumps::SORTED.dumps(&v),
             r#"{"a": {"b": "\u00e9\n\ud83d\ude42", "y": [1, 2.0]}, "z": 1}"#
         );
-        let loose = Dumps { sort_keys: true, indent: None, ensure_ascii: false };
-        assert_eq!(loose.dumps(&json!(["é", null, true])), r#"["é", null, true]"#);
-        assert_eq!(Dumps::PRETTY.dumps(&json!({"a": [], "b": {}})), "{\n  \"a\": [],\n  \"b\": {}\n}");
+        let loose = Dumps {
+            sort_keys: true,
+            indent: None,
+            ensure_ascii: false,
+        };
+        assert_eq!(
+            loose.dumps(&json!(["é", null, true])),
+            r#"["é", null, true]"#
+        );
+        assert_eq!(
+            Dumps::PRETTY.dumps(&json!({"a": [], "b": {}})),
+            "{\n  \"a\": [],\n  \"b\": {}\n}"
+        );
     }
 
     #[test]
@@ -295,7 +317,9 @@ mod tests {
         for s in ["1.5", "", "abc", "1__0", "_1", "1e5"] {
             assert!(!py_isint(s), "{s}");
         }
-        for s in ["1.5", ".5", "5.", "1e5", "-1E-5", "inf", "nan", "-inf", "1_0.5"] {
+        for s in [
+            "1.5", ".5", "5.", "1e5", "-1E-5", "inf", "nan", "-inf", "1_0.5",
+        ] {
             assert!(py_isnumber(s), "{s}");
         }
         for s in ["Infinity", ".", "e5", "1e", "abc", "1e999", "1,5"] {

@@ -40,9 +40,14 @@ fn transform(v: &Value) -> Py {
         Value::Number(n) if n.is_f64() => Py::Float(number_repr(n)),
         Value::Number(n) => Py::Int(number_repr(n)),
         Value::String(s) => Py::Str(s.clone()),
-        Value::Array(_) | Value::Object(_) => {
-            Py::Str(Dumps { sort_keys: true, indent: None, ensure_ascii: false }.dumps(v))
-        }
+        Value::Array(_) | Value::Object(_) => Py::Str(
+            Dumps {
+                sort_keys: true,
+                indent: None,
+                ensure_ascii: false,
+            }
+            .dumps(v),
+        ),
     }
 }
 
@@ -116,15 +121,26 @@ pub fn table(rs: &ResultSet) -> String {
     let cells: Vec<Vec<Py>> = rs
         .rows
         .iter()
-        .map(|row| (0..ncols).map(|i| row.get(i).map_or(Py::None, transform)).collect())
+        .map(|row| {
+            (0..ncols)
+                .map(|i| row.get(i).map_or(Py::None, transform))
+                .collect()
+        })
         .collect();
 
     // Column types and alignment, as tabulate decides them (`reduce(_more_generic, ..., bool)`).
     let types: Vec<ColType> = (0..ncols)
-        .map(|c| cells.iter().map(|r| cell_type(&r[c])).fold(ColType::Bool, ColType::max))
+        .map(|c| {
+            cells
+                .iter()
+                .map(|r| cell_type(&r[c]))
+                .fold(ColType::Bool, ColType::max)
+        })
         .collect();
-    let numeric: Vec<bool> =
-        types.iter().map(|t| matches!(t, ColType::Int | ColType::Float)).collect();
+    let numeric: Vec<bool> = types
+        .iter()
+        .map(|t| matches!(t, ColType::Int | ColType::Float))
+        .collect();
 
     // Cell strings, stripped (text) or decimal-aligned (numbers).
     let mut columns: Vec<Vec<String>> = Vec::with_capacity(ncols);
@@ -158,7 +174,13 @@ pub fn table(rs: &ResultSet) -> String {
         }
         parts
             .iter()
-            .map(|l| if numeric[c] { pad_left(l, widths[c]) } else { pad_right(l, widths[c]) })
+            .map(|l| {
+                if numeric[c] {
+                    pad_left(l, widths[c])
+                } else {
+                    pad_right(l, widths[c])
+                }
+            })
             .collect::<Vec<_>>()
             .join("\n")
     };
@@ -166,9 +188,21 @@ pub fn table(rs: &ResultSet) -> String {
     let mut t = Table::new();
     t.load_style(CRASH_STYLE);
     t.set_content_arrangement(ContentArrangement::Disabled);
-    t.set_header(rs.cols.iter().enumerate().map(|(c, h)| Cell::new(pad(h, c))).collect::<Vec<_>>());
-    for r in 0..cells.len() {
-        t.add_row((0..ncols).map(|c| Cell::new(pad(&columns[c][r], c))).collect::<Vec<_>>());
+    t.set_header(
+        rs.cols
+            .iter()
+            .enumerate()
+            .map(|(c, h)| Cell::new(pad(h, c)))
+            .collect::<Vec<_>>(),
+    );
+    let nrows = cells.len();
+    for r in 0..nrows {
+        let row: Vec<Cell> = columns
+            .iter()
+            .enumerate()
+            .map(|(c, col)| Cell::new(pad(&col[r], c)))
+            .collect();
+        t.add_row(row);
     }
     for col in t.column_iter_mut() {
         col.set_cell_alignment(CellAlignment::Left);
