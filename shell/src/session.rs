@@ -34,6 +34,28 @@ pub const NOT_CANCELLED: &str = "Query not cancelled. Run KILL <jobId> to cancel
 /// crash's hint after a connection error.
 pub const CONNECT_HINT: &str = "Use \\connect <server> to connect to one or more servers first.";
 
+/// The statement crash runs on connect to learn who and where it is.
+pub const SESSION_INFO: &str = "SELECT current_user, current_schema, name FROM sys.cluster";
+
+/// What [`SESSION_INFO`] returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// `current_user`.
+    pub user: Option<String>,
+    /// `current_schema`.
+    pub schema: Option<String>,
+    /// The cluster's name.
+    pub cluster: Option<String>,
+}
+
+/// `5.10.1` → (5, 10, 1); missing or odd parts count as 0.
+pub fn version_tuple(v: &str) -> (u64, u64, u64) {
+    let mut parts = v.split('.').map(|p| {
+        p.chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap_or(0)
+    });
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+}
+
 /// The shell's state.
 pub struct Session {
     /// Where statements go.
@@ -59,6 +81,8 @@ pub struct Session {
     pub schema_changed: bool,
     /// Whether a server answered at the last connect.
     pub connected: bool,
+    /// User, schema and cluster name from the last connect (crash's toolbar data).
+    pub session_info: Option<SessionInfo>,
     read_depth: usize,
 }
 
@@ -82,6 +106,7 @@ impl Session {
             interactive: false,
             schema_changed: false,
             connected: false,
+            session_info: None,
             read_depth: 0,
         }
     }
@@ -234,6 +259,14 @@ impl Session {
     /// answered.
     pub fn print_connect_result(&mut self, verbose: bool) -> bool {
         let infos = self.backend.server_infos();
+        let lowest = infos
+            .iter()
+            .filter(|i| i.connected)
+            .map(|i| version_tuple(&i.version))
+            .min();
+        if lowest.is_some_and(|v| v >= (2, 0, 0)) {
+            self.fetch_session_info();
+        }
         if verbose {
             let rows = infos
                 .iter()
@@ -268,6 +301,32 @@ impl Session {
             self.printer.critical("CONNECT ERROR");
         }
         self.connected
+    }
+
+    /// crash's `_fetch_session_info`: user, schema and cluster name, with crash's
+    /// fallbacks for servers that lack `current_user` or `sys.cluster`.
+    fn fetch_session_info(&mut self) {
+        let first = self.backend.execute(SESSION_INFO);
+        let result = match &first {
+            Err(BackendError::Sql { message, .. }) if message.contains("UnsupportedFeatureException") => {
+                self.backend.execute("SELECT NULL, current_schema, name FROM sys.cluster")
+            }
+            Err(BackendError::Sql { message, .. }) if message.contains("SchemaUnknownException") => {
+                self.backend.execute("SELECT current_user, current_schema, NULL")
+            }
+            _ => first,
+        };
+        match result {
+            Ok(resp) => {
+                let row = resp.row_slice().first().cloned().unwrap_or_default();
+                let text = |i: usize| row.get(i).and_then(Value::as_str).map(str::to_string);
+                self.session_info = Some(SessionInfo { user: text(0), schema: text(1), cluster: text(2) });
+            }
+            Err(e) => {
+                self.printer.warn(&format!("Could not load cluster information: {}", e.message()));
+                self.session_info = None;
+            }
+        }
     }
 
     /// `\r`: depth of nested file reads, to stop a file that reads itself.

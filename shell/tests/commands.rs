@@ -21,6 +21,14 @@ struct Harness {
 
 fn checks_ok(f: FakeBackend) -> FakeBackend {
     f.on(
+        "SELECT current_user, current_schema, name FROM sys.cluster",
+        Ok(SqlResponse::rows(
+            &["current_user", "current_schema", "name"],
+            vec![vec![json!("crate"), json!("doc"), json!("shoal")]],
+            1.0,
+        )),
+    )
+    .on(
         "FROM sys.checks",
         Ok(SqlResponse::rows(&["Failed Check"], vec![], 1.0)),
     )
@@ -232,6 +240,38 @@ fn connect_prints_servers_and_checks() {
     );
     h.cmd("c bad:host:x");
     assert!(h.err.take().contains("invalid port"));
+}
+
+#[test]
+fn connect_loads_session_info_with_crash_fallbacks() {
+    let mut h = harness(checks_ok(FakeBackend::new()));
+    assert!(h.session.print_connect_result(false));
+    assert_eq!(h.err.take(), "CONNECT OK\n");
+    let info = h.session.session_info.clone().expect("session info");
+    assert_eq!(info.cluster.as_deref(), Some("shoal"));
+
+    let unsupported = BackendError::Sql {
+        message: "UnsupportedFeatureException[current_user]".into(),
+        code: 4004,
+        error_trace: None,
+    };
+    let fallback = SqlResponse::rows(&["n", "s", "c"], vec![vec![json!(null), json!("doc"), json!("c1")]], 1.0);
+    let mut h = harness(
+        FakeBackend::new()
+            .on("SELECT current_user, current_schema, name", Err(unsupported))
+            .on("SELECT NULL, current_schema, name FROM sys.cluster", Ok(fallback)),
+    );
+    assert!(h.session.print_connect_result(false));
+    assert_eq!(h.err.take(), "CONNECT OK\n");
+    assert_eq!(h.session.session_info.clone().and_then(|i| i.cluster).as_deref(), Some("c1"));
+
+    let mut h = harness(FakeBackend::new());
+    assert!(h.session.print_connect_result(false));
+    assert_eq!(
+        h.err.take(),
+        "Could not load cluster information: SQLParseException[fake has no answer for: \
+         SELECT current_user, current_schema, name FROM sys.cluster]\nCONNECT OK\n"
+    );
 }
 
 #[test]

@@ -10,7 +10,7 @@ mod func;
 mod like;
 
 pub use aggregate::{AggCall, AggFunc, AggState};
-pub use func::Func;
+pub use func::{Func, unknown as func_unknown};
 pub use like::like_to_regex;
 
 use crate::error::{Error, Result};

@@ -3,7 +3,7 @@
 
 use sqlparser::ast::{Expr, Ident, ObjectName, ObjectNamePart};
 use sqlparser::parser::{Parser, ParserError};
-use sqlparser::tokenizer::{Token, Word};
+use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Word};
 
 use super::ast::*;
 use super::dialect::CrateDialect;
@@ -12,10 +12,28 @@ use crate::types::{ColumnPolicy, DataType, ObjectField, ObjectType};
 
 type PResult<T> = std::result::Result<T, ParserError>;
 
+/// Tokenizes `sql`, numbering `?` placeholders `$1`, `$2`, ... in textual
+/// order so that the planner only deals with numbered parameters.
+fn tokenize(dialect: &CrateDialect, sql: &str) -> Result<Vec<TokenWithSpan>> {
+    let mut tokens = Tokenizer::new(dialect, sql)
+        .tokenize_with_location()
+        .map_err(|e| Error::Parse(e.to_string()))?;
+    let mut n = 0;
+    for t in tokens.iter_mut() {
+        if let Token::Placeholder(p) = &mut t.token {
+            if p == "?" {
+                n += 1;
+                *p = format!("${n}");
+            }
+        }
+    }
+    Ok(tokens)
+}
+
 /// Parses one or more `;`-separated statements.
 pub fn parse(sql: &str) -> Result<Vec<Statement>> {
     let dialect = CrateDialect;
-    let mut parser = Parser::new(&dialect).try_with_sql(sql).map_err(parse_error)?;
+    let mut parser = Parser::new(&dialect).with_tokens_with_locations(tokenize(&dialect, sql)?);
     let mut out = Vec::new();
     loop {
         while parser.consume_token(&Token::SemiColon) {}

@@ -1,0 +1,350 @@
+//! The collect phase: what runs on each shard (and on in-memory sources).
+//!
+//! A [`CollectSpec`] says which columns to read, which rows to keep and what
+//! to produce: projected rows (with a local top-N when the query has ORDER
+//! BY and LIMIT) or partial aggregation states per group. On a shard, the
+//! filter is first split into a tantivy query and a residual predicate;
+//! documents come from the query (or all live documents), columns from fast
+//! fields, and objects or arrays from the stored `_source`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tantivy::columnar::{Column, StrColumn};
+use tantivy::query::EnableScoring;
+use tantivy::schema::document::Value as _;
+use tantivy::store::StoreReader;
+use tantivy::{DocSet, TERMINATED, TantivyDocument};
+
+use super::pushdown;
+use super::rows::sort_rows;
+use crate::error::Result;
+use crate::expr::{AggCall, AggState, EvalCtx, Expr};
+use crate::planner::{ScanColumn, SortKey};
+use crate::storage::document::{column_path, parse_source};
+use crate::storage::segment::Segment;
+use crate::storage::shard::shard_schema;
+use crate::storage::{Snapshot, StoredDoc};
+use crate::types::{DataType, Object, Row, Value};
+
+/// What to produce from the collected rows.
+#[derive(Debug, Clone)]
+pub enum CollectMode {
+    /// Projected rows; sorted and cut to `limit` per shard when ordered.
+    Rows { outputs: Vec<Expr>, order_by: Vec<SortKey>, limit: Option<usize> },
+    /// Partial aggregation: one state vector per group key.
+    Groups { keys: Vec<Expr>, aggs: Vec<AggCall> },
+}
+
+/// A collect phase.
+#[derive(Debug, Clone)]
+pub struct CollectSpec {
+    pub scan: Vec<ScanColumn>,
+    pub filter: Option<Expr>,
+    pub mode: CollectMode,
+}
+
+/// A shard's (or source's) partial result.
+#[derive(Debug)]
+pub enum Partial {
+    Rows(Vec<Row>),
+    Groups(Vec<(Vec<Value>, Vec<AggState>)>),
+}
+
+/// Accumulates rows into a partial result.
+pub struct Sink<'a> {
+    spec: &'a CollectSpec,
+    ctx: &'a EvalCtx,
+    rows: Vec<Row>,
+    groups: HashMap<Vec<Value>, Vec<AggState>>,
+    residual: Option<&'a Expr>,
+}
+
+impl<'a> Sink<'a> {
+    /// A sink applying `residual` before `spec`'s mode.
+    pub fn new(spec: &'a CollectSpec, ctx: &'a EvalCtx, residual: Option<&'a Expr>) -> Sink<'a> {
+        Sink { spec, ctx, rows: Vec::new(), groups: HashMap::new(), residual }
+    }
+
+    /// Adds a row; returns false once no more rows are needed.
+    pub fn push(&mut self, row: Row) -> Result<bool> {
+        if let Some(r) = self.residual {
+            if !r.matches(&row, self.ctx)? {
+                return Ok(true);
+            }
+        }
+        match &self.spec.mode {
+            CollectMode::Rows { outputs, order_by, limit } => {
+                let mut out = Vec::with_capacity(outputs.len());
+                for o in outputs {
+                    out.push(o.eval(&row, self.ctx)?);
+                }
+                self.rows.push(out);
+                if let Some(l) = limit {
+                    if order_by.is_empty() {
+                        return Ok(self.rows.len() < *l);
+                    }
+                    if self.rows.len() >= (*l).max(64) * 4 {
+                        sort_rows(&mut self.rows, order_by);
+                        self.rows.truncate(*l);
+                    }
+                }
+                Ok(true)
+            }
+            CollectMode::Groups { keys, aggs } => {
+                let mut key = Vec::with_capacity(keys.len());
+                for k in keys {
+                    key.push(k.eval(&row, self.ctx)?);
+                }
+                let states = match self.groups.get_mut(&key) {
+                    Some(s) => s,
+                    None => self.groups.entry(key).or_insert_with(|| aggs.iter().map(AggCall::init).collect()),
+                };
+                for (call, state) in aggs.iter().zip(states.iter_mut()) {
+                    call.update(state, &row, self.ctx)?;
+                }
+                Ok(true)
+            }
+        }
+    }
+
+    /// The partial result.
+    pub fn finish(mut self) -> Partial {
+        match &self.spec.mode {
+            CollectMode::Rows { order_by, limit, .. } => {
+                if !order_by.is_empty() {
+                    sort_rows(&mut self.rows, order_by);
+                }
+                if let Some(l) = limit {
+                    self.rows.truncate(*l);
+                }
+                Partial::Rows(self.rows)
+            }
+            CollectMode::Groups { keys, aggs } => {
+                if keys.is_empty() && self.groups.is_empty() {
+                    return Partial::Groups(vec![(Vec::new(), aggs.iter().map(AggCall::init).collect())]);
+                }
+                Partial::Groups(self.groups.into_iter().collect())
+            }
+        }
+    }
+}
+
+/// Collects from in-memory rows (subqueries, VALUES, system tables, PK lookups).
+pub fn collect_rows(rows: Vec<Row>, spec: &CollectSpec, ctx: &EvalCtx) -> Result<Partial> {
+    let mut sink = Sink::new(spec, ctx, spec.filter.as_ref());
+    for r in rows {
+        if !sink.push(r)? {
+            break;
+        }
+    }
+    Ok(sink.finish())
+}
+
+/// How one scan column is read from a segment.
+enum Reader {
+    I64(Column<i64>),
+    U64AsInt(Column<u64>),
+    F64(Column<f64>),
+    Bool(Column<bool>),
+    Str(StrColumn),
+    Id(StrColumn),
+    Meta(Column<u64>),
+    /// From the stored `_source`.
+    Source(String),
+    Raw,
+    DocId,
+    Score,
+    Null,
+}
+
+/// Reads scan rows from one segment.
+pub struct Fetcher<'s> {
+    readers: Vec<Reader>,
+    store: Option<StoreReader>,
+    segment: &'s Segment,
+    scratch: String,
+}
+
+impl<'s> Fetcher<'s> {
+    /// Prepares readers for `scan` on `segment`.
+    pub fn new(segment: &'s Segment, scan: &[ScanColumn]) -> Result<Fetcher<'s>> {
+        let ff = segment.reader.fast_fields();
+        let mut readers = Vec::with_capacity(scan.len());
+        let mut needs_store = false;
+        for col in scan {
+            let r = match col {
+                ScanColumn::User { name, ty } if ty.is_scalar() => {
+                    let path = column_path(name, &[]);
+                    match ty {
+                        DataType::Text => ff.str(&path)?.map(Reader::Str).unwrap_or(Reader::Null),
+                        DataType::Boolean => ff.column_opt::<bool>(&path)?.map(Reader::Bool).unwrap_or(Reader::Null),
+                        DataType::Real | DataType::Double => {
+                            ff.column_opt::<f64>(&path)?.map(Reader::F64).unwrap_or(Reader::Null)
+                        }
+                        _ => match ff.column_opt::<i64>(&path)? {
+                            Some(c) => Reader::I64(c),
+                            None => match ff.column_opt::<u64>(&path)? {
+                                Some(c) => Reader::U64AsInt(c),
+                                None => Reader::Null,
+                            },
+                        },
+                    }
+                }
+                ScanColumn::User { name, .. } => {
+                    needs_store = true;
+                    Reader::Source(name.clone())
+                }
+                ScanColumn::Id => ff.str("_id")?.map(Reader::Id).unwrap_or(Reader::Null),
+                ScanColumn::SeqNo => Reader::Meta(ff.u64("_seq_no")?),
+                ScanColumn::Version => Reader::Meta(ff.u64("_version")?),
+                ScanColumn::PrimaryTerm => Reader::Meta(ff.u64("_primary_term")?),
+                ScanColumn::Raw => {
+                    needs_store = true;
+                    Reader::Raw
+                }
+                ScanColumn::DocId => Reader::DocId,
+                ScanColumn::Score => Reader::Score,
+            };
+            readers.push(r);
+        }
+        let store = if needs_store { Some(segment.reader.get_store_reader(16)?) } else { None };
+        Ok(Fetcher { readers, store, segment, scratch: String::new() })
+    }
+
+    /// The scan row of `doc`.
+    pub fn row(&mut self, doc: u32) -> Result<Row> {
+        let mut source: Option<(Object, Vec<u8>)> = None;
+        if let Some(store) = &self.store {
+            let td: TantivyDocument = store.get(doc)?;
+            let bytes = td.get_first(shard_schema().source).and_then(|v| v.as_bytes()).unwrap_or(&[]).to_vec();
+            source = Some((parse_source(&bytes), bytes));
+        }
+        let mut row = Vec::with_capacity(self.readers.len());
+        for r in &self.readers {
+            let v = match r {
+                Reader::I64(c) => c.first(doc).map(Value::Int).unwrap_or(Value::Null),
+                Reader::U64AsInt(c) => c.first(doc).map(|v| Value::Int(v as i64)).unwrap_or(Value::Null),
+                Reader::F64(c) => c.first(doc).map(Value::Float).unwrap_or(Value::Null),
+                Reader::Bool(c) => c.first(doc).map(Value::Bool).unwrap_or(Value::Null),
+                Reader::Str(c) | Reader::Id(c) => match c.ords().first(doc) {
+                    Some(ord) => {
+                        self.scratch.clear();
+                        c.ord_to_str(ord, &mut self.scratch)?;
+                        Value::Text(self.scratch.clone())
+                    }
+                    None => Value::Null,
+                },
+                Reader::Meta(c) => c.first(doc).map(|v| Value::Int(v as i64)).unwrap_or(Value::Null),
+                Reader::Source(name) => {
+                    source.as_ref().and_then(|(o, _)| o.get(name).cloned()).unwrap_or(Value::Null)
+                }
+                Reader::Raw => source
+                    .as_ref()
+                    .map(|(_, b)| Value::Text(String::from_utf8_lossy(b).into_owned()))
+                    .unwrap_or(Value::Null),
+                Reader::DocId => Value::Int(doc as i64),
+                Reader::Score => Value::Float(1.0),
+                Reader::Null => Value::Null,
+            };
+            row.push(v);
+        }
+        let _ = self.segment;
+        Ok(row)
+    }
+}
+
+/// Iterates the matching live documents of a segment.
+pub fn for_each_doc(
+    segment: &Segment,
+    alive: &crate::storage::segment::AliveSet,
+    query: Option<&dyn tantivy::query::Query>,
+    mut f: impl FnMut(u32) -> Result<bool>,
+) -> Result<()> {
+    match query {
+        None => {
+            for doc in alive.iter() {
+                if !f(doc)? {
+                    break;
+                }
+            }
+        }
+        Some(q) => {
+            let weight = q.weight(EnableScoring::disabled_from_schema(&shard_schema().schema))?;
+            let mut scorer = weight.scorer(&segment.reader, 1.0)?;
+            let mut doc = scorer.doc();
+            while doc != TERMINATED {
+                if alive.is_alive(doc) && !f(doc)? {
+                    break;
+                }
+                doc = scorer.advance();
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs a collect phase on a shard snapshot.
+pub fn collect_shard(snapshot: &Snapshot, spec: &CollectSpec, ctx: &EvalCtx) -> Result<Partial> {
+    let split = pushdown::split(spec.filter.as_ref(), &spec.scan, ctx);
+    if let Some(p) = super::columnar::try_aggregate(snapshot, spec, split.query.as_deref(), split.residual.as_ref())? {
+        return Ok(p);
+    }
+    let mut sink = Sink::new(spec, ctx, split.residual.as_ref());
+    'segments: for view in &snapshot.segments {
+        let mut fetcher = Fetcher::new(&view.segment, &spec.scan)?;
+        let mut more = true;
+        for_each_doc(&view.segment, &view.alive, split.query.as_deref(), |doc| {
+            more = sink.push(fetcher.row(doc)?)?;
+            Ok(more)
+        })?;
+        if !more {
+            break 'segments;
+        }
+    }
+    Ok(sink.finish())
+}
+
+/// Finds the live documents (id, scan row) matching a filter on a snapshot:
+/// the "search" half of UPDATE and DELETE by query.
+pub fn matching_docs(snapshot: &Snapshot, scan: &[ScanColumn], filter: Option<&Expr>, ctx: &EvalCtx) -> Result<Vec<String>> {
+    let split = pushdown::split(filter, scan, ctx);
+    let mut ids = Vec::new();
+    for view in &snapshot.segments {
+        let mut fetcher = Fetcher::new(&view.segment, scan)?;
+        for_each_doc(&view.segment, &view.alive, split.query.as_deref(), |doc| {
+            let keep = match &split.residual {
+                Some(r) => r.matches(&fetcher.row(doc)?, ctx)?,
+                None => true,
+            };
+            if keep {
+                if let Some(id) = view.segment.id_of(doc) {
+                    ids.push(id);
+                }
+            }
+            Ok(true)
+        })?;
+    }
+    Ok(ids)
+}
+
+/// Builds the scan row of a stored document (real-time reads).
+pub fn stored_row(doc: &StoredDoc, scan: &[ScanColumn]) -> Row {
+    scan.iter()
+        .map(|c| match c {
+            ScanColumn::User { name, .. } => doc.source.get(name).cloned().unwrap_or(Value::Null),
+            ScanColumn::Id => Value::Text(doc.id.clone()),
+            ScanColumn::SeqNo => Value::Int(doc.seq_no as i64),
+            ScanColumn::Version => Value::Int(doc.version as i64),
+            ScanColumn::PrimaryTerm => Value::Int(doc.primary_term as i64),
+            ScanColumn::Score => Value::Float(1.0),
+            ScanColumn::Raw => {
+                Value::Text(String::from_utf8_lossy(&crate::storage::document::source_bytes(&doc.source)).into_owned())
+            }
+            ScanColumn::DocId => Value::Null,
+        })
+        .collect()
+}
+
+/// Shared ownership helper for running collect phases off the async workers.
+pub type SharedSpec = Arc<CollectSpec>;

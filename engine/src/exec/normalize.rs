@@ -1,0 +1,228 @@
+//! Turning proposed rows into valid stored rows.
+//!
+//! Every value is cast to its column's type; objects are checked against
+//! their column policy (strict rejects unknown keys, dynamic records them as
+//! new columns, ignored keeps them untyped); defaults fill missing columns;
+//! generated columns are computed (or checked, when given); NOT NULL and
+//! CHECK constraints are enforced. New columns found here are added to the
+//! table before any row is written.
+
+use crate::catalog::TableInfo;
+use crate::error::{Error, Result};
+use crate::expr::{EvalCtx, Expr};
+use crate::planner::PlanCtx;
+use crate::planner::bind::{Binder, Relation, coerce_to};
+use crate::types::cast::{cast, display_typed};
+use crate::types::json::infer_type;
+use crate::types::{ColumnPolicy, DataType, Object, ObjectType, Value};
+
+/// A column discovered in a row: top-level column, path below it, type.
+pub type NewColumn = (String, Vec<String>, DataType);
+
+/// Validates and completes rows for one table.
+pub struct Normalizer<'t> {
+    table: &'t TableInfo,
+    defaults: Vec<(String, Expr)>,
+    generated: Vec<(usize, String, Expr, String)>,
+    checks: Vec<(Expr, String)>,
+}
+
+fn bind_over_table(table: &TableInfo, text: &str) -> Result<Expr> {
+    let e = crate::sql::parse_expr(text)?;
+    let ctx = PlanCtx::empty();
+    let cols = table.columns.iter().map(|c| (c.name.clone(), c.data_type.clone())).collect();
+    let mut b = Binder::new(&ctx, Relation::Rows { qualifier: None, schema: None, columns: cols });
+    b.bind(&e)
+}
+
+impl<'t> Normalizer<'t> {
+    /// Prepares default, generated and check expressions of `table`.
+    pub fn new(table: &'t TableInfo) -> Result<Normalizer<'t>> {
+        let mut defaults = Vec::new();
+        let mut generated = Vec::new();
+        let mut checks = Vec::new();
+        for (i, c) in table.columns.iter().enumerate() {
+            if let Some(d) = &c.default_expr {
+                let e = coerce_to(bind_over_table(table, d)?, &c.data_type)?;
+                defaults.push((c.name.clone(), e));
+            }
+            if let Some(g) = &c.generated_expr {
+                let e = coerce_to(bind_over_table(table, g)?, &c.data_type)?;
+                generated.push((i, c.name.clone(), e, g.clone()));
+            }
+            if let Some(ch) = &c.check_expr {
+                checks.push((bind_over_table(table, ch)?, ch.clone()));
+            }
+        }
+        for ch in &table.checks {
+            checks.push((bind_over_table(table, ch)?, ch.clone()));
+        }
+        Ok(Normalizer { table, defaults, generated, checks })
+    }
+
+    /// Normalises one row; new columns are appended to `new_columns`.
+    pub fn row(&self, mut row: Object, ctx: &EvalCtx, new_columns: &mut Vec<NewColumn>) -> Result<Object> {
+        let table = self.table;
+        let mut out = Object::with_capacity(row.len() + self.defaults.len());
+        for (name, v) in row.drain(..) {
+            match table.column(&name) {
+                Some(col) => {
+                    let v = conform(v, &col.data_type, &name, &[], new_columns)?;
+                    out.insert(name, v);
+                }
+                None => match table.column_policy {
+                    ColumnPolicy::Strict => return Err(Error::ColumnUnknown(name)),
+                    _ => {
+                        if !v.is_null() {
+                            let ty = infer_type(&v);
+                            if ty != DataType::Undefined && ty != DataType::Array(Box::new(DataType::Undefined)) {
+                                new_columns.push((name.clone(), Vec::new(), ty.clone()));
+                                let v = conform(v, &ty, &name, &[], new_columns)?;
+                                out.insert(name, v);
+                                continue;
+                            }
+                        }
+                        out.insert(name, v);
+                    }
+                },
+            }
+        }
+        for (name, e) in &self.defaults {
+            if !out.contains_key(name) {
+                out.insert(name.clone(), e.eval(&[], ctx)?);
+            }
+        }
+        if !self.generated.is_empty() || !self.checks.is_empty() {
+            let values: Vec<Value> = table.columns.iter().map(|c| out.get(&c.name).cloned().unwrap_or(Value::Null)).collect();
+            let mut values = values;
+            for (idx, name, e, text) in &self.generated {
+                let computed = e.eval(&values, ctx)?;
+                match out.get(name) {
+                    Some(given) if !given.is_null() => {
+                        if !given.sql_eq(&computed) {
+                            let ty = &table.columns[*idx].data_type;
+                            return Err(Error::Parse(format!(
+                                "Given value {} for generated column {name} does not match calculation {text} = {}",
+                                display_typed(given, ty),
+                                display_typed(&computed, ty)
+                            )));
+                        }
+                    }
+                    _ => {
+                        values[*idx] = computed.clone();
+                        out.insert(name.clone(), computed);
+                    }
+                }
+            }
+            for (e, text) in &self.checks {
+                if matches!(e.eval(&values, ctx)?, Value::Bool(false)) {
+                    return Err(Error::InvalidArgument(format!(
+                        "Failed CHECK constraint(s): CHECK ({text}) and values {}",
+                        crate::types::json::to_json(&Value::Object(Box::new(out.clone())))
+                    )));
+                }
+            }
+        }
+        for c in &table.columns {
+            if c.not_null && out.get(&c.name).is_none_or(Value::is_null) {
+                if table.primary_key.contains(&c.name) {
+                    return Err(Error::Parse(if out.contains_key(&c.name) {
+                        "Primary key value must not be NULL".to_string()
+                    } else {
+                        format!("Column `{}` is required but is missing from the insert statement", c.name)
+                    }));
+                }
+                return Err(Error::Parse(format!("\"{}\" must not be null", c.name)));
+            }
+        }
+        // Nulls are not stored: an absent key reads as NULL.
+        out.retain(|_, v| !v.is_null());
+        Ok(out)
+    }
+}
+
+fn path_name(column: &str, path: &[String]) -> String {
+    let mut s = column.to_string();
+    for p in path {
+        s.push_str(&format!("['{p}']"));
+    }
+    s
+}
+
+/// Casts `v` to `ty`, descending into objects and arrays.
+pub fn conform(v: Value, ty: &DataType, column: &str, path: &[String], new_columns: &mut Vec<NewColumn>) -> Result<Value> {
+    if v.is_null() {
+        return Ok(v);
+    }
+    match ty {
+        DataType::Object(ot) => {
+            let Value::Object(obj) = v else {
+                return cast(v, ty).map_err(|e| with_column(e, column, path));
+            };
+            Ok(Value::Object(Box::new(conform_object(*obj, ot, column, path, new_columns)?)))
+        }
+        DataType::Array(inner) => match v {
+            Value::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    out.push(conform(item, inner, column, path, new_columns)?);
+                }
+                Ok(Value::Array(out))
+            }
+            other => cast(other, ty).map_err(|e| with_column(e, column, path)),
+        },
+        DataType::Undefined => Ok(v),
+        _ => cast(v, ty).map_err(|e| with_column(e, column, path)),
+    }
+}
+
+fn with_column(e: Error, column: &str, path: &[String]) -> Error {
+    match e {
+        Error::Cast(msg) => Error::Cast(format!("{msg} for column {}", path_name(column, path))),
+        other => other,
+    }
+}
+
+fn conform_object(
+    obj: Object,
+    ot: &ObjectType,
+    column: &str,
+    path: &[String],
+    new_columns: &mut Vec<NewColumn>,
+) -> Result<Object> {
+    let mut out = Object::with_capacity(obj.len());
+    for (k, v) in obj {
+        let mut sub = path.to_vec();
+        sub.push(k.clone());
+        match ot.field(&k) {
+            Some(t) => {
+                let v = conform(v, t, column, &sub, new_columns)?;
+                out.insert(k, v);
+            }
+            None => match ot.policy {
+                ColumnPolicy::Strict => {
+                    return Err(Error::Parse(format!(
+                        "Cannot add column `{k}` to strict object `{}`",
+                        path_name(column, path)
+                    )));
+                }
+                ColumnPolicy::Ignored => {
+                    out.insert(k, v);
+                }
+                ColumnPolicy::Dynamic => {
+                    if !v.is_null() {
+                        let t = infer_type(&v);
+                        if t != DataType::Undefined {
+                            new_columns.push((column.to_string(), sub.clone(), t.clone()));
+                            let v = conform(v, &t, column, &sub, new_columns)?;
+                            out.insert(k, v);
+                            continue;
+                        }
+                    }
+                    out.insert(k, v);
+                }
+            },
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,414 @@
+//! Query execution on the handler: run the collect phases, merge their
+//! partial results, then HAVING, window functions, projection, DISTINCT,
+//! ORDER BY and LIMIT.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use super::Executor;
+use super::collect::{CollectMode, CollectSpec, Partial, collect_rows, collect_shard, stored_row};
+use super::rows::{apply_limit, distinct, eval_count, sort_rows};
+use crate::catalog::TableInfo;
+use crate::error::{Error, Result};
+use crate::expr::{AggCall, AggState, Expr, Func};
+use crate::node::routing::{doc_id, routing_value, shard_for};
+use crate::planner::{QueryPlan, ScanColumn, SelectPlan, SetOp, Source, WindowCall};
+use crate::types::{Object, Row, Value};
+
+type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+impl Executor<'_> {
+    /// Runs a query plan to its rows.
+    pub fn run<'a>(&'a self, plan: &'a QueryPlan) -> BoxFut<'a, Result<Vec<Row>>> {
+        Box::pin(async move {
+            match plan {
+                QueryPlan::Select(s) => self.run_select(s).await,
+                QueryPlan::SetOp { op, all, left, right, order_by, limit, offset } => {
+                    let l = self.run(left).await?;
+                    let r = self.run(right).await?;
+                    let mut rows = set_op(*op, *all, l, r);
+                    sort_rows(&mut rows, order_by);
+                    let offset = eval_count(offset.as_ref(), &self.ctx)?.unwrap_or(0);
+                    Ok(apply_limit(rows, offset, eval_count(limit.as_ref(), &self.ctx)?))
+                }
+            }
+        })
+    }
+
+    async fn run_select(&self, plan: &SelectPlan) -> Result<Vec<Row>> {
+        let offset = eval_count(plan.offset.as_ref(), &self.ctx)?.unwrap_or(0);
+        let limit = eval_count(plan.limit.as_ref(), &self.ctx)?;
+        let spec = collect_spec(plan, offset, limit);
+        let partials = self.collect(&plan.source, &spec).await?;
+
+        let mut rows: Vec<Row> = match &plan.aggregation {
+            Some(agg) => {
+                let mut merged: HashMap<Vec<Value>, Vec<AggState>> = HashMap::new();
+                let mut order: Vec<Vec<Value>> = Vec::new();
+                for p in partials {
+                    let Partial::Groups(groups) = p else { return Err(Error::internal("expected groups")) };
+                    for (k, states) in groups {
+                        match merged.get_mut(&k) {
+                            Some(into) => {
+                                for ((call, into), s) in agg.aggs.iter().zip(into.iter_mut()).zip(states) {
+                                    call.merge(into, s);
+                                }
+                            }
+                            None => {
+                                order.push(k.clone());
+                                merged.insert(k, states);
+                            }
+                        }
+                    }
+                }
+                if agg.keys.is_empty() && merged.is_empty() {
+                    order.push(Vec::new());
+                    merged.insert(Vec::new(), agg.aggs.iter().map(AggCall::init).collect());
+                }
+                let mut out = Vec::with_capacity(merged.len());
+                for k in order {
+                    let Some(states) = merged.remove(&k) else { continue };
+                    let mut row = k;
+                    for (call, s) in agg.aggs.iter().zip(states) {
+                        row.push(call.finish(s)?);
+                    }
+                    out.push(row);
+                }
+                out
+            }
+            None => {
+                let mut out = Vec::new();
+                for p in partials {
+                    let Partial::Rows(r) = p else { return Err(Error::internal("expected rows")) };
+                    out.extend(r);
+                }
+                out
+            }
+        };
+
+        if let Some(h) = &plan.having {
+            let mut kept = Vec::with_capacity(rows.len());
+            for r in rows {
+                if h.matches(&r, &self.ctx)? {
+                    kept.push(r);
+                }
+            }
+            rows = kept;
+        }
+        let projected_on_shards = plan.aggregation.is_none() && plan.windows.is_empty();
+        if !projected_on_shards {
+            for w in &plan.windows {
+                apply_window(&mut rows, w, &self.ctx)?;
+            }
+            let mut out = Vec::with_capacity(rows.len());
+            for r in &rows {
+                let mut o = Vec::with_capacity(plan.outputs.len());
+                for e in &plan.outputs {
+                    o.push(e.eval(r, &self.ctx)?);
+                }
+                out.push(o);
+            }
+            rows = out;
+        }
+        if plan.distinct {
+            rows = distinct(rows);
+        }
+        sort_rows(&mut rows, &plan.order_by);
+        let mut rows = apply_limit(rows, offset, limit);
+        let visible = plan.names.len();
+        for r in rows.iter_mut() {
+            r.truncate(visible);
+        }
+        Ok(rows)
+    }
+
+    /// Runs the collect phase over a source.
+    async fn collect(&self, source: &Source, spec: &CollectSpec) -> Result<Vec<Partial>> {
+        let rows = match source {
+            Source::Table { table, scan } => {
+                if let Some(rows) = self.lookup_by_key(table, scan, spec.filter.as_ref())? {
+                    rows
+                } else {
+                    return self.collect_table(table, spec).await;
+                }
+            }
+            Source::Empty => vec![Vec::new()],
+            Source::Query(q) => self.run(q).await?,
+            Source::Values(rows) => {
+                let mut out = Vec::with_capacity(rows.len());
+                for r in rows {
+                    out.push(r.iter().map(|e| e.eval(&[], &self.ctx)).collect::<Result<Row>>()?);
+                }
+                out
+            }
+            Source::Unnest(exprs) => {
+                let mut arrays = Vec::with_capacity(exprs.len());
+                for e in exprs {
+                    arrays.push(match e.eval(&[], &self.ctx)? {
+                        Value::Array(items) => items,
+                        Value::Null => Vec::new(),
+                        other => vec![other],
+                    });
+                }
+                let n = arrays.iter().map(Vec::len).max().unwrap_or(0);
+                (0..n).map(|i| arrays.iter().map(|a| a.get(i).cloned().unwrap_or(Value::Null)).collect()).collect()
+            }
+            Source::System(st) => self.node.system_rows(*st, &self.ctx.current_schema),
+        };
+        Ok(vec![collect_rows(rows, spec, &self.ctx)?])
+    }
+
+    async fn collect_table(&self, table: &TableInfo, spec: &CollectSpec) -> Result<Vec<Partial>> {
+        let shards = self.node.shards_of(&table.uuid);
+        if shards.len() != table.num_shards as usize {
+            return Err(Error::ShardsUnavailable(format!("not all shards of {} are available", table.ident)));
+        }
+        let spec = Arc::new(spec.clone());
+        let mut handles = Vec::with_capacity(shards.len());
+        for shard in shards {
+            let snapshot = shard.snapshot();
+            let spec = spec.clone();
+            let ctx = self.ctx.clone();
+            handles.push(crate::runtime::spawn(async move {
+                crate::runtime::run_blocking(move || collect_shard(&snapshot, &spec, &ctx)).await
+            }));
+        }
+        let mut out = Vec::with_capacity(handles.len());
+        for h in handles {
+            out.push(h.await.map_err(|e| Error::internal(format!("collect task failed: {e}")))??);
+        }
+        Ok(out)
+    }
+
+    /// Real-time lookups for filters on the full primary key (or `_id`):
+    /// returns the scan rows of the live documents, or `None` if the filter
+    /// does not pin down keys.
+    pub(crate) fn lookup_by_key(&self, table: &TableInfo, scan: &[ScanColumn], filter: Option<&Expr>) -> Result<Option<Vec<Row>>> {
+        let Some(keys) = key_lookups(table, scan, filter, &self.ctx)? else { return Ok(None) };
+        let shards = self.node.shards_of(&table.uuid);
+        let mut rows = Vec::with_capacity(keys.len());
+        for (id, shard) in keys {
+            let candidates: Vec<_> = match shard {
+                Some(s) => shards.get(s as usize).into_iter().collect(),
+                None => shards.iter().collect(),
+            };
+            for s in candidates {
+                if let Some(doc) = s.get(&id)? {
+                    rows.push(stored_row(&doc, scan));
+                    break;
+                }
+            }
+        }
+        Ok(Some(rows))
+    }
+}
+
+/// The collect phase for a SELECT.
+fn collect_spec(plan: &SelectPlan, offset: usize, limit: Option<usize>) -> CollectSpec {
+    let (scan, width) = match &plan.source {
+        Source::Table { scan, .. } => (scan.clone(), scan.len()),
+        _ => (Vec::new(), usize::MAX),
+    };
+    let mode = match &plan.aggregation {
+        Some(agg) => CollectMode::Groups { keys: agg.keys.clone(), aggs: agg.aggs.clone() },
+        None if plan.windows.is_empty() => CollectMode::Rows {
+            outputs: plan.outputs.clone(),
+            order_by: plan.order_by.clone(),
+            limit: if plan.distinct { None } else { limit.map(|l| l.saturating_add(offset)) },
+        },
+        None => CollectMode::Rows { outputs: identity(width, &plan.outputs), order_by: Vec::new(), limit: None },
+    };
+    CollectSpec { scan, filter: plan.filter.clone(), mode }
+}
+
+/// Outputs that pass the source row through unchanged. For non-table sources
+/// the width is taken from the highest column the outputs reference.
+fn identity(width: usize, outputs: &[Expr]) -> Vec<Expr> {
+    let width = if width == usize::MAX {
+        let mut max = 0;
+        for o in outputs {
+            o.visit(&mut |e| {
+                if let Expr::Column(i, _) = e {
+                    if *i < crate::planner::bind::WINDOW_BASE {
+                        max = max.max(*i + 1);
+                    }
+                }
+            });
+        }
+        max
+    } else {
+        width
+    };
+    (0..width).map(|i| Expr::Column(i, crate::types::DataType::Undefined)).collect()
+}
+
+fn apply_window(rows: &mut [Row], w: &WindowCall, ctx: &crate::expr::EvalCtx) -> Result<()> {
+    let mut parts: HashMap<Vec<Value>, AggState> = HashMap::new();
+    let mut keys = Vec::with_capacity(rows.len());
+    for r in rows.iter() {
+        let k: Vec<Value> = w.partition_by.iter().map(|e| e.eval(r, ctx)).collect::<Result<_>>()?;
+        let state = parts.entry(k.clone()).or_insert_with(|| w.agg.init());
+        w.agg.update(state, r, ctx)?;
+        keys.push(k);
+    }
+    let mut finished: HashMap<Vec<Value>, Value> = HashMap::with_capacity(parts.len());
+    for (k, s) in parts {
+        finished.insert(k, w.agg.finish(s)?);
+    }
+    for (r, k) in rows.iter_mut().zip(keys) {
+        r.push(finished.get(&k).cloned().unwrap_or(Value::Null));
+    }
+    Ok(())
+}
+
+fn set_op(op: SetOp, all: bool, l: Vec<Row>, r: Vec<Row>) -> Vec<Row> {
+    match op {
+        SetOp::Union => {
+            let mut rows = l;
+            rows.extend(r);
+            if all { rows } else { distinct(rows) }
+        }
+        SetOp::Except => {
+            let right: std::collections::HashSet<Row> = r.into_iter().collect();
+            let rows: Vec<Row> = l.into_iter().filter(|x| !right.contains(x)).collect();
+            if all { rows } else { distinct(rows) }
+        }
+        SetOp::Intersect => {
+            let right: std::collections::HashSet<Row> = r.into_iter().collect();
+            let rows: Vec<Row> = l.into_iter().filter(|x| right.contains(x)).collect();
+            if all { rows } else { distinct(rows) }
+        }
+    }
+}
+
+/// The value of `e` if it is a constant.
+fn constant(e: &Expr, ctx: &crate::expr::EvalCtx) -> Option<Value> {
+    if e.is_constant() { e.eval(&[], ctx).ok() } else { None }
+}
+
+/// Equality constraints `column = constant` in a conjunction, by scan index.
+fn equalities(filter: &Expr, ctx: &crate::expr::EvalCtx) -> HashMap<usize, Vec<Value>> {
+    let conjuncts: Vec<&Expr> = match filter {
+        Expr::And(items) => items.iter().collect(),
+        other => vec![other],
+    };
+    let mut out: HashMap<usize, Vec<Value>> = HashMap::new();
+    for c in conjuncts {
+        match c {
+            Expr::Call { func: Func::Eq, args, .. } if args.len() == 2 => {
+                let (col, val) = match (&args[0], &args[1]) {
+                    (Expr::Column(i, _), other) | (other, Expr::Column(i, _)) => (*i, constant(other, ctx)),
+                    _ => continue,
+                };
+                if let Some(v) = val {
+                    out.entry(col).or_default().push(v);
+                }
+            }
+            Expr::InList { expr, list, negated: false } => {
+                if let Expr::Column(i, _) = expr.as_ref() {
+                    let vals: Option<Vec<Value>> = list.iter().map(|x| constant(x, ctx)).collect();
+                    if let Some(v) = vals {
+                        out.entry(*i).or_default().extend(v);
+                    }
+                }
+            }
+            Expr::Or(items) => {
+                // pk = a OR pk = b
+                let mut col = None;
+                let mut vals = Vec::new();
+                let mut ok = true;
+                for item in items {
+                    match item {
+                        Expr::Call { func: Func::Eq, args, .. } if args.len() == 2 => match (&args[0], &args[1]) {
+                            (Expr::Column(i, _), other) | (other, Expr::Column(i, _)) => match constant(other, ctx) {
+                                Some(v) if col.is_none() || col == Some(*i) => {
+                                    col = Some(*i);
+                                    vals.push(v);
+                                }
+                                _ => ok = false,
+                            },
+                            _ => ok = false,
+                        },
+                        _ => ok = false,
+                    }
+                }
+                if ok {
+                    if let Some(c) = col {
+                        out.entry(c).or_default().extend(vals);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The (id, shard) pairs a filter pins down, if it fully constrains the key.
+pub(crate) fn key_lookups(
+    table: &TableInfo,
+    scan: &[ScanColumn],
+    filter: Option<&Expr>,
+    ctx: &crate::expr::EvalCtx,
+) -> Result<Option<Vec<(String, Option<u32>)>>> {
+    let Some(filter) = filter else { return Ok(None) };
+    let eqs = equalities(filter, ctx);
+    if eqs.is_empty() {
+        return Ok(None);
+    }
+    // `_id = ...`
+    if let Some((i, _)) = scan.iter().enumerate().find(|(i, c)| **c == ScanColumn::Id && eqs.contains_key(i)) {
+        let ids: Vec<(String, Option<u32>)> = eqs[&i]
+            .iter()
+            .filter_map(|v| v.as_str().map(|s| s.to_string()))
+            .map(|id| {
+                let shard = if table.clustered_by.is_none() || table.primary_key.len() == 1 {
+                    Some(shard_for(&id, table.num_shards))
+                } else {
+                    None
+                };
+                (id, shard)
+            })
+            .collect();
+        return Ok(Some(ids));
+    }
+    if table.primary_key.is_empty() {
+        return Ok(None);
+    }
+    let mut per_pk: Vec<(&String, &Vec<Value>)> = Vec::with_capacity(table.primary_key.len());
+    for pk in &table.primary_key {
+        let idx = scan.iter().position(|c| matches!(c, ScanColumn::User { name, .. } if name == pk));
+        match idx.and_then(|i| eqs.get(&i)) {
+            Some(vals) => per_pk.push((pk, vals)),
+            None => return Ok(None),
+        }
+    }
+    // Composite keys: only single values per column (no cartesian products).
+    let combos = if per_pk.len() == 1 {
+        per_pk[0].1.len()
+    } else if per_pk.iter().all(|(_, v)| v.len() == 1) {
+        1
+    } else {
+        return Ok(None);
+    };
+    let mut out = Vec::with_capacity(combos);
+    for n in 0..combos {
+        let mut row = Object::new();
+        for (pk, vals) in &per_pk {
+            let v = if per_pk.len() == 1 { vals[n].clone() } else { vals[0].clone() };
+            if v.is_null() {
+                return Ok(Some(Vec::new()));
+            }
+            row.insert((*pk).clone(), v);
+        }
+        let id = doc_id(table, &row)?;
+        let shard = match &table.clustered_by {
+            Some(cb) if !row.contains_key(cb) => None,
+            _ => Some(shard_for(&routing_value(table, &row, &id)?, table.num_shards)),
+        };
+        out.push((id, shard));
+    }
+    Ok(Some(out))
+}

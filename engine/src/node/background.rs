@@ -1,0 +1,49 @@
+//! The node's housekeeping loop: periodic refresh (per table's
+//! `refresh_interval`), segment merges after refreshes, and flushes once a
+//! translog grows past its threshold.
+
+use std::collections::HashMap;
+use std::sync::Weak;
+use std::time::Duration;
+
+use super::Node;
+
+/// How often the loop wakes up.
+const TICK: Duration = Duration::from_millis(50);
+
+pub(super) fn start(node: Weak<Node>) {
+    crate::runtime::spawn(async move {
+        let mut last_refresh: HashMap<String, tokio::time::Instant> = HashMap::new();
+        loop {
+            crate::runtime::sleep(TICK).await;
+            let Some(node) = node.upgrade() else { return };
+            let catalog = node.catalog();
+            let now = crate::runtime::instant();
+            for table in catalog.tables() {
+                let interval = table.refresh_interval_ms;
+                let due = interval > 0
+                    && last_refresh
+                        .get(&table.uuid)
+                        .is_none_or(|t| now.duration_since(*t) >= Duration::from_millis(interval));
+                let shards = node.shards_of(&table.uuid);
+                if due {
+                    last_refresh.insert(table.uuid.clone(), now);
+                    for s in &shards {
+                        if s.needs_refresh() {
+                            // Failures are retried on the next tick; the data stays in the buffer.
+                            if s.refresh().await.is_ok() {
+                                let _ = s.maybe_merge().await;
+                            }
+                        }
+                    }
+                }
+                for s in &shards {
+                    if s.needs_flush() {
+                        let _ = s.flush().await;
+                    }
+                }
+            }
+            last_refresh.retain(|uuid, _| catalog.tables().any(|t| &t.uuid == uuid));
+        }
+    });
+}

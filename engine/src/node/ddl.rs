@@ -1,0 +1,478 @@
+//! DDL and maintenance statements: CREATE/DROP/ALTER TABLE, REFRESH, OPTIMIZE, SHOW.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use sqlparser::ast::ObjectName;
+
+use super::{Node, QueryResult, Session};
+use crate::catalog::{ColumnInfo, FulltextIndex, ReplicaSetting, TableIdent, TableInfo, add_column_path};
+use crate::error::{Error, Result};
+use crate::expr::EvalCtx;
+use crate::planner::bind::{Binder, Relation};
+use crate::planner::PlanCtx;
+use crate::sql::ast::{AlterAction, ColumnDef, CreateTable, IndexSpec, Show};
+use crate::sql::{expr_text, name_parts};
+use crate::storage::Shard;
+use crate::types::{ColumnPolicy, DataType, Value};
+
+/// Default number of shards for a new table (CrateDB: four on a small cluster).
+pub const DEFAULT_SHARDS: u32 = 4;
+/// Upper bound on shards per table, as CrateDB's routing shards limit.
+const MAX_SHARDS: u32 = 1024;
+
+fn table_ident(session: &Session, name: &ObjectName) -> Result<TableIdent> {
+    let parts = name_parts(name);
+    let (schema, table) = match parts.as_slice() {
+        [t] => (session.default_schema.clone(), t.clone()),
+        [s, t] => (s.clone(), t.clone()),
+        _ => return Err(Error::InvalidRelationName(format!("Invalid table name: {name}"))),
+    };
+    for part in [&schema, &table] {
+        if part.is_empty() || part.contains(['.', '/', '\\', '*', '?', '"', '<', '>', '|', ' ', ',', '#']) || part.starts_with('_') {
+            return Err(Error::InvalidRelationName(format!(
+                "Relation name \"{schema}.{table}\" is invalid."
+            )));
+        }
+    }
+    Ok(TableIdent::new(schema, table))
+}
+
+fn check_column_name(name: &str) -> Result<()> {
+    if name.starts_with('_') {
+        return Err(Error::InvalidColumnName(format!("\"{name}\" conflicts with system column pattern")));
+    }
+    if name.is_empty() || name.contains(['.', '[', ']', '\'', '"', '\t', '\n']) {
+        return Err(Error::InvalidColumnName(format!("\"{name}\" contains illegal characters")));
+    }
+    Ok(())
+}
+
+fn setting_value(e: &sqlparser::ast::Expr) -> serde_json::Value {
+    let t = expr_text(e);
+    match t.parse::<i64>() {
+        Ok(i) => serde_json::json!(i),
+        Err(_) => match t.as_str() {
+            "true" => serde_json::json!(true),
+            "false" => serde_json::json!(false),
+            _ => serde_json::json!(t),
+        },
+    }
+}
+
+/// Binds an expression over a table's top-level columns, to validate it and learn its type.
+fn bind_over_columns(columns: &[ColumnInfo], text: &str) -> Result<crate::expr::Expr> {
+    let e = crate::sql::parse_expr(text)?;
+    let empty = PlanCtx::empty();
+    let cols = columns.iter().map(|c| (c.name.clone(), c.data_type.clone())).collect();
+    let mut b = Binder::new(&empty, Relation::Rows { qualifier: None, schema: None, columns: cols });
+    b.bind(&e)
+}
+
+fn column_info(def: &ColumnDef) -> Result<ColumnInfo> {
+    check_column_name(&def.name)?;
+    if def.default.is_some() && matches!(def.data_type, DataType::Object(_)) {
+        return Err(Error::Parse(format!("Default values are not allowed for object columns: {}", def.name)));
+    }
+    Ok(ColumnInfo {
+        name: def.name.clone(),
+        data_type: def.data_type.clone(),
+        not_null: def.not_null || def.primary_key,
+        default_expr: def.default.as_ref().map(|e| e.to_string()),
+        generated_expr: def.generated.as_ref().map(|e| e.to_string()),
+        check_expr: def.check.as_ref().map(|e| e.to_string()),
+        index_off: def.index == IndexSpec::Off,
+    })
+}
+
+/// Builds a table from CREATE TABLE, validating it.
+pub fn table_from_create(ident: TableIdent, ct: &CreateTable) -> Result<TableInfo> {
+    let mut columns: Vec<ColumnInfo> = Vec::with_capacity(ct.columns.len());
+    let mut fulltext = Vec::new();
+    for def in &ct.columns {
+        if columns.iter().any(|c| c.name == def.name) {
+            return Err(Error::Parse(format!("Column \"{}\" specified more than once", def.name)));
+        }
+        if let IndexSpec::Fulltext { analyzer } = &def.index {
+            fulltext.push(FulltextIndex { name: def.name.clone(), columns: vec![def.name.clone()], analyzer: analyzer.clone() });
+        }
+        columns.push(column_info(def)?);
+    }
+    // Generated columns without a declared type take the expression's type.
+    for i in 0..columns.len() {
+        if let Some(g) = columns[i].generated_expr.clone() {
+            let bound = bind_over_columns(&columns, &g)?;
+            if columns[i].data_type == DataType::Undefined {
+                columns[i].data_type = bound.data_type();
+            }
+        }
+        if let Some(d) = columns[i].default_expr.clone() {
+            let bound = bind_over_columns(&[], &d)?;
+            crate::planner::bind::coerce_to(bound, &columns[i].data_type)?;
+        }
+        if columns[i].data_type == DataType::Undefined {
+            return Err(Error::Parse(format!("Column \"{}\" has no type", columns[i].name)));
+        }
+    }
+    let mut primary_key: Vec<String> = Vec::new();
+    for pk in &ct.primary_key {
+        if primary_key.contains(pk) {
+            continue;
+        }
+        let Some(c) = columns.iter_mut().find(|c| &c.name == pk) else {
+            return Err(Error::ColumnUnknown(pk.clone()));
+        };
+        if !c.data_type.is_scalar() {
+            return Err(Error::Parse(format!(
+                "Cannot use column \"{pk}\" with type \"{}\" as primary key",
+                c.data_type.name()
+            )));
+        }
+        c.not_null = true;
+        primary_key.push(pk.clone());
+    }
+    if let Some(cb) = &ct.clustered_by {
+        if cb != "_id" && !columns.iter().any(|c| &c.name == cb) {
+            return Err(Error::ColumnUnknown(cb.clone()));
+        }
+        if !primary_key.is_empty() && !primary_key.contains(cb) {
+            return Err(Error::Parse(format!("Clustered by column `{cb}` must be part of primary key")));
+        }
+    }
+    for p in &ct.partitioned_by {
+        if !columns.iter().any(|c| &c.name == p) {
+            return Err(Error::ColumnUnknown(p.clone()));
+        }
+        if !primary_key.is_empty() && !primary_key.contains(p) {
+            return Err(Error::Parse(format!(
+                "Cannot use non primary key column '{p}' in PARTITIONED BY clause if primary key is set on table"
+            )));
+        }
+    }
+    for idx in &ct.indexes {
+        for c in &idx.columns {
+            if !columns.iter().any(|x| &x.name == c) {
+                return Err(Error::ColumnUnknown(c.clone()));
+            }
+        }
+        fulltext.push(FulltextIndex { name: idx.name.clone(), columns: idx.columns.clone(), analyzer: idx.analyzer.clone() });
+    }
+    let shards = ct.shards.unwrap_or(DEFAULT_SHARDS);
+    if shards == 0 || shards > MAX_SHARDS {
+        return Err(Error::InvalidArgument(format!("num_shards in CLUSTERED clause must be between 1 and {MAX_SHARDS}")));
+    }
+    let mut table = TableInfo {
+        ident,
+        uuid: super::routing::random_id(),
+        columns,
+        primary_key,
+        clustered_by: ct.clustered_by.clone(),
+        partitioned_by: ct.partitioned_by.clone(),
+        num_shards: shards,
+        number_of_replicas: ReplicaSetting("0-1".into()),
+        refresh_interval_ms: 1000,
+        column_policy: ColumnPolicy::Dynamic,
+        fulltext_indexes: fulltext,
+        checks: ct.checks.iter().map(|c| c.to_string()).collect(),
+        settings: BTreeMap::new(),
+        version: 1,
+    };
+    for (k, v) in &ct.with {
+        apply_setting(&mut table, k, v)?;
+    }
+    Ok(table)
+}
+
+fn apply_setting(table: &mut TableInfo, key: &str, v: &sqlparser::ast::Expr) -> Result<()> {
+    let text = expr_text(v);
+    match key {
+        "number_of_replicas" => table.number_of_replicas = ReplicaSetting::parse(&text)?,
+        "refresh_interval" => {
+            table.refresh_interval_ms = text
+                .trim_end_matches("ms")
+                .parse()
+                .map_err(|_| Error::InvalidArgument(format!("Invalid refresh_interval: {text}")))?
+        }
+        "column_policy" => {
+            table.column_policy = ColumnPolicy::parse(&text)
+                .filter(|p| *p != ColumnPolicy::Ignored)
+                .ok_or_else(|| Error::InvalidArgument(format!("Invalid value for argument 'column_policy': {text}")))?
+        }
+        "number_of_routing_shards" | "blocks.read_only" | "blocks.read_only_allow_delete" | "blocks.read"
+        | "blocks.write" | "blocks.metadata" | "codec" | "store.type" | "mapping.total_fields.limit"
+        | "mapping.depth.limit" | "translog.durability" | "translog.flush_threshold_size"
+        | "translog.sync_interval" | "routing.allocation.total_shards_per_node" | "allocation.max_retries"
+        | "write.wait_for_active_shards" | "unassigned.node_left.delayed_timeout"
+        | "routing.allocation.enable" | "soft_deletes.retention_lease.period" | "max_ngram_diff"
+        | "max_shingle_diff" | "warmer.enabled" | "merge.scheduler.max_thread_count" => {
+            table.settings.insert(key.to_string(), setting_value(v));
+        }
+        other => return Err(Error::InvalidArgument(format!("Invalid property \"{other}\" passed to [ALTER | CREATE] TABLE statement"))),
+    }
+    Ok(())
+}
+
+impl Node {
+    fn resolve_user_table(&self, session: &Session, name: &ObjectName) -> Result<Arc<TableInfo>> {
+        let ident = table_ident(session, name)?;
+        let catalog = self.catalog();
+        match catalog.table(&ident) {
+            Some(t) => Ok(t.clone()),
+            None if !catalog.schema_exists(&ident.schema) => Err(Error::SchemaUnknown(ident.schema)),
+            None if crate::catalog::SYSTEM_SCHEMAS.contains(&ident.schema.as_str()) => {
+                Err(Error::Unsupported(format!("The relation \"{ident}\" doesn't support or allow this operation, as it is read-only.")))
+            }
+            None => Err(Error::RelationUnknown(name_parts(name).join("."))),
+        }
+    }
+
+    pub(super) async fn create_table(&self, session: &Session, ct: &CreateTable) -> Result<QueryResult> {
+        let ident = table_ident(session, &ct.name)?;
+        if crate::catalog::SYSTEM_SCHEMAS.contains(&ident.schema.as_str()) || ident.schema == "blob" {
+            return Err(Error::Unsupported(format!("Cannot create relation in read-only schema: {}", ident.schema)));
+        }
+        let table = table_from_create(ident.clone(), ct)?;
+        let _ddl = self.ddl.lock().await;
+        if self.catalog().table(&ident).is_some() {
+            if ct.if_not_exists {
+                return Ok(QueryResult::affected(0));
+            }
+            return Err(Error::RelationExists(ident.to_string()));
+        }
+        let table = Arc::new(table);
+        let mut shards = Vec::with_capacity(table.num_shards as usize);
+        for s in 0..table.num_shards {
+            shards.push(Arc::new(Shard::open(table.clone(), s, self.disk.clone(), self.config.durable)?));
+        }
+        self.update_catalog(|c| {
+            c.put_table((*table).clone());
+            Ok(())
+        })?;
+        self.put_shards(&table.uuid, shards);
+        Ok(QueryResult::affected(1))
+    }
+
+    pub(super) async fn drop_table(&self, session: &Session, name: &ObjectName, if_exists: bool) -> Result<QueryResult> {
+        let table = match self.resolve_user_table(session, name) {
+            Ok(t) => t,
+            Err(Error::RelationUnknown(_) | Error::SchemaUnknown(_)) if if_exists => return Ok(QueryResult::affected(0)),
+            Err(e) => return Err(e),
+        };
+        let _ddl = self.ddl.lock().await;
+        self.update_catalog(|c| {
+            c.remove_table(&table.ident);
+            Ok(())
+        })?;
+        for s in self.remove_shards(&table.uuid) {
+            s.destroy()?;
+        }
+        self.disk.remove_dir(&format!("indices/{}", table.uuid))?;
+        Ok(QueryResult::affected(1))
+    }
+
+    pub(super) async fn alter_table(
+        &self,
+        session: &Session,
+        name: &ObjectName,
+        action: &AlterAction,
+        _ctx: &EvalCtx,
+    ) -> Result<QueryResult> {
+        let table = self.resolve_user_table(session, name)?;
+        match action {
+            AlterAction::AddColumns(defs) => {
+                let mut infos = Vec::with_capacity(defs.len());
+                for d in defs {
+                    if d.primary_key {
+                        return Err(Error::Unsupported("Cannot add a primary key column to a table".into()));
+                    }
+                    infos.push(column_info(d)?);
+                }
+                let ident = table.ident.clone();
+                self.replace_table(
+                    |t| {
+                        for info in infos {
+                            if t.column(&info.name).is_some() {
+                                return Err(Error::Parse(format!(
+                                    "The table {} already has a column named {}",
+                                    t.ident, info.name
+                                )));
+                            }
+                            if let Some(g) = &info.generated_expr {
+                                bind_over_columns(&t.columns, g)?;
+                            }
+                            t.columns.push(info);
+                        }
+                        Ok(true)
+                    },
+                    &ident,
+                )
+                .await?;
+                Ok(QueryResult::affected(1))
+            }
+            AlterAction::Set(opts) => {
+                let ident = table.ident.clone();
+                self.replace_table(
+                    |t| {
+                        for (k, v) in opts {
+                            if k == "number_of_shards" {
+                                return Err(Error::Unsupported("Changing the number of shards is not supported yet".into()));
+                            }
+                            apply_setting(t, k, v)?;
+                        }
+                        Ok(true)
+                    },
+                    &ident,
+                )
+                .await?;
+                Ok(QueryResult::affected(1))
+            }
+            AlterAction::Reset(keys) => {
+                let ident = table.ident.clone();
+                self.replace_table(
+                    |t| {
+                        for k in keys {
+                            match k.as_str() {
+                                "number_of_replicas" => t.number_of_replicas = ReplicaSetting("0-1".into()),
+                                "refresh_interval" => t.refresh_interval_ms = 1000,
+                                "column_policy" => t.column_policy = ColumnPolicy::Dynamic,
+                                other => {
+                                    t.settings.remove(other);
+                                }
+                            }
+                        }
+                        Ok(true)
+                    },
+                    &ident,
+                )
+                .await?;
+                Ok(QueryResult::affected(1))
+            }
+        }
+    }
+
+    pub(super) async fn refresh_tables(&self, session: &Session, names: &[ObjectName]) -> Result<QueryResult> {
+        let mut tables = Vec::with_capacity(names.len());
+        for n in names {
+            tables.push(self.resolve_user_table(session, n)?);
+        }
+        for t in &tables {
+            for s in self.shards_of(&t.uuid) {
+                s.refresh().await?;
+                s.maybe_merge().await?;
+            }
+        }
+        Ok(QueryResult::affected(tables.len() as i64))
+    }
+
+    pub(super) async fn optimize_tables(&self, session: &Session, names: &[ObjectName]) -> Result<QueryResult> {
+        let mut tables = Vec::with_capacity(names.len());
+        for n in names {
+            tables.push(self.resolve_user_table(session, n)?);
+        }
+        for t in &tables {
+            for s in self.shards_of(&t.uuid) {
+                s.refresh().await?;
+                while s.maybe_merge().await? {}
+                s.flush().await?;
+            }
+        }
+        Ok(QueryResult::affected(tables.len() as i64))
+    }
+
+    pub(super) async fn show(&self, session: &Session, show: &Show, ctx: EvalCtx) -> Result<QueryResult> {
+        let sql = match show {
+            Show::Tables { schema } => format!(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = '{}' AND table_type = 'BASE TABLE' ORDER BY 1",
+                schema.clone().unwrap_or_else(|| session.default_schema.clone()).replace('\'', "''")
+            ),
+            Show::Schemas => "SELECT schema_name FROM information_schema.schemata ORDER BY 1".into(),
+            Show::Columns { table } => {
+                let t = self.resolve_user_table(session, table)?;
+                format!(
+                    "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = '{}' AND table_name = '{}' ORDER BY ordinal_position",
+                    t.ident.schema.replace('\'', "''"),
+                    t.ident.name.replace('\'', "''")
+                )
+            }
+            Show::CreateTable { table } => {
+                let t = self.resolve_user_table(session, table)?;
+                return Ok(QueryResult {
+                    cols: vec![format!("SHOW CREATE TABLE {}", t.ident)],
+                    types: vec![DataType::Text],
+                    rows: vec![vec![Value::Text(show_create(&t))]],
+                    rowcount: 1,
+                });
+            }
+            Show::Setting { name } => {
+                let value = match name.as_str() {
+                    "search_path" => session.default_schema.clone(),
+                    "transaction_isolation" | "transaction isolation level" => "read committed".into(),
+                    "server_version" => "14.0".into(),
+                    "timezone" | "time zone" => "UTC".into(),
+                    _ => return Err(Error::Parse(format!("Unknown session setting name '{name}'."))),
+                };
+                return Ok(QueryResult { cols: vec![name.clone()], types: vec![DataType::Text], rows: vec![vec![Value::Text(value)]], rowcount: 1 });
+            }
+        };
+        let stmt = crate::sql::parse_one(&sql)?;
+        Box::pin(self.execute_statement(session, &stmt, ctx)).await
+    }
+}
+
+/// `SHOW CREATE TABLE`: the table as a CREATE TABLE statement.
+pub fn show_create(t: &TableInfo) -> String {
+    let mut out = format!("CREATE TABLE IF NOT EXISTS \"{}\".\"{}\" (\n", t.ident.schema, t.ident.name);
+    let mut lines: Vec<String> = Vec::new();
+    for c in &t.columns {
+        let mut line = format!("   \"{}\" {}", c.name, c.data_type.sql_name());
+        if let Some(g) = &c.generated_expr {
+            line.push_str(&format!(" GENERATED ALWAYS AS {g}"));
+        }
+        if c.not_null && !t.primary_key.contains(&c.name) {
+            line.push_str(" NOT NULL");
+        }
+        if let Some(d) = &c.default_expr {
+            line.push_str(&format!(" DEFAULT {d}"));
+        }
+        if c.index_off {
+            line.push_str(" INDEX OFF");
+        }
+        lines.push(line);
+    }
+    if !t.primary_key.is_empty() {
+        let pk: Vec<String> = t.primary_key.iter().map(|p| format!("\"{p}\"")).collect();
+        lines.push(format!("   PRIMARY KEY ({})", pk.join(", ")));
+    }
+    for idx in &t.fulltext_indexes {
+        let cols: Vec<String> = idx.columns.iter().map(|p| format!("\"{p}\"")).collect();
+        lines.push(format!(
+            "   INDEX \"{}\" USING FULLTEXT ({}) WITH (\n      analyzer = '{}'\n   )",
+            idx.name,
+            cols.join(", "),
+            idx.analyzer
+        ));
+    }
+    out.push_str(&lines.join(",\n"));
+    out.push_str("\n)\n");
+    out.push_str(&format!(
+        "CLUSTERED{} INTO {} SHARDS\n",
+        t.clustered_by.as_ref().map(|c| format!(" BY (\"{c}\")")).unwrap_or_default(),
+        t.num_shards
+    ));
+    out.push_str(&format!(
+        "WITH (\n   column_policy = '{}',\n   number_of_replicas = '{}',\n   refresh_interval = {}\n)",
+        t.column_policy.as_str(),
+        t.number_of_replicas.0,
+        t.refresh_interval_ms
+    ));
+    out
+}
+
+/// Adds dynamically discovered columns to a table.
+pub(crate) fn add_dynamic_columns(t: &mut TableInfo, cols: &[(String, Vec<String>, DataType)]) -> Result<bool> {
+    let mut changed = false;
+    for (col, path, ty) in cols {
+        changed |= add_column_path(t, col, path, ty.clone())?;
+    }
+    Ok(changed)
+}

@@ -1,0 +1,171 @@
+//! Document ids, routing, and the routing table.
+//!
+//! A row's `_id` is its primary key (or a random id when the table has
+//! none). Its shard is `hash(routing value) mod number_of_shards`, where the
+//! routing value is the CLUSTERED BY column, else the `_id`. The
+//! [`RoutingTable`] says which node holds each shard copy and in what state;
+//! health and `sys.shards` are computed from it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use base64::Engine;
+
+use crate::catalog::{Catalog, TableInfo};
+use crate::error::{Error, Result};
+use crate::storage::Shard;
+use crate::types::cast::text_of;
+use crate::types::{Object, Value};
+
+/// A random 20-character URL-safe id (seeded by the simulator in simulation).
+pub fn random_id() -> String {
+    let mut bytes = [0u8; 15];
+    bytes[..8].copy_from_slice(&crate::runtime::random_u64().to_le_bytes());
+    bytes[8..].copy_from_slice(&crate::runtime::random_u64().to_le_bytes()[..7]);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The `_id` of a row: the primary key's value(s), or a fresh random id.
+pub fn doc_id(table: &TableInfo, row: &Object) -> Result<String> {
+    match table.primary_key.as_slice() {
+        [] => Ok(random_id()),
+        [pk] => match row.get(pk) {
+            None | Some(Value::Null) => Err(Error::Parse("Primary key value must not be NULL".into())),
+            Some(v) => Ok(text_of(v)),
+        },
+        pks => {
+            let mut parts = Vec::with_capacity(pks.len());
+            for pk in pks {
+                match row.get(pk) {
+                    None | Some(Value::Null) => {
+                        return Err(Error::Parse("Primary key value must not be NULL".into()));
+                    }
+                    Some(v) => parts.push(crate::types::json::to_json(v)),
+                }
+            }
+            let json = serde_json::Value::Array(parts).to_string();
+            Ok(base64::engine::general_purpose::STANDARD.encode(json))
+        }
+    }
+}
+
+/// The routing value of a row.
+pub fn routing_value(table: &TableInfo, row: &Object, id: &str) -> Result<String> {
+    match &table.clustered_by {
+        Some(col) if !table.primary_key.iter().any(|p| p == col) || table.primary_key.len() > 1 => {
+            match row.get(col) {
+                None | Some(Value::Null) => Err(Error::Parse("Clustered by value must not be NULL".into())),
+                Some(v) => Ok(text_of(v)),
+            }
+        }
+        _ => Ok(id.to_string()),
+    }
+}
+
+/// The shard a routing value maps to.
+pub fn shard_for(routing: &str, num_shards: u32) -> u32 {
+    // Murmur3-style finalised FNV: stable across platforms and releases.
+    let h = crate::storage::pk::id_hash(routing);
+    (h % num_shards.max(1) as u64) as u32
+}
+
+/// The state of a shard copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShardState {
+    Unassigned,
+    Initializing,
+    Started,
+    Relocating,
+}
+
+impl ShardState {
+    /// CrateDB's spelling.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ShardState::Unassigned => "UNASSIGNED",
+            ShardState::Initializing => "INITIALIZING",
+            ShardState::Started => "STARTED",
+            ShardState::Relocating => "RELOCATING",
+        }
+    }
+}
+
+/// One shard copy in the routing table.
+#[derive(Debug, Clone)]
+pub struct ShardRouting {
+    pub table: Arc<TableInfo>,
+    pub shard_id: u32,
+    pub primary: bool,
+    pub node: Option<String>,
+    pub state: ShardState,
+    /// The local copy, when it lives on this node.
+    pub local: Option<Arc<Shard>>,
+}
+
+/// Which node holds which shard copy.
+#[derive(Debug, Clone, Default)]
+pub struct RoutingTable {
+    pub copies: Vec<ShardRouting>,
+    pub nodes: usize,
+}
+
+impl RoutingTable {
+    /// The routing table of a one-node cluster: every primary is local and
+    /// started; replicas have nowhere to go and stay unassigned.
+    pub fn single_node(catalog: &Catalog, node_id: &str, shards: &BTreeMap<String, Vec<Arc<Shard>>>) -> RoutingTable {
+        let mut copies = Vec::new();
+        for table in catalog.tables() {
+            let local = shards.get(&table.uuid);
+            for s in 0..table.num_shards {
+                let shard = local.and_then(|l| l.get(s as usize)).cloned();
+                copies.push(ShardRouting {
+                    table: table.clone(),
+                    shard_id: s,
+                    primary: true,
+                    node: shard.as_ref().map(|_| node_id.to_string()),
+                    state: if shard.is_some() { ShardState::Started } else { ShardState::Unassigned },
+                    local: shard,
+                });
+                for _ in 0..table.replicas_wanted(1) {
+                    copies.push(ShardRouting {
+                        table: table.clone(),
+                        shard_id: s,
+                        primary: false,
+                        node: None,
+                        state: ShardState::Unassigned,
+                        local: None,
+                    });
+                }
+            }
+        }
+        RoutingTable { copies, nodes: 1 }
+    }
+
+    /// Health per table: (table, health, severity, missing primaries, underreplicated shards).
+    pub fn health(&self) -> Vec<(Arc<TableInfo>, &'static str, i16, i32, i32)> {
+        let mut by_table: BTreeMap<String, (Arc<TableInfo>, i32, i32)> = BTreeMap::new();
+        for c in &self.copies {
+            let e = by_table.entry(c.table.uuid.clone()).or_insert((c.table.clone(), 0, 0));
+            if c.state != ShardState::Started {
+                if c.primary {
+                    e.1 += 1;
+                } else {
+                    e.2 += 1;
+                }
+            }
+        }
+        by_table
+            .into_values()
+            .map(|(t, missing, under)| {
+                let (h, sev) = if missing > 0 {
+                    ("RED", 3)
+                } else if under > 0 {
+                    ("YELLOW", 2)
+                } else {
+                    ("GREEN", 1)
+                };
+                (t, h, sev, missing, under)
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,365 @@
+//! Rows of the system tables (`information_schema`, `sys`, `pg_catalog`),
+//! computed from the node's catalog, routing table and shards. Column order
+//! matches [`crate::planner::system::lookup`].
+
+use super::Node;
+use crate::planner::SystemTable;
+use crate::types::{Object, Row, Value};
+
+fn text(s: impl Into<String>) -> Value {
+    Value::Text(s.into())
+}
+
+fn object(fields: Vec<(&str, Value)>) -> Value {
+    let mut o = Object::new();
+    for (k, v) in fields {
+        o.insert(k.to_string(), v);
+    }
+    Value::Object(Box::new(o))
+}
+
+fn json_value(j: &serde_json::Value) -> Value {
+    crate::types::json::from_json(j)
+}
+
+/// SQL keywords for `pg_catalog.pg_get_keywords()` (crash completes with them).
+const KEYWORDS: &[&str] = &[
+    "add", "all", "alter", "and", "any", "array", "as", "asc", "between", "by", "case", "cast", "clustered",
+    "column", "constraint", "copy", "create", "cross", "current_date", "current_schema", "current_time",
+    "current_timestamp", "current_user", "default", "delete", "desc", "describe", "directory", "distinct",
+    "drop", "else", "end", "escape", "except", "exists", "explain", "extract", "false", "first", "for", "from",
+    "full", "fulltext", "function", "group", "having", "if", "ilike", "in", "index", "inner", "insert",
+    "intersect", "into", "is", "join", "kill", "last", "left", "like", "limit", "match", "natural", "not",
+    "null", "nulls", "object", "offset", "on", "optimize", "or", "order", "outer", "partition", "partitioned",
+    "primary", "key", "refresh", "reset", "returning", "right", "select", "set", "shards", "show", "table",
+    "then", "to", "true", "union", "unnest", "update", "using", "values", "when", "where", "with",
+];
+
+impl Node {
+    /// The rows of a system table.
+    pub(crate) fn system_rows(&self, st: SystemTable, default_schema: &str) -> Vec<Row> {
+        let catalog = self.catalog();
+        let routing = self.routing_table();
+        match st {
+            SystemTable::InfoTables => {
+                let mut rows = Vec::new();
+                for t in catalog.tables() {
+                    let mut settings = Object::new();
+                    settings.insert("refresh_interval".into(), Value::Int(t.refresh_interval_ms as i64));
+                    for (k, v) in &t.settings {
+                        settings.insert(k.clone(), json_value(v));
+                    }
+                    rows.push(vec![
+                        text("crate"),
+                        text(&t.ident.schema),
+                        text(&t.ident.name),
+                        text("BASE TABLE"),
+                        Value::Int(t.num_shards as i64),
+                        text(t.number_of_replicas.display()),
+                        text(t.clustered_by.clone().unwrap_or_else(|| "_id".into())),
+                        if t.partitioned_by.is_empty() {
+                            Value::Null
+                        } else {
+                            Value::Array(t.partitioned_by.iter().map(text).collect())
+                        },
+                        Value::Null,
+                        text(t.column_policy.as_str()),
+                        Value::Bool(false),
+                        text("org.elasticsearch.cluster.routing.Murmur3HashFunction"),
+                        object(vec![("created", text(env!("CARGO_PKG_VERSION"))), ("upgraded", Value::Null)]),
+                        Value::Object(Box::new(settings)),
+                        text("_id"),
+                        text("SYSTEM GENERATED"),
+                    ]);
+                }
+                for (schema, name) in crate::planner::system::all() {
+                    rows.push(vec![
+                        text("crate"),
+                        text(schema),
+                        text(name),
+                        text("BASE TABLE"),
+                        Value::Null,
+                        Value::Null,
+                        Value::Null,
+                        Value::Null,
+                        Value::Null,
+                        text("strict"),
+                        Value::Bool(false),
+                        Value::Null,
+                        Value::Null,
+                        Value::Null,
+                        Value::Null,
+                        Value::Null,
+                    ]);
+                }
+                rows
+            }
+            SystemTable::InfoColumns => {
+                let mut rows = Vec::new();
+                for t in catalog.tables() {
+                    let mut pos = 0;
+                    for c in &t.columns {
+                        let mut stack = vec![(c.name.clone(), c.data_type.clone(), c.not_null, c, true)];
+                        while let Some((name, ty, not_null, info, top)) = stack.pop() {
+                            pos += 1;
+                            rows.push(vec![
+                                text("crate"),
+                                text(&t.ident.schema),
+                                text(&t.ident.name),
+                                text(&name),
+                                Value::Int(pos),
+                                text(ty.name()),
+                                Value::Bool(!not_null),
+                                if top { info.default_expr.clone().map(text).unwrap_or(Value::Null) } else { Value::Null },
+                                text(if top && info.generated_expr.is_some() { "ALWAYS" } else { "NEVER" }),
+                                if top { info.generated_expr.clone().map(text).unwrap_or(Value::Null) } else { Value::Null },
+                                Value::Null,
+                                match ty {
+                                    crate::types::DataType::SmallInt => Value::Int(16),
+                                    crate::types::DataType::Integer => Value::Int(32),
+                                    crate::types::DataType::BigInt => Value::Int(64),
+                                    crate::types::DataType::Real => Value::Int(24),
+                                    crate::types::DataType::Double => Value::Int(53),
+                                    _ => Value::Null,
+                                },
+                                Value::Null,
+                                match ty {
+                                    crate::types::DataType::Timestamp { .. } => Value::Int(3),
+                                    _ => Value::Null,
+                                },
+                                object(vec![("name", text(&name))]),
+                                Value::Bool(false),
+                                text(ty.name()),
+                                Value::Null,
+                                Value::Null,
+                            ]);
+                            if let crate::types::DataType::Object(o) = ty.element() {
+                                for f in o.fields.iter().rev() {
+                                    stack.push((format!("{name}['{}']", f.name), f.data_type.clone(), false, info, false));
+                                }
+                            }
+                        }
+                    }
+                }
+                rows
+            }
+            SystemTable::InfoSchemata => {
+                catalog.schemas().into_iter().map(|s| vec![text("crate"), text(s)]).collect()
+            }
+            SystemTable::InfoTablePartitions | SystemTable::InfoViews => Vec::new(),
+            SystemTable::InfoTableConstraints => {
+                let mut rows = Vec::new();
+                for t in catalog.tables() {
+                    if !t.primary_key.is_empty() {
+                        rows.push(vec![
+                            text("crate"),
+                            text(&t.ident.schema),
+                            text(format!("{}_pk", t.ident.name)),
+                            text("crate"),
+                            text(&t.ident.schema),
+                            text(&t.ident.name),
+                            text("PRIMARY KEY"),
+                            text("NO"),
+                            text("NO"),
+                        ]);
+                    }
+                }
+                rows
+            }
+            SystemTable::InfoKeyColumnUsage => {
+                let mut rows = Vec::new();
+                for t in catalog.tables() {
+                    for (i, pk) in t.primary_key.iter().enumerate() {
+                        rows.push(vec![
+                            text("crate"),
+                            text(&t.ident.schema),
+                            text(format!("{}_pk", t.ident.name)),
+                            text("crate"),
+                            text(&t.ident.schema),
+                            text(&t.ident.name),
+                            text(pk),
+                            Value::Int(i as i64 + 1),
+                        ]);
+                    }
+                }
+                rows
+            }
+            SystemTable::SysCluster => vec![vec![
+                text(self.id.clone()),
+                text(&self.config.cluster_name),
+                text(self.id.clone()),
+                object(vec![
+                    ("bulk", object(vec![])),
+                    ("cluster", object(vec![])),
+                    ("gateway", object(vec![])),
+                    ("stats", object(vec![("enabled", Value::Bool(true))])),
+                ]),
+            ]],
+            SystemTable::SysNodes => {
+                let http = self.config.http_address.clone().unwrap_or_default();
+                vec![vec![
+                    text(self.id.clone()),
+                    text(&self.config.node_name),
+                    text("localhost"),
+                    text(http),
+                    object(vec![
+                        ("number", text(crate::VERSION)),
+                        ("build_hash", text("shoal")),
+                        ("build_snapshot", Value::Bool(false)),
+                    ]),
+                    object(vec![("used", Value::Null), ("max", Value::Null), ("free", Value::Null)]),
+                    object(vec![("1", Value::Null), ("5", Value::Null), ("15", Value::Null)]),
+                    object(vec![
+                        ("available_processors", Value::Int(std::thread::available_parallelism().map(|n| n.get() as i64).unwrap_or(1))),
+                        ("name", text(std::env::consts::OS)),
+                        ("arch", text(std::env::consts::ARCH)),
+                    ]),
+                    object(vec![(
+                        "total",
+                        object(vec![("size", Value::Null), ("used", Value::Int(self.disk.size_of("") as i64)), ("available", Value::Null)]),
+                    )]),
+                ]]
+            }
+            SystemTable::SysShards => routing
+                .copies
+                .iter()
+                .map(|c| {
+                    let stats = c.local.as_ref().map(|s| s.stats());
+                    vec![
+                        text(&c.table.ident.name),
+                        text(&c.table.ident.schema),
+                        text(""),
+                        Value::Int(c.shard_id as i64),
+                        Value::Bool(c.primary),
+                        text(c.state.as_str()),
+                        text(c.state.as_str()),
+                        Value::Null,
+                        stats.as_ref().map(|s| Value::Int(s.num_docs as i64)).unwrap_or(Value::Null),
+                        stats.as_ref().map(|s| Value::Int(s.size_bytes as i64)).unwrap_or(Value::Null),
+                        Value::Bool(false),
+                        match &c.node {
+                            Some(id) => object(vec![("id", text(id)), ("name", text(&self.config.node_name))]),
+                            None => Value::Null,
+                        },
+                        match &stats {
+                            Some(s) => object(vec![
+                                ("max_seq_no", Value::Int(s.max_seq_no)),
+                                ("local_checkpoint", Value::Int(s.max_seq_no)),
+                                ("global_checkpoint", Value::Int(s.max_seq_no)),
+                            ]),
+                            None => Value::Null,
+                        },
+                        text("10.3.1"),
+                        Value::Bool(false),
+                        Value::Null,
+                        match &c.local {
+                            Some(_) => text(crate::storage::shard::shard_dir(&c.table.uuid, c.shard_id)),
+                            None => Value::Null,
+                        },
+                    ]
+                })
+                .collect(),
+            SystemTable::SysHealth => routing
+                .health()
+                .into_iter()
+                .map(|(t, health, severity, missing, under)| {
+                    vec![
+                        text(&t.ident.name),
+                        text(&t.ident.schema),
+                        Value::Null,
+                        text(health),
+                        Value::Int(severity as i64),
+                        Value::Int(missing as i64),
+                        Value::Int(under as i64),
+                    ]
+                })
+                .collect(),
+            SystemTable::SysClusterHealth => {
+                let health = routing.health();
+                let worst = health.iter().map(|h| h.2).max().unwrap_or(1);
+                let missing: i32 = health.iter().map(|h| h.3).sum();
+                let under: i32 = health.iter().map(|h| h.4).sum();
+                let (name, desc) = match worst {
+                    3 => ("RED", "One or more tables are missing shards."),
+                    2 => ("YELLOW", "One or more tables have underreplicated shards."),
+                    _ => ("GREEN", "The cluster is healthy."),
+                };
+                vec![vec![
+                    text(name),
+                    Value::Int(worst as i64),
+                    text(desc),
+                    Value::Int(0),
+                    Value::Int(missing as i64),
+                    Value::Int(under as i64),
+                ]]
+            }
+            SystemTable::SysAllocations => routing
+                .copies
+                .iter()
+                .map(|c| {
+                    let explanation = match c.state {
+                        super::ShardState::Unassigned if !c.primary => {
+                            Value::Text("a copy of this shard is already allocated to this node".into())
+                        }
+                        _ => Value::Null,
+                    };
+                    vec![
+                        text(&c.table.ident.schema),
+                        text(&c.table.ident.name),
+                        Value::Null,
+                        Value::Int(c.shard_id as i64),
+                        c.node.clone().map(text).unwrap_or(Value::Null),
+                        Value::Bool(c.primary),
+                        text(c.state.as_str()),
+                        explanation,
+                        Value::Null,
+                    ]
+                })
+                .collect(),
+            SystemTable::SysJobs | SystemTable::SysJobsLog | SystemTable::SysNodeChecks => Vec::new(),
+            SystemTable::SysChecks => {
+                let any_unreplicable = routing.health().iter().any(|h| h.4 > 0);
+                vec![
+                    vec![Value::Int(1), Value::Int(3), text("The setting 'gateway.expected_data_nodes' is not set."), Value::Bool(true)],
+                    vec![
+                        Value::Int(2),
+                        Value::Int(2),
+                        text("Some tables have more replicas configured than the cluster has nodes to hold them."),
+                        Value::Bool(!any_unreplicable),
+                    ],
+                ]
+            }
+            SystemTable::SysSummits => Vec::new(),
+            SystemTable::PgKeywords => KEYWORDS
+                .iter()
+                .map(|w| vec![text(*w), text("R"), text("reserved")])
+                .collect(),
+            SystemTable::PgTables => catalog
+                .tables()
+                .map(|t| vec![text(&t.ident.schema), text(&t.ident.name), text("crate"), Value::Null])
+                .collect(),
+            SystemTable::PgNamespace => catalog
+                .schemas()
+                .into_iter()
+                .enumerate()
+                .map(|(i, s)| vec![Value::Int(i as i64 + 1), text(s), Value::Int(0), Value::Null])
+                .collect(),
+            SystemTable::PgClass => catalog
+                .tables()
+                .enumerate()
+                .map(|(i, t)| vec![Value::Int(i as i64 + 1000), text(&t.ident.name), Value::Int(0), text("r")])
+                .collect(),
+            SystemTable::PgType => vec![
+                vec![Value::Int(16), text("bool"), Value::Int(11), Value::Int(1)],
+                vec![Value::Int(20), text("int8"), Value::Int(11), Value::Int(8)],
+                vec![Value::Int(21), text("int2"), Value::Int(11), Value::Int(2)],
+                vec![Value::Int(23), text("int4"), Value::Int(11), Value::Int(4)],
+                vec![Value::Int(25), text("text"), Value::Int(11), Value::Int(-1)],
+                vec![Value::Int(700), text("float4"), Value::Int(11), Value::Int(4)],
+                vec![Value::Int(701), text("float8"), Value::Int(11), Value::Int(8)],
+                vec![Value::Int(1184), text("timestamptz"), Value::Int(11), Value::Int(8)],
+            ],
+            SystemTable::PgSettings => vec![vec![text("search_path"), text(default_schema), text("schema search path")]],
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! Plans: what the executor runs.
+//!
+//! A query is a [`QueryPlan`]; each SELECT in it is a [`SelectPlan`] with a
+//! fixed shape that mirrors CrateDB's execution: rows come from a [`Source`]
+//! (for tables: a collect phase on every shard, with the filter, the partial
+//! aggregation or the projection and top-N pushed down), then the handler
+//! merges, filters groups, computes window functions, projects, sorts and
+//! limits.
+
+use std::sync::Arc;
+
+use crate::catalog::TableInfo;
+use crate::expr::{AggCall, Expr};
+use crate::types::DataType;
+
+/// A column a table scan produces.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScanColumn {
+    /// A top-level user column.
+    User { name: String, ty: DataType },
+    Id,
+    Version,
+    SeqNo,
+    PrimaryTerm,
+    Score,
+    /// The whole row as JSON text.
+    Raw,
+    DocId,
+}
+
+impl ScanColumn {
+    /// The system column called `name`, if any.
+    pub fn system(name: &str) -> Option<ScanColumn> {
+        Some(match name {
+            "_id" => ScanColumn::Id,
+            "_version" => ScanColumn::Version,
+            "_seq_no" => ScanColumn::SeqNo,
+            "_primary_term" => ScanColumn::PrimaryTerm,
+            "_score" => ScanColumn::Score,
+            "_raw" => ScanColumn::Raw,
+            "_docid" => ScanColumn::DocId,
+            _ => return None,
+        })
+    }
+
+    /// The column's type.
+    pub fn data_type(&self) -> DataType {
+        match self {
+            ScanColumn::User { ty, .. } => ty.clone(),
+            ScanColumn::Id | ScanColumn::Raw => DataType::Text,
+            ScanColumn::Version | ScanColumn::SeqNo | ScanColumn::PrimaryTerm => DataType::BigInt,
+            ScanColumn::Score => DataType::Real,
+            ScanColumn::DocId => DataType::Integer,
+        }
+    }
+}
+
+/// A sort key over the output row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SortKey {
+    pub index: usize,
+    pub desc: bool,
+    pub nulls_first: bool,
+}
+
+impl SortKey {
+    /// A key with SQL's default null placement (NULLS LAST ascending, FIRST descending).
+    pub fn new(index: usize, desc: bool, nulls_first: Option<bool>) -> SortKey {
+        SortKey { index, desc, nulls_first: nulls_first.unwrap_or(desc) }
+    }
+}
+
+/// A system table whose rows the executor computes from node state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SystemTable {
+    InfoTables,
+    InfoColumns,
+    InfoSchemata,
+    InfoTablePartitions,
+    InfoTableConstraints,
+    InfoKeyColumnUsage,
+    InfoViews,
+    SysCluster,
+    SysNodes,
+    SysShards,
+    SysHealth,
+    SysClusterHealth,
+    SysAllocations,
+    SysJobs,
+    SysJobsLog,
+    SysChecks,
+    SysNodeChecks,
+    SysSummits,
+    PgKeywords,
+    PgTables,
+    PgNamespace,
+    PgClass,
+    PgType,
+    PgSettings,
+}
+
+/// Where a SELECT's rows come from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// No FROM: one empty row.
+    Empty,
+    /// A user table, scanned on its shards.
+    Table { table: Arc<TableInfo>, scan: Vec<ScanColumn> },
+    /// A subquery (derived table or CTE).
+    Query(Box<QueryPlan>),
+    /// `VALUES (...), (...)`.
+    Values(Vec<Vec<Expr>>),
+    /// `unnest(array, ...)`: one row per element.
+    Unnest(Vec<Expr>),
+    /// A system table.
+    System(SystemTable),
+}
+
+/// GROUP BY keys and aggregates; the output row is `keys ++ aggregates`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Aggregation {
+    pub keys: Vec<Expr>,
+    pub aggs: Vec<AggCall>,
+}
+
+/// A window function: an aggregate over a partition of the rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowCall {
+    pub agg: AggCall,
+    pub partition_by: Vec<Expr>,
+}
+
+/// One SELECT.
+#[derive(Debug, Clone)]
+pub struct SelectPlan {
+    pub source: Source,
+    /// WHERE, over the source row.
+    pub filter: Option<Expr>,
+    pub aggregation: Option<Aggregation>,
+    /// HAVING, over the aggregation row.
+    pub having: Option<Expr>,
+    /// Window functions, appended to the (aggregation or source) row.
+    pub windows: Vec<WindowCall>,
+    /// Output expressions; the first `names.len()` are visible, the rest are sort helpers.
+    pub outputs: Vec<Expr>,
+    pub names: Vec<String>,
+    pub distinct: bool,
+    pub order_by: Vec<SortKey>,
+    pub limit: Option<Expr>,
+    pub offset: Option<Expr>,
+}
+
+impl SelectPlan {
+    /// Result column types (visible only).
+    pub fn types(&self) -> Vec<DataType> {
+        self.outputs.iter().take(self.names.len()).map(Expr::data_type).collect()
+    }
+}
+
+/// Set operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetOp {
+    Union,
+    Except,
+    Intersect,
+}
+
+/// A query.
+#[derive(Debug, Clone)]
+pub enum QueryPlan {
+    Select(Box<SelectPlan>),
+    SetOp {
+        op: SetOp,
+        all: bool,
+        left: Box<QueryPlan>,
+        right: Box<QueryPlan>,
+        order_by: Vec<SortKey>,
+        limit: Option<Expr>,
+        offset: Option<Expr>,
+    },
+}
+
+impl QueryPlan {
+    /// Result column names.
+    pub fn names(&self) -> Vec<String> {
+        match self {
+            QueryPlan::Select(s) => s.names.clone(),
+            QueryPlan::SetOp { left, .. } => left.names(),
+        }
+    }
+
+    /// Result column types.
+    pub fn types(&self) -> Vec<DataType> {
+        match self {
+            QueryPlan::Select(s) => s.types(),
+            QueryPlan::SetOp { left, right, .. } => left
+                .types()
+                .into_iter()
+                .zip(right.types())
+                .map(|(a, b)| if a == DataType::Undefined { b } else { a })
+                .collect(),
+        }
+    }
+}

@@ -1,0 +1,627 @@
+//! Planning queries: SELECT, set operations, VALUES, CTEs and derived tables.
+
+use std::sync::Arc;
+
+use sqlparser::ast::{self, SelectItem, SetExpr, TableFactor};
+
+use super::bind::{Binder, Relation, WINDOW_BASE, contains_aggregate, function_name};
+use super::naming::output_name;
+use super::plan::{QueryPlan, ScanColumn, SelectPlan, SetOp, SortKey, Source};
+use super::{PlanCtx, system};
+use crate::catalog::TableInfo;
+use crate::error::{Error, Result};
+use crate::expr::Expr;
+use crate::sql::{name_parts, normalize_ident};
+use crate::types::{DataType, Value};
+
+/// What a FROM item resolves to.
+pub enum TableRef {
+    User(Arc<TableInfo>),
+    System(super::plan::SystemTable, Vec<(String, DataType)>, String, String),
+}
+
+/// Resolves a table name (user or system table).
+pub fn resolve_table(ctx: &PlanCtx, name: &ast::ObjectName) -> Result<TableRef> {
+    let parts = name_parts(name);
+    let (schema, table) = match parts.as_slice() {
+        [t] => (ctx.default_schema.to_string(), t.clone()),
+        [s, t] => (s.clone(), t.clone()),
+        [_, s, t] => (s.clone(), t.clone()),
+        _ => return Err(Error::InvalidRelationName(name.to_string())),
+    };
+    if let Some((st, cols)) = system::lookup(&schema, &table) {
+        return Ok(TableRef::System(st, cols, schema, table));
+    }
+    if ["sys", "information_schema", "pg_catalog"].contains(&schema.as_str()) {
+        return Err(Error::RelationUnknown(parts.join(".")));
+    }
+    let ident = crate::catalog::TableIdent::new(schema.clone(), table);
+    match ctx.catalog.table(&ident) {
+        Some(t) => Ok(TableRef::User(t.clone())),
+        None if !ctx.catalog.schema_exists(&schema) => Err(Error::SchemaUnknown(schema)),
+        None => Err(Error::RelationUnknown(parts.join("."))),
+    }
+}
+
+/// Plans a query.
+pub fn plan_query(ctx: &PlanCtx, q: &ast::Query) -> Result<QueryPlan> {
+    let cte_mark = ctx.ctes.borrow().len();
+    if let Some(with) = &q.with {
+        if with.recursive {
+            return Err(Error::Unsupported("WITH RECURSIVE".into()));
+        }
+        for cte in &with.cte_tables {
+            let mut plan = plan_query(ctx, &cte.query)?;
+            rename_columns(&mut plan, &cte.alias.columns.iter().map(|c| normalize_ident(&c.name)).collect::<Vec<_>>())?;
+            ctx.ctes.borrow_mut().push((normalize_ident(&cte.alias.name), plan));
+        }
+    }
+    let result = plan_body(ctx, &q.body, q.order_by.as_ref(), q.limit_clause.as_ref());
+    ctx.ctes.borrow_mut().truncate(cte_mark);
+    result
+}
+
+fn limit_exprs(limit: Option<&ast::LimitClause>) -> Result<(Option<Expr>, Option<Expr>)> {
+    let ctx_free = |e: &ast::Expr| -> Result<Expr> {
+        let empty = PlanCtx::empty();
+        let mut b = Binder::new(&empty, Relation::None);
+        let x = b.bind(e)?;
+        super::bind::coerce_to(x, &DataType::BigInt)
+    };
+    match limit {
+        None => Ok((None, None)),
+        Some(ast::LimitClause::LimitOffset { limit, offset, .. }) => {
+            let l = match limit {
+                Some(l) => Some(ctx_free(l)?),
+                None => None,
+            };
+            let o = match offset {
+                Some(o) => Some(ctx_free(&o.value)?),
+                None => None,
+            };
+            Ok((l, o))
+        }
+        Some(ast::LimitClause::OffsetCommaLimit { offset, limit }) => {
+            Ok((Some(ctx_free(limit)?), Some(ctx_free(offset)?)))
+        }
+    }
+}
+
+fn order_items(order_by: Option<&ast::OrderBy>) -> Result<Vec<ast::OrderByExpr>> {
+    match order_by {
+        None => Ok(Vec::new()),
+        Some(ob) => match &ob.kind {
+            ast::OrderByKind::Expressions(items) => Ok(items.clone()),
+            ast::OrderByKind::All(_) => Err(Error::Unsupported("ORDER BY ALL".into())),
+        },
+    }
+}
+
+fn plan_body(
+    ctx: &PlanCtx,
+    body: &SetExpr,
+    order_by: Option<&ast::OrderBy>,
+    limit: Option<&ast::LimitClause>,
+) -> Result<QueryPlan> {
+    match body {
+        SetExpr::Select(select) => {
+            Ok(QueryPlan::Select(Box::new(plan_select(ctx, select, &order_items(order_by)?, limit)?)))
+        }
+        SetExpr::Query(inner) => {
+            let plan = plan_query(ctx, inner)?;
+            if order_by.is_none() && limit.is_none() {
+                return Ok(plan);
+            }
+            wrap_with_order(plan, &order_items(order_by)?, limit)
+        }
+        SetExpr::Values(values) => {
+            let empty = PlanCtx::with_catalog(ctx.catalog, ctx.default_schema);
+            let mut rows = Vec::with_capacity(values.rows.len());
+            for r in &values.rows {
+                let mut b = Binder::new(&empty, Relation::None);
+                let mut row = Vec::with_capacity(r.content.len());
+                for e in &r.content {
+                    row.push(b.bind(e)?);
+                }
+                rows.push(row);
+            }
+            let width = rows.first().map(|r| r.len()).unwrap_or(0);
+            if rows.iter().any(|r| r.len() != width) {
+                return Err(Error::Parse("VALUES lists must all be the same length".into()));
+            }
+            let types: Vec<DataType> = (0..width)
+                .map(|i| super::bind::common_type(rows.iter().map(|r| &r[i])))
+                .collect();
+            let rows = rows
+                .into_iter()
+                .map(|r| r.into_iter().zip(&types).map(|(x, t)| super::bind::coerce_to(x, t)).collect())
+                .collect::<Result<Vec<Vec<Expr>>>>()?;
+            let names: Vec<String> = (1..=width).map(|i| format!("col{i}")).collect();
+            let outputs = types.iter().enumerate().map(|(i, t)| Expr::Column(i, t.clone())).collect();
+            let plan = SelectPlan {
+                source: Source::Values(rows),
+                filter: None,
+                aggregation: None,
+                having: None,
+                windows: vec![],
+                outputs,
+                names,
+                distinct: false,
+                order_by: vec![],
+                limit: None,
+                offset: None,
+            };
+            let plan = QueryPlan::Select(Box::new(plan));
+            if order_by.is_none() && limit.is_none() {
+                Ok(plan)
+            } else {
+                wrap_with_order(plan, &order_items(order_by)?, limit)
+            }
+        }
+        SetExpr::SetOperation { op, set_quantifier, left, right } => {
+            let l = plan_body(ctx, left, None, None)?;
+            let r = plan_body(ctx, right, None, None)?;
+            if l.names().len() != r.names().len() {
+                return Err(Error::Parse(
+                    "Number of output columns must be the same for all parts of a UNION".into(),
+                ));
+            }
+            let op = match op {
+                ast::SetOperator::Union => SetOp::Union,
+                ast::SetOperator::Except | ast::SetOperator::Minus => SetOp::Except,
+                ast::SetOperator::Intersect => SetOp::Intersect,
+            };
+            let all = matches!(set_quantifier, ast::SetQuantifier::All);
+            let names = l.names();
+            let mut keys = Vec::new();
+            for item in order_items(order_by)? {
+                let idx = match &item.expr {
+                    ast::Expr::Value(v) => match &v.value {
+                        ast::Value::Number(n, _) => n.parse::<usize>().ok().and_then(|i| i.checked_sub(1)),
+                        _ => None,
+                    },
+                    other => names.iter().position(|n| *n == output_name(other)),
+                };
+                let idx = idx
+                    .filter(|i| *i < names.len())
+                    .ok_or_else(|| Error::Parse(format!("ORDER BY expression {} must be an output column", item.expr)))?;
+                keys.push(sort_key(idx, &item));
+            }
+            let (limit, offset) = limit_exprs(limit)?;
+            Ok(QueryPlan::SetOp { op, all, left: Box::new(l), right: Box::new(r), order_by: keys, limit, offset })
+        }
+        other => Err(Error::Unsupported(format!("query {other}"))),
+    }
+}
+
+fn sort_key(index: usize, item: &ast::OrderByExpr) -> SortKey {
+    let desc = matches!(item.options.sort, Some(ast::OrderBySort::Desc));
+    SortKey::new(index, desc, item.options.nulls_first)
+}
+
+/// `(query) ORDER BY ... LIMIT ...`: a SELECT * over the inner query.
+fn wrap_with_order(plan: QueryPlan, order: &[ast::OrderByExpr], limit: Option<&ast::LimitClause>) -> Result<QueryPlan> {
+    let names = plan.names();
+    let types = plan.types();
+    let outputs: Vec<Expr> = types.iter().enumerate().map(|(i, t)| Expr::Column(i, t.clone())).collect();
+    let mut keys = Vec::new();
+    for item in order {
+        let idx = match &item.expr {
+            ast::Expr::Value(v) => match &v.value {
+                ast::Value::Number(n, _) => n.parse::<usize>().ok().and_then(|i| i.checked_sub(1)),
+                _ => None,
+            },
+            other => names.iter().position(|n| *n == output_name(other)),
+        };
+        let idx = idx
+            .filter(|i| *i < names.len())
+            .ok_or_else(|| Error::Parse(format!("ORDER BY expression {} must be an output column", item.expr)))?;
+        keys.push(sort_key(idx, item));
+    }
+    let (limit, offset) = limit_exprs(limit)?;
+    Ok(QueryPlan::Select(Box::new(SelectPlan {
+        source: Source::Query(Box::new(plan)),
+        filter: None,
+        aggregation: None,
+        having: None,
+        windows: vec![],
+        outputs,
+        names,
+        distinct: false,
+        order_by: keys,
+        limit,
+        offset,
+    })))
+}
+
+fn rename_columns(plan: &mut QueryPlan, names: &[String]) -> Result<()> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    match plan {
+        QueryPlan::Select(s) => {
+            if names.len() > s.names.len() {
+                return Err(Error::Parse(format!(
+                    "Table alias has {} columns, but the relation has {}",
+                    names.len(),
+                    s.names.len()
+                )));
+            }
+            for (i, n) in names.iter().enumerate() {
+                s.names[i] = n.clone();
+            }
+            Ok(())
+        }
+        QueryPlan::SetOp { left, .. } => rename_columns(left, names),
+    }
+}
+
+/// Builds the source and the relation its expressions bind against.
+fn plan_from(ctx: &PlanCtx, from: &[ast::TableWithJoins]) -> Result<(Source, Relation)> {
+    match from {
+        [] => Ok((Source::Empty, Relation::None)),
+        [twj] if twj.joins.is_empty() => plan_factor(ctx, &twj.relation),
+        _ => Err(Error::Unsupported("joins".into())),
+    }
+}
+
+fn alias_parts(alias: &Option<ast::TableAlias>) -> (Option<String>, Vec<String>) {
+    match alias {
+        Some(a) => (Some(normalize_ident(&a.name)), a.columns.iter().map(|c| normalize_ident(&c.name)).collect()),
+        None => (None, Vec::new()),
+    }
+}
+
+fn rows_relation(qualifier: Option<String>, names: Vec<String>, types: Vec<DataType>, renames: &[String]) -> Result<Relation> {
+    let mut columns: Vec<(String, DataType)> = names.into_iter().zip(types).collect();
+    if renames.len() > columns.len() {
+        return Err(Error::Parse(format!(
+            "Table alias has {} columns, but the relation has {}",
+            renames.len(),
+            columns.len()
+        )));
+    }
+    for (i, n) in renames.iter().enumerate() {
+        columns[i].0 = n.clone();
+    }
+    Ok(Relation::Rows { qualifier, schema: None, columns })
+}
+
+fn plan_factor(ctx: &PlanCtx, factor: &TableFactor) -> Result<(Source, Relation)> {
+    match factor {
+        TableFactor::Table { name, alias, args, .. } => {
+            let (alias_name, renames) = alias_parts(alias);
+            if let Some(args) = args {
+                return plan_table_function(ctx, &function_name(name), &args.args, alias_name, &renames);
+            }
+            let parts = name_parts(name);
+            if parts.len() == 1 {
+                let cte = ctx.ctes.borrow().iter().rev().find(|(n, _)| *n == parts[0]).map(|(_, p)| p.clone());
+                if let Some(plan) = cte {
+                    let rel = rows_relation(Some(alias_name.unwrap_or(parts[0].clone())), plan.names(), plan.types(), &renames)?;
+                    return Ok((Source::Query(Box::new(plan)), rel));
+                }
+            }
+            match resolve_table(ctx, name)? {
+                TableRef::User(table) => {
+                    let rel = Relation::Table { table: table.clone(), alias: alias_name, scan: Vec::new() };
+                    Ok((Source::Table { table, scan: Vec::new() }, rel))
+                }
+                TableRef::System(st, cols, schema, tname) => {
+                    let (names, types): (Vec<String>, Vec<DataType>) = cols.into_iter().unzip();
+                    let mut rel = rows_relation(Some(alias_name.clone().unwrap_or(tname)), names, types, &renames)?;
+                    if alias_name.is_none() {
+                        if let Relation::Rows { schema: s, .. } = &mut rel {
+                            *s = Some(schema);
+                        }
+                    }
+                    Ok((Source::System(st), rel))
+                }
+            }
+        }
+        TableFactor::Derived { subquery, alias, .. } => {
+            let plan = plan_query(ctx, subquery)?;
+            let (alias_name, renames) = alias_parts(alias);
+            let rel = rows_relation(alias_name, plan.names(), plan.types(), &renames)?;
+            Ok((Source::Query(Box::new(plan)), rel))
+        }
+        TableFactor::Function { name, args, alias, .. } => {
+            let (alias_name, renames) = alias_parts(alias);
+            plan_table_function(ctx, &function_name(name), args, alias_name, &renames)
+        }
+        TableFactor::UNNEST { alias, array_exprs, .. } => {
+            let (alias_name, renames) = alias_parts(alias);
+            let args: Vec<ast::FunctionArg> = array_exprs
+                .iter()
+                .map(|e| ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e.clone())))
+                .collect();
+            plan_table_function(ctx, "unnest", &args, alias_name, &renames)
+        }
+        TableFactor::NestedJoin { .. } => Err(Error::Unsupported("joins".into())),
+        other => Err(Error::Unsupported(format!("FROM {other}"))),
+    }
+}
+
+fn plan_table_function(
+    ctx: &PlanCtx,
+    name: &str,
+    args: &[ast::FunctionArg],
+    alias: Option<String>,
+    renames: &[String],
+) -> Result<(Source, Relation)> {
+    let mut b = Binder::new(ctx, Relation::None);
+    let mut bound = Vec::new();
+    for a in args {
+        match a {
+            ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => bound.push(b.bind(e)?),
+            other => return Err(Error::Unsupported(format!("table function argument {other}"))),
+        }
+    }
+    match name {
+        "unnest" => {
+            let mut names = Vec::new();
+            let mut types = Vec::new();
+            for (i, x) in bound.iter().enumerate() {
+                names.push(if bound.len() == 1 { "unnest".to_string() } else { format!("col{}", i + 1) });
+                types.push(match x.data_type() {
+                    DataType::Array(inner) => *inner,
+                    DataType::Undefined => DataType::Undefined,
+                    other => return Err(Error::Parse(format!("unnest expects arrays, got {}", other.name()))),
+                });
+            }
+            let qualifier = alias.or(Some("unnest".into()));
+            Ok((Source::Unnest(bound), rows_relation(qualifier, names, types, renames)?))
+        }
+        "pg_get_keywords" => {
+            let (st, cols) = system::lookup("pg_catalog", "pg_get_keywords")
+                .ok_or_else(|| Error::internal("pg_get_keywords"))?;
+            let (names, types): (Vec<String>, Vec<DataType>) = cols.into_iter().unzip();
+            Ok((Source::System(st), rows_relation(alias.or(Some("pg_get_keywords".into())), names, types, renames)?))
+        }
+        "generate_series" => {
+            let vals: Vec<i64> = bound
+                .iter()
+                .map(|x| match x {
+                    Expr::Literal(Value::Int(i), _) => Ok(*i),
+                    _ => Err(Error::Unsupported("generate_series with non-constant arguments".into())),
+                })
+                .collect::<Result<_>>()?;
+            let (start, stop, step) = match vals.as_slice() {
+                [a, b] => (*a, *b, 1),
+                [a, b, s] if *s != 0 => (*a, *b, *s),
+                _ => return Err(Error::Parse("generate_series(start, stop[, step])".into())),
+            };
+            let count = ((stop - start) / step + 1).max(0);
+            if count > 10_000_000 {
+                return Err(Error::InvalidArgument("generate_series too large".into()));
+            }
+            let items: Vec<Value> = (0..count).map(|i| Value::Int(start + i * step)).collect();
+            let arr = Expr::Literal(Value::Array(items), DataType::Array(Box::new(DataType::BigInt)));
+            let qualifier = alias.or(Some("generate_series".into()));
+            Ok((
+                Source::Unnest(vec![arr]),
+                rows_relation(qualifier, vec!["generate_series".into()], vec![DataType::BigInt], renames)?,
+            ))
+        }
+        other => Err(Error::UnknownFunction(format!("Unknown function: {other}"))),
+    }
+}
+
+/// Plans one SELECT with its ORDER BY and LIMIT.
+pub fn plan_select(
+    ctx: &PlanCtx,
+    select: &ast::Select,
+    order_by: &[ast::OrderByExpr],
+    limit: Option<&ast::LimitClause>,
+) -> Result<SelectPlan> {
+    let (source, relation) = plan_from(ctx, &select.from)?;
+    let mut b = Binder::new(ctx, relation);
+
+    // WHERE
+    let filter = match &select.selection {
+        Some(w) => Some(super::bind::cast_expr(b.bind(w)?, &DataType::Boolean)?),
+        None => None,
+    };
+
+    // Expand the SELECT list.
+    let mut items: Vec<(ast::Expr, String)> = Vec::new();
+    for item in &select.projection {
+        match item {
+            SelectItem::UnnamedExpr(e) => items.push((e.clone(), output_name(e))),
+            SelectItem::ExprWithAlias { expr, alias } => items.push((expr.clone(), normalize_ident(alias))),
+            SelectItem::Wildcard(_) => {
+                for name in wildcard_columns(&b.relation) {
+                    items.push((ast::Expr::Identifier(ast::Ident::with_quote('"', name.clone())), name));
+                }
+            }
+            SelectItem::QualifiedWildcard(..) => {
+                for name in wildcard_columns(&b.relation) {
+                    items.push((ast::Expr::Identifier(ast::Ident::with_quote('"', name.clone())), name));
+                }
+            }
+            other => return Err(Error::Unsupported(format!("select item {other}"))),
+        }
+    }
+
+    // GROUP BY
+    let group_exprs: Vec<ast::Expr> = match &select.group_by {
+        ast::GroupByExpr::Expressions(exprs, modifiers) => {
+            if !modifiers.is_empty() {
+                return Err(Error::Unsupported("GROUP BY modifiers".into()));
+            }
+            exprs.clone()
+        }
+        ast::GroupByExpr::All(_) => return Err(Error::Unsupported("GROUP BY ALL".into())),
+    };
+    let has_aggregates = items.iter().any(|(e, _)| contains_aggregate(e))
+        || select.having.as_ref().is_some_and(contains_aggregate)
+        || order_by.iter().any(|o| contains_aggregate(&o.expr));
+    let grouped = !group_exprs.is_empty() || has_aggregates || select.having.is_some();
+    if grouped {
+        for g in &group_exprs {
+            let target = resolve_alias_or_ordinal(g, &items, &mut b)?;
+            let key = b.bind_source(&target)?;
+            if contains_aggregate(&target) {
+                return Err(Error::Parse("Aggregate functions are not allowed in GROUP BY".into()));
+            }
+            b.aggregation.keys.push(key);
+        }
+        b.enter_post_aggregation();
+    } else {
+        b.allow_aggregates = false;
+    }
+
+    let mut outputs = Vec::with_capacity(items.len());
+    let mut names = Vec::with_capacity(items.len());
+    for (e, name) in &items {
+        outputs.push(b.bind(e)?);
+        names.push(name.clone());
+    }
+
+    let having = match &select.having {
+        Some(h) => Some(super::bind::cast_expr(b.bind(h)?, &DataType::Boolean)?),
+        None => None,
+    };
+
+    let mut distinct = matches!(select.distinct, Some(ast::Distinct::Distinct));
+    if matches!(select.distinct, Some(ast::Distinct::On(_))) {
+        return Err(Error::Unsupported("DISTINCT ON".into()));
+    }
+
+    // ORDER BY: ordinals, output aliases, or expressions (hidden outputs).
+    let mut keys = Vec::with_capacity(order_by.len());
+    for item in order_by {
+        let idx = match &item.expr {
+            ast::Expr::Value(v) if matches!(v.value, ast::Value::Number(..)) => {
+                let ast::Value::Number(n, _) = &v.value else { unreachable!() };
+                let i: usize = n.parse().map_err(|_| Error::Parse(format!("invalid ORDER BY position {n}")))?;
+                if i == 0 || i > names.len() {
+                    return Err(Error::Parse(format!("ORDER BY position {i} is not in select list")));
+                }
+                i - 1
+            }
+            ast::Expr::Identifier(id)
+                if names.iter().filter(|n| **n == normalize_ident(id)).count() == 1
+                    && items.iter().any(|(_, n)| *n == normalize_ident(id)) =>
+            {
+                names.iter().position(|n| *n == normalize_ident(id)).unwrap_or(0)
+            }
+            e => {
+                let x = b.bind(e)?;
+                match outputs.iter().position(|o| *o == x) {
+                    Some(i) => i,
+                    None => {
+                        outputs.push(x);
+                        outputs.len() - 1
+                    }
+                }
+            }
+        };
+        keys.push(sort_key(idx, item));
+    }
+
+    let (limit, offset) = limit_exprs(limit)?;
+
+    let Binder { relation, aggregation, windows, .. } = b;
+    let mut source = source;
+    if let (Source::Table { scan, .. }, Relation::Table { scan: bound_scan, .. }) = (&mut source, &relation) {
+        *scan = bound_scan.clone();
+        if scan.is_empty() {
+            // count(*) and friends still need rows: scan the cheapest column.
+            scan.push(ScanColumn::Id);
+        }
+    }
+    let width = if grouped {
+        aggregation.keys.len() + aggregation.aggs.len()
+    } else {
+        match &source {
+            Source::Table { scan, .. } => scan.len(),
+            _ => relation.width(),
+        }
+    };
+    let remap = |e: &mut Expr| {
+        e.remap_columns(&|i| if i >= WINDOW_BASE { width + (i - WINDOW_BASE) } else { i });
+    };
+    let mut outputs = outputs;
+    outputs.iter_mut().for_each(remap);
+    let mut having = having;
+    if let Some(h) = having.as_mut() {
+        remap(h);
+    }
+
+    let mut plan = SelectPlan {
+        source,
+        filter,
+        aggregation: if grouped { Some(aggregation) } else { None },
+        having,
+        windows,
+        outputs,
+        names,
+        distinct: false,
+        order_by: keys,
+        limit,
+        offset,
+    };
+    if distinct && plan.aggregation.is_none() && plan.windows.is_empty() {
+        // SELECT DISTINCT a, b == GROUP BY a, b.
+        let visible = plan.names.len();
+        let keys: Vec<Expr> = plan.outputs.drain(..visible).collect();
+        let extra: Vec<Expr> = plan.outputs.drain(..).collect();
+        if !extra.is_empty() {
+            // ORDER BY must then refer to selected columns.
+            if let Some(pos) = extra.iter().position(|e| !keys.contains(e)) {
+                let _ = pos;
+                return Err(Error::Parse(
+                    "ORDER BY expressions must appear in select list for SELECT DISTINCT".into(),
+                ));
+            }
+        }
+        plan.outputs = keys.iter().enumerate().map(|(i, k)| Expr::Column(i, k.data_type())).collect();
+        for key in plan.order_by.iter_mut() {
+            if key.index >= visible {
+                let e = &extra[key.index - visible];
+                key.index = keys.iter().position(|k| k == e).unwrap_or(0);
+            }
+        }
+        plan.aggregation = Some(super::plan::Aggregation { keys, aggs: vec![] });
+        distinct = false;
+    }
+    plan.distinct = distinct;
+    Ok(plan)
+}
+
+fn wildcard_columns(rel: &Relation) -> Vec<String> {
+    match rel {
+        Relation::None => Vec::new(),
+        Relation::Table { table, .. } => table.columns.iter().map(|c| c.name.clone()).collect(),
+        Relation::Rows { columns, .. } => columns.iter().map(|(n, _)| n.clone()).collect(),
+        Relation::Upsert { columns, .. } => columns.iter().map(|(n, _)| n.clone()).collect(),
+    }
+}
+
+/// GROUP BY may name an output alias or position.
+fn resolve_alias_or_ordinal(g: &ast::Expr, items: &[(ast::Expr, String)], b: &mut Binder) -> Result<ast::Expr> {
+    match g {
+        ast::Expr::Value(v) => {
+            if let ast::Value::Number(n, _) = &v.value {
+                let i: usize = n.parse().map_err(|_| Error::Parse(format!("invalid GROUP BY position {n}")))?;
+                return items
+                    .get(i.wrapping_sub(1))
+                    .map(|(e, _)| e.clone())
+                    .ok_or_else(|| Error::Parse(format!("GROUP BY position {i} is not in select list")));
+            }
+            Ok(g.clone())
+        }
+        ast::Expr::Identifier(id) => {
+            let name = normalize_ident(id);
+            if b.resolve_column(std::slice::from_ref(&name)).is_ok() {
+                return Ok(g.clone());
+            }
+            match items.iter().find(|(_, n)| *n == name) {
+                Some((e, _)) => Ok(e.clone()),
+                None => Ok(g.clone()),
+            }
+        }
+        _ => Ok(g.clone()),
+    }
+}
