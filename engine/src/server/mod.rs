@@ -1,7 +1,19 @@
-//! The networked server: a node behind CrateDB's HTTP `/_sql` endpoint.
+//! The networked server: one node on a data directory behind CrateDB's HTTP
+//! protocol. Built only without `--cfg madsim` (the simulator talks to nodes
+//! in-process).
+
+mod http;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{any, get, post};
+
+use crate::disk::FsDisk;
+use crate::error::{Error, Result};
+use crate::node::{Node, NodeConfig};
 
 /// Options of `shoal server`.
 #[derive(Debug, Clone, clap::Args)]
@@ -9,7 +21,7 @@ pub struct ServerArgs {
     /// Data directory (created if missing).
     #[arg(long, default_value = "shoal-data")]
     pub data: PathBuf,
-    /// HTTP listen address.
+    /// HTTP listen address (loopback by default).
     #[arg(long, default_value = "127.0.0.1:4200")]
     pub http: SocketAddr,
     /// This node's name.
@@ -18,9 +30,84 @@ pub struct ServerArgs {
     /// The cluster's name.
     #[arg(long, default_value = "shoal")]
     pub cluster_name: String,
+    /// Largest accepted request body, in bytes (CrateDB's http.max_content_length).
+    #[arg(long, default_value_t = 100 * 1024 * 1024)]
+    pub max_content_length: usize,
+    /// Acknowledge writes before the translog is fsynced (faster, loses recent writes on power loss).
+    #[arg(long)]
+    pub async_translog: bool,
 }
 
-/// Runs the server until interrupted.
-pub fn run(_args: ServerArgs) -> Result<(), crate::error::Error> {
-    Err(crate::error::Error::Internal("not yet".into()))
+/// Builds the HTTP router for a node.
+pub fn router(node: Arc<Node>, max_content_length: usize) -> Router {
+    let state = http::HttpState { node, max_content_length };
+    Router::new()
+        .route("/", get(http::root).head(http::root))
+        .route("/_sql", post(http::sql))
+        .route("/_sql/{*rest}", post(http::sql))
+        .fallback(any(http::not_found))
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .with_state(state)
+}
+
+/// Runs the server until interrupted (SIGINT/SIGTERM), then flushes every shard.
+pub fn run(args: ServerArgs) -> Result<()> {
+    let rt = real_tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Io(format!("cannot start runtime: {e}")))?;
+    rt.block_on(serve(args))
+}
+
+async fn serve(args: ServerArgs) -> Result<()> {
+    let disk = Arc::new(FsDisk::open(&args.data).map_err(|e| {
+        Error::Io(format!("cannot open data directory {}: {e}", args.data.display()))
+    })?);
+    let config = NodeConfig {
+        node_name: args.node_name.clone(),
+        cluster_name: args.cluster_name.clone(),
+        durable: !args.async_translog,
+        http_address: Some(format!("http://{}", args.http)),
+    };
+    let node = Node::open(config, disk)?;
+    node.start();
+    let listener = real_tokio::net::TcpListener::bind(args.http)
+        .await
+        .map_err(|e| Error::Io(format!("cannot listen on {}: {e}", args.http)))?;
+    eprintln!(
+        "shoal {} node '{}' of cluster '{}' listening on http://{} (data: {})",
+        env!("CARGO_PKG_VERSION"),
+        args.node_name,
+        args.cluster_name,
+        args.http,
+        args.data.display()
+    );
+    let app = router(node.clone(), args.max_content_length);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| Error::Io(format!("server error: {e}")))?;
+    eprintln!("shoal: shutting down, flushing shards");
+    node.flush_all().await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = real_tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match real_tokio::signal::unix::signal(real_tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    real_tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
 }

@@ -1,0 +1,222 @@
+//! CrateDB's HTTP protocol: `POST /_sql` and `GET /`.
+//!
+//! Request and response shapes, type ids and error bodies follow CrateDB
+//! exactly (see docs/http.md), so that `crash`, the `crate` Python client and
+//! other CrateDB clients work unmodified.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value as Json, json};
+
+use crate::error::Error;
+use crate::node::{Node, QueryResult, Session};
+use crate::types::json::{from_json, to_json_typed};
+use crate::types::{DataType, Value};
+
+/// Shared state of the HTTP handlers.
+#[derive(Clone)]
+pub struct HttpState {
+    pub node: Arc<Node>,
+    pub max_content_length: usize,
+}
+
+fn json_response(status: StatusCode, body: &Json) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json; charset=UTF-8")], body.to_string()).into_response()
+}
+
+fn error_body(e: &Error, trace: bool) -> Json {
+    let mut body = json!({"error": {"message": e.to_string(), "code": e.code()}});
+    if trace {
+        body["error_trace"] = json!(format!("{e:?}"));
+    }
+    body
+}
+
+fn error_response(e: &Error, trace: bool) -> Response {
+    let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    json_response(status, &error_body(e, trace))
+}
+
+fn flag(params: &HashMap<String, String>, name: &str) -> bool {
+    params.get(name).is_some_and(|v| v.is_empty() || v.eq_ignore_ascii_case("true"))
+}
+
+/// Reads the request body, decompressing gzip, within the size limit.
+fn read_body(headers: &HeaderMap, bytes: &[u8], limit: usize) -> Result<Vec<u8>, Error> {
+    let gzip = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
+    if !gzip {
+        return Ok(bytes.to_vec());
+    }
+    let mut out = Vec::new();
+    let mut dec = flate2::read::GzDecoder::new(bytes).take(limit as u64 + 1);
+    dec.read_to_end(&mut out).map_err(|e| Error::InvalidArgument(format!("invalid gzip request body: {e}")))?;
+    if out.len() > limit {
+        return Err(Error::TooLarge(format!("request body exceeds the limit of {limit} bytes")));
+    }
+    Ok(out)
+}
+
+struct SqlRequest {
+    stmt: String,
+    args: Vec<Value>,
+    bulk_args: Option<Vec<Vec<Value>>>,
+}
+
+fn parse_request(body: &[u8]) -> Result<SqlRequest, Error> {
+    let j: Json = serde_json::from_slice(body).map_err(|e| {
+        Error::InvalidArgument(format!("Failed to parse source [{}]: {e}", String::from_utf8_lossy(&body[..body.len().min(200)])))
+    })?;
+    let Json::Object(obj) = j else {
+        return Err(Error::InvalidArgument("request body must be a JSON object".into()));
+    };
+    let stmt = match obj.get("stmt") {
+        Some(Json::String(s)) => s.clone(),
+        Some(_) => return Err(Error::InvalidArgument("Field [stmt] must be a string".into())),
+        None => return Err(Error::InvalidArgument("Field [stmt] was not found".into())),
+    };
+    let args = match obj.get("args") {
+        None | Some(Json::Null) => Vec::new(),
+        Some(Json::Array(a)) => a.iter().map(from_json).collect(),
+        Some(_) => return Err(Error::InvalidArgument("Field [args] must be an array".into())),
+    };
+    let bulk_args = match obj.get("bulk_args") {
+        None | Some(Json::Null) => None,
+        Some(Json::Array(rows)) => {
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                match r {
+                    Json::Array(a) => out.push(a.iter().map(from_json).collect()),
+                    _ => return Err(Error::InvalidArgument("Field [bulk_args] must be an array of arrays".into())),
+                }
+            }
+            Some(out)
+        }
+        Some(_) => return Err(Error::InvalidArgument("Field [bulk_args] must be an array".into())),
+    };
+    if !args.is_empty() && bulk_args.as_ref().is_some_and(|b| !b.is_empty()) {
+        return Err(Error::InvalidArgument(
+            "request body contains args and bulk_args. It's forbidden to provide both".into(),
+        ));
+    }
+    Ok(SqlRequest { stmt, args, bulk_args })
+}
+
+fn result_json(r: &QueryResult, types: bool, duration_ms: f64) -> Json {
+    let mut m = Map::new();
+    m.insert("cols".into(), json!(r.cols));
+    if types {
+        m.insert("col_types".into(), Json::Array(r.types.iter().map(DataType::type_id).collect()));
+    }
+    let rows: Vec<Json> = if r.is_query() {
+        r.rows
+            .iter()
+            .map(|row| Json::Array(row.iter().zip(&r.types).map(|(v, t)| to_json_typed(v, t)).collect()))
+            .collect()
+    } else {
+        vec![json!([])]
+    };
+    m.insert("rows".into(), Json::Array(rows));
+    m.insert("rowcount".into(), json!(r.rowcount));
+    m.insert("duration".into(), json!(duration_ms));
+    Json::Object(m)
+}
+
+/// `POST /_sql`.
+pub async fn sql(
+    State(state): State<HttpState>,
+    Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let started = std::time::Instant::now();
+    let trace = flag(&params, "error_trace");
+    let types = flag(&params, "types");
+    let bytes: Bytes = match axum::body::to_bytes(body, state.max_content_length).await {
+        Ok(b) => b,
+        Err(_) => {
+            let e = Error::TooLarge(format!(
+                "request body exceeds the limit of {} bytes (http.max_content_length)",
+                state.max_content_length
+            ));
+            return error_response(&e, trace);
+        }
+    };
+    let req = match read_body(&headers, &bytes, state.max_content_length).and_then(|b| parse_request(&b)) {
+        Ok(r) => r,
+        Err(e) => return error_response(&e, trace),
+    };
+    let mut session = Session::default();
+    if let Some(schema) = headers.get("default-schema").and_then(|v| v.to_str().ok()) {
+        if !schema.is_empty() {
+            session.default_schema = schema.to_string();
+        }
+    }
+    if let Some(user) = headers.get("x-user").and_then(|v| v.to_str().ok()) {
+        session.user = user.to_string();
+    }
+    let node = state.node.clone();
+    match req.bulk_args {
+        Some(bulk) => match node.execute_bulk(&session, &req.stmt, bulk).await {
+            Ok(results) => {
+                let results: Vec<Json> = results
+                    .iter()
+                    .map(|r| match r {
+                        Ok(n) => json!({"rowcount": n}),
+                        Err(e) => json!({"rowcount": -2, "error": {"code": e.code(), "message": e.to_string()}}),
+                    })
+                    .collect();
+                let ms = started.elapsed().as_secs_f64() * 1000.0;
+                json_response(StatusCode::OK, &json!({"cols": [], "duration": ms, "results": results}))
+            }
+            Err(e) => error_response(&e, trace),
+        },
+        None => match node.execute(&session, &req.stmt, req.args).await {
+            Ok(r) => json_response(StatusCode::OK, &result_json(&r, types, started.elapsed().as_secs_f64() * 1000.0)),
+            Err(e) => error_response(&e, trace),
+        },
+    }
+}
+
+/// `GET /` and `HEAD /`: node information, pretty-printed as CrateDB does.
+pub async fn root(State(state): State<HttpState>) -> Response {
+    let node = &state.node;
+    let body = format!(
+        "{{\n  \"ok\" : true,\n  \"status\" : 200,\n  \"name\" : {},\n  \"cluster_name\" : {},\n  \"version\" : {{\n    \"number\" : \"{}\",\n    \"build_hash\" : \"shoal-{}\",\n    \"build_timestamp\" : \"\",\n    \"build_snapshot\" : false,\n    \"lucene_version\" : \"tantivy-0.27\"\n  }}\n}}\n",
+        Json::String(node.config.node_name.clone()),
+        Json::String(node.config.cluster_name.clone()),
+        crate::VERSION,
+        env!("CARGO_PKG_VERSION"),
+    );
+    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json; charset=UTF-8")], body).into_response()
+}
+
+/// Anything else.
+pub async fn not_found() -> Response {
+    let e = Error::InvalidArgument("no handler found for this request".into());
+    json_response(StatusCode::NOT_FOUND, &json!({"error": {"message": e.to_string(), "code": 4040}}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_parsing_rejects_bad_bodies() {
+        assert_eq!(parse_request(b"{").unwrap_err().code(), 4000);
+        assert!(parse_request(b"[]").is_err());
+        assert!(parse_request(b"{\"args\": []}").is_err());
+        let both = br#"{"stmt": "x", "args": [1], "bulk_args": [[1]]}"#;
+        assert!(parse_request(both).unwrap_err().to_string().contains("forbidden to provide both"));
+        let ok = parse_request(br#"{"stmt": "select ?", "args": [1]}"#).unwrap();
+        assert_eq!(ok.args, vec![Value::Int(1)]);
+    }
+}
