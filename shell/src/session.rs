@@ -51,9 +51,17 @@ pub struct SessionInfo {
 /// `5.10.1` → (5, 10, 1); missing or odd parts count as 0.
 pub fn version_tuple(v: &str) -> (u64, u64, u64) {
     let mut parts = v.split('.').map(|p| {
-        p.chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap_or(0)
+        p.chars()
+            .take_while(char::is_ascii_digit)
+            .collect::<String>()
+            .parse()
+            .unwrap_or(0)
     });
-    (parts.next().unwrap_or(0), parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+    (
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+    )
 }
 
 /// The shell's state.
@@ -308,11 +316,17 @@ impl Session {
     fn fetch_session_info(&mut self) {
         let first = self.backend.execute(SESSION_INFO);
         let result = match &first {
-            Err(BackendError::Sql { message, .. }) if message.contains("UnsupportedFeatureException") => {
-                self.backend.execute("SELECT NULL, current_schema, name FROM sys.cluster")
+            Err(BackendError::Sql { message, .. })
+                if message.contains("UnsupportedFeatureException") =>
+            {
+                self.backend
+                    .execute("SELECT NULL, current_schema, name FROM sys.cluster")
             }
-            Err(BackendError::Sql { message, .. }) if message.contains("SchemaUnknownException") => {
-                self.backend.execute("SELECT current_user, current_schema, NULL")
+            Err(BackendError::Sql { message, .. })
+                if message.contains("SchemaUnknownException") =>
+            {
+                self.backend
+                    .execute("SELECT current_user, current_schema, NULL")
             }
             _ => first,
         };
@@ -320,10 +334,17 @@ impl Session {
             Ok(resp) => {
                 let row = resp.row_slice().first().cloned().unwrap_or_default();
                 let text = |i: usize| row.get(i).and_then(Value::as_str).map(str::to_string);
-                self.session_info = Some(SessionInfo { user: text(0), schema: text(1), cluster: text(2) });
+                self.session_info = Some(SessionInfo {
+                    user: text(0),
+                    schema: text(1),
+                    cluster: text(2),
+                });
             }
             Err(e) => {
-                self.printer.warn(&format!("Could not load cluster information: {}", e.message()));
+                self.printer.warn(&format!(
+                    "Could not load cluster information: {}",
+                    e.message()
+                ));
                 self.session_info = None;
             }
         }

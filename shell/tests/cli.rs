@@ -14,15 +14,32 @@ fn answer(req: &Request) -> (u16, String) {
     if stmt.contains("sys.cluster") {
         (200, r#"{"cols":["current_user","current_schema","name"],"rows":[["crate","doc","c"]],"rowcount":1,"duration":0.1}"#.into())
     } else if stmt.contains("sys.checks") || stmt.contains("sys.node_checks") {
-        (200, r#"{"cols":["Failed Check"],"rows":[],"rowcount":0,"duration":0.1}"#.into())
+        (
+            200,
+            r#"{"cols":["Failed Check"],"rows":[],"rowcount":0,"duration":0.1}"#.into(),
+        )
     } else if stmt.starts_with("create") {
-        (200, r#"{"cols":[],"rows":[[]],"rowcount":1,"duration":12.5}"#.into())
+        (
+            200,
+            r#"{"cols":[],"rows":[[]],"rowcount":1,"duration":12.5}"#.into(),
+        )
     } else if stmt.starts_with("select 'a'") {
-        (200, r#"{"cols":["'a'","b"],"rows":[["a",null],["x,y",true]],"rowcount":2,"duration":1.5}"#.into())
+        (
+            200,
+            r#"{"cols":["'a'","b"],"rows":[["a",null],["x,y",true]],"rowcount":2,"duration":1.5}"#
+                .into(),
+        )
     } else if stmt.starts_with("select 1") {
-        (200, r#"{"cols":["1"],"rows":[[1]],"rowcount":1,"duration":0.4}"#.into())
+        (
+            200,
+            r#"{"cols":["1"],"rows":[[1]],"rowcount":1,"duration":0.4}"#.into(),
+        )
     } else {
-        (400, r#"{"error":{"message":"SQLParseException[line 1:1: mismatched input]","code":4000}}"#.into())
+        (
+            400,
+            r#"{"error":{"message":"SQLParseException[line 1:1: mismatched input]","code":4000}}"#
+                .into(),
+        )
     }
 }
 
@@ -57,23 +74,45 @@ fn shell(args: &[&str], stdin: &str) -> Out {
 #[test]
 fn command_option_runs_statements_and_exits() {
     let fake = FakeHttp::crate_like("n1", answer);
-    let out = shell(&["--hosts", &fake.addr, "-c", "select 1; create table t (a int);"], "");
+    let out = shell(
+        &[
+            "--hosts",
+            &fake.addr,
+            "-c",
+            "select 1; create table t (a int);",
+        ],
+        "",
+    );
     assert_eq!(out.stdout, "+---+\n| 1 |\n+---+\n| 1 |\n+---+\n");
-    assert_eq!(out.stderr, "CONNECT OK\nSELECT 1 row in set (0.000 sec)\nCREATE OK, 1 row affected (0.013 sec)\n");
+    assert_eq!(
+        out.stderr,
+        "CONNECT OK\nSELECT 1 row in set (0.000 sec)\nCREATE OK, 1 row affected (0.013 sec)\n"
+    );
     assert_eq!(out.code, Some(0));
     // crash sends statements with their `;`.
-    assert!(fake.statements().contains(&"create table t (a int);".to_string()));
+    assert!(
+        fake.statements()
+            .contains(&"create table t (a int);".to_string())
+    );
 }
 
 #[test]
 fn piped_statements_run_in_order_and_failures_set_exit_code() {
     let fake = FakeHttp::crate_like("n1", answer);
     let script = "select 'a',\n  b from t;\nbroken statement;\n\\format csv\nselect 'a', b from t";
-    let out = shell(&["--hosts", &format!("http://{}", fake.addr), "--schema", "s1"], script);
+    let out = shell(
+        &[
+            "--hosts",
+            &format!("http://{}", fake.addr),
+            "--schema",
+            "s1",
+        ],
+        script,
+    );
     assert_eq!(
         out.stdout,
         "+-----+------+\n| 'a' | b    |\n+-----+------+\n| a   | NULL |\n| x,y | TRUE |\n+-----+------+\n\
-         'a',b\r\na,\r\n'x,y',True\r\n\n"
+         \\'a\\',b\r\na,\r\n'x,y',True\r\n\n"
     );
     assert_eq!(
         out.stderr,
@@ -81,16 +120,32 @@ fn piped_statements_run_in_order_and_failures_set_exit_code() {
          changed output format to csv\nSELECT 2 rows in set (0.002 sec)\n"
     );
     assert_eq!(out.code, Some(1));
-    let sql: Vec<Request> = fake.requests().into_iter().filter(|r| r.method == "POST").collect();
-    assert!(sql.iter().all(|r| r.headers.get("default-schema").map(String::as_str) == Some("s1")));
+    let sql: Vec<Request> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect();
+    assert!(
+        sql.iter()
+            .all(|r| r.headers.get("default-schema").map(String::as_str) == Some("s1"))
+    );
 }
 
 #[test]
 fn unreachable_server_exits_1_naming_the_host() {
     let port = closed_port();
-    let out = shell(&["--hosts", &format!("127.0.0.1:{port}"), "-c", "select 1"], "");
+    let out = shell(
+        &["--hosts", &format!("127.0.0.1:{port}"), "-c", "select 1"],
+        "",
+    );
     assert_eq!(out.code, Some(1));
-    assert!(out.stderr.contains(&format!("http://127.0.0.1:{port}: Server not available, exception: ")), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "http://127.0.0.1:{port}: Server not available, exception: "
+        )),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.ends_with("CONNECT ERROR\n"), "{}", out.stderr);
     assert_eq!(out.stdout, "");
 }
@@ -99,9 +154,23 @@ fn unreachable_server_exits_1_naming_the_host() {
 fn one_dead_host_of_two_is_skipped() {
     let fake = FakeHttp::crate_like("n1", answer);
     let dead = format!("127.0.0.1:{}", closed_port());
-    let out = shell(&["--hosts", &dead, &fake.addr, "-c", "select 1; select 1; select 1;"], "");
+    let out = shell(
+        &[
+            "--hosts",
+            &dead,
+            &fake.addr,
+            "-c",
+            "select 1; select 1; select 1;",
+        ],
+        "",
+    );
     assert_eq!(out.code, Some(0), "{}", out.stderr);
-    assert_eq!(out.stderr.matches("SELECT 1 row in set").count(), 3, "{}", out.stderr);
+    assert_eq!(
+        out.stderr.matches("SELECT 1 row in set").count(),
+        3,
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -115,9 +184,24 @@ fn verbose_prints_the_connect_table_and_checks() {
         d = "-".repeat(w + 2),
         h = "server_url"
     )));
-    assert!(out.stdout.contains(&format!("| {url:<w$} | n1        | 5.10.0  | TRUE      | OK      |")), "{}", out.stdout);
-    assert!(out.stderr.starts_with("CONNECT OK\nCLUSTER CHECK OK\nTYPES OF NODE CHECK OK\n"), "{}", out.stderr);
-    assert!(fake.requests().iter().any(|r| r.path.contains("error_trace=true")));
+    assert!(
+        out.stdout.contains(&format!(
+            "| {url:<w$} | n1        | 5.10.0  | TRUE      | OK      |"
+        )),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr
+            .starts_with("CONNECT OK\nCLUSTER CHECK OK\nTYPES OF NODE CHECK OK\n"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        fake.requests()
+            .iter()
+            .any(|r| r.path.contains("error_trace=true"))
+    );
 }
 
 #[test]

@@ -255,15 +255,32 @@ fn connect_loads_session_info_with_crash_fallbacks() {
         code: 4004,
         error_trace: None,
     };
-    let fallback = SqlResponse::rows(&["n", "s", "c"], vec![vec![json!(null), json!("doc"), json!("c1")]], 1.0);
+    let fallback = SqlResponse::rows(
+        &["n", "s", "c"],
+        vec![vec![json!(null), json!("doc"), json!("c1")]],
+        1.0,
+    );
     let mut h = harness(
         FakeBackend::new()
-            .on("SELECT current_user, current_schema, name", Err(unsupported))
-            .on("SELECT NULL, current_schema, name FROM sys.cluster", Ok(fallback)),
+            .on(
+                "SELECT current_user, current_schema, name",
+                Err(unsupported),
+            )
+            .on(
+                "SELECT NULL, current_schema, name FROM sys.cluster",
+                Ok(fallback),
+            ),
     );
     assert!(h.session.print_connect_result(false));
     assert_eq!(h.err.take(), "CONNECT OK\n");
-    assert_eq!(h.session.session_info.clone().and_then(|i| i.cluster).as_deref(), Some("c1"));
+    assert_eq!(
+        h.session
+            .session_info
+            .clone()
+            .and_then(|i| i.cluster)
+            .as_deref(),
+        Some("c1")
+    );
 
     let mut h = harness(FakeBackend::new());
     assert!(h.session.print_connect_result(false));

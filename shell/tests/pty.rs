@@ -33,49 +33,61 @@ fn interactive_session_in_a_terminal() {
     );
     let t = Tmux::start(&command);
     t.wait_for("CONNECT OK");
+    let prompts = std::cell::Cell::new(1);
     t.wait_for("cr> ");
+    // Types the lines of one input and waits for the next prompt.
+    let enter = |lines: &[&str]| -> String {
+        for l in lines {
+            t.line(l);
+        }
+        prompts.set(prompts.get() + 1);
+        t.wait_for_n("cr> ", prompts.get(), Duration::from_secs(30))
+    };
 
     // Leftovers from an earlier run against the same server.
-    t.line("DROP TABLE IF EXISTS pty_items;");
-    t.wait_for_n("cr> ", 2, Duration::from_secs(20));
+    enter(&["DROP TABLE IF EXISTS pty_items;"]);
 
     // A statement over several lines: continuation prompt `... `.
-    t.line("CREATE TABLE pty_items (");
-    t.line("  id INTEGER PRIMARY KEY,");
-    t.line("  name TEXT");
-    t.line(") WITH (number_of_replicas = 0);");
-    let screen = t.wait_for("CREATE OK, 1 row affected (");
+    let screen = enter(&[
+        "CREATE TABLE pty_items (",
+        "  id INTEGER PRIMARY KEY,",
+        "  name TEXT",
+        ") WITH (number_of_replicas = 0);",
+    ]);
+    assert!(screen.contains("CREATE OK, 1 row affected ("), "{screen}");
     assert!(screen.contains("cr> CREATE TABLE pty_items (\n...   id INTEGER PRIMARY KEY,\n...   name TEXT\n... ) WITH"), "{screen}");
 
-    t.line("INSERT INTO pty_items (id, name) VALUES (1, 'one'), (2, 'two');");
-    t.wait_for("INSERT OK, 2 rows affected (");
-    t.line("REFRESH TABLE pty_items;");
-    t.wait_for("REFRESH OK, ");
-    t.line("SELECT id, name FROM pty_items ORDER BY id;");
-    let screen = t.wait_for("SELECT 2 rows in set (");
+    let screen = enter(&["INSERT INTO pty_items (id, name) VALUES (1, 'one'), (2, 'two');"]);
+    assert!(screen.contains("INSERT OK, 2 rows affected ("), "{screen}");
+    let screen = enter(&["REFRESH TABLE pty_items;"]);
+    assert!(screen.contains("REFRESH OK, "), "{screen}");
+    let screen = enter(&["SELECT id, name FROM pty_items ORDER BY id;"]);
     let table = "+----+------+\n| id | name |\n+----+------+\n|  1 | one  |\n|  2 | two  |\n+----+------+\nSELECT 2 rows in set (";
     assert!(screen.contains(table), "{screen}");
 
-    t.line("\\dt");
-    let screen = t.wait_for("| pty_items |");
+    let screen = enter(&["\\dt"]);
     assert!(screen.contains("| schema | name      |"), "{screen}");
     assert!(screen.contains("| doc    | pty_items |"), "{screen}");
 
-    t.line("\\format json");
-    t.wait_for("changed output format to json");
-    t.line("SELECT id, name FROM pty_items ORDER BY id;");
-    let screen = t.wait_for_n("SELECT 2 rows in set (", 2, Duration::from_secs(20));
-    let json = "[\n  {\n    \"id\": 1,\n    \"name\": \"one\"\n  },\n  {\n    \"id\": 2,\n    \"name\": \"two\"\n  }\n]";
+    let screen = enter(&["\\format json"]);
+    assert!(screen.contains("changed output format to json"), "{screen}");
+    let screen = enter(&["SELECT id, name FROM pty_items ORDER BY id;"]);
+    let json = "[\n  {\n    \"id\": 1,\n    \"name\": \"one\"\n  },\n  {\n    \"id\": 2,\n    \"name\": \"two\"\n  }\n]\nSELECT 2 rows in set (";
     assert!(screen.contains(json), "{screen}");
 
     // Ctrl-C drops a half-typed statement; Tab completes keywords.
     t.type_text("SELECT nonsense FROM");
     t.keys(&["C-c"]);
+    prompts.set(prompts.get() + 1);
+    t.wait_for_n("cr> ", prompts.get(), Duration::from_secs(10));
     t.type_text("SEL");
     t.keys(&["Tab"]);
-    t.line(" count(*) AS n FROM pty_items;");
-    let screen = t.wait_for("SELECT 1 row in set (");
-    assert!(screen.contains("cr> SELECT count(*) AS n FROM pty_items;"), "{screen}");
+    let screen = enter(&[" count(*) AS n FROM pty_items;"]);
+    assert!(screen.contains("SELECT 1 row in set ("), "{screen}");
+    assert!(
+        screen.contains("cr> SELECT count(*) AS n FROM pty_items;"),
+        "{screen}"
+    );
     assert!(screen.contains("\"n\": 2"), "{screen}");
 
     t.line("\\q");
@@ -84,5 +96,8 @@ fn interactive_session_in_a_terminal() {
 
     // The history keeps multi-line statements as one entry.
     let saved = std::fs::read_to_string(&history).expect("history file");
-    assert!(saved.contains("CREATE TABLE pty_items (\\n  id INTEGER PRIMARY KEY,"), "{saved}");
+    assert!(
+        saved.contains("CREATE TABLE pty_items (\\n  id INTEGER PRIMARY KEY,"),
+        "{saved}"
+    );
 }

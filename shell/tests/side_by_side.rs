@@ -85,7 +85,12 @@ fn normalise(text: &str) -> String {
         let head = &rest[..i];
         let open = head.rfind('(');
         match open {
-            Some(o) if head[o + 1..].chars().all(|c| c.is_ascii_digit() || c == '.') && o + 1 < head.len() => {
+            Some(o)
+                if head[o + 1..]
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == '.')
+                    && o + 1 < head.len() =>
+            {
                 out.push_str(&head[..o]);
                 out.push_str("(N sec)");
             }
@@ -103,7 +108,9 @@ fn normalise(text: &str) -> String {
 #[test]
 fn same_output_as_crash() {
     let Some(crash) = crash_path() else {
-        eprintln!("SKIP same_output_as_crash: crash not found (set SHOAL_CRASH or create .venv with crash==0.32.0)");
+        eprintln!(
+            "SKIP same_output_as_crash: crash not found (set SHOAL_CRASH or create .venv with crash==0.32.0)"
+        );
         return;
     };
     let server = match Server::start("sbs-node") {
@@ -117,18 +124,36 @@ fn same_output_as_crash() {
     let shoal = PathBuf::from(shoal_bin());
     let mut mismatches = Vec::new();
     for format in ["tabular", "json", "csv"] {
-        let theirs = run(&crash, &["--hosts", &server.addr, "--format", format], home.path());
-        let ours = run(&shoal, &["shell", "--hosts", &server.addr, "--format", format], home.path());
-        assert!(theirs.stderr.contains("CONNECT OK"), "crash did not connect:\n{}", theirs.stderr);
+        let theirs = run(
+            &crash,
+            &["--hosts", &server.addr, "--format", format],
+            home.path(),
+        );
+        let ours = run(
+            &shoal,
+            &["shell", "--hosts", &server.addr, "--format", format],
+            home.path(),
+        );
+        assert!(
+            theirs.stderr.contains("CONNECT OK"),
+            "crash did not connect:\n{}",
+            theirs.stderr
+        );
         if theirs.stdout != ours.stdout {
-            mismatches.push(format!("[{format}] stdout\n--- crash\n{}\n--- shoal\n{}", theirs.stdout, ours.stdout));
+            mismatches.push(format!(
+                "[{format}] stdout\n--- crash\n{}\n--- shoal\n{}",
+                theirs.stdout, ours.stdout
+            ));
         }
         let (a, b) = (normalise(&theirs.stderr), normalise(&ours.stderr));
         if a != b {
             mismatches.push(format!("[{format}] stderr\n--- crash\n{a}\n--- shoal\n{b}"));
         }
         if theirs.code != ours.code {
-            mismatches.push(format!("[{format}] exit code: crash {:?}, shoal {:?}", theirs.code, ours.code));
+            mismatches.push(format!(
+                "[{format}] exit code: crash {:?}, shoal {:?}",
+                theirs.code, ours.code
+            ));
         }
     }
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n\n"));
@@ -137,7 +162,9 @@ fn same_output_as_crash() {
 #[test]
 fn normalises_timings() {
     assert_eq!(
-        normalise("SELECT 1 row in set (0.001 sec)\nCREATE OK, 1 row affected (12.345 sec)\n(x sec)"),
+        normalise(
+            "SELECT 1 row in set (0.001 sec)\nCREATE OK, 1 row affected (12.345 sec)\n(x sec)"
+        ),
         "SELECT 1 row in set (N sec)\nCREATE OK, 1 row affected (N sec)\n(x sec)"
     );
 }

@@ -49,7 +49,9 @@ impl FakeHttp {
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
-                let Some(req) = read_request(&mut stream) else { continue };
+                let Some(req) = read_request(&mut stream) else {
+                    continue;
+                };
                 seen.lock().expect("lock").push(req.clone());
                 let (status, body) = handler(&req);
                 let reply = format!(
@@ -63,10 +65,18 @@ impl FakeHttp {
     }
 
     /// A CrateDB-like server: `GET /` names the node, `/_sql` answers with `sql`.
-    pub fn crate_like(node: &'static str, sql: impl Fn(&Request) -> (u16, String) + Send + Sync + 'static) -> FakeHttp {
+    pub fn crate_like(
+        node: &'static str,
+        sql: impl Fn(&Request) -> (u16, String) + Send + Sync + 'static,
+    ) -> FakeHttp {
         FakeHttp::start(move |req| {
             if req.method == "GET" {
-                (200, format!(r#"{{"ok":true,"status":200,"name":"{node}","cluster_name":"c","version":{{"number":"5.10.0"}}}}"#))
+                (
+                    200,
+                    format!(
+                        r#"{{"ok":true,"status":200,"name":"{node}","cluster_name":"c","version":{{"number":"5.10.0"}}}}"#
+                    ),
+                )
             } else {
                 sql(req)
             }
@@ -80,7 +90,11 @@ impl FakeHttp {
 
     /// The statements received so far.
     pub fn statements(&self) -> Vec<String> {
-        self.requests().iter().filter(|r| r.method == "POST").map(Request::stmt).collect()
+        self.requests()
+            .iter()
+            .filter(|r| r.method == "POST")
+            .map(Request::stmt)
+            .collect()
     }
 }
 
@@ -103,13 +117,24 @@ fn read_request(stream: &mut std::net::TcpStream) -> Option<Request> {
             headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
         }
     }
-    let len: usize = headers.get("content-length").and_then(|l| l.parse().ok()).unwrap_or(0);
+    let len: usize = headers
+        .get("content-length")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(0);
     let mut body = vec![0; len];
     reader.read_exact(&mut body).ok()?;
-    Some(Request { method, path, headers, body: String::from_utf8_lossy(&body).into_owned() })
+    Some(Request {
+        method,
+        path,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
 }
 
 /// A free loopback port nobody listens on.
 pub fn closed_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(1)
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(1)
 }

@@ -21,7 +21,10 @@ pub fn shoal_bin() -> &'static str {
 
 /// The workspace root (where `.venv/` lives).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 /// A running server, stopped on drop if this test started it.
@@ -42,7 +45,10 @@ impl Drop for Server {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(4299)
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(4299)
 }
 
 fn agent() -> ureq::Agent {
@@ -61,7 +67,10 @@ pub fn sql(addr: &str, stmt: &str) -> Result<Value, String> {
         .header("Content-Type", "application/json")
         .send(json!({ "stmt": stmt }).to_string().as_bytes())
         .map_err(|e| e.to_string())?;
-    let text = resp.body_mut().read_to_string().map_err(|e| e.to_string())?;
+    let text = resp
+        .body_mut()
+        .read_to_string()
+        .map_err(|e| e.to_string())?;
     serde_json::from_str(&text).map_err(|e| format!("{e}: {text}"))
 }
 
@@ -70,8 +79,15 @@ impl Server {
     /// usable server (the caller prints it and skips).
     pub fn start(name: &str) -> Result<Server, String> {
         if let Ok(url) = std::env::var("SHOAL_TEST_SERVER_URL") {
-            let addr = url.trim_start_matches("http://").trim_end_matches('/').to_string();
-            return Ok(Server { addr, child: None, _dir: None });
+            let addr = url
+                .trim_start_matches("http://")
+                .trim_end_matches('/')
+                .to_string();
+            return Ok(Server {
+                addr,
+                child: None,
+                _dir: None,
+            });
         }
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let port = free_port();
@@ -82,30 +98,46 @@ impl Server {
         let child = Command::new(shoal_bin())
             .args(["server", "--data"])
             .arg(dir.path().join("data"))
-            .args(["--http", &addr, "--node-name", name, "--cluster-name", "shoal-shell-tests"])
+            .args([
+                "--http",
+                &addr,
+                "--node-name",
+                name,
+                "--cluster-name",
+                "shoal-shell-tests",
+            ])
             .stdin(Stdio::null())
             .stdout(log_file)
             .stderr(err_file)
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", shoal_bin()))?;
-        let mut server = Server { addr, child: Some(child), _dir: Some(dir) };
+        let mut server = Server {
+            addr,
+            child: Some(child),
+            _dir: Some(dir),
+        };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if let Some(child) = &mut server.child {
-                if let Ok(Some(status)) = child.try_wait() {
-                    let out = std::fs::read_to_string(&log).unwrap_or_default();
-                    return Err(format!("`shoal server` exited ({status}): {}", out.trim()));
-                }
+            if let Some(child) = &mut server.child
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                let out = std::fs::read_to_string(&log).unwrap_or_default();
+                return Err(format!("`shoal server` exited ({status}): {}", out.trim()));
             }
             if let Ok(v) = sql(&server.addr, "select 1") {
                 if v.get("rows").is_some() {
                     return Ok(server);
                 }
-                return Err(format!("`shoal server` does not answer `select 1` yet: {v}"));
+                return Err(format!(
+                    "`shoal server` does not answer `select 1` yet: {v}"
+                ));
             }
             if Instant::now() > deadline {
                 let out = std::fs::read_to_string(&log).unwrap_or_default();
-                return Err(format!("`shoal server` did not answer within 60 s: {}", out.trim()));
+                return Err(format!(
+                    "`shoal server` did not answer within 60 s: {}",
+                    out.trim()
+                ));
             }
             std::thread::sleep(Duration::from_millis(100));
         }

@@ -12,7 +12,11 @@ pub struct Tmux {
 impl Tmux {
     /// Whether tmux can be run.
     pub fn available() -> bool {
-        Command::new("tmux").arg("-V").output().map(|o| o.status.success()).unwrap_or(false)
+        Command::new("tmux")
+            .arg("-V")
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
     }
 
     fn tmux(&self, args: &[&str]) -> Output {
@@ -31,10 +35,28 @@ impl Tmux {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
             .unwrap_or(0);
-        let tmux = Tmux { socket: format!("shoal-test-{}-{nanos}", std::process::id()) };
+        let tmux = Tmux {
+            socket: format!("shoal-test-{}-{nanos}", std::process::id()),
+        };
         let wrapped = format!("{command}; echo SHELL-EXITED:$?; sleep 600");
-        let out = tmux.tmux(&["new-session", "-d", "-s", "main", "-x", "200", "-y", "50", "sh", "-c", &wrapped]);
-        assert!(out.status.success(), "tmux new-session: {}", String::from_utf8_lossy(&out.stderr));
+        let out = tmux.tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            "main",
+            "-x",
+            "200",
+            "-y",
+            "50",
+            "sh",
+            "-c",
+            &wrapped,
+        ]);
+        assert!(
+            out.status.success(),
+            "tmux new-session: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         tmux
     }
 
@@ -63,7 +85,12 @@ impl Tmux {
 
     /// The whole screen including scrollback, wrapped lines joined.
     pub fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-t", "main", "-p", "-J", "-S", "-"]).stdout).into_owned()
+        String::from_utf8_lossy(
+            &self
+                .tmux(&["capture-pane", "-t", "main", "-p", "-J", "-S", "-"])
+                .stdout,
+        )
+        .into_owned()
     }
 
     /// Waits until `needle` appears `count` times on the screen; panics with the screen
