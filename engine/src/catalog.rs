@@ -225,7 +225,7 @@ pub fn add_column_path(
 }
 
 /// The set of tables, by schema and name.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Catalog {
     tables: BTreeMap<TableIdent, Arc<TableInfo>>,
     /// Bumped on every change.
@@ -280,19 +280,54 @@ impl Catalog {
     }
 
     /// Serialises the catalog for persistence.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec_pretty(self).unwrap_or_default()
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let file = CatalogFile { version: self.version, tables: self.tables.values().cloned().collect() };
+        serde_json::to_vec_pretty(&file).map_err(|e| Error::internal(format!("cannot serialise catalog: {e}")))
     }
 
     /// Reads a persisted catalog.
     pub fn from_bytes(bytes: &[u8]) -> Result<Catalog> {
-        serde_json::from_slice(bytes).map_err(|e| Error::Io(format!("corrupt catalog: {e}")))
+        let file: CatalogFile =
+            serde_json::from_slice(bytes).map_err(|e| Error::Io(format!("corrupt catalog: {e}")))?;
+        Ok(Catalog {
+            version: file.version,
+            tables: file.tables.into_iter().map(|t| (t.ident.clone(), t)).collect(),
+        })
     }
+}
+
+/// The persisted form of the catalog.
+#[derive(Serialize, Deserialize)]
+struct CatalogFile {
+    version: u64,
+    tables: Vec<Arc<TableInfo>>,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn catalog_round_trips_through_bytes() {
+        let mut c = Catalog::default();
+        c.put_table(TableInfo {
+            ident: TableIdent::new("doc", "t"),
+            uuid: "u".into(),
+            columns: vec![],
+            primary_key: vec![],
+            clustered_by: None,
+            partitioned_by: vec![],
+            num_shards: 2,
+            number_of_replicas: ReplicaSetting("0-1".into()),
+            refresh_interval_ms: 1000,
+            column_policy: ColumnPolicy::Dynamic,
+            fulltext_indexes: vec![],
+            checks: vec![],
+            settings: Default::default(),
+            version: 1,
+        });
+        assert_eq!(Catalog::from_bytes(&c.to_bytes().unwrap()).unwrap(), c);
+    }
 
     #[test]
     fn replica_ranges_expand_with_the_cluster() {

@@ -157,7 +157,7 @@ impl Node {
     pub(crate) fn update_catalog<R>(&self, f: impl FnOnce(&mut Catalog) -> Result<R>) -> Result<R> {
         let mut next = (*self.catalog()).clone();
         let r = f(&mut next)?;
-        self.disk.write_atomic(CATALOG_PATH, &next.to_bytes())?;
+        self.disk.write_atomic(CATALOG_PATH, &next.to_bytes()?)?;
         *self.catalog.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(next);
         Ok(r)
     }
