@@ -1,19 +1,18 @@
 //! The line editor's helper: completion (keywords, backslash commands and their
-//! arguments, table and column names), keyword highlighting, and auto-capitalization of
-//! keywords as they are typed. The word lists live in a shared [`Vocabulary`] that the
+//! arguments, table and column names), syntax highlighting, and `\autocapitalize`
+//! (keywords are shown upper-case as soon as a word is finished, and the accepted input
+//! is capitalized the same way before it runs). The word lists live in a shared [`Vocabulary`] that the
 //! REPL refreshes from the server.
 
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashSet};
 use std::sync::{Arc, RwLock};
 
+use rustyline::Context;
 use rustyline::completion::{Completer, FilenameCompleter, Pair};
 use rustyline::highlight::{CmdKind, Highlighter};
 use rustyline::hint::Hinter;
 use rustyline::validate::Validator;
-use rustyline::{
-    Cmd, ConditionalEventHandler, Context, Event, EventContext, KeyCode, Movement, RepeatCount,
-};
 
 use crate::commands::{CHECKS, COMMANDS};
 use crate::format::OutputFormat;
@@ -203,6 +202,8 @@ pub fn candidates(v: &Vocabulary, line: &str, pos: usize) -> (usize, Vec<Pair>) 
 pub struct ShellHelper {
     vocab: SharedVocabulary,
     files: FilenameCompleter,
+    /// Set for the final drawing of an accepted line.
+    final_refresh: std::cell::Cell<bool>,
     /// Colour keywords, strings, numbers and comments.
     pub highlight: bool,
 }
@@ -213,6 +214,7 @@ impl ShellHelper {
         ShellHelper {
             vocab,
             files: FilenameCompleter::new(),
+            final_refresh: std::cell::Cell::new(false),
             highlight,
         }
     }
@@ -251,16 +253,37 @@ const NUMBER: &str = "\x1b[35m";
 const COMMENT: &str = "\x1b[90m";
 const RESET: &str = "\x1b[0m";
 
-/// `line` with ANSI colours for keywords, strings, numbers and comments.
-pub fn highlight_sql(v: &Vocabulary, line: &str) -> String {
+/// How to draw the line being edited.
+#[derive(Debug, Clone, Copy)]
+pub struct Look {
+    /// ANSI colours for keywords, strings, numbers and comments.
+    pub color: bool,
+    /// Show keywords upper-case (`\autocapitalize`), except the word at `cursor` while
+    /// it is still being typed.
+    pub capitalize: bool,
+    /// The cursor's byte position, or `None` for the final drawing of an accepted line.
+    pub cursor: Option<usize>,
+}
+
+/// `line` as the editor shows it: coloured and/or with keywords capitalized. The text
+/// keeps its display width, as rustyline requires.
+pub fn render_line(v: &Vocabulary, line: &str, look: Look) -> String {
     if line.trim_start().starts_with('\\') {
         return line.to_string();
     }
     let mut out = String::with_capacity(line.len() + 16);
     for t in tokens(line) {
         let text = &line[t.start..t.end];
+        let keyword = t.kind == Kind::Word && v.is_keyword(text);
+        let typing = look.cursor == Some(t.end);
+        let shown = if keyword && look.capitalize && !typing && text.is_ascii() {
+            Cow::Owned(text.to_ascii_uppercase())
+        } else {
+            Cow::Borrowed(text)
+        };
         let color = match t.kind {
-            Kind::Word if v.is_keyword(text) => Some(KEYWORD),
+            _ if !look.color => None,
+            Kind::Word if keyword => Some(KEYWORD),
             Kind::Str => Some(STRING),
             Kind::Number => Some(NUMBER),
             Kind::Comment => Some(COMMENT),
@@ -269,75 +292,57 @@ pub fn highlight_sql(v: &Vocabulary, line: &str) -> String {
         match color {
             Some(c) => {
                 out.push_str(c);
-                out.push_str(text);
+                out.push_str(&shown);
                 out.push_str(RESET);
             }
-            None => out.push_str(text),
+            None => out.push_str(&shown),
         }
     }
     out
 }
 
+/// `\autocapitalize`: the accepted input with its keywords upper-cased (words outside
+/// strings, quoted identifiers and comments only, so the statement means the same).
+pub fn capitalize_keywords(v: &Vocabulary, text: &str) -> String {
+    let look = Look {
+        color: false,
+        capitalize: true,
+        cursor: None,
+    };
+    text.split('\n')
+        .map(|line| render_line(v, line, look))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 impl Highlighter for ShellHelper {
-    fn highlight<'l>(&self, line: &'l str, _pos: usize) -> Cow<'l, str> {
-        if !self.highlight {
+    fn highlight<'l>(&self, line: &'l str, pos: usize) -> Cow<'l, str> {
+        let Ok(v) = self.vocab.read() else {
+            return Cow::Borrowed(line);
+        };
+        if !self.highlight && !v.autocapitalize {
             return Cow::Borrowed(line);
         }
-        match self.vocab.read() {
-            Ok(v) => Cow::Owned(highlight_sql(&v, line)),
-            Err(_) => Cow::Borrowed(line),
-        }
+        let cursor = if self.final_refresh.get() {
+            None
+        } else {
+            Some(pos)
+        };
+        let look = Look {
+            color: self.highlight,
+            capitalize: v.autocapitalize,
+            cursor,
+        };
+        Cow::Owned(render_line(&v, line, look))
     }
 
-    fn highlight_char(&self, _line: &str, _pos: usize, _kind: CmdKind) -> bool {
-        self.highlight
+    fn highlight_char(&self, _line: &str, _pos: usize, kind: CmdKind) -> bool {
+        self.final_refresh.set(kind == CmdKind::ForcedRefresh);
+        true
     }
 }
 
 impl rustyline::Helper for ShellHelper {}
-
-/// Upper-cases the keyword just typed when a word ends (space, comma, parenthesis,
-/// semicolon), if `\autocapitalize` is on.
-pub struct Capitalize(pub SharedVocabulary);
-
-/// The replacement for the word before `pos` when `typed` ends it: `(chars to replace,
-/// new text)`.
-pub fn capitalize(v: &Vocabulary, line: &str, pos: usize, typed: char) -> Option<(usize, String)> {
-    if !v.autocapitalize || line.trim_start().starts_with('\\') {
-        return None;
-    }
-    let t = token_before(line, pos)?;
-    if t.kind != Kind::Word || t.end != pos {
-        return None;
-    }
-    let word = &line[t.start..t.end];
-    let upper = word.to_uppercase();
-    if !v.is_keyword(word) || upper == word {
-        return None;
-    }
-    Some((word.chars().count(), format!("{upper}{typed}")))
-}
-
-impl ConditionalEventHandler for Capitalize {
-    fn handle(
-        &self,
-        evt: &Event,
-        _n: RepeatCount,
-        _positive: bool,
-        ctx: &EventContext,
-    ) -> Option<Cmd> {
-        let typed = match evt.get(0)? {
-            rustyline::KeyEvent(KeyCode::Char(c), _) => *c,
-            _ => return None,
-        };
-        let v = self.0.read().ok()?;
-        let (n, text) = capitalize(&v, ctx.line(), ctx.pos(), typed)?;
-        Some(Cmd::Replace(
-            Movement::BackwardChar(u16::try_from(n).ok()?),
-            Some(text),
-        ))
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -398,27 +403,55 @@ mod tests {
 
     #[test]
     fn highlights_keywords() {
+        let look = Look {
+            color: true,
+            capitalize: false,
+            cursor: None,
+        };
         assert_eq!(
-            highlight_sql(&vocab(), "select 'x', 1 -- c"),
+            render_line(&vocab(), "select 'x', 1 -- c", look),
             "\x1b[1;34mselect\x1b[0m \x1b[32m'x'\x1b[0m, \x1b[35m1\x1b[0m \x1b[90m-- c\x1b[0m"
         );
-        assert_eq!(highlight_sql(&vocab(), "\\format json"), "\\format json");
+        assert_eq!(
+            render_line(&vocab(), "\\format json", look),
+            "\\format json"
+        );
     }
 
     #[test]
     fn capitalizes_keywords() {
-        let mut v = vocab();
-        assert_eq!(capitalize(&v, "select", 6, ' '), None);
-        v.autocapitalize = true;
+        let v = vocab();
+        let typing = Look {
+            color: false,
+            capitalize: true,
+            cursor: Some(15),
+        };
+        // The word under the cursor is still being typed.
         assert_eq!(
-            capitalize(&v, "select", 6, ' '),
-            Some((6, "SELECT ".to_string()))
+            render_line(
+                &v,
+                "select a from t",
+                Look {
+                    cursor: Some(15),
+                    ..typing
+                }
+            ),
+            "SELECT a FROM t"
         );
-        assert_eq!(capitalize(&v, "SELECT name", 11, ','), None);
-        assert_eq!(capitalize(&v, "select 'from", 12, ' '), None);
         assert_eq!(
-            capitalize(&v, "SELECT 1 from", 13, ' '),
-            Some((4, "FROM ".to_string()))
+            render_line(
+                &v,
+                "select a from",
+                Look {
+                    cursor: Some(13),
+                    ..typing
+                }
+            ),
+            "SELECT a from"
+        );
+        assert_eq!(
+            capitalize_keywords(&v, "select 'from', \"from\" -- from\nfrom t"),
+            "SELECT 'from', \"from\" -- from\nFROM t"
         );
     }
 }

@@ -7,14 +7,14 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, RwLock};
 
+use rustyline::Editor;
 use rustyline::config::{CompletionType, Config};
 use rustyline::error::ReadlineError;
 use rustyline::history::{FileHistory, History};
-use rustyline::{Editor, EventHandler, KeyEvent};
 use serde_json::Value;
 
 use crate::backend::Backend;
-use crate::complete::{Capitalize, SharedVocabulary, ShellHelper, Vocabulary};
+use crate::complete::{SharedVocabulary, ShellHelper, Vocabulary, capitalize_keywords};
 use crate::keywords;
 use crate::progress::Watch;
 use crate::session::{Flow, Session};
@@ -113,12 +113,6 @@ pub fn run(session: &mut Session, history: Option<PathBuf>) {
         }
     };
     editor.set_helper(Some(ShellHelper::new(Arc::clone(&vocab), true)));
-    for key in [' ', ',', '(', ')', ';'] {
-        editor.bind_sequence(
-            KeyEvent::from(key),
-            EventHandler::Conditional(Box::new(Capitalize(Arc::clone(&vocab)))),
-        );
-    }
     if let Some(path) = &history {
         if let Some(dir) = path.parent() {
             let _ = std::fs::create_dir_all(dir);
@@ -146,6 +140,10 @@ pub fn run(session: &mut Session, history: Option<PathBuf>) {
         };
         match editor.readline(prompt) {
             Ok(input) => {
+                let input = match vocab.read() {
+                    Ok(v) if v.autocapitalize => capitalize_keywords(&v, &input),
+                    _ => input,
+                };
                 let mut flow = Flow::Continue;
                 for line in input.split('\n') {
                     let line = line.strip_suffix('\r').unwrap_or(line);

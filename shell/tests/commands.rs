@@ -2,6 +2,8 @@
 //! the exact messages crash prints (stderr) and the tables (stdout).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 use shoal_shell::backend::fake::FakeBackend;
@@ -9,6 +11,7 @@ use shoal_shell::backend::{Backend, BackendError, SqlResponse};
 use shoal_shell::commands::{SHOW_TABLES, help};
 use shoal_shell::format::OutputFormat;
 use shoal_shell::printer::{Buffer, Pager, Printer};
+use shoal_shell::progress::Watch;
 use shoal_shell::session::{Connector, Flow, Session};
 use shoal_shell::split::Item;
 
@@ -432,6 +435,61 @@ fn statements_status_lines_and_errors() {
         h.err.take(),
         "No server available: http://x:4200 (refused)\nUse \\connect <server> to connect to one or more servers first.\n"
     );
+}
+
+#[test]
+fn ctrl_c_during_a_long_statement_gives_the_prompt_back() {
+    let fake = FakeBackend::new()
+        .on(
+            "select",
+            Ok(SqlResponse::rows(&["a"], vec![vec![json!(1)]], 1.0)),
+        )
+        .slow(Duration::from_secs(5));
+    let mut h = harness(fake);
+    let flag = Arc::new(AtomicBool::new(false));
+    h.session.watch = Watch {
+        spinner: false,
+        interrupt: Some(Arc::clone(&flag)),
+    };
+    let presser = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        flag.store(true, Ordering::SeqCst);
+    });
+    let started = Instant::now();
+    // The interrupt also drops the statements after it.
+    assert_eq!(
+        h.session.process_text("select 1; select 2;"),
+        Flow::Interrupted
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "waited for the statement"
+    );
+    presser.join().expect("presser");
+    assert_eq!(
+        h.err.take(),
+        "Query not cancelled. Run KILL <jobId> to cancel it\n"
+    );
+    assert_eq!(h.out.take(), "");
+    assert_eq!(h.backend.executed(), vec!["select 1;"]);
+    assert!(!h.session.failed);
+}
+
+#[test]
+fn slow_statements_still_print_their_result() {
+    let fake = FakeBackend::new()
+        .on(
+            "select",
+            Ok(SqlResponse::rows(&["a"], vec![vec![json!(1)]], 1.0)),
+        )
+        .slow(Duration::from_millis(300));
+    let mut h = harness(fake);
+    h.session.watch = Watch {
+        spinner: false,
+        interrupt: Some(Arc::new(AtomicBool::new(false))),
+    };
+    assert_eq!(h.sql("select 1;"), Flow::Continue);
+    assert_eq!(h.err.take(), "SELECT 1 row in set (0.001 sec)\n");
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! End to end through a real pseudo-terminal: `shoal shell` in tmux against a real
 //! `shoal server`. Types a multi-line CREATE TABLE, INSERT, REFRESH, SELECT, `\dt`,
-//! `\format json`, completion, Ctrl-C and `\q`, and checks what the screen shows.
+//! `\format json`, completion, Ctrl-C, the pager and `\q`, and checks what the screen shows.
 
 mod common;
 
@@ -46,6 +46,7 @@ fn interactive_session_in_a_terminal() {
 
     // Leftovers from an earlier run against the same server.
     enter(&["DROP TABLE IF EXISTS pty_items;"]);
+    enter(&["DROP TABLE IF EXISTS pty_pages;"]);
 
     // A statement over several lines: continuation prompt `... `.
     let screen = enter(&[
@@ -89,6 +90,24 @@ fn interactive_session_in_a_terminal() {
         "{screen}"
     );
     assert!(screen.contains("\"n\": 2"), "{screen}");
+
+    // A result taller than the terminal goes through the pager.
+    enter(&["\\format tabular"]);
+    enter(&["\\pager sed 's/^/PAGED /'"]);
+    enter(&["CREATE TABLE pty_pages (n INTEGER) WITH (number_of_replicas = 0);"]);
+    let values: Vec<String> = (1..=80).map(|i| format!("({i})")).collect();
+    let screen = enter(&[&format!(
+        "INSERT INTO pty_pages (n) VALUES {};",
+        values.join(", ")
+    )]);
+    assert!(screen.contains("INSERT OK, 80 rows affected ("), "{screen}");
+    enter(&["REFRESH TABLE pty_pages;"]);
+    let screen = enter(&["SELECT n FROM pty_pages ORDER BY n;"]);
+    assert!(screen.contains("PAGED |  1 |\nPAGED |  2 |"), "{screen}");
+    assert!(
+        screen.contains("PAGED | 80 |\nPAGED +----+\nSELECT 80 rows in set ("),
+        "{screen}"
+    );
 
     t.line("\\q");
     let screen = t.wait_for("SHELL-EXITED:");

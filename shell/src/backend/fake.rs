@@ -17,6 +17,7 @@ pub struct FakeBackend {
     executed: Mutex<Vec<String>>,
     error_trace: AtomicBool,
     infos: Vec<ServerInfo>,
+    delay: std::time::Duration,
 }
 
 impl FakeBackend {
@@ -56,6 +57,12 @@ impl FakeBackend {
         self
     }
 
+    /// Takes `delay` to answer each statement (for progress and Ctrl-C tests).
+    pub fn slow(mut self, delay: std::time::Duration) -> FakeBackend {
+        self.delay = delay;
+        self
+    }
+
     /// The statements executed so far.
     pub fn executed(&self) -> Vec<String> {
         self.executed.lock().map(|e| e.clone()).unwrap_or_default()
@@ -72,6 +79,7 @@ impl Backend for FakeBackend {
         if let Ok(mut e) = self.executed.lock() {
             e.push(stmt.to_string());
         }
+        std::thread::sleep(self.delay);
         let rules = self
             .rules
             .lock()
