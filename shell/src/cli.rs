@@ -27,7 +27,8 @@ pub struct ShellArgs {
     #[arg(long)]
     pub sysinfo: bool,
 
-    /// The output FORMAT of the SQL response.
+    /// The output FORMAT of the SQL response: tabular, json, csv, raw, mixed, dynamic or
+    /// json_row.
     #[arg(long, value_name = "FORMAT", default_value = "tabular", value_parser = parse_format)]
     pub format: OutputFormat,
 
