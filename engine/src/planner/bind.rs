@@ -68,7 +68,12 @@ pub struct Binder<'a> {
     pub allow_aggregates: bool,
     pub aggregation: Aggregation,
     pub windows: Vec<WindowCall>,
+    /// Current expression nesting, bounded so hostile input cannot exhaust the stack.
+    depth: usize,
 }
+
+/// Deepest expression nesting accepted (long AND/OR chains are flattened and do not count).
+const MAX_DEPTH: usize = 256;
 
 fn lit(v: Value, ty: DataType) -> Expr {
     Expr::Literal(v, ty)
@@ -218,6 +223,7 @@ impl<'a> Binder<'a> {
             allow_aggregates: false,
             aggregation: Aggregation { keys: Vec::new(), aggs: Vec::new() },
             windows: Vec::new(),
+            depth: 0,
         }
     }
 
@@ -243,12 +249,23 @@ impl<'a> Binder<'a> {
 
     /// Binds an expression.
     pub fn bind(&mut self, e: &ast::Expr) -> Result<Expr> {
-        if self.mode == Mode::Post {
-            if let Some(x) = self.bind_post_special(e)? {
-                return Ok(x);
-            }
+        if self.depth >= MAX_DEPTH {
+            return Err(Error::Parse(format!(
+                "statement is nested too deeply (more than {MAX_DEPTH} levels of expressions)"
+            )));
         }
-        self.bind_inner(e)
+        self.depth += 1;
+        let r = if self.mode == Mode::Post {
+            match self.bind_post_special(e) {
+                Ok(Some(x)) => Ok(x),
+                Ok(None) => self.bind_inner(e),
+                Err(err) => Err(err),
+            }
+        } else {
+            self.bind_inner(e)
+        };
+        self.depth -= 1;
+        r
     }
 
     fn bind_post_special(&mut self, e: &ast::Expr) -> Result<Option<Expr>> {
@@ -800,11 +817,30 @@ impl<'a> Binder<'a> {
         use BinaryOperator as B;
         match op {
             B::And | B::Or => {
-                let l = cast_expr(self.bind(left)?, &DataType::Boolean)?;
-                let r = cast_expr(self.bind(right)?, &DataType::Boolean)?;
-                let mut items = Vec::new();
-                for x in [l, r] {
-                    match (op, x) {
+                // Collect the whole chain iteratively: `a OR b OR c ...` parses
+                // left-deep, and recursing along it would be as deep as it is long.
+                let mut operands: Vec<&ast::Expr> = vec![right];
+                let mut cur: &ast::Expr = left;
+                loop {
+                    match cur {
+                        ast::Expr::BinaryOp { left: l, op: o, right: r } if o == op => {
+                            operands.push(r);
+                            cur = l;
+                        }
+                        ast::Expr::Nested(inner)
+                            if matches!(inner.as_ref(), ast::Expr::BinaryOp { op: o, .. } if o == op) =>
+                        {
+                            cur = inner;
+                        }
+                        other => {
+                            operands.push(other);
+                            break;
+                        }
+                    }
+                }
+                let mut items = Vec::with_capacity(operands.len());
+                for x in operands.into_iter().rev() {
+                    match (op, cast_expr(self.bind(x)?, &DataType::Boolean)?) {
                         (B::And, Expr::And(inner)) => items.extend(inner),
                         (B::Or, Expr::Or(inner)) => items.extend(inner),
                         (_, other) => items.push(other),

@@ -54,6 +54,8 @@ pub fn router(node: Arc<Node>, max_content_length: usize) -> Router {
 pub fn run(args: ServerArgs) -> Result<()> {
     let rt = real_tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // Planning and evaluating deeply nested expressions recurses; give it room.
+        .thread_stack_size(16 * 1024 * 1024)
         .build()
         .map_err(|e| Error::Io(format!("cannot start runtime: {e}")))?;
     rt.block_on(serve(args))
