@@ -8,7 +8,6 @@
 //! fields, and objects or arrays from the stored `_source`.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use tantivy::columnar::{Column, StrColumn};
 use tantivy::query::EnableScoring;
@@ -345,6 +344,3 @@ pub fn stored_row(doc: &StoredDoc, scan: &[ScanColumn]) -> Row {
         })
         .collect()
 }
-
-/// Shared ownership helper for running collect phases off the async workers.
-pub type SharedSpec = Arc<CollectSpec>;

@@ -27,7 +27,6 @@ const DENSE_LIMIT: u64 = 1 << 20;
 
 #[derive(Clone, Copy)]
 enum KeyKind {
-    None,
     Int,
     Text,
     Bool,
@@ -258,7 +257,6 @@ fn aggregate_segment(
         },
         Some((path, KeyKind::Text)) => ff.str(path)?.map(KeyCol::Text).unwrap_or(KeyCol::Missing),
         Some((path, KeyKind::Bool)) => ff.column_opt::<bool>(path)?.map(KeyCol::Bool).unwrap_or(KeyCol::Missing),
-        Some((_, KeyKind::None)) => KeyCol::None,
     };
     let mut vals = Vec::with_capacity(p.vals.len());
     for v in &p.vals {

@@ -11,7 +11,7 @@ use tantivy::Term;
 
 use crate::expr::{EvalCtx, Expr, Func};
 use crate::planner::ScanColumn;
-use crate::storage::document::{DOC_FIELD, column_path};
+use crate::storage::document::column_path;
 use crate::storage::shard::shard_schema;
 use crate::types::{DataType, Value};
 
@@ -187,9 +187,4 @@ fn to_query(e: &Expr, scan: &[ScanColumn], ctx: &EvalCtx) -> Option<Box<dyn Quer
         }
         _ => None,
     }
-}
-
-/// The field name of the JSON document field (for fast-column lookups).
-pub fn doc_field() -> &'static str {
-    DOC_FIELD
 }

@@ -178,26 +178,41 @@ impl Executor<'_> {
                 .ok_or_else(|| Error::ShardsUnavailable(format!("shard {shard_id} of {} is not available", table.ident)))?;
             let upsert = matches!(plan.on_conflict, Some(ConflictPlan::DoUpdate(_)));
             let do_nothing = matches!(plan.on_conflict, Some(ConflictPlan::DoNothing));
+            // The sources move into the batch; an upsert keeps a copy for its
+            // conflict path.
+            let mut meta = Vec::with_capacity(rows.len());
+            let mut kept = Vec::new();
+            let mut sources = Vec::with_capacity(rows.len());
+            for p in rows {
+                if upsert {
+                    kept.push(p.source.clone());
+                }
+                meta.push((p.origin, p.id));
+                sources.push(p.source);
+            }
             let outcomes = shard.write(|b| {
-                let mut outcomes = Vec::with_capacity(rows.len());
-                for p in &rows {
-                    let r = b.put(&p.id, p.source.clone(), Expect::Absent);
-                    outcomes.push(r);
+                let mut outcomes = Vec::with_capacity(sources.len());
+                for ((_, id), source) in meta.iter().zip(sources) {
+                    outcomes.push(b.put(id, source, Expect::Absent));
                 }
                 Ok(outcomes)
             })?;
-            for (p, outcome) in rows.into_iter().zip(outcomes) {
+            let mut kept = kept.into_iter();
+            for ((origin, id), outcome) in meta.into_iter().zip(outcomes) {
+                let source = if upsert { kept.next() } else { None };
                 match outcome {
                     Ok(_) => {
-                        if let Ok(n) = &mut results[p.origin] {
+                        if let Ok(n) = &mut results[origin] {
                             *n += 1;
                         }
                     }
-                    Err(Error::DuplicateKey) if upsert => conflicts.push(p),
+                    Err(Error::DuplicateKey) if upsert => {
+                        conflicts.push(Pending { origin, id, source: source.unwrap_or_default() })
+                    }
                     Err(Error::DuplicateKey) if do_nothing => {}
                     Err(e) => {
                         if bulk || single_row {
-                            results[p.origin] = Err(e);
+                            results[origin] = Err(e);
                         }
                     }
                 }

@@ -89,7 +89,6 @@ pub struct Node {
     shards: RwLock<HashMap<String, Vec<Arc<Shard>>>>,
     /// Serialises catalog changes.
     ddl: tokio::sync::Mutex<()>,
-    pub(crate) started_ms: i64,
 }
 
 impl std::fmt::Debug for Node {
@@ -129,7 +128,6 @@ impl Node {
             catalog: RwLock::new(Arc::new(catalog)),
             shards: RwLock::new(shards),
             ddl: tokio::sync::Mutex::new(()),
-            started_ms: crate::runtime::now_millis(),
         }))
     }
 

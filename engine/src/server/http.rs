@@ -16,7 +16,7 @@ use serde_json::{Map, Value as Json, json};
 
 use crate::error::Error;
 use crate::node::{Node, QueryResult, Session};
-use crate::types::json::{from_json, to_json_typed};
+use crate::types::json::to_json_typed;
 use crate::types::{DataType, Value};
 
 /// Shared state of the HTTP handlers.
@@ -65,36 +65,47 @@ fn read_body(headers: &HeaderMap, bytes: &[u8], limit: usize) -> Result<Vec<u8>,
     Ok(out)
 }
 
+#[derive(Debug)]
 struct SqlRequest {
     stmt: String,
     args: Vec<Value>,
     bulk_args: Option<Vec<Vec<Value>>>,
 }
 
+/// The request body as sent; values are parsed straight into [`Value`]s.
+#[derive(serde::Deserialize)]
+struct RawRequest {
+    stmt: Option<Json>,
+    #[serde(default)]
+    args: Option<Value>,
+    #[serde(default)]
+    bulk_args: Option<Value>,
+}
+
 fn parse_request(body: &[u8]) -> Result<SqlRequest, Error> {
-    let j: Json = serde_json::from_slice(body).map_err(|e| {
-        Error::InvalidArgument(format!("Failed to parse source [{}]: {e}", String::from_utf8_lossy(&body[..body.len().min(200)])))
+    let raw: RawRequest = serde_json::from_slice(body).map_err(|e| {
+        Error::InvalidArgument(format!(
+            "Failed to parse source [{}]: {e}",
+            String::from_utf8_lossy(&body[..body.len().min(200)])
+        ))
     })?;
-    let Json::Object(obj) = j else {
-        return Err(Error::InvalidArgument("request body must be a JSON object".into()));
-    };
-    let stmt = match obj.get("stmt") {
-        Some(Json::String(s)) => s.clone(),
+    let stmt = match raw.stmt {
+        Some(Json::String(s)) => s,
         Some(_) => return Err(Error::InvalidArgument("Field [stmt] must be a string".into())),
         None => return Err(Error::InvalidArgument("Field [stmt] was not found".into())),
     };
-    let args = match obj.get("args") {
-        None | Some(Json::Null) => Vec::new(),
-        Some(Json::Array(a)) => a.iter().map(from_json).collect(),
+    let args = match raw.args {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(a)) => a,
         Some(_) => return Err(Error::InvalidArgument("Field [args] must be an array".into())),
     };
-    let bulk_args = match obj.get("bulk_args") {
-        None | Some(Json::Null) => None,
-        Some(Json::Array(rows)) => {
+    let bulk_args = match raw.bulk_args {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(rows)) => {
             let mut out = Vec::with_capacity(rows.len());
             for r in rows {
                 match r {
-                    Json::Array(a) => out.push(a.iter().map(from_json).collect()),
+                    Value::Array(a) => out.push(a),
                     _ => return Err(Error::InvalidArgument("Field [bulk_args] must be an array of arrays".into())),
                 }
             }
@@ -108,6 +119,31 @@ fn parse_request(body: &[u8]) -> Result<SqlRequest, Error> {
         ));
     }
     Ok(SqlRequest { stmt, args, bulk_args })
+}
+
+/// The bulk response, written directly (it can have many thousands of entries).
+fn bulk_json(results: &[Result<i64, Error>], duration_ms: f64) -> String {
+    let mut out = String::with_capacity(32 + results.len() * 16);
+    out.push_str("{\"cols\":[],\"duration\":");
+    out.push_str(&json!(duration_ms).to_string());
+    out.push_str(",\"results\":[");
+    for (i, r) in results.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        match r {
+            Ok(n) => {
+                out.push_str("{\"rowcount\":");
+                out.push_str(&n.to_string());
+                out.push('}');
+            }
+            Err(e) => out.push_str(
+                &json!({"rowcount": -2, "error": {"code": e.code(), "message": e.to_string()}}).to_string(),
+            ),
+        }
+    }
+    out.push_str("]}");
+    out
 }
 
 fn result_json(r: &QueryResult, types: bool, duration_ms: f64) -> Json {
@@ -167,15 +203,8 @@ pub async fn sql(
     match req.bulk_args {
         Some(bulk) => match node.execute_bulk(&session, &req.stmt, bulk).await {
             Ok(results) => {
-                let results: Vec<Json> = results
-                    .iter()
-                    .map(|r| match r {
-                        Ok(n) => json!({"rowcount": n}),
-                        Err(e) => json!({"rowcount": -2, "error": {"code": e.code(), "message": e.to_string()}}),
-                    })
-                    .collect();
-                let ms = started.elapsed().as_secs_f64() * 1000.0;
-                json_response(StatusCode::OK, &json!({"cols": [], "duration": ms, "results": results}))
+                let body = bulk_json(&results, started.elapsed().as_secs_f64() * 1000.0);
+                (StatusCode::OK, [(header::CONTENT_TYPE, "application/json; charset=UTF-8")], body).into_response()
             }
             Err(e) => error_response(&e, trace),
         },

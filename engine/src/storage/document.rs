@@ -99,19 +99,13 @@ pub fn column_path(column: &str, path: &[String]) -> String {
 
 /// Serialises a row as compact JSON (the `_source`).
 pub fn source_bytes(source: &Object) -> Vec<u8> {
-    let json = crate::types::json::to_json(&Value::Object(Box::new(source.clone())));
-    serde_json::to_vec(&json).unwrap_or_default()
+    // Serialising a map of plain values to a Vec cannot fail.
+    serde_json::to_vec(source).unwrap_or_default()
 }
 
 /// Parses a stored `_source`.
 pub fn parse_source(bytes: &[u8]) -> Object {
-    match serde_json::from_slice::<serde_json::Value>(bytes) {
-        Ok(j) => match crate::types::json::from_json(&j) {
-            Value::Object(o) => *o,
-            _ => Object::new(),
-        },
-        Err(_) => Object::new(),
-    }
+    serde_json::from_slice::<Object>(bytes).unwrap_or_default()
 }
 
 fn owned(v: &Value, ty: Option<&DataType>) -> Option<OwnedValue> {

@@ -27,8 +27,8 @@ use crate::types::Object;
 
 /// Translog size after which a shard flushes.
 pub const FLUSH_THRESHOLD_BYTES: u64 = 64 * 1024 * 1024;
-/// Segments per shard above which merges kick in.
-const MERGE_FACTOR: usize = 8;
+/// Segments of one size tier merged together (Lucene's TieredMergePolicy uses 10).
+const MERGE_FACTOR: usize = 10;
 
 /// What a write expects to find.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,6 +166,23 @@ impl State {
         }
     }
 
+    /// The `_version` of a live document (without loading its source).
+    fn version_of(&self, entry: Entry) -> u64 {
+        match entry.place {
+            Place::Buffer { generation, idx } => {
+                buffered(&self.buffer, self.buffer_generation, &self.frozen, generation, idx)
+                    .map(|d| d.doc.version)
+                    .unwrap_or(0)
+            }
+            Place::Segment { seg, doc } => self
+                .segments
+                .get(&seg)
+                .and_then(|s| s.segment.reader.fast_fields().u64("_version").ok())
+                .and_then(|c| c.first(doc))
+                .unwrap_or(0),
+        }
+    }
+
     fn kill(&mut self, place: Place) {
         if let Place::Segment { seg, doc } = place {
             if let Some(slot) = self.segments.get_mut(&seg) {
@@ -179,6 +196,12 @@ impl State {
 
     /// Applies an operation with an already assigned sequence number.
     fn apply(&mut self, op: &Op) -> Result<()> {
+        self.apply_parsed(op, None)
+    }
+
+    /// Applies an operation; `parsed` is the source already as a row, when
+    /// the caller has it (saves parsing the bytes back).
+    fn apply_parsed(&mut self, op: &Op, parsed: Option<Arc<Object>>) -> Result<()> {
         match op {
             Op::Index { id, seq_no, version, primary_term, source } => {
                 if let Some(prev) = self.lookup(id) {
@@ -189,7 +212,7 @@ impl State {
                     seq_no: *seq_no,
                     version: *version,
                     primary_term: *primary_term,
-                    source: Arc::new(parse_source(source)),
+                    source: parsed.unwrap_or_else(|| Arc::new(parse_source(source))),
                 };
                 let idx = self.buffer.len() as u32;
                 self.buffer.push(BufferedDoc { doc, bytes: Arc::from(source.as_slice()) });
@@ -489,17 +512,18 @@ impl Shard {
             let seq_no = st.next_seq_no;
             st.next_seq_no += 1;
             let primary_term = st.primary_term;
-            let op = match s {
+            let (op, parsed) = match s {
                 Staged::Put { id, source } => {
                     let version = match st.lookup(&id) {
-                        Some(e) => st.load(e)?.map(|d| d.version + 1).unwrap_or(1),
+                        Some(e) => st.version_of(e) + 1,
                         None => 1,
                     };
-                    Op::Index { id, seq_no, version, primary_term, source: source_bytes(&source) }
+                    let bytes = source_bytes(&source);
+                    (Op::Index { id, seq_no, version, primary_term, source: bytes }, Some(Arc::new(source)))
                 }
-                Staged::Delete { id } => Op::Delete { id, seq_no, primary_term },
+                Staged::Delete { id } => (Op::Delete { id, seq_no, primary_term }, None),
             };
-            st.apply(&op)?;
+            st.apply_parsed(&op, parsed)?;
             ops.push(op);
         }
         st.translog.append(&ops)?;
@@ -784,7 +808,7 @@ fn pick_merge(segments: &BTreeMap<u32, SegmentSlot>) -> Option<Vec<u32>> {
     if segments.len() < 2 {
         return None;
     }
-    let tier = |n: u32| -> u32 { (n.max(1) as f64).log(4.0).floor() as u32 };
+    let tier = |n: u32| -> u32 { (n.max(1) as f64).log(MERGE_FACTOR as f64).floor() as u32 };
     let mut by_tier: BTreeMap<u32, Vec<(u32, u32)>> = BTreeMap::new();
     for (id, s) in segments {
         by_tier.entry(tier(s.alive.num_alive())).or_default().push((s.alive.num_alive(), *id));

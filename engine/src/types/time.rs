@@ -17,6 +17,9 @@ pub fn parse_timestamp(s: &str, keep_local: bool) -> Option<i64> {
     if s.is_empty() {
         return None;
     }
+    if let Some(ms) = parse_iso_fast(s.as_bytes(), keep_local) {
+        return Some(ms);
+    }
     if let Ok(ms) = s.parse::<i64>() {
         return Some(ms);
     }
@@ -60,6 +63,110 @@ pub fn parse_timestamp(s: &str, keep_local: bool) -> Option<i64> {
         }
     }
     None
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The common shapes, parsed without chrono: `YYYY-MM-DD`,
+/// `YYYY-MM-DD[T ]HH:MM[:SS[.fff]]` with an optional `Z` or `±HH[:]MM`.
+/// Anything else falls back to the general parser.
+fn parse_iso_fast(b: &[u8], keep_local: bool) -> Option<i64> {
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let part = b.get(r)?;
+        let mut v = 0i64;
+        for c in part {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            v = v * 10 + (c - b'0') as i64;
+        }
+        Some(v)
+    };
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) {
+        return None;
+    }
+    let mut ms = days_from_civil(y, mo, d) * 86_400_000;
+    if b.len() == 10 {
+        return Some(ms);
+    }
+    if (b[10] != b'T' && b[10] != b' ') || b.len() < 16 || b[13] != b':' {
+        return None;
+    }
+    let (h, mi) = (num(11..13)?, num(14..16)?);
+    if h > 23 || mi > 59 {
+        return None;
+    }
+    ms += h * 3_600_000 + mi * 60_000;
+    let mut i = 16;
+    if b.get(i) == Some(&b':') {
+        let sec = num(i + 1..i + 3)?;
+        if sec > 59 {
+            return None;
+        }
+        ms += sec * 1000;
+        i += 3;
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            let start = i;
+            let mut frac = 0i64;
+            while i < b.len() && b[i].is_ascii_digit() {
+                if i - start < 3 {
+                    frac = frac * 10 + (b[i] - b'0') as i64;
+                }
+                i += 1;
+            }
+            if i == start {
+                return None;
+            }
+            for _ in (i - start)..3 {
+                frac *= 10;
+            }
+            ms += frac;
+        }
+    }
+    match b.get(i) {
+        None => Some(ms),
+        Some(b'Z') | Some(b'z') if i + 1 == b.len() => Some(ms),
+        Some(sign @ (b'+' | b'-')) => {
+            let rest = &b[i + 1..];
+            let (oh, om) = match rest.len() {
+                5 if rest[2] == b':' => (num(i + 1..i + 3)?, num(i + 4..i + 6)?),
+                4 => (num(i + 1..i + 3)?, num(i + 3..i + 5)?),
+                2 => (num(i + 1..i + 3)?, 0),
+                _ => return None,
+            };
+            let offset = (oh * 60 + om) * 60_000;
+            if keep_local {
+                Some(ms)
+            } else if *sign == b'+' {
+                Some(ms - offset)
+            } else {
+                Some(ms + offset)
+            }
+        }
+        _ => None,
+    }
+}
+
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        _ if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        _ => 28,
+    }
 }
 
 fn to_datetime(ms: i64) -> Option<DateTime<Utc>> {
@@ -200,6 +307,10 @@ mod tests {
         assert_eq!(parse_timestamp("1970-01-01T01:00:00+01:00", true), Some(3_600_000));
         assert_eq!(parse_timestamp("308534400000", false), Some(308534400000));
         assert_eq!(parse_timestamp("not a date", false), None);
+        assert_eq!(parse_timestamp("2024-02-29 23:59:59.5", false), Some(1709251199500));
+        assert_eq!(parse_timestamp("2023-02-29", false), None);
+        assert_eq!(parse_timestamp("1969-12-31T23:59:59Z", false), Some(-1000));
+        assert_eq!(parse_timestamp("2020-01-01T00:00:00.123456+0130", false), Some(1577831400123));
     }
 
     #[test]
