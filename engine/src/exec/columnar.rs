@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use tantivy::columnar::{Column, ColumnIndex, StrColumn};
+use tantivy::columnar::{Column, ColumnIndex};
 use tantivy::query::Query;
 
 use super::collect::{CollectMode, CollectSpec, Partial, for_each_doc};
@@ -226,37 +226,127 @@ impl ValCol {
     }
 }
 
-enum KeyCol {
-    None,
-    Missing,
-    Int(Column<i64>, i64, u64),
-    IntSparse(Column<i64>),
-    Text(StrColumn),
-    Bool(Column<bool>),
+/// Group slots shared by all segments of a shard: a key maps to a slot,
+/// a slot owns one accumulator per aggregate.
+struct Slots {
+    template: Vec<Acc>,
+    accs: Vec<Acc>,
+    keys: Vec<Value>,
+    /// Whether any document landed in the slot.
+    used: Vec<bool>,
+    /// Integer keys in a small range: slot = key - min (+ NULL slot at the end).
+    dense_int: Option<(i64, usize)>,
+    by_int: HashMap<i64, usize>,
+    by_text: HashMap<String, usize>,
+    null_slot: Option<usize>,
 }
 
-/// Groups found in one segment, as (key, accumulators).
-type Groups = Vec<(Value, Vec<Acc>)>;
+impl Slots {
+    fn new(template: Vec<Acc>) -> Slots {
+        Slots {
+            template,
+            accs: Vec::new(),
+            keys: Vec::new(),
+            used: Vec::new(),
+            dense_int: None,
+            by_int: HashMap::new(),
+            by_text: HashMap::new(),
+            null_slot: None,
+        }
+    }
+
+    fn add(&mut self, key: Value) -> usize {
+        self.accs.extend_from_slice(&self.template);
+        self.keys.push(key);
+        self.used.push(false);
+        self.keys.len() - 1
+    }
+
+    fn null(&mut self) -> usize {
+        match self.null_slot {
+            Some(s) => s,
+            None => {
+                let s = self.add(Value::Null);
+                self.null_slot = Some(s);
+                s
+            }
+        }
+    }
+
+    fn int(&mut self, v: i64) -> usize {
+        if let Some((min, span)) = self.dense_int {
+            let off = v.wrapping_sub(min);
+            if off >= 0 && (off as usize) < span {
+                return off as usize;
+            }
+        }
+        if let Some(s) = self.by_int.get(&v) {
+            return *s;
+        }
+        let s = self.add(Value::Int(v));
+        self.by_int.insert(v, s);
+        s
+    }
+
+    fn text(&mut self, t: &str) -> usize {
+        if let Some(s) = self.by_text.get(t) {
+            return *s;
+        }
+        let s = self.add(Value::Text(t.to_string()));
+        self.by_text.insert(t.to_string(), s);
+        s
+    }
+}
+
+/// How one segment's key column maps documents to slots.
+enum SegKey {
+    None,
+    Null,
+    DenseInt(Column<i64>, i64),
+    Int(Column<i64>),
+    /// Term ordinal -> slot.
+    Text(Column<u64>, Vec<usize>),
+    Bool(Column<bool>, [usize; 2]),
+}
 
 fn aggregate_segment(
     p: &ColumnarPlan,
     segment: &Segment,
     alive: &AliveSet,
     query: Option<&dyn Query>,
-) -> Result<Groups> {
+    slots: &mut Slots,
+) -> Result<()> {
     let ff = segment.reader.fast_fields();
     let key = match &p.key {
-        None => KeyCol::None,
+        None => SegKey::None,
         Some((path, KeyKind::Int)) => match ff.column_opt::<i64>(path)? {
-            Some(c) => {
-                let (min, max) = (c.min_value(), c.max_value());
-                let span = (max as i128 - min as i128) as u64;
-                if span < DENSE_LIMIT { KeyCol::Int(c, min, span + 1) } else { KeyCol::IntSparse(c) }
-            }
-            None => KeyCol::Missing,
+            Some(c) => match slots.dense_int {
+                Some((min, span)) if c.min_value() >= min && ((c.max_value() - min) as usize) < span => {
+                    SegKey::DenseInt(c, min)
+                }
+                _ => SegKey::Int(c),
+            },
+            None => SegKey::Null,
         },
-        Some((path, KeyKind::Text)) => ff.str(path)?.map(KeyCol::Text).unwrap_or(KeyCol::Missing),
-        Some((path, KeyKind::Bool)) => ff.column_opt::<bool>(path)?.map(KeyCol::Bool).unwrap_or(KeyCol::Missing),
+        Some((path, KeyKind::Text)) => match ff.str(path)? {
+            Some(c) => {
+                let mut map = Vec::with_capacity(c.num_terms());
+                let mut stream = c.dictionary().stream()?;
+                while stream.advance() {
+                    map.push(slots.text(&String::from_utf8_lossy(stream.key())));
+                }
+                SegKey::Text(c.ords().clone(), map)
+            }
+            None => SegKey::Null,
+        },
+        Some((path, KeyKind::Bool)) => match ff.column_opt::<bool>(path)? {
+            Some(c) => {
+                let f = slots.add_bool(false);
+                let t = slots.add_bool(true);
+                SegKey::Bool(c, [f, t])
+            }
+            None => SegKey::Null,
+        },
     };
     let mut vals = Vec::with_capacity(p.vals.len());
     for v in &p.vals {
@@ -267,87 +357,45 @@ fn aggregate_segment(
             Some((_, ValKind::None)) => ValCol::None,
         });
     }
-    let kinds: Vec<ValKind> = p.vals.iter().map(|v| v.as_ref().map(|(_, k)| *k).unwrap_or(ValKind::None)).collect();
-    let template: Vec<Acc> = p.aggs.iter().zip(&kinds).map(|(a, k)| Acc::init(a, *k)).collect();
-    let n = template.len();
-
-    // Slot layout: dense slots for the key's domain, plus one slot for NULL keys.
-    let (dense_slots, null_slot) = match &key {
-        KeyCol::None | KeyCol::Missing => (0usize, 0usize),
-        KeyCol::Int(_, _, span) => (*span as usize, *span as usize),
-        KeyCol::Text(c) => (c.num_terms(), c.num_terms()),
-        KeyCol::Bool(_) => (2, 2),
-        KeyCol::IntSparse(_) => (0, 0),
-    };
-    let slots = match &key {
-        KeyCol::IntSparse(_) => 1,
-        _ => dense_slots + 1,
-    };
-    let mut accs: Vec<Acc> = Vec::with_capacity(slots * n);
-    for _ in 0..slots {
-        accs.extend_from_slice(&template);
-    }
-    let mut seen = vec![false; slots];
-    let mut sparse: HashMap<i64, usize> = HashMap::new();
-    let mut sparse_keys: Vec<i64> = Vec::new();
-
-    let slot_of = |doc: u32, sparse: &mut HashMap<i64, usize>, sparse_keys: &mut Vec<i64>, accs: &mut Vec<Acc>, seen: &mut Vec<bool>| -> usize {
-        match &key {
-            KeyCol::None => 0,
-            KeyCol::Missing => null_slot,
-            KeyCol::Int(c, min, _) => match first(c, doc) {
-                Some(v) => (v - min) as usize,
-                None => null_slot,
-            },
-            KeyCol::Text(c) => match first(c.ords(), doc) {
-                Some(o) => o as usize,
-                None => null_slot,
-            },
-            KeyCol::Bool(c) => match first(c, doc) {
-                Some(b) => b as usize,
-                None => null_slot,
-            },
-            KeyCol::IntSparse(c) => {
-                // Slot 0 is the NULL key; others are allocated on first sight.
-                match first(c, doc) {
-                    None => 0,
-                    Some(v) => *sparse.entry(v).or_insert_with(|| {
-                        sparse_keys.push(v);
-                        accs.extend_from_slice(&template);
-                        seen.push(false);
-                        sparse_keys.len()
-                    }),
-                }
-            }
-        }
+    let n = slots.template.len();
+    let single = match key {
+        SegKey::None => Some(if slots.keys.is_empty() { slots.add(Value::Null) } else { 0 }),
+        SegKey::Null => Some(slots.null()),
+        _ => None,
     };
 
     let all_full = vals.iter().all(ValCol::is_full)
         && match &key {
-            KeyCol::None => true,
-            KeyCol::Int(c, _, _) => matches!(c.index, ColumnIndex::Full),
-            KeyCol::Text(c) => matches!(c.ords().index, ColumnIndex::Full),
+            SegKey::None | SegKey::Null => true,
+            SegKey::DenseInt(c, _) => matches!(c.index, ColumnIndex::Full),
+            SegKey::Text(c, _) => matches!(c.index, ColumnIndex::Full),
             _ => false,
         };
     if query.is_none() && alive.all_alive() && all_full {
         // Block path: decode columns a block at a time.
         let max_doc = segment.max_doc() as usize;
-        let mut keybuf = vec![0u64; BLOCK];
+        let mut slot_buf = vec![0usize; BLOCK];
+        let mut raw_i = vec![0i64; BLOCK];
+        let mut raw_u = vec![0u64; BLOCK];
         let mut ibufs: Vec<Vec<i64>> = vals.iter().map(|_| vec![0i64; BLOCK]).collect();
         let mut fbufs: Vec<Vec<f64>> = vals.iter().map(|_| vec![0f64; BLOCK]).collect();
         let mut start = 0usize;
         while start < max_doc {
             let len = BLOCK.min(max_doc - start);
             match &key {
-                KeyCol::Int(c, min, _) => {
-                    let mut tmp = vec![0i64; len];
-                    c.values.get_range(start as u64, &mut tmp);
-                    for (k, v) in keybuf.iter_mut().zip(tmp) {
-                        *k = (v - min) as u64;
+                SegKey::DenseInt(c, min) => {
+                    c.values.get_range(start as u64, &mut raw_i[..len]);
+                    for (slot, v) in slot_buf.iter_mut().zip(&raw_i[..len]) {
+                        *slot = (v - min) as usize;
                     }
                 }
-                KeyCol::Text(c) => c.ords().values.get_range(start as u64, &mut keybuf[..len]),
-                _ => keybuf[..len].fill(0),
+                SegKey::Text(c, map) => {
+                    c.values.get_range(start as u64, &mut raw_u[..len]);
+                    for (slot, o) in slot_buf.iter_mut().zip(&raw_u[..len]) {
+                        *slot = map[*o as usize];
+                    }
+                }
+                _ => slot_buf[..len].fill(single.unwrap_or(0)),
             }
             for (j, v) in vals.iter().enumerate() {
                 match v {
@@ -356,73 +404,105 @@ fn aggregate_segment(
                     _ => {}
                 }
             }
-            for i in 0..len {
-                let slot = keybuf[i] as usize;
-                seen[slot] = true;
-                let base = slot * n;
-                for (j, v) in vals.iter().enumerate() {
-                    let acc = &mut accs[base + j];
-                    match v {
-                        ValCol::None => acc.count(),
-                        ValCol::Int(_) => acc.add_i(ibufs[j][i]),
-                        ValCol::Float(_) => acc.add_f(fbufs[j][i]),
-                        ValCol::Missing => {}
-                    }
-                }
+            for slot in &slot_buf[..len] {
+                slots.used[*slot] = true;
             }
-            start += len;
-        }
-    } else {
-        for_each_doc(segment, alive, query, |doc| {
-            let slot = slot_of(doc, &mut sparse, &mut sparse_keys, &mut accs, &mut seen);
-            seen[slot] = true;
-            let base = slot * n;
             for (j, v) in vals.iter().enumerate() {
-                let acc = &mut accs[base + j];
                 match v {
-                    ValCol::None => acc.count(),
-                    ValCol::Int(c) => {
-                        if let Some(x) = first(c, doc) {
-                            acc.add_i(x);
+                    ValCol::None => {
+                        for slot in &slot_buf[..len] {
+                            slots.accs[slot * n + j].count();
                         }
                     }
-                    ValCol::Float(c) => {
-                        if let Some(x) = first(c, doc) {
-                            acc.add_f(x);
+                    ValCol::Int(_) => {
+                        for (slot, x) in slot_buf[..len].iter().zip(&ibufs[j][..len]) {
+                            slots.accs[slot * n + j].add_i(*x);
+                        }
+                    }
+                    ValCol::Float(_) => {
+                        for (slot, x) in slot_buf[..len].iter().zip(&fbufs[j][..len]) {
+                            slots.accs[slot * n + j].add_f(*x);
                         }
                     }
                     ValCol::Missing => {}
                 }
             }
-            Ok(true)
-        })?;
+            start += len;
+        }
+        return Ok(());
+    }
+    for_each_doc(segment, alive, query, |doc| {
+        let slot = match (&key, single) {
+            (_, Some(s)) => s,
+            (SegKey::DenseInt(c, min), _) => match first(c, doc) {
+                Some(v) => (v - min) as usize,
+                None => slots.null(),
+            },
+            (SegKey::Int(c), _) => match first(c, doc) {
+                Some(v) => slots.int(v),
+                None => slots.null(),
+            },
+            (SegKey::Text(c, map), _) => match first(c, doc) {
+                Some(o) => map[o as usize],
+                None => slots.null(),
+            },
+            (SegKey::Bool(c, s), _) => match first(c, doc) {
+                Some(b) => s[b as usize],
+                None => slots.null(),
+            },
+            _ => slots.null(),
+        };
+        slots.used[slot] = true;
+        let base = slot * n;
+        for (j, v) in vals.iter().enumerate() {
+            let acc = &mut slots.accs[base + j];
+            match v {
+                ValCol::None => acc.count(),
+                ValCol::Int(c) => {
+                    if let Some(x) = first(c, doc) {
+                        acc.add_i(x);
+                    }
+                }
+                ValCol::Float(c) => {
+                    if let Some(x) = first(c, doc) {
+                        acc.add_f(x);
+                    }
+                }
+                ValCol::Missing => {}
+            }
+        }
+        Ok(true)
+    })?;
+    Ok(())
+}
+
+impl Slots {
+    fn add_bool(&mut self, b: bool) -> usize {
+        match self.keys.iter().position(|k| *k == Value::Bool(b)) {
+            Some(s) => s,
+            None => self.add(Value::Bool(b)),
+        }
     }
 
-    let mut out = Vec::new();
-    let mut text = String::new();
-    for (slot, used) in seen.iter().enumerate() {
-        if !*used && !matches!(key, KeyCol::None) {
-            continue;
+    /// Prepares dense integer slots covering every segment's key range.
+    fn dense_over(&mut self, ranges: impl Iterator<Item = (i64, i64)>) {
+        let mut lo = i64::MAX;
+        let mut hi = i64::MIN;
+        for (a, b) in ranges {
+            lo = lo.min(a);
+            hi = hi.max(b);
         }
-        let k = match &key {
-            KeyCol::None => Value::Null,
-            KeyCol::Missing => Value::Null,
-            KeyCol::Int(_, min, _) => if slot == null_slot { Value::Null } else { Value::Int(min + slot as i64) },
-            KeyCol::Text(c) => {
-                if slot == null_slot {
-                    Value::Null
-                } else {
-                    text.clear();
-                    c.ord_to_str(slot as u64, &mut text)?;
-                    Value::Text(text.clone())
-                }
+        if lo > hi {
+            return;
+        }
+        let span = (hi as i128 - lo as i128) as u64 + 1;
+        if span <= DENSE_LIMIT {
+            for i in 0..span as i64 {
+                self.add(Value::Int(lo + i));
             }
-            KeyCol::Bool(_) => if slot == null_slot { Value::Null } else { Value::Bool(slot == 1) },
-            KeyCol::IntSparse(_) => if slot == 0 { Value::Null } else { Value::Int(sparse_keys[slot - 1]) },
-        };
-        out.push((k, accs[slot * n..(slot + 1) * n].to_vec()));
+            self.dense_int = Some((lo, span as usize));
+        }
     }
-    Ok(out)
 }
 
 #[inline]
@@ -444,27 +524,45 @@ pub fn try_aggregate(
         return Ok(None);
     }
     let Some(p) = plan(spec) else { return Ok(None) };
-    let mut merged: HashMap<Value, Vec<AggState>> = HashMap::new();
-    for view in &snapshot.segments {
-        for (k, accs) in aggregate_segment(&p, &view.segment, &view.alive, query)? {
-            let states: Vec<AggState> = accs.into_iter().zip(p.aggs).map(|(a, c)| a.into_state(c)).collect();
-            match merged.get_mut(&k) {
-                Some(existing) => {
-                    for ((call, into), s) in p.aggs.iter().zip(existing.iter_mut()).zip(states) {
-                        call.merge(into, s);
-                    }
-                }
-                None => {
-                    merged.insert(k, states);
-                }
+    let template: Vec<Acc> = p
+        .aggs
+        .iter()
+        .zip(&p.vals)
+        .map(|(a, v)| Acc::init(a, v.as_ref().map(|(_, k)| *k).unwrap_or(ValKind::None)))
+        .collect();
+    let mut slots = Slots::new(template);
+    if let Some((path, KeyKind::Int)) = &p.key {
+        let mut ranges = Vec::new();
+        for view in &snapshot.segments {
+            if let Some(c) = view.segment.reader.fast_fields().column_opt::<i64>(path)? {
+                ranges.push((c.min_value(), c.max_value()));
             }
         }
+        slots.dense_over(ranges.into_iter());
     }
+    for view in &snapshot.segments {
+        aggregate_segment(&p, &view.segment, &view.alive, query, &mut slots)?;
+    }
+    let n = slots.template.len();
     let groups: Vec<(Vec<Value>, Vec<AggState>)> = if p.key.is_none() {
-        let states = merged.remove(&Value::Null).unwrap_or_else(|| p.aggs.iter().map(AggCall::init).collect());
+        let states = if slots.keys.is_empty() {
+            p.aggs.iter().map(AggCall::init).collect()
+        } else {
+            slots.accs[..n].iter().zip(p.aggs).map(|(a, c)| a.into_state(c)).collect()
+        };
         vec![(Vec::new(), states)]
     } else {
-        merged.into_iter().map(|(k, s)| (vec![k], s)).collect()
+        // Only slots that saw a document become groups.
+        slots
+            .keys
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| slots.used[*i])
+            .map(|(i, k)| {
+                let states = slots.accs[i * n..(i + 1) * n].iter().zip(p.aggs).map(|(a, c)| a.into_state(c)).collect();
+                (vec![k.clone()], states)
+            })
+            .collect()
     };
     Ok(Some(Partial::Groups(groups)))
 }

@@ -25,21 +25,17 @@ pub(super) fn start(node: Weak<Node>) {
                     && last_refresh
                         .get(&table.uuid)
                         .is_none_or(|t| now.duration_since(*t) >= Duration::from_millis(interval));
-                let shards = node.shards_of(&table.uuid);
                 if due {
                     last_refresh.insert(table.uuid.clone(), now);
-                    for s in &shards {
-                        if s.needs_refresh() {
-                            // Failures are retried on the next tick; the data stays in the buffer.
-                            if s.refresh().await.is_ok() {
-                                let _ = s.maybe_merge().await;
-                            }
-                        }
-                    }
                 }
-                for s in &shards {
-                    if s.needs_flush() {
-                        let _ = s.flush().await;
+                for s in node.shards_of(&table.uuid) {
+                    if (due && s.needs_refresh()) || s.needs_flush() || s.needs_merge() {
+                        // Each shard's housekeeping runs on its own task; a shard
+                        // still busy from an earlier tick skips this one. Failures
+                        // are retried on the next tick (the data stays buffered).
+                        crate::runtime::spawn(async move {
+                            let _ = s.maintain(due).await;
+                        });
                     }
                 }
             }

@@ -358,7 +358,6 @@ impl Node {
         for t in &tables {
             for s in self.shards_of(&t.uuid) {
                 s.refresh().await?;
-                s.maybe_merge().await?;
             }
         }
         Ok(QueryResult::affected(tables.len() as i64))

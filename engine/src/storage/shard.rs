@@ -25,8 +25,9 @@ use crate::disk::Disk;
 use crate::error::{Error, Result};
 use crate::types::Object;
 
-/// Translog size after which a shard flushes.
-pub const FLUSH_THRESHOLD_BYTES: u64 = 64 * 1024 * 1024;
+/// Translog size after which a shard flushes (CrateDB's default is 512 MB;
+/// smaller keeps restart replay short).
+pub const FLUSH_THRESHOLD_BYTES: u64 = 128 * 1024 * 1024;
 /// Segments of one size tier merged together (Lucene's TieredMergePolicy uses 10).
 const MERGE_FACTOR: usize = 10;
 
@@ -74,7 +75,9 @@ struct SegmentSlot {
     published: Arc<AliveSet>,
     dirty: bool,
     persisted: bool,
-    alive_persisted: bool,
+    /// Bumped on every delete; compared with what the last flush wrote.
+    alive_version: u64,
+    persisted_alive_version: u64,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -188,7 +191,7 @@ impl State {
             if let Some(slot) = self.segments.get_mut(&seg) {
                 if slot.alive.kill(doc) {
                     slot.dirty = true;
-                    slot.alive_persisted = false;
+                    slot.alive_version += 1;
                 }
             }
         }
@@ -363,8 +366,10 @@ pub struct Shard {
     durable: bool,
     state: Mutex<State>,
     snapshot: Mutex<Arc<Snapshot>>,
-    /// Serialises refresh, merge and flush.
-    maintenance: tokio::sync::Mutex<()>,
+    /// Serialises refreshes and flushes (a flush refreshes, then persists).
+    refresh_lock: tokio::sync::Mutex<()>,
+    /// Serialises merges, which run beside refreshes.
+    merge_lock: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Shard {
@@ -414,7 +419,8 @@ impl Shard {
                         alive,
                         dirty: false,
                         persisted: true,
-                        alive_persisted: true,
+                        alive_version: 0,
+                        persisted_alive_version: 0,
                     },
                 );
             }
@@ -462,7 +468,8 @@ impl Shard {
             durable,
             state: Mutex::new(state),
             snapshot: Mutex::new(Arc::new(snapshot)),
-            maintenance: tokio::sync::Mutex::new(()),
+            refresh_lock: tokio::sync::Mutex::new(()),
+            merge_lock: tokio::sync::Mutex::new(()),
         };
         if !ops.is_empty() {
             shard.refresh_locked()?;
@@ -543,9 +550,36 @@ impl Shard {
         self.lock().translog.size() > FLUSH_THRESHOLD_BYTES
     }
 
+    /// Whether the merge policy would merge something now.
+    pub fn needs_merge(&self) -> bool {
+        pick_merge(&self.lock().segments).is_some()
+    }
+
     /// Makes all writes so far searchable. Returns whether anything changed.
     pub async fn refresh(&self) -> Result<bool> {
-        let _m = self.maintenance.lock().await;
+        let _r = self.refresh_lock.lock().await;
+        self.refresh_inner().await
+    }
+
+    /// Background housekeeping: refresh (when due), flush (when the translog
+    /// is large), merge (when segments pile up). Work already running on this
+    /// shard is not waited for: the next tick tries again.
+    pub async fn maintain(&self, refresh_due: bool) -> Result<()> {
+        if let Ok(_r) = self.refresh_lock.try_lock() {
+            if refresh_due && self.needs_refresh() {
+                self.refresh_inner().await?;
+            }
+            if self.needs_flush() {
+                self.flush_inner().await?;
+            }
+        }
+        if let Ok(_m) = self.merge_lock.try_lock() {
+            self.merge_inner().await?;
+        }
+        Ok(())
+    }
+
+    async fn refresh_inner(&self) -> Result<bool> {
         // Phase 1: freeze the buffer (short, under the state lock).
         let (generation, docs, live, seg_id, table) = {
             let mut st = self.lock();
@@ -634,7 +668,8 @@ impl Shard {
                     alive,
                     dirty: false,
                     persisted: false,
-                    alive_persisted: false,
+                    alive_version: 0,
+                    persisted_alive_version: 0,
                 },
             );
         }
@@ -668,7 +703,11 @@ impl Shard {
 
     /// Merges small segments if there are too many. Returns whether it merged.
     pub async fn maybe_merge(&self) -> Result<bool> {
-        let _m = self.maintenance.lock().await;
+        let _m = self.merge_lock.lock().await;
+        self.merge_inner().await
+    }
+
+    async fn merge_inner(&self) -> Result<bool> {
         let (parts, new_id) = {
             let mut st = self.lock();
             let Some(ids) = pick_merge(&st.segments) else { return Ok(false) };
@@ -716,7 +755,8 @@ impl Shard {
                     alive,
                     dirty: false,
                     persisted: false,
-                    alive_persisted: false,
+                    alive_version: 0,
+                    persisted_alive_version: 0,
                 },
             );
         }
@@ -727,42 +767,93 @@ impl Shard {
     }
 
     /// Persists everything: refresh, write new segments and alive sets, write
-    /// a commit point, start a new translog generation.
+    /// a commit point, drop the translog generations it covers.
     pub async fn flush(&self) -> Result<()> {
-        let _m = self.maintenance.lock().await;
-        self.refresh_locked()?;
-        let mut st = self.lock();
-        let mut commit = CommitPoint {
-            segments: Vec::new(),
-            next_seq_no: st.next_seq_no,
-            primary_term: st.primary_term,
-            translog_generation: st.translog.generation() + 1,
-            next_segment_id: st.next_segment_id,
+        let _r = self.refresh_lock.lock().await;
+        self.flush_inner().await
+    }
+
+    async fn flush_inner(&self) -> Result<()> {
+        // 1. Later writes go to a new translog generation...
+        let generation = {
+            let mut st = self.lock();
+            st.translog.roll()?;
+            st.translog.generation()
         };
-        for (id, slot) in st.segments.iter_mut() {
-            let files = slot.segment.files()?;
-            let names: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
-            if !slot.persisted {
-                for (name, bytes) in &files {
-                    self.disk.write_atomic(&format!("{}/seg-{id}/{name}", self.dir), bytes)?;
+        // 2. ...and everything before it goes into segments.
+        self.refresh_inner().await?;
+        // 3. Capture what needs writing. Alive sets may already include deletes
+        //    logged in the new generation: replaying those is idempotent. They
+        //    are synced first so a persisted delete is never ahead of its log.
+        let (commit, work) = {
+            let mut st = self.lock();
+            st.translog.sync()?;
+            let mut work = Vec::new();
+            let mut segments = Vec::with_capacity(st.segments.len());
+            for (id, slot) in st.segments.iter() {
+                let has_deletes = !slot.alive.all_alive();
+                let stale = slot.alive_version != slot.persisted_alive_version;
+                let alive = (has_deletes && stale).then(|| (slot.alive.clone(), slot.alive_version));
+                work.push((*id, (!slot.persisted).then(|| slot.segment.clone()), alive));
+                segments.push((*id, slot.segment.clone(), has_deletes));
+            }
+            let commit = (st.next_seq_no, st.primary_term, st.next_segment_id, segments);
+            (commit, work)
+        };
+        // 4. Write segment files and alive sets without holding the state lock.
+        let disk = self.disk.clone();
+        let dir = self.dir.clone();
+        let written = crate::runtime::run_blocking(move || -> Result<Vec<(u32, Option<u64>)>> {
+            let mut done = Vec::new();
+            for (id, segment, alive) in work {
+                if let Some(seg) = segment {
+                    for (name, bytes) in seg.files()? {
+                        disk.write_atomic(&format!("{dir}/seg-{id}/{name}"), &bytes)?;
+                    }
                 }
-                slot.persisted = true;
+                let version = match alive {
+                    Some((a, v)) => {
+                        disk.write_atomic(&format!("{dir}/seg-{id}.alive"), &a.to_bytes())?;
+                        Some(v)
+                    }
+                    None => None,
+                };
+                done.push((id, version));
             }
-            let has_deletes = !slot.alive.all_alive();
-            if has_deletes && !slot.alive_persisted {
-                self.disk.write_atomic(&format!("{}/seg-{id}.alive", self.dir), &slot.alive.to_bytes())?;
-            }
-            slot.alive_persisted = true;
-            commit.segments.push(CommitSegment { id: *id, files: names, has_deletes });
+            Ok(done)
+        })
+        .await?;
+        // 5. The commit point, then cleanup.
+        let (next_seq_no, primary_term, next_segment_id, segments) = commit;
+        let mut point = CommitPoint {
+            segments: Vec::with_capacity(segments.len()),
+            next_seq_no,
+            primary_term,
+            translog_generation: generation,
+            next_segment_id,
+        };
+        for (id, segment, has_deletes) in &segments {
+            let files = segment.files()?.into_iter().map(|(n, _)| n).collect();
+            point.segments.push(CommitSegment { id: *id, files, has_deletes: *has_deletes });
         }
-        let bytes = serde_json::to_vec_pretty(&commit).map_err(Error::internal)?;
+        let bytes = serde_json::to_vec_pretty(&point).map_err(Error::internal)?;
         self.disk.write_atomic(&format!("{}/commit.json", self.dir), &bytes)?;
-        st.translog.roll()?;
-        // Remove files of segments that are no longer referenced.
-        let live: Vec<String> = st.segments.keys().map(|id| format!("seg-{id}")).collect();
+        let mut st = self.lock();
+        for (id, alive_version) in written {
+            if let Some(slot) = st.segments.get_mut(&id) {
+                slot.persisted = true;
+                if let Some(v) = alive_version {
+                    slot.persisted_alive_version = v;
+                }
+            }
+        }
+        st.translog.trim(generation)?;
+        drop(st);
+        // Files of segments the commit point no longer references (merged away).
+        let referenced: Vec<String> = segments.iter().map(|(id, _, _)| format!("seg-{id}")).collect();
         for name in self.disk.list(&self.dir)? {
             let base = name.strip_suffix(".alive").unwrap_or(&name);
-            if base.starts_with("seg-") && !live.iter().any(|l| l == base) {
+            if base.starts_with("seg-") && !referenced.iter().any(|l| l == base) {
                 if name.ends_with(".alive") {
                     self.disk.remove(&format!("{}/{name}", self.dir))?;
                 } else {

@@ -123,16 +123,22 @@ impl Translog {
         Ok(())
     }
 
-    /// Starts a new generation and deletes all older ones.
+    /// Starts a new generation (older ones stay until [`Translog::trim`]).
     pub fn roll(&mut self) -> Result<()> {
         self.file.sync()?;
         let next = self.generation + 1;
         self.file = self.disk.open_append(&format!("{}/{}", self.dir, file_name(next)))?;
         self.generation = next;
         self.size = 0;
+        Ok(())
+    }
+
+    /// Deletes every generation older than `generation` (after a commit point
+    /// made them unnecessary).
+    pub fn trim(&mut self, generation: u64) -> Result<()> {
         for name in self.disk.list(&self.dir)? {
             if let Some(g) = parse_generation(&name) {
-                if g < next {
+                if g < generation {
                     self.disk.remove(&format!("{}/{name}", self.dir))?;
                 }
             }
@@ -199,6 +205,7 @@ mod tests {
         assert_eq!(read_ops(&disk, "t/0", 0).unwrap().0.len(), 2);
 
         log.roll().unwrap();
+        log.trim(2).unwrap();
         assert!(!disk.exists("t/0/translog-0000000001.tlog"));
         assert_eq!(read_ops(&disk, "t/0", 2).unwrap().0.len(), 0);
     }
