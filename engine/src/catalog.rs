@@ -30,7 +30,10 @@ pub struct TableIdent {
 impl TableIdent {
     /// A new identifier.
     pub fn new(schema: impl Into<String>, name: impl Into<String>) -> TableIdent {
-        TableIdent { schema: schema.into(), name: name.into() }
+        TableIdent {
+            schema: schema.into(),
+            name: name.into(),
+        }
     }
 }
 
@@ -96,7 +99,11 @@ impl ReplicaSetting {
         match self.0.split_once('-') {
             Some((a, b)) => {
                 let min: u32 = a.parse().unwrap_or(0);
-                let max = if b == "all" { max_possible } else { b.parse().unwrap_or(0) };
+                let max = if b == "all" {
+                    max_possible
+                } else {
+                    b.parse().unwrap_or(0)
+                };
                 max_possible.clamp(min, max.max(min))
             }
             None => self.0.parse().unwrap_or(0),
@@ -148,7 +155,11 @@ impl TableInfo {
             ty = match ty.element() {
                 DataType::Object(o) => {
                     let t = o.field(key)?.clone();
-                    if matches!(ty, DataType::Array(_)) { DataType::Array(Box::new(t)) } else { t }
+                    if matches!(ty, DataType::Array(_)) {
+                        DataType::Array(Box::new(t))
+                    } else {
+                        t
+                    }
                 }
                 _ => return None,
             };
@@ -204,19 +215,27 @@ pub fn add_column_path(
             DataType::Array(inner) => inner.as_mut(),
             other => other,
         };
-        let DataType::Object(obj) = target else { return false };
+        let DataType::Object(obj) = target else {
+            return false;
+        };
         let (key, rest) = (&path[0], &path[1..]);
         match obj.fields.iter_mut().find(|f| &f.name == key) {
             Some(_) if rest.is_empty() => false,
             Some(f) => descend(&mut f.data_type, rest, leaf),
             None if rest.is_empty() => {
-                obj.fields.push(ObjectField { name: key.clone(), data_type: leaf });
+                obj.fields.push(ObjectField {
+                    name: key.clone(),
+                    data_type: leaf,
+                });
                 true
             }
             None => {
                 let mut child = DataType::Object(Box::new(ObjectType::default()));
                 descend(&mut child, rest, leaf);
-                obj.fields.push(ObjectField { name: key.clone(), data_type: child });
+                obj.fields.push(ObjectField {
+                    name: key.clone(),
+                    data_type: child,
+                });
                 true
             }
         }
@@ -253,8 +272,10 @@ impl Catalog {
 
     /// All schema names, sorted.
     pub fn schemas(&self) -> Vec<String> {
-        let mut s: Vec<String> =
-            ["blob", "doc", "information_schema", "pg_catalog", "sys"].iter().map(|s| s.to_string()).collect();
+        let mut s: Vec<String> = ["blob", "doc", "information_schema", "pg_catalog", "sys"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         for t in self.tables.keys() {
             if !s.contains(&t.schema) {
                 s.push(t.schema.clone());
@@ -281,17 +302,25 @@ impl Catalog {
 
     /// Serialises the catalog for persistence.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let file = CatalogFile { version: self.version, tables: self.tables.values().cloned().collect() };
-        serde_json::to_vec_pretty(&file).map_err(|e| Error::internal(format!("cannot serialise catalog: {e}")))
+        let file = CatalogFile {
+            version: self.version,
+            tables: self.tables.values().cloned().collect(),
+        };
+        serde_json::to_vec_pretty(&file)
+            .map_err(|e| Error::internal(format!("cannot serialise catalog: {e}")))
     }
 
     /// Reads a persisted catalog.
     pub fn from_bytes(bytes: &[u8]) -> Result<Catalog> {
-        let file: CatalogFile =
-            serde_json::from_slice(bytes).map_err(|e| Error::Io(format!("corrupt catalog: {e}")))?;
+        let file: CatalogFile = serde_json::from_slice(bytes)
+            .map_err(|e| Error::Io(format!("corrupt catalog: {e}")))?;
         Ok(Catalog {
             version: file.version,
-            tables: file.tables.into_iter().map(|t| (t.ident.clone(), t)).collect(),
+            tables: file
+                .tables
+                .into_iter()
+                .map(|t| (t.ident.clone(), t))
+                .collect(),
         })
     }
 }

@@ -50,7 +50,9 @@ impl FsDisk {
     /// Opens (and creates) the data directory.
     pub fn open(root: impl AsRef<Path>) -> io::Result<FsDisk> {
         fs::create_dir_all(root.as_ref())?;
-        Ok(FsDisk { root: root.as_ref().to_path_buf() })
+        Ok(FsDisk {
+            root: root.as_ref().to_path_buf(),
+        })
     }
 
     fn path(&self, p: &str) -> PathBuf {
@@ -101,7 +103,10 @@ impl Disk for FsDisk {
         if let Some(dir) = target.parent() {
             fs::create_dir_all(dir)?;
         }
-        let f = fs::OpenOptions::new().create(true).append(true).open(&target)?;
+        let f = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&target)?;
         if let Some(dir) = target.parent() {
             sync_dir(dir);
         }
@@ -202,7 +207,11 @@ struct MemAppend {
 impl AppendFile for MemAppend {
     fn append(&mut self, data: &[u8]) -> io::Result<()> {
         let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
-        files.entry(self.path.clone()).or_default().data.extend_from_slice(data);
+        files
+            .entry(self.path.clone())
+            .or_default()
+            .data
+            .extend_from_slice(data);
         Ok(())
     }
     fn sync(&mut self) -> io::Result<()> {
@@ -214,7 +223,11 @@ impl AppendFile for MemAppend {
 }
 
 fn under(dir: &str) -> String {
-    if dir.is_empty() || dir.ends_with('/') { dir.to_string() } else { format!("{dir}/") }
+    if dir.is_empty() || dir.ends_with('/') {
+        dir.to_string()
+    } else {
+        format!("{dir}/")
+    }
 }
 
 impl Disk for MemDisk {
@@ -226,14 +239,22 @@ impl Disk for MemDisk {
     }
 
     fn write_atomic(&self, path: &str, data: &[u8]) -> io::Result<()> {
-        self.lock()
-            .insert(path.to_string(), MemFile { data: data.to_vec(), synced: data.len() });
+        self.lock().insert(
+            path.to_string(),
+            MemFile {
+                data: data.to_vec(),
+                synced: data.len(),
+            },
+        );
         Ok(())
     }
 
     fn open_append(&self, path: &str) -> io::Result<Box<dyn AppendFile>> {
         self.lock().entry(path.to_string()).or_default();
-        Ok(Box::new(MemAppend { files: self.files.clone(), path: path.to_string() }))
+        Ok(Box::new(MemAppend {
+            files: self.files.clone(),
+            path: path.to_string(),
+        }))
     }
 
     fn list(&self, dir: &str) -> io::Result<Vec<String>> {
@@ -242,7 +263,13 @@ impl Disk for MemDisk {
             .lock()
             .range(prefix.clone()..)
             .take_while(|(k, _)| k.starts_with(&prefix))
-            .map(|(k, _)| k[prefix.len()..].split('/').next().unwrap_or("").to_string())
+            .map(|(k, _)| {
+                k[prefix.len()..]
+                    .split('/')
+                    .next()
+                    .unwrap_or("")
+                    .to_string()
+            })
             .collect();
         out.dedup();
         Ok(out)
@@ -284,7 +311,10 @@ mod tests {
         log.sync().unwrap();
         log.append(b"two").unwrap();
         assert_eq!(disk.read("a/b/meta.json").unwrap(), b"{}");
-        assert_eq!(disk.list("a").unwrap(), vec!["b".to_string(), "t".to_string()]);
+        assert_eq!(
+            disk.list("a").unwrap(),
+            vec!["b".to_string(), "t".to_string()]
+        );
         assert!(disk.exists("a/t/translog-1"));
         disk.remove_dir("a/b").unwrap();
         assert!(!disk.exists("a/b/meta.json"));

@@ -23,15 +23,28 @@ struct Runner {
 
 impl Runner {
     fn new() -> Runner {
-        let rt = real_tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        let rt = real_tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
         let disk = MemDisk::new();
         let node = open(&disk);
-        Runner { rt, node, disk, session: Session::default() }
+        Runner {
+            rt,
+            node,
+            disk,
+            session: Session::default(),
+        }
     }
 }
 
 fn open(disk: &MemDisk) -> Arc<Node> {
-    let config = NodeConfig { node_name: "n1".into(), cluster_name: "test".into(), durable: true, http_address: None };
+    let config = NodeConfig {
+        node_name: "n1".into(),
+        cluster_name: "test".into(),
+        durable: true,
+        http_address: None,
+    };
     let d: Arc<dyn Disk> = Arc::new(disk.clone());
     Node::open(config, d).expect("open node")
 }
@@ -39,7 +52,13 @@ fn open(disk: &MemDisk) -> Arc<Node> {
 fn render(v: &Value, ty: &DataType) -> String {
     match v {
         Value::Null => "NULL".into(),
-        Value::Bool(b) => if *b { "TRUE".into() } else { "FALSE".into() },
+        Value::Bool(b) => {
+            if *b {
+                "TRUE".into()
+            } else {
+                "FALSE".into()
+            }
+        }
         Value::Text(s) => s.clone(),
         other => to_json_typed(other, ty).to_string(),
     }
@@ -48,7 +67,11 @@ fn render(v: &Value, ty: &DataType) -> String {
 impl goldenscript::Runner for Runner {
     type Command = goldenscript::Command;
 
-    fn run(&mut self, command: &goldenscript::Command, _ctx: &goldenscript::Context) -> Result<String, Box<dyn Error>> {
+    fn run(
+        &mut self,
+        command: &goldenscript::Command,
+        _ctx: &goldenscript::Context,
+    ) -> Result<String, Box<dyn Error>> {
         let mut out = String::new();
         let sql = command.name.trim();
         // `restart` simulates a process restart on the same disk; `crash` loses unsynced bytes first.
@@ -63,21 +86,43 @@ impl goldenscript::Runner for Runner {
         let (sql, params) = match sql.split_once(" -- args ") {
             Some((s, a)) => {
                 let j: serde_json::Value = serde_json::from_str(a)?;
-                let params = j.as_array().ok_or("args must be a JSON array")?.iter().map(shoal_engine::types::json::from_json).collect();
+                let params = j
+                    .as_array()
+                    .ok_or("args must be a JSON array")?
+                    .iter()
+                    .map(shoal_engine::types::json::from_json)
+                    .collect();
                 (s, params)
             }
             None => (sql, Vec::new()),
         };
-        match self.rt.block_on(self.node.execute(&self.session, sql, params)) {
+        match self
+            .rt
+            .block_on(self.node.execute(&self.session, sql, params))
+        {
             Ok(r) if r.is_query() => {
                 writeln!(out, "{}", r.cols.join(" | "))?;
                 for row in &r.rows {
-                    let cells: Vec<String> = row.iter().zip(&r.types).map(|(v, t)| render(v, t)).collect();
+                    let cells: Vec<String> = row
+                        .iter()
+                        .zip(&r.types)
+                        .map(|(v, t)| render(v, t))
+                        .collect();
                     writeln!(out, "{}", cells.join(" | "))?;
                 }
-                writeln!(out, "({} row{})", r.rowcount, if r.rowcount == 1 { "" } else { "s" })?;
+                writeln!(
+                    out,
+                    "({} row{})",
+                    r.rowcount,
+                    if r.rowcount == 1 { "" } else { "s" }
+                )?;
             }
-            Ok(r) => writeln!(out, "OK, {} row{} affected", r.rowcount, if r.rowcount == 1 { "" } else { "s" })?,
+            Ok(r) => writeln!(
+                out,
+                "OK, {} row{} affected",
+                r.rowcount,
+                if r.rowcount == 1 { "" } else { "s" }
+            )?,
             Err(e) => writeln!(out, "ERROR {}: {}", e.code(), e)?,
         }
         Ok(out)

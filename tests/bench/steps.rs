@@ -30,21 +30,38 @@ const QUERIES: [(&str, &str); 4] = [
         "SELECT date_trunc('day', ts) AS d, sum(steps) FROM steps WHERE user_id = 42 AND ts >= '2025-03-01' \
          AND ts < '2025-04-01' GROUP BY d ORDER BY d",
     ),
-    ("Q3", "SELECT device, count(*), avg(steps) FROM steps GROUP BY device"),
-    ("Q4", "SELECT user_id, sum(steps) AS s FROM steps GROUP BY user_id ORDER BY s DESC LIMIT 10"),
+    (
+        "Q3",
+        "SELECT device, count(*), avg(steps) FROM steps GROUP BY device",
+    ),
+    (
+        "Q4",
+        "SELECT user_id, sum(steps) AS s FROM steps GROUP BY user_id ORDER BY s DESC LIMIT 10",
+    ),
 ];
 
 /// Peers at N = 5M and N = 1M, from ../shared/bench/README.md (medians, ms; ingest rows/s).
 /// Columns: PostgreSQL 15 (PK + GIN), DuckDB 1.4.4, SQLite 3.40, tantivy 0.27 in-process.
 const PEERS_5M: [(&str, [&str; 4]); 5] = [
-    ("ingest rows/s", ["161k (INSERT 1000-row batches, PK)", "2.34M (CSV, no index)", "1.29M (no index)", "298k (index build)"]),
+    (
+        "ingest rows/s",
+        [
+            "161k (INSERT 1000-row batches, PK)",
+            "2.34M (CSV, no index)",
+            "1.29M (no index)",
+            "298k (index build)",
+        ],
+    ),
     ("Q1 ms", ["0.27", "3.9", "0.70", "0.005"]),
     ("Q2 ms", ["0.15", "1.0", "0.53", "2.5"]),
     ("Q3 ms", ["332", "9.9", "1,390", "17.4"]),
     ("Q4 ms", ["335", "17.4", "7,820", "80"]),
 ];
 const PEERS_1M: [(&str, [&str; 4]); 5] = [
-    ("ingest rows/s", ["161k (1M-row INSERT test)", "1.61M (CSV)", "1.32M", "444k"]),
+    (
+        "ingest rows/s",
+        ["161k (1M-row INSERT test)", "1.61M (CSV)", "1.32M", "444k"],
+    ),
     ("Q1 ms", ["0.13", "0.88", "0.026", "0.004"]),
     ("Q2 ms", ["0.12", "0.67", "0.029", "0.52"]),
     ("Q3 ms", ["65", "2.3", "247", "3.3"]),
@@ -78,7 +95,12 @@ fn parse_args() -> Args {
             other => panic!("unknown argument {other}"),
         }
     }
-    Args { rows, data, shared, keep }
+    Args {
+        rows,
+        data,
+        shared,
+        keep,
+    }
 }
 
 fn ensure_csv(args: &Args) -> PathBuf {
@@ -88,8 +110,16 @@ fn ensure_csv(args: &Args) -> PathBuf {
     }
     std::fs::create_dir_all(&args.data).expect("data dir");
     let generator = args.shared.join("gen.py");
-    assert!(generator.exists(), "{} not found: pass --shared DIR", generator.display());
-    eprintln!("generating {} rows with {} ...", args.rows, generator.display());
+    assert!(
+        generator.exists(),
+        "{} not found: pass --shared DIR",
+        generator.display()
+    );
+    eprintln!(
+        "generating {} rows with {} ...",
+        args.rows,
+        generator.display()
+    );
     let status = Command::new("python3")
         .arg(&generator)
         .args(["--rows", &args.rows.to_string(), "--out"])
@@ -108,7 +138,8 @@ fn build_batches(csv: &Path) -> Vec<Vec<u8>> {
     let mut rows: Vec<Value> = Vec::with_capacity(BATCH);
     for line in text.lines().skip(1) {
         let mut f = line.splitn(5, ',');
-        let (Some(u), Some(ts), Some(st), Some(dev), Some(note)) = (f.next(), f.next(), f.next(), f.next(), f.next())
+        let (Some(u), Some(ts), Some(st), Some(dev), Some(note)) =
+            (f.next(), f.next(), f.next(), f.next(), f.next())
         else {
             continue;
         };
@@ -140,7 +171,13 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn fmt_ms(ms: f64) -> String {
-    if ms < 1.0 { format!("{ms:.3}") } else if ms < 100.0 { format!("{ms:.1}") } else { format!("{ms:.0}") }
+    if ms < 1.0 {
+        format!("{ms:.3}")
+    } else if ms < 100.0 {
+        format!("{ms:.1}")
+    } else {
+        format!("{ms:.0}")
+    }
 }
 
 fn main() {
@@ -151,12 +188,20 @@ fn main() {
     let rows: usize = args.rows;
     let dir = TempDir::new("steps-bench");
     let server = Server::start(&dir.0);
-    eprintln!("server on port {} (binary {})", server.port, shoal_tests::shoal_bin().display());
+    eprintln!(
+        "server on port {} (binary {})",
+        server.port,
+        shoal_tests::shoal_bin().display()
+    );
+    // STEPS_WITH="refresh_interval = 0" (say) adds table settings, for experiments.
+    let with = std::env::var("STEPS_WITH")
+        .map(|w| format!(" WITH ({w})"))
+        .unwrap_or_default();
     server
-        .sql(
+        .sql(&format!(
             "CREATE TABLE steps (user_id INT, ts TIMESTAMP, steps INT, device TEXT, note TEXT, \
-             PRIMARY KEY (user_id, ts))",
-        )
+             PRIMARY KEY (user_id, ts)){with}"
+        ))
         .ok();
 
     // Ingest.
@@ -165,19 +210,35 @@ fn main() {
     for (i, b) in batches.iter().enumerate() {
         let r = server.post_raw("", b.clone(), &[]);
         assert_eq!(r.status, 200, "batch {i}: {}", r.body);
-        if let Some(bad) = r.body["results"].as_array().and_then(|a| a.iter().find(|x| x["rowcount"] != json!(1))) {
+        if let Some(bad) = r.body["results"]
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["rowcount"] != json!(1)))
+        {
             panic!("batch {i}: a row failed: {bad}");
         }
         if last_report.elapsed() > Duration::from_secs(10) {
-            eprintln!("  {} rows ({:.0} rows/s)", (i + 1) * BATCH, ((i + 1) * BATCH) as f64 / started.elapsed().as_secs_f64());
+            eprintln!(
+                "  {} rows ({:.0} rows/s)",
+                (i + 1) * BATCH,
+                ((i + 1) * BATCH) as f64 / started.elapsed().as_secs_f64()
+            );
             last_report = Instant::now();
         }
     }
+    let sent_secs = started.elapsed().as_secs_f64();
     server.sql("REFRESH TABLE steps").ok();
     let ingest_secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "  requests took {sent_secs:.1} s, the final REFRESH {:.1} s",
+        ingest_secs - sent_secs
+    );
     let ingest_rate = rows as f64 / ingest_secs;
     let count = server.sql("SELECT count(*) FROM steps").ok();
-    assert_eq!(count.scalar().as_u64(), Some(rows as u64), "row count after ingest");
+    assert_eq!(
+        count.scalar().as_u64(),
+        Some(rows as u64),
+        "row count after ingest"
+    );
 
     // Queries: one warm-up, then RUNS timed runs; answers are checked.
     let mut timings = Vec::new();
@@ -192,18 +253,45 @@ fn main() {
         }
         timings.push((name, median(runs)));
     }
-    let stats = server.sql("SELECT sum(size), count(*) FROM sys.shards WHERE table_name = 'steps'").ok();
+    let stats = server
+        .sql("SELECT sum(size), count(*) FROM sys.shards WHERE table_name = 'steps'")
+        .ok();
 
-    let peers = if rows >= 5_000_000 { &PEERS_5M } else { &PEERS_1M };
+    let peers = if rows >= 5_000_000 {
+        &PEERS_5M
+    } else {
+        &PEERS_1M
+    };
     println!();
-    println!("steps benchmark, N = {rows}, single node, HTTP, 1 client (medians of {RUNS}; ingest = {} bulk requests of {BATCH} rows + REFRESH)", batches.len());
+    println!(
+        "steps benchmark, N = {rows}, single node, HTTP, 1 client (medians of {RUNS}; ingest = {} bulk requests of {BATCH} rows + REFRESH)",
+        batches.len()
+    );
     println!();
-    println!("| operation | Shoal | PostgreSQL 15 (PK+GIN) | DuckDB 1.4.4 | SQLite 3.40 | tantivy 0.27 in-process |");
+    println!(
+        "| operation | Shoal | PostgreSQL 15 (PK+GIN) | DuckDB 1.4.4 | SQLite 3.40 | tantivy 0.27 in-process |"
+    );
     println!("|---|---|---|---|---|---|");
-    println!("| {} | {:.0}k ({:.1} s) | {} | {} | {} | {} |", peers[0].0, ingest_rate / 1000.0, ingest_secs, peers[0].1[0], peers[0].1[1], peers[0].1[2], peers[0].1[3]);
+    println!(
+        "| {} | {:.0}k ({:.1} s) | {} | {} | {} | {} |",
+        peers[0].0,
+        ingest_rate / 1000.0,
+        ingest_secs,
+        peers[0].1[0],
+        peers[0].1[1],
+        peers[0].1[2],
+        peers[0].1[3]
+    );
     for (i, (name, ms)) in timings.iter().enumerate() {
         let p = &peers[i + 1];
-        println!("| {name} ms | {} | {} | {} | {} | {} |", fmt_ms(*ms), p.1[0], p.1[1], p.1[2], p.1[3]);
+        println!(
+            "| {name} ms | {} | {} | {} | {} | {} |",
+            fmt_ms(*ms),
+            p.1[0],
+            p.1[1],
+            p.1[2],
+            p.1[3]
+        );
     }
     println!();
     println!(
@@ -221,8 +309,16 @@ fn check_answer(name: &str, rows: usize, body: &Value) {
     match (name, rows) {
         ("Q1", 5_000_000) => assert_eq!(body["rows"][0][0], json!(5117132), "Q1 answer"),
         ("Q4", 5_000_000) => assert_eq!(body["rows"][0], json!([3951, 5513977]), "Q4 answer"),
-        ("Q3", _) => assert_eq!(body["rows"].as_array().map(Vec::len), Some(6), "Q3 has 6 devices"),
-        ("Q4", _) => assert_eq!(body["rows"].as_array().map(Vec::len), Some(10), "Q4 has 10 rows"),
+        ("Q3", _) => assert_eq!(
+            body["rows"].as_array().map(Vec::len),
+            Some(6),
+            "Q3 has 6 devices"
+        ),
+        ("Q4", _) => assert_eq!(
+            body["rows"].as_array().map(Vec::len),
+            Some(10),
+            "Q4 has 10 rows"
+        ),
         _ => {}
     }
 }

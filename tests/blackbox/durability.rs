@@ -11,9 +11,19 @@ fn acknowledged_writes_survive_kill_9() {
     s.sql("CREATE TABLE t (id INT PRIMARY KEY, v TEXT, o OBJECT(DYNAMIC)) CLUSTERED INTO 3 SHARDS WITH (refresh_interval = 0)")
         .ok();
     // Bulk rows, single inserts, an update and a delete, none of them refreshed.
-    let rows: Vec<serde_json::Value> = (0..500).map(|i| json!([i, format!("v{i}"), {"n": i}])).collect();
-    let r = s.bulk("INSERT INTO t (id, v, o) VALUES (?, ?, ?)", json!(rows)).ok();
-    assert!(r.body["results"].as_array().unwrap().iter().all(|x| x["rowcount"] == json!(1)));
+    let rows: Vec<serde_json::Value> = (0..500)
+        .map(|i| json!([i, format!("v{i}"), {"n": i}]))
+        .collect();
+    let r = s
+        .bulk("INSERT INTO t (id, v, o) VALUES (?, ?, ?)", json!(rows))
+        .ok();
+    assert!(
+        r.body["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|x| x["rowcount"] == json!(1))
+    );
     s.sql("INSERT INTO t (id, v) VALUES (1000, 'single')").ok();
     s.sql("UPDATE t SET v = 'updated' WHERE id = 7").ok();
     s.sql("DELETE FROM t WHERE id = 8").ok();
@@ -23,12 +33,23 @@ fn acknowledged_writes_survive_kill_9() {
     s.restart();
     s.sql("REFRESH TABLE t").ok();
     assert_eq!(*s.sql("SELECT count(*) FROM t").ok().scalar(), json!(500));
-    assert_eq!(*s.sql("SELECT v FROM t WHERE id = 7").ok().scalar(), json!("updated"));
+    assert_eq!(
+        *s.sql("SELECT v FROM t WHERE id = 7").ok().scalar(),
+        json!("updated")
+    );
     assert_eq!(s.sql("SELECT v FROM t WHERE id = 8").ok().rows().len(), 0);
-    assert_eq!(*s.sql("SELECT v FROM t WHERE id = 1000").ok().scalar(), json!("single"));
-    assert_eq!(*s.sql("SELECT sum(o['n']) FROM t").ok().scalar(), json!((0..500).sum::<i64>() - 8));
+    assert_eq!(
+        *s.sql("SELECT v FROM t WHERE id = 1000").ok().scalar(),
+        json!("single")
+    );
+    assert_eq!(
+        *s.sql("SELECT sum(o['n']) FROM t").ok().scalar(),
+        json!((0..500).sum::<i64>() - 8)
+    );
     // The dynamic column added by the first insert survived in the catalog.
-    let cols = s.sql("SELECT column_name FROM information_schema.columns WHERE table_name = 't'").ok();
+    let cols = s
+        .sql("SELECT column_name FROM information_schema.columns WHERE table_name = 't'")
+        .ok();
     assert!(cols.rows().contains(&json!(["o['n']"])));
 }
 
@@ -39,7 +60,8 @@ fn graceful_restart_keeps_everything_and_new_writes_continue() {
     s.sql("CREATE TABLE t (id INT PRIMARY KEY, v INT)").ok();
     for round in 0..3 {
         let rows: Vec<serde_json::Value> = (0..100).map(|i| json!([round * 100 + i, i])).collect();
-        s.bulk("INSERT INTO t (id, v) VALUES (?, ?)", json!(rows)).ok();
+        s.bulk("INSERT INTO t (id, v) VALUES (?, ?)", json!(rows))
+            .ok();
         s.sql("REFRESH TABLE t").ok();
         s.stop();
         s.restart();

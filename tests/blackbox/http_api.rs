@@ -9,11 +9,17 @@ fn root_reports_node_and_version() {
     let dir = TempDir::new("root");
     let s = Server::start(&dir.0);
     let mut resp = ureq::get(&s.url("/")).call().expect("GET /");
-    let body: serde_json::Value = serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
+    let body: serde_json::Value =
+        serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
     assert_eq!(body["ok"], json!(true));
     assert_eq!(body["name"], json!("crate"));
     assert_eq!(body["cluster_name"], json!("Testing-CrateDB"));
-    assert!(body["version"]["number"].as_str().unwrap().starts_with("5."));
+    assert!(
+        body["version"]["number"]
+            .as_str()
+            .unwrap()
+            .starts_with("5.")
+    );
 }
 
 #[test]
@@ -29,9 +35,18 @@ fn select_response_shape_and_type_ids() {
     .ok();
     s.sql("REFRESH TABLE t").ok();
     let r = s.sql("SELECT * FROM t").ok();
-    assert_eq!(r.body["cols"], json!(["i", "b", "r", "d", "s", "ts", "tn", "bo", "sm", "o", "a"]));
-    assert_eq!(r.body["col_types"], json!([9, 10, 7, 6, 4, 11, 15, 3, 8, 12, [100, 9]]));
-    assert_eq!(r.rows()[0], json!([1, 2, 1.1, 2.5, "x", 1379022239000i64, 1379022239000i64, true, 7, {"x": 1}, [1, 2]]));
+    assert_eq!(
+        r.body["cols"],
+        json!(["i", "b", "r", "d", "s", "ts", "tn", "bo", "sm", "o", "a"])
+    );
+    assert_eq!(
+        r.body["col_types"],
+        json!([9, 10, 7, 6, 4, 11, 15, 3, 8, 12, [100, 9]])
+    );
+    assert_eq!(
+        r.rows()[0],
+        json!([1, 2, 1.1, 2.5, "x", 1379022239000i64, 1379022239000i64, true, 7, {"x": 1}, [1, 2]])
+    );
     assert_eq!(r.body["rowcount"], json!(1));
     assert!(r.body["duration"].as_f64().unwrap() >= 0.0);
     // Without ?types there are no col_types.
@@ -48,7 +63,12 @@ fn bulk_args_report_per_row_results() {
     let dir = TempDir::new("bulk");
     let s = Server::start(&dir.0);
     s.sql("CREATE TABLE t (id INT PRIMARY KEY, v TEXT)").ok();
-    let r = s.bulk("INSERT INTO t (id, v) VALUES (?, ?)", json!([[1, "a"], [2, "b"], [1, "again"], ["x", "bad"]])).ok();
+    let r = s
+        .bulk(
+            "INSERT INTO t (id, v) VALUES (?, ?)",
+            json!([[1, "a"], [2, "b"], [1, "again"], ["x", "bad"]]),
+        )
+        .ok();
     let results = r.body["results"].as_array().unwrap();
     assert_eq!(results[0], json!({"rowcount": 1}));
     assert_eq!(results[1], json!({"rowcount": 1}));
@@ -59,13 +79,27 @@ fn bulk_args_report_per_row_results() {
     // Bulk statements that return rows are rejected as a whole.
     let q = s.bulk("SELECT * FROM t WHERE id = ?", json!([[1]]));
     assert_eq!(q.status, 400);
-    assert!(q.error_message().contains("Bulk operations for statements that return result sets"));
+    assert!(
+        q.error_message()
+            .contains("Bulk operations for statements that return result sets")
+    );
     s.sql("REFRESH TABLE t").ok();
     assert_eq!(*s.sql("SELECT count(*) FROM t").ok().scalar(), json!(2));
     // Bulk UPDATE and DELETE.
-    let u = s.bulk("UPDATE t SET v = ? WHERE id = ?", json!([["A", 1], ["B", 2], ["C", 3]])).ok();
-    assert_eq!(u.body["results"], json!([{"rowcount": 1}, {"rowcount": 1}, {"rowcount": 0}]));
-    assert_eq!(*s.sql("SELECT v FROM t WHERE id = 2").ok().scalar(), json!("B"));
+    let u = s
+        .bulk(
+            "UPDATE t SET v = ? WHERE id = ?",
+            json!([["A", 1], ["B", 2], ["C", 3]]),
+        )
+        .ok();
+    assert_eq!(
+        u.body["results"],
+        json!([{"rowcount": 1}, {"rowcount": 1}, {"rowcount": 0}])
+    );
+    assert_eq!(
+        *s.sql("SELECT v FROM t WHERE id = 2").ok().scalar(),
+        json!("B")
+    );
 }
 
 #[test]
@@ -74,9 +108,17 @@ fn headers_gzip_and_trailing_semicolons() {
     let s = Server::start(&dir.0);
     s.sql("CREATE TABLE s1.t (x INT);").ok();
     // Default-Schema selects the schema of unqualified names.
-    let r = s.post_raw("", br#"{"stmt": "SELECT count(*) FROM t"}"#.to_vec(), &[("Default-Schema", "s1")]);
+    let r = s.post_raw(
+        "",
+        br#"{"stmt": "SELECT count(*) FROM t"}"#.to_vec(),
+        &[("Default-Schema", "s1")],
+    );
     assert_eq!(r.status, 200, "{}", r.body);
-    let r = s.post_raw("", br#"{"stmt": "SELECT current_schema"}"#.to_vec(), &[("Default-Schema", "s1")]);
+    let r = s.post_raw(
+        "",
+        br#"{"stmt": "SELECT current_schema"}"#.to_vec(),
+        &[("Default-Schema", "s1")],
+    );
     assert_eq!(*r.scalar(), json!("s1"));
     // A gzipped request body.
     use std::io::Write;
@@ -88,7 +130,11 @@ fn headers_gzip_and_trailing_semicolons() {
     let r = s.sql_args("SELECT ? + $2, $1", json!([1, 2]));
     assert_eq!(r.rows()[0], json!([3, 1]));
     // error_trace adds a trace to errors.
-    let r = s.post_raw("?error_trace=true", br#"{"stmt": "SELECT * FROM nope"}"#.to_vec(), &[]);
+    let r = s.post_raw(
+        "?error_trace=true",
+        br#"{"stmt": "SELECT * FROM nope"}"#.to_vec(),
+        &[],
+    );
     assert!(r.body["error_trace"].is_string());
 }
 
@@ -96,12 +142,16 @@ fn headers_gzip_and_trailing_semicolons() {
 fn refresh_semantics_over_http() {
     let dir = TempDir::new("refresh");
     let s = Server::start(&dir.0);
-    s.sql("CREATE TABLE t (id INT PRIMARY KEY, v TEXT) WITH (refresh_interval = 0)").ok();
+    s.sql("CREATE TABLE t (id INT PRIMARY KEY, v TEXT) WITH (refresh_interval = 0)")
+        .ok();
     s.sql("INSERT INTO t (id, v) VALUES (1, 'a')").ok();
     // Invisible to searches before refresh...
     assert_eq!(*s.sql("SELECT count(*) FROM t").ok().scalar(), json!(0));
     // ...but a primary-key lookup sees it at once.
-    assert_eq!(*s.sql("SELECT v FROM t WHERE id = 1").ok().scalar(), json!("a"));
+    assert_eq!(
+        *s.sql("SELECT v FROM t WHERE id = 1").ok().scalar(),
+        json!("a")
+    );
     s.sql("REFRESH TABLE t").ok();
     assert_eq!(*s.sql("SELECT count(*) FROM t").ok().scalar(), json!(1));
     // The default refresh interval (1 s) refreshes on its own.
@@ -109,7 +159,10 @@ fn refresh_semantics_over_http() {
     s.sql("INSERT INTO auto (id) VALUES (1), (2)").ok();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while *s.sql("SELECT count(*) FROM auto").ok().scalar() != json!(2) {
-        assert!(std::time::Instant::now() < deadline, "periodic refresh did not happen");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "periodic refresh did not happen"
+        );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
@@ -119,46 +172,99 @@ fn statements_of_the_foundation() {
     let dir = TempDir::new("stmts");
     let s = Server::start(&dir.0);
     let ok = |stmt: &str| s.sql(stmt).ok();
-    ok("CREATE TABLE IF NOT EXISTS doc.people (id INT PRIMARY KEY, name TEXT NOT NULL, age SMALLINT, \
+    ok(
+        "CREATE TABLE IF NOT EXISTS doc.people (id INT PRIMARY KEY, name TEXT NOT NULL, age SMALLINT, \
         tags TEXT[], profile OBJECT(DYNAMIC) AS (city TEXT), joined TIMESTAMP) \
-        CLUSTERED BY (id) INTO 3 SHARDS WITH (number_of_replicas = '0-1', refresh_interval = 0, column_policy = 'dynamic')");
-    assert_eq!(s.sql("CREATE TABLE IF NOT EXISTS people (x INT)").ok().body["rowcount"], json!(0));
-    ok("INSERT INTO people (id, name, age, tags, profile, joined) VALUES \
+        CLUSTERED BY (id) INTO 3 SHARDS WITH (number_of_replicas = '0-1', refresh_interval = 0, column_policy = 'dynamic')",
+    );
+    assert_eq!(
+        s.sql("CREATE TABLE IF NOT EXISTS people (x INT)").ok().body["rowcount"],
+        json!(0)
+    );
+    ok(
+        "INSERT INTO people (id, name, age, tags, profile, joined) VALUES \
         (1, 'Arthur', 42, ['a', 'b'], {city = 'London'}, '2020-01-01'), \
         (2, 'Trillian', 30, ['b'], {city = 'Paris', planet = 'Earth'}, '2021-06-15T10:00:00'), \
-        (3, 'Marvin', NULL, NULL, NULL, NULL)");
+        (3, 'Marvin', NULL, NULL, NULL, NULL)",
+    );
     ok("REFRESH TABLE people");
     // The dynamic key became a column.
-    let cols = ok("SELECT column_name FROM information_schema.columns WHERE table_name = 'people' ORDER BY ordinal_position");
+    let cols = ok(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'people' ORDER BY ordinal_position",
+    );
     let names: Vec<&str> = cols.rows().iter().map(|r| r[0].as_str().unwrap()).collect();
     assert!(names.contains(&"profile['planet']"), "{names:?}");
     // ON CONFLICT
-    ok("INSERT INTO people (id, name, age) VALUES (1, 'Arthur Dent', 43) ON CONFLICT (id) DO UPDATE SET age = excluded.age");
+    ok(
+        "INSERT INTO people (id, name, age) VALUES (1, 'Arthur Dent', 43) ON CONFLICT (id) DO UPDATE SET age = excluded.age",
+    );
     ok("INSERT INTO people (id, name) VALUES (2, 'ignored') ON CONFLICT DO NOTHING");
-    assert_eq!(ok("SELECT name, age FROM people WHERE id = 1").rows()[0], json!(["Arthur", 43]));
-    assert_eq!(*ok("SELECT name FROM people WHERE id = 2").scalar(), json!("Trillian"));
+    assert_eq!(
+        ok("SELECT name, age FROM people WHERE id = 1").rows()[0],
+        json!(["Arthur", 43])
+    );
+    assert_eq!(
+        *ok("SELECT name FROM people WHERE id = 2").scalar(),
+        json!("Trillian")
+    );
     // INSERT INTO ... SELECT, UPDATE/DELETE by query and by key.
     ok("CREATE TABLE copy (id INT PRIMARY KEY, name TEXT) WITH (refresh_interval = 0)");
-    assert_eq!(ok("INSERT INTO copy (id, name) (SELECT id, name FROM people WHERE age IS NOT NULL)").body["rowcount"], json!(2));
+    assert_eq!(
+        ok("INSERT INTO copy (id, name) (SELECT id, name FROM people WHERE age IS NOT NULL)").body
+            ["rowcount"],
+        json!(2)
+    );
     ok("REFRESH TABLE people");
-    assert_eq!(ok("UPDATE people SET age = age + 1 WHERE age > 35").body["rowcount"], json!(1));
-    assert_eq!(ok("UPDATE people SET profile['city'] = 'Berlin' WHERE id = 2").body["rowcount"], json!(1));
-    assert_eq!(*ok("SELECT profile['city'] FROM people WHERE id = 2").scalar(), json!("Berlin"));
-    assert_eq!(ok("DELETE FROM people WHERE id = 3").body["rowcount"], json!(1));
+    assert_eq!(
+        ok("UPDATE people SET age = age + 1 WHERE age > 35").body["rowcount"],
+        json!(1)
+    );
+    assert_eq!(
+        ok("UPDATE people SET profile['city'] = 'Berlin' WHERE id = 2").body["rowcount"],
+        json!(1)
+    );
+    assert_eq!(
+        *ok("SELECT profile['city'] FROM people WHERE id = 2").scalar(),
+        json!("Berlin")
+    );
+    assert_eq!(
+        ok("DELETE FROM people WHERE id = 3").body["rowcount"],
+        json!(1)
+    );
     ok("REFRESH TABLE people");
     // Optimistic concurrency control with _seq_no and _primary_term.
     let v = ok("SELECT _seq_no, _primary_term FROM people WHERE id = 1");
     let (seq, term) = (v.rows()[0][0].clone(), v.rows()[0][1].clone());
-    let stale = s.sql_args("UPDATE people SET age = 0 WHERE id = 1 AND _seq_no = ? AND _primary_term = ?", json!([seq.as_i64().unwrap() + 100, term])).ok();
+    let stale = s
+        .sql_args(
+            "UPDATE people SET age = 0 WHERE id = 1 AND _seq_no = ? AND _primary_term = ?",
+            json!([seq.as_i64().unwrap() + 100, term]),
+        )
+        .ok();
     assert_eq!(stale.body["rowcount"], json!(0));
-    let fresh = s.sql_args("UPDATE people SET age = 50 WHERE id = 1 AND _seq_no = ? AND _primary_term = ?", json!([seq, term])).ok();
+    let fresh = s
+        .sql_args(
+            "UPDATE people SET age = 50 WHERE id = 1 AND _seq_no = ? AND _primary_term = ?",
+            json!([seq, term]),
+        )
+        .ok();
     assert_eq!(fresh.body["rowcount"], json!(1));
     // Queries.
     ok("REFRESH TABLE people");
     assert_eq!(ok("SELECT name FROM people WHERE name LIKE 'Ar%' OR name ILIKE 'tri%' ORDER BY name NULLS FIRST").rows().len(), 2);
-    assert_eq!(*ok("SELECT count(*) FROM people WHERE 'b' = ANY(tags)").scalar(), json!(2));
-    assert_eq!(*ok("SELECT count(DISTINCT age) FROM people").scalar(), json!(2));
-    assert_eq!(ok("SELECT date_trunc('year', joined), extract(year FROM joined) FROM people WHERE id = 2").rows()[0], json!([1609459200000i64, 2021]));
+    assert_eq!(
+        *ok("SELECT count(*) FROM people WHERE 'b' = ANY(tags)").scalar(),
+        json!(2)
+    );
+    assert_eq!(
+        *ok("SELECT count(DISTINCT age) FROM people").scalar(),
+        json!(2)
+    );
+    assert_eq!(
+        ok("SELECT date_trunc('year', joined), extract(year FROM joined) FROM people WHERE id = 2")
+            .rows()[0],
+        json!([1609459200000i64, 2021])
+    );
     assert_eq!(*ok("SELECT 1 + 1").scalar(), json!(2));
     ok("ALTER TABLE people ADD COLUMN email TEXT");
     ok("DROP TABLE people");
@@ -171,10 +277,15 @@ fn statements_of_the_foundation() {
 fn introspection_tables() {
     let dir = TempDir::new("introspect");
     let s = Server::start(&dir.0);
-    s.sql("CREATE TABLE t (id INT PRIMARY KEY) CLUSTERED INTO 2 SHARDS WITH (number_of_replicas = 1)").ok();
+    s.sql(
+        "CREATE TABLE t (id INT PRIMARY KEY) CLUSTERED INTO 2 SHARDS WITH (number_of_replicas = 1)",
+    )
+    .ok();
     let r = s.sql("SELECT table_name, number_of_shards, number_of_replicas FROM information_schema.tables WHERE table_schema = 'doc'").ok();
     assert_eq!(r.rows()[0], json!(["t", 2, "1"]));
-    let r = s.sql("SELECT schema_name FROM information_schema.schemata ORDER BY 1").ok();
+    let r = s
+        .sql("SELECT schema_name FROM information_schema.schemata ORDER BY 1")
+        .ok();
     assert!(r.rows().contains(&json!(["doc"])));
     let r = s.sql("SELECT name FROM sys.cluster").ok();
     assert_eq!(*r.scalar(), json!("Testing-CrateDB"));
@@ -183,14 +294,25 @@ fn introspection_tables() {
     // One row per shard copy; the replicas cannot be placed on a single node.
     let r = s.sql("SELECT id, \"primary\", state, routing_state, node['name'], num_docs FROM sys.shards ORDER BY id, \"primary\" DESC").ok();
     assert_eq!(r.rows().len(), 4);
-    assert_eq!(r.rows()[0], json!([0, true, "STARTED", "STARTED", "crate", 0]));
-    assert_eq!(r.rows()[1], json!([0, false, "UNASSIGNED", "UNASSIGNED", null, null]));
+    assert_eq!(
+        r.rows()[0],
+        json!([0, true, "STARTED", "STARTED", "crate", 0])
+    );
+    assert_eq!(
+        r.rows()[1],
+        json!([0, false, "UNASSIGNED", "UNASSIGNED", null, null])
+    );
     let r = s.sql("SELECT health, severity, underreplicated_shards FROM sys.health WHERE table_name = 't'").ok();
     assert_eq!(r.rows()[0], json!(["YELLOW", 2, 2]));
     s.sql("ALTER TABLE t SET (number_of_replicas = '0-1')").ok();
-    assert_eq!(*s.sql("SELECT health FROM sys.health").ok().scalar(), json!("GREEN"));
+    assert_eq!(
+        *s.sql("SELECT health FROM sys.health").ok().scalar(),
+        json!("GREEN")
+    );
     let r = s.sql("SELECT current_user, current_schema").ok();
     assert_eq!(r.rows()[0], json!(["crate", "doc"]));
-    let r = s.sql("SELECT word FROM pg_catalog.pg_get_keywords() WHERE word = 'select'").ok();
+    let r = s
+        .sql("SELECT word FROM pg_catalog.pg_get_keywords() WHERE word = 'select'")
+        .ok();
     assert_eq!(r.rows().len(), 1);
 }

@@ -28,7 +28,11 @@ pub fn shoal_bin() -> PathBuf {
 
 /// A free port on 127.0.0.1.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 /// A fresh temporary directory (removed on drop).
@@ -85,7 +89,9 @@ impl Reply {
 
     /// The rows of a successful reply.
     pub fn rows(&self) -> &Vec<Value> {
-        self.body["rows"].as_array().unwrap_or_else(|| panic!("no rows in {}", self.body))
+        self.body["rows"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no rows in {}", self.body))
     }
 
     /// The single value of a one-row, one-column reply.
@@ -129,7 +135,14 @@ impl Server {
         let child = Command::new(shoal_bin())
             .args(["server", "--data"])
             .arg(&self.data)
-            .args(["--http", &format!("127.0.0.1:{}", self.port), "--node-name", "crate", "--cluster-name", "Testing-CrateDB"])
+            .args([
+                "--http",
+                &format!("127.0.0.1:{}", self.port),
+                "--node-name",
+                "crate",
+                "--cluster-name",
+                "Testing-CrateDB",
+            ])
             .args(&self.extra_args)
             .stdout(Stdio::null())
             .stderr(log)
@@ -141,8 +154,13 @@ impl Server {
             if self.agent.get(&self.url("/")).call().is_ok() {
                 return;
             }
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                let log = std::fs::read_to_string(self.data.with_extension("log")).unwrap_or_default();
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                let log =
+                    std::fs::read_to_string(self.data.with_extension("log")).unwrap_or_default();
                 panic!("shoal server exited with {status}: {log}");
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -157,7 +175,10 @@ impl Server {
 
     /// POSTs raw bytes to `/_sql` with extra headers.
     pub fn post_raw(&self, query: &str, body: Vec<u8>, headers: &[(&str, &str)]) -> Reply {
-        let mut req = self.agent.post(&self.url(&format!("/_sql{query}"))).header("Content-Type", "application/json");
+        let mut req = self
+            .agent
+            .post(&self.url(&format!("/_sql{query}")))
+            .header("Content-Type", "application/json");
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
@@ -196,7 +217,10 @@ impl Server {
     /// Sends SIGTERM (graceful shutdown) and waits.
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(c.id().to_string())
+                .status();
             let deadline = Instant::now() + Duration::from_secs(30);
             while Instant::now() < deadline {
                 if c.try_wait().ok().flatten().is_some() {
@@ -217,7 +241,9 @@ impl Server {
 
     /// Whether the server process is still running.
     pub fn is_running(&mut self) -> bool {
-        self.child.as_mut().is_some_and(|c| c.try_wait().ok().flatten().is_none())
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().ok().flatten().is_none())
     }
 }
 

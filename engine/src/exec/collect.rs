@@ -30,7 +30,11 @@ use crate::types::{DataType, Object, Row, Value};
 #[derive(Debug, Clone)]
 pub enum CollectMode {
     /// Projected rows; sorted and cut to `limit` per shard when ordered.
-    Rows { outputs: Vec<Expr>, order_by: Vec<SortKey>, limit: Option<usize> },
+    Rows {
+        outputs: Vec<Expr>,
+        order_by: Vec<SortKey>,
+        limit: Option<usize>,
+    },
     /// Partial aggregation: one state vector per group key.
     Groups { keys: Vec<Expr>, aggs: Vec<AggCall> },
 }
@@ -62,7 +66,13 @@ pub struct Sink<'a> {
 impl<'a> Sink<'a> {
     /// A sink applying `residual` before `spec`'s mode.
     pub fn new(spec: &'a CollectSpec, ctx: &'a EvalCtx, residual: Option<&'a Expr>) -> Sink<'a> {
-        Sink { spec, ctx, rows: Vec::new(), groups: HashMap::new(), residual }
+        Sink {
+            spec,
+            ctx,
+            rows: Vec::new(),
+            groups: HashMap::new(),
+            residual,
+        }
     }
 
     /// Adds a row; returns false once no more rows are needed.
@@ -73,7 +83,11 @@ impl<'a> Sink<'a> {
             }
         }
         match &self.spec.mode {
-            CollectMode::Rows { outputs, order_by, limit } => {
+            CollectMode::Rows {
+                outputs,
+                order_by,
+                limit,
+            } => {
                 let mut out = Vec::with_capacity(outputs.len());
                 for o in outputs {
                     out.push(o.eval(&row, self.ctx)?);
@@ -97,7 +111,10 @@ impl<'a> Sink<'a> {
                 }
                 let states = match self.groups.get_mut(&key) {
                     Some(s) => s,
-                    None => self.groups.entry(key).or_insert_with(|| aggs.iter().map(AggCall::init).collect()),
+                    None => self
+                        .groups
+                        .entry(key)
+                        .or_insert_with(|| aggs.iter().map(AggCall::init).collect()),
                 };
                 for (call, state) in aggs.iter().zip(states.iter_mut()) {
                     call.update(state, &row, self.ctx)?;
@@ -110,7 +127,9 @@ impl<'a> Sink<'a> {
     /// The partial result.
     pub fn finish(mut self) -> Partial {
         match &self.spec.mode {
-            CollectMode::Rows { order_by, limit, .. } => {
+            CollectMode::Rows {
+                order_by, limit, ..
+            } => {
                 if !order_by.is_empty() {
                     sort_rows(&mut self.rows, order_by);
                 }
@@ -121,7 +140,10 @@ impl<'a> Sink<'a> {
             }
             CollectMode::Groups { keys, aggs } => {
                 if keys.is_empty() && self.groups.is_empty() {
-                    return Partial::Groups(vec![(Vec::new(), aggs.iter().map(AggCall::init).collect())]);
+                    return Partial::Groups(vec![(
+                        Vec::new(),
+                        aggs.iter().map(AggCall::init).collect(),
+                    )]);
                 }
                 Partial::Groups(self.groups.into_iter().collect())
             }
@@ -177,10 +199,14 @@ impl<'s> Fetcher<'s> {
                     let path = column_path(name, &[]);
                     match ty {
                         DataType::Text => ff.str(&path)?.map(Reader::Str).unwrap_or(Reader::Null),
-                        DataType::Boolean => ff.column_opt::<bool>(&path)?.map(Reader::Bool).unwrap_or(Reader::Null),
-                        DataType::Real | DataType::Double => {
-                            ff.column_opt::<f64>(&path)?.map(Reader::F64).unwrap_or(Reader::Null)
-                        }
+                        DataType::Boolean => ff
+                            .column_opt::<bool>(&path)?
+                            .map(Reader::Bool)
+                            .unwrap_or(Reader::Null),
+                        DataType::Real | DataType::Double => ff
+                            .column_opt::<f64>(&path)?
+                            .map(Reader::F64)
+                            .unwrap_or(Reader::Null),
                         _ => match ff.column_opt::<i64>(&path)? {
                             Some(c) => Reader::I64(c),
                             None => match ff.column_opt::<u64>(&path)? {
@@ -207,8 +233,17 @@ impl<'s> Fetcher<'s> {
             };
             readers.push(r);
         }
-        let store = if needs_store { Some(segment.reader.get_store_reader(16)?) } else { None };
-        Ok(Fetcher { readers, store, segment, scratch: String::new() })
+        let store = if needs_store {
+            Some(segment.reader.get_store_reader(16)?)
+        } else {
+            None
+        };
+        Ok(Fetcher {
+            readers,
+            store,
+            segment,
+            scratch: String::new(),
+        })
     }
 
     /// The scan row of `doc`.
@@ -216,14 +251,21 @@ impl<'s> Fetcher<'s> {
         let mut source: Option<(Object, Vec<u8>)> = None;
         if let Some(store) = &self.store {
             let td: TantivyDocument = store.get(doc)?;
-            let bytes = td.get_first(shard_schema().source).and_then(|v| v.as_bytes()).unwrap_or(&[]).to_vec();
+            let bytes = td
+                .get_first(shard_schema().source)
+                .and_then(|v| v.as_bytes())
+                .unwrap_or(&[])
+                .to_vec();
             source = Some((parse_source(&bytes), bytes));
         }
         let mut row = Vec::with_capacity(self.readers.len());
         for r in &self.readers {
             let v = match r {
                 Reader::I64(c) => c.first(doc).map(Value::Int).unwrap_or(Value::Null),
-                Reader::U64AsInt(c) => c.first(doc).map(|v| Value::Int(v as i64)).unwrap_or(Value::Null),
+                Reader::U64AsInt(c) => c
+                    .first(doc)
+                    .map(|v| Value::Int(v as i64))
+                    .unwrap_or(Value::Null),
                 Reader::F64(c) => c.first(doc).map(Value::Float).unwrap_or(Value::Null),
                 Reader::Bool(c) => c.first(doc).map(Value::Bool).unwrap_or(Value::Null),
                 Reader::Str(c) | Reader::Id(c) => match c.ords().first(doc) {
@@ -234,10 +276,14 @@ impl<'s> Fetcher<'s> {
                     }
                     None => Value::Null,
                 },
-                Reader::Meta(c) => c.first(doc).map(|v| Value::Int(v as i64)).unwrap_or(Value::Null),
-                Reader::Source(name) => {
-                    source.as_ref().and_then(|(o, _)| o.get(name).cloned()).unwrap_or(Value::Null)
-                }
+                Reader::Meta(c) => c
+                    .first(doc)
+                    .map(|v| Value::Int(v as i64))
+                    .unwrap_or(Value::Null),
+                Reader::Source(name) => source
+                    .as_ref()
+                    .and_then(|(o, _)| o.get(name).cloned())
+                    .unwrap_or(Value::Null),
                 Reader::Raw => source
                     .as_ref()
                     .map(|(_, b)| Value::Text(String::from_utf8_lossy(b).into_owned()))
@@ -286,7 +332,12 @@ pub fn for_each_doc(
 /// Runs a collect phase on a shard snapshot.
 pub fn collect_shard(snapshot: &Snapshot, spec: &CollectSpec, ctx: &EvalCtx) -> Result<Partial> {
     let split = pushdown::split(spec.filter.as_ref(), &spec.scan, ctx);
-    if let Some(p) = super::columnar::try_aggregate(snapshot, spec, split.query.as_deref(), split.residual.as_ref())? {
+    if let Some(p) = super::columnar::try_aggregate(
+        snapshot,
+        spec,
+        split.query.as_deref(),
+        split.residual.as_ref(),
+    )? {
         return Ok(p);
     }
     let mut sink = Sink::new(spec, ctx, split.residual.as_ref());
@@ -306,7 +357,12 @@ pub fn collect_shard(snapshot: &Snapshot, spec: &CollectSpec, ctx: &EvalCtx) -> 
 
 /// Finds the live documents (id, scan row) matching a filter on a snapshot:
 /// the "search" half of UPDATE and DELETE by query.
-pub fn matching_docs(snapshot: &Snapshot, scan: &[ScanColumn], filter: Option<&Expr>, ctx: &EvalCtx) -> Result<Vec<String>> {
+pub fn matching_docs(
+    snapshot: &Snapshot,
+    scan: &[ScanColumn],
+    filter: Option<&Expr>,
+    ctx: &EvalCtx,
+) -> Result<Vec<String>> {
     let split = pushdown::split(filter, scan, ctx);
     let mut ids = Vec::new();
     for view in &snapshot.segments {
@@ -337,9 +393,10 @@ pub fn stored_row(doc: &StoredDoc, scan: &[ScanColumn]) -> Row {
             ScanColumn::Version => Value::Int(doc.version as i64),
             ScanColumn::PrimaryTerm => Value::Int(doc.primary_term as i64),
             ScanColumn::Score => Value::Float(1.0),
-            ScanColumn::Raw => {
-                Value::Text(String::from_utf8_lossy(&crate::storage::document::source_bytes(&doc.source)).into_owned())
-            }
+            ScanColumn::Raw => Value::Text(
+                String::from_utf8_lossy(&crate::storage::document::source_bytes(&doc.source))
+                    .into_owned(),
+            ),
             ScanColumn::DocId => Value::Null,
         })
         .collect()

@@ -58,7 +58,11 @@ impl Acc {
             (AggFunc::CountStar | AggFunc::Count, _) => Acc::Count(0),
             (AggFunc::Sum, ValKind::Float) => Acc::SumF(0.0, false),
             (AggFunc::Sum, _) => {
-                if call.ty.is_integral() { Acc::SumI(0, false) } else { Acc::SumF(0.0, false) }
+                if call.ty.is_integral() {
+                    Acc::SumI(0, false)
+                } else {
+                    Acc::SumF(0.0, false)
+                }
             }
             (AggFunc::Avg, _) => Acc::Avg(0.0, 0),
             (AggFunc::Min, ValKind::Float) => Acc::MinF(0.0, false),
@@ -150,7 +154,11 @@ impl Acc {
 }
 
 fn float(f: f64, call: &AggCall) -> Value {
-    if call.ty.is_integral() { Value::Int(f as i64) } else { Value::Float(f) }
+    if call.ty.is_integral() {
+        Value::Int(f as i64)
+    } else {
+        Value::Float(f)
+    }
 }
 
 /// The plan of a columnar aggregation: key column and value column per aggregate.
@@ -163,7 +171,9 @@ struct ColumnarPlan<'a> {
 fn scalar_column(e: &Expr, scan: &[ScanColumn]) -> Option<(String, DataType)> {
     match e {
         Expr::Column(i, _) => match scan.get(*i)? {
-            ScanColumn::User { name, ty } if ty.is_scalar() => Some((column_path(name, &[]), ty.clone())),
+            ScanColumn::User { name, ty } if ty.is_scalar() => {
+                Some((column_path(name, &[]), ty.clone()))
+            }
             _ => None,
         },
         _ => None,
@@ -171,7 +181,9 @@ fn scalar_column(e: &Expr, scan: &[ScanColumn]) -> Option<(String, DataType)> {
 }
 
 fn plan<'a>(spec: &'a CollectSpec) -> Option<ColumnarPlan<'a>> {
-    let CollectMode::Groups { keys, aggs } = &spec.mode else { return None };
+    let CollectMode::Groups { keys, aggs } = &spec.mode else {
+        return None;
+    };
     let key = match keys.as_slice() {
         [] => None,
         [k] => {
@@ -321,7 +333,9 @@ fn aggregate_segment(
         None => SegKey::None,
         Some((path, KeyKind::Int)) => match ff.column_opt::<i64>(path)? {
             Some(c) => match slots.dense_int {
-                Some((min, span)) if c.min_value() >= min && ((c.max_value() - min) as usize) < span => {
+                Some((min, span))
+                    if c.min_value() >= min && ((c.max_value() - min) as usize) < span =>
+                {
                     SegKey::DenseInt(c, min)
                 }
                 _ => SegKey::Int(c),
@@ -352,14 +366,24 @@ fn aggregate_segment(
     for v in &p.vals {
         vals.push(match v {
             None => ValCol::None,
-            Some((path, ValKind::Int)) => ff.column_opt::<i64>(path)?.map(ValCol::Int).unwrap_or(ValCol::Missing),
-            Some((path, ValKind::Float)) => ff.column_opt::<f64>(path)?.map(ValCol::Float).unwrap_or(ValCol::Missing),
+            Some((path, ValKind::Int)) => ff
+                .column_opt::<i64>(path)?
+                .map(ValCol::Int)
+                .unwrap_or(ValCol::Missing),
+            Some((path, ValKind::Float)) => ff
+                .column_opt::<f64>(path)?
+                .map(ValCol::Float)
+                .unwrap_or(ValCol::Missing),
             Some((_, ValKind::None)) => ValCol::None,
         });
     }
     let n = slots.template.len();
     let single = match key {
-        SegKey::None => Some(if slots.keys.is_empty() { slots.add(Value::Null) } else { 0 }),
+        SegKey::None => Some(if slots.keys.is_empty() {
+            slots.add(Value::Null)
+        } else {
+            0
+        }),
         SegKey::Null => Some(slots.null()),
         _ => None,
     };
@@ -506,7 +530,10 @@ impl Slots {
 }
 
 #[inline]
-fn first<T: PartialOrd + Copy + Send + Sync + std::fmt::Debug + 'static>(c: &Column<T>, doc: u32) -> Option<T> {
+fn first<T: PartialOrd + Copy + Send + Sync + std::fmt::Debug + 'static>(
+    c: &Column<T>,
+    doc: u32,
+) -> Option<T> {
     match c.index {
         ColumnIndex::Full => Some(c.values.get_val(doc)),
         _ => c.first(doc),
@@ -548,7 +575,11 @@ pub fn try_aggregate(
         let states = if slots.keys.is_empty() {
             p.aggs.iter().map(AggCall::init).collect()
         } else {
-            slots.accs[..n].iter().zip(p.aggs).map(|(a, c)| a.into_state(c)).collect()
+            slots.accs[..n]
+                .iter()
+                .zip(p.aggs)
+                .map(|(a, c)| a.into_state(c))
+                .collect()
         };
         vec![(Vec::new(), states)]
     } else {
@@ -559,7 +590,11 @@ pub fn try_aggregate(
             .enumerate()
             .filter(|(i, _)| slots.used[*i])
             .map(|(i, k)| {
-                let states = slots.accs[i * n..(i + 1) * n].iter().zip(p.aggs).map(|(a, c)| a.into_state(c)).collect();
+                let states = slots.accs[i * n..(i + 1) * n]
+                    .iter()
+                    .zip(p.aggs)
+                    .map(|(a, c)| a.into_state(c))
+                    .collect();
                 (vec![k.clone()], states)
             })
             .collect()

@@ -31,6 +31,11 @@ impl<'n> Executor<'n> {
     /// Runs a query and packages its result.
     pub async fn query(&self, plan: &QueryPlan) -> Result<QueryResult> {
         let rows = self.run(plan).await?;
-        Ok(QueryResult { cols: plan.names(), types: plan.types(), rowcount: rows.len() as i64, rows })
+        Ok(QueryResult {
+            cols: plan.names(),
+            types: plan.types(),
+            rowcount: rows.len() as i64,
+            rows,
+        })
     }
 }

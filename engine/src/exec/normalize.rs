@@ -30,8 +30,19 @@ pub struct Normalizer<'t> {
 fn bind_over_table(table: &TableInfo, text: &str) -> Result<Expr> {
     let e = crate::sql::parse_expr(text)?;
     let ctx = PlanCtx::empty();
-    let cols = table.columns.iter().map(|c| (c.name.clone(), c.data_type.clone())).collect();
-    let mut b = Binder::new(&ctx, Relation::Rows { qualifier: None, schema: None, columns: cols });
+    let cols = table
+        .columns
+        .iter()
+        .map(|c| (c.name.clone(), c.data_type.clone()))
+        .collect();
+    let mut b = Binder::new(
+        &ctx,
+        Relation::Rows {
+            qualifier: None,
+            schema: None,
+            columns: cols,
+        },
+    );
     b.bind(&e)
 }
 
@@ -57,11 +68,21 @@ impl<'t> Normalizer<'t> {
         for ch in &table.checks {
             checks.push((bind_over_table(table, ch)?, ch.clone()));
         }
-        Ok(Normalizer { table, defaults, generated, checks })
+        Ok(Normalizer {
+            table,
+            defaults,
+            generated,
+            checks,
+        })
     }
 
     /// Normalises one row; new columns are appended to `new_columns`.
-    pub fn row(&self, mut row: Object, ctx: &EvalCtx, new_columns: &mut Vec<NewColumn>) -> Result<Object> {
+    pub fn row(
+        &self,
+        mut row: Object,
+        ctx: &EvalCtx,
+        new_columns: &mut Vec<NewColumn>,
+    ) -> Result<Object> {
         let table = self.table;
         let mut out = Object::with_capacity(row.len() + self.defaults.len());
         for (name, v) in row.drain(..) {
@@ -75,7 +96,9 @@ impl<'t> Normalizer<'t> {
                     _ => {
                         if !v.is_null() {
                             let ty = infer_type(&v);
-                            if ty != DataType::Undefined && ty != DataType::Array(Box::new(DataType::Undefined)) {
+                            if ty != DataType::Undefined
+                                && ty != DataType::Array(Box::new(DataType::Undefined))
+                            {
                                 new_columns.push((name.clone(), Vec::new(), ty.clone()));
                                 let v = conform(v, &ty, &name, &[], new_columns)?;
                                 out.insert(name, v);
@@ -93,7 +116,11 @@ impl<'t> Normalizer<'t> {
             }
         }
         if !self.generated.is_empty() || !self.checks.is_empty() {
-            let values: Vec<Value> = table.columns.iter().map(|c| out.get(&c.name).cloned().unwrap_or(Value::Null)).collect();
+            let values: Vec<Value> = table
+                .columns
+                .iter()
+                .map(|c| out.get(&c.name).cloned().unwrap_or(Value::Null))
+                .collect();
             let mut values = values;
             for (idx, name, e, text) in &self.generated {
                 let computed = e.eval(&values, ctx)?;
@@ -129,7 +156,10 @@ impl<'t> Normalizer<'t> {
                     return Err(Error::Parse(if out.contains_key(&c.name) {
                         "Primary key value must not be NULL".to_string()
                     } else {
-                        format!("Column `{}` is required but is missing from the insert statement", c.name)
+                        format!(
+                            "Column `{}` is required but is missing from the insert statement",
+                            c.name
+                        )
                     }));
                 }
                 return Err(Error::Parse(format!("\"{}\" must not be null", c.name)));
@@ -150,7 +180,13 @@ fn path_name(column: &str, path: &[String]) -> String {
 }
 
 /// Casts `v` to `ty`, descending into objects and arrays.
-pub fn conform(v: Value, ty: &DataType, column: &str, path: &[String], new_columns: &mut Vec<NewColumn>) -> Result<Value> {
+pub fn conform(
+    v: Value,
+    ty: &DataType,
+    column: &str,
+    path: &[String],
+    new_columns: &mut Vec<NewColumn>,
+) -> Result<Value> {
     if v.is_null() {
         return Ok(v);
     }
@@ -159,7 +195,13 @@ pub fn conform(v: Value, ty: &DataType, column: &str, path: &[String], new_colum
             let Value::Object(obj) = v else {
                 return cast(v, ty).map_err(|e| with_column(e, column, path));
             };
-            Ok(Value::Object(Box::new(conform_object(*obj, ot, column, path, new_columns)?)))
+            Ok(Value::Object(Box::new(conform_object(
+                *obj,
+                ot,
+                column,
+                path,
+                new_columns,
+            )?)))
         }
         DataType::Array(inner) => match v {
             Value::Array(items) => {

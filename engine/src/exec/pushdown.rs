@@ -5,9 +5,9 @@
 
 use std::ops::Bound;
 
+use tantivy::Term;
 use tantivy::query::{AllQuery, BooleanQuery, ExistsQuery, Occur, Query, RangeQuery, TermQuery};
 use tantivy::schema::IndexRecordOption;
-use tantivy::Term;
 
 use crate::expr::{EvalCtx, Expr, Func};
 use crate::planner::ScanColumn;
@@ -23,7 +23,12 @@ pub struct SplitFilter {
 
 /// Splits `filter` over `scan` rows.
 pub fn split(filter: Option<&Expr>, scan: &[ScanColumn], ctx: &EvalCtx) -> SplitFilter {
-    let Some(filter) = filter else { return SplitFilter { query: None, residual: None } };
+    let Some(filter) = filter else {
+        return SplitFilter {
+            query: None,
+            residual: None,
+        };
+    };
     let conjuncts: Vec<&Expr> = match filter {
         Expr::And(items) => items.iter().collect(),
         other => vec![other],
@@ -39,7 +44,9 @@ pub fn split(filter: Option<&Expr>, scan: &[ScanColumn], ctx: &EvalCtx) -> Split
     let query: Option<Box<dyn Query>> = match queries.len() {
         0 => None,
         1 => queries.pop(),
-        _ => Some(Box::new(BooleanQuery::new(queries.into_iter().map(|q| (Occur::Must, q)).collect()))),
+        _ => Some(Box::new(BooleanQuery::new(
+            queries.into_iter().map(|q| (Occur::Must, q)).collect(),
+        ))),
     };
     let residual = match residual.len() {
         0 => None,
@@ -61,18 +68,20 @@ fn constant(e: &Expr, ctx: &EvalCtx) -> Option<Value> {
 fn term_for(col: &ScanColumn, v: &Value) -> Option<Term> {
     let schema = shard_schema();
     match col {
-        ScanColumn::Id => match v {
-            Value::Text(s) => Some(Term::from_field_text(schema.id, s)),
-            _ => None,
-        },
         ScanColumn::User { name, ty } if ty.is_scalar() => {
             let mut term = Term::from_field_json_path(schema.doc, name, false);
             match (ty, v) {
-                (t, Value::Int(i)) if t.is_integral() || matches!(t, DataType::Timestamp { .. }) => {
+                (t, Value::Int(i))
+                    if t.is_integral() || matches!(t, DataType::Timestamp { .. }) =>
+                {
                     term.append_type_and_fast_value(*i)
                 }
-                (DataType::Real | DataType::Double, Value::Float(f)) => term.append_type_and_fast_value(*f),
-                (DataType::Real | DataType::Double, Value::Int(i)) => term.append_type_and_fast_value(*i as f64),
+                (DataType::Real | DataType::Double, Value::Float(f)) => {
+                    term.append_type_and_fast_value(*f)
+                }
+                (DataType::Real | DataType::Double, Value::Int(i)) => {
+                    term.append_type_and_fast_value(*i as f64)
+                }
                 (DataType::Boolean, Value::Bool(b)) => term.append_type_and_fast_value(*b),
                 (DataType::Text, Value::Text(s)) => term.append_type_and_str(s),
                 _ => return None,
@@ -127,12 +136,18 @@ fn to_query(e: &Expr, scan: &[ScanColumn], ctx: &EvalCtx) -> Option<Box<dyn Quer
                 *func
             };
             match func {
-                Func::Eq => Some(Box::new(TermQuery::new(term_for(col, &val)?, IndexRecordOption::Basic))),
+                Func::Eq => Some(Box::new(TermQuery::new(
+                    term_for(col, &val)?,
+                    IndexRecordOption::Basic,
+                ))),
                 Func::NotEq => {
                     let term = term_for(col, &val)?;
                     Some(Box::new(BooleanQuery::new(vec![
                         (Occur::Must, exists(col)?),
-                        (Occur::MustNot, Box::new(TermQuery::new(term, IndexRecordOption::Basic))),
+                        (
+                            Occur::MustNot,
+                            Box::new(TermQuery::new(term, IndexRecordOption::Basic)),
+                        ),
                     ])))
                 }
                 Func::Lt | Func::LtEq | Func::Gt | Func::GtEq if is_range_type(col) => {
@@ -148,7 +163,11 @@ fn to_query(e: &Expr, scan: &[ScanColumn], ctx: &EvalCtx) -> Option<Box<dyn Quer
                 _ => None,
             }
         }
-        Expr::InList { expr, list, negated: false } => {
+        Expr::InList {
+            expr,
+            list,
+            negated: false,
+        } => {
             let col = column(expr, scan)?;
             let mut terms = Vec::with_capacity(list.len());
             for item in list {
@@ -164,7 +183,12 @@ fn to_query(e: &Expr, scan: &[ScanColumn], ctx: &EvalCtx) -> Option<Box<dyn Quer
             Some(Box::new(BooleanQuery::new(
                 terms
                     .into_iter()
-                    .map(|t| (Occur::Should, Box::new(TermQuery::new(t, IndexRecordOption::Basic)) as Box<dyn Query>))
+                    .map(|t| {
+                        (
+                            Occur::Should,
+                            Box::new(TermQuery::new(t, IndexRecordOption::Basic)) as Box<dyn Query>,
+                        )
+                    })
                     .collect(),
             )))
         }
@@ -174,16 +198,25 @@ fn to_query(e: &Expr, scan: &[ScanColumn], ctx: &EvalCtx) -> Option<Box<dyn Quer
             if *negated {
                 Some(ex)
             } else {
-                Some(Box::new(BooleanQuery::new(vec![(Occur::Must, Box::new(AllQuery)), (Occur::MustNot, ex)])))
+                Some(Box::new(BooleanQuery::new(vec![
+                    (Occur::Must, Box::new(AllQuery)),
+                    (Occur::MustNot, ex),
+                ])))
             }
         }
         Expr::And(items) => {
-            let qs: Option<Vec<Box<dyn Query>>> = items.iter().map(|i| to_query(i, scan, ctx)).collect();
-            Some(Box::new(BooleanQuery::new(qs?.into_iter().map(|q| (Occur::Must, q)).collect())))
+            let qs: Option<Vec<Box<dyn Query>>> =
+                items.iter().map(|i| to_query(i, scan, ctx)).collect();
+            Some(Box::new(BooleanQuery::new(
+                qs?.into_iter().map(|q| (Occur::Must, q)).collect(),
+            )))
         }
         Expr::Or(items) => {
-            let qs: Option<Vec<Box<dyn Query>>> = items.iter().map(|i| to_query(i, scan, ctx)).collect();
-            Some(Box::new(BooleanQuery::new(qs?.into_iter().map(|q| (Occur::Should, q)).collect())))
+            let qs: Option<Vec<Box<dyn Query>>> =
+                items.iter().map(|i| to_query(i, scan, ctx)).collect();
+            Some(Box::new(BooleanQuery::new(
+                qs?.into_iter().map(|q| (Occur::Should, q)).collect(),
+            )))
         }
         _ => None,
     }

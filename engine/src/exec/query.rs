@@ -25,13 +25,25 @@ impl Executor<'_> {
         Box::pin(async move {
             match plan {
                 QueryPlan::Select(s) => self.run_select(s).await,
-                QueryPlan::SetOp { op, all, left, right, order_by, limit, offset } => {
+                QueryPlan::SetOp {
+                    op,
+                    all,
+                    left,
+                    right,
+                    order_by,
+                    limit,
+                    offset,
+                } => {
                     let l = self.run(left).await?;
                     let r = self.run(right).await?;
                     let mut rows = set_op(*op, *all, l, r);
                     sort_rows(&mut rows, order_by);
                     let offset = eval_count(offset.as_ref(), &self.ctx)?.unwrap_or(0);
-                    Ok(apply_limit(rows, offset, eval_count(limit.as_ref(), &self.ctx)?))
+                    Ok(apply_limit(
+                        rows,
+                        offset,
+                        eval_count(limit.as_ref(), &self.ctx)?,
+                    ))
                 }
             }
         })
@@ -48,11 +60,15 @@ impl Executor<'_> {
                 let mut merged: HashMap<Vec<Value>, Vec<AggState>> = HashMap::new();
                 let mut order: Vec<Vec<Value>> = Vec::new();
                 for p in partials {
-                    let Partial::Groups(groups) = p else { return Err(Error::internal("expected groups")) };
+                    let Partial::Groups(groups) = p else {
+                        return Err(Error::internal("expected groups"));
+                    };
                     for (k, states) in groups {
                         match merged.get_mut(&k) {
                             Some(into) => {
-                                for ((call, into), s) in agg.aggs.iter().zip(into.iter_mut()).zip(states) {
+                                for ((call, into), s) in
+                                    agg.aggs.iter().zip(into.iter_mut()).zip(states)
+                                {
                                     call.merge(into, s);
                                 }
                             }
@@ -69,7 +85,9 @@ impl Executor<'_> {
                 }
                 let mut out = Vec::with_capacity(merged.len());
                 for k in order {
-                    let Some(states) = merged.remove(&k) else { continue };
+                    let Some(states) = merged.remove(&k) else {
+                        continue;
+                    };
                     let mut row = k;
                     for (call, s) in agg.aggs.iter().zip(states) {
                         row.push(call.finish(s)?);
@@ -81,7 +99,9 @@ impl Executor<'_> {
             None => {
                 let mut out = Vec::new();
                 for p in partials {
-                    let Partial::Rows(r) = p else { return Err(Error::internal("expected rows")) };
+                    let Partial::Rows(r) = p else {
+                        return Err(Error::internal("expected rows"));
+                    };
                     out.extend(r);
                 }
                 out
@@ -139,7 +159,11 @@ impl Executor<'_> {
             Source::Values(rows) => {
                 let mut out = Vec::with_capacity(rows.len());
                 for r in rows {
-                    out.push(r.iter().map(|e| e.eval(&[], &self.ctx)).collect::<Result<Row>>()?);
+                    out.push(
+                        r.iter()
+                            .map(|e| e.eval(&[], &self.ctx))
+                            .collect::<Result<Row>>()?,
+                    );
                 }
                 out
             }
@@ -153,7 +177,14 @@ impl Executor<'_> {
                     });
                 }
                 let n = arrays.iter().map(Vec::len).max().unwrap_or(0);
-                (0..n).map(|i| arrays.iter().map(|a| a.get(i).cloned().unwrap_or(Value::Null)).collect()).collect()
+                (0..n)
+                    .map(|i| {
+                        arrays
+                            .iter()
+                            .map(|a| a.get(i).cloned().unwrap_or(Value::Null))
+                            .collect()
+                    })
+                    .collect()
             }
             Source::System(st) => self.node.system_rows(*st, &self.ctx.current_schema),
         };
@@ -163,7 +194,10 @@ impl Executor<'_> {
     async fn collect_table(&self, table: &TableInfo, spec: &CollectSpec) -> Result<Vec<Partial>> {
         let shards = self.node.shards_of(&table.uuid);
         if shards.len() != table.num_shards as usize {
-            return Err(Error::ShardsUnavailable(format!("not all shards of {} are available", table.ident)));
+            return Err(Error::ShardsUnavailable(format!(
+                "not all shards of {} are available",
+                table.ident
+            )));
         }
         let spec = Arc::new(spec.clone());
         let mut handles = Vec::with_capacity(shards.len());
@@ -177,7 +211,10 @@ impl Executor<'_> {
         }
         let mut out = Vec::with_capacity(handles.len());
         for h in handles {
-            out.push(h.await.map_err(|e| Error::internal(format!("collect task failed: {e}")))??);
+            out.push(
+                h.await
+                    .map_err(|e| Error::internal(format!("collect task failed: {e}")))??,
+            );
         }
         Ok(out)
     }
@@ -185,8 +222,15 @@ impl Executor<'_> {
     /// Real-time lookups for filters on the full primary key (or `_id`):
     /// returns the scan rows of the live documents, or `None` if the filter
     /// does not pin down keys.
-    pub(crate) fn lookup_by_key(&self, table: &TableInfo, scan: &[ScanColumn], filter: Option<&Expr>) -> Result<Option<Vec<Row>>> {
-        let Some(keys) = key_lookups(table, scan, filter, &self.ctx)? else { return Ok(None) };
+    pub(crate) fn lookup_by_key(
+        &self,
+        table: &TableInfo,
+        scan: &[ScanColumn],
+        filter: Option<&Expr>,
+    ) -> Result<Option<Vec<Row>>> {
+        let Some(keys) = key_lookups(table, scan, filter, &self.ctx)? else {
+            return Ok(None);
+        };
         let shards = self.node.shards_of(&table.uuid);
         let mut rows = Vec::with_capacity(keys.len());
         for (id, shard) in keys {
@@ -212,15 +256,30 @@ fn collect_spec(plan: &SelectPlan, offset: usize, limit: Option<usize>) -> Colle
         _ => (Vec::new(), usize::MAX),
     };
     let mode = match &plan.aggregation {
-        Some(agg) => CollectMode::Groups { keys: agg.keys.clone(), aggs: agg.aggs.clone() },
+        Some(agg) => CollectMode::Groups {
+            keys: agg.keys.clone(),
+            aggs: agg.aggs.clone(),
+        },
         None if plan.windows.is_empty() => CollectMode::Rows {
             outputs: plan.outputs.clone(),
             order_by: plan.order_by.clone(),
-            limit: if plan.distinct { None } else { limit.map(|l| l.saturating_add(offset)) },
+            limit: if plan.distinct {
+                None
+            } else {
+                limit.map(|l| l.saturating_add(offset))
+            },
         },
-        None => CollectMode::Rows { outputs: identity(width, &plan.outputs), order_by: Vec::new(), limit: None },
+        None => CollectMode::Rows {
+            outputs: identity(width, &plan.outputs),
+            order_by: Vec::new(),
+            limit: None,
+        },
     };
-    CollectSpec { scan, filter: plan.filter.clone(), mode }
+    CollectSpec {
+        scan,
+        filter: plan.filter.clone(),
+        mode,
+    }
 }
 
 /// Outputs that pass the source row through unchanged. For non-table sources
@@ -241,14 +300,20 @@ fn identity(width: usize, outputs: &[Expr]) -> Vec<Expr> {
     } else {
         width
     };
-    (0..width).map(|i| Expr::Column(i, crate::types::DataType::Undefined)).collect()
+    (0..width)
+        .map(|i| Expr::Column(i, crate::types::DataType::Undefined))
+        .collect()
 }
 
 fn apply_window(rows: &mut [Row], w: &WindowCall, ctx: &crate::expr::EvalCtx) -> Result<()> {
     let mut parts: HashMap<Vec<Value>, AggState> = HashMap::new();
     let mut keys = Vec::with_capacity(rows.len());
     for r in rows.iter() {
-        let k: Vec<Value> = w.partition_by.iter().map(|e| e.eval(r, ctx)).collect::<Result<_>>()?;
+        let k: Vec<Value> = w
+            .partition_by
+            .iter()
+            .map(|e| e.eval(r, ctx))
+            .collect::<Result<_>>()?;
         let state = parts.entry(k.clone()).or_insert_with(|| w.agg.init());
         w.agg.update(state, r, ctx)?;
         keys.push(k);
@@ -285,7 +350,11 @@ fn set_op(op: SetOp, all: bool, l: Vec<Row>, r: Vec<Row>) -> Vec<Row> {
 
 /// The value of `e` if it is a constant.
 fn constant(e: &Expr, ctx: &crate::expr::EvalCtx) -> Option<Value> {
-    if e.is_constant() { e.eval(&[], ctx).ok() } else { None }
+    if e.is_constant() {
+        e.eval(&[], ctx).ok()
+    } else {
+        None
+    }
 }
 
 /// Equality constraints `column = constant` in a conjunction, by scan index.
@@ -297,16 +366,26 @@ fn equalities(filter: &Expr, ctx: &crate::expr::EvalCtx) -> HashMap<usize, Vec<V
     let mut out: HashMap<usize, Vec<Value>> = HashMap::new();
     for c in conjuncts {
         match c {
-            Expr::Call { func: Func::Eq, args, .. } if args.len() == 2 => {
+            Expr::Call {
+                func: Func::Eq,
+                args,
+                ..
+            } if args.len() == 2 => {
                 let (col, val) = match (&args[0], &args[1]) {
-                    (Expr::Column(i, _), other) | (other, Expr::Column(i, _)) => (*i, constant(other, ctx)),
+                    (Expr::Column(i, _), other) | (other, Expr::Column(i, _)) => {
+                        (*i, constant(other, ctx))
+                    }
                     _ => continue,
                 };
                 if let Some(v) = val {
                     out.entry(col).or_default().push(v);
                 }
             }
-            Expr::InList { expr, list, negated: false } => {
+            Expr::InList {
+                expr,
+                list,
+                negated: false,
+            } => {
                 if let Expr::Column(i, _) = expr.as_ref() {
                     let vals: Option<Vec<Value>> = list.iter().map(|x| constant(x, ctx)).collect();
                     if let Some(v) = vals {
@@ -321,14 +400,20 @@ fn equalities(filter: &Expr, ctx: &crate::expr::EvalCtx) -> HashMap<usize, Vec<V
                 let mut ok = true;
                 for item in items {
                     match item {
-                        Expr::Call { func: Func::Eq, args, .. } if args.len() == 2 => match (&args[0], &args[1]) {
-                            (Expr::Column(i, _), other) | (other, Expr::Column(i, _)) => match constant(other, ctx) {
-                                Some(v) if col.is_none() || col == Some(*i) => {
-                                    col = Some(*i);
-                                    vals.push(v);
+                        Expr::Call {
+                            func: Func::Eq,
+                            args,
+                            ..
+                        } if args.len() == 2 => match (&args[0], &args[1]) {
+                            (Expr::Column(i, _), other) | (other, Expr::Column(i, _)) => {
+                                match constant(other, ctx) {
+                                    Some(v) if col.is_none() || col == Some(*i) => {
+                                        col = Some(*i);
+                                        vals.push(v);
+                                    }
+                                    _ => ok = false,
                                 }
-                                _ => ok = false,
-                            },
+                            }
                             _ => ok = false,
                         },
                         _ => ok = false,
@@ -353,13 +438,19 @@ pub(crate) fn key_lookups(
     filter: Option<&Expr>,
     ctx: &crate::expr::EvalCtx,
 ) -> Result<Option<Vec<(String, Option<u32>)>>> {
-    let Some(filter) = filter else { return Ok(None) };
+    let Some(filter) = filter else {
+        return Ok(None);
+    };
     let eqs = equalities(filter, ctx);
     if eqs.is_empty() {
         return Ok(None);
     }
     // `_id = ...`
-    if let Some((i, _)) = scan.iter().enumerate().find(|(i, c)| **c == ScanColumn::Id && eqs.contains_key(i)) {
+    if let Some((i, _)) = scan
+        .iter()
+        .enumerate()
+        .find(|(i, c)| **c == ScanColumn::Id && eqs.contains_key(i))
+    {
         let ids: Vec<(String, Option<u32>)> = eqs[&i]
             .iter()
             .filter_map(|v| v.as_str().map(|s| s.to_string()))
@@ -379,7 +470,9 @@ pub(crate) fn key_lookups(
     }
     let mut per_pk: Vec<(&String, &Vec<Value>)> = Vec::with_capacity(table.primary_key.len());
     for pk in &table.primary_key {
-        let idx = scan.iter().position(|c| matches!(c, ScanColumn::User { name, .. } if name == pk));
+        let idx = scan
+            .iter()
+            .position(|c| matches!(c, ScanColumn::User { name, .. } if name == pk));
         match idx.and_then(|i| eqs.get(&i)) {
             Some(vals) => per_pk.push((pk, vals)),
             None => return Ok(None),
@@ -397,7 +490,11 @@ pub(crate) fn key_lookups(
     for n in 0..combos {
         let mut row = Object::new();
         for (pk, vals) in &per_pk {
-            let v = if per_pk.len() == 1 { vals[n].clone() } else { vals[0].clone() };
+            let v = if per_pk.len() == 1 {
+                vals[n].clone()
+            } else {
+                vals[0].clone()
+            };
             if v.is_null() {
                 return Ok(Some(Vec::new()));
             }
@@ -406,7 +503,10 @@ pub(crate) fn key_lookups(
         let id = doc_id(table, &row)?;
         let shard = match &table.clustered_by {
             Some(cb) if !row.contains_key(cb) => None,
-            _ => Some(shard_for(&routing_value(table, &row, &id)?, table.num_shards)),
+            _ => Some(shard_for(
+                &routing_value(table, &row, &id)?,
+                table.num_shards,
+            )),
         };
         out.push((id, shard));
     }

@@ -15,8 +15,20 @@ pub fn compare_rows(a: &Row, b: &Row, keys: &[SortKey]) -> Ordering {
         let (x, y) = (&a[k.index], &b[k.index]);
         let o = match (x.is_null(), y.is_null()) {
             (true, true) => Ordering::Equal,
-            (true, false) => if k.nulls_first { Ordering::Less } else { Ordering::Greater },
-            (false, true) => if k.nulls_first { Ordering::Greater } else { Ordering::Less },
+            (true, false) => {
+                if k.nulls_first {
+                    Ordering::Less
+                } else {
+                    Ordering::Greater
+                }
+            }
+            (false, true) => {
+                if k.nulls_first {
+                    Ordering::Greater
+                } else {
+                    Ordering::Less
+                }
+            }
             (false, false) => {
                 let o = x.total_cmp(y);
                 if k.desc { o.reverse() } else { o }
@@ -39,7 +51,9 @@ pub fn sort_rows(rows: &mut [Row], keys: &[SortKey]) {
 /// Removes duplicate rows, keeping the first of each.
 pub fn distinct(rows: Vec<Row>) -> Vec<Row> {
     let mut seen = HashSet::with_capacity(rows.len());
-    rows.into_iter().filter(|r| seen.insert(r.clone())).collect()
+    rows.into_iter()
+        .filter(|r| seen.insert(r.clone()))
+        .collect()
 }
 
 /// Evaluates a LIMIT or OFFSET expression.

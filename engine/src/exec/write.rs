@@ -17,8 +17,10 @@ use crate::catalog::TableInfo;
 use crate::error::{Error, Result};
 use crate::expr::EvalCtx;
 use crate::node::routing::{doc_id, routing_value, shard_for};
-use crate::planner::dml::{AssignmentPlan, ConflictPlan, DeletePlan, InsertPlan, InsertRows, UpdatePlan};
 use crate::planner::ScanColumn;
+use crate::planner::dml::{
+    AssignmentPlan, ConflictPlan, DeletePlan, InsertPlan, InsertRows, UpdatePlan,
+};
 use crate::storage::{Expect, StoredDoc};
 use crate::types::{Object, Value};
 
@@ -39,7 +41,9 @@ fn set_path(row: &mut Object, column: &str, path: &[String], value: Value) {
         row.insert(column.to_string(), value);
         return;
     }
-    let entry = row.entry(column.to_string()).or_insert_with(|| Value::Object(Box::default()));
+    let entry = row
+        .entry(column.to_string())
+        .or_insert_with(|| Value::Object(Box::default()));
     if !matches!(entry, Value::Object(_)) {
         *entry = Value::Object(Box::default());
     }
@@ -50,7 +54,9 @@ fn set_path(row: &mut Object, column: &str, path: &[String], value: Value) {
             obj.insert(key.clone(), value);
             return;
         }
-        let next = obj.entry(key.clone()).or_insert_with(|| Value::Object(Box::default()));
+        let next = obj
+            .entry(key.clone())
+            .or_insert_with(|| Value::Object(Box::default()));
         if !matches!(next, Value::Object(_)) {
             *next = Value::Object(Box::default());
         }
@@ -60,7 +66,11 @@ fn set_path(row: &mut Object, column: &str, path: &[String], value: Value) {
 
 /// A row's values in the table's top-level column order.
 fn as_table_row(table: &TableInfo, row: &Object) -> Vec<Value> {
-    table.columns.iter().map(|c| row.get(&c.name).cloned().unwrap_or(Value::Null)).collect()
+    table
+        .columns
+        .iter()
+        .map(|c| row.get(&c.name).cloned().unwrap_or(Value::Null))
+        .collect()
 }
 
 impl Executor<'_> {
@@ -79,7 +89,9 @@ impl Executor<'_> {
         if cols.is_empty() {
             return self.current_table(table);
         }
-        self.node.replace_table(|t| crate::node::add_dynamic_columns(t, &cols), &table.ident).await
+        self.node
+            .replace_table(|t| crate::node::add_dynamic_columns(t, &cols), &table.ident)
+            .await
     }
 
     /// Normalises rows; if they add columns, adds them and re-checks the rows
@@ -93,7 +105,9 @@ impl Executor<'_> {
         let mut new_cols = Vec::new();
         let out: Vec<(usize, Result<Object>)> = {
             let norm = Normalizer::new(&table)?;
-            rows.into_iter().map(|(i, r)| (i, norm.row(r, ctx, &mut new_cols))).collect()
+            rows.into_iter()
+                .map(|(i, r)| (i, norm.row(r, ctx, &mut new_cols)))
+                .collect()
         };
         if new_cols.is_empty() {
             return Ok((table, out));
@@ -109,7 +123,11 @@ impl Executor<'_> {
     }
 
     /// Runs an INSERT once per parameter row; returns per-row counts or errors.
-    pub async fn insert_bulk(&self, plan: &InsertPlan, params: Vec<Vec<Value>>) -> Result<Vec<Result<i64>>> {
+    pub async fn insert_bulk(
+        &self,
+        plan: &InsertPlan,
+        params: Vec<Vec<Value>>,
+    ) -> Result<Vec<Result<i64>>> {
         let bulk = params.len() > 1;
         let mut results: Vec<Result<i64>> = (0..params.len()).map(|_| Ok(0)).collect();
         // 1. Raw rows, tagged with their parameter row.
@@ -151,7 +169,9 @@ impl Executor<'_> {
         }
         let single_row = !bulk && raw.len() == 1;
         // 2. Normalise.
-        let (table, normalized) = self.normalize_all(plan.table.clone(), raw, &self.ctx).await?;
+        let (table, normalized) = self
+            .normalize_all(plan.table.clone(), raw, &self.ctx)
+            .await?;
         // 3. Route.
         let mut by_shard: BTreeMap<u32, Vec<Pending>> = BTreeMap::new();
         for (origin, r) in normalized {
@@ -161,7 +181,12 @@ impl Executor<'_> {
                 Ok((shard, id, source))
             });
             match routed {
-                Ok((shard, id, source)) => by_shard.entry(shard).or_default().push(Pending { origin, id, source }),
+                Ok((shard, id, source)) => {
+                    by_shard
+                        .entry(shard)
+                        .or_default()
+                        .push(Pending { origin, id, source })
+                }
                 Err(e) => results[origin] = Err(e),
             }
         }
@@ -173,9 +198,12 @@ impl Executor<'_> {
         let shards = self.node.shards_of(&table.uuid);
         let mut conflicts: Vec<Pending> = Vec::new();
         for (shard_id, rows) in by_shard {
-            let shard = shards
-                .get(shard_id as usize)
-                .ok_or_else(|| Error::ShardsUnavailable(format!("shard {shard_id} of {} is not available", table.ident)))?;
+            let shard = shards.get(shard_id as usize).ok_or_else(|| {
+                Error::ShardsUnavailable(format!(
+                    "shard {shard_id} of {} is not available",
+                    table.ident
+                ))
+            })?;
             let upsert = matches!(plan.on_conflict, Some(ConflictPlan::DoUpdate(_)));
             let do_nothing = matches!(plan.on_conflict, Some(ConflictPlan::DoNothing));
             // The sources move into the batch; an upsert keeps a copy for its
@@ -206,9 +234,11 @@ impl Executor<'_> {
                             *n += 1;
                         }
                     }
-                    Err(Error::DuplicateKey) if upsert => {
-                        conflicts.push(Pending { origin, id, source: source.unwrap_or_default() })
-                    }
+                    Err(Error::DuplicateKey) if upsert => conflicts.push(Pending {
+                        origin,
+                        id,
+                        source: source.unwrap_or_default(),
+                    }),
                     Err(Error::DuplicateKey) if do_nothing => {}
                     Err(e) => {
                         if bulk || single_row {
@@ -254,7 +284,9 @@ impl Executor<'_> {
             let mut rows = Vec::new();
             for p in pending.drain(..) {
                 let shard = shard_for(&routing_value(&table, &p.source, &p.id)?, table.num_shards);
-                let Some(s) = shards.get(shard as usize) else { continue };
+                let Some(s) = shards.get(shard as usize) else {
+                    continue;
+                };
                 let Some(existing) = s.get(&p.id)? else {
                     // Deleted meanwhile: insert instead.
                     rows.push((out.len(), p.source.clone()));
@@ -279,12 +311,16 @@ impl Executor<'_> {
                     continue;
                 }
                 rows.push((out.len(), updated));
-                let expect = Expect::Version { seq_no: existing.seq_no, primary_term: existing.primary_term };
+                let expect = Expect::Version {
+                    seq_no: existing.seq_no,
+                    primary_term: existing.primary_term,
+                };
                 planned.push((shard, p, expect, rows.len() - 1));
             }
             let (t, normalized) = self.normalize_all(table.clone(), rows, &self.ctx).await?;
             table = t;
-            let mut normalized: Vec<Option<Result<Object>>> = normalized.into_iter().map(|(_, r)| Some(r)).collect();
+            let mut normalized: Vec<Option<Result<Object>>> =
+                normalized.into_iter().map(|(_, r)| Some(r)).collect();
             let mut by_shard: BTreeMap<u32, Vec<(Pending, Expect, Object)>> = BTreeMap::new();
             for (shard, p, expect, idx) in planned {
                 match normalized[idx].take() {
@@ -295,7 +331,9 @@ impl Executor<'_> {
             }
             let shards = self.node.shards_of(&table.uuid);
             for (shard, items) in by_shard {
-                let Some(s) = shards.get(shard as usize) else { continue };
+                let Some(s) = shards.get(shard as usize) else {
+                    continue;
+                };
                 let results = s.write(|b| {
                     let mut res = Vec::with_capacity(items.len());
                     for (p, expect, src) in &items {
@@ -317,13 +355,24 @@ impl Executor<'_> {
             }
         }
         for p in pending {
-            out.push((p.origin, Err(Error::VersionConflict(format!("[{}]: version conflict, too many retries", p.id)))));
+            out.push((
+                p.origin,
+                Err(Error::VersionConflict(format!(
+                    "[{}]: version conflict, too many retries",
+                    p.id
+                ))),
+            ));
         }
         Ok(out)
     }
 
     /// The live documents an UPDATE or DELETE targets, by shard.
-    async fn targets(&self, table: &TableInfo, scan: &[ScanColumn], filter: Option<&crate::expr::Expr>) -> Result<BTreeMap<u32, Vec<StoredDoc>>> {
+    async fn targets(
+        &self,
+        table: &TableInfo,
+        scan: &[ScanColumn],
+        filter: Option<&crate::expr::Expr>,
+    ) -> Result<BTreeMap<u32, Vec<StoredDoc>>> {
         let shards = self.node.shards_of(&table.uuid);
         let mut out: BTreeMap<u32, Vec<StoredDoc>> = BTreeMap::new();
         if let Some(keys) = key_lookups(table, scan, filter, &self.ctx)? {
@@ -333,7 +382,9 @@ impl Executor<'_> {
                     None => (0..shards.len() as u32).collect(),
                 };
                 for s in candidates {
-                    let Some(shard) = shards.get(s as usize) else { continue };
+                    let Some(shard) = shards.get(s as usize) else {
+                        continue;
+                    };
                     if let Some(doc) = shard.get(&id)? {
                         let row = stored_row(&doc, scan);
                         let keep = match filter {
@@ -364,7 +415,9 @@ impl Executor<'_> {
     /// Runs an UPDATE; returns the number of rows updated.
     pub async fn update(&self, plan: &UpdatePlan) -> Result<i64> {
         let mut table = self.current_table(&plan.table)?;
-        let mut targets = self.targets(&table, &plan.scan, plan.filter.as_ref()).await?;
+        let mut targets = self
+            .targets(&table, &plan.scan, plan.filter.as_ref())
+            .await?;
         let mut count = 0i64;
         for _ in 0..MAX_RETRIES {
             if targets.values().all(Vec::is_empty) {
@@ -388,12 +441,21 @@ impl Executor<'_> {
             table = t;
             let mut by_shard: BTreeMap<u32, Vec<(String, Object, Expect)>> = BTreeMap::new();
             for ((shard, id, seq_no, primary_term), (_, r)) in meta.into_iter().zip(normalized) {
-                by_shard.entry(shard).or_default().push((id, r?, Expect::Version { seq_no, primary_term }));
+                by_shard.entry(shard).or_default().push((
+                    id,
+                    r?,
+                    Expect::Version {
+                        seq_no,
+                        primary_term,
+                    },
+                ));
             }
             let shards = self.node.shards_of(&table.uuid);
             let mut retry: BTreeMap<u32, Vec<StoredDoc>> = BTreeMap::new();
             for (shard, items) in by_shard {
-                let Some(s) = shards.get(shard as usize) else { continue };
+                let Some(s) = shards.get(shard as usize) else {
+                    continue;
+                };
                 let applied = s.write(|b| {
                     let mut res = Vec::with_capacity(items.len());
                     for (id, src, expect) in &items {
@@ -425,15 +487,22 @@ impl Executor<'_> {
     /// Runs a DELETE; returns the number of rows deleted.
     pub async fn delete(&self, plan: &DeletePlan) -> Result<i64> {
         let table = self.current_table(&plan.table)?;
-        let targets = self.targets(&table, &plan.scan, plan.filter.as_ref()).await?;
+        let targets = self
+            .targets(&table, &plan.scan, plan.filter.as_ref())
+            .await?;
         let shards = self.node.shards_of(&table.uuid);
         let mut count = 0i64;
         for (shard, docs) in targets {
-            let Some(s) = shards.get(shard as usize) else { continue };
+            let Some(s) = shards.get(shard as usize) else {
+                continue;
+            };
             count += s.write(|b| {
                 let mut n = 0;
                 for d in &docs {
-                    let expect = Expect::Version { seq_no: d.seq_no, primary_term: d.primary_term };
+                    let expect = Expect::Version {
+                        seq_no: d.seq_no,
+                        primary_term: d.primary_term,
+                    };
                     if b.delete(&d.id, expect)? {
                         n += 1;
                     }
@@ -444,4 +513,3 @@ impl Executor<'_> {
         Ok(count)
     }
 }
-

@@ -114,7 +114,11 @@ impl AggCall {
             AggFunc::CountStar | AggFunc::Count => AggState::Count(0),
             AggFunc::ApproxDistinct => AggState::Distinct(HashSet::new()),
             AggFunc::Sum => {
-                if self.ty.is_integral() { AggState::SumInt(0, false) } else { AggState::SumFloat(0.0, false) }
+                if self.ty.is_integral() {
+                    AggState::SumInt(0, false)
+                } else {
+                    AggState::SumFloat(0.0, false)
+                }
             }
             AggFunc::Avg => AggState::Avg { sum: 0.0, count: 0 },
             AggFunc::Min => AggState::Min(Value::Null),
@@ -122,9 +126,16 @@ impl AggCall {
             AggFunc::Arbitrary => AggState::Arbitrary(Value::Null),
             AggFunc::ArrayAgg => AggState::Values(Vec::new()),
             AggFunc::StringAgg => AggState::StringAgg(Vec::new()),
-            AggFunc::Variance | AggFunc::StdDev => AggState::Moments { n: 0.0, sum: 0.0, sum_sq: 0.0 },
+            AggFunc::Variance | AggFunc::StdDev => AggState::Moments {
+                n: 0.0,
+                sum: 0.0,
+                sum_sq: 0.0,
+            },
             AggFunc::GeometricMean => AggState::LogSum { sum: 0.0, count: 0 },
-            AggFunc::Percentile => AggState::Percentile { values: Vec::new(), fractions: Value::Null },
+            AggFunc::Percentile => AggState::Percentile {
+                values: Vec::new(),
+                fractions: Value::Null,
+            },
         }
     }
 
@@ -158,7 +169,11 @@ impl AggCall {
                         Some(s) => s.eval(row, ctx)?,
                         None => Value::Null,
                     };
-                    let sep = if sep.is_null() { String::new() } else { text_of(&sep) };
+                    let sep = if sep.is_null() {
+                        String::new()
+                    } else {
+                        text_of(&sep)
+                    };
                     items.push((text_of(&v), sep));
                 }
                 return Ok(());
@@ -255,7 +270,14 @@ impl AggCall {
             }
             (AggState::Values(a), AggState::Values(b)) => a.extend(b),
             (AggState::StringAgg(a), AggState::StringAgg(b)) => a.extend(b),
-            (AggState::Moments { n, sum, sum_sq }, AggState::Moments { n: n2, sum: s2, sum_sq: q2 }) => {
+            (
+                AggState::Moments { n, sum, sum_sq },
+                AggState::Moments {
+                    n: n2,
+                    sum: s2,
+                    sum_sq: q2,
+                },
+            ) => {
                 *n += n2;
                 *sum += s2;
                 *sum_sq += q2;
@@ -265,7 +287,13 @@ impl AggCall {
                 *count += c2;
             }
             (AggState::Distinct(a), AggState::Distinct(b)) => a.extend(b),
-            (AggState::Percentile { values, fractions }, AggState::Percentile { values: v2, fractions: f2 }) => {
+            (
+                AggState::Percentile { values, fractions },
+                AggState::Percentile {
+                    values: v2,
+                    fractions: f2,
+                },
+            ) => {
                 values.extend(v2);
                 if fractions.is_null() {
                     *fractions = f2;
@@ -306,13 +334,20 @@ impl AggCall {
                 } else {
                     let mean = sum / n;
                     let var = (sum_sq / n - mean * mean).max(0.0);
-                    Value::Float(if self.func == AggFunc::StdDev { var.sqrt() } else { var })
+                    Value::Float(if self.func == AggFunc::StdDev {
+                        var.sqrt()
+                    } else {
+                        var
+                    })
                 }
             }
             AggState::LogSum { count: 0, .. } => Value::Null,
             AggState::LogSum { sum, count } => Value::Float((sum / count as f64).exp()),
             AggState::Distinct(set) => return self.finish_distinct(set),
-            AggState::Percentile { mut values, fractions } => {
+            AggState::Percentile {
+                mut values,
+                fractions,
+            } => {
                 if values.is_empty() {
                     return Ok(Value::Null);
                 }
@@ -348,7 +383,11 @@ impl AggCall {
         if matches!(self.func, AggFunc::Count | AggFunc::ApproxDistinct) {
             return Ok(Value::Int(set.len() as i64));
         }
-        let plain = AggCall { distinct: false, filter: None, ..self.clone() };
+        let plain = AggCall {
+            distinct: false,
+            filter: None,
+            ..self.clone()
+        };
         let mut state = plain.init();
         let mut values: Vec<Value> = set.into_iter().collect();
         values.sort();

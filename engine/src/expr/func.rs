@@ -178,7 +178,15 @@ impl Func {
                 arity(name, args, 2, 3)?;
                 Ok((Func::Rpad, T::Text))
             }
-            "abs" => r(Func::Abs, 1, if first == T::Undefined { T::Integer } else { first }),
+            "abs" => r(
+                Func::Abs,
+                1,
+                if first == T::Undefined {
+                    T::Integer
+                } else {
+                    first
+                },
+            ),
             "round" => {
                 arity(name, args, 1, 2)?;
                 let ty = if args.len() == 2 {
@@ -194,7 +202,11 @@ impl Func {
                 Ok((Func::Round, ty))
             }
             "floor" | "ceil" | "ceiling" => {
-                let f = if lname == "floor" { Func::Floor } else { Func::Ceil };
+                let f = if lname == "floor" {
+                    Func::Floor
+                } else {
+                    Func::Ceil
+                };
                 let ty = match first {
                     T::Real => T::Integer,
                     T::Double | T::Undefined | T::Text => T::BigInt,
@@ -204,7 +216,14 @@ impl Func {
             }
             "trunc" => {
                 arity(name, args, 1, 2)?;
-                Ok((Func::Trunc, if args.len() == 2 || !first.is_integral() { T::Double } else { first }))
+                Ok((
+                    Func::Trunc,
+                    if args.len() == 2 || !first.is_integral() {
+                        T::Double
+                    } else {
+                        first
+                    },
+                ))
             }
             "sqrt" => r(Func::Sqrt, 1, T::Double),
             "power" | "pow" => r(Func::Power, 2, T::Double),
@@ -214,13 +233,25 @@ impl Func {
                 arity(name, args, 1, 2)?;
                 Ok((Func::Log, T::Double))
             }
-            "sign" => r(Func::Sign, 1, if first.is_integral() { first } else { T::Double }),
+            "sign" => r(
+                Func::Sign,
+                1,
+                if first.is_integral() {
+                    first
+                } else {
+                    T::Double
+                },
+            ),
             "random" => r(Func::Random, 0, T::Double),
             "pi" => r(Func::Pi, 0, T::Double),
             "sin" => r(Func::Sin, 1, T::Double),
             "cos" => r(Func::Cos, 1, T::Double),
             "tan" => r(Func::Tan, 1, T::Double),
-            "mod" => r(Func::Mod, 2, numeric_result(&first, args.get(1).unwrap_or(&T::Undefined))),
+            "mod" => r(
+                Func::Mod,
+                2,
+                numeric_result(&first, args.get(1).unwrap_or(&T::Undefined)),
+            ),
             "date_trunc" => {
                 arity(name, args, 2, 3)?;
                 let ty = match args.last() {
@@ -236,7 +267,12 @@ impl Func {
             }
             "now" | "current_timestamp" | "localtimestamp" | "transaction_timestamp" => {
                 arity(name, args, 0, 1)?;
-                Ok((Func::Now, T::Timestamp { tz: lname != "localtimestamp" }))
+                Ok((
+                    Func::Now,
+                    T::Timestamp {
+                        tz: lname != "localtimestamp",
+                    },
+                ))
             }
             "nullif" => r(Func::NullIf, 2, first),
             "greatest" | "least" => {
@@ -244,9 +280,20 @@ impl Func {
                     return Err(unknown(name, args));
                 }
                 let ty = args.iter().fold(T::Undefined, |acc, t| {
-                    if t.precedence() > acc.precedence() { t.clone() } else { acc }
+                    if t.precedence() > acc.precedence() {
+                        t.clone()
+                    } else {
+                        acc
+                    }
                 });
-                Ok((if lname == "greatest" { Func::Greatest } else { Func::Least }, ty))
+                Ok((
+                    if lname == "greatest" {
+                        Func::Greatest
+                    } else {
+                        Func::Least
+                    },
+                    ty,
+                ))
             }
             "array_length" | "array_upper" => {
                 arity(name, args, 1, 2)?;
@@ -276,13 +323,19 @@ impl Func {
             Func::Add | Func::Sub | Func::Mul | Func::Div | Func::Mod => {
                 // timestamp +/- interval-like numbers keeps the timestamp type
                 match (self, a, b) {
-                    (Func::Add | Func::Sub, DataType::Timestamp { .. }, t) if t.is_integral() => a.clone(),
+                    (Func::Add | Func::Sub, DataType::Timestamp { .. }, t) if t.is_integral() => {
+                        a.clone()
+                    }
                     _ => numeric_result(a, b),
                 }
             }
             Func::Neg => a.clone(),
             Func::Concat => {
-                if matches!(a, DataType::Array(_)) { a.clone() } else { DataType::Text }
+                if matches!(a, DataType::Array(_)) {
+                    a.clone()
+                } else {
+                    DataType::Text
+                }
             }
             _ => DataType::Boolean,
         }
@@ -377,7 +430,10 @@ impl Func {
             Func::RegexMatch | Func::RegexMatchCi | Func::NotRegexMatch | Func::NotRegexMatchCi => {
                 let ci = matches!(self, Func::RegexMatchCi | Func::NotRegexMatchCi);
                 let re = regex_cached(&text(1), ci, false)?;
-                Bool(re.is_match(&text(0)) != matches!(self, Func::NotRegexMatch | Func::NotRegexMatchCi))
+                Bool(
+                    re.is_match(&text(0))
+                        != matches!(self, Func::NotRegexMatch | Func::NotRegexMatchCi),
+                )
             }
             Func::Concat => {
                 if let Some(Array(_)) = args.first() {
@@ -408,7 +464,9 @@ impl Func {
                 let len = if args.len() > 2 { Some(int(2)?) } else { None };
                 if let Some(l) = len {
                     if l < 0 {
-                        return Err(Error::InvalidArgument("negative substring length not allowed".into()));
+                        return Err(Error::InvalidArgument(
+                            "negative substring length not allowed".into(),
+                        ));
                     }
                 }
                 let from = start.max(1);
@@ -427,7 +485,11 @@ impl Func {
             Func::BitLength => Int(text(0).len() as i64 * 8),
             Func::Trim | Func::LTrim | Func::RTrim => {
                 let s = text(0);
-                let chars: Vec<char> = if args.len() > 1 { text(1).chars().collect() } else { vec![' '] };
+                let chars: Vec<char> = if args.len() > 1 {
+                    text(1).chars().collect()
+                } else {
+                    vec![' ']
+                };
                 let t = match self {
                     Func::Trim => s.trim_matches(chars.as_slice()),
                     Func::LTrim => s.trim_start_matches(chars.as_slice()),
@@ -486,7 +548,9 @@ impl Func {
             Func::SplitPart => {
                 let n = int(2)?;
                 if n <= 0 {
-                    return Err(Error::InvalidArgument("field position must be greater than zero".into()));
+                    return Err(Error::InvalidArgument(
+                        "field position must be greater than zero".into(),
+                    ));
                 }
                 let s = text(0);
                 let d = text(1);
@@ -498,7 +562,11 @@ impl Func {
                 Text(part.unwrap_or("").to_string())
             }
             Func::RegexpReplace => {
-                let flags = if args.len() > 3 { text(3) } else { String::new() };
+                let flags = if args.len() > 3 {
+                    text(3)
+                } else {
+                    String::new()
+                };
                 let re = regex_cached(&text(1), flags.contains('i'), false)?;
                 let replacement = text(2).replace("\\", "$");
                 if flags.contains('g') {
@@ -510,13 +578,21 @@ impl Func {
             Func::Lpad | Func::Rpad => {
                 let s: Vec<char> = text(0).chars().collect();
                 let len = int(1)?.clamp(0, 1 << 20) as usize;
-                let fill: Vec<char> = if args.len() > 2 { text(2).chars().collect() } else { vec![' '] };
+                let fill: Vec<char> = if args.len() > 2 {
+                    text(2).chars().collect()
+                } else {
+                    vec![' ']
+                };
                 if s.len() >= len || fill.is_empty() {
                     Text(s[..len.min(s.len())].iter().collect())
                 } else {
                     let pad: String = fill.iter().cycle().take(len - s.len()).collect();
                     let body: String = s.iter().collect();
-                    Text(if self == Func::Lpad { pad + &body } else { body + &pad })
+                    Text(if self == Func::Lpad {
+                        pad + &body
+                    } else {
+                        body + &pad
+                    })
                 }
             }
             Func::Abs => match &args[0] {
@@ -582,7 +658,9 @@ impl Func {
                 Int(i) => Int(i.signum()),
                 other => Float(cast_f64(other)?.signum()),
             },
-            Func::Random => Float((crate::runtime::random_u64() >> 11) as f64 / (1u64 << 53) as f64),
+            Func::Random => {
+                Float((crate::runtime::random_u64() >> 11) as f64 / (1u64 << 53) as f64)
+            }
             Func::Pi => Float(std::f64::consts::PI),
             Func::Sin => Float(float(0)?.sin()),
             Func::Cos => Float(float(0)?.cos()),
@@ -606,7 +684,9 @@ impl Func {
                     Some(v) if extract_is_integral(&field) => Int(v as i64),
                     Some(v) => Float(v),
                     None => {
-                        return Err(Error::InvalidArgument(format!("unsupported extract field {field}")));
+                        return Err(Error::InvalidArgument(format!(
+                            "unsupported extract field {field}"
+                        )));
                     }
                 }
             }
@@ -619,7 +699,11 @@ impl Func {
                     Int(ms) => ms,
                     _ => return Ok(Null),
                 };
-                let fmt = if args.len() >= 2 { text(0) } else { "%Y-%m-%dT%H:%i:%s.%fZ".into() };
+                let fmt = if args.len() >= 2 {
+                    text(0)
+                } else {
+                    "%Y-%m-%dT%H:%i:%s.%fZ".into()
+                };
                 Text(date_format(&fmt, ms))
             }
             Func::Now => Int(ctx.now_ms),
@@ -673,7 +757,11 @@ impl Func {
             }
             Func::ArrayPosition => match &args[0] {
                 Array(items) => {
-                    let start = if args.len() > 2 { int(2)?.max(1) as usize } else { 1 };
+                    let start = if args.len() > 2 {
+                        int(2)?.max(1) as usize
+                    } else {
+                        1
+                    };
                     items
                         .iter()
                         .enumerate()
@@ -755,7 +843,11 @@ fn arithmetic(f: Func, a: &Value, b: &Value, ty: &DataType) -> Result<Value> {
                 _ => x % y,
             };
             if float_result {
-                Ok(Float(if *ty == DataType::Real { r as f32 as f64 } else { r }))
+                Ok(Float(if *ty == DataType::Real {
+                    r as f32 as f64
+                } else {
+                    r
+                }))
             } else {
                 // An integral result type fed with a float (e.g. a text operand): keep the float.
                 Ok(Float(r))

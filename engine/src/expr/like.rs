@@ -67,7 +67,11 @@ pub fn regex_cached(pattern: &str, case_insensitive: bool, anchored_like: bool) 
     if anchored_like {
         flags.push('s');
     }
-    let full = if flags.is_empty() { pattern.to_string() } else { format!("(?{flags}){pattern}") };
+    let full = if flags.is_empty() {
+        pattern.to_string()
+    } else {
+        format!("(?{flags}){pattern}")
+    };
     let re = regex::RegexBuilder::new(&full)
         .size_limit(1 << 22)
         .build()
@@ -83,7 +87,12 @@ pub fn regex_cached(pattern: &str, case_insensitive: bool, anchored_like: bool) 
 }
 
 /// Whether `value` matches the LIKE `pattern`.
-pub fn like_matches(value: &str, pattern: &str, case_insensitive: bool, escape: Option<&str>) -> Result<bool> {
+pub fn like_matches(
+    value: &str,
+    pattern: &str,
+    case_insensitive: bool,
+    escape: Option<&str>,
+) -> Result<bool> {
     let re = like_to_regex(pattern, escape)?;
     Ok(regex_cached(&re, case_insensitive, true)?.is_match(value))
 }

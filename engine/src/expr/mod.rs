@@ -58,20 +58,49 @@ pub enum Expr {
     Param(usize, DataType),
     /// A column of the input row.
     Column(usize, DataType),
-    Access { base: Box<Expr>, access: Access, ty: DataType },
-    Call { func: Func, args: Vec<Expr>, ty: DataType },
-    Cast { expr: Box<Expr>, to: DataType, try_cast: bool },
+    Access {
+        base: Box<Expr>,
+        access: Access,
+        ty: DataType,
+    },
+    Call {
+        func: Func,
+        args: Vec<Expr>,
+        ty: DataType,
+    },
+    Cast {
+        expr: Box<Expr>,
+        to: DataType,
+        try_cast: bool,
+    },
     And(Vec<Expr>),
     Or(Vec<Expr>),
     Not(Box<Expr>),
-    IsNull { expr: Box<Expr>, negated: bool },
-    InList { expr: Box<Expr>, list: Vec<Expr>, negated: bool },
-    Case { operand: Option<Box<Expr>>, whens: Vec<(Expr, Expr)>, otherwise: Option<Box<Expr>>, ty: DataType },
+    IsNull {
+        expr: Box<Expr>,
+        negated: bool,
+    },
+    InList {
+        expr: Box<Expr>,
+        list: Vec<Expr>,
+        negated: bool,
+    },
+    Case {
+        operand: Option<Box<Expr>>,
+        whens: Vec<(Expr, Expr)>,
+        otherwise: Option<Box<Expr>>,
+        ty: DataType,
+    },
     Coalesce(Vec<Expr>, DataType),
     Array(Vec<Expr>, DataType),
     Object(Vec<(String, Expr)>),
     /// `left op ANY(right)` / `left op ALL(right)`; `op` is a binary predicate function.
-    Quantified { left: Box<Expr>, func: Func, right: Box<Expr>, all: bool },
+    Quantified {
+        left: Box<Expr>,
+        func: Func,
+        right: Box<Expr>,
+        all: bool,
+    },
 }
 
 impl Expr {
@@ -134,16 +163,22 @@ impl Expr {
                     }
                 }
             }
-            Expr::Call { args, .. } | Expr::And(args) | Expr::Or(args) | Expr::Coalesce(args, _) => {
-                args.iter().for_each(|a| a.visit(f))
-            }
+            Expr::Call { args, .. }
+            | Expr::And(args)
+            | Expr::Or(args)
+            | Expr::Coalesce(args, _) => args.iter().for_each(|a| a.visit(f)),
             Expr::Array(items, _) => items.iter().for_each(|a| a.visit(f)),
             Expr::Cast { expr, .. } | Expr::Not(expr) | Expr::IsNull { expr, .. } => expr.visit(f),
             Expr::InList { expr, list, .. } => {
                 expr.visit(f);
                 list.iter().for_each(|a| a.visit(f));
             }
-            Expr::Case { operand, whens, otherwise, .. } => {
+            Expr::Case {
+                operand,
+                whens,
+                otherwise,
+                ..
+            } => {
                 if let Some(o) = operand {
                     o.visit(f);
                 }
@@ -192,16 +227,24 @@ impl Expr {
                     }
                 }
             }
-            Expr::Call { args, .. } | Expr::And(args) | Expr::Or(args) | Expr::Coalesce(args, _) => {
-                args.iter_mut().for_each(|a| a.visit_mut(f))
-            }
+            Expr::Call { args, .. }
+            | Expr::And(args)
+            | Expr::Or(args)
+            | Expr::Coalesce(args, _) => args.iter_mut().for_each(|a| a.visit_mut(f)),
             Expr::Array(items, _) => items.iter_mut().for_each(|a| a.visit_mut(f)),
-            Expr::Cast { expr, .. } | Expr::Not(expr) | Expr::IsNull { expr, .. } => expr.visit_mut(f),
+            Expr::Cast { expr, .. } | Expr::Not(expr) | Expr::IsNull { expr, .. } => {
+                expr.visit_mut(f)
+            }
             Expr::InList { expr, list, .. } => {
                 expr.visit_mut(f);
                 list.iter_mut().for_each(|a| a.visit_mut(f));
             }
-            Expr::Case { operand, whens, otherwise, .. } => {
+            Expr::Case {
+                operand,
+                whens,
+                otherwise,
+                ..
+            } => {
                 if let Some(o) = operand {
                     o.visit_mut(f);
                 }
@@ -234,7 +277,11 @@ impl Expr {
                         ctx.params.len()
                     ))
                 })?;
-                if *ty == DataType::Undefined { Ok(v) } else { cast(v, ty) }
+                if *ty == DataType::Undefined {
+                    Ok(v)
+                } else {
+                    cast(v, ty)
+                }
             }
             Expr::Column(i, _) => Ok(row.get(*i).cloned().unwrap_or(Value::Null)),
             Expr::Access { base, access, .. } => {
@@ -265,7 +312,11 @@ impl Expr {
                         _ => {}
                     }
                 }
-                Ok(if saw_null { Value::Null } else { Value::Bool(true) })
+                Ok(if saw_null {
+                    Value::Null
+                } else {
+                    Value::Bool(true)
+                })
             }
             Expr::Or(items) => {
                 let mut saw_null = false;
@@ -276,14 +327,24 @@ impl Expr {
                         _ => {}
                     }
                 }
-                Ok(if saw_null { Value::Null } else { Value::Bool(false) })
+                Ok(if saw_null {
+                    Value::Null
+                } else {
+                    Value::Bool(false)
+                })
             }
             Expr::Not(e) => Ok(match e.eval(row, ctx)? {
                 Value::Bool(b) => Value::Bool(!b),
                 _ => Value::Null,
             }),
-            Expr::IsNull { expr, negated } => Ok(Value::Bool(expr.eval(row, ctx)?.is_null() != *negated)),
-            Expr::InList { expr, list, negated } => {
+            Expr::IsNull { expr, negated } => {
+                Ok(Value::Bool(expr.eval(row, ctx)?.is_null() != *negated))
+            }
+            Expr::InList {
+                expr,
+                list,
+                negated,
+            } => {
                 let v = expr.eval(row, ctx)?;
                 if v.is_null() {
                     return Ok(Value::Null);
@@ -297,9 +358,18 @@ impl Expr {
                         return Ok(Value::Bool(!negated));
                     }
                 }
-                Ok(if saw_null { Value::Null } else { Value::Bool(*negated) })
+                Ok(if saw_null {
+                    Value::Null
+                } else {
+                    Value::Bool(*negated)
+                })
             }
-            Expr::Case { operand, whens, otherwise, .. } => {
+            Expr::Case {
+                operand,
+                whens,
+                otherwise,
+                ..
+            } => {
                 let op = match operand {
                     Some(o) => Some(o.eval(row, ctx)?),
                     None => None,
@@ -342,7 +412,12 @@ impl Expr {
                 }
                 Ok(Value::Object(Box::new(o)))
             }
-            Expr::Quantified { left, func, right, all } => {
+            Expr::Quantified {
+                left,
+                func,
+                right,
+                all,
+            } => {
                 let l = left.eval(row, ctx)?;
                 let r = right.eval(row, ctx)?;
                 let items = match r {
@@ -367,7 +442,11 @@ impl Expr {
                         _ => {}
                     }
                 }
-                Ok(if saw_null { Value::Null } else { Value::Bool(*all) })
+                Ok(if saw_null {
+                    Value::Null
+                } else {
+                    Value::Bool(*all)
+                })
             }
         }
     }
@@ -410,16 +489,24 @@ fn access_value(v: Value, access: &Access, row: &[Value], ctx: &EvalCtx) -> Resu
         }),
         Access::Index(i) => {
             let idx = i.eval(row, ctx)?;
-            let Value::Array(items) = v else { return Ok(Value::Null) };
+            let Value::Array(items) = v else {
+                return Ok(Value::Null);
+            };
             match idx.as_int() {
-                Some(n) if n >= 1 && (n as usize) <= items.len() => Ok(items[n as usize - 1].clone()),
+                Some(n) if n >= 1 && (n as usize) <= items.len() => {
+                    Ok(items[n as usize - 1].clone())
+                }
                 Some(_) => Ok(Value::Null),
                 None if idx.is_null() => Ok(Value::Null),
-                None => Err(Error::InvalidArgument("array index must be an integer".into())),
+                None => Err(Error::InvalidArgument(
+                    "array index must be an integer".into(),
+                )),
             }
         }
         Access::Slice(from, to) => {
-            let Value::Array(items) = v else { return Ok(Value::Null) };
+            let Value::Array(items) = v else {
+                return Ok(Value::Null);
+            };
             let bound = |e: &Option<Box<Expr>>, default: i64| -> Result<i64> {
                 match e {
                     Some(e) => Ok(e.eval(row, ctx)?.as_int().unwrap_or(default)),

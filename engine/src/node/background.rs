@@ -30,12 +30,13 @@ pub(super) fn start(node: Weak<Node>) {
                 }
                 for s in node.shards_of(&table.uuid) {
                     if (due && s.needs_refresh()) || s.needs_flush() || s.needs_merge() {
-                        // Each shard's housekeeping runs on its own task; a shard
-                        // still busy from an earlier tick skips this one. Failures
-                        // are retried on the next tick (the data stays buffered).
-                        crate::runtime::spawn(async move {
-                            let _ = s.maintain(due).await;
-                        });
+                        // One shard at a time, like Elasticsearch's single merge
+                        // thread on small machines: housekeeping uses one core and
+                        // leaves the other to the writers. While merges run,
+                        // refreshes wait, so the next segment is bigger and fewer
+                        // merges are needed. Failures are retried on the next tick
+                        // (the data stays buffered).
+                        let _ = s.maintain(due).await;
                     }
                 }
             }

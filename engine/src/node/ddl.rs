@@ -6,11 +6,13 @@ use std::sync::Arc;
 use sqlparser::ast::ObjectName;
 
 use super::{Node, QueryResult, Session};
-use crate::catalog::{ColumnInfo, FulltextIndex, ReplicaSetting, TableIdent, TableInfo, add_column_path};
+use crate::catalog::{
+    ColumnInfo, FulltextIndex, ReplicaSetting, TableIdent, TableInfo, add_column_path,
+};
 use crate::error::{Error, Result};
 use crate::expr::EvalCtx;
-use crate::planner::bind::{Binder, Relation};
 use crate::planner::PlanCtx;
+use crate::planner::bind::{Binder, Relation};
 use crate::sql::ast::{AlterAction, ColumnDef, CreateTable, IndexSpec, Show};
 use crate::sql::{expr_text, name_parts};
 use crate::storage::Shard;
@@ -26,10 +28,17 @@ fn table_ident(session: &Session, name: &ObjectName) -> Result<TableIdent> {
     let (schema, table) = match parts.as_slice() {
         [t] => (session.default_schema.clone(), t.clone()),
         [s, t] => (s.clone(), t.clone()),
-        _ => return Err(Error::InvalidRelationName(format!("Invalid table name: {name}"))),
+        _ => {
+            return Err(Error::InvalidRelationName(format!(
+                "Invalid table name: {name}"
+            )));
+        }
     };
     for part in [&schema, &table] {
-        if part.is_empty() || part.contains(['.', '/', '\\', '*', '?', '"', '<', '>', '|', ' ', ',', '#']) || part.starts_with('_') {
+        if part.is_empty()
+            || part.contains(['.', '/', '\\', '*', '?', '"', '<', '>', '|', ' ', ',', '#'])
+            || part.starts_with('_')
+        {
             return Err(Error::InvalidRelationName(format!(
                 "Relation name \"{schema}.{table}\" is invalid."
             )));
@@ -40,10 +49,14 @@ fn table_ident(session: &Session, name: &ObjectName) -> Result<TableIdent> {
 
 fn check_column_name(name: &str) -> Result<()> {
     if name.starts_with('_') {
-        return Err(Error::InvalidColumnName(format!("\"{name}\" conflicts with system column pattern")));
+        return Err(Error::InvalidColumnName(format!(
+            "\"{name}\" conflicts with system column pattern"
+        )));
     }
     if name.is_empty() || name.contains(['.', '[', ']', '\'', '"', '\t', '\n']) {
-        return Err(Error::InvalidColumnName(format!("\"{name}\" contains illegal characters")));
+        return Err(Error::InvalidColumnName(format!(
+            "\"{name}\" contains illegal characters"
+        )));
     }
     Ok(())
 }
@@ -64,15 +77,28 @@ fn setting_value(e: &sqlparser::ast::Expr) -> serde_json::Value {
 fn bind_over_columns(columns: &[ColumnInfo], text: &str) -> Result<crate::expr::Expr> {
     let e = crate::sql::parse_expr(text)?;
     let empty = PlanCtx::empty();
-    let cols = columns.iter().map(|c| (c.name.clone(), c.data_type.clone())).collect();
-    let mut b = Binder::new(&empty, Relation::Rows { qualifier: None, schema: None, columns: cols });
+    let cols = columns
+        .iter()
+        .map(|c| (c.name.clone(), c.data_type.clone()))
+        .collect();
+    let mut b = Binder::new(
+        &empty,
+        Relation::Rows {
+            qualifier: None,
+            schema: None,
+            columns: cols,
+        },
+    );
     b.bind(&e)
 }
 
 fn column_info(def: &ColumnDef) -> Result<ColumnInfo> {
     check_column_name(&def.name)?;
     if def.default.is_some() && matches!(def.data_type, DataType::Object(_)) {
-        return Err(Error::Parse(format!("Default values are not allowed for object columns: {}", def.name)));
+        return Err(Error::Parse(format!(
+            "Default values are not allowed for object columns: {}",
+            def.name
+        )));
     }
     Ok(ColumnInfo {
         name: def.name.clone(),
@@ -91,10 +117,17 @@ pub fn table_from_create(ident: TableIdent, ct: &CreateTable) -> Result<TableInf
     let mut fulltext = Vec::new();
     for def in &ct.columns {
         if columns.iter().any(|c| c.name == def.name) {
-            return Err(Error::Parse(format!("Column \"{}\" specified more than once", def.name)));
+            return Err(Error::Parse(format!(
+                "Column \"{}\" specified more than once",
+                def.name
+            )));
         }
         if let IndexSpec::Fulltext { analyzer } = &def.index {
-            fulltext.push(FulltextIndex { name: def.name.clone(), columns: vec![def.name.clone()], analyzer: analyzer.clone() });
+            fulltext.push(FulltextIndex {
+                name: def.name.clone(),
+                columns: vec![def.name.clone()],
+                analyzer: analyzer.clone(),
+            });
         }
         columns.push(column_info(def)?);
     }
@@ -111,7 +144,10 @@ pub fn table_from_create(ident: TableIdent, ct: &CreateTable) -> Result<TableInf
             crate::planner::bind::coerce_to(bound, &columns[i].data_type)?;
         }
         if columns[i].data_type == DataType::Undefined {
-            return Err(Error::Parse(format!("Column \"{}\" has no type", columns[i].name)));
+            return Err(Error::Parse(format!(
+                "Column \"{}\" has no type",
+                columns[i].name
+            )));
         }
     }
     let mut primary_key: Vec<String> = Vec::new();
@@ -136,7 +172,9 @@ pub fn table_from_create(ident: TableIdent, ct: &CreateTable) -> Result<TableInf
             return Err(Error::ColumnUnknown(cb.clone()));
         }
         if !primary_key.is_empty() && !primary_key.contains(cb) {
-            return Err(Error::Parse(format!("Clustered by column `{cb}` must be part of primary key")));
+            return Err(Error::Parse(format!(
+                "Clustered by column `{cb}` must be part of primary key"
+            )));
         }
     }
     for p in &ct.partitioned_by {
@@ -155,11 +193,17 @@ pub fn table_from_create(ident: TableIdent, ct: &CreateTable) -> Result<TableInf
                 return Err(Error::ColumnUnknown(c.clone()));
             }
         }
-        fulltext.push(FulltextIndex { name: idx.name.clone(), columns: idx.columns.clone(), analyzer: idx.analyzer.clone() });
+        fulltext.push(FulltextIndex {
+            name: idx.name.clone(),
+            columns: idx.columns.clone(),
+            analyzer: idx.analyzer.clone(),
+        });
     }
     let shards = ct.shards.unwrap_or(DEFAULT_SHARDS);
     if shards == 0 || shards > MAX_SHARDS {
-        return Err(Error::InvalidArgument(format!("num_shards in CLUSTERED clause must be between 1 and {MAX_SHARDS}")));
+        return Err(Error::InvalidArgument(format!(
+            "num_shards in CLUSTERED clause must be between 1 and {MAX_SHARDS}"
+        )));
     }
     let mut table = TableInfo {
         ident,
@@ -196,18 +240,42 @@ fn apply_setting(table: &mut TableInfo, key: &str, v: &sqlparser::ast::Expr) -> 
         "column_policy" => {
             table.column_policy = ColumnPolicy::parse(&text)
                 .filter(|p| *p != ColumnPolicy::Ignored)
-                .ok_or_else(|| Error::InvalidArgument(format!("Invalid value for argument 'column_policy': {text}")))?
+                .ok_or_else(|| {
+                    Error::InvalidArgument(format!(
+                        "Invalid value for argument 'column_policy': {text}"
+                    ))
+                })?
         }
-        "number_of_routing_shards" | "blocks.read_only" | "blocks.read_only_allow_delete" | "blocks.read"
-        | "blocks.write" | "blocks.metadata" | "codec" | "store.type" | "mapping.total_fields.limit"
-        | "mapping.depth.limit" | "translog.durability" | "translog.flush_threshold_size"
-        | "translog.sync_interval" | "routing.allocation.total_shards_per_node" | "allocation.max_retries"
-        | "write.wait_for_active_shards" | "unassigned.node_left.delayed_timeout"
-        | "routing.allocation.enable" | "soft_deletes.retention_lease.period" | "max_ngram_diff"
-        | "max_shingle_diff" | "warmer.enabled" | "merge.scheduler.max_thread_count" => {
+        "number_of_routing_shards"
+        | "blocks.read_only"
+        | "blocks.read_only_allow_delete"
+        | "blocks.read"
+        | "blocks.write"
+        | "blocks.metadata"
+        | "codec"
+        | "store.type"
+        | "mapping.total_fields.limit"
+        | "mapping.depth.limit"
+        | "translog.durability"
+        | "translog.flush_threshold_size"
+        | "translog.sync_interval"
+        | "routing.allocation.total_shards_per_node"
+        | "allocation.max_retries"
+        | "write.wait_for_active_shards"
+        | "unassigned.node_left.delayed_timeout"
+        | "routing.allocation.enable"
+        | "soft_deletes.retention_lease.period"
+        | "max_ngram_diff"
+        | "max_shingle_diff"
+        | "warmer.enabled"
+        | "merge.scheduler.max_thread_count" => {
             table.settings.insert(key.to_string(), setting_value(v));
         }
-        other => return Err(Error::InvalidArgument(format!("Invalid property \"{other}\" passed to [ALTER | CREATE] TABLE statement"))),
+        other => {
+            return Err(Error::InvalidArgument(format!(
+                "Invalid property \"{other}\" passed to [ALTER | CREATE] TABLE statement"
+            )));
+        }
     }
     Ok(())
 }
@@ -218,18 +286,30 @@ impl Node {
         let catalog = self.catalog();
         match catalog.table(&ident) {
             Some(t) => Ok(t.clone()),
-            None if !catalog.schema_exists(&ident.schema) => Err(Error::SchemaUnknown(ident.schema)),
+            None if !catalog.schema_exists(&ident.schema) => {
+                Err(Error::SchemaUnknown(ident.schema))
+            }
             None if crate::catalog::SYSTEM_SCHEMAS.contains(&ident.schema.as_str()) => {
-                Err(Error::Unsupported(format!("The relation \"{ident}\" doesn't support or allow this operation, as it is read-only.")))
+                Err(Error::Unsupported(format!(
+                    "The relation \"{ident}\" doesn't support or allow this operation, as it is read-only."
+                )))
             }
             None => Err(Error::RelationUnknown(name_parts(name).join("."))),
         }
     }
 
-    pub(super) async fn create_table(&self, session: &Session, ct: &CreateTable) -> Result<QueryResult> {
+    pub(super) async fn create_table(
+        &self,
+        session: &Session,
+        ct: &CreateTable,
+    ) -> Result<QueryResult> {
         let ident = table_ident(session, &ct.name)?;
-        if crate::catalog::SYSTEM_SCHEMAS.contains(&ident.schema.as_str()) || ident.schema == "blob" {
-            return Err(Error::Unsupported(format!("Cannot create relation in read-only schema: {}", ident.schema)));
+        if crate::catalog::SYSTEM_SCHEMAS.contains(&ident.schema.as_str()) || ident.schema == "blob"
+        {
+            return Err(Error::Unsupported(format!(
+                "Cannot create relation in read-only schema: {}",
+                ident.schema
+            )));
         }
         let table = table_from_create(ident.clone(), ct)?;
         let _ddl = self.ddl.lock().await;
@@ -242,7 +322,12 @@ impl Node {
         let table = Arc::new(table);
         let mut shards = Vec::with_capacity(table.num_shards as usize);
         for s in 0..table.num_shards {
-            shards.push(Arc::new(Shard::open(table.clone(), s, self.disk.clone(), self.config.durable)?));
+            shards.push(Arc::new(Shard::open(
+                table.clone(),
+                s,
+                self.disk.clone(),
+                self.config.durable,
+            )?));
         }
         self.update_catalog(|c| {
             c.put_table((*table).clone());
@@ -252,10 +337,17 @@ impl Node {
         Ok(QueryResult::affected(1))
     }
 
-    pub(super) async fn drop_table(&self, session: &Session, name: &ObjectName, if_exists: bool) -> Result<QueryResult> {
+    pub(super) async fn drop_table(
+        &self,
+        session: &Session,
+        name: &ObjectName,
+        if_exists: bool,
+    ) -> Result<QueryResult> {
         let table = match self.resolve_user_table(session, name) {
             Ok(t) => t,
-            Err(Error::RelationUnknown(_) | Error::SchemaUnknown(_)) if if_exists => return Ok(QueryResult::affected(0)),
+            Err(Error::RelationUnknown(_) | Error::SchemaUnknown(_)) if if_exists => {
+                return Ok(QueryResult::affected(0));
+            }
             Err(e) => return Err(e),
         };
         let _ddl = self.ddl.lock().await;
@@ -283,7 +375,9 @@ impl Node {
                 let mut infos = Vec::with_capacity(defs.len());
                 for d in defs {
                     if d.primary_key {
-                        return Err(Error::Unsupported("Cannot add a primary key column to a table".into()));
+                        return Err(Error::Unsupported(
+                            "Cannot add a primary key column to a table".into(),
+                        ));
                     }
                     infos.push(column_info(d)?);
                 }
@@ -315,7 +409,9 @@ impl Node {
                     |t| {
                         for (k, v) in opts {
                             if k == "number_of_shards" {
-                                return Err(Error::Unsupported("Changing the number of shards is not supported yet".into()));
+                                return Err(Error::Unsupported(
+                                    "Changing the number of shards is not supported yet".into(),
+                                ));
                             }
                             apply_setting(t, k, v)?;
                         }
@@ -332,7 +428,9 @@ impl Node {
                     |t| {
                         for k in keys {
                             match k.as_str() {
-                                "number_of_replicas" => t.number_of_replicas = ReplicaSetting("0-1".into()),
+                                "number_of_replicas" => {
+                                    t.number_of_replicas = ReplicaSetting("0-1".into())
+                                }
                                 "refresh_interval" => t.refresh_interval_ms = 1000,
                                 "column_policy" => t.column_policy = ColumnPolicy::Dynamic,
                                 other => {
@@ -350,20 +448,34 @@ impl Node {
         }
     }
 
-    pub(super) async fn refresh_tables(&self, session: &Session, names: &[ObjectName]) -> Result<QueryResult> {
+    pub(super) async fn refresh_tables(
+        &self,
+        session: &Session,
+        names: &[ObjectName],
+    ) -> Result<QueryResult> {
         let mut tables = Vec::with_capacity(names.len());
         for n in names {
             tables.push(self.resolve_user_table(session, n)?);
         }
+        // Shards refresh concurrently: each builds its segment on its own thread.
+        let mut handles = Vec::new();
         for t in &tables {
             for s in self.shards_of(&t.uuid) {
-                s.refresh().await?;
+                handles.push(crate::runtime::spawn(async move { s.refresh().await }));
             }
+        }
+        for h in handles {
+            h.await
+                .map_err(|e| Error::internal(format!("refresh task failed: {e}")))??;
         }
         Ok(QueryResult::affected(tables.len() as i64))
     }
 
-    pub(super) async fn optimize_tables(&self, session: &Session, names: &[ObjectName]) -> Result<QueryResult> {
+    pub(super) async fn optimize_tables(
+        &self,
+        session: &Session,
+        names: &[ObjectName],
+    ) -> Result<QueryResult> {
         let mut tables = Vec::with_capacity(names.len());
         for n in names {
             tables.push(self.resolve_user_table(session, n)?);
@@ -378,13 +490,23 @@ impl Node {
         Ok(QueryResult::affected(tables.len() as i64))
     }
 
-    pub(super) async fn show(&self, session: &Session, show: &Show, ctx: EvalCtx) -> Result<QueryResult> {
+    pub(super) async fn show(
+        &self,
+        session: &Session,
+        show: &Show,
+        ctx: EvalCtx,
+    ) -> Result<QueryResult> {
         let sql = match show {
             Show::Tables { schema } => format!(
                 "SELECT table_name FROM information_schema.tables WHERE table_schema = '{}' AND table_type = 'BASE TABLE' ORDER BY 1",
-                schema.clone().unwrap_or_else(|| session.default_schema.clone()).replace('\'', "''")
+                schema
+                    .clone()
+                    .unwrap_or_else(|| session.default_schema.clone())
+                    .replace('\'', "''")
             ),
-            Show::Schemas => "SELECT schema_name FROM information_schema.schemata ORDER BY 1".into(),
+            Show::Schemas => {
+                "SELECT schema_name FROM information_schema.schemata ORDER BY 1".into()
+            }
             Show::Columns { table } => {
                 let t = self.resolve_user_table(session, table)?;
                 format!(
@@ -405,12 +527,23 @@ impl Node {
             Show::Setting { name } => {
                 let value = match name.as_str() {
                     "search_path" => session.default_schema.clone(),
-                    "transaction_isolation" | "transaction isolation level" => "read committed".into(),
+                    "transaction_isolation" | "transaction isolation level" => {
+                        "read committed".into()
+                    }
                     "server_version" => "14.0".into(),
                     "timezone" | "time zone" => "UTC".into(),
-                    _ => return Err(Error::Parse(format!("Unknown session setting name '{name}'."))),
+                    _ => {
+                        return Err(Error::Parse(format!(
+                            "Unknown session setting name '{name}'."
+                        )));
+                    }
                 };
-                return Ok(QueryResult { cols: vec![name.clone()], types: vec![DataType::Text], rows: vec![vec![Value::Text(value)]], rowcount: 1 });
+                return Ok(QueryResult {
+                    cols: vec![name.clone()],
+                    types: vec![DataType::Text],
+                    rows: vec![vec![Value::Text(value)]],
+                    rowcount: 1,
+                });
             }
         };
         let stmt = crate::sql::parse_one(&sql)?;
@@ -420,7 +553,10 @@ impl Node {
 
 /// `SHOW CREATE TABLE`: the table as a CREATE TABLE statement.
 pub fn show_create(t: &TableInfo) -> String {
-    let mut out = format!("CREATE TABLE IF NOT EXISTS \"{}\".\"{}\" (\n", t.ident.schema, t.ident.name);
+    let mut out = format!(
+        "CREATE TABLE IF NOT EXISTS \"{}\".\"{}\" (\n",
+        t.ident.schema, t.ident.name
+    );
     let mut lines: Vec<String> = Vec::new();
     for c in &t.columns {
         let mut line = format!("   \"{}\" {}", c.name, c.data_type.sql_name());
@@ -455,7 +591,10 @@ pub fn show_create(t: &TableInfo) -> String {
     out.push_str("\n)\n");
     out.push_str(&format!(
         "CLUSTERED{} INTO {} SHARDS\n",
-        t.clustered_by.as_ref().map(|c| format!(" BY (\"{c}\")")).unwrap_or_default(),
+        t.clustered_by
+            .as_ref()
+            .map(|c| format!(" BY (\"{c}\")"))
+            .unwrap_or_default(),
         t.num_shards
     ));
     out.push_str(&format!(
@@ -468,7 +607,10 @@ pub fn show_create(t: &TableInfo) -> String {
 }
 
 /// Adds dynamically discovered columns to a table.
-pub(crate) fn add_dynamic_columns(t: &mut TableInfo, cols: &[(String, Vec<String>, DataType)]) -> Result<bool> {
+pub(crate) fn add_dynamic_columns(
+    t: &mut TableInfo,
+    cols: &[(String, Vec<String>, DataType)],
+) -> Result<bool> {
     let mut changed = false;
     for (col, path, ty) in cols {
         changed |= add_column_path(t, col, path, ty.clone())?;

@@ -22,8 +22,8 @@ use crate::sql::{self, ast::Statement};
 use crate::storage::Shard;
 use crate::types::{DataType, Row, Value};
 
-pub use routing::{RoutingTable, ShardRouting, ShardState};
 pub(crate) use ddl::add_dynamic_columns;
+pub use routing::{RoutingTable, ShardRouting, ShardState};
 
 const CATALOG_PATH: &str = "_state/catalog.json";
 const NODE_PATH: &str = "_state/node.json";
@@ -41,7 +41,12 @@ pub struct NodeConfig {
 
 impl Default for NodeConfig {
     fn default() -> Self {
-        NodeConfig { node_name: "shoal".into(), cluster_name: "shoal".into(), durable: true, http_address: None }
+        NodeConfig {
+            node_name: "shoal".into(),
+            cluster_name: "shoal".into(),
+            durable: true,
+            http_address: None,
+        }
     }
 }
 
@@ -54,7 +59,10 @@ pub struct Session {
 
 impl Default for Session {
     fn default() -> Self {
-        Session { default_schema: crate::catalog::DEFAULT_SCHEMA.into(), user: "crate".into() }
+        Session {
+            default_schema: crate::catalog::DEFAULT_SCHEMA.into(),
+            user: "crate".into(),
+        }
     }
 }
 
@@ -71,7 +79,10 @@ pub struct QueryResult {
 impl QueryResult {
     /// A result for a statement that returns no rows.
     pub fn affected(n: i64) -> QueryResult {
-        QueryResult { rowcount: n, ..Default::default() }
+        QueryResult {
+            rowcount: n,
+            ..Default::default()
+        }
     }
 
     /// Whether the statement produced a result set.
@@ -93,7 +104,9 @@ pub struct Node {
 
 impl std::fmt::Debug for Node {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Node").field("name", &self.config.node_name).finish()
+        f.debug_struct("Node")
+            .field("name", &self.config.node_name)
+            .finish()
     }
 }
 
@@ -117,7 +130,12 @@ impl Node {
         for table in catalog.tables() {
             let mut list = Vec::with_capacity(table.num_shards as usize);
             for s in 0..table.num_shards {
-                list.push(Arc::new(Shard::open(table.clone(), s, disk.clone(), config.durable)?));
+                list.push(Arc::new(Shard::open(
+                    table.clone(),
+                    s,
+                    disk.clone(),
+                    config.durable,
+                )?));
             }
             shards.insert(table.uuid.clone(), list);
         }
@@ -133,17 +151,30 @@ impl Node {
 
     /// The current catalog.
     pub fn catalog(&self) -> Arc<Catalog> {
-        self.catalog.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.catalog
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The shards of a table on this node, by shard id.
     pub fn shards_of(&self, table_uuid: &str) -> Vec<Arc<Shard>> {
-        self.shards.read().unwrap_or_else(|p| p.into_inner()).get(table_uuid).cloned().unwrap_or_default()
+        self.shards
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(table_uuid)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Every shard on this node, by table uuid.
     pub fn all_shards(&self) -> BTreeMap<String, Vec<Arc<Shard>>> {
-        self.shards.read().unwrap_or_else(|p| p.into_inner()).iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+        self.shards
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
     }
 
     /// The routing table: which node holds which shard copy.
@@ -161,24 +192,40 @@ impl Node {
     }
 
     pub(crate) fn put_shards(&self, uuid: &str, list: Vec<Arc<Shard>>) {
-        self.shards.write().unwrap_or_else(|p| p.into_inner()).insert(uuid.to_string(), list);
+        self.shards
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(uuid.to_string(), list);
     }
 
     pub(crate) fn remove_shards(&self, uuid: &str) -> Vec<Arc<Shard>> {
-        self.shards.write().unwrap_or_else(|p| p.into_inner()).remove(uuid).unwrap_or_default()
+        self.shards
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(uuid)
+            .unwrap_or_default()
     }
 
     /// Updates a table's metadata (e.g. columns added by a dynamic insert) and
     /// hands it to the table's shards.
-    pub(crate) async fn replace_table(&self, f: impl FnOnce(&mut TableInfo) -> Result<bool>, ident: &crate::catalog::TableIdent) -> Result<Arc<TableInfo>> {
+    pub(crate) async fn replace_table(
+        &self,
+        f: impl FnOnce(&mut TableInfo) -> Result<bool>,
+        ident: &crate::catalog::TableIdent,
+    ) -> Result<Arc<TableInfo>> {
         let _ddl = self.ddl.lock().await;
         let updated = self.update_catalog(|c| {
-            let mut t = (**c.table(ident).ok_or_else(|| Error::RelationUnknown(ident.to_string()))?).clone();
+            let mut t = (**c
+                .table(ident)
+                .ok_or_else(|| Error::RelationUnknown(ident.to_string()))?)
+            .clone();
             if f(&mut t)? {
                 t.version += 1;
                 c.put_table(t);
             }
-            c.table(ident).cloned().ok_or_else(|| Error::RelationUnknown(ident.to_string()))
+            c.table(ident)
+                .cloned()
+                .ok_or_else(|| Error::RelationUnknown(ident.to_string()))
         })?;
         for s in self.shards_of(&updated.uuid) {
             s.set_table(updated.clone());
@@ -187,7 +234,12 @@ impl Node {
     }
 
     /// Executes one SQL statement with parameters.
-    pub async fn execute(&self, session: &Session, sql: &str, params: Vec<Value>) -> Result<QueryResult> {
+    pub async fn execute(
+        &self,
+        session: &Session,
+        sql: &str,
+        params: Vec<Value>,
+    ) -> Result<QueryResult> {
         let stmt = parse_single(sql)?;
         let ctx = self.eval_ctx(session, params);
         self.execute_statement(session, &stmt, ctx).await
@@ -205,13 +257,15 @@ impl Node {
         match &stmt {
             Statement::Query(_) | Statement::Show(_) | Statement::Explain(_) => {
                 return Err(Error::Unsupported(
-                    "Bulk operations for statements that return result sets is not supported".into(),
+                    "Bulk operations for statements that return result sets is not supported"
+                        .into(),
                 ));
             }
             Statement::Insert(ins) => {
                 let catalog = self.catalog();
                 let plan = {
-                    let pctx = crate::planner::PlanCtx::with_catalog(&catalog, &session.default_schema);
+                    let pctx =
+                        crate::planner::PlanCtx::with_catalog(&catalog, &session.default_schema);
                     crate::planner::dml::plan_insert(&pctx, ins)?
                 };
                 let ctx = self.eval_ctx(session, Vec::new());
@@ -222,7 +276,11 @@ impl Node {
         let mut out = Vec::with_capacity(bulk.len());
         for params in bulk {
             let ctx = self.eval_ctx(session, params);
-            out.push(self.execute_statement(session, &stmt, ctx).await.map(|r| r.rowcount));
+            out.push(
+                self.execute_statement(session, &stmt, ctx)
+                    .await
+                    .map(|r| r.rowcount),
+            );
         }
         Ok(out)
     }
@@ -234,7 +292,12 @@ impl Node {
         ctx
     }
 
-    async fn execute_statement(&self, session: &Session, stmt: &Statement, ctx: EvalCtx) -> Result<QueryResult> {
+    async fn execute_statement(
+        &self,
+        session: &Session,
+        stmt: &Statement,
+        ctx: EvalCtx,
+    ) -> Result<QueryResult> {
         let catalog = self.catalog();
         let pctx = crate::planner::PlanCtx::with_catalog(&catalog, &session.default_schema);
         match stmt {
@@ -247,33 +310,53 @@ impl Node {
                 let plan = crate::planner::dml::plan_insert(&pctx, ins)?;
                 drop(pctx);
                 let params = ctx.params.clone();
-                let mut results = Executor::new(self, ctx).insert_bulk(&plan, vec![params]).await?;
+                let mut results = Executor::new(self, ctx)
+                    .insert_bulk(&plan, vec![params])
+                    .await?;
                 let r = results.pop().unwrap_or(Ok(0))?;
                 Ok(QueryResult::affected(r))
             }
             Statement::Update(up) => {
                 let plan = crate::planner::dml::plan_update(&pctx, up)?;
                 drop(pctx);
-                Executor::new(self, ctx).update(&plan).await.map(QueryResult::affected)
+                Executor::new(self, ctx)
+                    .update(&plan)
+                    .await
+                    .map(QueryResult::affected)
             }
             Statement::Delete(del) => {
                 let plan = crate::planner::dml::plan_delete(&pctx, del)?;
                 drop(pctx);
-                Executor::new(self, ctx).delete(&plan).await.map(QueryResult::affected)
+                Executor::new(self, ctx)
+                    .delete(&plan)
+                    .await
+                    .map(QueryResult::affected)
             }
             Statement::CreateTable(ct) => self.create_table(session, ct).await,
-            Statement::DropTable { name, if_exists } => self.drop_table(session, name, *if_exists).await,
-            Statement::AlterTable { name, action } => self.alter_table(session, name, action, &ctx).await,
+            Statement::DropTable { name, if_exists } => {
+                self.drop_table(session, name, *if_exists).await
+            }
+            Statement::AlterTable { name, action } => {
+                self.alter_table(session, name, action, &ctx).await
+            }
             Statement::Refresh { tables } => self.refresh_tables(session, tables).await,
             Statement::Optimize { tables } => self.optimize_tables(session, tables).await,
             Statement::Show(show) => self.show(session, show, ctx).await,
             Statement::Explain(inner) => Ok(QueryResult {
                 cols: vec!["QUERY PLAN".into()],
                 types: vec![DataType::Text],
-                rows: vec![vec![Value::Text(format!("{inner:?}").chars().take(4000).collect())]],
+                rows: vec![vec![Value::Text(
+                    format!("{inner:?}").chars().take(4000).collect(),
+                )]],
                 rowcount: 1,
             }),
-            Statement::NoOp { tag } => Ok(QueryResult::affected(if tag == "SET" || tag == "RESET" { 1 } else { 0 })),
+            Statement::NoOp { tag } => {
+                Ok(QueryResult::affected(if tag == "SET" || tag == "RESET" {
+                    1
+                } else {
+                    0
+                }))
+            }
             Statement::Kill { .. } => Ok(QueryResult::affected(0)),
         }
     }
@@ -303,4 +386,3 @@ fn parse_single(sql: &str) -> Result<Statement> {
     }
     Ok(stmts.remove(0))
 }
-

@@ -30,7 +30,9 @@ pub fn doc_id(table: &TableInfo, row: &Object) -> Result<String> {
     match table.primary_key.as_slice() {
         [] => Ok(random_id()),
         [pk] => match row.get(pk) {
-            None | Some(Value::Null) => Err(Error::Parse("Primary key value must not be NULL".into())),
+            None | Some(Value::Null) => {
+                Err(Error::Parse("Primary key value must not be NULL".into()))
+            }
             Some(v) => Ok(text_of(v)),
         },
         pks => {
@@ -54,7 +56,9 @@ pub fn routing_value(table: &TableInfo, row: &Object, id: &str) -> Result<String
     match &table.clustered_by {
         Some(col) if !table.primary_key.iter().any(|p| p == col) || table.primary_key.len() > 1 => {
             match row.get(col) {
-                None | Some(Value::Null) => Err(Error::Parse("Clustered by value must not be NULL".into())),
+                None | Some(Value::Null) => {
+                    Err(Error::Parse("Clustered by value must not be NULL".into()))
+                }
                 Some(v) => Ok(text_of(v)),
             }
         }
@@ -112,7 +116,11 @@ pub struct RoutingTable {
 impl RoutingTable {
     /// The routing table of a one-node cluster: every primary is local and
     /// started; replicas have nowhere to go and stay unassigned.
-    pub fn single_node(catalog: &Catalog, node_id: &str, shards: &BTreeMap<String, Vec<Arc<Shard>>>) -> RoutingTable {
+    pub fn single_node(
+        catalog: &Catalog,
+        node_id: &str,
+        shards: &BTreeMap<String, Vec<Arc<Shard>>>,
+    ) -> RoutingTable {
         let mut copies = Vec::new();
         for table in catalog.tables() {
             let local = shards.get(&table.uuid);
@@ -123,7 +131,11 @@ impl RoutingTable {
                     shard_id: s,
                     primary: true,
                     node: shard.as_ref().map(|_| node_id.to_string()),
-                    state: if shard.is_some() { ShardState::Started } else { ShardState::Unassigned },
+                    state: if shard.is_some() {
+                        ShardState::Started
+                    } else {
+                        ShardState::Unassigned
+                    },
                     local: shard,
                 });
                 for _ in 0..table.replicas_wanted(1) {
@@ -145,7 +157,9 @@ impl RoutingTable {
     pub fn health(&self) -> Vec<(Arc<TableInfo>, &'static str, i16, i32, i32)> {
         let mut by_table: BTreeMap<String, (Arc<TableInfo>, i32, i32)> = BTreeMap::new();
         for c in &self.copies {
-            let e = by_table.entry(c.table.uuid.clone()).or_insert((c.table.clone(), 0, 0));
+            let e = by_table
+                .entry(c.table.uuid.clone())
+                .or_insert((c.table.clone(), 0, 0));
             if c.state != ShardState::Started {
                 if c.primary {
                     e.1 += 1;

@@ -24,15 +24,103 @@ fn json_value(j: &serde_json::Value) -> Value {
 
 /// SQL keywords for `pg_catalog.pg_get_keywords()` (crash completes with them).
 const KEYWORDS: &[&str] = &[
-    "add", "all", "alter", "and", "any", "array", "as", "asc", "between", "by", "case", "cast", "clustered",
-    "column", "constraint", "copy", "create", "cross", "current_date", "current_schema", "current_time",
-    "current_timestamp", "current_user", "default", "delete", "desc", "describe", "directory", "distinct",
-    "drop", "else", "end", "escape", "except", "exists", "explain", "extract", "false", "first", "for", "from",
-    "full", "fulltext", "function", "group", "having", "if", "ilike", "in", "index", "inner", "insert",
-    "intersect", "into", "is", "join", "kill", "last", "left", "like", "limit", "match", "natural", "not",
-    "null", "nulls", "object", "offset", "on", "optimize", "or", "order", "outer", "partition", "partitioned",
-    "primary", "key", "refresh", "reset", "returning", "right", "select", "set", "shards", "show", "table",
-    "then", "to", "true", "union", "unnest", "update", "using", "values", "when", "where", "with",
+    "add",
+    "all",
+    "alter",
+    "and",
+    "any",
+    "array",
+    "as",
+    "asc",
+    "between",
+    "by",
+    "case",
+    "cast",
+    "clustered",
+    "column",
+    "constraint",
+    "copy",
+    "create",
+    "cross",
+    "current_date",
+    "current_schema",
+    "current_time",
+    "current_timestamp",
+    "current_user",
+    "default",
+    "delete",
+    "desc",
+    "describe",
+    "directory",
+    "distinct",
+    "drop",
+    "else",
+    "end",
+    "escape",
+    "except",
+    "exists",
+    "explain",
+    "extract",
+    "false",
+    "first",
+    "for",
+    "from",
+    "full",
+    "fulltext",
+    "function",
+    "group",
+    "having",
+    "if",
+    "ilike",
+    "in",
+    "index",
+    "inner",
+    "insert",
+    "intersect",
+    "into",
+    "is",
+    "join",
+    "kill",
+    "last",
+    "left",
+    "like",
+    "limit",
+    "match",
+    "natural",
+    "not",
+    "null",
+    "nulls",
+    "object",
+    "offset",
+    "on",
+    "optimize",
+    "or",
+    "order",
+    "outer",
+    "partition",
+    "partitioned",
+    "primary",
+    "key",
+    "refresh",
+    "reset",
+    "returning",
+    "right",
+    "select",
+    "set",
+    "shards",
+    "show",
+    "table",
+    "then",
+    "to",
+    "true",
+    "union",
+    "unnest",
+    "update",
+    "using",
+    "values",
+    "when",
+    "where",
+    "with",
 ];
 
 impl Node {
@@ -45,7 +133,10 @@ impl Node {
                 let mut rows = Vec::new();
                 for t in catalog.tables() {
                     let mut settings = Object::new();
-                    settings.insert("refresh_interval".into(), Value::Int(t.refresh_interval_ms as i64));
+                    settings.insert(
+                        "refresh_interval".into(),
+                        Value::Int(t.refresh_interval_ms as i64),
+                    );
                     for (k, v) in &t.settings {
                         settings.insert(k.clone(), json_value(v));
                     }
@@ -66,7 +157,10 @@ impl Node {
                         text(t.column_policy.as_str()),
                         Value::Bool(false),
                         text("org.elasticsearch.cluster.routing.Murmur3HashFunction"),
-                        object(vec![("created", text(env!("CARGO_PKG_VERSION"))), ("upgraded", Value::Null)]),
+                        object(vec![
+                            ("created", text(env!("CARGO_PKG_VERSION"))),
+                            ("upgraded", Value::Null),
+                        ]),
                         Value::Object(Box::new(settings)),
                         text("_id"),
                         text("SYSTEM GENERATED"),
@@ -99,7 +193,8 @@ impl Node {
                 for t in catalog.tables() {
                     let mut pos = 0;
                     for c in &t.columns {
-                        let mut stack = vec![(c.name.clone(), c.data_type.clone(), c.not_null, c, true)];
+                        let mut stack =
+                            vec![(c.name.clone(), c.data_type.clone(), c.not_null, c, true)];
                         while let Some((name, ty, not_null, info, top)) = stack.pop() {
                             pos += 1;
                             rows.push(vec![
@@ -110,9 +205,21 @@ impl Node {
                                 Value::Int(pos),
                                 text(ty.name()),
                                 Value::Bool(!not_null),
-                                if top { info.default_expr.clone().map(text).unwrap_or(Value::Null) } else { Value::Null },
-                                text(if top && info.generated_expr.is_some() { "ALWAYS" } else { "NEVER" }),
-                                if top { info.generated_expr.clone().map(text).unwrap_or(Value::Null) } else { Value::Null },
+                                if top {
+                                    info.default_expr.clone().map(text).unwrap_or(Value::Null)
+                                } else {
+                                    Value::Null
+                                },
+                                text(if top && info.generated_expr.is_some() {
+                                    "ALWAYS"
+                                } else {
+                                    "NEVER"
+                                }),
+                                if top {
+                                    info.generated_expr.clone().map(text).unwrap_or(Value::Null)
+                                } else {
+                                    Value::Null
+                                },
                                 Value::Null,
                                 match ty {
                                     crate::types::DataType::SmallInt => Value::Int(16),
@@ -135,7 +242,13 @@ impl Node {
                             ]);
                             if let crate::types::DataType::Object(o) = ty.element() {
                                 for f in o.fields.iter().rev() {
-                                    stack.push((format!("{name}['{}']", f.name), f.data_type.clone(), false, info, false));
+                                    stack.push((
+                                        format!("{name}['{}']", f.name),
+                                        f.data_type.clone(),
+                                        false,
+                                        info,
+                                        false,
+                                    ));
                                 }
                             }
                         }
@@ -143,9 +256,11 @@ impl Node {
                 }
                 rows
             }
-            SystemTable::InfoSchemata => {
-                catalog.schemas().into_iter().map(|s| vec![text("crate"), text(s)]).collect()
-            }
+            SystemTable::InfoSchemata => catalog
+                .schemas()
+                .into_iter()
+                .map(|s| vec![text("crate"), text(s)])
+                .collect(),
             SystemTable::InfoTablePartitions | SystemTable::InfoViews => Vec::new(),
             SystemTable::InfoTableConstraints => {
                 let mut rows = Vec::new();
@@ -207,16 +322,35 @@ impl Node {
                         ("build_hash", text("shoal")),
                         ("build_snapshot", Value::Bool(false)),
                     ]),
-                    object(vec![("used", Value::Null), ("max", Value::Null), ("free", Value::Null)]),
-                    object(vec![("1", Value::Null), ("5", Value::Null), ("15", Value::Null)]),
                     object(vec![
-                        ("available_processors", Value::Int(std::thread::available_parallelism().map(|n| n.get() as i64).unwrap_or(1))),
+                        ("used", Value::Null),
+                        ("max", Value::Null),
+                        ("free", Value::Null),
+                    ]),
+                    object(vec![
+                        ("1", Value::Null),
+                        ("5", Value::Null),
+                        ("15", Value::Null),
+                    ]),
+                    object(vec![
+                        (
+                            "available_processors",
+                            Value::Int(
+                                std::thread::available_parallelism()
+                                    .map(|n| n.get() as i64)
+                                    .unwrap_or(1),
+                            ),
+                        ),
                         ("name", text(std::env::consts::OS)),
                         ("arch", text(std::env::consts::ARCH)),
                     ]),
                     object(vec![(
                         "total",
-                        object(vec![("size", Value::Null), ("used", Value::Int(self.disk.size_of("") as i64)), ("available", Value::Null)]),
+                        object(vec![
+                            ("size", Value::Null),
+                            ("used", Value::Int(self.disk.size_of("") as i64)),
+                            ("available", Value::Null),
+                        ]),
                     )]),
                 ]]
             }
@@ -234,11 +368,20 @@ impl Node {
                         text(c.state.as_str()),
                         text(c.state.as_str()),
                         Value::Null,
-                        stats.as_ref().map(|s| Value::Int(s.num_docs as i64)).unwrap_or(Value::Null),
-                        stats.as_ref().map(|s| Value::Int(s.size_bytes as i64)).unwrap_or(Value::Null),
+                        stats
+                            .as_ref()
+                            .map(|s| Value::Int(s.num_docs as i64))
+                            .unwrap_or(Value::Null),
+                        stats
+                            .as_ref()
+                            .map(|s| Value::Int(s.size_bytes as i64))
+                            .unwrap_or(Value::Null),
                         Value::Bool(false),
                         match &c.node {
-                            Some(id) => object(vec![("id", text(id)), ("name", text(&self.config.node_name))]),
+                            Some(id) => object(vec![
+                                ("id", text(id)),
+                                ("name", text(&self.config.node_name)),
+                            ]),
                             None => Value::Null,
                         },
                         match &stats {
@@ -253,7 +396,9 @@ impl Node {
                         Value::Bool(false),
                         Value::Null,
                         match &c.local {
-                            Some(_) => text(crate::storage::shard::shard_dir(&c.table.uuid, c.shard_id)),
+                            Some(_) => {
+                                text(crate::storage::shard::shard_dir(&c.table.uuid, c.shard_id))
+                            }
                             None => Value::Null,
                         },
                     ]
@@ -298,9 +443,9 @@ impl Node {
                 .iter()
                 .map(|c| {
                     let explanation = match c.state {
-                        super::ShardState::Unassigned if !c.primary => {
-                            Value::Text("a copy of this shard is already allocated to this node".into())
-                        }
+                        super::ShardState::Unassigned if !c.primary => Value::Text(
+                            "a copy of this shard is already allocated to this node".into(),
+                        ),
                         _ => Value::Null,
                     };
                     vec![
@@ -316,15 +461,24 @@ impl Node {
                     ]
                 })
                 .collect(),
-            SystemTable::SysJobs | SystemTable::SysJobsLog | SystemTable::SysNodeChecks => Vec::new(),
+            SystemTable::SysJobs | SystemTable::SysJobsLog | SystemTable::SysNodeChecks => {
+                Vec::new()
+            }
             SystemTable::SysChecks => {
                 let any_unreplicable = routing.health().iter().any(|h| h.4 > 0);
                 vec![
-                    vec![Value::Int(1), Value::Int(3), text("The setting 'gateway.expected_data_nodes' is not set."), Value::Bool(true)],
+                    vec![
+                        Value::Int(1),
+                        Value::Int(3),
+                        text("The setting 'gateway.expected_data_nodes' is not set."),
+                        Value::Bool(true),
+                    ],
                     vec![
                         Value::Int(2),
                         Value::Int(2),
-                        text("Some tables have more replicas configured than the cluster has nodes to hold them."),
+                        text(
+                            "Some tables have more replicas configured than the cluster has nodes to hold them.",
+                        ),
                         Value::Bool(!any_unreplicable),
                     ],
                 ]
@@ -336,18 +490,39 @@ impl Node {
                 .collect(),
             SystemTable::PgTables => catalog
                 .tables()
-                .map(|t| vec![text(&t.ident.schema), text(&t.ident.name), text("crate"), Value::Null])
+                .map(|t| {
+                    vec![
+                        text(&t.ident.schema),
+                        text(&t.ident.name),
+                        text("crate"),
+                        Value::Null,
+                    ]
+                })
                 .collect(),
             SystemTable::PgNamespace => catalog
                 .schemas()
                 .into_iter()
                 .enumerate()
-                .map(|(i, s)| vec![Value::Int(i as i64 + 1), text(s), Value::Int(0), Value::Null])
+                .map(|(i, s)| {
+                    vec![
+                        Value::Int(i as i64 + 1),
+                        text(s),
+                        Value::Int(0),
+                        Value::Null,
+                    ]
+                })
                 .collect(),
             SystemTable::PgClass => catalog
                 .tables()
                 .enumerate()
-                .map(|(i, t)| vec![Value::Int(i as i64 + 1000), text(&t.ident.name), Value::Int(0), text("r")])
+                .map(|(i, t)| {
+                    vec![
+                        Value::Int(i as i64 + 1000),
+                        text(&t.ident.name),
+                        Value::Int(0),
+                        text("r"),
+                    ]
+                })
                 .collect(),
             SystemTable::PgType => vec![
                 vec![Value::Int(16), text("bool"), Value::Int(11), Value::Int(1)],
@@ -355,11 +530,30 @@ impl Node {
                 vec![Value::Int(21), text("int2"), Value::Int(11), Value::Int(2)],
                 vec![Value::Int(23), text("int4"), Value::Int(11), Value::Int(4)],
                 vec![Value::Int(25), text("text"), Value::Int(11), Value::Int(-1)],
-                vec![Value::Int(700), text("float4"), Value::Int(11), Value::Int(4)],
-                vec![Value::Int(701), text("float8"), Value::Int(11), Value::Int(8)],
-                vec![Value::Int(1184), text("timestamptz"), Value::Int(11), Value::Int(8)],
+                vec![
+                    Value::Int(700),
+                    text("float4"),
+                    Value::Int(11),
+                    Value::Int(4),
+                ],
+                vec![
+                    Value::Int(701),
+                    text("float8"),
+                    Value::Int(11),
+                    Value::Int(8),
+                ],
+                vec![
+                    Value::Int(1184),
+                    text("timestamptz"),
+                    Value::Int(11),
+                    Value::Int(8),
+                ],
             ],
-            SystemTable::PgSettings => vec![vec![text("search_path"), text(default_schema), text("schema search path")]],
+            SystemTable::PgSettings => vec![vec![
+                text("search_path"),
+                text(default_schema),
+                text("schema search path"),
+            ]],
         }
     }
 }

@@ -15,8 +15,8 @@ use sqlparser::ast::{
     self, BinaryOperator, FunctionArg, FunctionArgExpr, FunctionArguments, UnaryOperator,
 };
 
-use super::plan::{Aggregation, ScanColumn, WindowCall};
 use super::PlanCtx;
+use super::plan::{Aggregation, ScanColumn, WindowCall};
 use crate::catalog::TableInfo;
 use crate::error::{Error, Result};
 use crate::expr::{Access, AggCall, AggFunc, Expr, Func};
@@ -34,11 +34,22 @@ pub enum Relation {
     /// No FROM clause.
     None,
     /// A table; `scan` grows as columns are referenced.
-    Table { table: Arc<TableInfo>, alias: Option<String>, scan: Vec<ScanColumn> },
+    Table {
+        table: Arc<TableInfo>,
+        alias: Option<String>,
+        scan: Vec<ScanColumn>,
+    },
     /// Rows with fixed columns (subquery, VALUES, unnest, system table).
-    Rows { qualifier: Option<String>, schema: Option<String>, columns: Vec<(String, DataType)> },
+    Rows {
+        qualifier: Option<String>,
+        schema: Option<String>,
+        columns: Vec<(String, DataType)>,
+    },
     /// ON CONFLICT DO UPDATE: the existing row, then the proposed row (`excluded.col`).
-    Upsert { table: String, columns: Vec<(String, DataType)> },
+    Upsert {
+        table: String,
+        columns: Vec<(String, DataType)>,
+    },
 }
 
 impl Relation {
@@ -117,7 +128,9 @@ fn walk(e: &ast::Expr, f: &mut dyn FnMut(&ast::Expr)) {
             go(a);
             go(b);
         }
-        E::Between { expr, low, high, .. } => {
+        E::Between {
+            expr, low, high, ..
+        } => {
             go(expr);
             go(low);
             go(high);
@@ -130,11 +143,20 @@ fn walk(e: &ast::Expr, f: &mut dyn FnMut(&ast::Expr)) {
             go(left);
             go(right);
         }
-        E::In { expr, target: ast::InTarget::List(list), .. } => {
+        E::In {
+            expr,
+            target: ast::InTarget::List(list),
+            ..
+        } => {
             go(expr);
             list.iter().for_each(go);
         }
-        E::Case { operand, conditions, else_result, .. } => {
+        E::Case {
+            operand,
+            conditions,
+            else_result,
+            ..
+        } => {
             if let Some(o) = operand {
                 go(o);
             }
@@ -159,7 +181,12 @@ fn walk(e: &ast::Expr, f: &mut dyn FnMut(&ast::Expr)) {
         }
         E::Array(a) => a.elem.iter().for_each(go),
         E::CompoundFieldAccess { root, .. } => go(root),
-        E::Substring { expr, substring_from, substring_for, .. } => {
+        E::Substring {
+            expr,
+            substring_from,
+            substring_for,
+            ..
+        } => {
             go(expr);
             if let Some(x) = substring_from {
                 go(x);
@@ -186,7 +213,11 @@ pub fn function_name(name: &ast::ObjectName) -> String {
 /// The numeric literal's value and type.
 pub fn number_literal(s: &str) -> Result<(Value, DataType)> {
     if let Ok(i) = s.parse::<i64>() {
-        let ty = if i32::try_from(i).is_ok() { DataType::Integer } else { DataType::BigInt };
+        let ty = if i32::try_from(i).is_ok() {
+            DataType::Integer
+        } else {
+            DataType::BigInt
+        };
         return Ok((Value::Int(i), ty));
     }
     match s.parse::<f64>() {
@@ -221,7 +252,10 @@ impl<'a> Binder<'a> {
             relation,
             mode: Mode::Source,
             allow_aggregates: false,
-            aggregation: Aggregation { keys: Vec::new(), aggs: Vec::new() },
+            aggregation: Aggregation {
+                keys: Vec::new(),
+                aggs: Vec::new(),
+            },
             windows: Vec::new(),
             depth: 0,
         }
@@ -327,7 +361,9 @@ impl<'a> Binder<'a> {
                 for x in a {
                     match x {
                         Arg::Expr(e) => out.push(e.clone()),
-                        Arg::Star => return Err(Error::Parse("'*' is only allowed in count(*)".into())),
+                        Arg::Star => {
+                            return Err(Error::Parse("'*' is only allowed in count(*)".into()));
+                        }
                     }
                 }
                 (func, out)
@@ -341,10 +377,19 @@ impl<'a> Binder<'a> {
         if matches!(func, AggFunc::Sum | AggFunc::Avg)
             && !(first.is_numeric() || first == DataType::Undefined)
         {
-            return Err(crate::expr::func_unknown(&function_name(&f.name), &arg_types));
+            return Err(crate::expr::func_unknown(
+                &function_name(&f.name),
+                &arg_types,
+            ));
         }
         let ty = func.result_type(&first, &arg_types);
-        Ok(AggCall { func, args, distinct, filter, ty })
+        Ok(AggCall {
+            func,
+            args,
+            distinct,
+            filter,
+            ty,
+        })
     }
 
     fn function_args(&mut self, f: &ast::Function, mode: Mode) -> Result<(Vec<Arg>, bool)> {
@@ -359,13 +404,20 @@ impl<'a> Binder<'a> {
                     return Err(Error::Unsupported("subquery as function argument".into()));
                 }
                 FunctionArguments::List(list) => {
-                    distinct = matches!(list.duplicate_treatment, Some(ast::DuplicateTreatment::Distinct));
+                    distinct = matches!(
+                        list.duplicate_treatment,
+                        Some(ast::DuplicateTreatment::Distinct)
+                    );
                     for a in &list.args {
                         match a {
-                            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => out.push(Arg::Expr(self.bind(e)?)),
+                            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => {
+                                out.push(Arg::Expr(self.bind(e)?))
+                            }
                             FunctionArg::Unnamed(FunctionArgExpr::Wildcard) => out.push(Arg::Star),
                             other => {
-                                return Err(Error::Unsupported(format!("function argument {other}")));
+                                return Err(Error::Unsupported(format!(
+                                    "function argument {other}"
+                                )));
                             }
                         }
                     }
@@ -403,11 +455,19 @@ impl<'a> Binder<'a> {
                                         _ => DataType::Undefined,
                                     };
                                     let index = cast_expr(other, &DataType::Integer)?;
-                                    Expr::Access { base: Box::new(base), access: Access::Index(Box::new(index)), ty }
+                                    Expr::Access {
+                                        base: Box::new(base),
+                                        access: Access::Index(Box::new(index)),
+                                        ty,
+                                    }
                                 }
                             }
                         }
-                        ast::AccessExpr::Subscript(ast::Subscript::Slice { lower_bound, upper_bound, .. }) => {
+                        ast::AccessExpr::Subscript(ast::Subscript::Slice {
+                            lower_bound,
+                            upper_bound,
+                            ..
+                        }) => {
                             let lo = match lower_bound {
                                 Some(x) => Some(Box::new(self.bind(x)?)),
                                 None => None,
@@ -417,10 +477,16 @@ impl<'a> Binder<'a> {
                                 None => None,
                             };
                             let ty = base.data_type();
-                            Expr::Access { base: Box::new(base), access: Access::Slice(lo, hi), ty }
+                            Expr::Access {
+                                base: Box::new(base),
+                                access: Access::Slice(lo, hi),
+                                ty,
+                            }
                         }
                         ast::AccessExpr::Dot(_) => {
-                            return Err(Error::Unsupported("dot access; use subscripts: obj['key']".into()));
+                            return Err(Error::Unsupported(
+                                "dot access; use subscripts: obj['key']".into(),
+                            ));
                         }
                     };
                 }
@@ -430,7 +496,9 @@ impl<'a> Binder<'a> {
             E::TypedString(ts) => {
                 let to = convert_type(&ts.data_type)?;
                 let s = match &ts.value.value {
-                    ast::Value::SingleQuotedString(s) | ast::Value::DoubleQuotedString(s) => s.clone(),
+                    ast::Value::SingleQuotedString(s) | ast::Value::DoubleQuotedString(s) => {
+                        s.clone()
+                    }
                     other => other.to_string(),
                 };
                 Ok(lit(cast(Value::Text(s), &to)?, to))
@@ -439,7 +507,9 @@ impl<'a> Binder<'a> {
             E::UnaryOp { op, expr } => {
                 let x = self.bind(expr)?;
                 match op {
-                    UnaryOperator::Not => Ok(Expr::Not(Box::new(cast_expr(x, &DataType::Boolean)?))),
+                    UnaryOperator::Not => {
+                        Ok(Expr::Not(Box::new(cast_expr(x, &DataType::Boolean)?)))
+                    }
                     UnaryOperator::Plus => Ok(x),
                     UnaryOperator::Minus => match x {
                         Expr::Literal(Value::Int(i), ty) => Ok(lit(Value::Int(-i), ty)),
@@ -449,15 +519,25 @@ impl<'a> Binder<'a> {
                                 DataType::Undefined => DataType::Integer,
                                 t => t,
                             };
-                            Ok(Expr::Call { func: Func::Neg, args: vec![other], ty })
+                            Ok(Expr::Call {
+                                func: Func::Neg,
+                                args: vec![other],
+                                ty,
+                            })
                         }
                     },
                     other => Err(Error::Unsupported(format!("operator {other}"))),
                 }
             }
             E::BinaryOp { left, op, right } => self.bind_binary(left, op, right),
-            E::IsNull(x) => Ok(Expr::IsNull { expr: Box::new(self.bind(x)?), negated: false }),
-            E::IsNotNull(x) => Ok(Expr::IsNull { expr: Box::new(self.bind(x)?), negated: true }),
+            E::IsNull(x) => Ok(Expr::IsNull {
+                expr: Box::new(self.bind(x)?),
+                negated: false,
+            }),
+            E::IsNotNull(x) => Ok(Expr::IsNull {
+                expr: Box::new(self.bind(x)?),
+                negated: true,
+            }),
             E::IsTrue(x) | E::IsFalse(x) | E::IsNotTrue(x) | E::IsNotFalse(x) => {
                 let b = cast_expr(self.bind(x)?, &DataType::Boolean)?;
                 let want = matches!(e, E::IsTrue(_) | E::IsNotTrue(_));
@@ -466,7 +546,11 @@ impl<'a> Binder<'a> {
                 } else {
                     Func::IsDistinctFrom
                 };
-                Ok(Expr::Call { func, args: vec![b, lit(Value::Bool(want), DataType::Boolean)], ty: DataType::Boolean })
+                Ok(Expr::Call {
+                    func,
+                    args: vec![b, lit(Value::Bool(want), DataType::Boolean)],
+                    ty: DataType::Boolean,
+                })
             }
             E::IsDistinctFrom(a, b) | E::IsNotDistinctFrom(a, b) => {
                 let (a, b) = coerce_pair(self.bind(a)?, self.bind(b)?)?;
@@ -475,9 +559,18 @@ impl<'a> Binder<'a> {
                 } else {
                     Func::IsNotDistinctFrom
                 };
-                Ok(Expr::Call { func, args: vec![a, b], ty: DataType::Boolean })
+                Ok(Expr::Call {
+                    func,
+                    args: vec![a, b],
+                    ty: DataType::Boolean,
+                })
             }
-            E::In { expr, target, negated, .. } => {
+            E::In {
+                expr,
+                target,
+                negated,
+                ..
+            } => {
                 let ast::InTarget::List(list) = target else {
                     return Err(Error::Unsupported("IN (subquery)".into()));
                 };
@@ -486,22 +579,59 @@ impl<'a> Binder<'a> {
                 let mut items = Vec::with_capacity(list.len());
                 for item in list {
                     let b = self.bind(item)?;
-                    items.push(if ty == DataType::Undefined { b } else { coerce_to(b, &ty)? });
+                    items.push(if ty == DataType::Undefined {
+                        b
+                    } else {
+                        coerce_to(b, &ty)?
+                    });
                 }
-                Ok(Expr::InList { expr: Box::new(x), list: items, negated: *negated })
+                Ok(Expr::InList {
+                    expr: Box::new(x),
+                    list: items,
+                    negated: *negated,
+                })
             }
-            E::Between { expr, negated, low, high } => {
+            E::Between {
+                expr,
+                negated,
+                low,
+                high,
+            } => {
                 let x = self.bind(expr)?;
                 let (a, lo) = coerce_pair(x.clone(), self.bind(low)?)?;
                 let (b, hi) = coerce_pair(x, self.bind(high)?)?;
                 let both = Expr::And(vec![
-                    Expr::Call { func: Func::GtEq, args: vec![a, lo], ty: DataType::Boolean },
-                    Expr::Call { func: Func::LtEq, args: vec![b, hi], ty: DataType::Boolean },
+                    Expr::Call {
+                        func: Func::GtEq,
+                        args: vec![a, lo],
+                        ty: DataType::Boolean,
+                    },
+                    Expr::Call {
+                        func: Func::LtEq,
+                        args: vec![b, hi],
+                        ty: DataType::Boolean,
+                    },
                 ]);
-                Ok(if *negated { Expr::Not(Box::new(both)) } else { both })
+                Ok(if *negated {
+                    Expr::Not(Box::new(both))
+                } else {
+                    both
+                })
             }
-            E::Like { negated, any, expr, pattern, escape_char }
-            | E::ILike { negated, any, expr, pattern, escape_char } => {
+            E::Like {
+                negated,
+                any,
+                expr,
+                pattern,
+                escape_char,
+            }
+            | E::ILike {
+                negated,
+                any,
+                expr,
+                pattern,
+                escape_char,
+            } => {
                 let ci = matches!(e, E::ILike { .. });
                 let func = match (ci, negated) {
                     (false, false) => Func::Like,
@@ -512,15 +642,34 @@ impl<'a> Binder<'a> {
                 let x = cast_expr(self.bind(expr)?, &DataType::Text)?;
                 let p = self.bind(pattern)?;
                 if *any {
-                    return Ok(Expr::Quantified { left: Box::new(x), func, right: Box::new(p), all: false });
+                    return Ok(Expr::Quantified {
+                        left: Box::new(x),
+                        func,
+                        right: Box::new(p),
+                        all: false,
+                    });
                 }
                 let mut args = vec![x, cast_expr(p, &DataType::Text)?];
                 if let Some(esc) = escape_char {
                     args.push(cast_expr(self.bind(esc)?, &DataType::Text)?);
                 }
-                Ok(Expr::Call { func, args, ty: DataType::Boolean })
+                Ok(Expr::Call {
+                    func,
+                    args,
+                    ty: DataType::Boolean,
+                })
             }
-            E::AnyOp { left, compare_op, right, .. } | E::AllOp { left, compare_op, right } => {
+            E::AnyOp {
+                left,
+                compare_op,
+                right,
+                ..
+            }
+            | E::AllOp {
+                left,
+                compare_op,
+                right,
+            } => {
                 let all = matches!(e, E::AllOp { .. });
                 let func = match compare_op {
                     BinaryOperator::PGLikeMatch => Func::Like,
@@ -533,10 +682,24 @@ impl<'a> Binder<'a> {
                     t => t,
                 };
                 let l = self.bind(left)?;
-                let l = if elem != DataType::Undefined { coerce_to(l, &elem)? } else { l };
-                Ok(Expr::Quantified { left: Box::new(l), func, right: Box::new(r), all })
+                let l = if elem != DataType::Undefined {
+                    coerce_to(l, &elem)?
+                } else {
+                    l
+                };
+                Ok(Expr::Quantified {
+                    left: Box::new(l),
+                    func,
+                    right: Box::new(r),
+                    all,
+                })
             }
-            E::Cast { kind, expr, data_type, .. } => {
+            E::Cast {
+                kind,
+                expr,
+                data_type,
+                ..
+            } => {
                 let to = convert_type(data_type)?;
                 let x = self.bind(expr)?;
                 let try_cast = matches!(kind, ast::CastKind::TryCast | ast::CastKind::SafeCast);
@@ -547,7 +710,11 @@ impl<'a> Binder<'a> {
                         Err(err) => return Err(err),
                     }
                 }
-                Ok(Expr::Cast { expr: Box::new(x), to, try_cast })
+                Ok(Expr::Cast {
+                    expr: Box::new(x),
+                    to,
+                    try_cast,
+                })
             }
             E::Extract { field, expr, .. } => {
                 let name = field.to_string().trim_matches('\'').to_lowercase();
@@ -560,9 +727,18 @@ impl<'a> Binder<'a> {
                 if crate::types::time::extract(&name, 0).is_none() {
                     return Err(Error::Parse(format!("unsupported extract field {name}")));
                 }
-                Ok(Expr::Call { func: Func::Extract, args: vec![lit(Value::Text(name), DataType::Text), x], ty })
+                Ok(Expr::Call {
+                    func: Func::Extract,
+                    args: vec![lit(Value::Text(name), DataType::Text), x],
+                    ty,
+                })
             }
-            E::Substring { expr, substring_from, substring_for, .. } => {
+            E::Substring {
+                expr,
+                substring_from,
+                substring_for,
+                ..
+            } => {
                 let mut args = vec![cast_expr(self.bind(expr)?, &DataType::Text)?];
                 args.push(match substring_from {
                     Some(f) => cast_expr(self.bind(f)?, &DataType::Integer)?,
@@ -571,9 +747,18 @@ impl<'a> Binder<'a> {
                 if let Some(n) = substring_for {
                     args.push(cast_expr(self.bind(n)?, &DataType::Integer)?);
                 }
-                Ok(Expr::Call { func: Func::Substr, args, ty: DataType::Text })
+                Ok(Expr::Call {
+                    func: Func::Substr,
+                    args,
+                    ty: DataType::Text,
+                })
             }
-            E::Trim { expr, trim_where, trim_what, .. } => {
+            E::Trim {
+                expr,
+                trim_where,
+                trim_what,
+                ..
+            } => {
                 let func = match trim_where {
                     Some(ast::TrimWhereField::Leading) => Func::LTrim,
                     Some(ast::TrimWhereField::Trailing) => Func::RTrim,
@@ -583,20 +768,41 @@ impl<'a> Binder<'a> {
                 if let Some(w) = trim_what {
                     args.push(cast_expr(self.bind(w)?, &DataType::Text)?);
                 }
-                Ok(Expr::Call { func, args, ty: DataType::Text })
+                Ok(Expr::Call {
+                    func,
+                    args,
+                    ty: DataType::Text,
+                })
             }
             E::Position { expr, r#in } => {
                 let hay = cast_expr(self.bind(r#in)?, &DataType::Text)?;
                 let needle = cast_expr(self.bind(expr)?, &DataType::Text)?;
-                Ok(Expr::Call { func: Func::StrPos, args: vec![hay, needle], ty: DataType::Integer })
+                Ok(Expr::Call {
+                    func: Func::StrPos,
+                    args: vec![hay, needle],
+                    ty: DataType::Integer,
+                })
             }
             E::Ceil { expr, .. } | E::Floor { expr, .. } => {
                 let x = self.bind(expr)?;
-                let name = if matches!(e, E::Ceil { .. }) { "ceil" } else { "floor" };
+                let name = if matches!(e, E::Ceil { .. }) {
+                    "ceil"
+                } else {
+                    "floor"
+                };
                 let (func, ty) = Func::resolve(name, &[x.data_type()])?;
-                Ok(Expr::Call { func, args: vec![x], ty })
+                Ok(Expr::Call {
+                    func,
+                    args: vec![x],
+                    ty,
+                })
             }
-            E::Case { operand, conditions, else_result, .. } => {
+            E::Case {
+                operand,
+                conditions,
+                else_result,
+                ..
+            } => {
                 let op = match operand {
                     Some(o) => Some(Box::new(self.bind(o)?)),
                     None => None,
@@ -605,7 +811,9 @@ impl<'a> Binder<'a> {
                 for c in conditions {
                     let w = self.bind(&c.condition)?;
                     let w = match &op {
-                        Some(o) if o.data_type() != DataType::Undefined => coerce_to(w, &o.data_type())?,
+                        Some(o) if o.data_type() != DataType::Undefined => {
+                            coerce_to(w, &o.data_type())?
+                        }
                         _ => w,
                     };
                     whens.push((w, self.bind(&c.result)?));
@@ -623,7 +831,12 @@ impl<'a> Binder<'a> {
                     Some(o) => Some(Box::new(coerce_to(o, &ty)?)),
                     None => None,
                 };
-                Ok(Expr::Case { operand: op, whens, otherwise, ty })
+                Ok(Expr::Case {
+                    operand: op,
+                    whens,
+                    otherwise,
+                    ty,
+                })
             }
             E::Function(f) => self.bind_function(f, e),
             E::Array(arr) => {
@@ -632,7 +845,10 @@ impl<'a> Binder<'a> {
                     items.push(self.bind(x)?);
                 }
                 let ty = common_type(items.iter());
-                let items = items.into_iter().map(|x| coerce_to(x, &ty)).collect::<Result<Vec<_>>>()?;
+                let items = items
+                    .into_iter()
+                    .map(|x| coerce_to(x, &ty))
+                    .collect::<Result<Vec<_>>>()?;
                 let arr_ty = DataType::Array(Box::new(ty));
                 if items.iter().all(|x| matches!(x, Expr::Literal(..))) {
                     let vals = items
@@ -710,7 +926,11 @@ impl<'a> Binder<'a> {
                     };
                     if let Some(f) = f {
                         let (func, ty) = Func::resolve(f, &[])?;
-                        return Ok(Expr::Call { func, args: vec![], ty });
+                        return Ok(Expr::Call {
+                            func,
+                            args: vec![],
+                            ty,
+                        });
                     }
                 }
                 Err(err)
@@ -741,7 +961,10 @@ impl<'a> Binder<'a> {
                 let col = match ScanColumn::system(name) {
                     Some(sys) => sys,
                     None => match table.column(name) {
-                        Some(c) => ScanColumn::User { name: c.name.clone(), ty: c.data_type.clone() },
+                        Some(c) => ScanColumn::User {
+                            name: c.name.clone(),
+                            ty: c.data_type.clone(),
+                        },
                         None => return Err(Error::ColumnUnknown(name.clone())),
                     },
                 };
@@ -755,11 +978,18 @@ impl<'a> Binder<'a> {
                 };
                 Ok(Expr::Column(idx, ty))
             }
-            Relation::Rows { qualifier, schema, columns } => {
+            Relation::Rows {
+                qualifier,
+                schema,
+                columns,
+            } => {
                 let qual_ok = match qual {
                     [] => true,
                     [q] => qualifier.as_deref() == Some(q.as_str()),
-                    [s, q] => qualifier.as_deref() == Some(q.as_str()) && schema.as_deref() == Some(s.as_str()),
+                    [s, q] => {
+                        qualifier.as_deref() == Some(q.as_str())
+                            && schema.as_deref() == Some(s.as_str())
+                    }
                     _ => false,
                 };
                 if !qual_ok {
@@ -798,7 +1028,9 @@ impl<'a> Binder<'a> {
         let ty = match obj {
             Some(o) => match o.field(&key) {
                 Some(t) => t.clone(),
-                None if o.policy == ColumnPolicy::Ignored || o.fields.is_empty() => DataType::Undefined,
+                None if o.policy == ColumnPolicy::Ignored || o.fields.is_empty() => {
+                    DataType::Undefined
+                }
                 None => return Err(Error::ColumnUnknown(path_name.to_string())),
             },
             None if base_ty == DataType::Undefined => DataType::Undefined,
@@ -809,11 +1041,24 @@ impl<'a> Binder<'a> {
                 )));
             }
         };
-        let ty = if is_array { DataType::Array(Box::new(ty)) } else { ty };
-        Ok(Expr::Access { base: Box::new(base), access: Access::Key(key), ty })
+        let ty = if is_array {
+            DataType::Array(Box::new(ty))
+        } else {
+            ty
+        };
+        Ok(Expr::Access {
+            base: Box::new(base),
+            access: Access::Key(key),
+            ty,
+        })
     }
 
-    fn bind_binary(&mut self, left: &ast::Expr, op: &BinaryOperator, right: &ast::Expr) -> Result<Expr> {
+    fn bind_binary(
+        &mut self,
+        left: &ast::Expr,
+        op: &BinaryOperator,
+        right: &ast::Expr,
+    ) -> Result<Expr> {
         use BinaryOperator as B;
         match op {
             B::And | B::Or => {
@@ -823,12 +1068,15 @@ impl<'a> Binder<'a> {
                 let mut cur: &ast::Expr = left;
                 loop {
                     match cur {
-                        ast::Expr::BinaryOp { left: l, op: o, right: r } if o == op => {
+                        ast::Expr::BinaryOp {
+                            left: l,
+                            op: o,
+                            right: r,
+                        } if o == op => {
                             operands.push(r);
                             cur = l;
                         }
-                        ast::Expr::Nested(inner)
-                            if matches!(inner.as_ref(), ast::Expr::BinaryOp { op: o, .. } if o == op) =>
+                        ast::Expr::Nested(inner) if matches!(inner.as_ref(), ast::Expr::BinaryOp { op: o, .. } if o == op) =>
                         {
                             cur = inner;
                         }
@@ -846,12 +1094,20 @@ impl<'a> Binder<'a> {
                         (_, other) => items.push(other),
                     }
                 }
-                Ok(if *op == B::And { Expr::And(items) } else { Expr::Or(items) })
+                Ok(if *op == B::And {
+                    Expr::And(items)
+                } else {
+                    Expr::Or(items)
+                })
             }
             B::Eq | B::NotEq | B::Lt | B::LtEq | B::Gt | B::GtEq => {
                 let (l, r) = coerce_pair(self.bind(left)?, self.bind(right)?)?;
                 let func = cmp_func(op).ok_or_else(|| Error::internal("comparison"))?;
-                Ok(Expr::Call { func, args: vec![l, r], ty: DataType::Boolean })
+                Ok(Expr::Call {
+                    func,
+                    args: vec![l, r],
+                    ty: DataType::Boolean,
+                })
             }
             B::Plus | B::Minus | B::Multiply | B::Divide | B::Modulo => {
                 let func = match op {
@@ -865,13 +1121,21 @@ impl<'a> Binder<'a> {
                 let r = self.bind(right)?;
                 let (l, r) = arith_operands(l, r)?;
                 let ty = func.operator_type(&l.data_type(), &r.data_type());
-                Ok(Expr::Call { func, args: vec![l, r], ty })
+                Ok(Expr::Call {
+                    func,
+                    args: vec![l, r],
+                    ty,
+                })
             }
             B::StringConcat => {
                 let l = self.bind(left)?;
                 let r = self.bind(right)?;
                 let ty = Func::Concat.operator_type(&l.data_type(), &r.data_type());
-                Ok(Expr::Call { func: Func::Concat, args: vec![l, r], ty })
+                Ok(Expr::Call {
+                    func: Func::Concat,
+                    args: vec![l, r],
+                    ty,
+                })
             }
             B::PGRegexMatch | B::PGRegexIMatch | B::PGRegexNotMatch | B::PGRegexNotIMatch => {
                 let func = match op {
@@ -882,7 +1146,11 @@ impl<'a> Binder<'a> {
                 };
                 let l = cast_expr(self.bind(left)?, &DataType::Text)?;
                 let r = cast_expr(self.bind(right)?, &DataType::Text)?;
-                Ok(Expr::Call { func, args: vec![l, r], ty: DataType::Boolean })
+                Ok(Expr::Call {
+                    func,
+                    args: vec![l, r],
+                    ty: DataType::Boolean,
+                })
             }
             B::PGLikeMatch | B::PGILikeMatch | B::PGNotLikeMatch | B::PGNotILikeMatch => {
                 let func = match op {
@@ -893,7 +1161,11 @@ impl<'a> Binder<'a> {
                 };
                 let l = cast_expr(self.bind(left)?, &DataType::Text)?;
                 let r = cast_expr(self.bind(right)?, &DataType::Text)?;
-                Ok(Expr::Call { func, args: vec![l, r], ty: DataType::Boolean })
+                Ok(Expr::Call {
+                    func,
+                    args: vec![l, r],
+                    ty: DataType::Boolean,
+                })
             }
             other => Err(Error::Unsupported(format!("operator {other}"))),
         }
@@ -907,7 +1179,9 @@ impl<'a> Binder<'a> {
         if AggFunc::from_name(&name).is_some() {
             if self.mode == Mode::Post {
                 // Handled by bind_post_special; reaching here means nested misuse.
-                return Err(Error::Parse(format!("Aggregate function {name} cannot be nested")));
+                return Err(Error::Parse(format!(
+                    "Aggregate function {name} cannot be nested"
+                )));
             }
             return Err(if self.allow_aggregates {
                 Error::Parse(format!("Aggregate function {name} is not allowed here"))
@@ -924,21 +1198,34 @@ impl<'a> Binder<'a> {
         for a in args {
             match a {
                 Arg::Expr(e) => bound.push(e),
-                Arg::Star => return Err(Error::Parse(format!("'*' is not a valid argument of {name}"))),
+                Arg::Star => {
+                    return Err(Error::Parse(format!(
+                        "'*' is not a valid argument of {name}"
+                    )));
+                }
             }
         }
         match name.as_str() {
             "coalesce" | "ifnull" => {
                 let ty = common_type(bound.iter());
-                let items = bound.into_iter().map(|x| coerce_to(x, &ty)).collect::<Result<Vec<_>>>()?;
+                let items = bound
+                    .into_iter()
+                    .map(|x| coerce_to(x, &ty))
+                    .collect::<Result<Vec<_>>>()?;
                 return Ok(Expr::Coalesce(items, ty));
             }
             "if" => {
                 if bound.len() < 2 || bound.len() > 3 {
-                    return Err(crate::expr::func_unknown(&name, &bound.iter().map(Expr::data_type).collect::<Vec<_>>()));
+                    return Err(crate::expr::func_unknown(
+                        &name,
+                        &bound.iter().map(Expr::data_type).collect::<Vec<_>>(),
+                    ));
                 }
                 let mut it = bound.into_iter();
-                let cond = cast_expr(it.next().unwrap_or(Expr::lit(Value::Null)), &DataType::Boolean)?;
+                let cond = cast_expr(
+                    it.next().unwrap_or(Expr::lit(Value::Null)),
+                    &DataType::Boolean,
+                )?;
                 let then = it.next().unwrap_or(Expr::lit(Value::Null));
                 let otherwise = it.next();
                 let ty = common_type(std::iter::once(&then).chain(otherwise.iter()));
@@ -967,22 +1254,40 @@ impl<'a> Binder<'a> {
         }
         let types: Vec<DataType> = bound.iter().map(Expr::data_type).collect();
         let (func, ty) = Func::resolve(&name, &types)?;
-        if matches!(func, Func::Add | Func::Sub | Func::Mul | Func::Div | Func::Mod) {
+        if matches!(
+            func,
+            Func::Add | Func::Sub | Func::Mul | Func::Div | Func::Mod
+        ) {
             let r = bound.pop().unwrap_or(Expr::lit(Value::Null));
             let l = bound.pop().unwrap_or(Expr::lit(Value::Null));
             let (l, r) = arith_operands(l, r)?;
             let ty = func.operator_type(&l.data_type(), &r.data_type());
-            return Ok(Expr::Call { func, args: vec![l, r], ty });
+            return Ok(Expr::Call {
+                func,
+                args: vec![l, r],
+                ty,
+            });
         }
-        Ok(Expr::Call { func, args: bound, ty })
+        Ok(Expr::Call {
+            func,
+            args: bound,
+            ty,
+        })
     }
 
-    fn bind_window(&mut self, name: &str, f: &ast::Function, over: &ast::WindowType) -> Result<Expr> {
+    fn bind_window(
+        &mut self,
+        name: &str,
+        f: &ast::Function,
+        over: &ast::WindowType,
+    ) -> Result<Expr> {
         let ast::WindowType::WindowSpec(spec) = over else {
             return Err(Error::Unsupported("named windows".into()));
         };
         if !spec.order_by.is_empty() || spec.window_frame.is_some() {
-            return Err(Error::Unsupported("window functions with ORDER BY or frames".into()));
+            return Err(Error::Unsupported(
+                "window functions with ORDER BY or frames".into(),
+            ));
         }
         let Some(func) = AggFunc::from_name(name) else {
             return Err(Error::Unsupported(format!("window function {name}")));
@@ -999,10 +1304,20 @@ impl<'a> Binder<'a> {
                     Arg::Star => None,
                 })
                 .collect();
-            let func = if func == AggFunc::Count && args.is_empty() { AggFunc::CountStar } else { func };
+            let func = if func == AggFunc::Count && args.is_empty() {
+                AggFunc::CountStar
+            } else {
+                func
+            };
             let types: Vec<DataType> = args.iter().map(Expr::data_type).collect();
             let first = types.first().cloned().unwrap_or(DataType::Undefined);
-            AggCall { func, ty: func.result_type(&first, &types), args, distinct, filter: None }
+            AggCall {
+                func,
+                ty: func.result_type(&first, &types),
+                args,
+                distinct,
+                filter: None,
+            }
         } else {
             self.allow_aggregates = true;
             let r = self.bind_agg_call(func, f);
@@ -1066,7 +1381,11 @@ pub fn coerce_to(x: Expr, ty: &DataType) -> Result<Expr> {
             if from.is_integral() && ty.is_integral() {
                 return Ok(other);
             }
-            Ok(Expr::Cast { expr: Box::new(other), to: ty.clone(), try_cast: false })
+            Ok(Expr::Cast {
+                expr: Box::new(other),
+                to: ty.clone(),
+                try_cast: false,
+            })
         }
     }
 }
@@ -1102,7 +1421,11 @@ pub fn coerce_pair(l: Expr, r: Expr) -> Result<(Expr, Expr)> {
         return Ok((coerce_literal_to_column(l, &rt, &r)?, r));
     }
     if lt.is_numeric() && rt.is_numeric() {
-        let target = if lt.precedence() >= rt.precedence() { lt } else { rt };
+        let target = if lt.precedence() >= rt.precedence() {
+            lt
+        } else {
+            rt
+        };
         return Ok((coerce_to(l, &target)?, coerce_to(r, &target)?));
     }
     if lt.precedence() >= rt.precedence() {

@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
+use super::PlanCtx;
 use super::bind::{Binder, Relation, cast_expr, coerce_to};
 use super::plan::{QueryPlan, ScanColumn};
 use super::select::{TableRef, plan_query, resolve_table};
-use super::PlanCtx;
 use crate::catalog::TableInfo;
 use crate::error::{Error, Result};
 use crate::expr::Expr;
@@ -63,7 +63,11 @@ pub struct DeletePlan {
     pub filter: Option<Expr>,
 }
 
-fn user_table(ctx: &PlanCtx, name: &sqlparser::ast::ObjectName, verb: &str) -> Result<Arc<TableInfo>> {
+fn user_table(
+    ctx: &PlanCtx,
+    name: &sqlparser::ast::ObjectName,
+    verb: &str,
+) -> Result<Arc<TableInfo>> {
     match resolve_table(ctx, name)? {
         TableRef::User(t) => Ok(t),
         TableRef::System(_, _, schema, table) => Err(Error::Unsupported(format!(
@@ -74,7 +78,9 @@ fn user_table(ctx: &PlanCtx, name: &sqlparser::ast::ObjectName, verb: &str) -> R
 
 fn check_assignable(table: &TableInfo, column: &str, path: &[String]) -> Result<()> {
     if column.starts_with('_') {
-        return Err(Error::InvalidColumnName(format!("\"{column}\" conflicts with system column pattern")));
+        return Err(Error::InvalidColumnName(format!(
+            "\"{column}\" conflicts with system column pattern"
+        )));
     }
     if path.is_empty() && table.primary_key.iter().any(|p| p == column) {
         return Err(Error::ColumnValidation {
@@ -115,7 +121,11 @@ fn target_type(table: &TableInfo, column: &str, path: &[String]) -> Result<Optio
     }
 }
 
-fn bind_assignments(b: &mut Binder, table: &TableInfo, items: &[ast::Assignment]) -> Result<Vec<AssignmentPlan>> {
+fn bind_assignments(
+    b: &mut Binder,
+    table: &TableInfo,
+    items: &[ast::Assignment],
+) -> Result<Vec<AssignmentPlan>> {
     let mut out = Vec::with_capacity(items.len());
     for a in items {
         check_assignable(table, &a.column, &a.path)?;
@@ -124,7 +134,11 @@ fn bind_assignments(b: &mut Binder, table: &TableInfo, items: &[ast::Assignment]
             Some(t) => coerce_to(value, &t)?,
             None => value,
         };
-        out.push(AssignmentPlan { column: a.column.clone(), path: a.path.clone(), value });
+        out.push(AssignmentPlan {
+            column: a.column.clone(),
+            path: a.path.clone(),
+            value,
+        });
     }
     Ok(out)
 }
@@ -146,16 +160,23 @@ pub fn plan_insert(ctx: &PlanCtx, ins: &ast::Insert) -> Result<InsertPlan> {
     }
     for (i, c) in columns.iter().enumerate() {
         if columns[..i].contains(c) {
-            return Err(Error::Parse(format!("column \"{c}\" specified more than once")));
+            return Err(Error::Parse(format!(
+                "column \"{c}\" specified more than once"
+            )));
         }
         if c.starts_with('_') {
-            return Err(Error::InvalidColumnName(format!("\"{c}\" conflicts with system column pattern")));
+            return Err(Error::InvalidColumnName(format!(
+                "\"{c}\" conflicts with system column pattern"
+            )));
         }
         if table.column(c).is_none() && table.column_policy == ColumnPolicy::Strict {
             return Err(Error::ColumnUnknown(c.clone()));
         }
     }
-    let types: Vec<Option<DataType>> = columns.iter().map(|c| table.column(c).map(|x| x.data_type.clone())).collect();
+    let types: Vec<Option<DataType>> = columns
+        .iter()
+        .map(|c| table.column(c).map(|x| x.data_type.clone()))
+        .collect();
     let rows = match &ins.source {
         ast::InsertSource::Values(rows) => {
             let mut out = Vec::with_capacity(rows.len());
@@ -203,9 +224,18 @@ pub fn plan_insert(ctx: &PlanCtx, ins: &ast::Insert) -> Result<InsertPlan> {
         None => None,
         Some(ast::OnConflict::DoNothing) => Some(ConflictPlan::DoNothing),
         Some(ast::OnConflict::DoUpdate(items)) => {
-            let cols: Vec<(String, DataType)> =
-                table.columns.iter().map(|c| (c.name.clone(), c.data_type.clone())).collect();
-            let mut b = Binder::new(ctx, Relation::Upsert { table: table.ident.name.clone(), columns: cols });
+            let cols: Vec<(String, DataType)> = table
+                .columns
+                .iter()
+                .map(|c| (c.name.clone(), c.data_type.clone()))
+                .collect();
+            let mut b = Binder::new(
+                ctx,
+                Relation::Upsert {
+                    table: table.ident.name.clone(),
+                    columns: cols,
+                },
+            );
             let mut out = Vec::with_capacity(items.len());
             for a in items {
                 check_assignable(&table, &a.column, &a.path)?;
@@ -214,17 +244,29 @@ pub fn plan_insert(ctx: &PlanCtx, ins: &ast::Insert) -> Result<InsertPlan> {
                     Some(t) => coerce_to(value, &t)?,
                     None => value,
                 };
-                out.push(AssignmentPlan { column: a.column.clone(), path: a.path.clone(), value });
+                out.push(AssignmentPlan {
+                    column: a.column.clone(),
+                    path: a.path.clone(),
+                    value,
+                });
             }
             Some(ConflictPlan::DoUpdate(out))
         }
     };
-    Ok(InsertPlan { table, columns, rows, on_conflict })
+    Ok(InsertPlan {
+        table,
+        columns,
+        rows,
+        on_conflict,
+    })
 }
 
 fn column_error(column: &str, err: Error) -> Error {
     match err {
-        Error::Cast(msg) => Error::ColumnValidation { column: column.into(), reason: msg },
+        Error::Cast(msg) => Error::ColumnValidation {
+            column: column.into(),
+            reason: msg,
+        },
         other => other,
     }
 }
@@ -235,24 +277,51 @@ pub fn plan_update(ctx: &PlanCtx, up: &ast::Update) -> Result<UpdatePlan> {
     if up.returning.is_some() {
         return Err(Error::Unsupported("UPDATE ... RETURNING".into()));
     }
-    let mut b = Binder::new(ctx, Relation::Table { table: table.clone(), alias: up.alias.clone(), scan: Vec::new() });
+    let mut b = Binder::new(
+        ctx,
+        Relation::Table {
+            table: table.clone(),
+            alias: up.alias.clone(),
+            scan: Vec::new(),
+        },
+    );
     let filter = match &up.selection {
         Some(w) => Some(cast_expr(b.bind(w)?, &DataType::Boolean)?),
         None => None,
     };
     let assignments = bind_assignments(&mut b, &table, &up.assignments)?;
-    let Relation::Table { scan, .. } = b.relation else { return Err(Error::internal("update relation")) };
-    Ok(UpdatePlan { table, scan, filter, assignments })
+    let Relation::Table { scan, .. } = b.relation else {
+        return Err(Error::internal("update relation"));
+    };
+    Ok(UpdatePlan {
+        table,
+        scan,
+        filter,
+        assignments,
+    })
 }
 
 /// Plans a DELETE.
 pub fn plan_delete(ctx: &PlanCtx, del: &ast::Delete) -> Result<DeletePlan> {
     let table = user_table(ctx, &del.table, "DELETE")?;
-    let mut b = Binder::new(ctx, Relation::Table { table: table.clone(), alias: del.alias.clone(), scan: Vec::new() });
+    let mut b = Binder::new(
+        ctx,
+        Relation::Table {
+            table: table.clone(),
+            alias: del.alias.clone(),
+            scan: Vec::new(),
+        },
+    );
     let filter = match &del.selection {
         Some(w) => Some(cast_expr(b.bind(w)?, &DataType::Boolean)?),
         None => None,
     };
-    let Relation::Table { scan, .. } = b.relation else { return Err(Error::internal("delete relation")) };
-    Ok(DeletePlan { table, scan, filter })
+    let Relation::Table { scan, .. } = b.relation else {
+        return Err(Error::internal("delete relation"));
+    };
+    Ok(DeletePlan {
+        table,
+        scan,
+        filter,
+    })
 }

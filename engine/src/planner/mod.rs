@@ -23,7 +23,11 @@ pub struct PlanCtx<'a> {
 impl<'a> PlanCtx<'a> {
     /// A planning context over a catalog.
     pub fn with_catalog(catalog: &'a Catalog, default_schema: &'a str) -> PlanCtx<'a> {
-        PlanCtx { catalog, default_schema, ctes: RefCell::new(Vec::new()) }
+        PlanCtx {
+            catalog,
+            default_schema,
+            ctes: RefCell::new(Vec::new()),
+        }
     }
 
     /// A context without tables (constant expressions).

@@ -27,7 +27,11 @@ pub fn output_name(e: &ast::Expr) -> String {
                         s.push_str(&output_name(index));
                         s.push(']');
                     }
-                    ast::AccessExpr::Subscript(ast::Subscript::Slice { lower_bound, upper_bound, .. }) => {
+                    ast::AccessExpr::Subscript(ast::Subscript::Slice {
+                        lower_bound,
+                        upper_bound,
+                        ..
+                    }) => {
                         s.push('[');
                         if let Some(l) = lower_bound {
                             s.push_str(&output_name(l));
@@ -61,7 +65,10 @@ pub fn output_name(e: &ast::Expr) -> String {
                             other => other.to_string(),
                         })
                         .collect();
-                    if matches!(list.duplicate_treatment, Some(ast::DuplicateTreatment::Distinct)) {
+                    if matches!(
+                        list.duplicate_treatment,
+                        Some(ast::DuplicateTreatment::Distinct)
+                    ) {
                         if let Some(first) = parts.first_mut() {
                             *first = format!("DISTINCT {first}");
                         }
@@ -71,25 +78,41 @@ pub fn output_name(e: &ast::Expr) -> String {
             };
             let mut s = format!("{name}({args})");
             if let Some(over) = &f.over {
-                s.push_str(&format!(" OVER ({})", match over {
-                    ast::WindowType::WindowSpec(spec) => spec.to_string(),
-                    ast::WindowType::NamedWindow(n) => n.to_string(),
-                }));
+                s.push_str(&format!(
+                    " OVER ({})",
+                    match over {
+                        ast::WindowType::WindowSpec(spec) => spec.to_string(),
+                        ast::WindowType::NamedWindow(n) => n.to_string(),
+                    }
+                ));
             }
             s
         }
         E::Nested(inner) => format!("({})", output_name(inner)),
-        E::BinaryOp { left, op, right } => format!("{} {} {}", output_name(left), op, output_name(right)),
+        E::BinaryOp { left, op, right } => {
+            format!("{} {} {}", output_name(left), op, output_name(right))
+        }
         E::UnaryOp { op, expr } => match op {
             ast::UnaryOperator::Not => format!("NOT {}", output_name(expr)),
             other => format!("{other}{}", output_name(expr)),
         },
-        E::Cast { expr, data_type, kind, .. } => match kind {
-            ast::CastKind::DoubleColon => format!("{}::{}", output_name(expr), data_type).to_lowercase(),
+        E::Cast {
+            expr,
+            data_type,
+            kind,
+            ..
+        } => match kind {
+            ast::CastKind::DoubleColon => {
+                format!("{}::{}", output_name(expr), data_type).to_lowercase()
+            }
             _ => format!("CAST({} AS {})", output_name(expr), data_type),
         },
         E::Extract { field, expr, .. } => {
-            format!("extract({} FROM {})", field.to_string().to_uppercase(), output_name(expr))
+            format!(
+                "extract({} FROM {})",
+                field.to_string().to_uppercase(),
+                output_name(expr)
+            )
         }
         other => other.to_string(),
     }

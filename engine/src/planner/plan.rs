@@ -17,7 +17,10 @@ use crate::types::DataType;
 #[derive(Debug, Clone, PartialEq)]
 pub enum ScanColumn {
     /// A top-level user column.
-    User { name: String, ty: DataType },
+    User {
+        name: String,
+        ty: DataType,
+    },
     Id,
     Version,
     SeqNo,
@@ -66,7 +69,11 @@ pub struct SortKey {
 impl SortKey {
     /// A key with SQL's default null placement (NULLS LAST ascending, FIRST descending).
     pub fn new(index: usize, desc: bool, nulls_first: Option<bool>) -> SortKey {
-        SortKey { index, desc, nulls_first: nulls_first.unwrap_or(desc) }
+        SortKey {
+            index,
+            desc,
+            nulls_first: nulls_first.unwrap_or(desc),
+        }
     }
 }
 
@@ -105,7 +112,10 @@ pub enum Source {
     /// No FROM: one empty row.
     Empty,
     /// A user table, scanned on its shards.
-    Table { table: Arc<TableInfo>, scan: Vec<ScanColumn> },
+    Table {
+        table: Arc<TableInfo>,
+        scan: Vec<ScanColumn>,
+    },
     /// A subquery (derived table or CTE).
     Query(Box<QueryPlan>),
     /// `VALUES (...), (...)`.
@@ -153,7 +163,11 @@ pub struct SelectPlan {
 impl SelectPlan {
     /// Result column types (visible only).
     pub fn types(&self) -> Vec<DataType> {
-        self.outputs.iter().take(self.names.len()).map(Expr::data_type).collect()
+        self.outputs
+            .iter()
+            .take(self.names.len())
+            .map(Expr::data_type)
+            .collect()
     }
 }
 

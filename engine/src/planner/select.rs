@@ -17,7 +17,12 @@ use crate::types::{DataType, Value};
 /// What a FROM item resolves to.
 pub enum TableRef {
     User(Arc<TableInfo>),
-    System(super::plan::SystemTable, Vec<(String, DataType)>, String, String),
+    System(
+        super::plan::SystemTable,
+        Vec<(String, DataType)>,
+        String,
+        String,
+    ),
 }
 
 /// Resolves a table name (user or system table).
@@ -52,8 +57,17 @@ pub fn plan_query(ctx: &PlanCtx, q: &ast::Query) -> Result<QueryPlan> {
         }
         for cte in &with.cte_tables {
             let mut plan = plan_query(ctx, &cte.query)?;
-            rename_columns(&mut plan, &cte.alias.columns.iter().map(|c| normalize_ident(&c.name)).collect::<Vec<_>>())?;
-            ctx.ctes.borrow_mut().push((normalize_ident(&cte.alias.name), plan));
+            rename_columns(
+                &mut plan,
+                &cte.alias
+                    .columns
+                    .iter()
+                    .map(|c| normalize_ident(&c.name))
+                    .collect::<Vec<_>>(),
+            )?;
+            ctx.ctes
+                .borrow_mut()
+                .push((normalize_ident(&cte.alias.name), plan));
         }
     }
     let result = plan_body(ctx, &q.body, q.order_by.as_ref(), q.limit_clause.as_ref());
@@ -104,9 +118,12 @@ fn plan_body(
     limit: Option<&ast::LimitClause>,
 ) -> Result<QueryPlan> {
     match body {
-        SetExpr::Select(select) => {
-            Ok(QueryPlan::Select(Box::new(plan_select(ctx, select, &order_items(order_by)?, limit)?)))
-        }
+        SetExpr::Select(select) => Ok(QueryPlan::Select(Box::new(plan_select(
+            ctx,
+            select,
+            &order_items(order_by)?,
+            limit,
+        )?))),
         SetExpr::Query(inner) => {
             let plan = plan_query(ctx, inner)?;
             if order_by.is_none() && limit.is_none() {
@@ -127,17 +144,28 @@ fn plan_body(
             }
             let width = rows.first().map(|r| r.len()).unwrap_or(0);
             if rows.iter().any(|r| r.len() != width) {
-                return Err(Error::Parse("VALUES lists must all be the same length".into()));
+                return Err(Error::Parse(
+                    "VALUES lists must all be the same length".into(),
+                ));
             }
             let types: Vec<DataType> = (0..width)
                 .map(|i| super::bind::common_type(rows.iter().map(|r| &r[i])))
                 .collect();
             let rows = rows
                 .into_iter()
-                .map(|r| r.into_iter().zip(&types).map(|(x, t)| super::bind::coerce_to(x, t)).collect())
+                .map(|r| {
+                    r.into_iter()
+                        .zip(&types)
+                        .map(|(x, t)| super::bind::coerce_to(x, t))
+                        .collect()
+                })
                 .collect::<Result<Vec<Vec<Expr>>>>()?;
             let names: Vec<String> = (1..=width).map(|i| format!("col{i}")).collect();
-            let outputs = types.iter().enumerate().map(|(i, t)| Expr::Column(i, t.clone())).collect();
+            let outputs = types
+                .iter()
+                .enumerate()
+                .map(|(i, t)| Expr::Column(i, t.clone()))
+                .collect();
             let plan = SelectPlan {
                 source: Source::Values(rows),
                 filter: None,
@@ -158,7 +186,12 @@ fn plan_body(
                 wrap_with_order(plan, &order_items(order_by)?, limit)
             }
         }
-        SetExpr::SetOperation { op, set_quantifier, left, right } => {
+        SetExpr::SetOperation {
+            op,
+            set_quantifier,
+            left,
+            right,
+        } => {
             let l = plan_body(ctx, left, None, None)?;
             let r = plan_body(ctx, right, None, None)?;
             if l.names().len() != r.names().len() {
@@ -177,18 +210,31 @@ fn plan_body(
             for item in order_items(order_by)? {
                 let idx = match &item.expr {
                     ast::Expr::Value(v) => match &v.value {
-                        ast::Value::Number(n, _) => n.parse::<usize>().ok().and_then(|i| i.checked_sub(1)),
+                        ast::Value::Number(n, _) => {
+                            n.parse::<usize>().ok().and_then(|i| i.checked_sub(1))
+                        }
                         _ => None,
                     },
                     other => names.iter().position(|n| *n == output_name(other)),
                 };
-                let idx = idx
-                    .filter(|i| *i < names.len())
-                    .ok_or_else(|| Error::Parse(format!("ORDER BY expression {} must be an output column", item.expr)))?;
+                let idx = idx.filter(|i| *i < names.len()).ok_or_else(|| {
+                    Error::Parse(format!(
+                        "ORDER BY expression {} must be an output column",
+                        item.expr
+                    ))
+                })?;
                 keys.push(sort_key(idx, &item));
             }
             let (limit, offset) = limit_exprs(limit)?;
-            Ok(QueryPlan::SetOp { op, all, left: Box::new(l), right: Box::new(r), order_by: keys, limit, offset })
+            Ok(QueryPlan::SetOp {
+                op,
+                all,
+                left: Box::new(l),
+                right: Box::new(r),
+                order_by: keys,
+                limit,
+                offset,
+            })
         }
         other => Err(Error::Unsupported(format!("query {other}"))),
     }
@@ -200,10 +246,18 @@ fn sort_key(index: usize, item: &ast::OrderByExpr) -> SortKey {
 }
 
 /// `(query) ORDER BY ... LIMIT ...`: a SELECT * over the inner query.
-fn wrap_with_order(plan: QueryPlan, order: &[ast::OrderByExpr], limit: Option<&ast::LimitClause>) -> Result<QueryPlan> {
+fn wrap_with_order(
+    plan: QueryPlan,
+    order: &[ast::OrderByExpr],
+    limit: Option<&ast::LimitClause>,
+) -> Result<QueryPlan> {
     let names = plan.names();
     let types = plan.types();
-    let outputs: Vec<Expr> = types.iter().enumerate().map(|(i, t)| Expr::Column(i, t.clone())).collect();
+    let outputs: Vec<Expr> = types
+        .iter()
+        .enumerate()
+        .map(|(i, t)| Expr::Column(i, t.clone()))
+        .collect();
     let mut keys = Vec::new();
     for item in order {
         let idx = match &item.expr {
@@ -213,9 +267,12 @@ fn wrap_with_order(plan: QueryPlan, order: &[ast::OrderByExpr], limit: Option<&a
             },
             other => names.iter().position(|n| *n == output_name(other)),
         };
-        let idx = idx
-            .filter(|i| *i < names.len())
-            .ok_or_else(|| Error::Parse(format!("ORDER BY expression {} must be an output column", item.expr)))?;
+        let idx = idx.filter(|i| *i < names.len()).ok_or_else(|| {
+            Error::Parse(format!(
+                "ORDER BY expression {} must be an output column",
+                item.expr
+            ))
+        })?;
         keys.push(sort_key(idx, item));
     }
     let (limit, offset) = limit_exprs(limit)?;
@@ -267,12 +324,20 @@ fn plan_from(ctx: &PlanCtx, from: &[ast::TableWithJoins]) -> Result<(Source, Rel
 
 fn alias_parts(alias: &Option<ast::TableAlias>) -> (Option<String>, Vec<String>) {
     match alias {
-        Some(a) => (Some(normalize_ident(&a.name)), a.columns.iter().map(|c| normalize_ident(&c.name)).collect()),
+        Some(a) => (
+            Some(normalize_ident(&a.name)),
+            a.columns.iter().map(|c| normalize_ident(&c.name)).collect(),
+        ),
         None => (None, Vec::new()),
     }
 }
 
-fn rows_relation(qualifier: Option<String>, names: Vec<String>, types: Vec<DataType>, renames: &[String]) -> Result<Relation> {
+fn rows_relation(
+    qualifier: Option<String>,
+    names: Vec<String>,
+    types: Vec<DataType>,
+    renames: &[String],
+) -> Result<Relation> {
     let mut columns: Vec<(String, DataType)> = names.into_iter().zip(types).collect();
     if renames.len() > columns.len() {
         return Err(Error::Parse(format!(
@@ -284,32 +349,70 @@ fn rows_relation(qualifier: Option<String>, names: Vec<String>, types: Vec<DataT
     for (i, n) in renames.iter().enumerate() {
         columns[i].0 = n.clone();
     }
-    Ok(Relation::Rows { qualifier, schema: None, columns })
+    Ok(Relation::Rows {
+        qualifier,
+        schema: None,
+        columns,
+    })
 }
 
 fn plan_factor(ctx: &PlanCtx, factor: &TableFactor) -> Result<(Source, Relation)> {
     match factor {
-        TableFactor::Table { name, alias, args, .. } => {
+        TableFactor::Table {
+            name, alias, args, ..
+        } => {
             let (alias_name, renames) = alias_parts(alias);
             if let Some(args) = args {
-                return plan_table_function(ctx, &function_name(name), &args.args, alias_name, &renames);
+                return plan_table_function(
+                    ctx,
+                    &function_name(name),
+                    &args.args,
+                    alias_name,
+                    &renames,
+                );
             }
             let parts = name_parts(name);
             if parts.len() == 1 {
-                let cte = ctx.ctes.borrow().iter().rev().find(|(n, _)| *n == parts[0]).map(|(_, p)| p.clone());
+                let cte = ctx
+                    .ctes
+                    .borrow()
+                    .iter()
+                    .rev()
+                    .find(|(n, _)| *n == parts[0])
+                    .map(|(_, p)| p.clone());
                 if let Some(plan) = cte {
-                    let rel = rows_relation(Some(alias_name.unwrap_or(parts[0].clone())), plan.names(), plan.types(), &renames)?;
+                    let rel = rows_relation(
+                        Some(alias_name.unwrap_or(parts[0].clone())),
+                        plan.names(),
+                        plan.types(),
+                        &renames,
+                    )?;
                     return Ok((Source::Query(Box::new(plan)), rel));
                 }
             }
             match resolve_table(ctx, name)? {
                 TableRef::User(table) => {
-                    let rel = Relation::Table { table: table.clone(), alias: alias_name, scan: Vec::new() };
-                    Ok((Source::Table { table, scan: Vec::new() }, rel))
+                    let rel = Relation::Table {
+                        table: table.clone(),
+                        alias: alias_name,
+                        scan: Vec::new(),
+                    };
+                    Ok((
+                        Source::Table {
+                            table,
+                            scan: Vec::new(),
+                        },
+                        rel,
+                    ))
                 }
                 TableRef::System(st, cols, schema, tname) => {
                     let (names, types): (Vec<String>, Vec<DataType>) = cols.into_iter().unzip();
-                    let mut rel = rows_relation(Some(alias_name.clone().unwrap_or(tname)), names, types, &renames)?;
+                    let mut rel = rows_relation(
+                        Some(alias_name.clone().unwrap_or(tname)),
+                        names,
+                        types,
+                        &renames,
+                    )?;
                     if alias_name.is_none() {
                         if let Relation::Rows { schema: s, .. } = &mut rel {
                             *s = Some(schema);
@@ -319,17 +422,23 @@ fn plan_factor(ctx: &PlanCtx, factor: &TableFactor) -> Result<(Source, Relation)
                 }
             }
         }
-        TableFactor::Derived { subquery, alias, .. } => {
+        TableFactor::Derived {
+            subquery, alias, ..
+        } => {
             let plan = plan_query(ctx, subquery)?;
             let (alias_name, renames) = alias_parts(alias);
             let rel = rows_relation(alias_name, plan.names(), plan.types(), &renames)?;
             Ok((Source::Query(Box::new(plan)), rel))
         }
-        TableFactor::Function { name, args, alias, .. } => {
+        TableFactor::Function {
+            name, args, alias, ..
+        } => {
             let (alias_name, renames) = alias_parts(alias);
             plan_table_function(ctx, &function_name(name), args, alias_name, &renames)
         }
-        TableFactor::UNNEST { alias, array_exprs, .. } => {
+        TableFactor::UNNEST {
+            alias, array_exprs, ..
+        } => {
             let (alias_name, renames) = alias_parts(alias);
             let args: Vec<ast::FunctionArg> = array_exprs
                 .iter()
@@ -354,7 +463,11 @@ fn plan_table_function(
     for a in args {
         match a {
             ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => bound.push(b.bind(e)?),
-            other => return Err(Error::Unsupported(format!("table function argument {other}"))),
+            other => {
+                return Err(Error::Unsupported(format!(
+                    "table function argument {other}"
+                )));
+            }
         }
     }
     match name {
@@ -362,28 +475,50 @@ fn plan_table_function(
             let mut names = Vec::new();
             let mut types = Vec::new();
             for (i, x) in bound.iter().enumerate() {
-                names.push(if bound.len() == 1 { "unnest".to_string() } else { format!("col{}", i + 1) });
+                names.push(if bound.len() == 1 {
+                    "unnest".to_string()
+                } else {
+                    format!("col{}", i + 1)
+                });
                 types.push(match x.data_type() {
                     DataType::Array(inner) => *inner,
                     DataType::Undefined => DataType::Undefined,
-                    other => return Err(Error::Parse(format!("unnest expects arrays, got {}", other.name()))),
+                    other => {
+                        return Err(Error::Parse(format!(
+                            "unnest expects arrays, got {}",
+                            other.name()
+                        )));
+                    }
                 });
             }
             let qualifier = alias.or(Some("unnest".into()));
-            Ok((Source::Unnest(bound), rows_relation(qualifier, names, types, renames)?))
+            Ok((
+                Source::Unnest(bound),
+                rows_relation(qualifier, names, types, renames)?,
+            ))
         }
         "pg_get_keywords" => {
             let (st, cols) = system::lookup("pg_catalog", "pg_get_keywords")
                 .ok_or_else(|| Error::internal("pg_get_keywords"))?;
             let (names, types): (Vec<String>, Vec<DataType>) = cols.into_iter().unzip();
-            Ok((Source::System(st), rows_relation(alias.or(Some("pg_get_keywords".into())), names, types, renames)?))
+            Ok((
+                Source::System(st),
+                rows_relation(
+                    alias.or(Some("pg_get_keywords".into())),
+                    names,
+                    types,
+                    renames,
+                )?,
+            ))
         }
         "generate_series" => {
             let vals: Vec<i64> = bound
                 .iter()
                 .map(|x| match x {
                     Expr::Literal(Value::Int(i), _) => Ok(*i),
-                    _ => Err(Error::Unsupported("generate_series with non-constant arguments".into())),
+                    _ => Err(Error::Unsupported(
+                        "generate_series with non-constant arguments".into(),
+                    )),
                 })
                 .collect::<Result<_>>()?;
             let (start, stop, step) = match vals.as_slice() {
@@ -396,11 +531,19 @@ fn plan_table_function(
                 return Err(Error::InvalidArgument("generate_series too large".into()));
             }
             let items: Vec<Value> = (0..count).map(|i| Value::Int(start + i * step)).collect();
-            let arr = Expr::Literal(Value::Array(items), DataType::Array(Box::new(DataType::BigInt)));
+            let arr = Expr::Literal(
+                Value::Array(items),
+                DataType::Array(Box::new(DataType::BigInt)),
+            );
             let qualifier = alias.or(Some("generate_series".into()));
             Ok((
                 Source::Unnest(vec![arr]),
-                rows_relation(qualifier, vec!["generate_series".into()], vec![DataType::BigInt], renames)?,
+                rows_relation(
+                    qualifier,
+                    vec!["generate_series".into()],
+                    vec![DataType::BigInt],
+                    renames,
+                )?,
             ))
         }
         other => Err(Error::UnknownFunction(format!("Unknown function: {other}"))),
@@ -428,15 +571,23 @@ pub fn plan_select(
     for item in &select.projection {
         match item {
             SelectItem::UnnamedExpr(e) => items.push((e.clone(), output_name(e))),
-            SelectItem::ExprWithAlias { expr, alias } => items.push((expr.clone(), normalize_ident(alias))),
+            SelectItem::ExprWithAlias { expr, alias } => {
+                items.push((expr.clone(), normalize_ident(alias)))
+            }
             SelectItem::Wildcard(_) => {
                 for name in wildcard_columns(&b.relation) {
-                    items.push((ast::Expr::Identifier(ast::Ident::with_quote('"', name.clone())), name));
+                    items.push((
+                        ast::Expr::Identifier(ast::Ident::with_quote('"', name.clone())),
+                        name,
+                    ));
                 }
             }
             SelectItem::QualifiedWildcard(..) => {
                 for name in wildcard_columns(&b.relation) {
-                    items.push((ast::Expr::Identifier(ast::Ident::with_quote('"', name.clone())), name));
+                    items.push((
+                        ast::Expr::Identifier(ast::Ident::with_quote('"', name.clone())),
+                        name,
+                    ));
                 }
             }
             other => return Err(Error::Unsupported(format!("select item {other}"))),
@@ -462,7 +613,9 @@ pub fn plan_select(
             let target = resolve_alias_or_ordinal(g, &items, &mut b)?;
             let key = b.bind_source(&target)?;
             if contains_aggregate(&target) {
-                return Err(Error::Parse("Aggregate functions are not allowed in GROUP BY".into()));
+                return Err(Error::Parse(
+                    "Aggregate functions are not allowed in GROUP BY".into(),
+                ));
             }
             b.aggregation.keys.push(key);
         }
@@ -493,10 +646,16 @@ pub fn plan_select(
     for item in order_by {
         let idx = match &item.expr {
             ast::Expr::Value(v) if matches!(v.value, ast::Value::Number(..)) => {
-                let ast::Value::Number(n, _) = &v.value else { unreachable!() };
-                let i: usize = n.parse().map_err(|_| Error::Parse(format!("invalid ORDER BY position {n}")))?;
+                let ast::Value::Number(n, _) = &v.value else {
+                    unreachable!()
+                };
+                let i: usize = n
+                    .parse()
+                    .map_err(|_| Error::Parse(format!("invalid ORDER BY position {n}")))?;
                 if i == 0 || i > names.len() {
-                    return Err(Error::Parse(format!("ORDER BY position {i} is not in select list")));
+                    return Err(Error::Parse(format!(
+                        "ORDER BY position {i} is not in select list"
+                    )));
                 }
                 i - 1
             }
@@ -504,7 +663,10 @@ pub fn plan_select(
                 if names.iter().filter(|n| **n == normalize_ident(id)).count() == 1
                     && items.iter().any(|(_, n)| *n == normalize_ident(id)) =>
             {
-                names.iter().position(|n| *n == normalize_ident(id)).unwrap_or(0)
+                names
+                    .iter()
+                    .position(|n| *n == normalize_ident(id))
+                    .unwrap_or(0)
             }
             e => {
                 let x = b.bind(e)?;
@@ -522,9 +684,20 @@ pub fn plan_select(
 
     let (limit, offset) = limit_exprs(limit)?;
 
-    let Binder { relation, aggregation, windows, .. } = b;
+    let Binder {
+        relation,
+        aggregation,
+        windows,
+        ..
+    } = b;
     let mut source = source;
-    if let (Source::Table { scan, .. }, Relation::Table { scan: bound_scan, .. }) = (&mut source, &relation) {
+    if let (
+        Source::Table { scan, .. },
+        Relation::Table {
+            scan: bound_scan, ..
+        },
+    ) = (&mut source, &relation)
+    {
         *scan = bound_scan.clone();
         if scan.is_empty() {
             // count(*) and friends still need rows: scan the cheapest column.
@@ -540,7 +713,13 @@ pub fn plan_select(
         }
     };
     let remap = |e: &mut Expr| {
-        e.remap_columns(&|i| if i >= WINDOW_BASE { width + (i - WINDOW_BASE) } else { i });
+        e.remap_columns(&|i| {
+            if i >= WINDOW_BASE {
+                width + (i - WINDOW_BASE)
+            } else {
+                i
+            }
+        });
     };
     let mut outputs = outputs;
     outputs.iter_mut().for_each(remap);
@@ -576,7 +755,11 @@ pub fn plan_select(
                 ));
             }
         }
-        plan.outputs = keys.iter().enumerate().map(|(i, k)| Expr::Column(i, k.data_type())).collect();
+        plan.outputs = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| Expr::Column(i, k.data_type()))
+            .collect();
         for key in plan.order_by.iter_mut() {
             if key.index >= visible {
                 let e = &extra[key.index - visible];
@@ -600,15 +783,23 @@ fn wildcard_columns(rel: &Relation) -> Vec<String> {
 }
 
 /// GROUP BY may name an output alias or position.
-fn resolve_alias_or_ordinal(g: &ast::Expr, items: &[(ast::Expr, String)], b: &mut Binder) -> Result<ast::Expr> {
+fn resolve_alias_or_ordinal(
+    g: &ast::Expr,
+    items: &[(ast::Expr, String)],
+    b: &mut Binder,
+) -> Result<ast::Expr> {
     match g {
         ast::Expr::Value(v) => {
             if let ast::Value::Number(n, _) = &v.value {
-                let i: usize = n.parse().map_err(|_| Error::Parse(format!("invalid GROUP BY position {n}")))?;
+                let i: usize = n
+                    .parse()
+                    .map_err(|_| Error::Parse(format!("invalid GROUP BY position {n}")))?;
                 return items
                     .get(i.wrapping_sub(1))
                     .map(|(e, _)| e.clone())
-                    .ok_or_else(|| Error::Parse(format!("GROUP BY position {i} is not in select list")));
+                    .ok_or_else(|| {
+                        Error::Parse(format!("GROUP BY position {i} is not in select list"))
+                    });
             }
             Ok(g.clone())
         }

@@ -6,7 +6,13 @@ use crate::types::{DataType, ObjectField, ObjectType};
 fn obj(fields: &[(&str, DataType)]) -> DataType {
     DataType::Object(Box::new(ObjectType {
         policy: crate::types::ColumnPolicy::Strict,
-        fields: fields.iter().map(|(n, t)| ObjectField { name: n.to_string(), data_type: t.clone() }).collect(),
+        fields: fields
+            .iter()
+            .map(|(n, t)| ObjectField {
+                name: n.to_string(),
+                data_type: t.clone(),
+            })
+            .collect(),
     }))
 }
 
@@ -64,7 +70,10 @@ pub fn lookup(schema: &str, name: &str) -> Option<(SystemTable, Vec<(String, Dat
                 ("check_references", Text),
             ],
         ),
-        ("information_schema", "schemata") => (SystemTable::InfoSchemata, vec![("catalog_name", Text), ("schema_name", Text)]),
+        ("information_schema", "schemata") => (
+            SystemTable::InfoSchemata,
+            vec![("catalog_name", Text), ("schema_name", Text)],
+        ),
         ("information_schema", "table_partitions") => (
             SystemTable::InfoTablePartitions,
             vec![
@@ -108,11 +117,21 @@ pub fn lookup(schema: &str, name: &str) -> Option<(SystemTable, Vec<(String, Dat
         ),
         ("information_schema", "views") => (
             SystemTable::InfoViews,
-            vec![("table_catalog", Text), ("table_schema", Text), ("table_name", Text), ("view_definition", Text)],
+            vec![
+                ("table_catalog", Text),
+                ("table_schema", Text),
+                ("table_name", Text),
+                ("view_definition", Text),
+            ],
         ),
         ("sys", "cluster") => (
             SystemTable::SysCluster,
-            vec![("id", Text), ("name", Text), ("master_node", Text), ("settings", DataType::object())],
+            vec![
+                ("id", Text),
+                ("name", Text),
+                ("master_node", Text),
+                ("settings", DataType::object()),
+            ],
         ),
         ("sys", "nodes") => (
             SystemTable::SysNodes,
@@ -121,11 +140,34 @@ pub fn lookup(schema: &str, name: &str) -> Option<(SystemTable, Vec<(String, Dat
                 ("name", Text),
                 ("hostname", Text),
                 ("rest_url", Text),
-                ("version", obj(&[("number", Text), ("build_hash", Text), ("build_snapshot", Boolean)])),
-                ("heap", obj(&[("used", BigInt), ("max", BigInt), ("free", BigInt)])),
+                (
+                    "version",
+                    obj(&[
+                        ("number", Text),
+                        ("build_hash", Text),
+                        ("build_snapshot", Boolean),
+                    ]),
+                ),
+                (
+                    "heap",
+                    obj(&[("used", BigInt), ("max", BigInt), ("free", BigInt)]),
+                ),
                 ("load", obj(&[("1", Double), ("5", Double), ("15", Double)])),
-                ("os_info", obj(&[("available_processors", Integer), ("name", Text), ("arch", Text)])),
-                ("fs", obj(&[("total", obj(&[("size", BigInt), ("used", BigInt), ("available", BigInt)]))])),
+                (
+                    "os_info",
+                    obj(&[
+                        ("available_processors", Integer),
+                        ("name", Text),
+                        ("arch", Text),
+                    ]),
+                ),
+                (
+                    "fs",
+                    obj(&[(
+                        "total",
+                        obj(&[("size", BigInt), ("used", BigInt), ("available", BigInt)]),
+                    )]),
+                ),
             ],
         ),
         ("sys", "shards") => (
@@ -143,7 +185,14 @@ pub fn lookup(schema: &str, name: &str) -> Option<(SystemTable, Vec<(String, Dat
                 ("size", BigInt),
                 ("orphan_partition", Boolean),
                 ("node", obj(&[("id", Text), ("name", Text)])),
-                ("seq_no_stats", obj(&[("max_seq_no", BigInt), ("local_checkpoint", BigInt), ("global_checkpoint", BigInt)])),
+                (
+                    "seq_no_stats",
+                    obj(&[
+                        ("max_seq_no", BigInt),
+                        ("local_checkpoint", BigInt),
+                        ("global_checkpoint", BigInt),
+                    ]),
+                ),
                 ("min_lucene_version", Text),
                 ("closed", Boolean),
                 ("blob_path", Text),
@@ -189,7 +238,14 @@ pub fn lookup(schema: &str, name: &str) -> Option<(SystemTable, Vec<(String, Dat
         ),
         ("sys", "jobs") => (
             SystemTable::SysJobs,
-            vec![("id", Text), ("node", DataType::object()), ("session_id", Integer), ("started", ts.clone()), ("stmt", Text), ("username", Text)],
+            vec![
+                ("id", Text),
+                ("node", DataType::object()),
+                ("session_id", Integer),
+                ("started", ts.clone()),
+                ("stmt", Text),
+                ("username", Text),
+            ],
         ),
         ("sys", "jobs_log") => (
             SystemTable::SysJobsLog,
@@ -206,7 +262,12 @@ pub fn lookup(schema: &str, name: &str) -> Option<(SystemTable, Vec<(String, Dat
         ),
         ("sys", "checks") => (
             SystemTable::SysChecks,
-            vec![("id", Integer), ("severity", Integer), ("description", Text), ("passed", Boolean)],
+            vec![
+                ("id", Integer),
+                ("severity", Integer),
+                ("description", Text),
+                ("passed", Boolean),
+            ],
         ),
         ("sys", "node_checks") => (
             SystemTable::SysNodeChecks,
@@ -238,19 +299,39 @@ pub fn lookup(schema: &str, name: &str) -> Option<(SystemTable, Vec<(String, Dat
         ),
         ("pg_catalog", "pg_tables") => (
             SystemTable::PgTables,
-            vec![("schemaname", Text), ("tablename", Text), ("tableowner", Text), ("tablespace", Text)],
+            vec![
+                ("schemaname", Text),
+                ("tablename", Text),
+                ("tableowner", Text),
+                ("tablespace", Text),
+            ],
         ),
         ("pg_catalog", "pg_namespace") => (
             SystemTable::PgNamespace,
-            vec![("oid", Integer), ("nspname", Text), ("nspowner", Integer), ("nspacl", arr(Text))],
+            vec![
+                ("oid", Integer),
+                ("nspname", Text),
+                ("nspowner", Integer),
+                ("nspacl", arr(Text)),
+            ],
         ),
         ("pg_catalog", "pg_class") => (
             SystemTable::PgClass,
-            vec![("oid", Integer), ("relname", Text), ("relnamespace", Integer), ("relkind", Text)],
+            vec![
+                ("oid", Integer),
+                ("relname", Text),
+                ("relnamespace", Integer),
+                ("relkind", Text),
+            ],
         ),
         ("pg_catalog", "pg_type") => (
             SystemTable::PgType,
-            vec![("oid", Integer), ("typname", Text), ("typnamespace", Integer), ("typlen", SmallInt)],
+            vec![
+                ("oid", Integer),
+                ("typname", Text),
+                ("typnamespace", Integer),
+                ("typlen", SmallInt),
+            ],
         ),
         ("pg_catalog", "pg_settings") => (
             SystemTable::PgSettings,
@@ -258,7 +339,10 @@ pub fn lookup(schema: &str, name: &str) -> Option<(SystemTable, Vec<(String, Dat
         ),
         _ => return None,
     };
-    Some((st, cols.into_iter().map(|(n, t)| (n.to_string(), t)).collect()))
+    Some((
+        st,
+        cols.into_iter().map(|(n, t)| (n.to_string(), t)).collect(),
+    ))
 }
 
 /// Every system table, for `information_schema.tables`.

@@ -27,7 +27,12 @@ pub struct HttpState {
 }
 
 fn json_response(status: StatusCode, body: &Json) -> Response {
-    (status, [(header::CONTENT_TYPE, "application/json; charset=UTF-8")], body.to_string()).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json; charset=UTF-8")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 fn error_body(e: &Error, trace: bool) -> Json {
@@ -44,7 +49,9 @@ fn error_response(e: &Error, trace: bool) -> Response {
 }
 
 fn flag(params: &HashMap<String, String>, name: &str) -> bool {
-    params.get(name).is_some_and(|v| v.is_empty() || v.eq_ignore_ascii_case("true"))
+    params
+        .get(name)
+        .is_some_and(|v| v.is_empty() || v.eq_ignore_ascii_case("true"))
 }
 
 /// Reads the request body, decompressing gzip, within the size limit.
@@ -58,9 +65,12 @@ fn read_body(headers: &HeaderMap, bytes: &[u8], limit: usize) -> Result<Vec<u8>,
     }
     let mut out = Vec::new();
     let mut dec = flate2::read::GzDecoder::new(bytes).take(limit as u64 + 1);
-    dec.read_to_end(&mut out).map_err(|e| Error::InvalidArgument(format!("invalid gzip request body: {e}")))?;
+    dec.read_to_end(&mut out)
+        .map_err(|e| Error::InvalidArgument(format!("invalid gzip request body: {e}")))?;
     if out.len() > limit {
-        return Err(Error::TooLarge(format!("request body exceeds the limit of {limit} bytes")));
+        return Err(Error::TooLarge(format!(
+            "request body exceeds the limit of {limit} bytes"
+        )));
     }
     Ok(out)
 }
@@ -91,13 +101,21 @@ fn parse_request(body: &[u8]) -> Result<SqlRequest, Error> {
     })?;
     let stmt = match raw.stmt {
         Some(Json::String(s)) => s,
-        Some(_) => return Err(Error::InvalidArgument("Field [stmt] must be a string".into())),
+        Some(_) => {
+            return Err(Error::InvalidArgument(
+                "Field [stmt] must be a string".into(),
+            ));
+        }
         None => return Err(Error::InvalidArgument("Field [stmt] was not found".into())),
     };
     let args = match raw.args {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(a)) => a,
-        Some(_) => return Err(Error::InvalidArgument("Field [args] must be an array".into())),
+        Some(_) => {
+            return Err(Error::InvalidArgument(
+                "Field [args] must be an array".into(),
+            ));
+        }
     };
     let bulk_args = match raw.bulk_args {
         None | Some(Value::Null) => None,
@@ -106,19 +124,31 @@ fn parse_request(body: &[u8]) -> Result<SqlRequest, Error> {
             for r in rows {
                 match r {
                     Value::Array(a) => out.push(a),
-                    _ => return Err(Error::InvalidArgument("Field [bulk_args] must be an array of arrays".into())),
+                    _ => {
+                        return Err(Error::InvalidArgument(
+                            "Field [bulk_args] must be an array of arrays".into(),
+                        ));
+                    }
                 }
             }
             Some(out)
         }
-        Some(_) => return Err(Error::InvalidArgument("Field [bulk_args] must be an array".into())),
+        Some(_) => {
+            return Err(Error::InvalidArgument(
+                "Field [bulk_args] must be an array".into(),
+            ));
+        }
     };
     if !args.is_empty() && bulk_args.as_ref().is_some_and(|b| !b.is_empty()) {
         return Err(Error::InvalidArgument(
             "request body contains args and bulk_args. It's forbidden to provide both".into(),
         ));
     }
-    Ok(SqlRequest { stmt, args, bulk_args })
+    Ok(SqlRequest {
+        stmt,
+        args,
+        bulk_args,
+    })
 }
 
 /// The bulk response, written directly (it can have many thousands of entries).
@@ -138,7 +168,8 @@ fn bulk_json(results: &[Result<i64, Error>], duration_ms: f64) -> String {
                 out.push('}');
             }
             Err(e) => out.push_str(
-                &json!({"rowcount": -2, "error": {"code": e.code(), "message": e.to_string()}}).to_string(),
+                &json!({"rowcount": -2, "error": {"code": e.code(), "message": e.to_string()}})
+                    .to_string(),
             ),
         }
     }
@@ -150,12 +181,22 @@ fn result_json(r: &QueryResult, types: bool, duration_ms: f64) -> Json {
     let mut m = Map::new();
     m.insert("cols".into(), json!(r.cols));
     if types {
-        m.insert("col_types".into(), Json::Array(r.types.iter().map(DataType::type_id).collect()));
+        m.insert(
+            "col_types".into(),
+            Json::Array(r.types.iter().map(DataType::type_id).collect()),
+        );
     }
     let rows: Vec<Json> = if r.is_query() {
         r.rows
             .iter()
-            .map(|row| Json::Array(row.iter().zip(&r.types).map(|(v, t)| to_json_typed(v, t)).collect()))
+            .map(|row| {
+                Json::Array(
+                    row.iter()
+                        .zip(&r.types)
+                        .map(|(v, t)| to_json_typed(v, t))
+                        .collect(),
+                )
+            })
             .collect()
     } else {
         vec![json!([])]
@@ -186,7 +227,9 @@ pub async fn sql(
             return error_response(&e, trace);
         }
     };
-    let req = match read_body(&headers, &bytes, state.max_content_length).and_then(|b| parse_request(&b)) {
+    let req = match read_body(&headers, &bytes, state.max_content_length)
+        .and_then(|b| parse_request(&b))
+    {
         Ok(r) => r,
         Err(e) => return error_response(&e, trace),
     };
@@ -204,12 +247,20 @@ pub async fn sql(
         Some(bulk) => match node.execute_bulk(&session, &req.stmt, bulk).await {
             Ok(results) => {
                 let body = bulk_json(&results, started.elapsed().as_secs_f64() * 1000.0);
-                (StatusCode::OK, [(header::CONTENT_TYPE, "application/json; charset=UTF-8")], body).into_response()
+                (
+                    StatusCode::OK,
+                    [(header::CONTENT_TYPE, "application/json; charset=UTF-8")],
+                    body,
+                )
+                    .into_response()
             }
             Err(e) => error_response(&e, trace),
         },
         None => match node.execute(&session, &req.stmt, req.args).await {
-            Ok(r) => json_response(StatusCode::OK, &result_json(&r, types, started.elapsed().as_secs_f64() * 1000.0)),
+            Ok(r) => json_response(
+                StatusCode::OK,
+                &result_json(&r, types, started.elapsed().as_secs_f64() * 1000.0),
+            ),
             Err(e) => error_response(&e, trace),
         },
     }
@@ -225,13 +276,21 @@ pub async fn root(State(state): State<HttpState>) -> Response {
         crate::VERSION,
         env!("CARGO_PKG_VERSION"),
     );
-    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json; charset=UTF-8")], body).into_response()
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json; charset=UTF-8")],
+        body,
+    )
+        .into_response()
 }
 
 /// Anything else.
 pub async fn not_found() -> Response {
     let e = Error::InvalidArgument("no handler found for this request".into());
-    json_response(StatusCode::NOT_FOUND, &json!({"error": {"message": e.to_string(), "code": 4040}}))
+    json_response(
+        StatusCode::NOT_FOUND,
+        &json!({"error": {"message": e.to_string(), "code": 4040}}),
+    )
 }
 
 #[cfg(test)]
@@ -244,7 +303,12 @@ mod tests {
         assert!(parse_request(b"[]").is_err());
         assert!(parse_request(b"{\"args\": []}").is_err());
         let both = br#"{"stmt": "x", "args": [1], "bulk_args": [[1]]}"#;
-        assert!(parse_request(both).unwrap_err().to_string().contains("forbidden to provide both"));
+        assert!(
+            parse_request(both)
+                .unwrap_err()
+                .to_string()
+                .contains("forbidden to provide both")
+        );
         let ok = parse_request(br#"{"stmt": "select ?", "args": [1]}"#).unwrap();
         assert_eq!(ok.args, vec![Value::Int(1)]);
     }

@@ -40,7 +40,10 @@ pub struct ServerArgs {
 
 /// Builds the HTTP router for a node.
 pub fn router(node: Arc<Node>, max_content_length: usize) -> Router {
-    let state = http::HttpState { node, max_content_length };
+    let state = http::HttpState {
+        node,
+        max_content_length,
+    };
     Router::new()
         .route("/", get(http::root).head(http::root))
         .route("/_sql", post(http::sql))
@@ -63,7 +66,10 @@ pub fn run(args: ServerArgs) -> Result<()> {
 
 async fn serve(args: ServerArgs) -> Result<()> {
     let disk = Arc::new(FsDisk::open(&args.data).map_err(|e| {
-        Error::Io(format!("cannot open data directory {}: {e}", args.data.display()))
+        Error::Io(format!(
+            "cannot open data directory {}: {e}",
+            args.data.display()
+        ))
     })?);
     let config = NodeConfig {
         node_name: args.node_name.clone(),

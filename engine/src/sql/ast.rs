@@ -17,18 +17,32 @@ pub enum Statement {
     Update(Box<Update>),
     Delete(Box<Delete>),
     CreateTable(Box<CreateTable>),
-    DropTable { name: ObjectName, if_exists: bool },
-    AlterTable { name: ObjectName, action: AlterAction },
-    Refresh { tables: Vec<ObjectName> },
-    Optimize { tables: Vec<ObjectName> },
+    DropTable {
+        name: ObjectName,
+        if_exists: bool,
+    },
+    AlterTable {
+        name: ObjectName,
+        action: AlterAction,
+    },
+    Refresh {
+        tables: Vec<ObjectName>,
+    },
+    Optimize {
+        tables: Vec<ObjectName>,
+    },
     Explain(Box<Statement>),
     /// `SHOW TABLES`, `SHOW SCHEMAS`, `SHOW COLUMNS FROM t`, `SHOW CREATE TABLE t`, `SHOW x`.
     Show(Show),
     /// Statements accepted for client compatibility that change nothing here:
     /// SET, RESET, BEGIN, COMMIT, ROLLBACK, DISCARD, ... (`tag` names it).
-    NoOp { tag: String },
+    NoOp {
+        tag: String,
+    },
     /// `KILL ALL` / `KILL 'job-id'`.
-    Kill { job: Option<String> },
+    Kill {
+        job: Option<String>,
+    },
 }
 
 /// `INSERT INTO`.

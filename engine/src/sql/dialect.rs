@@ -88,7 +88,10 @@ fn parse_object_literal(parser: &mut Parser) -> Result<Expr, ParserError> {
             let key = parser.parse_identifier()?;
             parser.expect_token(&Token::Eq)?;
             let value = parser.parse_expr()?;
-            fields.push(DictionaryField { key, value: Box::new(value) });
+            fields.push(DictionaryField {
+                key,
+                value: Box::new(value),
+            });
             if parser.consume_token(&Token::Comma) {
                 continue;
             }

@@ -54,7 +54,9 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
         }
     }
     if out.is_empty() {
-        return Err(Error::Parse("line 1:1: mismatched input '<EOF>' expecting a statement".into()));
+        return Err(Error::Parse(
+            "line 1:1: mismatched input '<EOF>' expecting a statement".into(),
+        ));
     }
     Ok(out)
 }
@@ -74,10 +76,14 @@ pub fn parse_one(sql: &str) -> Result<Statement> {
 /// Parses a standalone expression (stored default and generated expressions).
 pub fn parse_expr(sql: &str) -> Result<Expr> {
     let dialect = CrateDialect;
-    let mut parser = Parser::new(&dialect).try_with_sql(sql).map_err(parse_error)?;
+    let mut parser = Parser::new(&dialect)
+        .try_with_sql(sql)
+        .map_err(parse_error)?;
     let e = parser.parse_expr().map_err(parse_error)?;
     if parser.peek_token_ref().token != Token::EOF {
-        return Err(Error::Parse(format!("unexpected input after expression: {sql}")));
+        return Err(Error::Parse(format!(
+            "unexpected input after expression: {sql}"
+        )));
     }
     Ok(e)
 }
@@ -136,7 +142,11 @@ fn ident(p: &mut Parser) -> PResult<String> {
 
 /// The name an identifier denotes: unquoted ones are case-folded.
 pub fn normalize_ident(id: &Ident) -> String {
-    if id.quote_style.is_some() { id.value.clone() } else { id.value.to_lowercase() }
+    if id.quote_style.is_some() {
+        id.value.clone()
+    } else {
+        id.value.to_lowercase()
+    }
 }
 
 /// The parts of an object name, normalised.
@@ -225,7 +235,9 @@ fn parse_statement(p: &mut Parser) -> PResult<Statement> {
             if word(p, "ALL") {
                 Ok(Statement::Kill { job: None })
             } else {
-                Ok(Statement::Kill { job: Some(p.parse_literal_string()?) })
+                Ok(Statement::Kill {
+                    job: Some(p.parse_literal_string()?),
+                })
             }
         }
         "SET" | "RESET" | "BEGIN" | "START" | "COMMIT" | "END" | "ROLLBACK" | "DISCARD"
@@ -266,7 +278,11 @@ fn skip_parenthesized(p: &mut Parser) -> PResult<()> {
 
 fn parse_show(p: &mut Parser) -> PResult<Statement> {
     if word(p, "TABLES") {
-        let schema = if word(p, "FROM") || word(p, "IN") { Some(ident(p)?) } else { None };
+        let schema = if word(p, "FROM") || word(p, "IN") {
+            Some(ident(p)?)
+        } else {
+            None
+        };
         return Ok(Statement::Show(Show::Tables { schema }));
     }
     if word(p, "SCHEMAS") {
@@ -291,7 +307,9 @@ fn parse_show(p: &mut Parser) -> PResult<Statement> {
             _ => name.push(p.next_token().token.to_string()),
         }
     }
-    Ok(Statement::Show(Show::Setting { name: name.join(" ").to_lowercase() }))
+    Ok(Statement::Show(Show::Setting {
+        name: name.join(" ").to_lowercase(),
+    }))
 }
 
 fn parse_insert(p: &mut Parser) -> PResult<Statement> {
@@ -352,7 +370,13 @@ fn parse_insert(p: &mut Parser) -> PResult<Statement> {
         None
     };
     let returning = parse_returning(p)?;
-    Ok(Statement::Insert(Box::new(Insert { table, columns, source, on_conflict, returning })))
+    Ok(Statement::Insert(Box::new(Insert {
+        table,
+        columns,
+        source,
+        on_conflict,
+        returning,
+    })))
 }
 
 fn parse_returning(p: &mut Parser) -> PResult<Option<Vec<sqlparser::ast::SelectItem>>> {
@@ -378,7 +402,11 @@ fn parse_assignments(p: &mut Parser) -> PResult<Vec<Assignment>> {
         }
         p.expect_token(&Token::Eq)?;
         let value = p.parse_expr()?;
-        out.push(Assignment { column, path, value });
+        out.push(Assignment {
+            column,
+            path,
+            value,
+        });
         if !p.consume_token(&Token::Comma) {
             break;
         }
@@ -392,7 +420,9 @@ fn parse_table_alias(p: &mut Parser) -> PResult<Option<String>> {
     }
     match &p.peek_token_ref().token {
         Token::Word(w)
-            if !["SET", "WHERE", "RETURNING"].iter().any(|k| w.value.eq_ignore_ascii_case(k))
+            if !["SET", "WHERE", "RETURNING"]
+                .iter()
+                .any(|k| w.value.eq_ignore_ascii_case(k))
                 || w.quote_style.is_some() =>
         {
             Ok(Some(ident(p)?))
@@ -407,9 +437,19 @@ fn parse_update(p: &mut Parser) -> PResult<Statement> {
     let alias = parse_table_alias(p)?;
     expect_word(p, "SET")?;
     let assignments = parse_assignments(p)?;
-    let selection = if word(p, "WHERE") { Some(p.parse_expr()?) } else { None };
+    let selection = if word(p, "WHERE") {
+        Some(p.parse_expr()?)
+    } else {
+        None
+    };
     let returning = parse_returning(p)?;
-    Ok(Statement::Update(Box::new(Update { table, alias, assignments, selection, returning })))
+    Ok(Statement::Update(Box::new(Update {
+        table,
+        alias,
+        assignments,
+        selection,
+        returning,
+    })))
 }
 
 fn parse_delete(p: &mut Parser) -> PResult<Statement> {
@@ -417,8 +457,16 @@ fn parse_delete(p: &mut Parser) -> PResult<Statement> {
     expect_word(p, "FROM")?;
     let table = p.parse_object_name(false)?;
     let alias = parse_table_alias(p)?;
-    let selection = if word(p, "WHERE") { Some(p.parse_expr()?) } else { None };
-    Ok(Statement::Delete(Box::new(Delete { table, alias, selection })))
+    let selection = if word(p, "WHERE") {
+        Some(p.parse_expr()?)
+    } else {
+        None
+    };
+    Ok(Statement::Delete(Box::new(Delete {
+        table,
+        alias,
+        selection,
+    })))
 }
 
 fn parse_create_table(p: &mut Parser) -> PResult<Statement> {
@@ -558,7 +606,11 @@ fn parse_table_element(p: &mut Parser, ct: &mut CreateTable) -> PResult<()> {
         if method != "fulltext" && method != "plain" {
             return err(format!("unknown index method {method}"));
         }
-        ct.indexes.push(IndexDef { name, columns, analyzer });
+        ct.indexes.push(IndexDef {
+            name,
+            columns,
+            analyzer,
+        });
         return Ok(());
     }
     let col = parse_column_def(p)?;
@@ -660,8 +712,9 @@ pub fn parse_type(p: &mut Parser) -> PResult<DataType> {
             let mut ot = ObjectType::default();
             if p.consume_token(&Token::LParen) {
                 let policy = ident(p)?;
-                ot.policy = ColumnPolicy::parse(&policy)
-                    .ok_or_else(|| ParserError::ParserError(format!("invalid column policy {policy}")))?;
+                ot.policy = ColumnPolicy::parse(&policy).ok_or_else(|| {
+                    ParserError::ParserError(format!("invalid column policy {policy}"))
+                })?;
                 p.expect_token(&Token::RParen)?;
             }
             if word(p, "AS") {
@@ -669,7 +722,10 @@ pub fn parse_type(p: &mut Parser) -> PResult<DataType> {
                 if !p.consume_token(&Token::RParen) {
                     loop {
                         let inner = parse_column_def(p)?;
-                        ot.fields.push(ObjectField { name: inner.name, data_type: inner.data_type });
+                        ot.fields.push(ObjectField {
+                            name: inner.name,
+                            data_type: inner.data_type,
+                        });
                         if !p.consume_token(&Token::Comma) {
                             break;
                         }
@@ -747,11 +803,17 @@ fn parse_alter_table(p: &mut Parser) -> PResult<Statement> {
             word(p, "COLUMN");
             cols.push(parse_column_def(p)?);
         }
-        return Ok(Statement::AlterTable { name, action: AlterAction::AddColumns(cols) });
+        return Ok(Statement::AlterTable {
+            name,
+            action: AlterAction::AddColumns(cols),
+        });
     }
     if word(p, "SET") {
         let opts = parse_with_options(p)?;
-        return Ok(Statement::AlterTable { name, action: AlterAction::Set(opts) });
+        return Ok(Statement::AlterTable {
+            name,
+            action: AlterAction::Set(opts),
+        });
     }
     if word(p, "RESET") {
         p.expect_token(&Token::LParen)?;
@@ -768,7 +830,10 @@ fn parse_alter_table(p: &mut Parser) -> PResult<Statement> {
             }
         }
         p.expect_token(&Token::RParen)?;
-        return Ok(Statement::AlterTable { name, action: AlterAction::Reset(keys) });
+        return Ok(Statement::AlterTable {
+            name,
+            action: AlterAction::Reset(keys),
+        });
     }
     let found = p.peek_token();
     p.expected("ADD COLUMN, SET or RESET", found)
@@ -800,7 +865,10 @@ mod tests {
         assert_eq!(ct.clustered_by.as_deref(), Some("id"));
         assert_eq!(ct.columns.len(), 6);
         assert!(ct.columns[1].not_null);
-        assert_eq!(ct.columns[3].data_type, DataType::Array(Box::new(DataType::Text)));
+        assert_eq!(
+            ct.columns[3].data_type,
+            DataType::Array(Box::new(DataType::Text))
+        );
         assert_eq!(ct.columns[4].data_type, DataType::Timestamp { tz: true });
         match &ct.columns[2].data_type {
             DataType::Object(o) => {

@@ -4,7 +4,7 @@
 //!
 //! | field           | what                                               |
 //! |-----------------|----------------------------------------------------|
-//! | `_id`           | the document id: indexed (exact) and a fast column |
+//! | `_id`           | the document id, as a fast column (lookups go through the pk index) |
 //! | `_seq_no`       | sequence number, fast column                       |
 //! | `_version`      | version, fast column                               |
 //! | `_primary_term` | primary term at write time, fast column            |
@@ -20,8 +20,9 @@
 use std::sync::Arc;
 
 use tantivy::TantivyDocument;
+use tantivy::schema::document::{ReferenceValue, ReferenceValueLeaf};
 use tantivy::schema::{
-    BytesOptions, Field, IndexRecordOption, JsonObjectOptions, NumericOptions, OwnedValue, Schema,
+    BytesOptions, Field, IndexRecordOption, JsonObjectOptions, NumericOptions, Schema,
     TextFieldIndexing, TextOptions,
 };
 
@@ -51,19 +52,28 @@ impl ShardSchema {
             .set_tokenizer("raw")
             .set_index_option(IndexRecordOption::Basic)
             .set_fieldnorms(false);
-        let id = b.add_text_field(
-            "_id",
-            TextOptions::default().set_indexing_options(raw.clone()).set_fast("raw"),
-        );
+        // Ids are found through the pk index, never through terms: a fast
+        // column is enough (and an id term per document is costly to build).
+        let id = b.add_text_field("_id", TextOptions::default().set_fast("raw"));
         let seq_no = b.add_u64_field("_seq_no", NumericOptions::default().set_fast());
         let version = b.add_u64_field("_version", NumericOptions::default().set_fast());
         let primary_term = b.add_u64_field("_primary_term", NumericOptions::default().set_fast());
         let source = b.add_bytes_field("_source", BytesOptions::default().set_stored());
         let doc = b.add_json_field(
             DOC_FIELD,
-            JsonObjectOptions::default().set_indexing_options(raw).set_fast("raw"),
+            JsonObjectOptions::default()
+                .set_indexing_options(raw)
+                .set_fast("raw"),
         );
-        ShardSchema { schema: b.build(), id, seq_no, version, primary_term, source, doc }
+        ShardSchema {
+            schema: b.build(),
+            id,
+            seq_no,
+            version,
+            primary_term,
+            source,
+            doc,
+        }
     }
 }
 
@@ -108,23 +118,48 @@ pub fn parse_source(bytes: &[u8]) -> Object {
     serde_json::from_slice::<Object>(bytes).unwrap_or_default()
 }
 
-fn owned(v: &Value, ty: Option<&DataType>) -> Option<OwnedValue> {
+/// A row value as tantivy sees it, borrowing from the row (no copies until
+/// tantivy writes it into its document arena).
+#[derive(Debug, Clone)]
+enum Cell<'a> {
+    Leaf(ReferenceValueLeaf<'a>),
+    Array(Vec<Cell<'a>>),
+    Object(Vec<(&'a str, Cell<'a>)>),
+}
+
+impl<'a> tantivy::schema::document::Value<'a> for Cell<'a> {
+    type ArrayIter = std::vec::IntoIter<Cell<'a>>;
+    type ObjectIter = std::vec::IntoIter<(&'a str, Cell<'a>)>;
+
+    fn as_value(&self) -> ReferenceValue<'a, Self> {
+        match self {
+            Cell::Leaf(l) => ReferenceValue::Leaf(l.clone()),
+            Cell::Array(items) => ReferenceValue::Array(items.clone().into_iter()),
+            Cell::Object(fields) => ReferenceValue::Object(fields.clone().into_iter()),
+        }
+    }
+}
+
+/// The indexable form of `v` (of declared type `ty`, if known); `None` for nothing to index.
+fn cell<'a>(v: &'a Value, ty: Option<&'a DataType>) -> Option<Cell<'a>> {
     Some(match v {
         Value::Null => return None,
-        Value::Bool(b) => OwnedValue::Bool(*b),
+        Value::Bool(b) => Cell::Leaf(ReferenceValueLeaf::Bool(*b)),
         Value::Int(i) => match ty {
-            Some(DataType::Real | DataType::Double) => OwnedValue::F64(*i as f64),
-            _ => OwnedValue::I64(*i),
+            Some(DataType::Real | DataType::Double) => {
+                Cell::Leaf(ReferenceValueLeaf::F64(*i as f64))
+            }
+            _ => Cell::Leaf(ReferenceValueLeaf::I64(*i)),
         },
-        Value::Float(f) => OwnedValue::F64(*f),
-        Value::Text(s) => OwnedValue::Str(s.clone()),
+        Value::Float(f) => Cell::Leaf(ReferenceValueLeaf::F64(*f)),
+        Value::Text(s) => Cell::Leaf(ReferenceValueLeaf::Str(s)),
         Value::Array(items) => {
             let inner = ty.map(|t| t.element());
-            let vals: Vec<OwnedValue> = items.iter().filter_map(|x| owned(x, inner)).collect();
+            let vals: Vec<Cell> = items.iter().filter_map(|x| cell(x, inner)).collect();
             if vals.is_empty() {
                 return None;
             }
-            OwnedValue::Array(vals)
+            Cell::Array(vals)
         }
         Value::Object(o) => {
             let obj_ty = match ty.map(|t| t.element()) {
@@ -138,20 +173,25 @@ fn owned(v: &Value, ty: Option<&DataType>) -> Option<OwnedValue> {
                 if field_ty.is_none() && obj_ty.map(|ot| ot.policy) == Some(ColumnPolicy::Ignored) {
                     continue;
                 }
-                if let Some(val) = owned(x, field_ty) {
-                    fields.push((k.clone(), val));
+                if let Some(val) = cell(x, field_ty) {
+                    fields.push((k.as_str(), val));
                 }
             }
             if fields.is_empty() {
                 return None;
             }
-            OwnedValue::Object(fields)
+            Cell::Object(fields)
         }
     })
 }
 
 /// Builds the tantivy document for a row.
-pub fn to_tantivy(schema: &ShardSchema, table: &TableInfo, doc: &StoredDoc, source: &[u8]) -> TantivyDocument {
+pub fn to_tantivy(
+    schema: &ShardSchema,
+    table: &TableInfo,
+    doc: &StoredDoc,
+    source: &[u8],
+) -> TantivyDocument {
     let mut td = TantivyDocument::new();
     td.add_text(schema.id, &doc.id);
     td.add_u64(schema.seq_no, doc.seq_no);
@@ -167,12 +207,12 @@ pub fn to_tantivy(schema: &ShardSchema, table: &TableInfo, doc: &StoredDoc, sour
         if col.is_none() && table.column_policy == ColumnPolicy::Ignored {
             continue;
         }
-        if let Some(val) = owned(v, col.map(|c| &c.data_type)) {
-            fields.push((name.clone(), val));
+        if let Some(val) = cell(v, col.map(|c| &c.data_type)) {
+            fields.push((name.as_str(), val));
         }
     }
     if !fields.is_empty() {
-        td.add_field_value(schema.doc, &OwnedValue::Object(fields));
+        td.add_field_value(schema.doc, Cell::Object(fields));
     }
     td
 }

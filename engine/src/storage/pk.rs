@@ -149,7 +149,13 @@ impl PkIndex {
 
     /// Updates the place of an id if its entry still has `seq_no`
     /// (used when a refresh or merge moves documents).
-    pub fn relocate(&mut self, id: &str, seq_no: u64, from: impl Fn(&Place) -> bool, to: Place) -> bool {
+    pub fn relocate(
+        &mut self,
+        id: &str,
+        seq_no: u64,
+        from: impl Fn(&Place) -> bool,
+        to: Place,
+    ) -> bool {
         if !self.overflow.is_empty() {
             if let Some(e) = self.overflow.get_mut(id) {
                 if e.seq_no == seq_no && from(&e.place) {
@@ -179,13 +185,19 @@ mod tests {
         let ids = ["a", "b"];
         // A resolver that "knows" which id each seq_no belongs to.
         let is_id = |e: &Entry, id: &str| ids[e.seq_no as usize] == id;
-        let place = Place::Buffer { generation: 0, idx: 0 };
+        let place = Place::Buffer {
+            generation: 0,
+            idx: 0,
+        };
         pk.put("a", Entry { seq_no: 0, place }, is_id);
         pk.put("b", Entry { seq_no: 1, place }, is_id);
         assert_eq!(pk.get("a", is_id).unwrap().seq_no, 0);
         assert_eq!(pk.len(), 2);
         assert!(pk.relocate("a", 0, |_| true, Place::Segment { seg: 1, doc: 7 }));
-        assert_eq!(pk.get("a", is_id).unwrap().place, Place::Segment { seg: 1, doc: 7 });
+        assert_eq!(
+            pk.get("a", is_id).unwrap().place,
+            Place::Segment { seg: 1, doc: 7 }
+        );
         assert!(pk.remove("a", is_id).is_some());
         assert!(pk.get("a", is_id).is_none());
         // Forced collision: a resolver that denies the stored entry puts the id into overflow.

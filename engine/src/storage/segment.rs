@@ -34,18 +34,26 @@ impl AliveSet {
                 *last = (1u64 << (len % 64)) - 1;
             }
         }
-        AliveSet { words, len, alive: len }
+        AliveSet {
+            words,
+            len,
+            alive: len,
+        }
     }
 
     /// Whether `doc` is alive.
     #[inline]
     pub fn is_alive(&self, doc: u32) -> bool {
-        self.words.get((doc / 64) as usize).is_some_and(|w| w & (1 << (doc % 64)) != 0)
+        self.words
+            .get((doc / 64) as usize)
+            .is_some_and(|w| w & (1 << (doc % 64)) != 0)
     }
 
     /// Marks `doc` dead; returns whether it was alive.
     pub fn kill(&mut self, doc: u32) -> bool {
-        let Some(w) = self.words.get_mut((doc / 64) as usize) else { return false };
+        let Some(w) = self.words.get_mut((doc / 64) as usize) else {
+            return false;
+        };
         let bit = 1u64 << (doc % 64);
         if *w & bit == 0 {
             return false;
@@ -103,7 +111,13 @@ impl AliveSet {
     /// Reads a serialised set.
     pub fn from_bytes(bytes: &[u8]) -> Result<AliveSet> {
         let corrupt = || Error::Io("corrupt alive set".into());
-        let len = u32::from_le_bytes(bytes.get(..4).ok_or_else(corrupt)?.try_into().map_err(|_| corrupt())?);
+        let len = u32::from_le_bytes(
+            bytes
+                .get(..4)
+                .ok_or_else(corrupt)?
+                .try_into()
+                .map_err(|_| corrupt())?,
+        );
         let words: Vec<u64> = bytes[4..]
             .chunks_exact(8)
             .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
@@ -126,12 +140,18 @@ pub struct Segment {
 
 impl std::fmt::Debug for Segment {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Segment").field("id", &self.id).field("max_doc", &self.max_doc()).finish()
+        f.debug_struct("Segment")
+            .field("id", &self.id)
+            .field("max_doc", &self.max_doc())
+            .finish()
     }
 }
 
 fn settings() -> IndexSettings {
-    IndexSettings { docstore_compress_dedicated_thread: false, ..IndexSettings::default() }
+    IndexSettings {
+        docstore_compress_dedicated_thread: false,
+        ..IndexSettings::default()
+    }
 }
 
 impl Segment {
@@ -151,7 +171,9 @@ impl Segment {
     /// Wraps a single-segment index.
     pub fn from_index(id: u32, index: Index) -> Result<Segment> {
         let segments = index.searchable_segments()?;
-        let seg = segments.first().ok_or_else(|| Error::internal("index without segment"))?;
+        let seg = segments
+            .first()
+            .ok_or_else(|| Error::internal("index without segment"))?;
         let reader = SegmentReader::open(seg)?;
         Ok(Segment { id, index, reader })
     }
@@ -180,11 +202,14 @@ impl Segment {
                     let mut bytes = Vec::new();
                     // Writing to a Vec cannot fail.
                     let _ = tantivy::fastfield::write_alive_bitset(&bits, &mut bytes);
-                    Some(tantivy::fastfield::AliveBitSet::open(tantivy::directory::OwnedBytes::new(bytes)))
+                    Some(tantivy::fastfield::AliveBitSet::open(
+                        tantivy::directory::OwnedBytes::new(bytes),
+                    ))
                 }
             })
             .collect();
-        let index = merge_filtered_segments(&segments, settings(), filters, RamDirectory::create())?;
+        let index =
+            merge_filtered_segments(&segments, settings(), filters, RamDirectory::create())?;
         Segment::from_index(id, index)
     }
 
@@ -221,13 +246,18 @@ impl Segment {
 
     /// Bytes the segment takes.
     pub fn size_bytes(&self) -> u64 {
-        self.reader.space_usage().map(|u| u.total().get_bytes()).unwrap_or(0)
+        self.reader
+            .space_usage()
+            .map(|u| u.total().get_bytes())
+            .unwrap_or(0)
     }
 
     /// Calls `f(doc, id, seq_no)` for every document of the segment.
     pub fn for_each_id(&self, mut f: impl FnMut(u32, &str, u64)) -> Result<()> {
         let ff = self.reader.fast_fields();
-        let ids = ff.str("_id")?.ok_or_else(|| Error::internal("segment without _id column"))?;
+        let ids = ff
+            .str("_id")?
+            .ok_or_else(|| Error::internal("segment without _id column"))?;
         let seqs = ff.u64("_seq_no")?;
         // Stream the dictionary once: ordinal -> id, instead of one lookup per doc.
         let mut by_ord: Vec<Arc<str>> = Vec::with_capacity(ids.num_terms());
@@ -236,8 +266,12 @@ impl Segment {
             by_ord.push(Arc::from(String::from_utf8_lossy(stream.key()).as_ref()));
         }
         for doc in 0..self.max_doc() {
-            let Some(ord) = ids.ords().first(doc) else { continue };
-            let Some(id) = by_ord.get(ord as usize) else { continue };
+            let Some(ord) = ids.ords().first(doc) else {
+                continue;
+            };
+            let Some(id) = by_ord.get(ord as usize) else {
+                continue;
+            };
             f(doc, id, seqs.first(doc).unwrap_or(0));
         }
         Ok(())

@@ -58,7 +58,10 @@ pub struct Snapshot {
 impl Snapshot {
     /// Live documents in the snapshot.
     pub fn num_docs(&self) -> u64 {
-        self.segments.iter().map(|s| s.alive.num_alive() as u64).sum()
+        self.segments
+            .iter()
+            .map(|s| s.alive.num_alive() as u64)
+            .sum()
     }
 }
 
@@ -139,17 +142,27 @@ fn is_id<'a>(
 ) -> impl Fn(&Entry, &str) -> bool + 'a {
     move |e: &Entry, id: &str| match e.place {
         Place::Buffer { generation, idx } => {
-            buffered(buffer, buffer_generation, frozen, generation, idx).is_some_and(|d| d.doc.id == id)
+            buffered(buffer, buffer_generation, frozen, generation, idx)
+                .is_some_and(|d| d.doc.id == id)
         }
-        Place::Segment { seg, doc } => {
-            segments.get(&seg).and_then(|s| s.segment.id_of(doc)).is_some_and(|x| x == id)
-        }
+        Place::Segment { seg, doc } => segments
+            .get(&seg)
+            .and_then(|s| s.segment.id_of(doc))
+            .is_some_and(|x| x == id),
     }
 }
 
 impl State {
     fn lookup(&self, id: &str) -> Option<Entry> {
-        self.pk.get(id, is_id(&self.buffer, self.buffer_generation, &self.frozen, &self.segments))
+        self.pk.get(
+            id,
+            is_id(
+                &self.buffer,
+                self.buffer_generation,
+                &self.frozen,
+                &self.segments,
+            ),
+        )
     }
 
     fn load(&self, entry: Entry) -> Result<Option<StoredDoc>> {
@@ -172,11 +185,15 @@ impl State {
     /// The `_version` of a live document (without loading its source).
     fn version_of(&self, entry: Entry) -> u64 {
         match entry.place {
-            Place::Buffer { generation, idx } => {
-                buffered(&self.buffer, self.buffer_generation, &self.frozen, generation, idx)
-                    .map(|d| d.doc.version)
-                    .unwrap_or(0)
-            }
+            Place::Buffer { generation, idx } => buffered(
+                &self.buffer,
+                self.buffer_generation,
+                &self.frozen,
+                generation,
+                idx,
+            )
+            .map(|d| d.doc.version)
+            .unwrap_or(0),
             Place::Segment { seg, doc } => self
                 .segments
                 .get(&seg)
@@ -206,7 +223,13 @@ impl State {
     /// the caller has it (saves parsing the bytes back).
     fn apply_parsed(&mut self, op: &Op, parsed: Option<Arc<Object>>) -> Result<()> {
         match op {
-            Op::Index { id, seq_no, version, primary_term, source } => {
+            Op::Index {
+                id,
+                seq_no,
+                version,
+                primary_term,
+                source,
+            } => {
                 if let Some(prev) = self.lookup(id) {
                     self.kill(prev.place);
                 }
@@ -218,14 +241,41 @@ impl State {
                     source: parsed.unwrap_or_else(|| Arc::new(parse_source(source))),
                 };
                 let idx = self.buffer.len() as u32;
-                self.buffer.push(BufferedDoc { doc, bytes: Arc::from(source.as_slice()) });
-                let place = Place::Buffer { generation: self.buffer_generation, idx };
-                let entry = Entry { seq_no: *seq_no, place };
-                let State { pk, buffer, buffer_generation, frozen, segments, .. } = self;
-                pk.put(id, entry, is_id(buffer, *buffer_generation, frozen, segments));
+                self.buffer.push(BufferedDoc {
+                    doc,
+                    bytes: Arc::from(source.as_slice()),
+                });
+                let place = Place::Buffer {
+                    generation: self.buffer_generation,
+                    idx,
+                };
+                let entry = Entry {
+                    seq_no: *seq_no,
+                    place,
+                };
+                let State {
+                    pk,
+                    buffer,
+                    buffer_generation,
+                    frozen,
+                    segments,
+                    ..
+                } = self;
+                pk.put(
+                    id,
+                    entry,
+                    is_id(buffer, *buffer_generation, frozen, segments),
+                );
             }
             Op::Delete { id, .. } => {
-                let State { pk, buffer, buffer_generation, frozen, segments, .. } = self;
+                let State {
+                    pk,
+                    buffer,
+                    buffer_generation,
+                    frozen,
+                    segments,
+                    ..
+                } = self;
                 let removed = pk.remove(id, is_id(buffer, *buffer_generation, frozen, segments));
                 if let Some(e) = removed {
                     self.kill(e.place);
@@ -245,7 +295,10 @@ impl State {
                 slot.dirty = false;
             }
             if slot.published.num_alive() > 0 {
-                segments.push(SegmentView { segment: slot.segment.clone(), alive: slot.published.clone() });
+                segments.push(SegmentView {
+                    segment: slot.segment.clone(),
+                    alive: slot.published.clone(),
+                });
             }
         }
         Snapshot { segments }
@@ -257,7 +310,10 @@ fn read_stored(segment: &Segment, doc: u32) -> Result<StoredDoc> {
     let store = segment.reader.get_store_reader(1)?;
     let td: TantivyDocument = store.get(doc)?;
     let schema = shard_schema();
-    let bytes = td.get_first(schema.source).and_then(|v| v.as_bytes()).unwrap_or(&[]);
+    let bytes = td
+        .get_first(schema.source)
+        .and_then(|v| v.as_bytes())
+        .unwrap_or(&[]);
     let ff = segment.reader.fast_fields();
     let first = |name: &str| ff.u64(name).ok().and_then(|c| c.first(doc)).unwrap_or(0);
     Ok(StoredDoc {
@@ -315,7 +371,10 @@ impl WriteBatch<'_> {
         match expect {
             Expect::Any => Ok(true),
             Expect::Absent => Ok(self.get(id)?.is_none()),
-            Expect::Version { seq_no, primary_term } => Ok(self
+            Expect::Version {
+                seq_no,
+                primary_term,
+            } => Ok(self
                 .get(id)?
                 .is_some_and(|d| d.seq_no == seq_no && d.primary_term == primary_term)),
         }
@@ -331,7 +390,10 @@ impl WriteBatch<'_> {
             return Ok(false);
         }
         self.latest.insert(id.to_string(), self.staged.len());
-        self.staged.push(Staged::Put { id: id.to_string(), source });
+        self.staged.push(Staged::Put {
+            id: id.to_string(),
+            source,
+        });
         Ok(true)
     }
 
@@ -374,7 +436,10 @@ pub struct Shard {
 
 impl std::fmt::Debug for Shard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shard").field("table", &self.table_uuid).field("shard", &self.shard_id).finish()
+        f.debug_struct("Shard")
+            .field("table", &self.table_uuid)
+            .field("shard", &self.shard_id)
+            .finish()
     }
 }
 
@@ -385,18 +450,29 @@ pub fn shard_dir(table_uuid: &str, shard: u32) -> String {
 
 impl Shard {
     /// Opens a shard copy: recovers from disk if it has data, else starts empty.
-    pub fn open(table: Arc<TableInfo>, shard_id: u32, disk: Arc<dyn Disk>, durable: bool) -> Result<Shard> {
+    pub fn open(
+        table: Arc<TableInfo>,
+        shard_id: u32,
+        disk: Arc<dyn Disk>,
+        durable: bool,
+    ) -> Result<Shard> {
         let dir = shard_dir(&table.uuid, shard_id);
         let commit: Option<CommitPoint> = match disk.read(&format!("{dir}/commit.json")) {
             Ok(bytes) => Some(
-                serde_json::from_slice(&bytes).map_err(|e| Error::Io(format!("corrupt commit point in {dir}: {e}")))?,
+                serde_json::from_slice(&bytes)
+                    .map_err(|e| Error::Io(format!("corrupt commit point in {dir}: {e}")))?,
             ),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(e.into()),
         };
         let mut segments = BTreeMap::new();
         let (mut next_seq_no, primary_term, from_gen, next_segment_id) = match &commit {
-            Some(c) => (c.next_seq_no, c.primary_term, c.translog_generation, c.next_segment_id),
+            Some(c) => (
+                c.next_seq_no,
+                c.primary_term,
+                c.translog_generation,
+                c.next_segment_id,
+            ),
             None => (0, 1, 1, 1),
         };
         if let Some(c) = &commit {
@@ -441,13 +517,23 @@ impl Shard {
             unrefreshed: false,
         };
         // Rebuild the pk index from the live documents of the segments.
-        let total: usize = state.segments.values().map(|s| s.alive.num_alive() as usize).sum();
+        let total: usize = state
+            .segments
+            .values()
+            .map(|s| s.alive.num_alive() as usize)
+            .sum();
         state.pk.reserve(total);
         let mut entries: Vec<(String, Entry)> = Vec::new();
         for (seg_id, slot) in &state.segments {
             slot.segment.for_each_id(|doc, id, seq_no| {
                 if slot.alive.is_alive(doc) {
-                    entries.push((id.to_string(), Entry { seq_no, place: Place::Segment { seg: *seg_id, doc } }));
+                    entries.push((
+                        id.to_string(),
+                        Entry {
+                            seq_no,
+                            place: Place::Segment { seg: *seg_id, doc },
+                        },
+                    ));
                 }
             })?;
         }
@@ -489,7 +575,10 @@ impl Shard {
 
     /// The current searchable snapshot.
     pub fn snapshot(&self) -> Arc<Snapshot> {
-        self.snapshot.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.snapshot
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Real-time get by id.
@@ -507,7 +596,11 @@ impl Shard {
     pub fn write<R>(&self, f: impl FnOnce(&mut WriteBatch) -> Result<R>) -> Result<R> {
         let mut st = self.lock();
         let (result, staged) = {
-            let mut batch = WriteBatch { state: &st, staged: Vec::new(), latest: Default::default() };
+            let mut batch = WriteBatch {
+                state: &st,
+                staged: Vec::new(),
+                latest: Default::default(),
+            };
             let r = f(&mut batch)?;
             (r, batch.staged)
         };
@@ -526,9 +619,25 @@ impl Shard {
                         None => 1,
                     };
                     let bytes = source_bytes(&source);
-                    (Op::Index { id, seq_no, version, primary_term, source: bytes }, Some(Arc::new(source)))
+                    (
+                        Op::Index {
+                            id,
+                            seq_no,
+                            version,
+                            primary_term,
+                            source: bytes,
+                        },
+                        Some(Arc::new(source)),
+                    )
                 }
-                Staged::Delete { id } => (Op::Delete { id, seq_no, primary_term }, None),
+                Staged::Delete { id } => (
+                    Op::Delete {
+                        id,
+                        seq_no,
+                        primary_term,
+                    },
+                    None,
+                ),
             };
             st.apply_parsed(&op, parsed)?;
             ops.push(op);
@@ -601,7 +710,12 @@ impl Shard {
                 .filter(|i| {
                     let d = &docs[*i as usize].doc;
                     st.lookup(&d.id).is_some_and(|e| {
-                        e.seq_no == d.seq_no && e.place == Place::Buffer { generation, idx: *i }
+                        e.seq_no == d.seq_no
+                            && e.place
+                                == Place::Buffer {
+                                    generation,
+                                    idx: *i,
+                                }
                     })
                 })
                 .collect();
@@ -633,7 +747,10 @@ impl Shard {
                         primary_term: d.doc.primary_term,
                         source: d.bytes.to_vec(),
                     };
-                    if st.lookup(&d.doc.id).is_some_and(|en| en.seq_no == d.doc.seq_no) {
+                    if st
+                        .lookup(&d.doc.id)
+                        .is_some_and(|en| en.seq_no == d.doc.seq_no)
+                    {
                         st.apply(&op)?;
                     }
                 }
@@ -647,13 +764,26 @@ impl Shard {
         Ok(true)
     }
 
-    fn install(&self, st: &mut State, segment: Segment, generation: u32, docs: &[BufferedDoc], live: &[u32]) {
+    fn install(
+        &self,
+        st: &mut State,
+        segment: Segment,
+        generation: u32,
+        docs: &[BufferedDoc],
+        live: &[u32],
+    ) {
         let seg_id = segment.id;
         let mut alive = AliveSet::all(segment.max_doc());
         for (doc, idx) in live.iter().enumerate() {
             let d = &docs[*idx as usize].doc;
-            let from = Place::Buffer { generation, idx: *idx };
-            let to = Place::Segment { seg: seg_id, doc: doc as u32 };
+            let from = Place::Buffer {
+                generation,
+                idx: *idx,
+            };
+            let to = Place::Segment {
+                seg: seg_id,
+                doc: doc as u32,
+            };
             if !st.pk.relocate(&d.id, d.seq_no, |p| *p == from, to) {
                 alive.kill(doc as u32);
             }
@@ -686,7 +816,13 @@ impl Shard {
             let live: Vec<u32> = (0..docs.len() as u32)
                 .filter(|i| {
                     let d = &docs[*i as usize].doc;
-                    st.lookup(&d.id).is_some_and(|e| e.place == Place::Buffer { generation, idx: *i })
+                    st.lookup(&d.id).is_some_and(|e| {
+                        e.place
+                            == Place::Buffer {
+                                generation,
+                                idx: *i,
+                            }
+                    })
                 })
                 .collect();
             let seg_id = st.next_segment_id;
@@ -710,10 +846,16 @@ impl Shard {
     async fn merge_inner(&self) -> Result<bool> {
         let (parts, new_id) = {
             let mut st = self.lock();
-            let Some(ids) = pick_merge(&st.segments) else { return Ok(false) };
+            let Some(ids) = pick_merge(&st.segments) else {
+                return Ok(false);
+            };
             let parts: Vec<(Arc<Segment>, AliveSet)> = ids
                 .iter()
-                .filter_map(|id| st.segments.get(id).map(|s| (s.segment.clone(), s.alive.clone())))
+                .filter_map(|id| {
+                    st.segments
+                        .get(id)
+                        .map(|s| (s.segment.clone(), s.alive.clone()))
+                })
                 .collect();
             let new_id = st.next_segment_id;
             st.next_segment_id += 1;
@@ -722,7 +864,8 @@ impl Shard {
         let merged = {
             let parts = parts.clone();
             crate::runtime::run_blocking(move || {
-                let refs: Vec<(&Segment, &AliveSet)> = parts.iter().map(|(s, a)| (s.as_ref(), a)).collect();
+                let refs: Vec<(&Segment, &AliveSet)> =
+                    parts.iter().map(|(s, a)| (s.as_ref(), a)).collect();
                 Segment::merge(new_id, &refs)
             })
             .await?
@@ -793,11 +936,17 @@ impl Shard {
             for (id, slot) in st.segments.iter() {
                 let has_deletes = !slot.alive.all_alive();
                 let stale = slot.alive_version != slot.persisted_alive_version;
-                let alive = (has_deletes && stale).then(|| (slot.alive.clone(), slot.alive_version));
+                let alive =
+                    (has_deletes && stale).then(|| (slot.alive.clone(), slot.alive_version));
                 work.push((*id, (!slot.persisted).then(|| slot.segment.clone()), alive));
                 segments.push((*id, slot.segment.clone(), has_deletes));
             }
-            let commit = (st.next_seq_no, st.primary_term, st.next_segment_id, segments);
+            let commit = (
+                st.next_seq_no,
+                st.primary_term,
+                st.next_segment_id,
+                segments,
+            );
             (commit, work)
         };
         // 4. Write segment files and alive sets without holding the state lock.
@@ -834,10 +983,15 @@ impl Shard {
         };
         for (id, segment, has_deletes) in &segments {
             let files = segment.files()?.into_iter().map(|(n, _)| n).collect();
-            point.segments.push(CommitSegment { id: *id, files, has_deletes: *has_deletes });
+            point.segments.push(CommitSegment {
+                id: *id,
+                files,
+                has_deletes: *has_deletes,
+            });
         }
         let bytes = serde_json::to_vec_pretty(&point).map_err(Error::internal)?;
-        self.disk.write_atomic(&format!("{}/commit.json", self.dir), &bytes)?;
+        self.disk
+            .write_atomic(&format!("{}/commit.json", self.dir), &bytes)?;
         let mut st = self.lock();
         for (id, alive_version) in written {
             if let Some(slot) = st.segments.get_mut(&id) {
@@ -850,7 +1004,10 @@ impl Shard {
         st.translog.trim(generation)?;
         drop(st);
         // Files of segments the commit point no longer references (merged away).
-        let referenced: Vec<String> = segments.iter().map(|(id, _, _)| format!("seg-{id}")).collect();
+        let referenced: Vec<String> = segments
+            .iter()
+            .map(|(id, _, _)| format!("seg-{id}"))
+            .collect();
         for name in self.disk.list(&self.dir)? {
             let base = name.strip_suffix(".alive").unwrap_or(&name);
             if base.starts_with("seg-") && !referenced.iter().any(|l| l == base) {
@@ -870,7 +1027,11 @@ impl Shard {
         let st = self.lock();
         ShardStats {
             num_docs: snap.num_docs(),
-            size_bytes: snap.segments.iter().map(|s| s.segment.size_bytes()).sum::<u64>()
+            size_bytes: snap
+                .segments
+                .iter()
+                .map(|s| s.segment.size_bytes())
+                .sum::<u64>()
                 + st.translog.size(),
             segments: snap.segments.len(),
             max_seq_no: st.next_seq_no as i64 - 1,
@@ -885,10 +1046,20 @@ impl Shard {
     }
 }
 
-fn build_segment(id: u32, table: &TableInfo, docs: &[BufferedDoc], live: &[u32]) -> Result<Segment> {
+fn build_segment(
+    id: u32,
+    table: &TableInfo,
+    docs: &[BufferedDoc],
+    live: &[u32],
+) -> Result<Segment> {
     let schema = shard_schema();
-    let tdocs: Vec<TantivyDocument> =
-        live.iter().map(|i| { let d = &docs[*i as usize]; to_tantivy(schema, table, &d.doc, &d.bytes) }).collect();
+    let tdocs: Vec<TantivyDocument> = live
+        .iter()
+        .map(|i| {
+            let d = &docs[*i as usize];
+            to_tantivy(schema, table, &d.doc, &d.bytes)
+        })
+        .collect();
     Segment::build(id, schema, tdocs)
 }
 
@@ -902,12 +1073,21 @@ fn pick_merge(segments: &BTreeMap<u32, SegmentSlot>) -> Option<Vec<u32>> {
     let tier = |n: u32| -> u32 { (n.max(1) as f64).log(MERGE_FACTOR as f64).floor() as u32 };
     let mut by_tier: BTreeMap<u32, Vec<(u32, u32)>> = BTreeMap::new();
     for (id, s) in segments {
-        by_tier.entry(tier(s.alive.num_alive())).or_default().push((s.alive.num_alive(), *id));
+        by_tier
+            .entry(tier(s.alive.num_alive()))
+            .or_default()
+            .push((s.alive.num_alive(), *id));
     }
     for (_, mut members) in by_tier {
         if members.len() >= MERGE_FACTOR {
             members.sort();
-            return Some(members.iter().take(MERGE_FACTOR).map(|(_, id)| *id).collect());
+            return Some(
+                members
+                    .iter()
+                    .take(MERGE_FACTOR)
+                    .map(|(_, id)| *id)
+                    .collect(),
+            );
         }
     }
     // Segments with more than half of their documents deleted are worth rewriting.

@@ -34,7 +34,9 @@ fn row(id: i64, n: i64) -> Object {
 }
 
 fn put(shard: &Shard, id: i64, n: i64) {
-    shard.write(|b| b.put(&id.to_string(), row(id, n), Expect::Any)).unwrap();
+    shard
+        .write(|b| b.put(&id.to_string(), row(id, n), Expect::Any))
+        .unwrap();
 }
 
 #[tokio::test]
@@ -74,9 +76,15 @@ async fn failed_batches_change_nothing_and_duplicates_are_rejected() {
     assert_eq!(shard.get("1").unwrap().unwrap().source["n"], Value::Int(10));
     // Optimistic concurrency: a stale seq_no does not apply.
     let d = shard.get("1").unwrap().unwrap();
-    let stale = Expect::Version { seq_no: d.seq_no + 7, primary_term: d.primary_term };
+    let stale = Expect::Version {
+        seq_no: d.seq_no + 7,
+        primary_term: d.primary_term,
+    };
     assert!(!shard.write(|b| b.put("1", row(1, 1), stale)).unwrap());
-    let fresh = Expect::Version { seq_no: d.seq_no, primary_term: d.primary_term };
+    let fresh = Expect::Version {
+        seq_no: d.seq_no,
+        primary_term: d.primary_term,
+    };
     assert!(shard.write(|b| b.put("1", row(1, 2), fresh)).unwrap());
 }
 
@@ -93,7 +101,10 @@ async fn merges_keep_only_live_documents() {
     assert!(shard.maybe_merge().await.unwrap());
     assert_eq!(shard.snapshot().num_docs(), 20);
     for id in 0..20 {
-        assert_eq!(shard.get(&id.to_string()).unwrap().unwrap().source["n"], Value::Int(9));
+        assert_eq!(
+            shard.get(&id.to_string()).unwrap().unwrap().source["n"],
+            Value::Int(9)
+        );
     }
 }
 
@@ -120,8 +131,14 @@ async fn recovers_from_commit_point_and_translog() {
     assert_eq!(shard.snapshot().num_docs(), 58);
     assert!(shard.get("3").unwrap().is_none());
     assert!(shard.get("5").unwrap().is_none());
-    assert_eq!(shard.get("4").unwrap().unwrap().source["n"], Value::Int(400));
-    assert_eq!(shard.get("59").unwrap().unwrap().source["n"], Value::Int(59));
+    assert_eq!(
+        shard.get("4").unwrap().unwrap().source["n"],
+        Value::Int(400)
+    );
+    assert_eq!(
+        shard.get("59").unwrap().unwrap().source["n"],
+        Value::Int(59)
+    );
     // New writes after recovery get fresh sequence numbers.
     let before = shard.get("59").unwrap().unwrap().seq_no;
     put(&shard, 60, 60);

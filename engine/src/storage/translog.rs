@@ -18,8 +18,18 @@ use crate::error::{Error, Result};
 /// One logged operation.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
-    Index { id: String, seq_no: u64, version: u64, primary_term: u64, source: Vec<u8> },
-    Delete { id: String, seq_no: u64, primary_term: u64 },
+    Index {
+        id: String,
+        seq_no: u64,
+        version: u64,
+        primary_term: u64,
+        source: Vec<u8>,
+    },
+    Delete {
+        id: String,
+        seq_no: u64,
+        primary_term: u64,
+    },
 }
 
 impl Op {
@@ -33,11 +43,20 @@ impl Op {
     fn encode(&self, out: &mut Vec<u8>) {
         let start = out.len();
         out.extend_from_slice(&[0u8; 8]);
-        let (kind, id, seq_no, version, term, source): (u8, &str, u64, u64, u64, &[u8]) = match self {
-            Op::Index { id, seq_no, version, primary_term, source } => {
-                (1, id, *seq_no, *version, *primary_term, source)
-            }
-            Op::Delete { id, seq_no, primary_term } => (2, id, *seq_no, 0, *primary_term, &[]),
+        let (kind, id, seq_no, version, term, source): (u8, &str, u64, u64, u64, &[u8]) = match self
+        {
+            Op::Index {
+                id,
+                seq_no,
+                version,
+                primary_term,
+                source,
+            } => (1, id, *seq_no, *version, *primary_term, source),
+            Op::Delete {
+                id,
+                seq_no,
+                primary_term,
+            } => (2, id, *seq_no, 0, *primary_term, &[]),
         };
         out.push(kind);
         out.extend_from_slice(&seq_no.to_le_bytes());
@@ -54,16 +73,30 @@ impl Op {
 
     fn decode(body: &[u8]) -> Option<Op> {
         let kind = *body.first()?;
-        let u64_at = |i: usize| -> Option<u64> { Some(u64::from_le_bytes(body.get(i..i + 8)?.try_into().ok()?)) };
+        let u64_at = |i: usize| -> Option<u64> {
+            Some(u64::from_le_bytes(body.get(i..i + 8)?.try_into().ok()?))
+        };
         let seq_no = u64_at(1)?;
         let version = u64_at(9)?;
         let primary_term = u64_at(17)?;
         let id_len = u32::from_le_bytes(body.get(25..29)?.try_into().ok()?) as usize;
-        let id = std::str::from_utf8(body.get(29..29 + id_len)?).ok()?.to_string();
+        let id = std::str::from_utf8(body.get(29..29 + id_len)?)
+            .ok()?
+            .to_string();
         let rest = body.get(29 + id_len..)?;
         match kind {
-            1 => Some(Op::Index { id, seq_no, version, primary_term, source: rest.to_vec() }),
-            2 => Some(Op::Delete { id, seq_no, primary_term }),
+            1 => Some(Op::Index {
+                id,
+                seq_no,
+                version,
+                primary_term,
+                source: rest.to_vec(),
+            }),
+            2 => Some(Op::Delete {
+                id,
+                seq_no,
+                primary_term,
+            }),
             _ => None,
         }
     }
@@ -81,7 +114,10 @@ pub struct Translog {
 
 impl std::fmt::Debug for Translog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Translog").field("dir", &self.dir).field("generation", &self.generation).finish()
+        f.debug_struct("Translog")
+            .field("dir", &self.dir)
+            .field("generation", &self.generation)
+            .finish()
     }
 }
 
@@ -93,7 +129,14 @@ impl Translog {
     /// Opens generation `generation` of the translog in `dir` for appending.
     pub fn open(disk: Arc<dyn Disk>, dir: &str, generation: u64) -> Result<Translog> {
         let file = disk.open_append(&format!("{dir}/{}", file_name(generation)))?;
-        Ok(Translog { disk, dir: dir.to_string(), generation, file, size: 0, buf: Vec::new() })
+        Ok(Translog {
+            disk,
+            dir: dir.to_string(),
+            generation,
+            file,
+            size: 0,
+            buf: Vec::new(),
+        })
     }
 
     /// The current generation.
@@ -127,7 +170,9 @@ impl Translog {
     pub fn roll(&mut self) -> Result<()> {
         self.file.sync()?;
         let next = self.generation + 1;
-        self.file = self.disk.open_append(&format!("{}/{}", self.dir, file_name(next)))?;
+        self.file = self
+            .disk
+            .open_append(&format!("{}/{}", self.dir, file_name(next)))?;
         self.generation = next;
         self.size = 0;
         Ok(())
@@ -148,13 +193,20 @@ impl Translog {
 }
 
 fn parse_generation(name: &str) -> Option<u64> {
-    name.strip_prefix("translog-")?.strip_suffix(".tlog")?.parse().ok()
+    name.strip_prefix("translog-")?
+        .strip_suffix(".tlog")?
+        .parse()
+        .ok()
 }
 
 /// Reads every operation of generations `>= from` in `dir`, in order. Stops
 /// at the first torn or corrupt record of a generation.
 pub fn read_ops(disk: &dyn Disk, dir: &str, from: u64) -> Result<(Vec<Op>, u64)> {
-    let mut gens: Vec<u64> = disk.list(dir)?.iter().filter_map(|n| parse_generation(n)).collect();
+    let mut gens: Vec<u64> = disk
+        .list(dir)?
+        .iter()
+        .filter_map(|n| parse_generation(n))
+        .collect();
     gens.sort_unstable();
     let mut ops = Vec::new();
     let mut last = from;
@@ -163,9 +215,16 @@ pub fn read_ops(disk: &dyn Disk, dir: &str, from: u64) -> Result<(Vec<Op>, u64)>
         let bytes = disk.read(&format!("{dir}/{}", file_name(g)))?;
         let mut pos = 0usize;
         while pos + 8 <= bytes.len() {
-            let len = u32::from_le_bytes(bytes[pos..pos + 4].try_into().map_err(Error::internal)?) as usize;
-            let crc = u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into().map_err(Error::internal)?);
-            let Some(body) = bytes.get(pos + 8..pos + 8 + len) else { break };
+            let len = u32::from_le_bytes(bytes[pos..pos + 4].try_into().map_err(Error::internal)?)
+                as usize;
+            let crc = u32::from_le_bytes(
+                bytes[pos + 4..pos + 8]
+                    .try_into()
+                    .map_err(Error::internal)?,
+            );
+            let Some(body) = bytes.get(pos + 8..pos + 8 + len) else {
+                break;
+            };
             if crc32fast::hash(body) != crc {
                 break;
             }
@@ -189,8 +248,18 @@ mod tests {
         let disk = MemDisk::new();
         let arc: Arc<dyn Disk> = Arc::new(disk.clone());
         let mut log = Translog::open(arc.clone(), "t/0", 1).unwrap();
-        let a = Op::Index { id: "1".into(), seq_no: 0, version: 1, primary_term: 1, source: b"{\"a\":1}".to_vec() };
-        let b = Op::Delete { id: "1".into(), seq_no: 1, primary_term: 1 };
+        let a = Op::Index {
+            id: "1".into(),
+            seq_no: 0,
+            version: 1,
+            primary_term: 1,
+            source: b"{\"a\":1}".to_vec(),
+        };
+        let b = Op::Delete {
+            id: "1".into(),
+            seq_no: 1,
+            primary_term: 1,
+        };
         log.append(&[a.clone(), b.clone()]).unwrap();
         log.sync().unwrap();
         log.append(&[a.clone()]).unwrap();
@@ -201,7 +270,8 @@ mod tests {
         // A half-written record is ignored.
         let mut raw = disk.read("t/0/translog-0000000001.tlog").unwrap();
         raw.extend_from_slice(&[9, 0, 0, 0, 1, 2]);
-        disk.write_atomic("t/0/translog-0000000001.tlog", &raw).unwrap();
+        disk.write_atomic("t/0/translog-0000000001.tlog", &raw)
+            .unwrap();
         assert_eq!(read_ops(&disk, "t/0", 0).unwrap().0.len(), 2);
 
         log.roll().unwrap();

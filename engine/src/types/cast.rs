@@ -36,7 +36,13 @@ fn cannot(v: &Value, to: &DataType) -> Error {
 pub fn text_of(v: &Value) -> String {
     match v {
         Value::Null => "NULL".into(),
-        Value::Bool(b) => if *b { "t".into() } else { "f".into() },
+        Value::Bool(b) => {
+            if *b {
+                "t".into()
+            } else {
+                "f".into()
+            }
+        }
         Value::Int(i) => i.to_string(),
         Value::Float(f) => format_f64(*f),
         Value::Text(s) => s.clone(),
@@ -50,7 +56,11 @@ fn int_in_range(i: i64, v: &Value, to: &DataType) -> Result<Value> {
         DataType::Integer => i32::try_from(i).is_ok(),
         _ => true,
     };
-    if ok { Ok(Value::Int(i)) } else { Err(cannot(v, to)) }
+    if ok {
+        Ok(Value::Int(i))
+    } else {
+        Err(cannot(v, to))
+    }
 }
 
 fn float_to_int(f: f64, v: &Value, to: &DataType) -> Result<Value> {
@@ -112,15 +122,19 @@ pub fn cast(v: Value, to: &DataType) -> Result<Value> {
         },
         DataType::Text => match &v {
             Value::Text(_) => Ok(v),
-            Value::Array(_) | Value::Object(_) | Value::Bool(_) | Value::Int(_) | Value::Float(_) => {
-                Ok(Value::Text(text_of(&v)))
-            }
+            Value::Array(_)
+            | Value::Object(_)
+            | Value::Bool(_)
+            | Value::Int(_)
+            | Value::Float(_) => Ok(Value::Text(text_of(&v))),
             Value::Null => Ok(Value::Null),
         },
         DataType::Timestamp { tz } => match &v {
             Value::Int(_) => Ok(v),
             Value::Float(f) if f.is_finite() => Ok(Value::Int(f.round() as i64)),
-            Value::Text(s) => parse_timestamp(s, !tz).map(Value::Int).ok_or_else(|| cannot(&v, to)),
+            Value::Text(s) => parse_timestamp(s, !tz)
+                .map(Value::Int)
+                .ok_or_else(|| cannot(&v, to)),
             _ => Err(cannot(&v, to)),
         },
         DataType::Object(_) => match v {
@@ -162,10 +176,22 @@ mod tests {
 
     #[test]
     fn casts_between_scalars() {
-        assert_eq!(cast(Value::from("42"), &DataType::Integer).unwrap(), Value::Int(42));
-        assert_eq!(cast(Value::Float(1.5), &DataType::Integer).unwrap(), Value::Int(2));
-        assert_eq!(cast(Value::Int(1), &DataType::Text).unwrap(), Value::from("1"));
-        assert_eq!(cast(Value::from("yes"), &DataType::Boolean).unwrap(), Value::Bool(true));
+        assert_eq!(
+            cast(Value::from("42"), &DataType::Integer).unwrap(),
+            Value::Int(42)
+        );
+        assert_eq!(
+            cast(Value::Float(1.5), &DataType::Integer).unwrap(),
+            Value::Int(2)
+        );
+        assert_eq!(
+            cast(Value::Int(1), &DataType::Text).unwrap(),
+            Value::from("1")
+        );
+        assert_eq!(
+            cast(Value::from("yes"), &DataType::Boolean).unwrap(),
+            Value::Bool(true)
+        );
         assert_eq!(
             cast(Value::from("1970-01-02"), &DataType::Timestamp { tz: true }).unwrap(),
             Value::Int(86_400_000)

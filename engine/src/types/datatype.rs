@@ -53,7 +53,10 @@ pub struct ObjectType {
 impl ObjectType {
     /// The type of field `name`, if declared.
     pub fn field(&self, name: &str) -> Option<&DataType> {
-        self.fields.iter().find(|f| f.name == name).map(|f| &f.data_type)
+        self.fields
+            .iter()
+            .find(|f| f.name == name)
+            .map(|f| &f.data_type)
     }
 }
 
@@ -70,7 +73,9 @@ pub enum DataType {
     Double,
     Text,
     /// Milliseconds since the epoch; `tz` for `TIMESTAMP WITH TIME ZONE`.
-    Timestamp { tz: bool },
+    Timestamp {
+        tz: bool,
+    },
     Object(Box<ObjectType>),
     Array(Box<DataType>),
 }
@@ -141,12 +146,18 @@ impl DataType {
 
     /// Whether values of this type are whole numbers.
     pub fn is_integral(&self) -> bool {
-        matches!(self, DataType::SmallInt | DataType::Integer | DataType::BigInt)
+        matches!(
+            self,
+            DataType::SmallInt | DataType::Integer | DataType::BigInt
+        )
     }
 
     /// Whether this type is stored as a single indexed scalar (a fast-field column).
     pub fn is_scalar(&self) -> bool {
-        !matches!(self, DataType::Object(_) | DataType::Array(_) | DataType::Undefined)
+        !matches!(
+            self,
+            DataType::Object(_) | DataType::Array(_) | DataType::Undefined
+        )
     }
 
     /// The element type of an array, or the type itself.
@@ -196,9 +207,7 @@ impl DataType {
             "text" | "string" | "varchar" | "character varying" | "char" | "character" => {
                 DataType::Text
             }
-            "timestamp with time zone" | "timestamptz" => {
-                DataType::Timestamp { tz: true }
-            }
+            "timestamp with time zone" | "timestamptz" => DataType::Timestamp { tz: true },
             "timestamp without time zone" | "timestamp" => DataType::Timestamp { tz: false },
             "object" => DataType::object(),
             _ => return None,

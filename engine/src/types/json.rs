@@ -19,9 +19,9 @@ pub fn from_json(j: &Json) -> Value {
         },
         Json::String(s) => Value::Text(s.clone()),
         Json::Array(a) => Value::Array(a.iter().map(from_json).collect()),
-        Json::Object(o) => {
-            Value::Object(Box::new(o.iter().map(|(k, v)| (k.clone(), from_json(v))).collect()))
-        }
+        Json::Object(o) => Value::Object(Box::new(
+            o.iter().map(|(k, v)| (k.clone(), from_json(v))).collect(),
+        )),
     }
 }
 
@@ -63,7 +63,11 @@ fn float_json(f: f64) -> Json {
 pub fn to_json_typed(v: &Value, ty: &DataType) -> Json {
     match (v, ty) {
         (Value::Float(f), DataType::Real) => {
-            match format_f32(*f).parse::<f64>().ok().and_then(Number::from_f64) {
+            match format_f32(*f)
+                .parse::<f64>()
+                .ok()
+                .and_then(Number::from_f64)
+            {
                 Some(n) => Json::Number(n),
                 None => float_json(*f),
             }
@@ -86,7 +90,10 @@ pub fn infer_type(v: &Value) -> DataType {
         Value::Float(_) => DataType::Double,
         Value::Text(_) => DataType::Text,
         Value::Array(a) => DataType::Array(Box::new(
-            a.iter().map(infer_type).find(|t| *t != DataType::Undefined).unwrap_or(DataType::Undefined),
+            a.iter()
+                .map(infer_type)
+                .find(|t| *t != DataType::Undefined)
+                .unwrap_or(DataType::Undefined),
         )),
         Value::Object(_) => DataType::object(),
     }
@@ -105,7 +112,10 @@ mod tests {
 
     #[test]
     fn real_values_keep_float_precision() {
-        assert_eq!(to_json_typed(&Value::Float(1.1f32 as f64), &DataType::Real), json!(1.1));
+        assert_eq!(
+            to_json_typed(&Value::Float(1.1f32 as f64), &DataType::Real),
+            json!(1.1)
+        );
     }
 }
 
@@ -177,14 +187,20 @@ impl<'de> serde::Deserialize<'de> for Value {
             fn visit_string<E>(self, s: String) -> Result<Value, E> {
                 Ok(Value::Text(s))
             }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Value, A::Error> {
                 let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
                 while let Some(v) = seq.next_element()? {
                     out.push(v);
                 }
                 Ok(Value::Array(out))
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Value, A::Error> {
                 let mut out = Object::with_capacity(map.size_hint().unwrap_or(0).min(4096));
                 while let Some((k, v)) = map.next_entry::<String, Value>()? {
                     out.insert(k, v);
@@ -206,6 +222,9 @@ mod serde_tests {
         let direct: Value = serde_json::from_str(text).unwrap();
         let tree = from_json(&serde_json::from_str(text).unwrap());
         assert_eq!(direct, tree);
-        assert_eq!(serde_json::to_string(&direct).unwrap(), to_json(&direct).to_string());
+        assert_eq!(
+            serde_json::to_string(&direct).unwrap(),
+            to_json(&direct).to_string()
+        );
     }
 }

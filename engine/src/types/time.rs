@@ -37,7 +37,11 @@ pub fn parse_timestamp(s: &str, keep_local: bool) -> Option<i64> {
             dt.timestamp_millis()
         });
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M:%S%#z", "%Y-%m-%dT%H:%M%#z"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f%#z",
+        "%Y-%m-%dT%H:%M:%S%#z",
+        "%Y-%m-%dT%H:%M%#z",
+    ] {
         if let Ok(dt) = DateTime::parse_from_str(&normalized, fmt) {
             return Some(if keep_local {
                 dt.naive_local().and_utc().timestamp_millis()
@@ -47,7 +51,11 @@ pub fn parse_timestamp(s: &str, keep_local: bool) -> Option<i64> {
         }
     }
     let naive = normalized.trim_end_matches('Z');
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+    ] {
         if let Ok(dt) = NaiveDateTime::parse_from_str(naive, fmt) {
             return Some(dt.and_utc().timestamp_millis());
         }
@@ -59,7 +67,9 @@ pub fn parse_timestamp(s: &str, keep_local: bool) -> Option<i64> {
             _ => naive.to_string(),
         };
         if let Ok(d) = NaiveDate::parse_from_str(&candidate, "%Y-%m-%d") {
-            return d.and_hms_opt(0, 0, 0).map(|dt| dt.and_utc().timestamp_millis());
+            return d
+                .and_hms_opt(0, 0, 0)
+                .map(|dt| dt.and_utc().timestamp_millis());
         }
     }
     None
@@ -188,11 +198,27 @@ pub fn date_trunc(unit: &str, ms: i64) -> Option<i64> {
     let d = dt.date_naive();
     let trunc_date = |date: NaiveDate| date.and_hms_opt(0, 0, 0).map(|x| x.and_utc());
     let out = match unit.to_ascii_lowercase().as_str() {
-        "millennium" => trunc_date(NaiveDate::from_ymd_opt(d.year() - (d.year() - 1).rem_euclid(1000), 1, 1)?),
-        "century" => trunc_date(NaiveDate::from_ymd_opt(d.year() - (d.year() - 1).rem_euclid(100), 1, 1)?),
-        "decade" => trunc_date(NaiveDate::from_ymd_opt(d.year() - d.year().rem_euclid(10), 1, 1)?),
+        "millennium" => trunc_date(NaiveDate::from_ymd_opt(
+            d.year() - (d.year() - 1).rem_euclid(1000),
+            1,
+            1,
+        )?),
+        "century" => trunc_date(NaiveDate::from_ymd_opt(
+            d.year() - (d.year() - 1).rem_euclid(100),
+            1,
+            1,
+        )?),
+        "decade" => trunc_date(NaiveDate::from_ymd_opt(
+            d.year() - d.year().rem_euclid(10),
+            1,
+            1,
+        )?),
         "year" => trunc_date(NaiveDate::from_ymd_opt(d.year(), 1, 1)?),
-        "quarter" => trunc_date(NaiveDate::from_ymd_opt(d.year(), (d.month() - 1) / 3 * 3 + 1, 1)?),
+        "quarter" => trunc_date(NaiveDate::from_ymd_opt(
+            d.year(),
+            (d.month() - 1) / 3 * 3 + 1,
+            1,
+        )?),
         "month" => trunc_date(NaiveDate::from_ymd_opt(d.year(), d.month(), 1)?),
         "week" => trunc_date(d - chrono::Duration::days(d.weekday().num_days_from_monday() as i64)),
         "day" => trunc_date(d),
@@ -234,7 +260,9 @@ pub fn extract_is_integral(field: &str) -> bool {
 
 /// `date_format([format, [timezone,]] ts)` with MySQL-style `%` specifiers, as CrateDB.
 pub fn date_format(format: &str, ms: i64) -> String {
-    let Some(dt) = to_datetime(ms) else { return ms.to_string() };
+    let Some(dt) = to_datetime(ms) else {
+        return ms.to_string();
+    };
     let mut out = String::new();
     let mut chars = format.chars();
     while let Some(c) = chars.next() {
@@ -271,7 +299,13 @@ pub fn date_format(format: &str, ms: i64) -> String {
             'l' => ((dt.hour() + 11) % 12 + 1).to_string(),
             'M' => dt.format("%B").to_string(),
             'm' => format!("{:02}", dt.month()),
-            'p' => if dt.hour() < 12 { "AM".into() } else { "PM".into() },
+            'p' => {
+                if dt.hour() < 12 {
+                    "AM".into()
+                } else {
+                    "PM".into()
+                }
+            }
             'r' => dt.format("%I:%M:%S %p").to_string(),
             'S' | 's' => format!("{:02}", dt.second()),
             'T' => dt.format("%H:%M:%S").to_string(),
@@ -301,23 +335,41 @@ mod tests {
     #[test]
     fn parses_the_usual_literals() {
         assert_eq!(parse_timestamp("1970-01-01", false), Some(0));
-        assert_eq!(parse_timestamp("2013-09-12T21:43:59.000Z", false), Some(1379022239000));
-        assert_eq!(parse_timestamp("2025-03-01 00:00:00", false), Some(1740787200000));
+        assert_eq!(
+            parse_timestamp("2013-09-12T21:43:59.000Z", false),
+            Some(1379022239000)
+        );
+        assert_eq!(
+            parse_timestamp("2025-03-01 00:00:00", false),
+            Some(1740787200000)
+        );
         assert_eq!(parse_timestamp("1970-01-01T01:00:00+01:00", false), Some(0));
-        assert_eq!(parse_timestamp("1970-01-01T01:00:00+01:00", true), Some(3_600_000));
+        assert_eq!(
+            parse_timestamp("1970-01-01T01:00:00+01:00", true),
+            Some(3_600_000)
+        );
         assert_eq!(parse_timestamp("308534400000", false), Some(308534400000));
         assert_eq!(parse_timestamp("not a date", false), None);
-        assert_eq!(parse_timestamp("2024-02-29 23:59:59.5", false), Some(1709251199500));
+        assert_eq!(
+            parse_timestamp("2024-02-29 23:59:59.5", false),
+            Some(1709251199500)
+        );
         assert_eq!(parse_timestamp("2023-02-29", false), None);
         assert_eq!(parse_timestamp("1969-12-31T23:59:59Z", false), Some(-1000));
-        assert_eq!(parse_timestamp("2020-01-01T00:00:00.123456+0130", false), Some(1577831400123));
+        assert_eq!(
+            parse_timestamp("2020-01-01T00:00:00.123456+0130", false),
+            Some(1577831400123)
+        );
     }
 
     #[test]
     fn truncates_extracts_and_formats() {
         let ts = parse_timestamp("2014-05-19T14:27:35.123Z", false).unwrap();
         assert_eq!(date_trunc("day", ts), parse_timestamp("2014-05-19", false));
-        assert_eq!(date_trunc("month", ts), parse_timestamp("2014-05-01", false));
+        assert_eq!(
+            date_trunc("month", ts),
+            parse_timestamp("2014-05-01", false)
+        );
         assert_eq!(date_trunc("week", ts), parse_timestamp("2014-05-19", false));
         assert_eq!(extract("year", ts), Some(2014.0));
         assert_eq!(date_format("%Y-%m-%d %H:%i", ts), "2014-05-19 14:27");

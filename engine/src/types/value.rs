@@ -104,11 +104,9 @@ impl Value {
                 }
                 a.len().cmp(&b.len())
             }
-            (Object(a), Object(b)) => {
-                crate::types::json::to_json(&Value::Object(a.clone()))
-                    .to_string()
-                    .cmp(&crate::types::json::to_json(&Value::Object(b.clone())).to_string())
-            }
+            (Object(a), Object(b)) => crate::types::json::to_json(&Value::Object(a.clone()))
+                .to_string()
+                .cmp(&crate::types::json::to_json(&Value::Object(b.clone())).to_string()),
             (a, b) => a.rank().cmp(&b.rank()),
         }
     }
@@ -220,7 +218,11 @@ pub fn format_f64(f: f64) -> String {
         return "NaN".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { "Infinity".into() } else { "-Infinity".into() };
+        return if f > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        };
     }
     let abs = f.abs();
     if abs != 0.0 && !(1e-3..1e7).contains(&abs) {
@@ -242,7 +244,11 @@ pub fn format_f32(f: f64) -> String {
         return format_f64(v as f64);
     }
     let s = format!("{}", v);
-    if s.contains('.') || !v.is_finite() { s } else { format!("{s}.0") }
+    if s.contains('.') || !v.is_finite() {
+        s
+    } else {
+        format!("{s}.0")
+    }
 }
 
 #[cfg(test)]
