@@ -13,7 +13,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::types::{ColumnPolicy, DataType, ObjectField, ObjectType};
+use crate::types::{ColumnPolicy, DataType, ObjectField};
 
 /// Schemas that always exist and hold system tables.
 pub const SYSTEM_SCHEMAS: &[&str] = &["information_schema", "pg_catalog", "sys"];
@@ -230,7 +230,7 @@ pub fn add_column_path(
                 true
             }
             None => {
-                let mut child = DataType::Object(Box::new(ObjectType::default()));
+                let mut child = DataType::Object(Box::default());
                 descend(&mut child, rest, leaf);
                 obj.fields.push(ObjectField {
                     name: key.clone(),

@@ -10,7 +10,11 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "shoal", version, about = "Shoal: a CrateDB-style distributed SQL database")]
+#[command(
+    name = "shoal",
+    version,
+    about = "Shoal: a CrateDB-style distributed SQL database"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

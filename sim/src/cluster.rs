@@ -78,9 +78,17 @@ impl SimCluster {
                     })
                     .build()
             };
-            nodes.push(SimNode { name, disk, handle: node_handle, engine });
+            nodes.push(SimNode {
+                name,
+                disk,
+                handle: node_handle,
+                engine,
+            });
         }
-        let cluster = SimCluster { cluster_name: "sim".into(), nodes };
+        let cluster = SimCluster {
+            cluster_name: "sim".into(),
+            nodes,
+        };
         for node in &cluster.nodes {
             cluster.wait_up(&node.name).await;
         }
@@ -88,7 +96,10 @@ impl SimCluster {
     }
 
     fn node(&self, name: &str) -> &SimNode {
-        self.nodes.iter().find(|n| n.name == name).unwrap_or_else(|| panic!("no node {name}"))
+        self.nodes
+            .iter()
+            .find(|n| n.name == name)
+            .unwrap_or_else(|| panic!("no node {name}"))
     }
 
     async fn wait_up(&self, name: &str) {
@@ -105,7 +116,9 @@ impl SimCluster {
     /// Executes SQL on a node, inside that node's simulated context.
     pub async fn execute(&self, name: &str, sql: &str, params: Vec<Value>) -> Result<QueryResult> {
         let node = self.node(name);
-        let engine = lock(&node.engine).clone().ok_or_else(|| Error::ShardsUnavailable(format!("node {name} is down")))?;
+        let engine = lock(&node.engine)
+            .clone()
+            .ok_or_else(|| Error::ShardsUnavailable(format!("node {name} is down")))?;
         let sql = sql.to_string();
         // A NodeHandle is tied to one incarnation of the node: fetch the current one.
         let handle = Handle::current()

@@ -15,29 +15,56 @@ async fn count(c: &SimCluster, sql: &str) -> i64 {
 #[madsim::test]
 async fn single_node_sql_refresh_and_recovery() {
     let c = SimCluster::start(1).await;
-    c.execute("n1", "CREATE TABLE t (id INT PRIMARY KEY, v TEXT) CLUSTERED INTO 3 SHARDS", vec![]).await.unwrap();
+    c.execute(
+        "n1",
+        "CREATE TABLE t (id INT PRIMARY KEY, v TEXT) CLUSTERED INTO 3 SHARDS",
+        vec![],
+    )
+    .await
+    .unwrap();
     for i in 0..50 {
-        c.execute("n1", "INSERT INTO t (id, v) VALUES (?, ?)", vec![Value::Int(i), Value::Text(format!("v{i}"))])
-            .await
-            .unwrap();
+        c.execute(
+            "n1",
+            "INSERT INTO t (id, v) VALUES (?, ?)",
+            vec![Value::Int(i), Value::Text(format!("v{i}"))],
+        )
+        .await
+        .unwrap();
     }
     // Writes are invisible to searches until a refresh, but real-time by primary key.
     assert_eq!(count(&c, "SELECT count(*) FROM t").await, 0);
-    let r = c.execute("n1", "SELECT v FROM t WHERE id = 7", vec![]).await.unwrap();
+    let r = c
+        .execute("n1", "SELECT v FROM t WHERE id = 7", vec![])
+        .await
+        .unwrap();
     assert_eq!(r.rows, vec![vec![Value::Text("v7".into())]]);
     // The periodic refresh (1 s by default) makes them searchable.
     madsim::time::sleep(Duration::from_millis(1200)).await;
     assert_eq!(count(&c, "SELECT count(*) FROM t").await, 50);
 
     // Acknowledged writes survive a power loss: they were fsynced to the translog.
-    c.execute("n1", "UPDATE t SET v = 'changed' WHERE id = 3", vec![]).await.unwrap();
-    c.execute("n1", "DELETE FROM t WHERE id = 4", vec![]).await.unwrap();
+    c.execute("n1", "UPDATE t SET v = 'changed' WHERE id = 3", vec![])
+        .await
+        .unwrap();
+    c.execute("n1", "DELETE FROM t WHERE id = 4", vec![])
+        .await
+        .unwrap();
     c.crash("n1");
     assert!(c.execute("n1", "SELECT 1", vec![]).await.is_err());
     c.restart("n1").await;
     assert_eq!(count(&c, "SELECT count(*) FROM t").await, 49);
-    let r = c.execute("n1", "SELECT v FROM t WHERE id = 3", vec![]).await.unwrap();
+    let r = c
+        .execute("n1", "SELECT v FROM t WHERE id = 3", vec![])
+        .await
+        .unwrap();
     assert_eq!(r.rows, vec![vec![Value::Text("changed".into())]]);
-    let r = c.execute("n1", "SELECT count(*), max(id) FROM t WHERE v LIKE 'v%'", vec![]).await.unwrap();
+    let r = c
+        .execute(
+            "n1",
+            "SELECT count(*), max(id) FROM t WHERE v LIKE 'v%'",
+            vec![],
+        )
+        .await
+        .unwrap();
     assert_eq!(r.rows, vec![vec![Value::Int(48), Value::Int(49)]]);
 }

@@ -77,10 +77,10 @@ impl<'a> Sink<'a> {
 
     /// Adds a row; returns false once no more rows are needed.
     pub fn push(&mut self, row: Row) -> Result<bool> {
-        if let Some(r) = self.residual {
-            if !r.matches(&row, self.ctx)? {
-                return Ok(true);
-            }
+        if let Some(r) = self.residual
+            && !r.matches(&row, self.ctx)?
+        {
+            return Ok(true);
         }
         match &self.spec.mode {
             CollectMode::Rows {
@@ -372,10 +372,8 @@ pub fn matching_docs(
                 Some(r) => r.matches(&fetcher.row(doc)?, ctx)?,
                 None => true,
             };
-            if keep {
-                if let Some(id) = view.segment.id_of(doc) {
-                    ids.push(id);
-                }
+            if keep && let Some(id) = view.segment.id_of(doc) {
+                ids.push(id);
             }
             Ok(true)
         })?;

@@ -289,10 +289,10 @@ fn identity(width: usize, outputs: &[Expr]) -> Vec<Expr> {
         let mut max = 0;
         for o in outputs {
             o.visit(&mut |e| {
-                if let Expr::Column(i, _) = e {
-                    if *i < crate::planner::bind::WINDOW_BASE {
-                        max = max.max(*i + 1);
-                    }
+                if let Expr::Column(i, _) = e
+                    && *i < crate::planner::bind::WINDOW_BASE
+                {
+                    max = max.max(*i + 1);
                 }
             });
         }
@@ -419,10 +419,8 @@ fn equalities(filter: &Expr, ctx: &crate::expr::EvalCtx) -> HashMap<usize, Vec<V
                         _ => ok = false,
                     }
                 }
-                if ok {
-                    if let Some(c) = col {
-                        out.entry(c).or_default().extend(vals);
-                    }
+                if ok && let Some(c) = col {
+                    out.entry(c).or_default().extend(vals);
                 }
             }
             _ => {}
@@ -431,13 +429,16 @@ fn equalities(filter: &Expr, ctx: &crate::expr::EvalCtx) -> HashMap<usize, Vec<V
     out
 }
 
+/// A document to fetch by id, on one shard if the routing is known.
+pub(crate) type KeyLookup = (String, Option<u32>);
+
 /// The (id, shard) pairs a filter pins down, if it fully constrains the key.
 pub(crate) fn key_lookups(
     table: &TableInfo,
     scan: &[ScanColumn],
     filter: Option<&Expr>,
     ctx: &crate::expr::EvalCtx,
-) -> Result<Option<Vec<(String, Option<u32>)>>> {
+) -> Result<Option<Vec<KeyLookup>>> {
     let Some(filter) = filter else {
         return Ok(None);
     };

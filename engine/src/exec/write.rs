@@ -249,18 +249,18 @@ impl Executor<'_> {
             }
         }
         // 5. ON CONFLICT DO UPDATE: read-modify-write the existing rows.
-        if let Some(ConflictPlan::DoUpdate(assignments)) = &plan.on_conflict {
-            if !conflicts.is_empty() {
-                let updated = self.upsert_existing(&table, assignments, conflicts).await?;
-                for (origin, r) in updated {
-                    match r {
-                        Ok(n) => {
-                            if let Ok(c) = &mut results[origin] {
-                                *c += n;
-                            }
+        if let Some(ConflictPlan::DoUpdate(assignments)) = &plan.on_conflict
+            && !conflicts.is_empty()
+        {
+            let updated = self.upsert_existing(&table, assignments, conflicts).await?;
+            for (origin, r) in updated {
+                match r {
+                    Ok(n) => {
+                        if let Ok(c) = &mut results[origin] {
+                            *c += n;
                         }
-                        Err(e) => results[origin] = Err(e),
                     }
+                    Err(e) => results[origin] = Err(e),
                 }
             }
         }

@@ -141,10 +141,10 @@ impl AggCall {
 
     /// Folds one input row into `state`.
     pub fn update(&self, state: &mut AggState, row: &[Value], ctx: &EvalCtx) -> Result<()> {
-        if let Some(f) = &self.filter {
-            if !f.matches(row, ctx)? {
-                return Ok(());
-            }
+        if let Some(f) = &self.filter
+            && !f.matches(row, ctx)?
+        {
+            return Ok(());
         }
         if self.func == AggFunc::CountStar {
             if let AggState::Count(c) = state {
@@ -253,20 +253,14 @@ impl AggCall {
                 *sum += s2;
                 *count += c2;
             }
-            (AggState::Min(a), AggState::Min(b)) => {
-                if !b.is_null() && (a.is_null() || b < *a) {
-                    *a = b;
-                }
+            (AggState::Min(a), AggState::Min(b)) if !b.is_null() && (a.is_null() || b < *a) => {
+                *a = b;
             }
-            (AggState::Max(a), AggState::Max(b)) => {
-                if !b.is_null() && (a.is_null() || b > *a) {
-                    *a = b;
-                }
+            (AggState::Max(a), AggState::Max(b)) if !b.is_null() && (a.is_null() || b > *a) => {
+                *a = b;
             }
-            (AggState::Arbitrary(a), AggState::Arbitrary(b)) => {
-                if a.is_null() {
-                    *a = b;
-                }
+            (AggState::Arbitrary(a), AggState::Arbitrary(b)) if a.is_null() => {
+                *a = b;
             }
             (AggState::Values(a), AggState::Values(b)) => a.extend(b),
             (AggState::StringAgg(a), AggState::StringAgg(b)) => a.extend(b),

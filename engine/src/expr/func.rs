@@ -462,12 +462,12 @@ impl Func {
                 let s: Vec<char> = text(0).chars().collect();
                 let start = int(1)?;
                 let len = if args.len() > 2 { Some(int(2)?) } else { None };
-                if let Some(l) = len {
-                    if l < 0 {
-                        return Err(Error::InvalidArgument(
-                            "negative substring length not allowed".into(),
-                        ));
-                    }
+                if let Some(l) = len
+                    && l < 0
+                {
+                    return Err(Error::InvalidArgument(
+                        "negative substring length not allowed".into(),
+                    ));
                 }
                 let from = start.max(1);
                 let end = match len {

@@ -134,10 +134,10 @@ impl Expr {
             if matches!(e, Expr::Column(..)) {
                 constant = false;
             }
-            if let Expr::Call { func, .. } = e {
-                if !func.is_deterministic() {
-                    constant = false;
-                }
+            if let Expr::Call { func, .. } = e
+                && !func.is_deterministic()
+            {
+                constant = false;
             }
         });
         constant

@@ -94,10 +94,11 @@ fn lit(v: Value, ty: DataType) -> Expr {
 pub fn contains_aggregate(e: &ast::Expr) -> bool {
     let mut found = false;
     walk(e, &mut |x| {
-        if let ast::Expr::Function(f) = x {
-            if f.over.is_none() && AggFunc::from_name(&function_name(&f.name)).is_some() {
-                found = true;
-            }
+        if let ast::Expr::Function(f) = x
+            && f.over.is_none()
+            && AggFunc::from_name(&function_name(&f.name)).is_some()
+        {
+            found = true;
         }
     });
     found
@@ -169,12 +170,12 @@ fn walk(e: &ast::Expr, f: &mut dyn FnMut(&ast::Expr)) {
             }
         }
         E::Function(func) => {
-            if func.over.is_none() {
-                if let FunctionArguments::List(l) = &func.args {
-                    for a in &l.args {
-                        if let FunctionArg::Unnamed(FunctionArgExpr::Expr(x)) = a {
-                            go(x);
-                        }
+            if func.over.is_none()
+                && let FunctionArguments::List(l) = &func.args
+            {
+                for a in &l.args {
+                    if let FunctionArg::Unnamed(FunctionArgExpr::Expr(x)) = a {
+                        go(x);
                     }
                 }
             }
@@ -305,31 +306,30 @@ impl<'a> Binder<'a> {
     fn bind_post_special(&mut self, e: &ast::Expr) -> Result<Option<Expr>> {
         if let ast::Expr::Function(f) = e {
             let name = function_name(&f.name);
-            if f.over.is_none() {
-                if let Some(func) = AggFunc::from_name(&name) {
-                    let call = self.bind_agg_call(func, f)?;
-                    let n = self.aggregation.keys.len();
-                    let ty = call.ty.clone();
-                    let idx = match self.aggregation.aggs.iter().position(|c| *c == call) {
-                        Some(i) => i,
-                        None => {
-                            self.aggregation.aggs.push(call);
-                            self.aggregation.aggs.len() - 1
-                        }
-                    };
-                    return Ok(Some(Expr::Column(n + idx, ty)));
-                }
+            if f.over.is_none()
+                && let Some(func) = AggFunc::from_name(&name)
+            {
+                let call = self.bind_agg_call(func, f)?;
+                let n = self.aggregation.keys.len();
+                let ty = call.ty.clone();
+                let idx = match self.aggregation.aggs.iter().position(|c| *c == call) {
+                    Some(i) => i,
+                    None => {
+                        self.aggregation.aggs.push(call);
+                        self.aggregation.aggs.len() - 1
+                    }
+                };
+                return Ok(Some(Expr::Column(n + idx, ty)));
             }
         }
         if matches!(e, ast::Expr::Value(_)) {
             return Ok(None);
         }
-        if let Ok(bound) = self.bind_source(e) {
-            if !bound.is_constant() {
-                if let Some(i) = self.aggregation.keys.iter().position(|k| *k == bound) {
-                    return Ok(Some(Expr::Column(i, bound.data_type())));
-                }
-            }
+        if let Ok(bound) = self.bind_source(e)
+            && !bound.is_constant()
+            && let Some(i) = self.aggregation.keys.iter().position(|k| *k == bound)
+        {
+            return Ok(Some(Expr::Column(i, bound.data_type())));
         }
         Ok(None)
     }
@@ -1439,10 +1439,11 @@ pub fn coerce_pair(l: Expr, r: Expr) -> Result<(Expr, Expr)> {
 /// fractional number compared with an integer column keeps its value by
 /// casting the column side instead (done by the caller via precedence).
 fn coerce_literal_to_column(lit_expr: Expr, ty: &DataType, _column: &Expr) -> Result<Expr> {
-    if let Expr::Literal(Value::Float(f), _) = &lit_expr {
-        if ty.is_integral() && f.fract() != 0.0 {
-            return Ok(lit_expr);
-        }
+    if let Expr::Literal(Value::Float(f), _) = &lit_expr
+        && ty.is_integral()
+        && f.fract() != 0.0
+    {
+        return Ok(lit_expr);
     }
     coerce_to(lit_expr, ty)
 }

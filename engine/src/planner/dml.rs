@@ -100,13 +100,13 @@ fn check_assignable(table: &TableInfo, column: &str, path: &[String]) -> Result<
             reason: "Updating a partitioned-by column is not supported".into(),
         });
     }
-    if let Some(c) = table.column(column) {
-        if c.generated_expr.is_some() {
-            return Err(Error::ColumnValidation {
-                column: column.into(),
-                reason: "Updating a generated column is not supported".into(),
-            });
-        }
+    if let Some(c) = table.column(column)
+        && c.generated_expr.is_some()
+    {
+        return Err(Error::ColumnValidation {
+            column: column.into(),
+            reason: "Updating a generated column is not supported".into(),
+        });
     }
     Ok(())
 }

@@ -68,10 +68,9 @@ pub fn output_name(e: &ast::Expr) -> String {
                     if matches!(
                         list.duplicate_treatment,
                         Some(ast::DuplicateTreatment::Distinct)
-                    ) {
-                        if let Some(first) = parts.first_mut() {
-                            *first = format!("DISTINCT {first}");
-                        }
+                    ) && let Some(first) = parts.first_mut()
+                    {
+                        *first = format!("DISTINCT {first}");
                     }
                     parts.join(", ")
                 }

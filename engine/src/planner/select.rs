@@ -413,10 +413,10 @@ fn plan_factor(ctx: &PlanCtx, factor: &TableFactor) -> Result<(Source, Relation)
                         types,
                         &renames,
                     )?;
-                    if alias_name.is_none() {
-                        if let Relation::Rows { schema: s, .. } = &mut rel {
-                            *s = Some(schema);
-                        }
+                    if alias_name.is_none()
+                        && let Relation::Rows { schema: s, .. } = &mut rel
+                    {
+                        *s = Some(schema);
                     }
                     Ok((Source::System(st), rel))
                 }

@@ -234,10 +234,10 @@ pub async fn sql(
         Err(e) => return error_response(&e, trace),
     };
     let mut session = Session::default();
-    if let Some(schema) = headers.get("default-schema").and_then(|v| v.to_str().ok()) {
-        if !schema.is_empty() {
-            session.default_schema = schema.to_string();
-        }
+    if let Some(schema) = headers.get("default-schema").and_then(|v| v.to_str().ok())
+        && !schema.is_empty()
+    {
+        session.default_schema = schema.to_string();
     }
     if let Some(user) = headers.get("x-user").and_then(|v| v.to_str().ok()) {
         session.user = user.to_string();

@@ -20,11 +20,11 @@ fn tokenize(dialect: &CrateDialect, sql: &str) -> Result<Vec<TokenWithSpan>> {
         .map_err(|e| Error::Parse(e.to_string()))?;
     let mut n = 0;
     for t in tokens.iter_mut() {
-        if let Token::Placeholder(p) = &mut t.token {
-            if p == "?" {
-                n += 1;
-                *p = format!("${n}");
-            }
+        if let Token::Placeholder(p) = &mut t.token
+            && p == "?"
+        {
+            n += 1;
+            *p = format!("${n}");
         }
     }
     Ok(tokens)
@@ -748,9 +748,9 @@ pub fn parse_type(p: &mut Parser) -> PResult<DataType> {
         "timestamp" => {
             if words(p, &["WITH", "TIME", "ZONE"]) {
                 DataType::Timestamp { tz: true }
-            } else if words(p, &["WITHOUT", "TIME", "ZONE"]) {
-                DataType::Timestamp { tz: false }
             } else {
+                // `WITHOUT TIME ZONE`, or bare TIMESTAMP (its alias).
+                words(p, &["WITHOUT", "TIME", "ZONE"]);
                 DataType::Timestamp { tz: false }
             }
         }

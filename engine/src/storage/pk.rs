@@ -89,10 +89,10 @@ impl PkIndex {
 
     /// Looks up an id.
     pub fn get(&self, id: &str, is_id: impl Fn(&Entry, &str) -> bool) -> Option<Entry> {
-        if !self.overflow.is_empty() {
-            if let Some(e) = self.overflow.get(id) {
-                return Some(*e);
-            }
+        if !self.overflow.is_empty()
+            && let Some(e) = self.overflow.get(id)
+        {
+            return Some(*e);
         }
         let e = self.map.get(&id_hash(id))?;
         if is_id(e, id) { Some(*e) } else { None }
@@ -100,11 +100,11 @@ impl PkIndex {
 
     /// Inserts or replaces the entry of an id.
     pub fn put(&mut self, id: &str, entry: Entry, is_id: impl Fn(&Entry, &str) -> bool) {
-        if !self.overflow.is_empty() {
-            if let Some(e) = self.overflow.get_mut(id) {
-                *e = entry;
-                return;
-            }
+        if !self.overflow.is_empty()
+            && let Some(e) = self.overflow.get_mut(id)
+        {
+            *e = entry;
+            return;
         }
         match self.map.entry(id_hash(id)) {
             hashbrown::hash_map::Entry::Vacant(v) => {
@@ -135,10 +135,10 @@ impl PkIndex {
 
     /// Removes an id, returning its entry.
     pub fn remove(&mut self, id: &str, is_id: impl Fn(&Entry, &str) -> bool) -> Option<Entry> {
-        if !self.overflow.is_empty() {
-            if let Some(e) = self.overflow.remove(id) {
-                return Some(e);
-            }
+        if !self.overflow.is_empty()
+            && let Some(e) = self.overflow.remove(id)
+        {
+            return Some(e);
         }
         let h = id_hash(id);
         match self.map.get(&h) {
@@ -156,14 +156,14 @@ impl PkIndex {
         from: impl Fn(&Place) -> bool,
         to: Place,
     ) -> bool {
-        if !self.overflow.is_empty() {
-            if let Some(e) = self.overflow.get_mut(id) {
-                if e.seq_no == seq_no && from(&e.place) {
-                    e.place = to;
-                    return true;
-                }
-                return false;
+        if !self.overflow.is_empty()
+            && let Some(e) = self.overflow.get_mut(id)
+        {
+            if e.seq_no == seq_no && from(&e.place) {
+                e.place = to;
+                return true;
             }
+            return false;
         }
         match self.map.get_mut(&id_hash(id)) {
             Some(e) if e.seq_no == seq_no && from(&e.place) => {

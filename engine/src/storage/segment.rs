@@ -29,10 +29,10 @@ impl AliveSet {
     /// All `len` documents alive.
     pub fn all(len: u32) -> AliveSet {
         let mut words = vec![u64::MAX; (len as usize).div_ceil(64)];
-        if len % 64 != 0 {
-            if let Some(last) = words.last_mut() {
-                *last = (1u64 << (len % 64)) - 1;
-            }
+        if !len.is_multiple_of(64)
+            && let Some(last) = words.last_mut()
+        {
+            *last = (1u64 << (len % 64)) - 1;
         }
         AliveSet {
             words,

@@ -204,13 +204,12 @@ impl State {
     }
 
     fn kill(&mut self, place: Place) {
-        if let Place::Segment { seg, doc } = place {
-            if let Some(slot) = self.segments.get_mut(&seg) {
-                if slot.alive.kill(doc) {
-                    slot.dirty = true;
-                    slot.alive_version += 1;
-                }
-            }
+        if let Place::Segment { seg, doc } = place
+            && let Some(slot) = self.segments.get_mut(&seg)
+            && slot.alive.kill(doc)
+        {
+            slot.dirty = true;
+            slot.alive_version += 1;
         }
     }
 

@@ -182,10 +182,10 @@ impl Translog {
     /// made them unnecessary).
     pub fn trim(&mut self, generation: u64) -> Result<()> {
         for name in self.disk.list(&self.dir)? {
-            if let Some(g) = parse_generation(&name) {
-                if g < generation {
-                    self.disk.remove(&format!("{}/{name}", self.dir))?;
-                }
+            if let Some(g) = parse_generation(&name)
+                && g < generation
+            {
+                self.disk.remove(&format!("{}/{name}", self.dir))?;
             }
         }
         Ok(())
@@ -262,7 +262,7 @@ mod tests {
         };
         log.append(&[a.clone(), b.clone()]).unwrap();
         log.sync().unwrap();
-        log.append(&[a.clone()]).unwrap();
+        log.append(std::slice::from_ref(&a)).unwrap();
         disk.crash();
         let (ops, _) = read_ops(&disk, "t/0", 0).unwrap();
         assert_eq!(ops, vec![a.clone(), b]);
