@@ -138,4 +138,4 @@ macro_rules! script {
     )*};
 }
 
-script!(basics);
+script!(basics, ddl, ddl_errors, dml, objects, queries, functions, refresh);

@@ -14,6 +14,7 @@ pub mod format;
 pub mod hosts;
 pub mod keywords;
 pub mod lex;
+pub mod local;
 pub mod printer;
 pub mod progress;
 pub mod repl;

@@ -1,23 +1,27 @@
-//! `shoal`: the Shoal binary. `shoal server` runs a node; `shoal shell` opens the SQL shell.
+//! `shoal`: the Shoal binary. `shoal server` runs a node; `shoal shell` opens
+//! the SQL shell; plain `shoal` opens the shell on a local server it starts.
 
 use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
 
 // The server allocates and frees many small rows; mimalloc handles that
 // churn far better than the system allocator.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use clap::{Parser, Subcommand};
-
 #[derive(Parser)]
 #[command(
     name = "shoal",
     version,
-    about = "Shoal: a CrateDB-style distributed SQL database"
+    about = "Shoal: a CrateDB-style distributed SQL database",
+    long_about = "Shoal: a CrateDB-style distributed SQL database.\n\n\
+                  Without a subcommand, shoal starts a local server in the background \
+                  (data in ~/.local/share/shoal/local) and opens the shell on it."
 )]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
@@ -28,16 +32,53 @@ enum Command {
     Shell(shoal_shell::ShellArgs),
 }
 
+/// Shell options for the local mode: crash's defaults, connected to `url`.
+#[derive(Parser)]
+struct LocalShell {
+    #[command(flatten)]
+    args: shoal_shell::ShellArgs,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Server(args) => match shoal_engine::server::run(args) {
+        Some(Command::Server(args)) => match shoal_engine::server::run(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("shoal server: {e}");
                 ExitCode::FAILURE
             }
         },
-        Command::Shell(args) => shoal_shell::run(args),
+        Some(Command::Shell(args)) => shoal_shell::run(args),
+        None => local_shell(),
     }
+}
+
+/// Starts a local server and opens the shell on it (until the embedded
+/// simulated cluster replaces this).
+fn local_shell() -> ExitCode {
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("shoal: cannot find own executable: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let data = shoal_shell::local::default_data_dir();
+    let server = match shoal_shell::local::LocalServer::start(&exe, data) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("shoal: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    eprintln!(
+        "Started a local Shoal server at {} (data in {}); it stops when you leave the shell.",
+        server.url,
+        server.data.display()
+    );
+    let args = LocalShell::parse_from(["shoal", "--hosts", &server.url]).args;
+    let code = shoal_shell::run(args);
+    drop(server);
+    code
 }

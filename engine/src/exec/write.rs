@@ -64,6 +64,15 @@ fn set_path(row: &mut Object, column: &str, path: &[String], value: Value) {
     }
 }
 
+/// Removes generated columns from a row being updated: normalising it computes them again.
+fn drop_generated(table: &TableInfo, row: &mut Object) {
+    for c in &table.columns {
+        if c.generated_expr.is_some() {
+            row.shift_remove(&c.name);
+        }
+    }
+}
+
 /// A row's values in the table's top-level column order.
 fn as_table_row(table: &TableInfo, row: &Object) -> Vec<Value> {
     table
@@ -296,6 +305,7 @@ impl Executor<'_> {
                 let mut eval_row = as_table_row(&table, &existing.source);
                 eval_row.extend(as_table_row(&table, &p.source));
                 let mut updated = (*existing.source).clone();
+                drop_generated(&table, &mut updated);
                 let mut failed = None;
                 for a in assignments {
                     match a.value.eval(&eval_row, &self.ctx) {
@@ -429,6 +439,7 @@ impl Executor<'_> {
                 for doc in docs {
                     let scan_row = stored_row(doc, &plan.scan);
                     let mut updated = (*doc.source).clone();
+                    drop_generated(&table, &mut updated);
                     for a in &plan.assignments {
                         let v = a.value.eval(&scan_row, &self.ctx)?;
                         set_path(&mut updated, &a.column, &a.path, v);
