@@ -205,6 +205,7 @@ fn main() {
         .ok();
 
     // Ingest.
+    let cpu_before = server.cpu_seconds().unwrap_or(0.0);
     let started = Instant::now();
     let mut last_report = Instant::now();
     for (i, b) in batches.iter().enumerate() {
@@ -228,9 +229,11 @@ fn main() {
     let sent_secs = started.elapsed().as_secs_f64();
     server.sql("REFRESH TABLE steps").ok();
     let ingest_secs = started.elapsed().as_secs_f64();
+    let cpu = server.cpu_seconds().unwrap_or(0.0) - cpu_before;
     eprintln!(
-        "  requests took {sent_secs:.1} s, the final REFRESH {:.1} s",
-        ingest_secs - sent_secs
+        "  requests took {sent_secs:.1} s, the final REFRESH {:.1} s; server CPU {cpu:.1} s ({:.1} µs/row)",
+        ingest_secs - sent_secs,
+        cpu * 1e6 / rows as f64
     );
     let ingest_rate = rows as f64 / ingest_secs;
     let count = server.sql("SELECT count(*) FROM steps").ok();

@@ -169,7 +169,8 @@ enum Reader {
     F64(Column<f64>),
     Bool(Column<bool>),
     Str(StrColumn),
-    Id(StrColumn),
+    /// The stored `_id`.
+    Id,
     Meta(Column<u64>),
     /// From the stored `_source`.
     Source(String),
@@ -220,7 +221,10 @@ impl<'s> Fetcher<'s> {
                     needs_store = true;
                     Reader::Source(name.clone())
                 }
-                ScanColumn::Id => ff.str("_id")?.map(Reader::Id).unwrap_or(Reader::Null),
+                ScanColumn::Id => {
+                    needs_store = true;
+                    Reader::Id
+                }
                 ScanColumn::SeqNo => Reader::Meta(ff.u64("_seq_no")?),
                 ScanColumn::Version => Reader::Meta(ff.u64("_version")?),
                 ScanColumn::PrimaryTerm => Reader::Meta(ff.u64("_primary_term")?),
@@ -249,13 +253,12 @@ impl<'s> Fetcher<'s> {
     /// The scan row of `doc`.
     pub fn row(&mut self, doc: u32) -> Result<Row> {
         let mut source: Option<(Object, Vec<u8>)> = None;
+        let mut id: Option<String> = None;
         if let Some(store) = &self.store {
             let td: TantivyDocument = store.get(doc)?;
-            let bytes = td
-                .get_first(shard_schema().source)
-                .and_then(|v| v.as_bytes())
-                .unwrap_or(&[])
-                .to_vec();
+            let schema = shard_schema();
+            let bytes = td.get_first(schema.source).and_then(|v| v.as_bytes()).unwrap_or(&[]).to_vec();
+            id = td.get_first(schema.id).and_then(|v| v.as_str()).map(str::to_string);
             source = Some((parse_source(&bytes), bytes));
         }
         let mut row = Vec::with_capacity(self.readers.len());
@@ -268,7 +271,8 @@ impl<'s> Fetcher<'s> {
                     .unwrap_or(Value::Null),
                 Reader::F64(c) => c.first(doc).map(Value::Float).unwrap_or(Value::Null),
                 Reader::Bool(c) => c.first(doc).map(Value::Bool).unwrap_or(Value::Null),
-                Reader::Str(c) | Reader::Id(c) => match c.ords().first(doc) {
+                Reader::Id => id.clone().map(Value::Text).unwrap_or(Value::Null),
+                Reader::Str(c) => match c.ords().first(doc) {
                     Some(ord) => {
                         self.scratch.clear();
                         c.ord_to_str(ord, &mut self.scratch)?;
@@ -364,15 +368,20 @@ pub fn matching_docs(
     ctx: &EvalCtx,
 ) -> Result<Vec<String>> {
     let split = pushdown::split(filter, scan, ctx);
+    // Read the id with the row: one document-store reader per segment.
+    let mut with_id = scan.to_vec();
+    with_id.push(ScanColumn::Id);
+    let id_col = scan.len();
     let mut ids = Vec::new();
     for view in &snapshot.segments {
-        let mut fetcher = Fetcher::new(&view.segment, scan)?;
+        let mut fetcher = Fetcher::new(&view.segment, &with_id)?;
         for_each_doc(&view.segment, &view.alive, split.query.as_deref(), |doc| {
+            let mut row = fetcher.row(doc)?;
             let keep = match &split.residual {
-                Some(r) => r.matches(&fetcher.row(doc)?, ctx)?,
+                Some(r) => r.matches(&row, ctx)?,
                 None => true,
             };
-            if keep && let Some(id) = view.segment.id_of(doc) {
+            if keep && let Value::Text(id) = std::mem::take(&mut row[id_col]) {
                 ids.push(id);
             }
             Ok(true)

@@ -84,32 +84,27 @@ impl<'t> Normalizer<'t> {
         new_columns: &mut Vec<NewColumn>,
     ) -> Result<Object> {
         let table = self.table;
-        let mut out = Object::with_capacity(row.len() + self.defaults.len());
-        for (name, v) in row.drain(..) {
-            match table.column(&name) {
-                Some(col) => {
-                    let v = conform(v, &col.data_type, &name, &[], new_columns)?;
-                    out.insert(name, v);
-                }
+        // Values are conformed in place: the row keeps its keys and order.
+        for (name, v) in row.iter_mut() {
+            match table.column(name) {
+                Some(col) => *v = conform(std::mem::take(v), &col.data_type, name, &[], new_columns)?,
                 None => match table.column_policy {
-                    ColumnPolicy::Strict => return Err(Error::ColumnUnknown(name)),
+                    ColumnPolicy::Strict => return Err(Error::ColumnUnknown(name.clone())),
                     _ => {
                         if !v.is_null() {
-                            let ty = infer_type(&v);
+                            let ty = infer_type(v);
                             if ty != DataType::Undefined
                                 && ty != DataType::Array(Box::new(DataType::Undefined))
                             {
                                 new_columns.push((name.clone(), Vec::new(), ty.clone()));
-                                let v = conform(v, &ty, &name, &[], new_columns)?;
-                                out.insert(name, v);
-                                continue;
+                                *v = conform(std::mem::take(v), &ty, name, &[], new_columns)?;
                             }
                         }
-                        out.insert(name, v);
                     }
                 },
             }
         }
+        let mut out = row;
         for (name, e) in &self.defaults {
             if !out.contains_key(name) {
                 out.insert(name.clone(), e.eval(&[], ctx)?);

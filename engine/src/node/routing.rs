@@ -36,17 +36,17 @@ pub fn doc_id(table: &TableInfo, row: &Object) -> Result<String> {
             Some(v) => Ok(text_of(v)),
         },
         pks => {
+            // A composite key's id is the JSON array of its values, e.g. `[42,1735689600000]`.
             let mut parts = Vec::with_capacity(pks.len());
             for pk in pks {
                 match row.get(pk) {
                     None | Some(Value::Null) => {
                         return Err(Error::Parse("Primary key value must not be NULL".into()));
                     }
-                    Some(v) => parts.push(crate::types::json::to_json(v)),
+                    Some(v) => parts.push(v),
                 }
             }
-            let json = serde_json::Value::Array(parts).to_string();
-            Ok(base64::engine::general_purpose::STANDARD.encode(json))
+            serde_json::to_string(&parts).map_err(Error::internal)
         }
     }
 }

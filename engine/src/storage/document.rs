@@ -4,7 +4,8 @@
 //!
 //! | field           | what                                               |
 //! |-----------------|----------------------------------------------------|
-//! | `_id`           | the document id, as a fast column (lookups go through the pk index) |
+//! | `_id`           | the document id, stored (lookups go through the pk index) |
+//! | `_idh`          | the id's 64-bit hash, fast column (moves pk entries on merge and recovery) |
 //! | `_seq_no`       | sequence number, fast column                       |
 //! | `_version`      | version, fast column                               |
 //! | `_primary_term` | primary term at write time, fast column            |
@@ -37,6 +38,7 @@ pub const DOC_FIELD: &str = "doc";
 pub struct ShardSchema {
     pub schema: Schema,
     pub id: Field,
+    pub id_hash: Field,
     pub seq_no: Field,
     pub version: Field,
     pub primary_term: Field,
@@ -52,9 +54,12 @@ impl ShardSchema {
             .set_tokenizer("raw")
             .set_index_option(IndexRecordOption::Basic)
             .set_fieldnorms(false);
-        // Ids are found through the pk index, never through terms: a fast
-        // column is enough (and an id term per document is costly to build).
-        let id = b.add_text_field("_id", TextOptions::default().set_fast("raw"));
+        // Ids are found through the pk index, never through terms. Segments
+        // keep the id stored and its 64-bit hash as a fast column: the hash is
+        // all merges and recovery need to move pk entries, and a dictionary of
+        // one unique string per document would be costly to build and merge.
+        let id = b.add_text_field("_id", TextOptions::default().set_stored());
+        let id_hash = b.add_u64_field("_idh", NumericOptions::default().set_fast());
         let seq_no = b.add_u64_field("_seq_no", NumericOptions::default().set_fast());
         let version = b.add_u64_field("_version", NumericOptions::default().set_fast());
         let primary_term = b.add_u64_field("_primary_term", NumericOptions::default().set_fast());
@@ -68,6 +73,7 @@ impl ShardSchema {
         ShardSchema {
             schema: b.build(),
             id,
+            id_hash,
             seq_no,
             version,
             primary_term,
@@ -194,6 +200,7 @@ pub fn to_tantivy(
 ) -> TantivyDocument {
     let mut td = TantivyDocument::new();
     td.add_text(schema.id, &doc.id);
+    td.add_u64(schema.id_hash, super::pk::id_hash(&doc.id));
     td.add_u64(schema.seq_no, doc.seq_no);
     td.add_u64(schema.version, doc.version);
     td.add_u64(schema.primary_term, doc.primary_term);

@@ -147,6 +147,52 @@ impl PkIndex {
         }
     }
 
+    /// Like [`PkIndex::relocate`] for a document known by its id's hash.
+    /// Sequence numbers are unique within a shard, so an entry with this hash
+    /// and `seq_no` is this document; the id is fetched (lazily) only when
+    /// colliding ids exist.
+    pub fn relocate_hashed(
+        &mut self,
+        hash: u64,
+        seq_no: u64,
+        from: impl Fn(&Place) -> bool,
+        to: Place,
+        id: impl FnOnce() -> Option<String>,
+    ) -> bool {
+        if let Some(e) = self.map.get_mut(&hash)
+            && e.seq_no == seq_no
+            && from(&e.place)
+        {
+            e.place = to;
+            return true;
+        }
+        if !self.overflow.is_empty()
+            && let Some(id) = id()
+            && let Some(e) = self.overflow.get_mut(&id)
+            && e.seq_no == seq_no
+            && from(&e.place)
+        {
+            e.place = to;
+            return true;
+        }
+        false
+    }
+
+    /// Adds a live document found during recovery, by its id's hash; a
+    /// colliding hash moves this id to the overflow map.
+    pub fn put_recovered(&mut self, hash: u64, entry: Entry, id: impl FnOnce() -> Option<String>) {
+        match self.map.entry(hash) {
+            hashbrown::hash_map::Entry::Vacant(v) => {
+                v.insert(entry);
+            }
+            hashbrown::hash_map::Entry::Occupied(_) => {
+                if let Some(id) = id() {
+                    self.overflow.insert(id, entry);
+                }
+            }
+        }
+    }
+
     /// Updates the place of an id if its entry still has `seq_no`
     /// (used when a refresh or merge moves documents).
     pub fn relocate(

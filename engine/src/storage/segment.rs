@@ -8,7 +8,6 @@
 //! Persisting a segment copies its files to the node's [`Disk`](crate::disk::Disk).
 
 use std::path::Path;
-use std::sync::Arc;
 
 use tantivy::directory::{Directory, RamDirectory};
 use tantivy::indexer::merge_filtered_segments;
@@ -156,7 +155,11 @@ fn settings() -> IndexSettings {
 
 impl Segment {
     /// Builds a segment from documents, in order (document `i` gets doc id `i`).
-    pub fn build(id: u32, schema: &ShardSchema, docs: Vec<TantivyDocument>) -> Result<Segment> {
+    pub fn build(
+        id: u32,
+        schema: &ShardSchema,
+        docs: impl IntoIterator<Item = TantivyDocument>,
+    ) -> Result<Segment> {
         let mut writer = Index::builder()
             .schema(schema.schema.clone())
             .settings(settings())
@@ -252,38 +255,23 @@ impl Segment {
             .unwrap_or(0)
     }
 
-    /// Calls `f(doc, id, seq_no)` for every document of the segment.
-    pub fn for_each_id(&self, mut f: impl FnMut(u32, &str, u64)) -> Result<()> {
+    /// Calls `f(doc, id_hash, seq_no)` for every document of the segment.
+    pub fn for_each_entry(&self, mut f: impl FnMut(u32, u64, u64)) -> Result<()> {
         let ff = self.reader.fast_fields();
-        let ids = ff
-            .str("_id")?
-            .ok_or_else(|| Error::internal("segment without _id column"))?;
+        let hashes = ff.u64("_idh")?;
         let seqs = ff.u64("_seq_no")?;
-        // Stream the dictionary once: ordinal -> id, instead of one lookup per doc.
-        let mut by_ord: Vec<Arc<str>> = Vec::with_capacity(ids.num_terms());
-        let mut stream = ids.dictionary().stream()?;
-        while stream.advance() {
-            by_ord.push(Arc::from(String::from_utf8_lossy(stream.key()).as_ref()));
-        }
         for doc in 0..self.max_doc() {
-            let Some(ord) = ids.ords().first(doc) else {
-                continue;
-            };
-            let Some(id) = by_ord.get(ord as usize) else {
-                continue;
-            };
-            f(doc, id, seqs.first(doc).unwrap_or(0));
+            f(doc, hashes.first(doc).unwrap_or(0), seqs.first(doc).unwrap_or(0));
         }
         Ok(())
     }
 
-    /// The `_id` of one document.
+    /// The `_id` of one document (from the document store).
     pub fn id_of(&self, doc: u32) -> Option<String> {
-        let ids = self.reader.fast_fields().str("_id").ok()??;
-        let ord = ids.ords().first(doc)?;
-        let mut s = String::new();
-        ids.ord_to_str(ord, &mut s).ok()?;
-        Some(s)
+        let store = self.reader.get_store_reader(1).ok()?;
+        let td: tantivy::TantivyDocument = store.get(doc).ok()?;
+        use tantivy::schema::document::Value as _;
+        td.get_first(super::shard::shard_schema().id).and_then(|v| v.as_str()).map(str::to_string)
     }
 }
 

@@ -153,6 +153,11 @@ fn is_id<'a>(
 }
 
 impl State {
+    /// Looks an id up unless the caller already knows it is absent.
+    fn lookup_unless(&self, known_absent: bool, id: &str) -> Option<Entry> {
+        if known_absent { None } else { self.lookup(id) }
+    }
+
     fn lookup(&self, id: &str) -> Option<Entry> {
         self.pk.get(
             id,
@@ -215,12 +220,13 @@ impl State {
 
     /// Applies an operation with an already assigned sequence number.
     fn apply(&mut self, op: &Op) -> Result<()> {
-        self.apply_parsed(op, None)
+        self.apply_parsed(op, None, false)
     }
 
     /// Applies an operation; `parsed` is the source already as a row, when
     /// the caller has it (saves parsing the bytes back).
-    fn apply_parsed(&mut self, op: &Op, parsed: Option<Arc<Object>>) -> Result<()> {
+    /// `known_absent`: the id has no live document (saves a pk lookup).
+    fn apply_parsed(&mut self, op: &Op, parsed: Option<Arc<Object>>, known_absent: bool) -> Result<()> {
         match op {
             Op::Index {
                 id,
@@ -229,7 +235,7 @@ impl State {
                 primary_term,
                 source,
             } => {
-                if let Some(prev) = self.lookup(id) {
+                if let Some(prev) = self.lookup_unless(known_absent, id) {
                     self.kill(prev.place);
                 }
                 let doc = StoredDoc {
@@ -242,7 +248,7 @@ impl State {
                 let idx = self.buffer.len() as u32;
                 self.buffer.push(BufferedDoc {
                     doc,
-                    bytes: Arc::from(source.as_slice()),
+                    bytes: source.clone(),
                 });
                 let place = Place::Buffer {
                     generation: self.buffer_generation,
@@ -333,8 +339,17 @@ pub fn shard_schema() -> &'static ShardSchema {
 /// A staged write inside [`Shard::write`].
 #[derive(Debug)]
 enum Staged {
-    Put { id: String, source: Object },
+    /// `absent`: the id was known not to exist when staged (a plain insert).
+    Put { id: String, source: Object, absent: bool },
     Delete { id: String },
+}
+
+impl Staged {
+    fn id(&self) -> &str {
+        match self {
+            Staged::Put { id, .. } | Staged::Delete { id } => id,
+        }
+    }
 }
 
 /// The view a write closure gets: real-time reads plus staged writes that
@@ -342,15 +357,36 @@ enum Staged {
 pub struct WriteBatch<'a> {
     state: &'a State,
     staged: Vec<Staged>,
-    latest: std::collections::HashMap<String, usize>,
+    /// Id hash -> the latest staged operation with that hash; earlier ones
+    /// with the same hash are chained through `chain`.
+    latest: std::collections::HashMap<u64, usize>,
+    chain: Vec<Option<usize>>,
 }
 
 impl WriteBatch<'_> {
     /// The current version of a document, including writes staged in this batch.
+    fn staged_index(&self, id: &str) -> Option<usize> {
+        let mut next = self.latest.get(&super::pk::id_hash(id)).copied();
+        while let Some(i) = next {
+            if self.staged[i].id() == id {
+                return Some(i);
+            }
+            next = self.chain[i];
+        }
+        None
+    }
+
+    fn stage(&mut self, op: Staged) {
+        let h = super::pk::id_hash(op.id());
+        let previous = self.latest.insert(h, self.staged.len());
+        self.chain.push(previous);
+        self.staged.push(op);
+    }
+
     pub fn get(&self, id: &str) -> Result<Option<StoredDoc>> {
-        if let Some(&i) = self.latest.get(id) {
+        if let Some(i) = self.staged_index(id) {
             return Ok(match &self.staged[i] {
-                Staged::Put { id, source } => Some(StoredDoc {
+                Staged::Put { id, source, .. } => Some(StoredDoc {
                     id: id.clone(),
                     seq_no: u64::MAX,
                     version: 0,
@@ -388,11 +424,8 @@ impl WriteBatch<'_> {
             }
             return Ok(false);
         }
-        self.latest.insert(id.to_string(), self.staged.len());
-        self.staged.push(Staged::Put {
-            id: id.to_string(),
-            source,
-        });
+        let absent = expect == Expect::Absent && self.staged_index(id).is_none();
+        self.stage(Staged::Put { id: id.to_string(), source, absent });
         Ok(true)
     }
 
@@ -401,8 +434,7 @@ impl WriteBatch<'_> {
         if self.get(id)?.is_none() || !self.check(id, expect)? {
             return Ok(false);
         }
-        self.latest.insert(id.to_string(), self.staged.len());
-        self.staged.push(Staged::Delete { id: id.to_string() });
+        self.stage(Staged::Delete { id: id.to_string() });
         Ok(true)
     }
 }
@@ -522,23 +554,20 @@ impl Shard {
             .map(|s| s.alive.num_alive() as usize)
             .sum();
         state.pk.reserve(total);
-        let mut entries: Vec<(String, Entry)> = Vec::new();
+        let mut entries: Vec<(u32, u64, Entry)> = Vec::new();
         for (seg_id, slot) in &state.segments {
-            slot.segment.for_each_id(|doc, id, seq_no| {
+            slot.segment.for_each_entry(|doc, hash, seq_no| {
                 if slot.alive.is_alive(doc) {
-                    entries.push((
-                        id.to_string(),
-                        Entry {
-                            seq_no,
-                            place: Place::Segment { seg: *seg_id, doc },
-                        },
-                    ));
+                    let place = Place::Segment { seg: *seg_id, doc };
+                    entries.push((*seg_id, hash, Entry { seq_no, place }));
                 }
             })?;
         }
-        for (id, e) in entries {
+        for (seg_id, hash, e) in entries {
             next_seq_no = next_seq_no.max(e.seq_no + 1);
-            state.pk.put_unchecked(&id, e);
+            let segment = state.segments.get(&seg_id).map(|s| s.segment.clone());
+            let Place::Segment { doc, .. } = e.place else { continue };
+            state.pk.put_recovered(hash, e, || segment.and_then(|s| s.id_of(doc)));
         }
         state.next_seq_no = next_seq_no;
         for op in &ops {
@@ -599,6 +628,7 @@ impl Shard {
                 state: &st,
                 staged: Vec::new(),
                 latest: Default::default(),
+                chain: Vec::new(),
             };
             let r = f(&mut batch)?;
             (r, batch.staged)
@@ -611,11 +641,11 @@ impl Shard {
             let seq_no = st.next_seq_no;
             st.next_seq_no += 1;
             let primary_term = st.primary_term;
-            let (op, parsed) = match s {
-                Staged::Put { id, source } => {
-                    let version = match st.lookup(&id) {
-                        Some(e) => st.version_of(e) + 1,
-                        None => 1,
+            let (op, parsed, absent) = match s {
+                Staged::Put { id, source, absent } => {
+                    let version = match (absent, st.lookup_unless(absent, &id)) {
+                        (false, Some(e)) => st.version_of(e) + 1,
+                        _ => 1,
                     };
                     let bytes = source_bytes(&source);
                     (
@@ -624,9 +654,10 @@ impl Shard {
                             seq_no,
                             version,
                             primary_term,
-                            source: bytes,
+                            source: Arc::from(bytes),
                         },
                         Some(Arc::new(source)),
+                        absent,
                     )
                 }
                 Staged::Delete { id } => (
@@ -636,9 +667,10 @@ impl Shard {
                         primary_term,
                     },
                     None,
+                    false,
                 ),
             };
-            st.apply_parsed(&op, parsed)?;
+            st.apply_parsed(&op, parsed, absent)?;
             ops.push(op);
         }
         st.translog.append(&ops)?;
@@ -744,7 +776,7 @@ impl Shard {
                         seq_no: d.doc.seq_no,
                         version: d.doc.version,
                         primary_term: d.doc.primary_term,
-                        source: d.bytes.to_vec(),
+                        source: d.bytes.clone(),
                     };
                     if st
                         .lookup(&d.doc.id)
@@ -873,13 +905,14 @@ impl Shard {
         let mut st = self.lock();
         let mut alive = AliveSet::all(merged.max_doc());
         let mut relocations = Vec::new();
-        merged.for_each_id(|doc, id, seq_no| relocations.push((doc, id.to_string(), seq_no)))?;
-        for (doc, id, seq_no) in relocations {
-            let moved = st.pk.relocate(
-                &id,
+        merged.for_each_entry(|doc, hash, seq_no| relocations.push((doc, hash, seq_no)))?;
+        for (doc, hash, seq_no) in relocations {
+            let moved = st.pk.relocate_hashed(
+                hash,
                 seq_no,
                 |p| matches!(p, Place::Segment { seg, .. } if merged_ids.contains(seg)),
                 Place::Segment { seg: new_id, doc },
+                || merged.id_of(doc),
             );
             if !moved {
                 alive.kill(doc);
@@ -1052,13 +1085,12 @@ fn build_segment(
     live: &[u32],
 ) -> Result<Segment> {
     let schema = shard_schema();
-    let tdocs: Vec<TantivyDocument> = live
-        .iter()
-        .map(|i| {
-            let d = &docs[*i as usize];
-            to_tantivy(schema, table, &d.doc, &d.bytes)
-        })
-        .collect();
+    // Documents are converted one at a time as the writer takes them, so
+    // their buffers are reused instead of all being alive at once.
+    let tdocs = live.iter().map(|i| {
+        let d = &docs[*i as usize];
+        to_tantivy(schema, table, &d.doc, &d.bytes)
+    });
     Segment::build(id, schema, tdocs)
 }
 

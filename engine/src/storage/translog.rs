@@ -23,7 +23,8 @@ pub enum Op {
         seq_no: u64,
         version: u64,
         primary_term: u64,
-        source: Vec<u8>,
+        /// The row as JSON; shared with the indexing buffer.
+        source: Arc<[u8]>,
     },
     Delete {
         id: String,
@@ -90,7 +91,7 @@ impl Op {
                 seq_no,
                 version,
                 primary_term,
-                source: rest.to_vec(),
+                source: Arc::from(rest),
             }),
             2 => Some(Op::Delete {
                 id,
@@ -253,7 +254,7 @@ mod tests {
             seq_no: 0,
             version: 1,
             primary_term: 1,
-            source: b"{\"a\":1}".to_vec(),
+            source: Arc::from(&b"{\"a\":1}"[..]),
         };
         let b = Op::Delete {
             id: "1".into(),
