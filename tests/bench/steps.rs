@@ -243,6 +243,24 @@ fn main() {
         "row count after ingest"
     );
 
+    // Let background merges settle (segment count stable for 2 s), as a
+    // database would be between a load and queries.
+    let settle = Instant::now();
+    let segments = |s: &Server| -> i64 {
+        s.sql("SELECT count(*) FROM sys.segments WHERE table_name = 'steps'").ok().scalar().as_i64().unwrap_or(0)
+    };
+    let mut last = segments(&server);
+    let mut stable = Instant::now();
+    while stable.elapsed() < Duration::from_secs(2) && settle.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(250));
+        let now = segments(&server);
+        if now != last {
+            last = now;
+            stable = Instant::now();
+        }
+    }
+    eprintln!("  merges settled after {:.1} s: {last} segments in 4 shards", settle.elapsed().as_secs_f64());
+
     // Queries: one warm-up, then RUNS timed runs; answers are checked.
     let mut timings = Vec::new();
     for (name, q) in QUERIES {

@@ -307,10 +307,10 @@ impl<'s> Fetcher<'s> {
 pub fn for_each_doc(
     segment: &Segment,
     alive: &crate::storage::segment::AliveSet,
-    query: Option<&dyn tantivy::query::Query>,
+    weight: Option<&dyn tantivy::query::Weight>,
     mut f: impl FnMut(u32) -> Result<bool>,
 ) -> Result<()> {
-    match query {
+    match weight {
         None => {
             for doc in alive.iter() {
                 if !f(doc)? {
@@ -318,8 +318,7 @@ pub fn for_each_doc(
                 }
             }
         }
-        Some(q) => {
-            let weight = q.weight(EnableScoring::disabled_from_schema(&shard_schema().schema))?;
+        Some(weight) => {
             let mut scorer = weight.scorer(&segment.reader, 1.0)?;
             let mut doc = scorer.doc();
             while doc != TERMINATED {
@@ -333,22 +332,28 @@ pub fn for_each_doc(
     Ok(())
 }
 
+/// The weight of a pushed-down query, built once for all segments.
+pub fn weight_of(query: Option<&dyn tantivy::query::Query>) -> Result<Option<Box<dyn tantivy::query::Weight>>> {
+    match query {
+        Some(q) => Ok(Some(q.weight(EnableScoring::disabled_from_schema(&shard_schema().schema))?)),
+        None => Ok(None),
+    }
+}
+
 /// Runs a collect phase on a shard snapshot.
 pub fn collect_shard(snapshot: &Snapshot, spec: &CollectSpec, ctx: &EvalCtx) -> Result<Partial> {
     let split = pushdown::split(spec.filter.as_ref(), &spec.scan, ctx);
-    if let Some(p) = super::columnar::try_aggregate(
-        snapshot,
-        spec,
-        split.query.as_deref(),
-        split.residual.as_ref(),
-    )? {
+    let weight = weight_of(split.query.as_deref())?;
+    if let Some(p) =
+        super::columnar::try_aggregate(snapshot, spec, weight.as_deref(), split.residual.as_ref())?
+    {
         return Ok(p);
     }
     let mut sink = Sink::new(spec, ctx, split.residual.as_ref());
     'segments: for view in &snapshot.segments {
         let mut fetcher = Fetcher::new(&view.segment, &spec.scan)?;
         let mut more = true;
-        for_each_doc(&view.segment, &view.alive, split.query.as_deref(), |doc| {
+        for_each_doc(&view.segment, &view.alive, weight.as_deref(), |doc| {
             more = sink.push(fetcher.row(doc)?)?;
             Ok(more)
         })?;
@@ -373,9 +378,10 @@ pub fn matching_docs(
     with_id.push(ScanColumn::Id);
     let id_col = scan.len();
     let mut ids = Vec::new();
+    let weight = weight_of(split.query.as_deref())?;
     for view in &snapshot.segments {
         let mut fetcher = Fetcher::new(&view.segment, &with_id)?;
-        for_each_doc(&view.segment, &view.alive, split.query.as_deref(), |doc| {
+        for_each_doc(&view.segment, &view.alive, weight.as_deref(), |doc| {
             let mut row = fetcher.row(doc)?;
             let keep = match &split.residual {
                 Some(r) => r.matches(&row, ctx)?,

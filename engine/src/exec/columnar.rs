@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use tantivy::columnar::{Column, ColumnIndex};
-use tantivy::query::Query;
+use tantivy::query::Weight;
 
 use super::collect::{CollectMode, CollectSpec, Partial, for_each_doc};
 use crate::error::Result;
@@ -325,7 +325,7 @@ fn aggregate_segment(
     p: &ColumnarPlan,
     segment: &Segment,
     alive: &AliveSet,
-    query: Option<&dyn Query>,
+    query: Option<&dyn Weight>,
     slots: &mut Slots,
 ) -> Result<()> {
     let ff = segment.reader.fast_fields();
@@ -544,7 +544,7 @@ fn first<T: PartialOrd + Copy + Send + Sync + std::fmt::Debug + 'static>(
 pub fn try_aggregate(
     snapshot: &Snapshot,
     spec: &CollectSpec,
-    query: Option<&dyn Query>,
+    query: Option<&dyn Weight>,
     residual: Option<&Expr>,
 ) -> Result<Option<Partial>> {
     if residual.is_some() {

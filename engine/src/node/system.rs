@@ -404,6 +404,31 @@ impl Node {
                     ]
                 })
                 .collect(),
+            SystemTable::SysSegments => {
+                let mut rows = Vec::new();
+                for c in routing.copies.iter() {
+                    let Some(shard) = &c.local else { continue };
+                    for seg in shard.segments() {
+                        rows.push(vec![
+                            text(&c.table.ident.name),
+                            text(&c.table.ident.schema),
+                            text(""),
+                            Value::Int(c.shard_id as i64),
+                            object(vec![("id", text(self.id.clone())), ("name", text(&self.config.node_name))]),
+                            text(format!("_{}", seg.id)),
+                            Value::Int(seg.num_docs as i64),
+                            Value::Int(seg.deleted_docs as i64),
+                            Value::Int(seg.size_bytes as i64),
+                            Value::Int(seg.size_bytes as i64),
+                            Value::Bool(seg.committed),
+                            Value::Bool(seg.search),
+                            Value::Bool(false),
+                            Value::Bool(c.primary),
+                        ]);
+                    }
+                }
+                rows
+            }
             SystemTable::SysHealth => routing
                 .health()
                 .into_iter()

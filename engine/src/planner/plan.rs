@@ -90,6 +90,7 @@ pub enum SystemTable {
     SysCluster,
     SysNodes,
     SysShards,
+    SysSegments,
     SysHealth,
     SysClusterHealth,
     SysAllocations,

@@ -199,6 +199,25 @@ pub fn lookup(schema: &str, name: &str) -> Option<(SystemTable, Vec<(String, Dat
                 ("path", Text),
             ],
         ),
+        ("sys", "segments") => (
+            SystemTable::SysSegments,
+            vec![
+                ("table_name", Text),
+                ("schema_name", Text),
+                ("partition_ident", Text),
+                ("shard_id", Integer),
+                ("node", obj(&[("id", Text), ("name", Text)])),
+                ("segment_name", Text),
+                ("num_docs", Integer),
+                ("deleted_docs", Integer),
+                ("size", BigInt),
+                ("memory", BigInt),
+                ("committed", Boolean),
+                ("search", Boolean),
+                ("compound", Boolean),
+                ("primary", Boolean),
+            ],
+        ),
         ("sys", "health") => (
             SystemTable::SysHealth,
             vec![
@@ -369,6 +388,7 @@ pub fn all() -> Vec<(&'static str, &'static str)> {
         ("sys", "jobs_log"),
         ("sys", "node_checks"),
         ("sys", "nodes"),
+        ("sys", "segments"),
         ("sys", "shards"),
         ("sys", "summits"),
     ]

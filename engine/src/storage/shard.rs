@@ -439,6 +439,19 @@ impl WriteBatch<'_> {
     }
 }
 
+/// One segment, for `sys.segments`.
+#[derive(Debug, Clone)]
+pub struct SegmentInfo {
+    pub id: u32,
+    pub num_docs: u32,
+    pub deleted_docs: u32,
+    pub size_bytes: u64,
+    /// Persisted by a flush.
+    pub committed: bool,
+    /// Part of the searchable snapshot.
+    pub search: bool,
+}
+
 /// Statistics for `sys.shards`.
 #[derive(Debug, Clone, Default)]
 pub struct ShardStats {
@@ -1051,6 +1064,23 @@ impl Shard {
             }
         }
         Ok(())
+    }
+
+    /// The shard's segments, for `sys.segments`.
+    pub fn segments(&self) -> Vec<SegmentInfo> {
+        let snap = self.snapshot();
+        let st = self.lock();
+        st.segments
+            .iter()
+            .map(|(id, slot)| SegmentInfo {
+                id: *id,
+                num_docs: slot.alive.num_alive(),
+                deleted_docs: slot.alive.len() - slot.alive.num_alive(),
+                size_bytes: slot.segment.size_bytes(),
+                committed: slot.persisted,
+                search: snap.segments.iter().any(|v| v.segment.id == *id),
+            })
+            .collect()
     }
 
     /// Statistics for `sys.shards`.
