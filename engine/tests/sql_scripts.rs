@@ -138,4 +138,6 @@ macro_rules! script {
     )*};
 }
 
-script!(basics, ddl, ddl_errors, dml, objects, queries, functions, refresh);
+script!(
+    basics, ddl, ddl_errors, dml, objects, queries, functions, refresh
+);

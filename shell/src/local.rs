@@ -32,7 +32,8 @@ pub fn default_data_dir() -> PathBuf {
 impl LocalServer {
     /// Starts `exe server` on `data` and waits until it answers.
     pub fn start(exe: &std::path::Path, data: PathBuf) -> Result<LocalServer, String> {
-        std::fs::create_dir_all(&data).map_err(|e| format!("cannot create {}: {e}", data.display()))?;
+        std::fs::create_dir_all(&data)
+            .map_err(|e| format!("cannot create {}: {e}", data.display()))?;
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| format!("no free port: {e}"))?
@@ -43,13 +44,24 @@ impl LocalServer {
         let child = Command::new(exe)
             .args(["server", "--data"])
             .arg(data.join("data"))
-            .args(["--http", &format!("127.0.0.1:{port}"), "--node-name", "local", "--cluster-name", "shoal-local"])
+            .args([
+                "--http",
+                &format!("127.0.0.1:{port}"),
+                "--node-name",
+                "local",
+                "--cluster-name",
+                "shoal-local",
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
-        let mut server = LocalServer { child, url: format!("http://127.0.0.1:{port}"), data };
+        let mut server = LocalServer {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            data,
+        };
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -57,11 +69,17 @@ impl LocalServer {
             }
             if let Ok(Some(status)) = server.child.try_wait() {
                 let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-                return Err(format!("the local server exited ({status}): {}", log.trim()));
+                return Err(format!(
+                    "the local server exited ({status}): {}",
+                    log.trim()
+                ));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        Err(format!("the local server did not start listening (see {})", log_path.display()))
+        Err(format!(
+            "the local server did not start listening (see {})",
+            log_path.display()
+        ))
     }
 }
 
@@ -70,7 +88,10 @@ impl Drop for LocalServer {
         // SIGTERM lets the server flush its shards; fall back to SIGKILL.
         #[cfg(unix)]
         {
-            let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(self.child.id().to_string())
+                .status();
             let deadline = Instant::now() + Duration::from_secs(30);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = self.child.try_wait() {

@@ -247,7 +247,11 @@ fn main() {
     // database would be between a load and queries.
     let settle = Instant::now();
     let segments = |s: &Server| -> i64 {
-        s.sql("SELECT count(*) FROM sys.segments WHERE table_name = 'steps'").ok().scalar().as_i64().unwrap_or(0)
+        s.sql("SELECT count(*) FROM sys.segments WHERE table_name = 'steps'")
+            .ok()
+            .scalar()
+            .as_i64()
+            .unwrap_or(0)
     };
     let mut last = segments(&server);
     let mut stable = Instant::now();
@@ -259,7 +263,10 @@ fn main() {
             stable = Instant::now();
         }
     }
-    eprintln!("  merges settled after {:.1} s: {last} segments in 4 shards", settle.elapsed().as_secs_f64());
+    eprintln!(
+        "  merges settled after {:.1} s: {last} segments in 4 shards",
+        settle.elapsed().as_secs_f64()
+    );
 
     // Queries: one warm-up, then RUNS timed runs; answers are checked.
     let mut timings = Vec::new();

@@ -51,7 +51,55 @@ pub struct CollectSpec {
 #[derive(Debug)]
 pub enum Partial {
     Rows(Vec<Row>),
-    Groups(Vec<(Vec<Value>, Vec<AggState>)>),
+    Groups(Groups),
+}
+
+/// Partial aggregation results, flat: `width` key values and `naggs` states
+/// per group (no allocation per group, which matters with many groups).
+#[derive(Debug, Default)]
+pub struct Groups {
+    pub width: usize,
+    pub naggs: usize,
+    pub keys: Vec<Value>,
+    pub states: Vec<AggState>,
+}
+
+impl Groups {
+    /// An empty set of groups.
+    pub fn new(width: usize, naggs: usize) -> Groups {
+        Groups {
+            width,
+            naggs,
+            keys: Vec::new(),
+            states: Vec::new(),
+        }
+    }
+
+    /// Number of groups.
+    pub fn len(&self) -> usize {
+        if self.naggs > 0 {
+            self.states.len() / self.naggs
+        } else if self.width > 0 {
+            self.keys.len() / self.width
+        } else {
+            self.states.len()
+        }
+    }
+
+    /// Whether there are no groups.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Adds a group.
+    pub fn push(
+        &mut self,
+        key: impl IntoIterator<Item = Value>,
+        states: impl IntoIterator<Item = AggState>,
+    ) {
+        self.keys.extend(key);
+        self.states.extend(states);
+    }
 }
 
 /// Accumulates rows into a partial result.
@@ -139,13 +187,15 @@ impl<'a> Sink<'a> {
                 Partial::Rows(self.rows)
             }
             CollectMode::Groups { keys, aggs } => {
+                let mut out = Groups::new(keys.len(), aggs.len());
                 if keys.is_empty() && self.groups.is_empty() {
-                    return Partial::Groups(vec![(
-                        Vec::new(),
-                        aggs.iter().map(AggCall::init).collect(),
-                    )]);
+                    out.push([], aggs.iter().map(AggCall::init));
+                    return Partial::Groups(out);
                 }
-                Partial::Groups(self.groups.into_iter().collect())
+                for (k, states) in self.groups {
+                    out.push(k, states);
+                }
+                Partial::Groups(out)
             }
         }
     }
@@ -257,8 +307,15 @@ impl<'s> Fetcher<'s> {
         if let Some(store) = &self.store {
             let td: TantivyDocument = store.get(doc)?;
             let schema = shard_schema();
-            let bytes = td.get_first(schema.source).and_then(|v| v.as_bytes()).unwrap_or(&[]).to_vec();
-            id = td.get_first(schema.id).and_then(|v| v.as_str()).map(str::to_string);
+            let bytes = td
+                .get_first(schema.source)
+                .and_then(|v| v.as_bytes())
+                .unwrap_or(&[])
+                .to_vec();
+            id = td
+                .get_first(schema.id)
+                .and_then(|v| v.as_str())
+                .map(str::to_string);
             source = Some((parse_source(&bytes), bytes));
         }
         let mut row = Vec::with_capacity(self.readers.len());
@@ -333,9 +390,13 @@ pub fn for_each_doc(
 }
 
 /// The weight of a pushed-down query, built once for all segments.
-pub fn weight_of(query: Option<&dyn tantivy::query::Query>) -> Result<Option<Box<dyn tantivy::query::Weight>>> {
+pub fn weight_of(
+    query: Option<&dyn tantivy::query::Query>,
+) -> Result<Option<Box<dyn tantivy::query::Weight>>> {
     match query {
-        Some(q) => Ok(Some(q.weight(EnableScoring::disabled_from_schema(&shard_schema().schema))?)),
+        Some(q) => Ok(Some(q.weight(EnableScoring::disabled_from_schema(
+            &shard_schema().schema,
+        ))?)),
         None => Ok(None),
     }
 }

@@ -3,16 +3,19 @@
 //! When a shard's aggregation groups by at most one plain scalar column and
 //! aggregates plain numeric columns (count, sum, avg, min, max), and the
 //! filter was pushed into the index entirely, the shard scans the columns
-//! directly: group keys become dense slots (integer ranges, text term
-//! ordinals, booleans) and values are decoded in blocks. Everything else
-//! takes the row path in [`super::collect`].
+//! directly. Group keys become slots shared by all the shard's segments
+//! (dense for integer ranges, term ordinals mapped per segment for text,
+//! two for booleans). Each aggregate keeps its accumulators as plain arrays
+//! indexed by slot, and full columns are decoded a block at a time, so the
+//! inner loops are one array update per value. Everything else takes the
+//! row path in [`super::collect`].
 
 use std::collections::HashMap;
 
 use tantivy::columnar::{Column, ColumnIndex};
 use tantivy::query::Weight;
 
-use super::collect::{CollectMode, CollectSpec, Partial, for_each_doc};
+use super::collect::{CollectMode, CollectSpec, Groups, Partial, for_each_doc};
 use crate::error::Result;
 use crate::expr::{AggCall, AggFunc, AggState, Expr};
 use crate::planner::ScanColumn;
@@ -32,136 +35,14 @@ enum KeyKind {
     Bool,
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq)]
 enum ValKind {
-    None,
     Int,
     Float,
 }
 
-/// A primitive accumulator.
-#[derive(Clone, Copy, Debug)]
-enum Acc {
-    Count(i64),
-    SumI(i128, bool),
-    SumF(f64, bool),
-    Avg(f64, i64),
-    MinI(i64, bool),
-    MaxI(i64, bool),
-    MinF(f64, bool),
-    MaxF(f64, bool),
-}
-
-impl Acc {
-    fn init(call: &AggCall, val: ValKind) -> Acc {
-        match (call.func, val) {
-            (AggFunc::CountStar | AggFunc::Count, _) => Acc::Count(0),
-            (AggFunc::Sum, ValKind::Float) => Acc::SumF(0.0, false),
-            (AggFunc::Sum, _) => {
-                if call.ty.is_integral() {
-                    Acc::SumI(0, false)
-                } else {
-                    Acc::SumF(0.0, false)
-                }
-            }
-            (AggFunc::Avg, _) => Acc::Avg(0.0, 0),
-            (AggFunc::Min, ValKind::Float) => Acc::MinF(0.0, false),
-            (AggFunc::Max, ValKind::Float) => Acc::MaxF(0.0, false),
-            (AggFunc::Min, _) => Acc::MinI(0, false),
-            _ => Acc::MaxI(0, false),
-        }
-    }
-
-    #[inline]
-    fn add_i(&mut self, v: i64) {
-        match self {
-            Acc::Count(c) => *c += 1,
-            Acc::SumI(s, seen) => {
-                *s += v as i128;
-                *seen = true;
-            }
-            Acc::SumF(s, seen) => {
-                *s += v as f64;
-                *seen = true;
-            }
-            Acc::Avg(s, n) => {
-                *s += v as f64;
-                *n += 1;
-            }
-            Acc::MinI(m, seen) => {
-                if !*seen || v < *m {
-                    *m = v;
-                    *seen = true;
-                }
-            }
-            Acc::MaxI(m, seen) => {
-                if !*seen || v > *m {
-                    *m = v;
-                    *seen = true;
-                }
-            }
-            Acc::MinF(..) | Acc::MaxF(..) => self.add_f(v as f64),
-        }
-    }
-
-    #[inline]
-    fn add_f(&mut self, v: f64) {
-        match self {
-            Acc::Count(c) => *c += 1,
-            Acc::SumF(s, seen) => {
-                *s += v;
-                *seen = true;
-            }
-            Acc::Avg(s, n) => {
-                *s += v;
-                *n += 1;
-            }
-            Acc::MinF(m, seen) => {
-                if !*seen || v < *m {
-                    *m = v;
-                    *seen = true;
-                }
-            }
-            Acc::MaxF(m, seen) => {
-                if !*seen || v > *m {
-                    *m = v;
-                    *seen = true;
-                }
-            }
-            Acc::SumI(..) | Acc::MinI(..) | Acc::MaxI(..) => self.add_i(v as i64),
-        }
-    }
-
-    #[inline]
-    fn count(&mut self) {
-        if let Acc::Count(c) = self {
-            *c += 1;
-        }
-    }
-
-    fn into_state(self, call: &AggCall) -> AggState {
-        match self {
-            Acc::Count(c) => AggState::Count(c),
-            Acc::SumI(s, seen) => AggState::SumInt(s, seen),
-            Acc::SumF(s, seen) => AggState::SumFloat(s, seen),
-            Acc::Avg(sum, count) => AggState::Avg { sum, count },
-            Acc::MinI(m, seen) => AggState::Min(if seen { Value::Int(m) } else { Value::Null }),
-            Acc::MaxI(m, seen) => AggState::Max(if seen { Value::Int(m) } else { Value::Null }),
-            Acc::MinF(m, seen) => AggState::Min(if seen { float(m, call) } else { Value::Null }),
-            Acc::MaxF(m, seen) => AggState::Max(if seen { float(m, call) } else { Value::Null }),
-        }
-    }
-}
-
-fn float(f: f64, call: &AggCall) -> Value {
-    if call.ty.is_integral() {
-        Value::Int(f as i64)
-    } else {
-        Value::Float(f)
-    }
-}
-
-/// The plan of a columnar aggregation: key column and value column per aggregate.
+/// The plan of a columnar aggregation: the key column and, per aggregate,
+/// the value column (none for `count(*)`).
 struct ColumnarPlan<'a> {
     key: Option<(String, KeyKind)>,
     vals: Vec<Option<(String, ValKind)>>,
@@ -180,7 +61,7 @@ fn scalar_column(e: &Expr, scan: &[ScanColumn]) -> Option<(String, DataType)> {
     }
 }
 
-fn plan<'a>(spec: &'a CollectSpec) -> Option<ColumnarPlan<'a>> {
+fn plan(spec: &CollectSpec) -> Option<ColumnarPlan<'_>> {
     let CollectMode::Groups { keys, aggs } = &spec.mode else {
         return None;
     };
@@ -220,33 +101,196 @@ fn plan<'a>(spec: &'a CollectSpec) -> Option<ColumnarPlan<'a>> {
     Some(ColumnarPlan { key, vals, aggs })
 }
 
-enum ValCol {
-    None,
-    Missing,
-    Int(Column<i64>),
-    Float(Column<f64>),
+/// One aggregate's accumulators, one entry per slot.
+enum Accs {
+    Count(Vec<i64>),
+    SumI(Vec<i128>),
+    SumF(Vec<f64>),
+    Avg(Vec<f64>),
+    MinI(Vec<i64>),
+    MaxI(Vec<i64>),
+    MinF(Vec<f64>),
+    MaxF(Vec<f64>),
 }
 
-impl ValCol {
-    fn is_full(&self) -> bool {
-        match self {
-            ValCol::None => true,
-            ValCol::Missing => false,
-            ValCol::Int(c) => matches!(c.index, ColumnIndex::Full),
-            ValCol::Float(c) => matches!(c.index, ColumnIndex::Full),
+/// An aggregate's accumulators plus how many non-null values each slot saw.
+struct AggColumn {
+    accs: Accs,
+    seen: Vec<i64>,
+}
+
+impl AggColumn {
+    fn new(call: &AggCall, val: Option<ValKind>) -> AggColumn {
+        let float = val == Some(ValKind::Float);
+        let accs = match call.func {
+            AggFunc::CountStar | AggFunc::Count => Accs::Count(Vec::new()),
+            AggFunc::Sum if float || !call.ty.is_integral() => Accs::SumF(Vec::new()),
+            AggFunc::Sum => Accs::SumI(Vec::new()),
+            AggFunc::Avg => Accs::Avg(Vec::new()),
+            AggFunc::Min if float => Accs::MinF(Vec::new()),
+            AggFunc::Max if float => Accs::MaxF(Vec::new()),
+            AggFunc::Min => Accs::MinI(Vec::new()),
+            _ => Accs::MaxI(Vec::new()),
+        };
+        AggColumn {
+            accs,
+            seen: Vec::new(),
+        }
+    }
+
+    fn grow(&mut self) {
+        self.seen.push(0);
+        match &mut self.accs {
+            Accs::Count(v) => v.push(0),
+            Accs::MinI(v) => v.push(i64::MAX),
+            Accs::MaxI(v) => v.push(i64::MIN),
+            Accs::SumI(v) => v.push(0),
+            Accs::SumF(v) | Accs::Avg(v) => v.push(0.0),
+            Accs::MinF(v) => v.push(f64::INFINITY),
+            Accs::MaxF(v) => v.push(f64::NEG_INFINITY),
+        }
+    }
+
+    /// Counts a row without a value (`count(*)`).
+    #[inline]
+    fn count(&mut self, slot: usize) {
+        if let Accs::Count(v) = &mut self.accs {
+            v[slot] += 1;
+        }
+    }
+
+    #[inline]
+    fn add_i(&mut self, slot: usize, x: i64) {
+        self.seen[slot] += 1;
+        match &mut self.accs {
+            Accs::Count(v) => v[slot] += 1,
+            Accs::SumI(v) => v[slot] += x as i128,
+            Accs::SumF(v) | Accs::Avg(v) => v[slot] += x as f64,
+            Accs::MinI(v) => v[slot] = v[slot].min(x),
+            Accs::MaxI(v) => v[slot] = v[slot].max(x),
+            Accs::MinF(v) => v[slot] = v[slot].min(x as f64),
+            Accs::MaxF(v) => v[slot] = v[slot].max(x as f64),
+        }
+    }
+
+    #[inline]
+    fn add_f(&mut self, slot: usize, x: f64) {
+        self.seen[slot] += 1;
+        match &mut self.accs {
+            Accs::Count(v) => v[slot] += 1,
+            Accs::SumI(v) => v[slot] += x as i128,
+            Accs::SumF(v) | Accs::Avg(v) => v[slot] += x,
+            Accs::MinI(v) => v[slot] = v[slot].min(x as i64),
+            Accs::MaxI(v) => v[slot] = v[slot].max(x as i64),
+            Accs::MinF(v) => v[slot] = v[slot].min(x),
+            Accs::MaxF(v) => v[slot] = v[slot].max(x),
+        }
+    }
+
+    /// The block loops: one tight loop per accumulator kind.
+    fn add_block_i(&mut self, slots: &[usize], xs: &[i64]) {
+        for s in slots {
+            self.seen[*s] += 1;
+        }
+        match &mut self.accs {
+            Accs::Count(v) => slots.iter().for_each(|s| v[*s] += 1),
+            Accs::SumI(v) => slots.iter().zip(xs).for_each(|(s, x)| v[*s] += *x as i128),
+            Accs::SumF(v) | Accs::Avg(v) => {
+                slots.iter().zip(xs).for_each(|(s, x)| v[*s] += *x as f64)
+            }
+            Accs::MinI(v) => slots
+                .iter()
+                .zip(xs)
+                .for_each(|(s, x)| v[*s] = v[*s].min(*x)),
+            Accs::MaxI(v) => slots
+                .iter()
+                .zip(xs)
+                .for_each(|(s, x)| v[*s] = v[*s].max(*x)),
+            Accs::MinF(v) => slots
+                .iter()
+                .zip(xs)
+                .for_each(|(s, x)| v[*s] = v[*s].min(*x as f64)),
+            Accs::MaxF(v) => slots
+                .iter()
+                .zip(xs)
+                .for_each(|(s, x)| v[*s] = v[*s].max(*x as f64)),
+        }
+    }
+
+    fn add_block_f(&mut self, slots: &[usize], xs: &[f64]) {
+        for s in slots {
+            self.seen[*s] += 1;
+        }
+        match &mut self.accs {
+            Accs::Count(v) => slots.iter().for_each(|s| v[*s] += 1),
+            Accs::SumI(v) => slots.iter().zip(xs).for_each(|(s, x)| v[*s] += *x as i128),
+            Accs::SumF(v) | Accs::Avg(v) => slots.iter().zip(xs).for_each(|(s, x)| v[*s] += *x),
+            Accs::MinI(v) => slots
+                .iter()
+                .zip(xs)
+                .for_each(|(s, x)| v[*s] = v[*s].min(*x as i64)),
+            Accs::MaxI(v) => slots
+                .iter()
+                .zip(xs)
+                .for_each(|(s, x)| v[*s] = v[*s].max(*x as i64)),
+            Accs::MinF(v) => slots
+                .iter()
+                .zip(xs)
+                .for_each(|(s, x)| v[*s] = v[*s].min(*x)),
+            Accs::MaxF(v) => slots
+                .iter()
+                .zip(xs)
+                .for_each(|(s, x)| v[*s] = v[*s].max(*x)),
+        }
+    }
+
+    fn count_block(&mut self, slots: &[usize]) {
+        if let Accs::Count(v) = &mut self.accs {
+            slots.iter().for_each(|s| v[*s] += 1);
+        }
+    }
+
+    /// The mergeable state of one slot.
+    fn state(&self, slot: usize, call: &AggCall) -> AggState {
+        let seen = self.seen[slot] > 0;
+        let float = |f: f64| {
+            if call.ty.is_integral() {
+                Value::Int(f as i64)
+            } else {
+                Value::Float(f)
+            }
+        };
+        match &self.accs {
+            Accs::Count(v) => AggState::Count(v[slot]),
+            Accs::SumI(v) => AggState::SumInt(v[slot], seen),
+            Accs::SumF(v) => AggState::SumFloat(v[slot], seen),
+            Accs::Avg(v) => AggState::Avg {
+                sum: v[slot],
+                count: self.seen[slot],
+            },
+            Accs::MinI(v) => AggState::Min(if seen {
+                Value::Int(v[slot])
+            } else {
+                Value::Null
+            }),
+            Accs::MaxI(v) => AggState::Max(if seen {
+                Value::Int(v[slot])
+            } else {
+                Value::Null
+            }),
+            Accs::MinF(v) => AggState::Min(if seen { float(v[slot]) } else { Value::Null }),
+            Accs::MaxF(v) => AggState::Max(if seen { float(v[slot]) } else { Value::Null }),
         }
     }
 }
 
-/// Group slots shared by all segments of a shard: a key maps to a slot,
-/// a slot owns one accumulator per aggregate.
+/// Group slots shared by all segments of a shard.
 struct Slots {
-    template: Vec<Acc>,
-    accs: Vec<Acc>,
+    aggs: Vec<AggColumn>,
     keys: Vec<Value>,
     /// Whether any document landed in the slot.
     used: Vec<bool>,
-    /// Integer keys in a small range: slot = key - min (+ NULL slot at the end).
+    /// Integer keys in a small range: slot = key - min.
     dense_int: Option<(i64, usize)>,
     by_int: HashMap<i64, usize>,
     by_text: HashMap<String, usize>,
@@ -254,21 +298,10 @@ struct Slots {
 }
 
 impl Slots {
-    fn new(template: Vec<Acc>) -> Slots {
-        Slots {
-            template,
-            accs: Vec::new(),
-            keys: Vec::new(),
-            used: Vec::new(),
-            dense_int: None,
-            by_int: HashMap::new(),
-            by_text: HashMap::new(),
-            null_slot: None,
-        }
-    }
-
     fn add(&mut self, key: Value) -> usize {
-        self.accs.extend_from_slice(&self.template);
+        for a in self.aggs.iter_mut() {
+            a.grow();
+        }
         self.keys.push(key);
         self.used.push(false);
         self.keys.len() - 1
@@ -308,200 +341,8 @@ impl Slots {
         self.by_text.insert(t.to_string(), s);
         s
     }
-}
 
-/// How one segment's key column maps documents to slots.
-enum SegKey {
-    None,
-    Null,
-    DenseInt(Column<i64>, i64),
-    Int(Column<i64>),
-    /// Term ordinal -> slot.
-    Text(Column<u64>, Vec<usize>),
-    Bool(Column<bool>, [usize; 2]),
-}
-
-fn aggregate_segment(
-    p: &ColumnarPlan,
-    segment: &Segment,
-    alive: &AliveSet,
-    query: Option<&dyn Weight>,
-    slots: &mut Slots,
-) -> Result<()> {
-    let ff = segment.reader.fast_fields();
-    let key = match &p.key {
-        None => SegKey::None,
-        Some((path, KeyKind::Int)) => match ff.column_opt::<i64>(path)? {
-            Some(c) => match slots.dense_int {
-                Some((min, span))
-                    if c.min_value() >= min && ((c.max_value() - min) as usize) < span =>
-                {
-                    SegKey::DenseInt(c, min)
-                }
-                _ => SegKey::Int(c),
-            },
-            None => SegKey::Null,
-        },
-        Some((path, KeyKind::Text)) => match ff.str(path)? {
-            Some(c) => {
-                let mut map = Vec::with_capacity(c.num_terms());
-                let mut stream = c.dictionary().stream()?;
-                while stream.advance() {
-                    map.push(slots.text(&String::from_utf8_lossy(stream.key())));
-                }
-                SegKey::Text(c.ords().clone(), map)
-            }
-            None => SegKey::Null,
-        },
-        Some((path, KeyKind::Bool)) => match ff.column_opt::<bool>(path)? {
-            Some(c) => {
-                let f = slots.add_bool(false);
-                let t = slots.add_bool(true);
-                SegKey::Bool(c, [f, t])
-            }
-            None => SegKey::Null,
-        },
-    };
-    let mut vals = Vec::with_capacity(p.vals.len());
-    for v in &p.vals {
-        vals.push(match v {
-            None => ValCol::None,
-            Some((path, ValKind::Int)) => ff
-                .column_opt::<i64>(path)?
-                .map(ValCol::Int)
-                .unwrap_or(ValCol::Missing),
-            Some((path, ValKind::Float)) => ff
-                .column_opt::<f64>(path)?
-                .map(ValCol::Float)
-                .unwrap_or(ValCol::Missing),
-            Some((_, ValKind::None)) => ValCol::None,
-        });
-    }
-    let n = slots.template.len();
-    let single = match key {
-        SegKey::None => Some(if slots.keys.is_empty() {
-            slots.add(Value::Null)
-        } else {
-            0
-        }),
-        SegKey::Null => Some(slots.null()),
-        _ => None,
-    };
-
-    let all_full = vals.iter().all(ValCol::is_full)
-        && match &key {
-            SegKey::None | SegKey::Null => true,
-            SegKey::DenseInt(c, _) => matches!(c.index, ColumnIndex::Full),
-            SegKey::Text(c, _) => matches!(c.index, ColumnIndex::Full),
-            _ => false,
-        };
-    if query.is_none() && alive.all_alive() && all_full {
-        // Block path: decode columns a block at a time.
-        let max_doc = segment.max_doc() as usize;
-        let mut slot_buf = vec![0usize; BLOCK];
-        let mut raw_i = vec![0i64; BLOCK];
-        let mut raw_u = vec![0u64; BLOCK];
-        let mut ibufs: Vec<Vec<i64>> = vals.iter().map(|_| vec![0i64; BLOCK]).collect();
-        let mut fbufs: Vec<Vec<f64>> = vals.iter().map(|_| vec![0f64; BLOCK]).collect();
-        let mut start = 0usize;
-        while start < max_doc {
-            let len = BLOCK.min(max_doc - start);
-            match &key {
-                SegKey::DenseInt(c, min) => {
-                    c.values.get_range(start as u64, &mut raw_i[..len]);
-                    for (slot, v) in slot_buf.iter_mut().zip(&raw_i[..len]) {
-                        *slot = (v - min) as usize;
-                    }
-                }
-                SegKey::Text(c, map) => {
-                    c.values.get_range(start as u64, &mut raw_u[..len]);
-                    for (slot, o) in slot_buf.iter_mut().zip(&raw_u[..len]) {
-                        *slot = map[*o as usize];
-                    }
-                }
-                _ => slot_buf[..len].fill(single.unwrap_or(0)),
-            }
-            for (j, v) in vals.iter().enumerate() {
-                match v {
-                    ValCol::Int(c) => c.values.get_range(start as u64, &mut ibufs[j][..len]),
-                    ValCol::Float(c) => c.values.get_range(start as u64, &mut fbufs[j][..len]),
-                    _ => {}
-                }
-            }
-            for slot in &slot_buf[..len] {
-                slots.used[*slot] = true;
-            }
-            for (j, v) in vals.iter().enumerate() {
-                match v {
-                    ValCol::None => {
-                        for slot in &slot_buf[..len] {
-                            slots.accs[slot * n + j].count();
-                        }
-                    }
-                    ValCol::Int(_) => {
-                        for (slot, x) in slot_buf[..len].iter().zip(&ibufs[j][..len]) {
-                            slots.accs[slot * n + j].add_i(*x);
-                        }
-                    }
-                    ValCol::Float(_) => {
-                        for (slot, x) in slot_buf[..len].iter().zip(&fbufs[j][..len]) {
-                            slots.accs[slot * n + j].add_f(*x);
-                        }
-                    }
-                    ValCol::Missing => {}
-                }
-            }
-            start += len;
-        }
-        return Ok(());
-    }
-    for_each_doc(segment, alive, query, |doc| {
-        let slot = match (&key, single) {
-            (_, Some(s)) => s,
-            (SegKey::DenseInt(c, min), _) => match first(c, doc) {
-                Some(v) => (v - min) as usize,
-                None => slots.null(),
-            },
-            (SegKey::Int(c), _) => match first(c, doc) {
-                Some(v) => slots.int(v),
-                None => slots.null(),
-            },
-            (SegKey::Text(c, map), _) => match first(c, doc) {
-                Some(o) => map[o as usize],
-                None => slots.null(),
-            },
-            (SegKey::Bool(c, s), _) => match first(c, doc) {
-                Some(b) => s[b as usize],
-                None => slots.null(),
-            },
-            _ => slots.null(),
-        };
-        slots.used[slot] = true;
-        let base = slot * n;
-        for (j, v) in vals.iter().enumerate() {
-            let acc = &mut slots.accs[base + j];
-            match v {
-                ValCol::None => acc.count(),
-                ValCol::Int(c) => {
-                    if let Some(x) = first(c, doc) {
-                        acc.add_i(x);
-                    }
-                }
-                ValCol::Float(c) => {
-                    if let Some(x) = first(c, doc) {
-                        acc.add_f(x);
-                    }
-                }
-                ValCol::Missing => {}
-            }
-        }
-        Ok(true)
-    })?;
-    Ok(())
-}
-
-impl Slots {
-    fn add_bool(&mut self, b: bool) -> usize {
+    fn boolean(&mut self, b: bool) -> usize {
         match self.keys.iter().position(|k| *k == Value::Bool(b)) {
             Some(s) => s,
             None => self.add(Value::Bool(b)),
@@ -509,16 +350,12 @@ impl Slots {
     }
 
     /// Prepares dense integer slots covering every segment's key range.
-    fn dense_over(&mut self, ranges: impl Iterator<Item = (i64, i64)>) {
-        let mut lo = i64::MAX;
-        let mut hi = i64::MIN;
-        for (a, b) in ranges {
-            lo = lo.min(a);
-            hi = hi.max(b);
-        }
-        if lo > hi {
+    fn dense_over(&mut self, ranges: &[(i64, i64)]) {
+        let lo = ranges.iter().map(|r| r.0).min();
+        let hi = ranges.iter().map(|r| r.1).max();
+        let (Some(lo), Some(hi)) = (lo, hi) else {
             return;
-        }
+        };
         let span = (hi as i128 - lo as i128) as u64 + 1;
         if span <= DENSE_LIMIT {
             for i in 0..span as i64 {
@@ -527,6 +364,23 @@ impl Slots {
             self.dense_int = Some((lo, span as usize));
         }
     }
+}
+
+/// How one segment's key column maps documents to slots.
+enum SegKey {
+    None(usize),
+    DenseInt(Column<i64>, i64),
+    Int(Column<i64>),
+    /// Term ordinal -> slot.
+    Text(Column<u64>, Vec<usize>),
+    Bool(Column<bool>, [usize; 2]),
+}
+
+enum ValCol {
+    Count,
+    Missing,
+    Int(Column<i64>),
+    Float(Column<f64>),
 }
 
 #[inline]
@@ -540,24 +394,199 @@ fn first<T: PartialOrd + Copy + Send + Sync + std::fmt::Debug + 'static>(
     }
 }
 
+fn is_full<T>(c: &Column<T>) -> bool {
+    matches!(c.index, ColumnIndex::Full)
+}
+
+fn aggregate_segment(
+    p: &ColumnarPlan,
+    segment: &Segment,
+    alive: &AliveSet,
+    weight: Option<&dyn Weight>,
+    slots: &mut Slots,
+) -> Result<()> {
+    let ff = segment.reader.fast_fields();
+    let key = match &p.key {
+        None => SegKey::None(if slots.keys.is_empty() {
+            slots.add(Value::Null)
+        } else {
+            0
+        }),
+        Some((path, KeyKind::Int)) => match ff.column_opt::<i64>(path)? {
+            Some(c) => match slots.dense_int {
+                Some((min, span))
+                    if c.min_value() >= min && ((c.max_value() - min) as usize) < span =>
+                {
+                    SegKey::DenseInt(c, min)
+                }
+                _ => SegKey::Int(c),
+            },
+            None => SegKey::None(slots.null()),
+        },
+        Some((path, KeyKind::Text)) => match ff.str(path)? {
+            Some(c) => {
+                let mut map = Vec::with_capacity(c.num_terms());
+                let mut stream = c.dictionary().stream()?;
+                while stream.advance() {
+                    map.push(slots.text(&String::from_utf8_lossy(stream.key())));
+                }
+                SegKey::Text(c.ords().clone(), map)
+            }
+            None => SegKey::None(slots.null()),
+        },
+        Some((path, KeyKind::Bool)) => match ff.column_opt::<bool>(path)? {
+            Some(c) => {
+                let f = slots.boolean(false);
+                let t = slots.boolean(true);
+                SegKey::Bool(c, [f, t])
+            }
+            None => SegKey::None(slots.null()),
+        },
+    };
+    let mut vals = Vec::with_capacity(p.vals.len());
+    for v in &p.vals {
+        vals.push(match v {
+            None => ValCol::Count,
+            Some((path, ValKind::Int)) => ff
+                .column_opt::<i64>(path)?
+                .map(ValCol::Int)
+                .unwrap_or(ValCol::Missing),
+            Some((path, ValKind::Float)) => ff
+                .column_opt::<f64>(path)?
+                .map(ValCol::Float)
+                .unwrap_or(ValCol::Missing),
+        });
+    }
+
+    let vals_full = vals.iter().all(|v| match v {
+        ValCol::Count => true,
+        ValCol::Missing => false,
+        ValCol::Int(c) => is_full(c),
+        ValCol::Float(c) => is_full(c),
+    });
+    let key_full = match &key {
+        SegKey::None(_) => true,
+        SegKey::DenseInt(c, _) => is_full(c),
+        SegKey::Text(c, _) => is_full(c),
+        _ => false,
+    };
+    if weight.is_none() && alive.all_alive() && vals_full && key_full {
+        // Block path: decode a block of each column, then one tight loop per aggregate.
+        let max_doc = segment.max_doc() as usize;
+        let mut slot_buf = vec![0usize; BLOCK];
+        let mut raw_i = vec![0i64; BLOCK];
+        let mut raw_u = vec![0u64; BLOCK];
+        let mut ibuf = vec![0i64; BLOCK];
+        let mut fbuf = vec![0f64; BLOCK];
+        let mut start = 0usize;
+        while start < max_doc {
+            let len = BLOCK.min(max_doc - start);
+            let block = &mut slot_buf[..len];
+            match &key {
+                SegKey::DenseInt(c, min) => {
+                    c.values.get_range(start as u64, &mut raw_i[..len]);
+                    for (slot, v) in block.iter_mut().zip(&raw_i[..len]) {
+                        *slot = (v - min) as usize;
+                    }
+                }
+                SegKey::Text(c, map) => {
+                    c.values.get_range(start as u64, &mut raw_u[..len]);
+                    for (slot, o) in block.iter_mut().zip(&raw_u[..len]) {
+                        *slot = map[*o as usize];
+                    }
+                }
+                SegKey::None(s) => block.fill(*s),
+                // key_full only admits the shapes above.
+                SegKey::Int(_) | SegKey::Bool(..) => return Ok(()),
+            }
+            for s in block.iter() {
+                slots.used[*s] = true;
+            }
+            for (agg, v) in slots.aggs.iter_mut().zip(&vals) {
+                match v {
+                    ValCol::Count => agg.count_block(block),
+                    ValCol::Int(c) => {
+                        c.values.get_range(start as u64, &mut ibuf[..len]);
+                        agg.add_block_i(block, &ibuf[..len]);
+                    }
+                    ValCol::Float(c) => {
+                        c.values.get_range(start as u64, &mut fbuf[..len]);
+                        agg.add_block_f(block, &fbuf[..len]);
+                    }
+                    ValCol::Missing => {}
+                }
+            }
+            start += len;
+        }
+        return Ok(());
+    }
+    for_each_doc(segment, alive, weight, |doc| {
+        let slot = match &key {
+            SegKey::None(s) => *s,
+            SegKey::DenseInt(c, min) => match first(c, doc) {
+                Some(v) => (v - min) as usize,
+                None => slots.null(),
+            },
+            SegKey::Int(c) => match first(c, doc) {
+                Some(v) => slots.int(v),
+                None => slots.null(),
+            },
+            SegKey::Text(c, map) => match first(c, doc) {
+                Some(o) => map[o as usize],
+                None => slots.null(),
+            },
+            SegKey::Bool(c, s) => match first(c, doc) {
+                Some(b) => s[b as usize],
+                None => slots.null(),
+            },
+        };
+        slots.used[slot] = true;
+        for (agg, v) in slots.aggs.iter_mut().zip(&vals) {
+            match v {
+                ValCol::Count => agg.count(slot),
+                ValCol::Int(c) => {
+                    if let Some(x) = first(c, doc) {
+                        agg.add_i(slot, x);
+                    }
+                }
+                ValCol::Float(c) => {
+                    if let Some(x) = first(c, doc) {
+                        agg.add_f(slot, x);
+                    }
+                }
+                ValCol::Missing => {}
+            }
+        }
+        Ok(true)
+    })?;
+    Ok(())
+}
+
 /// Runs the columnar path if the collect phase qualifies.
 pub fn try_aggregate(
     snapshot: &Snapshot,
     spec: &CollectSpec,
-    query: Option<&dyn Weight>,
+    weight: Option<&dyn Weight>,
     residual: Option<&Expr>,
 ) -> Result<Option<Partial>> {
     if residual.is_some() {
         return Ok(None);
     }
     let Some(p) = plan(spec) else { return Ok(None) };
-    let template: Vec<Acc> = p
-        .aggs
-        .iter()
-        .zip(&p.vals)
-        .map(|(a, v)| Acc::init(a, v.as_ref().map(|(_, k)| *k).unwrap_or(ValKind::None)))
-        .collect();
-    let mut slots = Slots::new(template);
+    let mut slots = Slots {
+        aggs: p
+            .aggs
+            .iter()
+            .zip(&p.vals)
+            .map(|(a, v)| AggColumn::new(a, v.as_ref().map(|x| x.1)))
+            .collect(),
+        keys: Vec::new(),
+        used: Vec::new(),
+        dense_int: None,
+        by_int: HashMap::new(),
+        by_text: HashMap::new(),
+        null_slot: None,
+    };
     if let Some((path, KeyKind::Int)) = &p.key {
         let mut ranges = Vec::new();
         for view in &snapshot.segments {
@@ -565,39 +594,30 @@ pub fn try_aggregate(
                 ranges.push((c.min_value(), c.max_value()));
             }
         }
-        slots.dense_over(ranges.into_iter());
+        slots.dense_over(&ranges);
     }
     for view in &snapshot.segments {
-        aggregate_segment(&p, &view.segment, &view.alive, query, &mut slots)?;
+        aggregate_segment(&p, &view.segment, &view.alive, weight, &mut slots)?;
     }
-    let n = slots.template.len();
-    let groups: Vec<(Vec<Value>, Vec<AggState>)> = if p.key.is_none() {
-        let states = if slots.keys.is_empty() {
-            p.aggs.iter().map(AggCall::init).collect()
+    let mut groups = Groups::new(usize::from(p.key.is_some()), p.aggs.len());
+    if p.key.is_none() {
+        if slots.keys.is_empty() {
+            groups.push([], p.aggs.iter().map(AggCall::init));
         } else {
-            slots.accs[..n]
-                .iter()
-                .zip(p.aggs)
-                .map(|(a, c)| a.into_state(c))
-                .collect()
-        };
-        vec![(Vec::new(), states)]
+            groups.push(
+                [],
+                slots.aggs.iter().zip(p.aggs).map(|(a, c)| a.state(0, c)),
+            );
+        }
     } else {
-        // Only slots that saw a document become groups.
-        slots
-            .keys
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| slots.used[*i])
-            .map(|(i, k)| {
-                let states = slots.accs[i * n..(i + 1) * n]
-                    .iter()
-                    .zip(p.aggs)
-                    .map(|(a, c)| a.into_state(c))
-                    .collect();
-                (vec![k.clone()], states)
-            })
-            .collect()
-    };
+        for (i, key) in slots.keys.iter().enumerate() {
+            if slots.used[i] {
+                groups.push(
+                    [key.clone()],
+                    slots.aggs.iter().zip(p.aggs).map(|(a, c)| a.state(i, c)),
+                );
+            }
+        }
+    }
     Ok(Some(Partial::Groups(groups)))
 }

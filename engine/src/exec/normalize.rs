@@ -87,7 +87,9 @@ impl<'t> Normalizer<'t> {
         // Values are conformed in place: the row keeps its keys and order.
         for (name, v) in row.iter_mut() {
             match table.column(name) {
-                Some(col) => *v = conform(std::mem::take(v), &col.data_type, name, &[], new_columns)?,
+                Some(col) => {
+                    *v = conform(std::mem::take(v), &col.data_type, name, &[], new_columns)?
+                }
                 None => match table.column_policy {
                     ColumnPolicy::Strict => return Err(Error::ColumnUnknown(name.clone())),
                     _ => {

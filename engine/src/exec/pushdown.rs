@@ -36,7 +36,9 @@ pub fn split(filter: Option<&Expr>, scan: &[ScanColumn], ctx: &EvalCtx) -> Split
     // A range over a fast column is answered by scanning the column, which
     // costs as much as the segment is large. When a term (equality, IN) also
     // narrows the rows, evaluating the range on those few rows is far cheaper.
-    let has_term = conjuncts.iter().any(|c| is_term_predicate(c) && to_query(c, scan, ctx).is_some());
+    let has_term = conjuncts
+        .iter()
+        .any(|c| is_term_predicate(c) && to_query(c, scan, ctx).is_some());
     let mut queries: Vec<Box<dyn Query>> = Vec::new();
     let mut residual: Vec<Expr> = Vec::new();
     for c in conjuncts {
@@ -65,11 +67,20 @@ pub fn split(filter: Option<&Expr>, scan: &[ScanColumn], ctx: &EvalCtx) -> Split
 }
 
 fn is_term_predicate(e: &Expr) -> bool {
-    matches!(e, Expr::Call { func: Func::Eq, .. } | Expr::InList { negated: false, .. })
+    matches!(
+        e,
+        Expr::Call { func: Func::Eq, .. } | Expr::InList { negated: false, .. }
+    )
 }
 
 fn is_range_predicate(e: &Expr) -> bool {
-    matches!(e, Expr::Call { func: Func::Lt | Func::LtEq | Func::Gt | Func::GtEq, .. })
+    matches!(
+        e,
+        Expr::Call {
+            func: Func::Lt | Func::LtEq | Func::Gt | Func::GtEq,
+            ..
+        }
+    )
 }
 
 /// A constant's value (literals, parameters, casts of those).

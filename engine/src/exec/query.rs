@@ -57,39 +57,18 @@ impl Executor<'_> {
 
         let mut rows: Vec<Row> = match &plan.aggregation {
             Some(agg) => {
-                let mut merged: HashMap<Vec<Value>, Vec<AggState>> = HashMap::new();
-                let mut order: Vec<Vec<Value>> = Vec::new();
-                for p in partials {
-                    let Partial::Groups(groups) = p else {
-                        return Err(Error::internal("expected groups"));
-                    };
-                    for (k, states) in groups {
-                        match merged.get_mut(&k) {
-                            Some(into) => {
-                                for ((call, into), s) in
-                                    agg.aggs.iter().zip(into.iter_mut()).zip(states)
-                                {
-                                    call.merge(into, s);
-                                }
-                            }
-                            None => {
-                                order.push(k.clone());
-                                merged.insert(k, states);
-                            }
-                        }
-                    }
-                }
-                if agg.keys.is_empty() && merged.is_empty() {
-                    order.push(Vec::new());
-                    merged.insert(Vec::new(), agg.aggs.iter().map(AggCall::init).collect());
-                }
-                let mut out = Vec::with_capacity(merged.len());
-                for k in order {
-                    let Some(states) = merged.remove(&k) else {
-                        continue;
-                    };
-                    let mut row = k;
-                    for (call, s) in agg.aggs.iter().zip(states) {
+                let merged = merge_groups(agg, partials)?;
+                let (width, naggs) = (agg.keys.len(), agg.aggs.len());
+                let mut out = Vec::with_capacity(merged.count);
+                let mut keys = merged.keys.into_iter();
+                let mut states = merged.states.into_iter();
+                for _ in 0..merged.count {
+                    let mut row: Row = Vec::with_capacity(width + naggs);
+                    row.extend(keys.by_ref().take(width));
+                    for call in &agg.aggs {
+                        let s = states
+                            .next()
+                            .ok_or_else(|| Error::internal("group states"))?;
                         row.push(call.finish(s)?);
                     }
                     out.push(row);
@@ -247,6 +226,72 @@ impl Executor<'_> {
         }
         Ok(Some(rows))
     }
+}
+
+/// Merged groups, flat as in [`super::collect::Groups`], with their count
+/// (groups without keys or aggregates still count).
+struct Merged {
+    keys: Vec<Value>,
+    states: Vec<AggState>,
+    count: usize,
+}
+
+/// Merges the shards' partial groups: states of equal keys are combined, in
+/// first-seen order.
+fn merge_groups(agg: &crate::planner::Aggregation, partials: Vec<Partial>) -> Result<Merged> {
+    let (width, naggs) = (agg.keys.len(), agg.aggs.len());
+    let mut keys: Vec<Value> = Vec::new();
+    let mut states: Vec<AggState> = Vec::new();
+    let mut count = 0usize;
+    let mut single: HashMap<Value, usize> = HashMap::new();
+    let mut multi: HashMap<Vec<Value>, usize> = HashMap::new();
+    for p in partials {
+        let Partial::Groups(g) = p else {
+            return Err(Error::internal("expected groups"));
+        };
+        let n = g.len();
+        let mut gk = g.keys.into_iter();
+        let mut gs = g.states.into_iter();
+        for _ in 0..n {
+            let key: Vec<Value> = gk.by_ref().take(width).collect();
+            let group_states: Vec<AggState> = gs.by_ref().take(naggs).collect();
+            let found = match width {
+                0 => (count > 0).then_some(0),
+                1 => single.get(&key[0]).copied(),
+                _ => multi.get(&key).copied(),
+            };
+            match found {
+                Some(i) => {
+                    for (j, (call, s)) in agg.aggs.iter().zip(group_states).enumerate() {
+                        call.merge(&mut states[i * naggs + j], s);
+                    }
+                }
+                None => {
+                    match width {
+                        0 => {}
+                        1 => {
+                            single.insert(key[0].clone(), count);
+                        }
+                        _ => {
+                            multi.insert(key.clone(), count);
+                        }
+                    }
+                    keys.extend(key);
+                    states.extend(group_states);
+                    count += 1;
+                }
+            }
+        }
+    }
+    if width == 0 && count == 0 {
+        states.extend(agg.aggs.iter().map(AggCall::init));
+        count = 1;
+    }
+    Ok(Merged {
+        keys,
+        states,
+        count,
+    })
 }
 
 /// The collect phase for a SELECT.

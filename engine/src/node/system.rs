@@ -414,7 +414,10 @@ impl Node {
                             text(&c.table.ident.schema),
                             text(""),
                             Value::Int(c.shard_id as i64),
-                            object(vec![("id", text(self.id.clone())), ("name", text(&self.config.node_name))]),
+                            object(vec![
+                                ("id", text(self.id.clone())),
+                                ("name", text(&self.config.node_name)),
+                            ]),
                             text(format!("_{}", seg.id)),
                             Value::Int(seg.num_docs as i64),
                             Value::Int(seg.deleted_docs as i64),

@@ -261,7 +261,11 @@ impl Segment {
         let hashes = ff.u64("_idh")?;
         let seqs = ff.u64("_seq_no")?;
         for doc in 0..self.max_doc() {
-            f(doc, hashes.first(doc).unwrap_or(0), seqs.first(doc).unwrap_or(0));
+            f(
+                doc,
+                hashes.first(doc).unwrap_or(0),
+                seqs.first(doc).unwrap_or(0),
+            );
         }
         Ok(())
     }
@@ -271,7 +275,9 @@ impl Segment {
         let store = self.reader.get_store_reader(1).ok()?;
         let td: tantivy::TantivyDocument = store.get(doc).ok()?;
         use tantivy::schema::document::Value as _;
-        td.get_first(super::shard::shard_schema().id).and_then(|v| v.as_str()).map(str::to_string)
+        td.get_first(super::shard::shard_schema().id)
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
     }
 }
 

@@ -226,7 +226,12 @@ impl State {
     /// Applies an operation; `parsed` is the source already as a row, when
     /// the caller has it (saves parsing the bytes back).
     /// `known_absent`: the id has no live document (saves a pk lookup).
-    fn apply_parsed(&mut self, op: &Op, parsed: Option<Arc<Object>>, known_absent: bool) -> Result<()> {
+    fn apply_parsed(
+        &mut self,
+        op: &Op,
+        parsed: Option<Arc<Object>>,
+        known_absent: bool,
+    ) -> Result<()> {
         match op {
             Op::Index {
                 id,
@@ -340,8 +345,14 @@ pub fn shard_schema() -> &'static ShardSchema {
 #[derive(Debug)]
 enum Staged {
     /// `absent`: the id was known not to exist when staged (a plain insert).
-    Put { id: String, source: Object, absent: bool },
-    Delete { id: String },
+    Put {
+        id: String,
+        source: Object,
+        absent: bool,
+    },
+    Delete {
+        id: String,
+    },
 }
 
 impl Staged {
@@ -425,7 +436,11 @@ impl WriteBatch<'_> {
             return Ok(false);
         }
         let absent = expect == Expect::Absent && self.staged_index(id).is_none();
-        self.stage(Staged::Put { id: id.to_string(), source, absent });
+        self.stage(Staged::Put {
+            id: id.to_string(),
+            source,
+            absent,
+        });
         Ok(true)
     }
 
@@ -579,8 +594,12 @@ impl Shard {
         for (seg_id, hash, e) in entries {
             next_seq_no = next_seq_no.max(e.seq_no + 1);
             let segment = state.segments.get(&seg_id).map(|s| s.segment.clone());
-            let Place::Segment { doc, .. } = e.place else { continue };
-            state.pk.put_recovered(hash, e, || segment.and_then(|s| s.id_of(doc)));
+            let Place::Segment { doc, .. } = e.place else {
+                continue;
+            };
+            state
+                .pk
+                .put_recovered(hash, e, || segment.and_then(|s| s.id_of(doc)));
         }
         state.next_seq_no = next_seq_no;
         for op in &ops {
