@@ -10,7 +10,7 @@
 //! inner loops are one array update per value. Everything else takes the
 //! row path in [`super::collect`].
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 
 use tantivy::columnar::{Column, ColumnIndex};
 use tantivy::query::Weight;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use super::Executor;
 use super::collect::{CollectMode, CollectSpec, Partial, collect_rows, collect_shard, stored_row};
-use super::rows::{apply_limit, distinct, eval_count, sort_rows};
+use super::rows::{apply_limit, distinct, eval_count, sort_rows, top_n};
 use crate::catalog::TableInfo;
 use crate::error::{Error, Result};
 use crate::expr::{AggCall, AggState, Expr, Func};
@@ -114,7 +114,7 @@ impl Executor<'_> {
         if plan.distinct {
             rows = distinct(rows);
         }
-        sort_rows(&mut rows, &plan.order_by);
+        top_n(&mut rows, &plan.order_by, limit.map(|l| l.saturating_add(offset)));
         let mut rows = apply_limit(rows, offset, limit);
         let visible = plan.names.len();
         for r in rows.iter_mut() {
@@ -243,8 +243,8 @@ fn merge_groups(agg: &crate::planner::Aggregation, partials: Vec<Partial>) -> Re
     let mut keys: Vec<Value> = Vec::new();
     let mut states: Vec<AggState> = Vec::new();
     let mut count = 0usize;
-    let mut single: HashMap<Value, usize> = HashMap::new();
-    let mut multi: HashMap<Vec<Value>, usize> = HashMap::new();
+    let mut single: hashbrown::HashMap<Value, usize> = hashbrown::HashMap::new();
+    let mut multi: hashbrown::HashMap<Vec<Value>, usize> = hashbrown::HashMap::new();
     for p in partials {
         let Partial::Groups(g) = p else {
             return Err(Error::internal("expected groups"));

@@ -48,6 +48,26 @@ pub fn sort_rows(rows: &mut [Row], keys: &[SortKey]) {
     }
 }
 
+/// Sorts rows, but when only the first `n` are wanted, selects them first and
+/// sorts only those (a top-N).
+pub fn top_n(rows: &mut Vec<Row>, keys: &[SortKey], n: Option<usize>) {
+    if keys.is_empty() {
+        return;
+    }
+    match n {
+        Some(n) if n < rows.len() / 2 => {
+            if n == 0 {
+                rows.clear();
+                return;
+            }
+            rows.select_nth_unstable_by(n - 1, |a, b| compare_rows(a, b, keys));
+            rows.truncate(n);
+            sort_rows(rows, keys);
+        }
+        _ => sort_rows(rows, keys),
+    }
+}
+
 /// Removes duplicate rows, keeping the first of each.
 pub fn distinct(rows: Vec<Row>) -> Vec<Row> {
     let mut seen = HashSet::with_capacity(rows.len());
