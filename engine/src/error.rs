@@ -115,6 +115,15 @@ impl Error {
         }
     }
 
+    /// The message without the `ExceptionName[...]` wrapper.
+    pub fn message(&self) -> String {
+        let full = self.to_string();
+        match full.split_once('[') {
+            Some((_, rest)) => rest.strip_suffix(']').unwrap_or(rest).to_string(),
+            None => full,
+        }
+    }
+
     /// A short helper for internal errors with context.
     pub fn internal(msg: impl fmt::Display) -> Error {
         Error::Internal(msg.to_string())

@@ -316,3 +316,66 @@ fn introspection_tables() {
         .ok();
     assert_eq!(r.rows().len(), 1);
 }
+
+#[test]
+fn copy_from_files_and_to_a_directory() {
+    let dir = TempDir::new("copy");
+    let s = Server::start(&dir.0);
+    let files = TempDir::new("copy-files");
+    let a = files.0.join("part1.json");
+    let b = files.0.join("part2.json");
+    std::fs::write(
+        &a,
+        "{\"id\": 1, \"name\": \"a\", \"n\": 1}\n{\"id\": 2, \"name\": \"b\", \"n\": 2}\n",
+    )
+    .unwrap();
+    std::fs::write(&b, "{\"id\": 3, \"name\": \"c\", \"n\": \"x\"}\nnot json\n{\"id\": 4, \"name\": \"d\", \"extra\": true}\n").unwrap();
+    std::fs::write(
+        files.0.join("other.csv"),
+        "id,name,n\n5,e,5\n6,\"f, g\",6\n",
+    )
+    .unwrap();
+    s.sql("CREATE TABLE t (id INT PRIMARY KEY, name TEXT, n INT) WITH (refresh_interval = 0)")
+        .ok();
+    // A glob, a bad cast and a bad line are skipped; the dynamic column is added.
+    let uri = format!("file://{}/part*.json", files.0.display());
+    let r = s.sql(&format!("COPY t FROM '{uri}'")).ok();
+    assert_eq!(r.body["rowcount"], json!(3));
+    let r = s
+        .sql(&format!(
+            "COPY t FROM '{}/other.csv' WITH (format = 'csv') RETURN SUMMARY",
+            files.0.display()
+        ))
+        .ok();
+    assert_eq!((&r.rows()[0][2], &r.rows()[0][3]), (&json!(2), &json!(0)));
+    let summary = s.sql(&format!("COPY t FROM '{uri}' RETURN SUMMARY")).ok();
+    // Everything there is a duplicate or an error now.
+    assert_eq!(summary.rows().len(), 2);
+    assert_eq!(summary.rows()[1][3], json!(3));
+    s.sql("REFRESH TABLE t").ok();
+    assert_eq!(s.sql("SELECT id FROM t ORDER BY id").ok().rows().len(), 5);
+    assert_eq!(
+        *s.sql("SELECT extra FROM t WHERE id = 4").ok().scalar(),
+        json!(true)
+    );
+    // Export: one file per shard, JSON lines of the rows.
+    let out = TempDir::new("copy-out");
+    let r = s
+        .sql(&format!("COPY t TO DIRECTORY '{}'", out.0.display()))
+        .ok();
+    assert_eq!(r.body["rowcount"], json!(5));
+    let mut lines = 0;
+    for e in std::fs::read_dir(&out.0).unwrap() {
+        let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
+        for line in text.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert!(v["id"].is_i64());
+            lines += 1;
+        }
+    }
+    assert_eq!(lines, 5);
+    assert_eq!(
+        s.sql("COPY t FROM 'relative/path.json'").error_code(),
+        Some(4000)
+    );
+}

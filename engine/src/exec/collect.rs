@@ -62,6 +62,7 @@ pub struct Groups {
     pub naggs: usize,
     pub keys: Vec<Value>,
     pub states: Vec<AggState>,
+    count: usize,
 }
 
 impl Groups {
@@ -72,23 +73,18 @@ impl Groups {
             naggs,
             keys: Vec::new(),
             states: Vec::new(),
+            count: 0,
         }
     }
 
     /// Number of groups.
     pub fn len(&self) -> usize {
-        if self.naggs > 0 {
-            self.states.len() / self.naggs
-        } else if self.width > 0 {
-            self.keys.len() / self.width
-        } else {
-            self.states.len()
-        }
+        self.count
     }
 
     /// Whether there are no groups.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.count == 0
     }
 
     /// Adds a group.
@@ -99,6 +95,7 @@ impl Groups {
     ) {
         self.keys.extend(key);
         self.states.extend(states);
+        self.count += 1;
     }
 }
 

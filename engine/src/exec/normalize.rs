@@ -125,6 +125,15 @@ impl<'t> Normalizer<'t> {
                     Some(given) if !given.is_null() => {
                         if !given.sql_eq(&computed) {
                             let ty = &table.columns[*idx].data_type;
+                            // CrateDB prints the expression parenthesised.
+                            let text = if text.starts_with('(')
+                                && text.ends_with(')')
+                                && !text.contains(") ")
+                            {
+                                text.clone()
+                            } else {
+                                format!("({text})")
+                            };
                             return Err(Error::Parse(format!(
                                 "Given value {} for generated column {name} does not match calculation {text} = {}",
                                 display_typed(given, ty),
@@ -190,7 +199,7 @@ pub fn conform(
     match ty {
         DataType::Object(ot) => {
             let Value::Object(obj) = v else {
-                return cast(v, ty).map_err(|e| with_column(e, column, path));
+                return cast_value(v, ty);
             };
             Ok(Value::Object(Box::new(conform_object(
                 *obj,
@@ -208,18 +217,23 @@ pub fn conform(
                 }
                 Ok(Value::Array(out))
             }
-            other => cast(other, ty).map_err(|e| with_column(e, column, path)),
+            other => cast_value(other, ty),
         },
         DataType::Undefined => Ok(v),
-        _ => cast(v, ty).map_err(|e| with_column(e, column, path)),
+        _ => cast_value(v, ty),
     }
 }
 
-fn with_column(e: Error, column: &str, path: &[String]) -> Error {
-    match e {
-        Error::Cast(msg) => Error::Cast(format!("{msg} for column {}", path_name(column, path))),
+/// Casts a value for a column, failing with CrateDB's message for stored values.
+fn cast_value(v: Value, ty: &DataType) -> Result<Value> {
+    let shown = crate::types::cast::text_of(&v);
+    cast(v, ty).map_err(|e| match e {
+        Error::Cast(_) => Error::Cast(format!(
+            "Cannot cast value `{shown}` to type `{}`",
+            ty.name()
+        )),
         other => other,
-    }
+    })
 }
 
 fn conform_object(

@@ -114,13 +114,39 @@ impl Executor<'_> {
         if plan.distinct {
             rows = distinct(rows);
         }
-        top_n(&mut rows, &plan.order_by, limit.map(|l| l.saturating_add(offset)));
+        top_n(
+            &mut rows,
+            &plan.order_by,
+            limit.map(|l| l.saturating_add(offset)),
+        );
         let mut rows = apply_limit(rows, offset, limit);
         let visible = plan.names.len();
         for r in rows.iter_mut() {
             r.truncate(visible);
         }
         Ok(rows)
+    }
+
+    /// The projected rows of a table SELECT from one shard only (COPY TO).
+    #[cfg(not(madsim))]
+    pub(crate) async fn shard_rows(
+        &self,
+        plan: &QueryPlan,
+        table: &TableInfo,
+        shard: u32,
+    ) -> Result<Vec<Row>> {
+        let QueryPlan::Select(select) = plan else {
+            return Err(Error::internal("shard_rows needs a SELECT"));
+        };
+        let spec = collect_spec(select, 0, None);
+        let shards = self.node.shards_of(&table.uuid);
+        let s = shards.get(shard as usize).ok_or_else(|| {
+            Error::ShardsUnavailable(format!("shard {shard} of {} is not available", table.ident))
+        })?;
+        match collect_shard(&s.snapshot(), &spec, &self.ctx)? {
+            Partial::Rows(rows) => Ok(rows),
+            Partial::Groups(_) => Err(Error::internal("shard_rows got groups")),
+        }
     }
 
     /// Runs the collect phase over a source.

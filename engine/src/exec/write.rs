@@ -176,11 +176,32 @@ impl Executor<'_> {
                 }
             }
         }
-        let single_row = !bulk && raw.len() == 1;
+        let report = bulk || raw.len() == 1;
+        self.write_rows(
+            plan.table.clone(),
+            raw,
+            plan.on_conflict.as_ref(),
+            &mut results,
+            report,
+        )
+        .await?;
+        Ok(results)
+    }
+
+    /// Normalises, routes and writes rows. Each row carries its origin (the
+    /// parameter row, or the line of a COPY file); `results[origin]` gets the
+    /// count of rows written or the first error. Without `report`, rows whose
+    /// key exists are skipped silently (multi-row `INSERT ... VALUES`).
+    pub(crate) async fn write_rows(
+        &self,
+        table: Arc<TableInfo>,
+        raw: Vec<(usize, Object)>,
+        on_conflict: Option<&ConflictPlan>,
+        results: &mut [Result<i64>],
+        report: bool,
+    ) -> Result<()> {
         // 2. Normalise.
-        let (table, normalized) = self
-            .normalize_all(plan.table.clone(), raw, &self.ctx)
-            .await?;
+        let (table, normalized) = self.normalize_all(table, raw, &self.ctx).await?;
         // 3. Route.
         let mut by_shard: BTreeMap<u32, Vec<Pending>> = BTreeMap::new();
         for (origin, r) in normalized {
@@ -213,8 +234,13 @@ impl Executor<'_> {
                     table.ident
                 ))
             })?;
-            let upsert = matches!(plan.on_conflict, Some(ConflictPlan::DoUpdate(_)));
-            let do_nothing = matches!(plan.on_conflict, Some(ConflictPlan::DoNothing));
+            let upsert = matches!(on_conflict, Some(ConflictPlan::DoUpdate(_)));
+            let do_nothing = matches!(on_conflict, Some(ConflictPlan::DoNothing));
+            let expect = if matches!(on_conflict, Some(ConflictPlan::Overwrite)) {
+                Expect::Any
+            } else {
+                Expect::Absent
+            };
             // The sources move into the batch; an upsert keeps a copy for its
             // conflict path.
             let mut meta = Vec::with_capacity(rows.len());
@@ -230,7 +256,7 @@ impl Executor<'_> {
             let outcomes = shard.write(|b| {
                 let mut outcomes = Vec::with_capacity(sources.len());
                 for ((_, id), source) in meta.iter().zip(sources) {
-                    outcomes.push(b.put(id, source, Expect::Absent));
+                    outcomes.push(b.put(id, source, expect));
                 }
                 Ok(outcomes)
             })?;
@@ -250,7 +276,7 @@ impl Executor<'_> {
                     }),
                     Err(Error::DuplicateKey) if do_nothing => {}
                     Err(e) => {
-                        if bulk || single_row {
+                        if report {
                             results[origin] = Err(e);
                         }
                     }
@@ -258,7 +284,7 @@ impl Executor<'_> {
             }
         }
         // 5. ON CONFLICT DO UPDATE: read-modify-write the existing rows.
-        if let Some(ConflictPlan::DoUpdate(assignments)) = &plan.on_conflict
+        if let Some(ConflictPlan::DoUpdate(assignments)) = on_conflict
             && !conflicts.is_empty()
         {
             let updated = self.upsert_existing(&table, assignments, conflicts).await?;
@@ -273,7 +299,7 @@ impl Executor<'_> {
                 }
             }
         }
-        Ok(results)
+        Ok(())
     }
 
     async fn upsert_existing(

@@ -429,7 +429,8 @@ impl Func {
             }
             Func::RegexMatch | Func::RegexMatchCi | Func::NotRegexMatch | Func::NotRegexMatchCi => {
                 let ci = matches!(self, Func::RegexMatchCi | Func::NotRegexMatchCi);
-                let re = regex_cached(&text(1), ci, false)?;
+                // CrateDB's `~` (Lucene regular expressions) matches the whole string.
+                let re = regex_cached(&format!("^(?:{})$", text(1)), ci, false)?;
                 Bool(
                     re.is_match(&text(0))
                         != matches!(self, Func::NotRegexMatch | Func::NotRegexMatchCi),

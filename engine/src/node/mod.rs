@@ -6,6 +6,8 @@
 //! (persisted on the node's disk) and creates or drops shards.
 
 mod background;
+#[cfg(not(madsim))]
+mod copy;
 mod ddl;
 pub mod routing;
 mod system;
@@ -357,6 +359,12 @@ impl Node {
                     0
                 }))
             }
+            #[cfg(not(madsim))]
+            Statement::Copy(c) => self.copy(session, c, ctx).await,
+            #[cfg(madsim)]
+            Statement::Copy(_) => Err(Error::Unsupported(
+                "COPY is not available in the simulator".into(),
+            )),
             Statement::Kill { .. } => Ok(QueryResult::affected(0)),
         }
     }

@@ -440,7 +440,24 @@ impl<'a> Binder<'a> {
             E::CompoundFieldAccess { root, access_chain } => {
                 let mut base = self.bind(root)?;
                 let mut path_name = super::naming::output_name(root);
-                for a in access_chain {
+                let is_key = |a: &ast::AccessExpr| {
+                    matches!(a, ast::AccessExpr::Subscript(ast::Subscript::Index { index: ast::Expr::Value(v) })
+                        if matches!(v.value, ast::Value::SingleQuotedString(_)))
+                };
+                // CrateDB reads `obj[1]['k']` on an object as `obj['k'][1]`.
+                let mut chain: Vec<&ast::AccessExpr> = access_chain.iter().collect();
+                if matches!(base.data_type(), DataType::Object(_))
+                    && chain.len() > 1
+                    && !is_key(chain[0])
+                    && matches!(
+                        chain[0],
+                        ast::AccessExpr::Subscript(ast::Subscript::Index { .. })
+                    )
+                {
+                    let keys = chain[1..].iter().take_while(|a| is_key(a)).count();
+                    chain[..=keys].rotate_left(1);
+                }
+                for a in chain {
                     base = match a {
                         ast::AccessExpr::Subscript(ast::Subscript::Index { index }) => {
                             let idx = self.bind_source_or_const(index)?;

@@ -35,6 +35,8 @@ pub enum ConflictPlan {
     /// Values are bound over `existing row ++ excluded row`, each laid out as
     /// the table's top-level columns.
     DoUpdate(Vec<AssignmentPlan>),
+    /// Replace the existing row (`COPY ... WITH (overwrite_duplicates = true)`).
+    Overwrite,
 }
 
 /// `INSERT`.

@@ -52,6 +52,14 @@ pub fn output_name(e: &ast::Expr) -> String {
         }
         E::Function(f) => {
             let name = f.name.to_string().to_lowercase();
+            // CrateDB names `count(*)` plainly "count".
+            if name == "count"
+                && f.over.is_none()
+                && matches!(&f.args, FunctionArguments::List(l)
+                    if matches!(l.args.as_slice(), [FunctionArg::Unnamed(FunctionArgExpr::Wildcard)]))
+            {
+                return name;
+            }
             let args = match &f.args {
                 FunctionArguments::None => return name,
                 FunctionArguments::Subquery(q) => q.to_string(),

@@ -39,9 +39,35 @@ pub enum Statement {
     NoOp {
         tag: String,
     },
+    /// `COPY t FROM 'uri'` / `COPY t TO DIRECTORY 'path'`.
+    Copy(Box<Copy>),
     /// `KILL ALL` / `KILL 'job-id'`.
     Kill {
         job: Option<String>,
+    },
+}
+
+/// `COPY`.
+#[derive(Debug, Clone)]
+pub struct Copy {
+    pub table: ObjectName,
+    pub columns: Vec<String>,
+    pub direction: CopyDirection,
+    pub with: Vec<(String, Expr)>,
+}
+
+/// Which way a COPY goes.
+#[derive(Debug, Clone)]
+pub enum CopyDirection {
+    /// From files matching a URI (`file:///path/*.json` or a path).
+    From {
+        uri: Box<Expr>,
+        return_summary: bool,
+    },
+    /// To one file per shard in a directory.
+    To {
+        directory: Box<Expr>,
+        selection: Option<Box<Expr>>,
     },
 }
 

@@ -230,6 +230,10 @@ fn parse_statement(p: &mut Parser) -> PResult<Statement> {
             p.next_token();
             parse_show(p)
         }
+        "COPY" => {
+            p.next_token();
+            parse_copy(p)
+        }
         "KILL" => {
             p.next_token();
             if word(p, "ALL") {
@@ -274,6 +278,57 @@ fn skip_parenthesized(p: &mut Parser) -> PResult<()> {
         }
     }
     Ok(())
+}
+
+fn parse_copy(p: &mut Parser) -> PResult<Statement> {
+    let table = p.parse_object_name(false)?;
+    let mut columns = Vec::new();
+    if p.peek_token_ref().token == Token::LParen {
+        columns = parse_key_list(p)?;
+    }
+    if word(p, "PARTITION") {
+        skip_parenthesized(p)?;
+    }
+    let direction = if word(p, "FROM") {
+        let uri = Box::new(p.parse_expr()?);
+        CopyDirection::From {
+            uri,
+            return_summary: false,
+        }
+    } else {
+        let selection = if word(p, "WHERE") {
+            Some(Box::new(p.parse_expr()?))
+        } else {
+            None
+        };
+        expect_word(p, "TO")?;
+        expect_word(p, "DIRECTORY")?;
+        CopyDirection::To {
+            directory: Box::new(p.parse_expr()?),
+            selection,
+        }
+    };
+    let with = if word(p, "WITH") {
+        parse_with_options(p)?
+    } else {
+        Vec::new()
+    };
+    let direction = match direction {
+        CopyDirection::From { uri, .. } => {
+            let return_summary = words(p, &["RETURN", "SUMMARY"]);
+            CopyDirection::From {
+                uri,
+                return_summary,
+            }
+        }
+        other => other,
+    };
+    Ok(Statement::Copy(Box::new(Copy {
+        table,
+        columns,
+        direction,
+        with,
+    })))
 }
 
 fn parse_show(p: &mut Parser) -> PResult<Statement> {

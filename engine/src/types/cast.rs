@@ -145,6 +145,7 @@ pub fn cast(v: Value, to: &DataType) -> Result<Value> {
             },
             _ => Err(cannot(&v, to)),
         },
+        DataType::GeoPoint => geo_point(v, to),
         DataType::Array(inner) => match v {
             Value::Array(items) => {
                 let mut out = Vec::with_capacity(items.len());
@@ -159,6 +160,45 @@ pub fn cast(v: Value, to: &DataType) -> Result<Value> {
             },
             _ => Err(cannot(&v, to)),
         },
+    }
+}
+
+/// A point from `[lon, lat]` or WKT `POINT (lon lat)`.
+fn geo_point(v: Value, to: &DataType) -> Result<Value> {
+    let pair = |a: f64, b: f64| -> Result<Value> {
+        if (-180.0..=180.0).contains(&a) && (-90.0..=90.0).contains(&b) {
+            Ok(Value::Array(vec![Value::Float(a), Value::Float(b)]))
+        } else {
+            Err(Error::Cast(format!(
+                "Cannot convert [{a}, {b}] to geo_point: coordinates out of range"
+            )))
+        }
+    };
+    match &v {
+        Value::Array(items) if items.len() == 2 => match (items[0].as_f64(), items[1].as_f64()) {
+            (Some(a), Some(b)) => pair(a, b),
+            _ => Err(cannot(&v, to)),
+        },
+        Value::Text(s) => {
+            let t = s.trim();
+            let inner = t
+                .get(..5)
+                .filter(|p| p.eq_ignore_ascii_case("point"))
+                .and_then(|_| t[5..].trim().strip_prefix('('))
+                .and_then(|r| r.strip_suffix(')'));
+            let nums: Vec<f64> = inner
+                .map(|r| {
+                    r.split_whitespace()
+                        .filter_map(|n| n.parse().ok())
+                        .collect()
+                })
+                .unwrap_or_default();
+            match nums.as_slice() {
+                [a, b] => pair(*a, *b),
+                _ => Err(cannot(&v, to)),
+            }
+        }
+        _ => Err(cannot(&v, to)),
     }
 }
 

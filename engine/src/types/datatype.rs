@@ -78,6 +78,8 @@ pub enum DataType {
     },
     Object(Box<ObjectType>),
     Array(Box<DataType>),
+    /// A point as `[longitude, latitude]`.
+    GeoPoint,
 }
 
 impl DataType {
@@ -101,6 +103,7 @@ impl DataType {
             DataType::Timestamp { tz: false } => "timestamp without time zone".into(),
             DataType::Object(_) => "object".into(),
             DataType::Array(inner) => format!("{}_array", inner.name()),
+            DataType::GeoPoint => "geo_point".into(),
         }
     }
 
@@ -128,6 +131,7 @@ impl DataType {
             DataType::Timestamp { tz: true } => json!(11),
             DataType::Object(_) => json!(12),
             DataType::Timestamp { tz: false } => json!(15),
+            DataType::GeoPoint => json!(13),
             DataType::Array(inner) => json!([100, inner.type_id()]),
         }
     }
@@ -182,6 +186,7 @@ impl DataType {
             DataType::Timestamp { tz: false } => 8,
             DataType::Timestamp { tz: true } => 9,
             DataType::Object(_) => 10,
+            DataType::GeoPoint => 10,
             DataType::Array(_) => 11,
         }
     }
@@ -210,6 +215,7 @@ impl DataType {
             "timestamp with time zone" | "timestamptz" => DataType::Timestamp { tz: true },
             "timestamp without time zone" | "timestamp" => DataType::Timestamp { tz: false },
             "object" => DataType::object(),
+            "geo_point" => DataType::GeoPoint,
             _ => return None,
         })
     }
