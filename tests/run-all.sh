@@ -42,9 +42,10 @@ step "python client tests"
 
 step "simulation build: tests with the determinism check"
 export MADSIM_TEST_NUM=${SHOAL_SIM_SEEDS:-8}
-RUSTFLAGS="--cfg madsim" CARGO_TARGET_DIR=target/sim cargo test -p shoal-engine -p shoal-sim
+# Doctests are left to the normal build: rustdoc would compile the crate without the madsim cfg.
+RUSTFLAGS="--cfg madsim" CARGO_TARGET_DIR=target/sim cargo test -p shoal-engine -p shoal-sim --lib --tests
 MADSIM_TEST_CHECK_DETERMINISM=1 MADSIM_TEST_NUM=2 RUSTFLAGS="--cfg madsim" CARGO_TARGET_DIR=target/sim \
-    cargo test -p shoal-sim
+    cargo test -p shoal-sim --tests
 
 step "CrateDB documentation conformance"
 if [ -f "$SHARED/conformance/cratedb-docs/run.py" ]; then

@@ -1,4 +1,43 @@
-//! Shoal's node engine.
+//! Shoal's node engine: one node of a shared-nothing SQL database modelled
+//! on CrateDB. Tables are split into shards; each shard keeps its rows in
+//! tantivy segments (every column indexed and columnar) behind a translog,
+//! and SQL arrives through [`node::Node::execute`] (or the HTTP `/_sql`
+//! endpoint in [`server`], outside the simulator).
+//!
+//! A node on an in-memory disk, as the tests and the simulator use it:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use shoal_engine::disk::{Disk, MemDisk};
+//! use shoal_engine::node::{Node, NodeConfig, Session};
+//! use shoal_engine::types::Value;
+//!
+//! # fn main() -> Result<(), shoal_engine::error::Error> {
+//! let disk: Arc<dyn Disk> = Arc::new(MemDisk::new());
+//! let config = NodeConfig {
+//!     node_name: "n1".into(),
+//!     cluster_name: "shoal".into(),
+//!     durable: true,
+//!     http_address: None,
+//! };
+//! let node = Node::open(config, disk)?;
+//! let session = Session::default();
+//! let rt = real_tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+//! rt.block_on(async {
+//!     node.execute(&session, "CREATE TABLE t (id INT PRIMARY KEY, name TEXT)", vec![]).await?;
+//!     node.execute(&session, "INSERT INTO t (id, name) VALUES (?, ?)",
+//!                  vec![Value::Int(1), Value::Text("one".into())]).await?;
+//!     // A read by full primary key is real-time: no REFRESH needed.
+//!     let got = node.execute(&session, "SELECT name FROM t WHERE id = 1", vec![]).await?;
+//!     assert_eq!(got.rows[0][0], Value::Text("one".into()));
+//!     // Searches see a row once a refresh made it visible.
+//!     node.execute(&session, "REFRESH TABLE t", vec![]).await?;
+//!     let n = node.execute(&session, "SELECT count(*) FROM t", vec![]).await?;
+//!     assert_eq!(n.rows[0][0], Value::Int(1));
+//!     Ok(())
+//! })
+//! # }
+//! ```
 
 pub mod catalog;
 pub mod disk;
