@@ -20,15 +20,14 @@
 
 use std::sync::Arc;
 
-use tantivy::TantivyDocument;
-use tantivy::schema::document::{ReferenceValue, ReferenceValueLeaf};
+use tantivy::schema::document::{Document, ReferenceValue, ReferenceValueLeaf};
 use tantivy::schema::{
     BytesOptions, Field, IndexRecordOption, JsonObjectOptions, NumericOptions, Schema,
     TextFieldIndexing, TextOptions,
 };
 
 use crate::catalog::TableInfo;
-use crate::types::{ColumnPolicy, DataType, Object, Value};
+use crate::types::{ColumnPolicy, DataType, Object, ObjectType, Value};
 
 /// Name of the JSON field holding user columns.
 pub const DOC_FIELD: &str = "doc";
@@ -124,102 +123,187 @@ pub fn parse_source(bytes: &[u8]) -> Object {
     serde_json::from_slice::<Object>(bytes).unwrap_or_default()
 }
 
-/// A row value as tantivy sees it, borrowing from the row (no copies until
-/// tantivy writes it into its document arena).
+/// A buffered row as tantivy indexes it. It implements tantivy's
+/// [`Document`] directly, so the indexer walks the row's own values: no
+/// intermediate `TantivyDocument` is built and no string is copied before
+/// tantivy writes it into its postings, columns and store.
+#[derive(Debug)]
+pub struct RowDoc {
+    schema: &'static ShardSchema,
+    table: Arc<TableInfo>,
+    doc: StoredDoc,
+    source: Arc<[u8]>,
+}
+
+impl RowDoc {
+    /// The document for `doc`, whose serialised `_source` is `source`.
+    pub fn new(
+        schema: &'static ShardSchema,
+        table: Arc<TableInfo>,
+        doc: StoredDoc,
+        source: Arc<[u8]>,
+    ) -> RowDoc {
+        RowDoc {
+            schema,
+            table,
+            doc,
+            source,
+        }
+    }
+}
+
+impl Document for RowDoc {
+    type Value<'a> = Cell<'a>;
+    type FieldsValuesIter<'a> = RowFields<'a>;
+
+    fn iter_fields_and_values(&self) -> RowFields<'_> {
+        RowFields { row: self, next: 0 }
+    }
+}
+
+/// The fields of a [`RowDoc`], in schema order.
+pub struct RowFields<'a> {
+    row: &'a RowDoc,
+    next: u8,
+}
+
+impl<'a> Iterator for RowFields<'a> {
+    type Item = (Field, Cell<'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (row, s) = (self.row, self.row.schema);
+        let leaf = |l| Cell::Leaf(l);
+        let item = match self.next {
+            0 => (s.id, leaf(ReferenceValueLeaf::Str(row.doc.id.as_str()))),
+            1 => (
+                s.id_hash,
+                leaf(ReferenceValueLeaf::U64(super::pk::id_hash(&row.doc.id))),
+            ),
+            2 => (s.seq_no, leaf(ReferenceValueLeaf::U64(row.doc.seq_no))),
+            3 => (s.version, leaf(ReferenceValueLeaf::U64(row.doc.version))),
+            4 => (
+                s.primary_term,
+                leaf(ReferenceValueLeaf::U64(row.doc.primary_term)),
+            ),
+            5 => (s.source, leaf(ReferenceValueLeaf::Bytes(&row.source))),
+            6 => (s.doc, Cell::Row(row)),
+            _ => return None,
+        };
+        self.next += 1;
+        Some(item)
+    }
+}
+
+/// A value inside a [`RowDoc`], with the declared type that decides how it
+/// is indexed (an integer in a `double` column is indexed as a float).
 #[derive(Debug, Clone)]
-enum Cell<'a> {
+pub enum Cell<'a> {
     Leaf(ReferenceValueLeaf<'a>),
-    Array(Vec<Cell<'a>>),
-    Object(Vec<(&'a str, Cell<'a>)>),
+    /// The user columns, as the `doc` JSON object.
+    Row(&'a RowDoc),
+    Value(&'a Value, Option<&'a DataType>),
 }
 
 impl<'a> tantivy::schema::document::Value<'a> for Cell<'a> {
-    type ArrayIter = std::vec::IntoIter<Cell<'a>>;
-    type ObjectIter = std::vec::IntoIter<(&'a str, Cell<'a>)>;
+    type ArrayIter = ArrayCells<'a>;
+    type ObjectIter = ObjectCells<'a>;
 
     fn as_value(&self) -> ReferenceValue<'a, Self> {
+        let (v, ty) = match self {
+            Cell::Leaf(l) => return ReferenceValue::Leaf(l.clone()),
+            Cell::Row(row) => {
+                return ReferenceValue::Object(ObjectCells::Columns {
+                    table: &row.table,
+                    iter: row.doc.source.iter(),
+                });
+            }
+            Cell::Value(v, ty) => (*v, *ty),
+        };
+        ReferenceValue::Leaf(match v {
+            Value::Null => ReferenceValueLeaf::Null,
+            Value::Bool(b) => ReferenceValueLeaf::Bool(*b),
+            Value::Int(i) => match ty.map(DataType::element) {
+                Some(DataType::Real | DataType::Double) => ReferenceValueLeaf::F64(*i as f64),
+                _ => ReferenceValueLeaf::I64(*i),
+            },
+            Value::Float(f) => ReferenceValueLeaf::F64(*f),
+            Value::Text(s) => ReferenceValueLeaf::Str(s),
+            Value::Array(items) => {
+                return ReferenceValue::Array(ArrayCells {
+                    ty: ty.map(DataType::element),
+                    iter: items.iter(),
+                });
+            }
+            Value::Object(o) => {
+                let object = match ty.map(DataType::element) {
+                    Some(DataType::Object(ot)) => Some(ot.as_ref()),
+                    _ => None,
+                };
+                return ReferenceValue::Object(ObjectCells::Fields {
+                    object,
+                    iter: o.iter(),
+                });
+            }
+        })
+    }
+}
+
+/// The elements of an array value.
+pub struct ArrayCells<'a> {
+    ty: Option<&'a DataType>,
+    iter: std::slice::Iter<'a, Value>,
+}
+
+impl<'a> Iterator for ArrayCells<'a> {
+    type Item = Cell<'a>;
+
+    fn next(&mut self) -> Option<Cell<'a>> {
+        self.iter.next().map(|v| Cell::Value(v, self.ty))
+    }
+}
+
+/// The indexed entries of a row (its columns) or of an object value.
+pub enum ObjectCells<'a> {
+    Columns {
+        table: &'a TableInfo,
+        iter: indexmap::map::Iter<'a, String, Value>,
+    },
+    Fields {
+        object: Option<&'a ObjectType>,
+        iter: indexmap::map::Iter<'a, String, Value>,
+    },
+}
+
+impl<'a> Iterator for ObjectCells<'a> {
+    type Item = (&'a str, Cell<'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
         match self {
-            Cell::Leaf(l) => ReferenceValue::Leaf(l.clone()),
-            Cell::Array(items) => ReferenceValue::Array(items.clone().into_iter()),
-            Cell::Object(fields) => ReferenceValue::Object(fields.clone().into_iter()),
-        }
-    }
-}
-
-/// The indexable form of `v` (of declared type `ty`, if known); `None` for nothing to index.
-fn cell<'a>(v: &'a Value, ty: Option<&'a DataType>) -> Option<Cell<'a>> {
-    Some(match v {
-        Value::Null => return None,
-        Value::Bool(b) => Cell::Leaf(ReferenceValueLeaf::Bool(*b)),
-        Value::Int(i) => match ty {
-            Some(DataType::Real | DataType::Double) => {
-                Cell::Leaf(ReferenceValueLeaf::F64(*i as f64))
-            }
-            _ => Cell::Leaf(ReferenceValueLeaf::I64(*i)),
-        },
-        Value::Float(f) => Cell::Leaf(ReferenceValueLeaf::F64(*f)),
-        Value::Text(s) => Cell::Leaf(ReferenceValueLeaf::Str(s)),
-        Value::Array(items) => {
-            let inner = ty.map(|t| t.element());
-            let vals: Vec<Cell> = items.iter().filter_map(|x| cell(x, inner)).collect();
-            if vals.is_empty() {
-                return None;
-            }
-            Cell::Array(vals)
-        }
-        Value::Object(o) => {
-            let obj_ty = match ty.map(|t| t.element()) {
-                Some(DataType::Object(ot)) => Some(ot.as_ref()),
-                _ => None,
-            };
-            let mut fields = Vec::with_capacity(o.len());
-            for (k, x) in o.iter() {
-                let field_ty = obj_ty.and_then(|ot| ot.field(k));
-                // Ignored objects store unknown keys without indexing them.
-                if field_ty.is_none() && obj_ty.map(|ot| ot.policy) == Some(ColumnPolicy::Ignored) {
-                    continue;
+            ObjectCells::Columns { table, iter } => {
+                for (name, v) in iter.by_ref() {
+                    let col = table.column(name);
+                    // Columns declared `INDEX OFF` and the unknown columns of
+                    // an `ignored` table are kept in `_source` only.
+                    if col.is_some_and(|c| c.index_off)
+                        || (col.is_none() && table.column_policy == ColumnPolicy::Ignored)
+                    {
+                        continue;
+                    }
+                    return Some((name.as_str(), Cell::Value(v, col.map(|c| &c.data_type))));
                 }
-                if let Some(val) = cell(x, field_ty) {
-                    fields.push((k.as_str(), val));
+                None
+            }
+            ObjectCells::Fields { object, iter } => {
+                for (key, v) in iter.by_ref() {
+                    let ty = object.and_then(|ot| ot.field(key));
+                    // Ignored objects store unknown keys without indexing them.
+                    if ty.is_none() && object.is_some_and(|ot| ot.policy == ColumnPolicy::Ignored) {
+                        continue;
+                    }
+                    return Some((key.as_str(), Cell::Value(v, ty)));
                 }
+                None
             }
-            if fields.is_empty() {
-                return None;
-            }
-            Cell::Object(fields)
-        }
-    })
-}
-
-/// Builds the tantivy document for a row.
-pub fn to_tantivy(
-    schema: &ShardSchema,
-    table: &TableInfo,
-    doc: &StoredDoc,
-    source: &[u8],
-) -> TantivyDocument {
-    let mut td = TantivyDocument::new();
-    td.add_text(schema.id, &doc.id);
-    td.add_u64(schema.id_hash, super::pk::id_hash(&doc.id));
-    td.add_u64(schema.seq_no, doc.seq_no);
-    td.add_u64(schema.version, doc.version);
-    td.add_u64(schema.primary_term, doc.primary_term);
-    td.add_bytes(schema.source, source);
-    let mut fields = Vec::with_capacity(doc.source.len());
-    for (name, v) in doc.source.iter() {
-        let col = table.column(name);
-        if col.is_some_and(|c| c.index_off) {
-            continue;
-        }
-        if col.is_none() && table.column_policy == ColumnPolicy::Ignored {
-            continue;
-        }
-        if let Some(val) = cell(v, col.map(|c| &c.data_type)) {
-            fields.push((name.as_str(), val));
         }
     }
-    if !fields.is_empty() {
-        td.add_field_value(schema.doc, Cell::Object(fields));
-    }
-    td
 }

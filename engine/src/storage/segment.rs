@@ -11,7 +11,7 @@ use std::path::Path;
 
 use tantivy::directory::{Directory, RamDirectory};
 use tantivy::indexer::merge_filtered_segments;
-use tantivy::{Index, IndexSettings, SegmentReader, TantivyDocument};
+use tantivy::{Index, IndexSettings, SegmentReader};
 
 use super::document::ShardSchema;
 use crate::error::{Error, Result};
@@ -155,10 +155,10 @@ fn settings() -> IndexSettings {
 
 impl Segment {
     /// Builds a segment from documents, in order (document `i` gets doc id `i`).
-    pub fn build(
+    pub fn build<D: tantivy::Document>(
         id: u32,
         schema: &ShardSchema,
-        docs: impl IntoIterator<Item = TantivyDocument>,
+        docs: impl IntoIterator<Item = D>,
     ) -> Result<Segment> {
         let mut writer = Index::builder()
             .schema(schema.schema.clone())

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use tantivy::TantivyDocument;
 use tantivy::schema::document::Value as _;
 
-use super::document::{ShardSchema, StoredDoc, parse_source, source_bytes, to_tantivy};
+use super::document::{RowDoc, ShardSchema, StoredDoc, parse_source, source_bytes};
 use super::pk::{Entry, PkIndex, Place};
 use super::segment::{AliveSet, Segment};
 use super::translog::{Op, Translog, read_ops};
@@ -1129,7 +1129,7 @@ impl Shard {
 
 fn build_segment(
     id: u32,
-    table: &TableInfo,
+    table: &Arc<TableInfo>,
     docs: &[BufferedDoc],
     live: &[u32],
 ) -> Result<Segment> {
@@ -1138,7 +1138,7 @@ fn build_segment(
     // their buffers are reused instead of all being alive at once.
     let tdocs = live.iter().map(|i| {
         let d = &docs[*i as usize];
-        to_tantivy(schema, table, &d.doc, &d.bytes)
+        RowDoc::new(schema, table.clone(), d.doc.clone(), d.bytes.clone())
     });
     Segment::build(id, schema, tdocs)
 }
