@@ -139,5 +139,5 @@ macro_rules! script {
 }
 
 script!(
-    basics, ddl, ddl_errors, dml, objects, queries, functions, refresh
+    basics, ddl, ddl_errors, dml, objects, queries, functions, refresh, optimize
 );

@@ -11,7 +11,9 @@
 //! Data comes from the shared generator (`gen.py`, fixed seed), written once
 //! to `target/bench-data/`. Request bodies are built before timing starts,
 //! as the peers read their CSV into memory first; every figure is measured
-//! by the client, over loopback HTTP, with one client.
+//! by the client, over loopback HTTP, with one client. Q1–Q4 are timed twice:
+//! once background merges have settled, and again after
+//! `OPTIMIZE TABLE steps WITH (max_num_segments = 1)`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -21,7 +23,7 @@ use serde_json::{Value, json};
 use shoal_tests::{Server, TempDir};
 
 const BATCH: usize = 1000;
-const RUNS: usize = 5;
+const RUNS: usize = 21;
 
 const QUERIES: [(&str, &str); 4] = [
     ("Q1", "SELECT sum(steps) FROM steps WHERE user_id = 42"),
@@ -268,19 +270,17 @@ fn main() {
         settle.elapsed().as_secs_f64()
     );
 
-    // Queries: one warm-up, then RUNS timed runs; answers are checked.
-    let mut timings = Vec::new();
-    for (name, q) in QUERIES {
-        let warm = server.sql(q).ok();
-        check_answer(name, rows, &warm.body);
-        let mut runs = Vec::with_capacity(RUNS);
-        for _ in 0..RUNS {
-            let t = Instant::now();
-            server.sql(q).ok();
-            runs.push(t.elapsed().as_secs_f64() * 1000.0);
-        }
-        timings.push((name, median(runs)));
-    }
+    let timings = time_queries(&server, rows);
+
+    // Then the same queries after merging each shard into one segment, as
+    // a CrateDB user would run OPTIMIZE after a bulk load.
+    let t = Instant::now();
+    server
+        .sql("OPTIMIZE TABLE steps WITH (max_num_segments = 1)")
+        .ok();
+    let optimize_secs = t.elapsed().as_secs_f64();
+    eprintln!("  OPTIMIZE TABLE steps WITH (max_num_segments = 1) took {optimize_secs:.1} s");
+    let optimized = time_queries(&server, rows);
     let stats = server
         .sql("SELECT sum(size), count(*) FROM sys.shards WHERE table_name = 'steps'")
         .ok();
@@ -297,24 +297,26 @@ fn main() {
     );
     println!();
     println!(
-        "| operation | Shoal | PostgreSQL 15 (PK+GIN) | DuckDB 1.4.4 | SQLite 3.40 | tantivy 0.27 in-process |"
+        "| operation | Shoal | Shoal after OPTIMIZE | PostgreSQL 15 (PK+GIN) | DuckDB 1.4.4 | SQLite 3.40 | tantivy 0.27 in-process |"
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|");
     println!(
-        "| {} | {:.0}k ({:.1} s) | {} | {} | {} | {} |",
+        "| {} | {:.0}k ({:.1} s) | OPTIMIZE {:.1} s | {} | {} | {} | {} |",
         peers[0].0,
         ingest_rate / 1000.0,
         ingest_secs,
+        optimize_secs,
         peers[0].1[0],
         peers[0].1[1],
         peers[0].1[2],
         peers[0].1[3]
     );
-    for (i, (name, ms)) in timings.iter().enumerate() {
+    for (i, ((name, ms), (_, opt_ms))) in timings.iter().zip(&optimized).enumerate() {
         let p = &peers[i + 1];
         println!(
-            "| {name} ms | {} | {} | {} | {} | {} |",
+            "| {name} ms | {} | {} | {} | {} | {} | {} |",
             fmt_ms(*ms),
+            fmt_ms(*opt_ms),
             p.1[0],
             p.1[1],
             p.1[2],
@@ -331,6 +333,24 @@ fn main() {
         println!("keeping server data in {}", dir.0.display());
         std::mem::forget(dir);
     }
+}
+
+/// Q1–Q4: one warm-up each (its answer checked), then the median of RUNS
+/// timed runs, in ms.
+fn time_queries(server: &Server, rows: usize) -> Vec<(&'static str, f64)> {
+    let mut timings = Vec::new();
+    for (name, q) in QUERIES {
+        let warm = server.sql(q).ok();
+        check_answer(name, rows, &warm.body);
+        let mut runs = Vec::with_capacity(RUNS);
+        for _ in 0..RUNS {
+            let t = Instant::now();
+            server.sql(q).ok();
+            runs.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        timings.push((name, median(runs)));
+    }
+    timings
 }
 
 fn check_answer(name: &str, rows: usize, body: &Value) {

@@ -475,17 +475,31 @@ impl Node {
         &self,
         session: &Session,
         names: &[ObjectName],
+        with: &[(String, sqlparser::ast::Expr)],
     ) -> Result<QueryResult> {
+        let options = OptimizeOptions::parse(with)?;
         let mut tables = Vec::with_capacity(names.len());
         for n in names {
             tables.push(self.resolve_user_table(session, n)?);
         }
+        // Shards merge concurrently, each on its own thread, as they refresh.
+        let mut handles = Vec::new();
         for t in &tables {
             for s in self.shards_of(&t.uuid) {
-                s.refresh().await?;
-                while s.maybe_merge().await? {}
-                s.flush().await?;
+                handles.push(crate::runtime::spawn(async move {
+                    s.refresh().await?;
+                    s.force_merge(options.max_num_segments, options.only_expunge_deletes)
+                        .await?;
+                    if options.flush {
+                        s.flush().await?;
+                    }
+                    Ok::<_, Error>(())
+                }));
             }
+        }
+        for h in handles {
+            h.await
+                .map_err(|e| Error::internal(format!("optimize task failed: {e}")))??;
         }
         Ok(QueryResult::affected(tables.len() as i64))
     }
@@ -616,4 +630,63 @@ pub(crate) fn add_dynamic_columns(
         changed |= add_column_path(t, col, path, ty.clone())?;
     }
     Ok(changed)
+}
+
+/// The `WITH` options of `OPTIMIZE TABLE`, as CrateDB names them.
+#[derive(Clone, Copy)]
+struct OptimizeOptions {
+    max_num_segments: Option<usize>,
+    only_expunge_deletes: bool,
+    flush: bool,
+}
+
+impl OptimizeOptions {
+    fn parse(with: &[(String, sqlparser::ast::Expr)]) -> Result<OptimizeOptions> {
+        let mut o = OptimizeOptions {
+            max_num_segments: None,
+            only_expunge_deletes: false,
+            flush: true,
+        };
+        let flag = |key: &str, text: &str| match text.to_ascii_lowercase().as_str() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(Error::InvalidArgument(format!(
+                "Can't convert \"{text}\" to boolean for parameter {key}"
+            ))),
+        };
+        for (key, v) in with {
+            let text = expr_text(v);
+            match key.as_str() {
+                "max_num_segments" => {
+                    let n = text
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| {
+                            Error::InvalidArgument(format!(
+                                "max_num_segments must be a positive integer, got {text}"
+                            ))
+                        })?;
+                    o.max_num_segments = Some(n);
+                }
+                "only_expunge_deletes" => o.only_expunge_deletes = flag(key, &text)?,
+                "flush" => o.flush = flag(key, &text)?,
+                // Segments are always written in the current format.
+                "upgrade_segments" => {
+                    flag(key, &text)?;
+                }
+                other => {
+                    return Err(Error::InvalidArgument(format!(
+                        "Setting '{other}' is not supported"
+                    )));
+                }
+            }
+        }
+        if o.only_expunge_deletes && o.max_num_segments.is_some() {
+            return Err(Error::InvalidArgument(
+                "cannot set only_expunge_deletes and max_num_segments".into(),
+            ));
+        }
+        Ok(o)
+    }
 }

@@ -342,7 +342,9 @@ impl Node {
                 self.alter_table(session, name, action, &ctx).await
             }
             Statement::Refresh { tables } => self.refresh_tables(session, tables).await,
-            Statement::Optimize { tables } => self.optimize_tables(session, tables).await,
+            Statement::Optimize { tables, with } => {
+                self.optimize_tables(session, tables, with).await
+            }
             Statement::Show(show) => self.show(session, show, ctx).await,
             Statement::Explain(inner) => Ok(QueryResult {
                 cols: vec!["QUERY PLAN".into()],

@@ -28,8 +28,10 @@ pub enum Statement {
     Refresh {
         tables: Vec<ObjectName>,
     },
+    /// `OPTIMIZE TABLE t [, ...] [WITH (max_num_segments = n, ...)]`.
     Optimize {
         tables: Vec<ObjectName>,
+        with: Vec<(String, Expr)>,
     },
     Explain(Box<Statement>),
     /// `SHOW TABLES`, `SHOW SCHEMAS`, `SHOW COLUMNS FROM t`, `SHOW CREATE TABLE t`, `SHOW x`.

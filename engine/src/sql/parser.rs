@@ -211,14 +211,18 @@ fn parse_statement(p: &mut Parser) -> PResult<Statement> {
                     break;
                 }
             }
-            if word(p, "WITH") {
-                skip_parenthesized(p)?;
+            if kw == "REFRESH" {
+                if word(p, "WITH") {
+                    skip_parenthesized(p)?;
+                }
+                return Ok(Statement::Refresh { tables });
             }
-            Ok(if kw == "REFRESH" {
-                Statement::Refresh { tables }
+            let with = if word(p, "WITH") {
+                parse_with_options(p)?
             } else {
-                Statement::Optimize { tables }
-            })
+                Vec::new()
+            };
+            Ok(Statement::Optimize { tables, with })
         }
         "EXPLAIN" => {
             p.next_token();

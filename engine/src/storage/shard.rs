@@ -746,7 +746,7 @@ impl Shard {
             }
         }
         if let Ok(_m) = self.merge_lock.try_lock() {
-            self.merge_inner().await?;
+            self.merge_inner(pick_merge).await?;
         }
         Ok(())
     }
@@ -903,13 +903,43 @@ impl Shard {
     /// Merges small segments if there are too many. Returns whether it merged.
     pub async fn maybe_merge(&self) -> Result<bool> {
         let _m = self.merge_lock.lock().await;
-        self.merge_inner().await
+        self.merge_inner(pick_merge).await
     }
 
-    async fn merge_inner(&self) -> Result<bool> {
+    /// `OPTIMIZE`: merges until at most `max_segments` segments remain (when
+    /// given), then rewrites the segments that still hold deleted documents
+    /// (with `only_expunge_deletes`, only that). Returns the number of merges.
+    pub async fn force_merge(
+        &self,
+        max_segments: Option<usize>,
+        only_expunge_deletes: bool,
+    ) -> Result<usize> {
+        let _m = self.merge_lock.lock().await;
+        let mut merges = 0;
+        if let Some(max) = max_segments.filter(|_| !only_expunge_deletes) {
+            // One merge of the smallest segments reaches the target at once,
+            // instead of rewriting the biggest segment again and again.
+            merges += usize::from(self.merge_inner(|segs| pick_smallest(segs, max)).await?);
+        }
+        // Single merges, not loops: writes arriving meanwhile must not keep
+        // an OPTIMIZE running forever.
+        if only_expunge_deletes || max_segments.is_some() {
+            merges += usize::from(self.merge_inner(pick_with_deletes).await?);
+        } else {
+            while self.merge_inner(pick_merge).await? {
+                merges += 1;
+            }
+        }
+        Ok(merges)
+    }
+
+    async fn merge_inner(
+        &self,
+        pick: impl FnOnce(&BTreeMap<u32, SegmentSlot>) -> Option<Vec<u32>>,
+    ) -> Result<bool> {
         let (parts, new_id) = {
             let mut st = self.lock();
-            let Some(ids) = pick_merge(&st.segments) else {
+            let Some(ids) = pick(&st.segments) else {
                 return Ok(false);
             };
             let parts: Vec<(Arc<Segment>, AliveSet)> = ids
@@ -1141,6 +1171,36 @@ fn build_segment(
         RowDoc::new(schema, table.clone(), d.doc.clone(), d.bytes.clone())
     });
     Segment::build(id, schema, tdocs)
+}
+
+/// The smallest segments, enough of them that merging them into one leaves
+/// `max` segments.
+fn pick_smallest(segments: &BTreeMap<u32, SegmentSlot>, max: usize) -> Option<Vec<u32>> {
+    let max = max.max(1);
+    if segments.len() <= max {
+        return None;
+    }
+    let mut by_size: Vec<(u32, u32)> = segments
+        .iter()
+        .map(|(id, s)| (s.alive.num_alive(), *id))
+        .collect();
+    by_size.sort_unstable();
+    let mut ids: Vec<u32> = by_size[..segments.len() - max + 1]
+        .iter()
+        .map(|(_, id)| *id)
+        .collect();
+    ids.sort_unstable();
+    Some(ids)
+}
+
+/// Every segment that holds deleted documents, to be rewritten without them.
+fn pick_with_deletes(segments: &BTreeMap<u32, SegmentSlot>) -> Option<Vec<u32>> {
+    let ids: Vec<u32> = segments
+        .iter()
+        .filter(|(_, s)| s.alive.num_alive() < s.alive.len())
+        .map(|(id, _)| *id)
+        .collect();
+    (!ids.is_empty()).then_some(ids)
 }
 
 /// Tiered merge policy: merge the smallest segments of the most crowded size

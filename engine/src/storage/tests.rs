@@ -109,6 +109,45 @@ async fn merges_keep_only_live_documents() {
 }
 
 #[tokio::test]
+async fn force_merge_reaches_the_segment_count_and_expunges_deletes() {
+    let disk: Arc<dyn Disk> = Arc::new(MemDisk::new());
+    let shard = Shard::open(table(), 0, disk, false).unwrap();
+    for round in 0..5 {
+        for id in 0..10 {
+            put(&shard, round * 10 + id, round);
+        }
+        shard.refresh().await.unwrap();
+    }
+    assert_eq!(shard.snapshot().segments.len(), 5);
+    assert_eq!(shard.force_merge(Some(2), false).await.unwrap(), 1);
+    assert_eq!(shard.snapshot().segments.len(), 2);
+    assert_eq!(shard.snapshot().num_docs(), 50);
+    // Already at the target: nothing to do.
+    assert_eq!(shard.force_merge(Some(2), false).await.unwrap(), 0);
+
+    shard.write(|b| b.delete("3", Expect::Any)).unwrap();
+    shard.refresh().await.unwrap();
+    let with_deleted = |shard: &Shard| {
+        shard
+            .snapshot()
+            .segments
+            .iter()
+            .filter(|s| s.alive.num_alive() < s.alive.len())
+            .count()
+    };
+    assert_eq!(with_deleted(&shard), 1);
+    assert_eq!(shard.force_merge(None, true).await.unwrap(), 1);
+    assert_eq!(with_deleted(&shard), 0);
+    assert_eq!(shard.snapshot().segments.len(), 2);
+
+    assert_eq!(shard.force_merge(Some(1), false).await.unwrap(), 1);
+    assert_eq!(shard.snapshot().segments.len(), 1);
+    assert_eq!(shard.snapshot().num_docs(), 49);
+    assert!(shard.get("3").unwrap().is_none());
+    assert_eq!(shard.get("42").unwrap().unwrap().source["n"], Value::Int(4));
+}
+
+#[tokio::test]
 async fn recovers_from_commit_point_and_translog() {
     let mem = MemDisk::new();
     let disk: Arc<dyn Disk> = Arc::new(mem.clone());
