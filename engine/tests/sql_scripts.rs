@@ -139,5 +139,5 @@ macro_rules! script {
 }
 
 script!(
-    basics, ddl, ddl_errors, dml, objects, queries, functions, refresh, optimize
+    basics, ddl, ddl_errors, dml, objects, queries, functions, refresh, optimize, rename
 );

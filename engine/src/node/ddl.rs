@@ -401,7 +401,8 @@ impl Node {
                     &ident,
                 )
                 .await?;
-                Ok(QueryResult::affected(1))
+                // CrateDB reports ALTER TABLE with a row count of -1.
+                Ok(QueryResult::affected(-1))
             }
             AlterAction::Set(opts) => {
                 let ident = table.ident.clone();
@@ -420,7 +421,12 @@ impl Node {
                     &ident,
                 )
                 .await?;
-                Ok(QueryResult::affected(1))
+                // CrateDB reports ALTER TABLE with a row count of -1.
+                Ok(QueryResult::affected(-1))
+            }
+            AlterAction::RenameTo(to) => {
+                self.rename_table(session, &table, to).await?;
+                Ok(QueryResult::affected(-1))
             }
             AlterAction::Reset(keys) => {
                 let ident = table.ident.clone();
@@ -443,7 +449,8 @@ impl Node {
                     &ident,
                 )
                 .await?;
-                Ok(QueryResult::affected(1))
+                // CrateDB reports ALTER TABLE with a row count of -1.
+                Ok(QueryResult::affected(-1))
             }
         }
     }
@@ -469,6 +476,45 @@ impl Node {
                 .map_err(|e| Error::internal(format!("refresh task failed: {e}")))??;
         }
         Ok(QueryResult::affected(tables.len() as i64))
+    }
+
+    /// `ALTER TABLE t RENAME TO u`: a catalog change only, because shards
+    /// are stored under the table's uuid, not its name.
+    async fn rename_table(
+        &self,
+        session: &Session,
+        table: &TableInfo,
+        to: &ObjectName,
+    ) -> Result<()> {
+        let mut target = table_ident(session, to)?;
+        if to.0.len() == 1 {
+            // An unqualified new name stays in the table's schema.
+            target.schema = table.ident.schema.clone();
+        } else if target.schema != table.ident.schema {
+            return Err(Error::Unsupported(
+                "A relation cannot be renamed to a different schema".into(),
+            ));
+        }
+        let _ddl = self.ddl.lock().await;
+        self.update_catalog(|c| {
+            if c.table(&target).is_some() {
+                return Err(Error::RelationExists(target.to_string()));
+            }
+            let old = c
+                .remove_table(&table.ident)
+                .ok_or_else(|| Error::RelationUnknown(table.ident.to_string()))?;
+            let mut renamed = (*old).clone();
+            renamed.ident = target.clone();
+            renamed.version += 1;
+            c.put_table(renamed);
+            Ok(())
+        })?;
+        if let Some(t) = self.catalog().table(&target) {
+            for s in self.shards_of(&t.uuid) {
+                s.set_table(t.clone());
+            }
+        }
+        Ok(())
     }
 
     pub(super) async fn optimize_tables(

@@ -174,6 +174,8 @@ pub enum AlterAction {
     AddColumns(Vec<ColumnDef>),
     Set(Vec<(String, Expr)>),
     Reset(Vec<String>),
+    /// `RENAME TO name`.
+    RenameTo(ObjectName),
 }
 
 /// The SHOW statements.

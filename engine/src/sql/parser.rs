@@ -867,6 +867,16 @@ fn parse_alter_table(p: &mut Parser) -> PResult<Statement> {
             action: AlterAction::AddColumns(cols),
         });
     }
+    if word(p, "RENAME") {
+        if !word(p, "TO") {
+            return unsupported(format!("ALTER TABLE RENAME {}", p.peek_token().token));
+        }
+        let to = p.parse_object_name(false)?;
+        return Ok(Statement::AlterTable {
+            name,
+            action: AlterAction::RenameTo(to),
+        });
+    }
     if word(p, "SET") {
         let opts = parse_with_options(p)?;
         return Ok(Statement::AlterTable {
