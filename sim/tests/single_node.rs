@@ -68,3 +68,37 @@ async fn single_node_sql_refresh_and_recovery() {
         .unwrap();
     assert_eq!(r.rows, vec![vec![Value::Int(48), Value::Int(49)]]);
 }
+
+#[madsim::test]
+async fn idle_shards_flush_so_a_restart_replays_nothing() {
+    let c = SimCluster::start(1).await;
+    c.execute("n1", "CREATE TABLE f (id INT PRIMARY KEY)", vec![])
+        .await
+        .unwrap();
+    for i in 0..20 {
+        c.execute("n1", "INSERT INTO f (id) VALUES (?)", vec![Value::Int(i)])
+            .await
+            .unwrap();
+    }
+    let uncommitted = "SELECT sum(translog_stats['uncommitted_operations']) FROM sys.shards \
+                       WHERE table_name = 'f'";
+    assert_eq!(count(&c, uncommitted).await, 20);
+    // Still uncommitted a little later: refreshes do not flush...
+    madsim::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(count(&c, uncommitted).await, 20);
+    // ...but 30 s without writes do.
+    madsim::time::sleep(Duration::from_secs(30)).await;
+    assert_eq!(count(&c, uncommitted).await, 0);
+
+    // After a power loss, the flushed rows come back from segments and only
+    // the later write is replayed (and then uncommitted again).
+    c.execute("n1", "INSERT INTO f (id) VALUES (100)", vec![])
+        .await
+        .unwrap();
+    c.crash("n1");
+    c.restart("n1").await;
+    assert_eq!(count(&c, uncommitted).await, 1);
+    madsim::time::sleep(Duration::from_secs(35)).await;
+    assert_eq!(count(&c, uncommitted).await, 0);
+    assert_eq!(count(&c, "SELECT count(*) FROM f").await, 21);
+}

@@ -1,6 +1,6 @@
 //! The node's housekeeping loop: periodic refresh (per table's
 //! `refresh_interval`), segment merges after refreshes, and flushes once a
-//! translog grows past its threshold.
+//! translog grows past its threshold or its shard has been idle for a while.
 
 use std::collections::HashMap;
 use std::sync::Weak;

@@ -393,6 +393,16 @@ impl Node {
                             None => Value::Null,
                         },
                         text("10.3.1"),
+                        match &stats {
+                            Some(s) => object(vec![
+                                ("size", Value::Int(s.translog_bytes as i64)),
+                                (
+                                    "uncommitted_operations",
+                                    Value::Int(s.uncommitted_ops as i64),
+                                ),
+                            ]),
+                            None => Value::Null,
+                        },
                         Value::Bool(false),
                         Value::Null,
                         match &c.local {

@@ -194,6 +194,10 @@ pub fn lookup(schema: &str, name: &str) -> Option<(SystemTable, Vec<(String, Dat
                     ]),
                 ),
                 ("min_lucene_version", Text),
+                (
+                    "translog_stats",
+                    obj(&[("size", BigInt), ("uncommitted_operations", Integer)]),
+                ),
                 ("closed", Boolean),
                 ("blob_path", Text),
                 ("path", Text),

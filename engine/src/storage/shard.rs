@@ -28,6 +28,11 @@ use crate::types::Object;
 /// Translog size after which a shard flushes (CrateDB's default is 512 MB;
 /// smaller keeps restart replay short).
 pub const FLUSH_THRESHOLD_BYTES: u64 = 128 * 1024 * 1024;
+/// A shard without writes for this long flushes, so a restart after a bulk
+/// load opens its segments instead of replaying the load from the translog.
+/// (Elasticsearch flushes inactive shards after 5 minutes; a restart within
+/// those minutes would replay everything.)
+pub const FLUSH_IDLE: std::time::Duration = std::time::Duration::from_secs(30);
 /// Segments of one size tier merged together (Lucene's TieredMergePolicy uses 10).
 const MERGE_FACTOR: usize = 10;
 
@@ -113,6 +118,10 @@ struct State {
     translog: Translog,
     /// Writes since the last refresh (buffered docs or deletes).
     unrefreshed: bool,
+    /// Operations in the translog that no flush has committed yet
+    /// (replayed ones included).
+    uncommitted_ops: u64,
+    last_write: tokio::time::Instant,
 }
 
 /// Which documents are alive is decided by the pk index; these helpers look
@@ -475,6 +484,7 @@ pub struct ShardStats {
     pub segments: usize,
     pub max_seq_no: i64,
     pub translog_bytes: u64,
+    pub uncommitted_ops: u64,
 }
 
 /// One shard copy's storage.
@@ -574,6 +584,8 @@ impl Shard {
             next_segment_id,
             translog,
             unrefreshed: false,
+            uncommitted_ops: 0,
+            last_write: crate::runtime::instant(),
         };
         // Rebuild the pk index from the live documents of the segments.
         let total: usize = state
@@ -605,6 +617,9 @@ impl Shard {
         for op in &ops {
             state.apply(op)?;
         }
+        // Replayed operations stay uncommitted until a flush (the idle flush
+        // at the latest) persists them, so the next open need not replay them.
+        state.uncommitted_ops = ops.len() as u64;
         let snapshot = state.publish();
         let shard = Shard {
             table_uuid: state.table.uuid.clone(),
@@ -709,6 +724,8 @@ impl Shard {
         if self.durable {
             st.translog.sync()?;
         }
+        st.uncommitted_ops += ops.len() as u64;
+        st.last_write = crate::runtime::instant();
         Ok(result)
     }
 
@@ -717,9 +734,13 @@ impl Shard {
         self.lock().unrefreshed
     }
 
-    /// Whether the translog has grown enough to flush.
+    /// Whether the translog has grown enough to flush, or writes have
+    /// stopped for [`FLUSH_IDLE`] with some not yet flushed.
     pub fn needs_flush(&self) -> bool {
-        self.lock().translog.size() > FLUSH_THRESHOLD_BYTES
+        let st = self.lock();
+        st.translog.size() > FLUSH_THRESHOLD_BYTES
+            || (st.uncommitted_ops > 0
+                && crate::runtime::instant().duration_since(st.last_write) >= FLUSH_IDLE)
     }
 
     /// Whether the merge policy would merge something now.
@@ -1012,10 +1033,10 @@ impl Shard {
 
     async fn flush_inner(&self) -> Result<()> {
         // 1. Later writes go to a new translog generation...
-        let generation = {
+        let (generation, committing) = {
             let mut st = self.lock();
             st.translog.roll()?;
-            st.translog.generation()
+            (st.translog.generation(), st.uncommitted_ops)
         };
         // 2. ...and everything before it goes into segments.
         self.refresh_inner().await?;
@@ -1096,6 +1117,7 @@ impl Shard {
             }
         }
         st.translog.trim(generation)?;
+        st.uncommitted_ops -= committing;
         drop(st);
         // Files of segments the commit point no longer references (merged away).
         let referenced: Vec<String> = segments
@@ -1147,6 +1169,7 @@ impl Shard {
             segments: snap.segments.len(),
             max_seq_no: st.next_seq_no as i64 - 1,
             translog_bytes: st.translog.size(),
+            uncommitted_ops: st.uncommitted_ops,
         }
     }
 
