@@ -144,9 +144,11 @@ impl Executor<'_> {
         match &plan.rows {
             InsertRows::Values(rows) => {
                 raw.reserve(rows.len() * params.len());
-                for (pi, p) in params.iter().enumerate() {
-                    let mut ctx = self.ctx.clone();
-                    ctx.params = p.clone();
+                // One context for all parameter rows; each row's parameters
+                // are moved in, not copied.
+                let mut ctx = self.ctx.clone();
+                for (pi, p) in params.into_iter().enumerate() {
+                    ctx.params = p;
                     for r in rows {
                         let mut obj = Object::with_capacity(r.len());
                         let mut failed = None;
