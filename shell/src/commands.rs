@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 
+use crate::backend::SqlResponse;
 use crate::format::OutputFormat;
 use crate::hosts::parse_hosts;
 use crate::printer::Pager;
@@ -69,15 +70,17 @@ const CLUSTER_CHECKS: &str = "
         WHERE passed = false
         ORDER BY id ASC";
 
-const NODE_CHECKS: &str = "
-        SELECT n.name AS \"Node Name\",
-               n.hostname AS \"Host Name\",
-               c.description AS \"Failed Check\"
-        FROM sys.node_checks c, sys.nodes n
-        WHERE c.passed = false
-          AND c.acknowledged = false
-          AND c.node_id = n.id
-        ORDER BY c.id, severity asc";
+/// crash asks for failed node checks with a join of `sys.node_checks` and
+/// `sys.nodes`; the shell asks for both and joins them itself, so `\check
+/// nodes` also works against servers without joins.
+const NODE_CHECKS_FAILED: &str = "
+        SELECT node_id, description
+        FROM sys.node_checks
+        WHERE passed = false
+          AND acknowledged = false
+        ORDER BY id, severity asc";
+
+const NODE_NAMES: &str = "SELECT id, name, hostname FROM sys.nodes";
 
 const NODE_CHECKS_STARTUP: &str = "
         SELECT description as \"Failed Check\", count(*) as \"Number of Nodes\"
@@ -272,7 +275,7 @@ pub fn check(s: &mut Session, which: Option<&str>, startup: bool) {
         if startup {
             run_check(s, NODE_CHECKS_STARTUP, "TYPES OF NODE CHECK");
         } else {
-            run_check(s, NODE_CHECKS, "NODE CHECK");
+            run_node_checks(s);
         }
     }
 }
@@ -285,11 +288,52 @@ fn run_check(s: &mut Session, stmt: &str, name: &str) {
             return;
         }
     };
+    report_check(s, &resp, name);
+}
+
+/// The failed node checks with their node's name and host name.
+fn run_node_checks(s: &mut Session) {
+    let Ok(failed) = s.exec(NODE_CHECKS_FAILED) else {
+        s.failed = true;
+        return;
+    };
+    let mut rows = Vec::with_capacity(failed.row_slice().len());
+    if !failed.row_slice().is_empty() {
+        let Ok(nodes) = s.exec(NODE_NAMES) else {
+            s.failed = true;
+            return;
+        };
+        for check in failed.row_slice() {
+            let node_id = check.first().unwrap_or(&Value::Null);
+            // An inner join, as crash's query: checks of unknown nodes drop out.
+            if let Some(node) = nodes
+                .row_slice()
+                .iter()
+                .find(|n| n.first() == Some(node_id))
+            {
+                rows.push(vec![
+                    node.get(1).cloned().unwrap_or(Value::Null),
+                    node.get(2).cloned().unwrap_or(Value::Null),
+                    check.get(1).cloned().unwrap_or(Value::Null),
+                ]);
+            }
+        }
+    }
+    let duration = failed
+        .duration
+        .as_ref()
+        .and_then(|d| d.as_f64())
+        .unwrap_or(0.0);
+    let resp = SqlResponse::rows(&["Node Name", "Host Name", "Failed Check"], rows, duration);
+    report_check(s, &resp, "NODE CHECK");
+}
+
+fn report_check(s: &mut Session, resp: &SqlResponse, name: &str) {
     let rows = resp.row_slice();
     if rows.is_empty() {
         s.printer.info(&format!("{name} OK"));
     } else {
-        s.pprint_response(&resp);
+        s.pprint_response(resp);
         let n = resp.cursor_rowcount();
         let plural = if n == 1 { "" } else { "S" };
         s.printer.critical(&format!("{n} {name}{plural} FAILED"));

@@ -36,12 +36,8 @@ fn checks_ok(f: FakeBackend) -> FakeBackend {
         Ok(SqlResponse::rows(&["Failed Check"], vec![], 1.0)),
     )
     .on(
-        "FROM sys.node_checks c, sys.nodes n",
-        Ok(SqlResponse::rows(
-            &["Node Name", "Host Name", "Failed Check"],
-            vec![],
-            1.0,
-        )),
+        "SELECT node_id, description",
+        Ok(SqlResponse::rows(&["node_id", "description"], vec![], 1.0)),
     )
     .on(
         "FROM sys.node_checks",
@@ -218,6 +214,36 @@ fn checks() {
         "+----------------+\n| Failed Check   |\n+----------------+\n| disk watermark |\n| license        |\n+----------------+\n"
     );
     assert_eq!(h.err.take(), "2 CLUSTER CHECKS FAILED\n");
+
+    // Failed node checks are joined with their nodes by the shell.
+    let failed = SqlResponse::rows(
+        &["node_id", "description"],
+        vec![
+            vec![json!("n1"), json!("heap too small")],
+            vec![json!("gone"), json!("of a node that left")],
+        ],
+        1.0,
+    );
+    let nodes = SqlResponse::rows(
+        &["id", "name", "hostname"],
+        vec![vec![json!("n1"), json!("alpha"), json!("host1")]],
+        1.0,
+    );
+    let mut h = harness(
+        FakeBackend::new()
+            .on("SELECT node_id, description", Ok(failed))
+            .on("FROM sys.nodes", Ok(nodes)),
+    );
+    h.cmd("check nodes");
+    assert_eq!(
+        h.out.take(),
+        "+-----------+-----------+----------------+\n\
+         | Node Name | Host Name | Failed Check   |\n\
+         +-----------+-----------+----------------+\n\
+         | alpha     | host1     | heap too small |\n\
+         +-----------+-----------+----------------+\n"
+    );
+    assert_eq!(h.err.take(), "1 NODE CHECK FAILED\n");
 }
 
 #[test]

@@ -38,6 +38,7 @@ pub enum Func {
     NotRegexMatchCi,
     // text
     Concat,
+    Format,
     Lower,
     Upper,
     Substr,
@@ -146,6 +147,10 @@ impl Func {
             "octet_length" => r(Func::OctetLength, 1, T::Integer),
             "bit_length" => r(Func::BitLength, 1, T::Integer),
             "concat" => Ok((Func::Concat, T::Text)),
+            "format" => {
+                arity(name, args, 1, usize::MAX)?;
+                Ok((Func::Format, T::Text))
+            }
             "trim" | "btrim" => {
                 arity(name, args, 1, 2)?;
                 Ok((Func::Trim, T::Text))
@@ -351,6 +356,7 @@ impl Func {
         !matches!(
             self,
             Func::Concat
+                | Func::Format
                 | Func::IsDistinctFrom
                 | Func::IsNotDistinctFrom
                 | Func::Greatest
@@ -457,6 +463,10 @@ impl Func {
                     Text(s)
                 }
             }
+            Func::Format => match &args[0] {
+                Null => Null,
+                _ => Text(format_printf(&text(0), &args[1..])?),
+            },
             Func::Lower => Text(text(0).to_lowercase()),
             Func::Upper => Text(text(0).to_uppercase()),
             Func::Substr => {
@@ -855,4 +865,95 @@ fn arithmetic(f: Func, a: &Value, b: &Value, ty: &DataType) -> Result<Value> {
             }
         }
     }
+}
+
+/// `format(fmt, args...)`: the subset of Java's `String.format` that SQL
+/// uses: `%s`, `%d`, `%f` (with `.N` precision), `%n`, `%%`, and explicit
+/// argument indexes (`%2$s`). NULL arguments print as `null`, as in Java.
+fn format_printf(fmt: &str, args: &[Value]) -> Result<String> {
+    let java = |v: &Value| -> String {
+        match v {
+            Value::Null => "null".into(),
+            Value::Bool(b) => b.to_string(),
+            other => text_of(other),
+        }
+    };
+    let bad = |spec: &str| Error::InvalidArgument(format!("Unsupported format specifier: %{spec}"));
+    let mut out = String::with_capacity(fmt.len());
+    let mut next = 0usize;
+    let mut chars = fmt.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        let mut spec = String::new();
+        while let Some(&d) = chars.peek() {
+            if d.is_ascii_digit() || d == '$' || d == '.' {
+                spec.push(d);
+                chars.next();
+            } else {
+                break;
+            }
+        }
+        let conv = chars.next().ok_or_else(|| bad(&spec))?;
+        let (index, precision) = match spec.split_once('$') {
+            Some((i, rest)) => (
+                Some(i.parse::<usize>().map_err(|_| bad(&spec))?),
+                rest.to_string(),
+            ),
+            None => (None, spec.clone()),
+        };
+        let precision = match precision.strip_prefix('.') {
+            Some(p) => Some(p.parse::<usize>().map_err(|_| bad(&spec))?),
+            None if precision.is_empty() => None,
+            None => return Err(bad(&spec)),
+        };
+        let mut arg = || -> Result<&Value> {
+            let i = match index {
+                Some(i) if i >= 1 => i - 1,
+                Some(_) => return Err(bad(&spec)),
+                None => {
+                    next += 1;
+                    next - 1
+                }
+            };
+            args.get(i).ok_or_else(|| {
+                Error::InvalidArgument(format!("Missing format argument for %{spec}{conv}"))
+            })
+        };
+        match conv {
+            '%' => out.push('%'),
+            'n' => out.push('\n'),
+            's' | 'S' => {
+                let v = java(arg()?);
+                let v = match precision {
+                    Some(p) => v.chars().take(p).collect(),
+                    None => v,
+                };
+                out.push_str(&if conv == 'S' { v.to_uppercase() } else { v });
+            }
+            'd' => match arg()? {
+                Value::Null => out.push_str("null"),
+                Value::Int(i) => out.push_str(&i.to_string()),
+                other => {
+                    return Err(Error::InvalidArgument(format!(
+                        "%d needs an integer, got {}",
+                        java(other)
+                    )));
+                }
+            },
+            'f' => match arg()? {
+                Value::Null => out.push_str("null"),
+                v => {
+                    let f = v.as_f64().ok_or_else(|| {
+                        Error::InvalidArgument(format!("%f needs a number, got {}", java(v)))
+                    })?;
+                    out.push_str(&format!("{f:.*}", precision.unwrap_or(6)));
+                }
+            },
+            _ => return Err(bad(&format!("{spec}{conv}"))),
+        }
+    }
+    Ok(out)
 }

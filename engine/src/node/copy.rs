@@ -287,10 +287,8 @@ impl Node {
             for (i, r) in results.into_iter().enumerate() {
                 match r {
                     Ok(n) => ok += n,
-                    Err(e) => errors
-                        .entry(e.to_string())
-                        .or_default()
-                        .push(lines[i] as i64),
+                    // CrateDB keys the summary by the bare message.
+                    Err(e) => errors.entry(e.message()).or_default().push(lines[i] as i64),
                 }
             }
             total += ok;

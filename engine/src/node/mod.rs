@@ -102,6 +102,8 @@ pub struct Node {
     shards: RwLock<HashMap<String, Vec<Arc<Shard>>>>,
     /// Serialises catalog changes.
     ddl: tokio::sync::Mutex<()>,
+    /// When this node opened (`sys.nodes.os['uptime']`).
+    started: tokio::time::Instant,
 }
 
 impl std::fmt::Debug for Node {
@@ -148,6 +150,7 @@ impl Node {
             catalog: RwLock::new(Arc::new(catalog)),
             shards: RwLock::new(shards),
             ddl: tokio::sync::Mutex::new(()),
+            started: crate::runtime::instant(),
         }))
     }
 

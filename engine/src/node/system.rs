@@ -332,6 +332,25 @@ impl Node {
                         ("5", Value::Null),
                         ("15", Value::Null),
                     ]),
+                    // Host memory is not measured (it would be an OS read on the
+                    // simulated path); the node has no JVM.
+                    object(vec![
+                        ("used", Value::Null),
+                        ("free", Value::Null),
+                        ("used_percent", Value::Null),
+                        ("free_percent", Value::Null),
+                    ]),
+                    object(vec![
+                        ("timestamp", Value::Int(crate::runtime::now_millis())),
+                        (
+                            "uptime",
+                            Value::Int(
+                                crate::runtime::instant()
+                                    .duration_since(self.started)
+                                    .as_millis() as i64,
+                            ),
+                        ),
+                    ]),
                     object(vec![
                         (
                             "available_processors",
@@ -343,6 +362,16 @@ impl Node {
                         ),
                         ("name", text(std::env::consts::OS)),
                         ("arch", text(std::env::consts::ARCH)),
+                        ("version", Value::Null),
+                        (
+                            "jvm",
+                            object(vec![
+                                ("version", Value::Null),
+                                ("vm_name", Value::Null),
+                                ("vm_vendor", Value::Null),
+                                ("vm_version", Value::Null),
+                            ]),
+                        ),
                     ]),
                     object(vec![(
                         "total",

@@ -154,11 +154,31 @@ pub fn lookup(schema: &str, name: &str) -> Option<(SystemTable, Vec<(String, Dat
                 ),
                 ("load", obj(&[("1", Double), ("5", Double), ("15", Double)])),
                 (
+                    "mem",
+                    obj(&[
+                        ("used", BigInt),
+                        ("free", BigInt),
+                        ("used_percent", SmallInt),
+                        ("free_percent", SmallInt),
+                    ]),
+                ),
+                ("os", obj(&[("timestamp", BigInt), ("uptime", BigInt)])),
+                (
                     "os_info",
                     obj(&[
                         ("available_processors", Integer),
                         ("name", Text),
                         ("arch", Text),
+                        ("version", Text),
+                        (
+                            "jvm",
+                            obj(&[
+                                ("version", Text),
+                                ("vm_name", Text),
+                                ("vm_vendor", Text),
+                                ("vm_version", Text),
+                            ]),
+                        ),
                     ]),
                 ),
                 (
