@@ -255,6 +255,14 @@ impl Segment {
             .unwrap_or(0)
     }
 
+    /// The `(id_hash, seq_no)` of one document: which version of which row it is.
+    pub fn entry(&self, doc: u32) -> Option<(u64, u64)> {
+        let ff = self.reader.fast_fields();
+        let hash = ff.u64("_idh").ok()?.first(doc)?;
+        let seq_no = ff.u64("_seq_no").ok()?.first(doc)?;
+        Some((hash, seq_no))
+    }
+
     /// Calls `f(doc, id_hash, seq_no)` for every document of the segment.
     pub fn for_each_entry(&self, mut f: impl FnMut(u32, u64, u64)) -> Result<()> {
         let ff = self.reader.fast_fields();

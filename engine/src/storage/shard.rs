@@ -9,7 +9,7 @@
 //! starts a new translog generation; recovery loads the last commit and
 //! replays the translog on top of it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
@@ -118,6 +118,11 @@ struct State {
     translog: Translog,
     /// Writes since the last refresh (buffered docs or deletes).
     unrefreshed: bool,
+    /// Segment (and frozen-buffer) documents that writes since the last
+    /// freeze replaced or deleted. They stay alive, to searches and to
+    /// merges, until the refresh that makes their replacements searchable:
+    /// the next freeze applies them, so a row never vanishes in between.
+    pending_kills: Vec<Place>,
     /// Operations in the translog that no flush has committed yet
     /// (replayed ones included).
     uncommitted_ops: u64,
@@ -217,13 +222,42 @@ impl State {
         }
     }
 
+    /// Records that the document at `place` was replaced or deleted. A
+    /// document still in the open buffer was never searchable: the next
+    /// freeze leaves it out, so there is nothing to record.
     fn kill(&mut self, place: Place) {
-        if let Place::Segment { seg, doc } = place
-            && let Some(slot) = self.segments.get_mut(&seg)
-            && slot.alive.kill(doc)
-        {
-            slot.dirty = true;
-            slot.alive_version += 1;
+        let frozen = |g: u32| matches!(&self.frozen, Some((f, _)) if *f == g);
+        match place {
+            Place::Segment { .. } => self.pending_kills.push(place),
+            Place::Buffer { generation, .. } if frozen(generation) => {
+                self.pending_kills.push(place)
+            }
+            Place::Buffer { .. } => {}
+        }
+    }
+
+    /// At a freeze: the pending kills of segment documents take effect in
+    /// the working alive sets, to be published with the frozen buffer.
+    fn apply_pending_kills(&mut self) {
+        let pending = std::mem::take(&mut self.pending_kills);
+        for place in pending {
+            match place {
+                Place::Segment { seg, doc } => {
+                    if let Some(slot) = self.segments.get_mut(&seg)
+                        && slot.alive.kill(doc)
+                    {
+                        slot.dirty = true;
+                        slot.alive_version += 1;
+                    }
+                }
+                // Kills in a frozen buffer wait for its install; any other
+                // buffer's documents were never searchable.
+                Place::Buffer { generation, .. } => {
+                    if matches!(&self.frozen, Some((g, _)) if *g == generation) {
+                        self.pending_kills.push(place)
+                    }
+                }
+            }
         }
     }
 
@@ -584,6 +618,7 @@ impl Shard {
             next_segment_id,
             translog,
             unrefreshed: false,
+            pending_kills: Vec::new(),
             uncommitted_ops: 0,
             last_write: crate::runtime::instant(),
         };
@@ -780,6 +815,7 @@ impl Shard {
                 return Ok(false);
             }
             st.unrefreshed = false;
+            st.apply_pending_kills();
             if st.buffer.is_empty() {
                 let snap = st.publish();
                 drop(st);
@@ -820,6 +856,8 @@ impl Shard {
             Err(e) => {
                 // Put the frozen documents back so nothing is lost.
                 st.frozen = None;
+                st.pending_kills
+                    .retain(|p| !matches!(p, Place::Buffer { .. }));
                 let mut restored: Vec<BufferedDoc> = docs.iter().cloned().collect();
                 restored.append(&mut st.buffer);
                 st.buffer = Vec::new();
@@ -857,7 +895,7 @@ impl Shard {
         live: &[u32],
     ) {
         let seg_id = segment.id;
-        let mut alive = AliveSet::all(segment.max_doc());
+        let alive = AliveSet::all(segment.max_doc());
         for (doc, idx) in live.iter().enumerate() {
             let d = &docs[*idx as usize].doc;
             let from = Place::Buffer {
@@ -868,10 +906,25 @@ impl Shard {
                 seg: seg_id,
                 doc: doc as u32,
             };
-            if !st.pk.relocate(&d.id, d.seq_no, |p| *p == from, to) {
-                alive.kill(doc as u32);
-            }
+            // A document replaced while the segment was being built stays
+            // alive: its kill is pending, moved below to its new place.
+            st.pk.relocate(&d.id, d.seq_no, |p| *p == from, to);
         }
+        st.pending_kills.retain_mut(|place| match *place {
+            Place::Buffer { generation: g, idx } if g == generation => {
+                match live.binary_search(&idx) {
+                    Ok(doc) => {
+                        *place = Place::Segment {
+                            seg: seg_id,
+                            doc: doc as u32,
+                        };
+                        true
+                    }
+                    Err(_) => false,
+                }
+            }
+            _ => true,
+        });
         st.frozen = None;
         if alive.num_alive() > 0 {
             st.segments.insert(
@@ -892,6 +945,7 @@ impl Shard {
     /// Synchronous refresh for use while holding the maintenance lock (flush, recovery).
     fn refresh_locked(&self) -> Result<()> {
         let mut st = self.lock();
+        st.apply_pending_kills();
         if !st.buffer.is_empty() {
             let generation = st.buffer_generation;
             st.buffer_generation = st.buffer_generation.wrapping_add(1);
@@ -985,7 +1039,27 @@ impl Shard {
             .await?
         };
         let merged_ids: Vec<u32> = parts.iter().map(|(s, _)| s.id).collect();
+        // No refresh may be between its freeze and its install while the
+        // merged segment is published: its kills would show without their
+        // replacements.
+        let _refresh = self.refresh_lock.lock().await;
         let mut st = self.lock();
+        // Kills still pending on the merged parts move to the merged
+        // segment; they are matched by version (id hash, seq_no).
+        let mut pending_versions = HashSet::new();
+        let mut pending = std::mem::take(&mut st.pending_kills);
+        pending.retain(|place| match place {
+            Place::Segment { seg, doc } if merged_ids.contains(seg) => {
+                if let Some((part, _)) = parts.iter().find(|(s, _)| s.id == *seg)
+                    && let Some(version) = part.entry(*doc)
+                {
+                    pending_versions.insert(version);
+                }
+                false
+            }
+            _ => true,
+        });
+        st.pending_kills = pending;
         let mut alive = AliveSet::all(merged.max_doc());
         let mut relocations = Vec::new();
         merged.for_each_entry(|doc, hash, seq_no| relocations.push((doc, hash, seq_no)))?;
@@ -998,7 +1072,11 @@ impl Shard {
                 || merged.id_of(doc),
             );
             if !moved {
-                alive.kill(doc);
+                if pending_versions.contains(&(hash, seq_no)) {
+                    st.pending_kills.push(Place::Segment { seg: new_id, doc });
+                } else {
+                    alive.kill(doc);
+                }
             }
         }
         for id in &merged_ids {

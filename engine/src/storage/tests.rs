@@ -148,6 +148,27 @@ async fn force_merge_reaches_the_segment_count_and_expunges_deletes() {
 }
 
 #[tokio::test]
+async fn a_merge_never_hides_rows_whose_update_is_not_refreshed() {
+    let disk: Arc<dyn Disk> = Arc::new(MemDisk::new());
+    let shard = Shard::open(table(), 0, disk, false).unwrap();
+    for id in 0..10 {
+        put(&shard, id, 0);
+        shard.refresh().await.unwrap();
+    }
+    assert_eq!(shard.snapshot().num_docs(), 10);
+    // Updated and deleted, but not refreshed: searches still see the old rows.
+    put(&shard, 3, 1);
+    shard.write(|b| b.delete("4", Expect::Any)).unwrap();
+    assert_eq!(shard.snapshot().num_docs(), 10);
+    assert!(shard.maybe_merge().await.unwrap());
+    assert_eq!(shard.snapshot().num_docs(), 10);
+    // The refresh swaps row 3 for its new version and drops row 4.
+    shard.refresh().await.unwrap();
+    assert_eq!(shard.snapshot().num_docs(), 9);
+    assert_eq!(shard.get("3").unwrap().unwrap().source["n"], Value::Int(1));
+}
+
+#[tokio::test]
 async fn recovers_from_commit_point_and_translog() {
     let mem = MemDisk::new();
     let disk: Arc<dyn Disk> = Arc::new(mem.clone());
