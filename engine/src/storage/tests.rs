@@ -207,3 +207,42 @@ async fn recovers_from_commit_point_and_translog() {
     let again = Shard::open(table(), 0, disk, true).unwrap();
     assert_eq!(again.snapshot().num_docs(), 59);
 }
+
+/// A row updated while a refresh builds its segment stays searchable (in its
+/// old version) until the next refresh. Needs real threads: the segment is
+/// built on the blocking pool while the update runs.
+#[cfg(not(madsim))]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_never_hides_rows_updated_while_it_builds() {
+    // The update must land between the freeze and the install; on a busy
+    // machine it may miss that window, so a few attempts are allowed.
+    for _attempt in 0..5 {
+        let disk: Arc<dyn Disk> = Arc::new(MemDisk::new());
+        let shard = Arc::new(Shard::open(table(), 0, disk, false).unwrap());
+        put(&shard, 0, 0);
+        shard.refresh().await.unwrap();
+        for id in 1..=20_000 {
+            put(&shard, id, 0);
+        }
+        let refreshing = {
+            let shard = shard.clone();
+            tokio::spawn(async move { shard.refresh().await })
+        };
+        // The refresh clears the flag when it freezes the buffer.
+        while shard.needs_refresh() {
+            tokio::task::yield_now().await;
+        }
+        put(&shard, 0, 1);
+        if refreshing.is_finished() {
+            continue;
+        }
+        refreshing.await.unwrap().unwrap();
+        assert!(shard.needs_refresh(), "the update is in the next segment");
+        assert_eq!(shard.snapshot().num_docs(), 20_001);
+        shard.refresh().await.unwrap();
+        assert_eq!(shard.snapshot().num_docs(), 20_001);
+        assert_eq!(shard.get("0").unwrap().unwrap().source["n"], Value::Int(1));
+        return;
+    }
+    panic!("the update never landed while a segment was being built");
+}
