@@ -460,20 +460,38 @@ impl Node {
         session: &Session,
         names: &[ObjectName],
     ) -> Result<QueryResult> {
+        self.on_every_shard(session, names, "refresh", |s| async move {
+            s.refresh().await.map(|_| ())
+        })
+        .await
+    }
+
+    /// Runs `work` on every shard of the named tables at once, so each
+    /// shard builds or merges segments on its own thread; one row per table.
+    async fn on_every_shard<F, Fut>(
+        &self,
+        session: &Session,
+        names: &[ObjectName],
+        what: &str,
+        work: F,
+    ) -> Result<QueryResult>
+    where
+        F: Fn(Arc<Shard>) -> Fut,
+        Fut: std::future::Future<Output = Result<()>> + Send + 'static,
+    {
         let mut tables = Vec::with_capacity(names.len());
         for n in names {
             tables.push(self.resolve_user_table(session, n)?);
         }
-        // Shards refresh concurrently: each builds its segment on its own thread.
         let mut handles = Vec::new();
         for t in &tables {
             for s in self.shards_of(&t.uuid) {
-                handles.push(crate::runtime::spawn(async move { s.refresh().await }));
+                handles.push(crate::runtime::spawn(work(s)));
             }
         }
         for h in handles {
             h.await
-                .map_err(|e| Error::internal(format!("refresh task failed: {e}")))??;
+                .map_err(|e| Error::internal(format!("{what} task failed: {e}")))??;
         }
         Ok(QueryResult::affected(tables.len() as i64))
     }
@@ -496,7 +514,7 @@ impl Node {
             ));
         }
         let _ddl = self.ddl.lock().await;
-        self.update_catalog(|c| {
+        let renamed = self.update_catalog(|c| {
             if c.table(&target).is_some() {
                 return Err(Error::RelationExists(target.to_string()));
             }
@@ -507,12 +525,12 @@ impl Node {
             renamed.ident = target.clone();
             renamed.version += 1;
             c.put_table(renamed);
-            Ok(())
+            c.table(&target)
+                .cloned()
+                .ok_or_else(|| Error::internal("renamed table missing"))
         })?;
-        if let Some(t) = self.catalog().table(&target) {
-            for s in self.shards_of(&t.uuid) {
-                s.set_table(t.clone());
-            }
+        for s in self.shards_of(&renamed.uuid) {
+            s.set_table(renamed.clone());
         }
         Ok(())
     }
@@ -524,30 +542,16 @@ impl Node {
         with: &[(String, sqlparser::ast::Expr)],
     ) -> Result<QueryResult> {
         let options = OptimizeOptions::parse(with)?;
-        let mut tables = Vec::with_capacity(names.len());
-        for n in names {
-            tables.push(self.resolve_user_table(session, n)?);
-        }
-        // Shards merge concurrently, each on its own thread, as they refresh.
-        let mut handles = Vec::new();
-        for t in &tables {
-            for s in self.shards_of(&t.uuid) {
-                handles.push(crate::runtime::spawn(async move {
-                    s.refresh().await?;
-                    s.force_merge(options.max_num_segments, options.only_expunge_deletes)
-                        .await?;
-                    if options.flush {
-                        s.flush().await?;
-                    }
-                    Ok::<_, Error>(())
-                }));
+        self.on_every_shard(session, names, "optimize", |s| async move {
+            s.refresh().await?;
+            s.force_merge(options.max_num_segments, options.only_expunge_deletes)
+                .await?;
+            if options.flush {
+                s.flush().await?;
             }
-        }
-        for h in handles {
-            h.await
-                .map_err(|e| Error::internal(format!("optimize task failed: {e}")))??;
-        }
-        Ok(QueryResult::affected(tables.len() as i64))
+            Ok(())
+        })
+        .await
     }
 
     pub(super) async fn show(

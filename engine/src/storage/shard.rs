@@ -129,6 +129,15 @@ struct State {
     last_write: tokio::time::Instant,
 }
 
+/// A buffer frozen for a refresh: `docs[live[i]]` becomes document `i` of
+/// segment `seg_id` (`live` is ascending).
+struct Frozen {
+    generation: u32,
+    docs: Arc<Vec<BufferedDoc>>,
+    live: Vec<u32>,
+    seg_id: u32,
+}
+
 /// Which documents are alive is decided by the pk index; these helpers look
 /// up what an entry points at without borrowing the whole state.
 fn buffered<'a>(
@@ -226,14 +235,53 @@ impl State {
     /// document still in the open buffer was never searchable: the next
     /// freeze leaves it out, so there is nothing to record.
     fn kill(&mut self, place: Place) {
-        let frozen = |g: u32| matches!(&self.frozen, Some((f, _)) if *f == g);
         match place {
             Place::Segment { .. } => self.pending_kills.push(place),
-            Place::Buffer { generation, .. } if frozen(generation) => {
+            Place::Buffer { generation, .. } if self.is_frozen(generation) => {
                 self.pending_kills.push(place)
             }
             Place::Buffer { .. } => {}
         }
+    }
+
+    /// Whether buffer generation `generation` is frozen for a refresh.
+    fn is_frozen(&self, generation: u32) -> bool {
+        matches!(&self.frozen, Some((g, _)) if *g == generation)
+    }
+
+    /// The first step of a refresh: pending kills take effect, and the
+    /// buffer is frozen with the documents still current in it, which become
+    /// the next segment. `None` when the buffer is empty.
+    fn freeze(&mut self) -> Option<Frozen> {
+        self.apply_pending_kills();
+        if self.buffer.is_empty() {
+            return None;
+        }
+        let generation = self.buffer_generation;
+        self.buffer_generation = self.buffer_generation.wrapping_add(1);
+        let docs = Arc::new(std::mem::take(&mut self.buffer));
+        self.frozen = Some((generation, docs.clone()));
+        let live: Vec<u32> = (0..docs.len() as u32)
+            .filter(|i| {
+                let d = &docs[*i as usize].doc;
+                self.lookup(&d.id).is_some_and(|e| {
+                    e.seq_no == d.seq_no
+                        && e.place
+                            == Place::Buffer {
+                                generation,
+                                idx: *i,
+                            }
+                })
+            })
+            .collect();
+        let seg_id = self.next_segment_id;
+        self.next_segment_id += 1;
+        Some(Frozen {
+            generation,
+            docs,
+            live,
+            seg_id,
+        })
     }
 
     /// At a freeze: the pending kills of segment documents take effect in
@@ -253,7 +301,7 @@ impl State {
                 // Kills in a frozen buffer wait for its install; any other
                 // buffer's documents were never searchable.
                 Place::Buffer { generation, .. } => {
-                    if matches!(&self.frozen, Some((g, _)) if *g == generation) {
+                    if self.is_frozen(generation) {
                         self.pending_kills.push(place)
                     }
                 }
@@ -809,44 +857,21 @@ impl Shard {
 
     async fn refresh_inner(&self) -> Result<bool> {
         // Phase 1: freeze the buffer (short, under the state lock).
-        let (generation, docs, live, seg_id, table) = {
+        let (frozen, table) = {
             let mut st = self.lock();
             if !st.unrefreshed {
                 return Ok(false);
             }
             st.unrefreshed = false;
-            st.apply_pending_kills();
-            if st.buffer.is_empty() {
-                let snap = st.publish();
-                drop(st);
-                *self.snapshot.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(snap);
+            let Some(frozen) = st.freeze() else {
+                self.publish(st);
                 return Ok(true);
-            }
-            let generation = st.buffer_generation;
-            st.buffer_generation = st.buffer_generation.wrapping_add(1);
-            let docs = Arc::new(std::mem::take(&mut st.buffer));
-            st.frozen = Some((generation, docs.clone()));
-            let live: Vec<u32> = (0..docs.len() as u32)
-                .filter(|i| {
-                    let d = &docs[*i as usize].doc;
-                    st.lookup(&d.id).is_some_and(|e| {
-                        e.seq_no == d.seq_no
-                            && e.place
-                                == Place::Buffer {
-                                    generation,
-                                    idx: *i,
-                                }
-                    })
-                })
-                .collect();
-            let seg_id = st.next_segment_id;
-            st.next_segment_id += 1;
-            (generation, docs, live, seg_id, st.table.clone())
+            };
+            (frozen, st.table.clone())
         };
         // Phase 2: build the segment without blocking writers.
         let built = {
-            let docs = docs.clone();
-            let live = live.clone();
+            let (seg_id, docs, live) = (frozen.seg_id, frozen.docs.clone(), frozen.live.clone());
             crate::runtime::run_blocking(move || build_segment(seg_id, &table, &docs, &live)).await
         };
         // Phase 3: install it.
@@ -858,7 +883,7 @@ impl Shard {
                 st.frozen = None;
                 st.pending_kills
                     .retain(|p| !matches!(p, Place::Buffer { .. }));
-                let mut restored: Vec<BufferedDoc> = docs.iter().cloned().collect();
+                let mut restored: Vec<BufferedDoc> = frozen.docs.iter().cloned().collect();
                 restored.append(&mut st.buffer);
                 st.buffer = Vec::new();
                 for d in restored {
@@ -879,22 +904,25 @@ impl Shard {
                 return Err(e);
             }
         };
-        self.install(&mut st, segment, generation, &docs, &live);
-        let snap = st.publish();
-        drop(st);
-        *self.snapshot.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(snap);
+        self.install(&mut st, segment, &frozen);
+        self.publish(st);
         Ok(true)
     }
 
-    fn install(
-        &self,
-        st: &mut State,
-        segment: Segment,
-        generation: u32,
-        docs: &[BufferedDoc],
-        live: &[u32],
-    ) {
-        let seg_id = segment.id;
+    /// Publishes a new snapshot for searches, releasing the state lock first.
+    fn publish(&self, mut st: MutexGuard<'_, State>) {
+        let snap = st.publish();
+        drop(st);
+        *self.snapshot.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(snap);
+    }
+
+    fn install(&self, st: &mut State, segment: Segment, frozen: &Frozen) {
+        let Frozen {
+            generation,
+            ref docs,
+            ref live,
+            seg_id,
+        } = *frozen;
         let alive = AliveSet::all(segment.max_doc());
         for (doc, idx) in live.iter().enumerate() {
             let d = &docs[*idx as usize].doc;
@@ -945,33 +973,12 @@ impl Shard {
     /// Synchronous refresh for use while holding the maintenance lock (flush, recovery).
     fn refresh_locked(&self) -> Result<()> {
         let mut st = self.lock();
-        st.apply_pending_kills();
-        if !st.buffer.is_empty() {
-            let generation = st.buffer_generation;
-            st.buffer_generation = st.buffer_generation.wrapping_add(1);
-            let docs = Arc::new(std::mem::take(&mut st.buffer));
-            st.frozen = Some((generation, docs.clone()));
-            let live: Vec<u32> = (0..docs.len() as u32)
-                .filter(|i| {
-                    let d = &docs[*i as usize].doc;
-                    st.lookup(&d.id).is_some_and(|e| {
-                        e.place
-                            == Place::Buffer {
-                                generation,
-                                idx: *i,
-                            }
-                    })
-                })
-                .collect();
-            let seg_id = st.next_segment_id;
-            st.next_segment_id += 1;
-            let segment = build_segment(seg_id, &st.table, &docs, &live)?;
-            self.install(&mut st, segment, generation, &docs, &live);
+        if let Some(frozen) = st.freeze() {
+            let segment = build_segment(frozen.seg_id, &st.table, &frozen.docs, &frozen.live)?;
+            self.install(&mut st, segment, &frozen);
         }
         st.unrefreshed = false;
-        let snap = st.publish();
-        drop(st);
-        *self.snapshot.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(snap);
+        self.publish(st);
         Ok(())
     }
 
@@ -1096,9 +1103,7 @@ impl Shard {
                 },
             );
         }
-        let snap = st.publish();
-        drop(st);
-        *self.snapshot.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(snap);
+        self.publish(st);
         Ok(true)
     }
 
