@@ -12,12 +12,14 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-/// An append-only file with explicit durability, used for translogs.
-pub trait AppendFile: Send {
+/// An append-only file with explicit durability, used for translogs. Both
+/// operations take `&self` so that a sync can run on another thread while
+/// the next append waits only for the shard, not for the disk.
+pub trait AppendFile: Send + Sync {
     /// Appends bytes (not yet durable).
-    fn append(&mut self, data: &[u8]) -> io::Result<()>;
-    /// Makes everything appended so far durable.
-    fn sync(&mut self) -> io::Result<()>;
+    fn append(&self, data: &[u8]) -> io::Result<()>;
+    /// Makes everything appended before the call durable.
+    fn sync(&self) -> io::Result<()>;
 }
 
 /// A node's durable storage.
@@ -63,10 +65,10 @@ impl FsDisk {
 struct FsAppend(fs::File);
 
 impl AppendFile for FsAppend {
-    fn append(&mut self, data: &[u8]) -> io::Result<()> {
-        self.0.write_all(data)
+    fn append(&self, data: &[u8]) -> io::Result<()> {
+        (&self.0).write_all(data)
     }
-    fn sync(&mut self) -> io::Result<()> {
+    fn sync(&self) -> io::Result<()> {
         self.0.sync_data()
     }
 }
@@ -205,7 +207,7 @@ struct MemAppend {
 }
 
 impl AppendFile for MemAppend {
-    fn append(&mut self, data: &[u8]) -> io::Result<()> {
+    fn append(&self, data: &[u8]) -> io::Result<()> {
         let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
         files
             .entry(self.path.clone())
@@ -214,7 +216,7 @@ impl AppendFile for MemAppend {
             .extend_from_slice(data);
         Ok(())
     }
-    fn sync(&mut self) -> io::Result<()> {
+    fn sync(&self) -> io::Result<()> {
         let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
         let f = files.entry(self.path.clone()).or_default();
         f.synced = f.data.len();
@@ -306,7 +308,7 @@ mod tests {
 
     fn exercise(disk: &dyn Disk) {
         disk.write_atomic("a/b/meta.json", b"{}").unwrap();
-        let mut log = disk.open_append("a/t/translog-1").unwrap();
+        let log = disk.open_append("a/t/translog-1").unwrap();
         log.append(b"one").unwrap();
         log.sync().unwrap();
         log.append(b"two").unwrap();

@@ -41,6 +41,31 @@ where
     }
 }
 
+/// Runs several blocking jobs (fsyncs of different files) concurrently and
+/// returns their results in order. In simulation they run inline, in order.
+pub async fn run_blocking_all<F, R>(jobs: Vec<F>) -> Vec<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    #[cfg(madsim)]
+    {
+        jobs.into_iter().map(|f| f()).collect()
+    }
+    #[cfg(not(madsim))]
+    {
+        let handles: Vec<_> = jobs.into_iter().map(tokio::task::spawn_blocking).collect();
+        let mut out = Vec::with_capacity(handles.len());
+        for h in handles {
+            match h.await {
+                Ok(r) => out.push(r),
+                Err(e) => std::panic::resume_unwind(e.into_panic()),
+            }
+        }
+        out
+    }
+}
+
 /// Sleeps for `d` (simulated time under madsim).
 pub async fn sleep(d: Duration) {
     tokio::time::sleep(d).await

@@ -210,9 +210,13 @@ fn main() {
     let cpu_before = server.cpu_seconds().unwrap_or(0.0);
     let started = Instant::now();
     let mut last_report = Instant::now();
+    // The server's own time per request (its `duration`), to tell server
+    // time from client and transport time.
+    let mut server_ms = 0.0;
     for (i, b) in batches.iter().enumerate() {
         let r = server.post_raw("", b.clone(), &[]);
         assert_eq!(r.status, 200, "batch {i}: {}", r.body);
+        server_ms += r.body["duration"].as_f64().unwrap_or(0.0);
         if let Some(bad) = r.body["results"]
             .as_array()
             .and_then(|a| a.iter().find(|x| x["rowcount"] != json!(1)))
@@ -233,7 +237,8 @@ fn main() {
     let ingest_secs = started.elapsed().as_secs_f64();
     let cpu = server.cpu_seconds().unwrap_or(0.0) - cpu_before;
     eprintln!(
-        "  requests took {sent_secs:.1} s, the final REFRESH {:.1} s; server CPU {cpu:.1} s ({:.1} µs/row)",
+        "  requests took {sent_secs:.1} s ({:.1} s inside the server), the final REFRESH {:.1} s; server CPU {cpu:.1} s ({:.1} µs/row)",
+        server_ms / 1000.0,
         ingest_secs - sent_secs,
         cpu * 1e6 / rows as f64
     );

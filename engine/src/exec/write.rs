@@ -2,7 +2,8 @@
 //!
 //! Rows are normalised (typed, validated, completed) before anything is
 //! written; columns they add go to the catalog first. Writes are grouped by
-//! shard, so a bulk request costs one translog sync per shard. UPDATE and
+//! shard, and a statement waits for the translog syncs of all the shards it
+//! wrote to together, before it reports anything. UPDATE and
 //! ON CONFLICT DO UPDATE are read-modify-write with a `_seq_no` check, retried
 //! when a concurrent write got there first.
 
@@ -21,7 +22,7 @@ use crate::planner::ScanColumn;
 use crate::planner::dml::{
     AssignmentPlan, ConflictPlan, DeletePlan, InsertPlan, InsertRows, UpdatePlan,
 };
-use crate::storage::{Expect, StoredDoc};
+use crate::storage::{Expect, StoredDoc, TranslogSync};
 use crate::types::{Object, Value};
 
 /// How many times a read-modify-write is retried on a version conflict.
@@ -229,6 +230,7 @@ impl Executor<'_> {
         // 4. Write, shard by shard.
         let shards = self.node.shards_of(&table.uuid);
         let mut conflicts: Vec<Pending> = Vec::new();
+        let mut syncs = Vec::new();
         for (shard_id, rows) in by_shard {
             let shard = shards.get(shard_id as usize).ok_or_else(|| {
                 Error::ShardsUnavailable(format!(
@@ -255,13 +257,14 @@ impl Executor<'_> {
                 meta.push((p.origin, p.id));
                 sources.push(p.source);
             }
-            let outcomes = shard.write(|b| {
+            let (outcomes, sync) = shard.write_deferred(|b| {
                 let mut outcomes = Vec::with_capacity(sources.len());
                 for ((_, id), source) in meta.iter().zip(sources) {
                     outcomes.push(b.put(id, source, expect));
                 }
                 Ok(outcomes)
             })?;
+            syncs.extend(sync);
             let mut kept = kept.into_iter();
             for ((origin, id), outcome) in meta.into_iter().zip(outcomes) {
                 let source = if upsert { kept.next() } else { None };
@@ -285,6 +288,7 @@ impl Executor<'_> {
                 }
             }
         }
+        TranslogSync::wait_all(syncs).await?;
         // 5. ON CONFLICT DO UPDATE: read-modify-write the existing rows.
         if let Some(ConflictPlan::DoUpdate(assignments)) = on_conflict
             && !conflicts.is_empty()
@@ -368,11 +372,12 @@ impl Executor<'_> {
                 }
             }
             let shards = self.node.shards_of(&table.uuid);
+            let mut syncs = Vec::new();
             for (shard, items) in by_shard {
                 let Some(s) = shards.get(shard as usize) else {
                     continue;
                 };
-                let results = s.write(|b| {
+                let (results, sync) = s.write_deferred(|b| {
                     let mut res = Vec::with_capacity(items.len());
                     for (p, expect, src) in &items {
                         res.push(match b.put(&p.id, src.clone(), *expect) {
@@ -383,6 +388,7 @@ impl Executor<'_> {
                     }
                     Ok(res)
                 })?;
+                syncs.extend(sync);
                 for ((p, _, _), r) in items.into_iter().zip(results) {
                     match r {
                         Ok(true) => out.push((p.origin, Ok(1))),
@@ -391,6 +397,7 @@ impl Executor<'_> {
                     }
                 }
             }
+            TranslogSync::wait_all(syncs).await?;
         }
         for p in pending {
             out.push((
@@ -491,17 +498,19 @@ impl Executor<'_> {
             }
             let shards = self.node.shards_of(&table.uuid);
             let mut retry: BTreeMap<u32, Vec<StoredDoc>> = BTreeMap::new();
+            let mut syncs = Vec::new();
             for (shard, items) in by_shard {
                 let Some(s) = shards.get(shard as usize) else {
                     continue;
                 };
-                let applied = s.write(|b| {
+                let (applied, sync) = s.write_deferred(|b| {
                     let mut res = Vec::with_capacity(items.len());
                     for (id, src, expect) in &items {
                         res.push(b.put(id, src.clone(), *expect)?);
                     }
                     Ok(res)
                 })?;
+                syncs.extend(sync);
                 for ((id, _, _), ok) in items.into_iter().zip(applied) {
                     if ok {
                         count += 1;
@@ -518,6 +527,7 @@ impl Executor<'_> {
                     }
                 }
             }
+            TranslogSync::wait_all(syncs).await?;
             targets = retry;
         }
         Ok(count)
@@ -531,11 +541,12 @@ impl Executor<'_> {
             .await?;
         let shards = self.node.shards_of(&table.uuid);
         let mut count = 0i64;
+        let mut syncs = Vec::new();
         for (shard, docs) in targets {
             let Some(s) = shards.get(shard as usize) else {
                 continue;
             };
-            count += s.write(|b| {
+            let (n, sync) = s.write_deferred(|b| {
                 let mut n = 0;
                 for d in &docs {
                     let expect = Expect::Version {
@@ -548,7 +559,10 @@ impl Executor<'_> {
                 }
                 Ok(n)
             })?;
+            count += n;
+            syncs.extend(sync);
         }
+        TranslogSync::wait_all(syncs).await?;
         Ok(count)
     }
 }

@@ -8,6 +8,7 @@ pub mod translog;
 
 pub use document::{ShardSchema, StoredDoc};
 pub use shard::{Expect, Shard, ShardStats, Snapshot, WriteBatch};
+pub use translog::TranslogSync;
 
 #[cfg(test)]
 mod tests;

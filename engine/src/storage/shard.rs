@@ -19,7 +19,7 @@ use tantivy::schema::document::Value as _;
 use super::document::{RowDoc, ShardSchema, StoredDoc, parse_source, source_bytes};
 use super::pk::{Entry, PkIndex, Place};
 use super::segment::{AliveSet, Segment};
-use super::translog::{Op, Translog, read_ops};
+use super::translog::{Op, Translog, TranslogSync, read_ops};
 use crate::catalog::TableInfo;
 use crate::disk::Disk;
 use crate::error::{Error, Result};
@@ -752,6 +752,23 @@ impl Shard {
     /// sequence numbers, go to the translog (fsynced in durable mode) and
     /// become visible to gets; if it fails, nothing changes.
     pub fn write<R>(&self, f: impl FnOnce(&mut WriteBatch) -> Result<R>) -> Result<R> {
+        let (result, sync) = self.write_deferred(f)?;
+        if let Some(sync) = sync {
+            sync.wait()?;
+        }
+        Ok(result)
+    }
+
+    /// [`Shard::write`] without waiting for the translog sync: the caller
+    /// waits for the returned sync (in durable mode) before acknowledging,
+    /// so that a request writing to several shards syncs them concurrently,
+    /// and the shard is not locked while the disk works. Gets see the writes
+    /// at once, as in CrateDB, where a real-time get can read an operation
+    /// whose translog sync is still running.
+    pub fn write_deferred<R>(
+        &self,
+        f: impl FnOnce(&mut WriteBatch) -> Result<R>,
+    ) -> Result<(R, Option<TranslogSync>)> {
         let mut st = self.lock();
         let (result, staged) = {
             let mut batch = WriteBatch {
@@ -764,7 +781,7 @@ impl Shard {
             (r, batch.staged)
         };
         if staged.is_empty() {
-            return Ok(result);
+            return Ok((result, None));
         }
         let mut ops = Vec::with_capacity(staged.len());
         for s in staged {
@@ -803,13 +820,10 @@ impl Shard {
             st.apply_parsed(&op, parsed, absent)?;
             ops.push(op);
         }
-        st.translog.append(&ops)?;
-        if self.durable {
-            st.translog.sync()?;
-        }
+        let sync = st.translog.append(&ops)?;
         st.uncommitted_ops += ops.len() as u64;
         st.last_write = crate::runtime::instant();
-        Ok(result)
+        Ok((result, self.durable.then_some(sync)))
     }
 
     /// Whether there are writes a refresh would make searchable.

@@ -11,6 +11,7 @@
 //! A torn or corrupt tail (after a crash mid-append) ends the replay.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::disk::{AppendFile, Disk};
 use crate::error::{Error, Result};
@@ -108,9 +109,72 @@ pub struct Translog {
     disk: Arc<dyn Disk>,
     dir: String,
     generation: u64,
-    file: Box<dyn AppendFile>,
+    file: Arc<LogFile>,
     size: u64,
     buf: Vec<u8>,
+}
+
+/// A generation's file with how much of it is known to be durable, so that
+/// a sync another writer already did is not repeated.
+struct LogFile {
+    file: Box<dyn AppendFile>,
+    appended: AtomicU64,
+    synced: AtomicU64,
+}
+
+impl LogFile {
+    fn new(file: Box<dyn AppendFile>) -> LogFile {
+        LogFile {
+            file,
+            appended: AtomicU64::new(0),
+            synced: AtomicU64::new(0),
+        }
+    }
+
+    fn append(&self, data: &[u8]) -> Result<u64> {
+        self.file.append(data)?;
+        let end = self.appended.load(Ordering::Acquire) + data.len() as u64;
+        self.appended.store(end, Ordering::Release);
+        Ok(end)
+    }
+
+    /// Makes the first `upto` bytes durable (and whatever else was appended).
+    fn sync_to(&self, upto: u64) -> Result<()> {
+        if self.synced.load(Ordering::Acquire) >= upto {
+            return Ok(());
+        }
+        // Bytes appended before this load are covered by the sync below.
+        let target = self.appended.load(Ordering::Acquire);
+        self.file.sync()?;
+        self.synced.fetch_max(target, Ordering::AcqRel);
+        Ok(())
+    }
+}
+
+/// Operations appended but not yet durable. Writers append under the shard's
+/// lock and wait for this afterwards, so one request syncs all the shards it
+/// wrote to at once, and concurrent requests share syncs.
+#[must_use = "a write is not durable until its translog sync completes"]
+pub struct TranslogSync {
+    file: Arc<LogFile>,
+    upto: u64,
+}
+
+impl TranslogSync {
+    /// Blocks until the operations are durable.
+    pub fn wait(self) -> Result<()> {
+        self.file.sync_to(self.upto)
+    }
+
+    /// Waits for all the given syncs, running them concurrently off the
+    /// async workers.
+    pub async fn wait_all(syncs: Vec<TranslogSync>) -> Result<()> {
+        let jobs = syncs.into_iter().map(|s| move || s.wait()).collect();
+        crate::runtime::run_blocking_all(jobs)
+            .await
+            .into_iter()
+            .collect()
+    }
 }
 
 impl std::fmt::Debug for Translog {
@@ -134,7 +198,7 @@ impl Translog {
             disk,
             dir: dir.to_string(),
             generation,
-            file,
+            file: Arc::new(LogFile::new(file)),
             size: 0,
             buf: Vec::new(),
         })
@@ -150,30 +214,34 @@ impl Translog {
         self.size
     }
 
-    /// Appends operations (not yet durable).
-    pub fn append(&mut self, ops: &[Op]) -> Result<()> {
+    /// Appends operations; they are durable once the returned sync is done.
+    pub fn append(&mut self, ops: &[Op]) -> Result<TranslogSync> {
         self.buf.clear();
         for op in ops {
             op.encode(&mut self.buf);
         }
-        self.file.append(&self.buf)?;
+        let upto = self.file.append(&self.buf)?;
         self.size += self.buf.len() as u64;
-        Ok(())
+        Ok(TranslogSync {
+            file: self.file.clone(),
+            upto,
+        })
     }
 
     /// Makes everything appended durable.
     pub fn sync(&mut self) -> Result<()> {
-        self.file.sync()?;
-        Ok(())
+        self.file.sync_to(u64::MAX)
     }
 
     /// Starts a new generation (older ones stay until [`Translog::trim`]).
     pub fn roll(&mut self) -> Result<()> {
-        self.file.sync()?;
+        self.sync()?;
         let next = self.generation + 1;
-        self.file = self
-            .disk
-            .open_append(&format!("{}/{}", self.dir, file_name(next)))?;
+        self.file = Arc::new(LogFile::new(self.disk.open_append(&format!(
+            "{}/{}",
+            self.dir,
+            file_name(next)
+        ))?));
         self.generation = next;
         self.size = 0;
         Ok(())
@@ -261,9 +329,8 @@ mod tests {
             seq_no: 1,
             primary_term: 1,
         };
-        log.append(&[a.clone(), b.clone()]).unwrap();
-        log.sync().unwrap();
-        log.append(std::slice::from_ref(&a)).unwrap();
+        log.append(&[a.clone(), b.clone()]).unwrap().wait().unwrap();
+        let _never_waited = log.append(std::slice::from_ref(&a)).unwrap();
         disk.crash();
         let (ops, _) = read_ops(&disk, "t/0", 0).unwrap();
         assert_eq!(ops, vec![a.clone(), b]);
