@@ -246,3 +246,35 @@ async fn a_refresh_never_hides_rows_updated_while_it_builds() {
     }
     panic!("the update never landed while a segment was being built");
 }
+
+#[tokio::test]
+async fn a_deferred_write_is_durable_once_its_sync_is_waited_for() {
+    let mem = MemDisk::new();
+    let disk: Arc<dyn Disk> = Arc::new(mem.clone());
+    {
+        let shard = Shard::open(table(), 0, disk.clone(), true).unwrap();
+        let (_, first) = shard
+            .write_deferred(|b| b.put("1", row(1, 10), Expect::Absent))
+            .unwrap();
+        let (_, second) = shard
+            .write_deferred(|b| b.put("2", row(2, 20), Expect::Absent))
+            .unwrap();
+        // Real-time gets see both before any sync.
+        assert!(shard.get("2").unwrap().is_some());
+        // Waiting for the first sync covers only what was appended before it
+        // (here both); the second then has nothing left to do.
+        let (first, second) = (first.unwrap(), second.unwrap());
+        super::TranslogSync::wait_all(vec![first]).await.unwrap();
+        second.wait().unwrap();
+        let (_, third) = shard
+            .write_deferred(|b| b.put("3", row(3, 30), Expect::Absent))
+            .unwrap();
+        // Never waited for: a power cut may lose it, and it was never acknowledged.
+        drop(third);
+    }
+    mem.crash();
+    let shard = Shard::open(table(), 0, disk, true).unwrap();
+    assert!(shard.get("1").unwrap().is_some());
+    assert!(shard.get("2").unwrap().is_some());
+    assert!(shard.get("3").unwrap().is_none());
+}
