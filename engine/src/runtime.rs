@@ -41,28 +41,48 @@ where
     }
 }
 
-/// Runs several blocking jobs (fsyncs of different files) concurrently and
-/// returns their results in order. In simulation they run inline, in order.
-pub async fn run_blocking_all<F, R>(jobs: Vec<F>) -> Vec<R>
+/// A blocking job started by [`spawn_blocking`]; [`Blocking::join`] waits for it.
+pub struct Blocking<R> {
+    #[cfg(madsim)]
+    done: R,
+    #[cfg(not(madsim))]
+    handle: tokio::task::JoinHandle<R>,
+}
+
+/// Starts blocking work (an fsync) at once, off the async workers, so the
+/// caller can go on with other work while it runs. In simulation it runs
+/// inline, before this returns.
+pub fn spawn_blocking<F, R>(f: F) -> Blocking<R>
 where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
     #[cfg(madsim)]
     {
-        jobs.into_iter().map(|f| f()).collect()
+        Blocking { done: f() }
     }
     #[cfg(not(madsim))]
     {
-        let handles: Vec<_> = jobs.into_iter().map(tokio::task::spawn_blocking).collect();
-        let mut out = Vec::with_capacity(handles.len());
-        for h in handles {
-            match h.await {
-                Ok(r) => out.push(r),
+        Blocking {
+            handle: tokio::task::spawn_blocking(f),
+        }
+    }
+}
+
+impl<R> Blocking<R> {
+    /// Waits for the job's result.
+    pub async fn join(self) -> R {
+        #[cfg(madsim)]
+        {
+            self.done
+        }
+        #[cfg(not(madsim))]
+        {
+            match self.handle.await {
+                Ok(r) => r,
                 Err(e) => std::panic::resume_unwind(e.into_panic()),
             }
         }
-        out
     }
 }
 

@@ -2,8 +2,9 @@
 //!
 //! Rows are normalised (typed, validated, completed) before anything is
 //! written; columns they add go to the catalog first. Writes are grouped by
-//! shard, and a statement waits for the translog syncs of all the shards it
-//! wrote to together, before it reports anything. UPDATE and
+//! shard; each shard's translog sync starts as soon as the statement has
+//! written to it, and the statement waits for all of them before it reports
+//! anything. UPDATE and
 //! ON CONFLICT DO UPDATE are read-modify-write with a `_seq_no` check, retried
 //! when a concurrent write got there first.
 
@@ -22,7 +23,7 @@ use crate::planner::ScanColumn;
 use crate::planner::dml::{
     AssignmentPlan, ConflictPlan, DeletePlan, InsertPlan, InsertRows, UpdatePlan,
 };
-use crate::storage::{Expect, StoredDoc, TranslogSync};
+use crate::storage::{Expect, StoredDoc, SyncInFlight, TranslogSync};
 use crate::types::{Object, Value};
 
 /// How many times a read-modify-write is retried on a version conflict.
@@ -264,7 +265,7 @@ impl Executor<'_> {
                 }
                 Ok(outcomes)
             })?;
-            syncs.extend(sync);
+            syncs.extend(sync.map(TranslogSync::start));
             let mut kept = kept.into_iter();
             for ((origin, id), outcome) in meta.into_iter().zip(outcomes) {
                 let source = if upsert { kept.next() } else { None };
@@ -288,7 +289,7 @@ impl Executor<'_> {
                 }
             }
         }
-        TranslogSync::wait_all(syncs).await?;
+        SyncInFlight::wait_all(syncs).await?;
         // 5. ON CONFLICT DO UPDATE: read-modify-write the existing rows.
         if let Some(ConflictPlan::DoUpdate(assignments)) = on_conflict
             && !conflicts.is_empty()
@@ -388,7 +389,7 @@ impl Executor<'_> {
                     }
                     Ok(res)
                 })?;
-                syncs.extend(sync);
+                syncs.extend(sync.map(TranslogSync::start));
                 for ((p, _, _), r) in items.into_iter().zip(results) {
                     match r {
                         Ok(true) => out.push((p.origin, Ok(1))),
@@ -397,7 +398,7 @@ impl Executor<'_> {
                     }
                 }
             }
-            TranslogSync::wait_all(syncs).await?;
+            SyncInFlight::wait_all(syncs).await?;
         }
         for p in pending {
             out.push((
@@ -510,7 +511,7 @@ impl Executor<'_> {
                     }
                     Ok(res)
                 })?;
-                syncs.extend(sync);
+                syncs.extend(sync.map(TranslogSync::start));
                 for ((id, _, _), ok) in items.into_iter().zip(applied) {
                     if ok {
                         count += 1;
@@ -527,7 +528,7 @@ impl Executor<'_> {
                     }
                 }
             }
-            TranslogSync::wait_all(syncs).await?;
+            SyncInFlight::wait_all(syncs).await?;
             targets = retry;
         }
         Ok(count)
@@ -560,9 +561,9 @@ impl Executor<'_> {
                 Ok(n)
             })?;
             count += n;
-            syncs.extend(sync);
+            syncs.extend(sync.map(TranslogSync::start));
         }
-        TranslogSync::wait_all(syncs).await?;
+        SyncInFlight::wait_all(syncs).await?;
         Ok(count)
     }
 }

@@ -8,7 +8,7 @@ pub mod translog;
 
 pub use document::{ShardSchema, StoredDoc};
 pub use shard::{Expect, Shard, ShardStats, Snapshot, WriteBatch};
-pub use translog::TranslogSync;
+pub use translog::{SyncInFlight, TranslogSync};
 
 #[cfg(test)]
 mod tests;

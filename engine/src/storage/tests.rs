@@ -264,7 +264,9 @@ async fn a_deferred_write_is_durable_once_its_sync_is_waited_for() {
         // Waiting for the first sync covers only what was appended before it
         // (here both); the second then has nothing left to do.
         let (first, second) = (first.unwrap(), second.unwrap());
-        super::TranslogSync::wait_all(vec![first]).await.unwrap();
+        super::SyncInFlight::wait_all(vec![first.start()])
+            .await
+            .unwrap();
         second.wait().unwrap();
         let (_, third) = shard
             .write_deferred(|b| b.put("3", row(3, 30), Expect::Absent))

@@ -152,8 +152,10 @@ impl LogFile {
 }
 
 /// Operations appended but not yet durable. Writers append under the shard's
-/// lock and wait for this afterwards, so one request syncs all the shards it
-/// wrote to at once, and concurrent requests share syncs.
+/// lock and sync afterwards: a statement starts the sync of each shard as
+/// soon as it has written to it, goes on with the next shard while the disk
+/// works, and waits for all of them before it answers. Concurrent writers
+/// share syncs.
 #[must_use = "a write is not durable until its translog sync completes"]
 pub struct TranslogSync {
     file: Arc<LogFile>,
@@ -166,14 +168,26 @@ impl TranslogSync {
         self.file.sync_to(self.upto)
     }
 
-    /// Waits for all the given syncs, running them concurrently off the
-    /// async workers.
-    pub async fn wait_all(syncs: Vec<TranslogSync>) -> Result<()> {
-        let jobs = syncs.into_iter().map(|s| move || s.wait()).collect();
-        crate::runtime::run_blocking_all(jobs)
-            .await
-            .into_iter()
-            .collect()
+    /// Starts the sync off the async workers; see [`SyncInFlight::wait_all`].
+    pub fn start(self) -> SyncInFlight {
+        SyncInFlight(crate::runtime::spawn_blocking(move || self.wait()))
+    }
+}
+
+/// A translog sync that is running.
+#[must_use = "a write is not durable until its translog sync completes"]
+pub struct SyncInFlight(crate::runtime::Blocking<Result<()>>);
+
+impl SyncInFlight {
+    /// Waits until all the given syncs are done; fails if any failed.
+    pub async fn wait_all(syncs: Vec<SyncInFlight>) -> Result<()> {
+        let mut result = Ok(());
+        for s in syncs {
+            if let Err(e) = s.0.join().await {
+                result = Err(e);
+            }
+        }
+        result
     }
 }
 
