@@ -28,17 +28,7 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
-    #[cfg(madsim)]
-    {
-        f()
-    }
-    #[cfg(not(madsim))]
-    {
-        match tokio::task::spawn_blocking(f).await {
-            Ok(r) => r,
-            Err(e) => std::panic::resume_unwind(e.into_panic()),
-        }
-    }
+    spawn_blocking(f).join().await
 }
 
 /// A blocking job started by [`spawn_blocking`]; [`Blocking::join`] waits for it.

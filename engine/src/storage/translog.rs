@@ -110,7 +110,6 @@ pub struct Translog {
     dir: String,
     generation: u64,
     file: Arc<LogFile>,
-    size: u64,
     buf: Vec<u8>,
 }
 
@@ -213,7 +212,6 @@ impl Translog {
             dir: dir.to_string(),
             generation,
             file: Arc::new(LogFile::new(file)),
-            size: 0,
             buf: Vec::new(),
         })
     }
@@ -225,7 +223,7 @@ impl Translog {
 
     /// Bytes appended to the current generation by this process.
     pub fn size(&self) -> u64 {
-        self.size
+        self.file.appended.load(Ordering::Acquire)
     }
 
     /// Appends operations; they are durable once the returned sync is done.
@@ -235,7 +233,6 @@ impl Translog {
             op.encode(&mut self.buf);
         }
         let upto = self.file.append(&self.buf)?;
-        self.size += self.buf.len() as u64;
         Ok(TranslogSync {
             file: self.file.clone(),
             upto,
@@ -257,7 +254,6 @@ impl Translog {
             file_name(next)
         ))?));
         self.generation = next;
-        self.size = 0;
         Ok(())
     }
 
