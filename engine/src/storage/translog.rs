@@ -8,7 +8,8 @@
 //!
 //! Record layout: `len: u32 | crc32: u32 | body`, where body is
 //! `kind: u8 | seq_no: u64 | version: u64 | primary_term: u64 | id_len: u32 | id | source`.
-//! A torn or corrupt tail (after a crash mid-append) ends the replay.
+//! A torn or corrupt tail (after a crash mid-append) or a zero length (space
+//! the disk allocated ahead) ends the replay.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -301,6 +302,11 @@ pub fn read_ops(disk: &dyn Disk, dir: &str, from: u64) -> Result<(Vec<Op>, u64)>
                     .try_into()
                     .map_err(Error::internal)?,
             );
+            // A zero length is where the written part ends and the zeros
+            // the disk allocated ahead begin.
+            if len == 0 {
+                break;
+            }
             let Some(body) = bytes.get(pos + 8..pos + 8 + len) else {
                 break;
             };
