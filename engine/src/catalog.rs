@@ -143,9 +143,39 @@ pub struct TableInfo {
 }
 
 impl TableInfo {
+    /// A table `doc.t` without columns, for tests.
+    #[cfg(test)]
+    pub fn for_tests(primary_key: &[&str], num_shards: u32) -> TableInfo {
+        TableInfo {
+            ident: TableIdent::new("doc", "t"),
+            uuid: "u1".into(),
+            columns: vec![],
+            primary_key: primary_key.iter().map(|c| c.to_string()).collect(),
+            clustered_by: None,
+            partitioned_by: vec![],
+            num_shards,
+            number_of_replicas: ReplicaSetting("0".into()),
+            refresh_interval_ms: 1000,
+            column_policy: ColumnPolicy::Dynamic,
+            fulltext_indexes: vec![],
+            checks: vec![],
+            settings: Default::default(),
+            version: 1,
+        }
+    }
+
     /// The top-level column `name`.
     pub fn column(&self, name: &str) -> Option<&ColumnInfo> {
         self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// The top-level column `name`, looked for at position `hint` first
+    /// (rows walked in order usually hold the table's columns in order).
+    pub fn column_near(&self, hint: usize, name: &str) -> Option<&ColumnInfo> {
+        match self.columns.get(hint) {
+            Some(c) if c.name == name => Some(c),
+            _ => self.column(name),
+        }
     }
 
     /// The type at a column path (`obj`, `obj['a']['b']`), if known.
@@ -340,20 +370,8 @@ mod tests {
     fn catalog_round_trips_through_bytes() {
         let mut c = Catalog::default();
         c.put_table(TableInfo {
-            ident: TableIdent::new("doc", "t"),
-            uuid: "u".into(),
-            columns: vec![],
-            primary_key: vec![],
-            clustered_by: None,
-            partitioned_by: vec![],
-            num_shards: 2,
             number_of_replicas: ReplicaSetting("0-1".into()),
-            refresh_interval_ms: 1000,
-            column_policy: ColumnPolicy::Dynamic,
-            fulltext_indexes: vec![],
-            checks: vec![],
-            settings: Default::default(),
-            version: 1,
+            ..TableInfo::for_tests(&[], 2)
         });
         assert_eq!(Catalog::from_bytes(&c.to_bytes().unwrap()).unwrap(), c);
     }

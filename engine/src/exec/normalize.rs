@@ -85,8 +85,8 @@ impl<'t> Normalizer<'t> {
     ) -> Result<Object> {
         let table = self.table;
         // Values are conformed in place: the row keeps its keys and order.
-        for (name, v) in row.iter_mut() {
-            match table.column(name) {
+        for (i, (name, v)) in row.iter_mut().enumerate() {
+            match table.column_near(i, name) {
                 Some(col) => {
                     *v = conform(std::mem::take(v), &col.data_type, name, &[], new_columns)?
                 }
@@ -243,7 +243,7 @@ fn conform_object(
     path: &[String],
     new_columns: &mut Vec<NewColumn>,
 ) -> Result<Object> {
-    let mut out = Object::with_capacity(obj.len());
+    let mut out = Object::with_capacity_and_hasher(obj.len(), Default::default());
     for (k, v) in obj {
         let mut sub = path.to_vec();
         sub.push(k.clone());

@@ -560,7 +560,7 @@ pub(crate) fn key_lookups(
     };
     let mut out = Vec::with_capacity(combos);
     for n in 0..combos {
-        let mut row = Object::new();
+        let mut row = Object::default();
         for (pk, vals) in &per_pk {
             let v = if per_pk.len() == 1 {
                 vals[n].clone()

@@ -17,14 +17,15 @@ use super::normalize::{NewColumn, Normalizer};
 use super::query::key_lookups;
 use crate::catalog::TableInfo;
 use crate::error::{Error, Result};
-use crate::expr::EvalCtx;
+use crate::expr::{EvalCtx, Expr};
 use crate::node::routing::{doc_id, routing_value, shard_for};
 use crate::planner::ScanColumn;
 use crate::planner::dml::{
     AssignmentPlan, ConflictPlan, DeletePlan, InsertPlan, InsertRows, UpdatePlan,
 };
 use crate::storage::{Expect, StoredDoc, SyncInFlight, TranslogSync};
-use crate::types::{Object, Value};
+use crate::types::cast::cast;
+use crate::types::{DataType, Object, Value};
 
 /// How many times a read-modify-write is retried on a version conflict.
 const MAX_RETRIES: usize = 20;
@@ -82,6 +83,45 @@ fn as_table_row(table: &TableInfo, row: &Object) -> Vec<Value> {
         .iter()
         .map(|c| row.get(&c.name).cloned().unwrap_or(Value::Null))
         .collect()
+}
+
+/// The placeholders of a single `VALUES` row made only of distinct
+/// placeholders (slot and type), in column order; None for any other row.
+fn movable_params(rows: &[Vec<Expr>]) -> Option<Vec<(usize, &DataType)>> {
+    let [row] = rows else { return None };
+    let mut slots: Vec<(usize, &DataType)> = Vec::with_capacity(row.len());
+    for e in row {
+        match e {
+            Expr::Param(i, ty) if !slots.iter().any(|(s, _)| s == i) => slots.push((*i, ty)),
+            _ => return None,
+        }
+    }
+    Some(slots)
+}
+
+/// A row of `columns` made of the parameters at `slots`, moved out of
+/// `params` and cast as [`Expr::eval`] would.
+fn take_params(
+    params: &mut [Value],
+    slots: &[(usize, &DataType)],
+    columns: &[String],
+) -> Result<Object> {
+    let mut obj = Object::with_capacity_and_hasher(slots.len(), Default::default());
+    let available = params.len();
+    for (&(slot, ty), column) in slots.iter().zip(columns) {
+        let value = params.get_mut(slot).map(std::mem::take).ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "The query contains a parameter placeholder ${} but only {available} parameters were provided",
+                slot + 1,
+            ))
+        })?;
+        let value = match ty {
+            DataType::Undefined => value,
+            ty => cast(value, ty)?,
+        };
+        obj.insert(column.clone(), value);
+    }
+    Ok(obj)
 }
 
 impl Executor<'_> {
@@ -149,10 +189,20 @@ impl Executor<'_> {
                 // One context for all parameter rows; each row's parameters
                 // are moved in, not copied.
                 let mut ctx = self.ctx.clone();
-                for (pi, p) in params.into_iter().enumerate() {
+                let moved = movable_params(rows);
+                for (pi, mut p) in params.into_iter().enumerate() {
+                    // `VALUES (?, ?, ...)`: each value moves out of its
+                    // parameter row, without an evaluation or a copy.
+                    if let Some(slots) = &moved {
+                        match take_params(&mut p, slots, &plan.columns) {
+                            Ok(obj) => raw.push((pi, obj)),
+                            Err(err) => results[pi] = Err(err),
+                        }
+                        continue;
+                    }
                     ctx.params = p;
                     for r in rows {
-                        let mut obj = Object::with_capacity(r.len());
+                        let mut obj = Object::with_capacity_and_hasher(r.len(), Default::default());
                         let mut failed = None;
                         for (i, e) in r.iter().enumerate() {
                             match e.eval(&[], &ctx) {

@@ -406,7 +406,7 @@ impl Expr {
                 Ok(Value::Array(out))
             }
             Expr::Object(fields) => {
-                let mut o = crate::types::Object::new();
+                let mut o = crate::types::Object::default();
                 for (k, e) in fields {
                     o.insert(k.clone(), e.eval(row, ctx)?);
                 }

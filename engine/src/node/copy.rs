@@ -120,7 +120,7 @@ fn parse_rows(text: &str, csv: bool, columns: &[String]) -> Vec<(usize, Result<O
         let names: Vec<String> = split_csv(header);
         for (n, line) in lines {
             let fields = split_csv(line);
-            let mut o = Object::new();
+            let mut o = Object::default();
             for (k, v) in names.iter().zip(fields) {
                 if columns.is_empty() || columns.contains(k) {
                     o.insert(
@@ -252,8 +252,8 @@ impl Node {
             let text = match read_file(&file) {
                 Ok(t) => t,
                 Err(e) => {
-                    let mut errors = Object::new();
-                    let mut detail = Object::new();
+                    let mut errors = Object::default();
+                    let mut detail = Object::default();
                     detail.insert("count".into(), Value::Int(1));
                     detail.insert("line_numbers".into(), Value::Array(vec![]));
                     errors.insert(format!("{file} ({e})"), Value::Object(Box::new(detail)));
@@ -293,9 +293,9 @@ impl Node {
             }
             total += ok;
             let error_count: i64 = errors.values().map(|v| v.len() as i64).sum();
-            let mut err_obj = Object::new();
+            let mut err_obj = Object::default();
             for (msg, lines) in errors {
-                let mut detail = Object::new();
+                let mut detail = Object::default();
                 detail.insert("count".into(), Value::Int(lines.len() as i64));
                 detail.insert(
                     "line_numbers".into(),
@@ -313,7 +313,7 @@ impl Node {
         if !summary {
             return Ok(QueryResult::affected(total));
         }
-        let mut node = Object::new();
+        let mut node = Object::default();
         node.insert("id".into(), Value::Text(self.id.clone()));
         node.insert("name".into(), Value::Text(self.config.node_name.clone()));
         let rows: Vec<Vec<Value>> = summary_rows
@@ -395,7 +395,7 @@ impl Node {
                         .and_then(|v| v.as_str().map(str::to_string))
                         .unwrap_or_default()
                 } else {
-                    let mut o = Object::new();
+                    let mut o = Object::default();
                     for (c, v) in copy.columns.iter().zip(r.iter().skip(1)) {
                         o.insert(c.clone(), v.clone());
                     }

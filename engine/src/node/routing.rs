@@ -6,6 +6,7 @@
 //! [`RoutingTable`] says which node holds each shard copy and in what state;
 //! health and `sys.shards` are computed from it.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -36,33 +37,41 @@ pub fn doc_id(table: &TableInfo, row: &Object) -> Result<String> {
             Some(v) => Ok(text_of(v)),
         },
         pks => {
-            // A composite key's id is the JSON array of its values, e.g. `[42,1735689600000]`.
-            let mut parts = Vec::with_capacity(pks.len());
-            for pk in pks {
+            // A composite key's id is the JSON array of its values, e.g.
+            // `[42,1735689600000]`, written exactly as serde_json writes it.
+            let mut id = String::with_capacity(8 + 16 * pks.len());
+            id.push('[');
+            for (i, pk) in pks.iter().enumerate() {
+                if i > 0 {
+                    id.push(',');
+                }
                 match row.get(pk) {
                     None | Some(Value::Null) => {
                         return Err(Error::Parse("Primary key value must not be NULL".into()));
                     }
-                    Some(v) => parts.push(v),
+                    // Integer keys (and timestamps) are the common case.
+                    Some(Value::Int(n)) => id.push_str(itoa::Buffer::new().format(*n)),
+                    Some(v) => id.push_str(&serde_json::to_string(v).map_err(Error::internal)?),
                 }
             }
-            serde_json::to_string(&parts).map_err(Error::internal)
+            id.push(']');
+            Ok(id)
         }
     }
 }
 
 /// The routing value of a row.
-pub fn routing_value(table: &TableInfo, row: &Object, id: &str) -> Result<String> {
+pub fn routing_value<'a>(table: &TableInfo, row: &Object, id: &'a str) -> Result<Cow<'a, str>> {
     match &table.clustered_by {
         Some(col) if !table.primary_key.iter().any(|p| p == col) || table.primary_key.len() > 1 => {
             match row.get(col) {
                 None | Some(Value::Null) => {
                     Err(Error::Parse("Clustered by value must not be NULL".into()))
                 }
-                Some(v) => Ok(text_of(v)),
+                Some(v) => Ok(Cow::Owned(text_of(v))),
             }
         }
-        _ => Ok(id.to_string()),
+        _ => Ok(Cow::Borrowed(id)),
     }
 }
 
@@ -181,5 +190,34 @@ impl RoutingTable {
                 (t, h, sev, missing, under)
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_composite_id_is_the_json_array_of_its_key_values() {
+        let table = TableInfo::for_tests(&["a", "b", "c"], 4);
+        let values = [
+            (
+                Value::Int(-42),
+                Value::Text("x\"y".into()),
+                Value::Float(1.5),
+            ),
+            (Value::Int(i64::MAX), Value::Bool(true), Value::Int(0)),
+        ];
+        for (a, b, c) in values {
+            let row: Object = [("a", a), ("b", b), ("c", c)]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect();
+            let expected = serde_json::to_string(&row.values().collect::<Vec<_>>()).unwrap();
+            assert_eq!(doc_id(&table, &row).unwrap(), expected);
+        }
+        let mut row: Object = Object::default();
+        row.insert("a".into(), Value::Int(1));
+        assert!(doc_id(&table, &row).is_err());
     }
 }

@@ -11,7 +11,7 @@ fn text(s: impl Into<String>) -> Value {
 }
 
 fn object(fields: Vec<(&str, Value)>) -> Value {
-    let mut o = Object::new();
+    let mut o = Object::default();
     for (k, v) in fields {
         o.insert(k.to_string(), v);
     }
@@ -132,7 +132,7 @@ impl Node {
             SystemTable::InfoTables => {
                 let mut rows = Vec::new();
                 for t in catalog.tables() {
-                    let mut settings = Object::new();
+                    let mut settings = Object::default();
                     settings.insert(
                         "refresh_interval".into(),
                         Value::Int(t.refresh_interval_ms as i64),

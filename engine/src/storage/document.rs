@@ -214,7 +214,7 @@ impl<'a> tantivy::schema::document::Value<'a> for Cell<'a> {
             Cell::Row(row) => {
                 return ReferenceValue::Object(ObjectCells::Columns {
                     table: &row.table,
-                    iter: row.doc.source.iter(),
+                    iter: row.doc.source.iter().enumerate(),
                 });
             }
             Cell::Value(v, ty) => (*v, *ty),
@@ -266,7 +266,7 @@ impl<'a> Iterator for ArrayCells<'a> {
 pub enum ObjectCells<'a> {
     Columns {
         table: &'a TableInfo,
-        iter: indexmap::map::Iter<'a, String, Value>,
+        iter: std::iter::Enumerate<indexmap::map::Iter<'a, String, Value>>,
     },
     Fields {
         object: Option<&'a ObjectType>,
@@ -280,8 +280,8 @@ impl<'a> Iterator for ObjectCells<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         match self {
             ObjectCells::Columns { table, iter } => {
-                for (name, v) in iter.by_ref() {
-                    let col = table.column(name);
+                for (i, (name, v)) in iter.by_ref() {
+                    let col = table.column_near(i, name);
                     // Columns declared `INDEX OFF` and the unknown columns of
                     // an `ignored` table are kept in `_source` only.
                     if col.is_some_and(|c| c.index_off)

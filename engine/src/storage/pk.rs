@@ -42,7 +42,10 @@ pub fn id_hash(id: &str) -> u64 {
 
 /// The keys are hashes already: don't hash them again.
 #[derive(Default)]
-struct IdentityHasher(u64);
+pub struct IdentityHasher(u64);
+
+/// A map keyed by id hashes ([`id_hash`]).
+pub type HashedMap<V> = hashbrown::HashMap<u64, V, BuildHasherDefault<IdentityHasher>>;
 
 impl Hasher for IdentityHasher {
     fn finish(&self) -> u64 {
@@ -61,7 +64,7 @@ impl Hasher for IdentityHasher {
 /// The index. `is_id(entry, id)` callbacks confirm which id an entry belongs to.
 #[derive(Default)]
 pub struct PkIndex {
-    map: hashbrown::HashMap<u64, Entry, BuildHasherDefault<IdentityHasher>>,
+    map: HashedMap<Entry>,
     overflow: HashMap<String, Entry>,
 }
 

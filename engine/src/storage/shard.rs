@@ -461,7 +461,7 @@ pub struct WriteBatch<'a> {
     staged: Vec<Staged>,
     /// Id hash -> the latest staged operation with that hash; earlier ones
     /// with the same hash are chained through `chain`.
-    latest: std::collections::HashMap<u64, usize>,
+    latest: super::pk::HashedMap<usize>,
     chain: Vec<Option<usize>>,
 }
 

@@ -3,31 +3,16 @@
 use std::sync::Arc;
 
 use super::shard::{Expect, Shard};
-use crate::catalog::{ReplicaSetting, TableIdent, TableInfo};
+use crate::catalog::TableInfo;
 use crate::disk::{Disk, MemDisk};
-use crate::types::{ColumnPolicy, Object, Value};
+use crate::types::{Object, Value};
 
 fn table() -> Arc<TableInfo> {
-    Arc::new(TableInfo {
-        ident: TableIdent::new("doc", "t"),
-        uuid: "u1".into(),
-        columns: vec![],
-        primary_key: vec!["id".into()],
-        clustered_by: None,
-        partitioned_by: vec![],
-        num_shards: 1,
-        number_of_replicas: ReplicaSetting("0".into()),
-        refresh_interval_ms: 1000,
-        column_policy: ColumnPolicy::Dynamic,
-        fulltext_indexes: vec![],
-        checks: vec![],
-        settings: Default::default(),
-        version: 1,
-    })
+    Arc::new(TableInfo::for_tests(&["id"], 1))
 }
 
 fn row(id: i64, n: i64) -> Object {
-    let mut o = Object::new();
+    let mut o = Object::default();
     o.insert("id".into(), Value::Int(id));
     o.insert("n".into(), Value::Int(n));
     o

@@ -201,7 +201,10 @@ impl<'de> serde::Deserialize<'de> for Value {
                 self,
                 mut map: A,
             ) -> Result<Value, A::Error> {
-                let mut out = Object::with_capacity(map.size_hint().unwrap_or(0).min(4096));
+                let mut out = Object::with_capacity_and_hasher(
+                    map.size_hint().unwrap_or(0).min(4096),
+                    Default::default(),
+                );
                 while let Some((k, v)) = map.next_entry::<String, Value>()? {
                     out.insert(k, v);
                 }
