@@ -77,9 +77,11 @@ struct FsAppend {
     extent: Arc<Mutex<Extent>>,
 }
 
-/// How far ahead an [`FsAppend`] keeps its file filled with zeros, and
-/// how much of that is written at a time.
-const LOG_FILL_AHEAD: u64 = 4 << 20;
+/// How far ahead an [`FsAppend`] keeps its file filled with zeros: as far
+/// as it is long, between these bounds (a small table's log stays small).
+const LOG_FILL_MIN: u64 = 64 << 10;
+const LOG_FILL_MAX: u64 = 4 << 20;
+/// How much of the zeros is written under the lock at a time.
 const LOG_FILL_PIECE: usize = 64 << 10;
 
 /// The write position of an [`FsAppend`] and how far its zeros reach.
@@ -97,12 +99,13 @@ impl FsAppend {
 
     /// Starts filling the next stretch with zeros, unless that is running.
     fn fill_ahead(&self, e: &mut Extent) {
-        if e.filling || e.filled >= e.pos + LOG_FILL_AHEAD / 2 {
+        let ahead = e.pos.next_power_of_two().clamp(LOG_FILL_MIN, LOG_FILL_MAX);
+        if e.filling || e.filled >= e.pos + ahead / 2 {
             return;
         }
         e.filling = true;
         let (file, extent) = (self.file.clone(), self.extent.clone());
-        let to = e.filled.max(e.pos) + LOG_FILL_AHEAD;
+        let to = e.filled.max(e.pos) + ahead;
         let spawned = std::thread::Builder::new()
             .name("translog-fill".into())
             .spawn(move || fill_zeros(&file, &extent, to));
@@ -426,7 +429,7 @@ mod tests {
         // threads that write zeros ahead of them.
         let piece = |i: usize| vec![(i % 251) as u8 + 1; 4096 + i % 7];
         let mut expected = Vec::new();
-        for i in 0..(3 * LOG_FILL_AHEAD as usize / 4096) {
+        for i in 0..(3 * LOG_FILL_MAX as usize / 4096) {
             log.append(&piece(i)).unwrap();
             expected.extend_from_slice(&piece(i));
             if i % 100 == 0 {
