@@ -105,10 +105,10 @@ impl FsAppend {
         }
         e.filling = true;
         let (file, extent) = (self.file.clone(), self.extent.clone());
-        let to = e.filled.max(e.pos) + ahead;
+        let from = e.filled.max(e.pos);
         let spawned = std::thread::Builder::new()
             .name("translog-fill".into())
-            .spawn(move || fill_zeros(&file, &extent, to));
+            .spawn(move || fill_zeros(&file, &extent, from, from + ahead));
         if spawned.is_err() {
             // Without the fill, appends extend the file as before.
             e.filling = false;
@@ -116,13 +116,13 @@ impl FsAppend {
     }
 }
 
-/// Writes zeros up to `to` beyond the append position, makes them durable,
-/// and records how far they reach.
-fn fill_zeros(file: &fs::File, extent: &Mutex<Extent>, to: u64) {
+/// Writes zeros over `from..to` where it lies beyond the append position,
+/// makes them durable, and records how far they reach.
+fn fill_zeros(file: &fs::File, extent: &Mutex<Extent>, from: u64, to: u64) {
     use std::os::unix::fs::FileExt;
     let lock = || extent.lock().unwrap_or_else(|p| p.into_inner());
     let zeros = vec![0u8; LOG_FILL_PIECE];
-    let mut next = lock().pos;
+    let mut next = from;
     let mut ok = true;
     while ok {
         let e = lock();
