@@ -66,7 +66,7 @@ fn bulk_args_report_per_row_results() {
     let r = s
         .bulk(
             "INSERT INTO t (id, v) VALUES (?, ?)",
-            json!([[1, "a"], [2, "b"], [1, "again"], ["x", "bad"]]),
+            json!([[1, "a"], [2, "b"], [1, "again"], ["x", "bad"], [3]]),
         )
         .ok();
     let results = r.body["results"].as_array().unwrap();
@@ -75,6 +75,16 @@ fn bulk_args_report_per_row_results() {
     assert_eq!(results[2]["rowcount"], json!(-2));
     assert_eq!(results[2]["error"]["code"], json!(4091));
     assert_eq!(results[3]["rowcount"], json!(-2));
+    // A row with too few parameters fails alone.
+    assert_eq!(results[4]["rowcount"], json!(-2));
+    assert!(
+        results[4]["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("placeholder $2 but only 1 parameters"),
+        "{}",
+        results[4]
+    );
     assert_eq!(r.body["cols"], json!([]));
     // Bulk statements that return rows are rejected as a whole.
     let q = s.bulk("SELECT * FROM t WHERE id = ?", json!([[1]]));
