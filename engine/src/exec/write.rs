@@ -17,14 +17,13 @@ use super::normalize::{NewColumn, Normalizer};
 use super::query::key_lookups;
 use crate::catalog::TableInfo;
 use crate::error::{Error, Result};
-use crate::expr::{EvalCtx, Expr};
+use crate::expr::{EvalCtx, Expr, bind_param};
 use crate::node::routing::{doc_id, routing_value, shard_for};
 use crate::planner::ScanColumn;
 use crate::planner::dml::{
     AssignmentPlan, ConflictPlan, DeletePlan, InsertPlan, InsertRows, UpdatePlan,
 };
 use crate::storage::{Expect, StoredDoc, SyncInFlight, TranslogSync};
-use crate::types::cast::cast;
 use crate::types::{DataType, Object, Value};
 
 /// How many times a read-modify-write is retried on a version conflict.
@@ -100,7 +99,7 @@ fn movable_params(rows: &[Vec<Expr>]) -> Option<Vec<(usize, &DataType)>> {
 }
 
 /// A row of `columns` made of the parameters at `slots`, moved out of
-/// `params` and cast as [`Expr::eval`] would.
+/// `params` and bound as [`Expr::eval`] binds them.
 fn take_params(
     params: &mut [Value],
     slots: &[(usize, &DataType)],
@@ -109,17 +108,8 @@ fn take_params(
     let mut obj = Object::with_capacity_and_hasher(slots.len(), Default::default());
     let available = params.len();
     for (&(slot, ty), column) in slots.iter().zip(columns) {
-        let value = params.get_mut(slot).map(std::mem::take).ok_or_else(|| {
-            Error::InvalidArgument(format!(
-                "The query contains a parameter placeholder ${} but only {available} parameters were provided",
-                slot + 1,
-            ))
-        })?;
-        let value = match ty {
-            DataType::Undefined => value,
-            ty => cast(value, ty)?,
-        };
-        obj.insert(column.clone(), value);
+        let value = params.get_mut(slot).map(std::mem::take);
+        obj.insert(column.clone(), bind_param(value, slot, available, ty)?);
     }
     Ok(obj)
 }

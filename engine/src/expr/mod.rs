@@ -103,6 +103,27 @@ pub enum Expr {
     },
 }
 
+/// The value of placeholder `slot` (None when only `available` parameters
+/// were given), cast to the type the planner gave it.
+pub fn bind_param(
+    value: Option<Value>,
+    slot: usize,
+    available: usize,
+    ty: &DataType,
+) -> Result<Value> {
+    let v = value.ok_or_else(|| {
+        Error::InvalidArgument(format!(
+            "The query contains a parameter placeholder ${} but only {available} parameters were provided",
+            slot + 1
+        ))
+    })?;
+    if *ty == DataType::Undefined {
+        Ok(v)
+    } else {
+        cast(v, ty)
+    }
+}
+
 impl Expr {
     /// A literal of an inferred type.
     pub fn lit(v: Value) -> Expr {
@@ -269,20 +290,7 @@ impl Expr {
     pub fn eval(&self, row: &[Value], ctx: &EvalCtx) -> Result<Value> {
         match self {
             Expr::Literal(v, _) => Ok(v.clone()),
-            Expr::Param(i, ty) => {
-                let v = ctx.params.get(*i).cloned().ok_or_else(|| {
-                    Error::InvalidArgument(format!(
-                        "The query contains a parameter placeholder ${} but only {} parameters were provided",
-                        i + 1,
-                        ctx.params.len()
-                    ))
-                })?;
-                if *ty == DataType::Undefined {
-                    Ok(v)
-                } else {
-                    cast(v, ty)
-                }
-            }
+            Expr::Param(i, ty) => bind_param(ctx.params.get(*i).cloned(), *i, ctx.params.len(), ty),
             Expr::Column(i, _) => Ok(row.get(*i).cloned().unwrap_or(Value::Null)),
             Expr::Access { base, access, .. } => {
                 let v = base.eval(row, ctx)?;
