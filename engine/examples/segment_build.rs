@@ -1,12 +1,13 @@
 //! Segment build cost per row, in process: the part of ingest that
 //! housekeeping spends in tantivy.
 //!
-//!     cargo run --release -p shoal-engine --example segment_build -- [CSV] [ROWS]
+//!     cargo run --release -p shoal-engine --example segment_build -- [CSV] [ROWS] [SIZES]
 //!
 //! Reads the first ROWS (default 200,000) rows of the steps CSV (default
 //! `target/bench-data/steps_1000000.csv`, written by `steps-bench`), turns
 //! them into the `steps` table's rows as an INSERT would, and builds
-//! segments of several sizes from them, printing the best of five builds in
+//! segments of several sizes (SIZES, comma-separated; default
+//! 10000,25000,50000,100000,200000) from them, printing the best of five builds in
 //! µs per row. The host is shared and noisy: compare sizes within one run.
 
 use std::sync::Arc;
@@ -89,6 +90,10 @@ fn main() {
         .next()
         .unwrap_or_else(|| "target/bench-data/steps_1000000.csv".into());
     let rows: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(200_000);
+    let sizes: Vec<usize> = args
+        .next()
+        .map(|s| s.split(',').filter_map(|n| n.parse().ok()).collect())
+        .unwrap_or_else(|| vec![10_000, 25_000, 50_000, 100_000, 200_000]);
     let table = Arc::new(steps_table());
     let docs = read_rows(&csv, rows);
     let sources: Vec<Arc<[u8]>> = docs
@@ -98,7 +103,7 @@ fn main() {
     println!("{} rows of {csv}", docs.len());
     println!("| segment size | build µs/row (best of 5) |");
     println!("|---|---|");
-    for size in [10_000, 25_000, 50_000, 100_000, 200_000] {
+    for size in sizes {
         if size > docs.len() {
             break;
         }

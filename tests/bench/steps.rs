@@ -265,8 +265,10 @@ fn main() {
         "row count after ingest"
     );
 
-    // Let background merges settle (segment count stable for 2 s), as a
-    // database would be between a load and queries.
+    // Let background merges settle, as a database would be between a load
+    // and queries: the server has used less than 5% of a core for 2 s. (A
+    // stable segment count is not enough: one large merge keeps the count
+    // unchanged for seconds while it runs.)
     let settle = Instant::now();
     let segments = |s: &Server| -> i64 {
         s.sql("SELECT count(*) FROM sys.segments WHERE table_name = 'steps'")
@@ -275,16 +277,19 @@ fn main() {
             .as_i64()
             .unwrap_or(0)
     };
-    let mut last = segments(&server);
-    let mut stable = Instant::now();
-    while stable.elapsed() < Duration::from_secs(2) && settle.elapsed() < Duration::from_secs(120) {
-        std::thread::sleep(Duration::from_millis(250));
-        let now = segments(&server);
-        if now != last {
-            last = now;
-            stable = Instant::now();
+    let mut quiet_since = Instant::now();
+    let mut cpu_then = server.cpu_seconds().unwrap_or(0.0);
+    while quiet_since.elapsed() < Duration::from_secs(2)
+        && settle.elapsed() < Duration::from_secs(180)
+    {
+        std::thread::sleep(Duration::from_millis(500));
+        let cpu_now = server.cpu_seconds().unwrap_or(0.0);
+        if cpu_now - cpu_then > 0.025 {
+            quiet_since = Instant::now();
         }
+        cpu_then = cpu_now;
     }
+    let last = segments(&server);
     eprintln!(
         "  merges settled after {:.1} s: {last} segments in 4 shards",
         settle.elapsed().as_secs_f64()

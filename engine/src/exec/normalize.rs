@@ -226,6 +226,11 @@ pub fn conform(
 
 /// Casts a value for a column, failing with CrateDB's message for stored values.
 fn cast_value(v: Value, ty: &DataType) -> Result<Value> {
+    // Most values (bound parameters, values cast for the statement already)
+    // have their column's type: skip the cast and the text its error shows.
+    if has_type(&v, ty) {
+        return Ok(v);
+    }
     let shown = crate::types::cast::text_of(&v);
     cast(v, ty).map_err(|e| match e {
         Error::Cast(_) => Error::Cast(format!(
@@ -234,6 +239,19 @@ fn cast_value(v: Value, ty: &DataType) -> Result<Value> {
         )),
         other => other,
     })
+}
+
+/// Whether casting `v` to `ty` would return it unchanged.
+fn has_type(v: &Value, ty: &DataType) -> bool {
+    match (v, ty) {
+        (Value::Int(i), DataType::SmallInt) => i16::try_from(*i).is_ok(),
+        (Value::Int(i), DataType::Integer) => i32::try_from(*i).is_ok(),
+        (Value::Int(_), DataType::BigInt | DataType::Timestamp { .. })
+        | (Value::Float(_), DataType::Double)
+        | (Value::Text(_), DataType::Text)
+        | (Value::Bool(_), DataType::Boolean) => true,
+        _ => false,
+    }
 }
 
 fn conform_object(

@@ -114,8 +114,16 @@ pub fn column_path(column: &str, path: &[String]) -> String {
 
 /// Serialises a row as compact JSON (the `_source`).
 pub fn source_bytes(source: &Object) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_source(&mut out, source);
+    out
+}
+
+/// Appends a row's `_source` to `out` (a buffer reused across rows saves
+/// the reallocations of growing a fresh one per row).
+pub fn write_source(out: &mut Vec<u8>, source: &Object) {
     // Serialising a map of plain values to a Vec cannot fail.
-    serde_json::to_vec(source).unwrap_or_default()
+    let _ = serde_json::to_writer(&mut *out, source);
 }
 
 /// Parses a stored `_source`.
@@ -133,6 +141,9 @@ pub struct RowDoc {
     table: Arc<TableInfo>,
     doc: StoredDoc,
     source: Arc<[u8]>,
+    /// The id's hash, computed once: tantivy walks a document's fields
+    /// several times (postings, columns, store).
+    id_hash: u64,
 }
 
 impl RowDoc {
@@ -144,6 +155,7 @@ impl RowDoc {
         source: Arc<[u8]>,
     ) -> RowDoc {
         RowDoc {
+            id_hash: super::pk::id_hash(&doc.id),
             schema,
             table,
             doc,
@@ -175,10 +187,7 @@ impl<'a> Iterator for RowFields<'a> {
         let leaf = |l| Cell::Leaf(l);
         let item = match self.next {
             0 => (s.id, leaf(ReferenceValueLeaf::Str(row.doc.id.as_str()))),
-            1 => (
-                s.id_hash,
-                leaf(ReferenceValueLeaf::U64(super::pk::id_hash(&row.doc.id))),
-            ),
+            1 => (s.id_hash, leaf(ReferenceValueLeaf::U64(row.id_hash))),
             2 => (s.seq_no, leaf(ReferenceValueLeaf::U64(row.doc.seq_no))),
             3 => (s.version, leaf(ReferenceValueLeaf::U64(row.doc.version))),
             4 => (

@@ -292,6 +292,57 @@ impl Segment {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::TableInfo;
+    use crate::storage::document::{RowDoc, StoredDoc, source_bytes};
+    use crate::storage::shard::shard_schema;
+    use crate::types::{Object, Value};
+    use std::sync::Arc;
+
+    fn build(id: u32, ids: std::ops::Range<i64>) -> Segment {
+        let table = Arc::new(TableInfo::for_tests(&["id"], 1));
+        let docs = ids.map(|i| {
+            let mut row = Object::default();
+            row.insert("id".into(), Value::Int(i));
+            row.insert("note".into(), Value::Text(format!("row number {i}")));
+            let source: Arc<[u8]> = source_bytes(&row).into();
+            let doc = StoredDoc {
+                id: i.to_string(),
+                seq_no: i as u64,
+                version: 1,
+                primary_term: 1,
+                source: Arc::new(row),
+            };
+            RowDoc::new(shard_schema(), table.clone(), doc, source)
+        });
+        Segment::build(id, shard_schema(), docs).unwrap()
+    }
+
+    fn ids(s: &Segment) -> Vec<String> {
+        (0..s.max_doc()).filter_map(|d| s.id_of(d)).collect()
+    }
+
+    #[test]
+    fn merges_keep_live_documents_in_segment_order() {
+        let (a, b) = (build(1, 0..3000), build(2, 3000..3100));
+        let mut alive_b = AliveSet::all(b.max_doc());
+        alive_b.kill(0);
+        let m = Segment::merge(3, &[(&a, &AliveSet::all(a.max_doc())), (&b, &alive_b)]).unwrap();
+        let c = build(4, 5000..5010);
+        let all = Segment::merge(
+            5,
+            &[
+                (&m, &AliveSet::all(m.max_doc())),
+                (&c, &AliveSet::all(c.max_doc())),
+            ],
+        )
+        .unwrap();
+        let expected: Vec<String> = (0..3000)
+            .chain(3001..3100)
+            .chain(5000..5010)
+            .map(|i| i.to_string())
+            .collect();
+        assert_eq!(ids(&all), expected);
+    }
 
     #[test]
     fn alive_sets_track_deletes_and_round_trip() {

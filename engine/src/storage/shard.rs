@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use tantivy::TantivyDocument;
 use tantivy::schema::document::Value as _;
 
-use super::document::{RowDoc, ShardSchema, StoredDoc, parse_source, source_bytes};
+use super::document::{RowDoc, ShardSchema, StoredDoc, parse_source, write_source};
 use super::pk::{Entry, PkIndex, Place};
 use super::segment::{AliveSet, Segment};
 use super::translog::{Op, Translog, TranslogSync, read_ops};
@@ -784,6 +784,7 @@ impl Shard {
             return Ok((result, None));
         }
         let mut ops = Vec::with_capacity(staged.len());
+        let mut scratch = Vec::new();
         for s in staged {
             let seq_no = st.next_seq_no;
             st.next_seq_no += 1;
@@ -794,14 +795,15 @@ impl Shard {
                         (false, Some(e)) => st.version_of(e) + 1,
                         _ => 1,
                     };
-                    let bytes = source_bytes(&source);
+                    scratch.clear();
+                    write_source(&mut scratch, &source);
                     (
                         Op::Index {
                             id,
                             seq_no,
                             version,
                             primary_term,
-                            source: Arc::from(bytes),
+                            source: Arc::from(&scratch[..]),
                         },
                         Some(Arc::new(source)),
                         absent,
