@@ -297,3 +297,43 @@ fn conform_object(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_that_skip_the_cast_are_those_it_would_return_unchanged() {
+        let values = [
+            Value::Int(7),
+            Value::Int(70_000),
+            Value::Int(5_000_000_000),
+            Value::Int(-1),
+            Value::Float(1.5),
+            Value::Text("x".into()),
+            Value::Text("7".into()),
+            Value::Bool(true),
+        ];
+        let types = [
+            DataType::SmallInt,
+            DataType::Integer,
+            DataType::BigInt,
+            DataType::Real,
+            DataType::Double,
+            DataType::Text,
+            DataType::Boolean,
+            DataType::Timestamp { tz: false },
+            DataType::Timestamp { tz: true },
+        ];
+        let mut skipped = 0;
+        for v in &values {
+            for ty in &types {
+                if has_type(v, ty) {
+                    skipped += 1;
+                    assert_eq!(cast(v.clone(), ty).as_ref(), Ok(v), "{v:?} as {ty:?}");
+                }
+            }
+        }
+        assert_eq!(skipped, 21);
+    }
+}
