@@ -270,13 +270,6 @@ fn main() {
     // stable segment count is not enough: one large merge keeps the count
     // unchanged for seconds while it runs.)
     let settle = Instant::now();
-    let segments = |s: &Server| -> i64 {
-        s.sql("SELECT count(*) FROM sys.segments WHERE table_name = 'steps'")
-            .ok()
-            .scalar()
-            .as_i64()
-            .unwrap_or(0)
-    };
     let mut quiet_since = Instant::now();
     let mut cpu_then = server.cpu_seconds().unwrap_or(0.0);
     while quiet_since.elapsed() < Duration::from_secs(2)
@@ -289,9 +282,14 @@ fn main() {
         }
         cpu_then = cpu_now;
     }
-    let last = segments(&server);
+    let segments = server
+        .sql("SELECT count(*) FROM sys.segments WHERE table_name = 'steps'")
+        .ok()
+        .scalar()
+        .as_i64()
+        .unwrap_or(0);
     eprintln!(
-        "  merges settled after {:.1} s: {last} segments in 4 shards",
+        "  merges settled after {:.1} s: {segments} segments in 4 shards",
         settle.elapsed().as_secs_f64()
     );
 
