@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use shoal_engine::catalog::{ColumnInfo, ReplicaSetting, TableIdent, TableInfo};
-use shoal_engine::storage::document::{RowDoc, StoredDoc, source_bytes};
+use shoal_engine::storage::document::{BufferedDoc, RowDoc, StoredDoc, source_bytes};
 use shoal_engine::storage::segment::Segment;
 use shoal_engine::storage::shard::shard_schema;
 use shoal_engine::types::cast::cast;
@@ -96,9 +96,12 @@ fn main() {
         .unwrap_or_else(|| vec![10_000, 25_000, 50_000, 100_000, 200_000]);
     let table = Arc::new(steps_table());
     let docs = read_rows(&csv, rows);
-    let sources: Vec<Arc<[u8]>> = docs
-        .iter()
-        .map(|d| Arc::from(source_bytes(&d.source)))
+    let docs: Vec<BufferedDoc> = docs
+        .into_iter()
+        .map(|doc| BufferedDoc {
+            bytes: Arc::from(source_bytes(&doc.source)),
+            doc,
+        })
         .collect();
     println!("{} rows of {csv}", docs.len());
     println!("| segment size | build µs/row (best of 5) |");
@@ -107,22 +110,18 @@ fn main() {
         if size > docs.len() {
             break;
         }
+        // Frozen buffers of `size` rows, as a refresh hands them to the build.
+        let chunks: Vec<Arc<Vec<BufferedDoc>>> =
+            docs.chunks(size).map(|c| Arc::new(c.to_vec())).collect();
         let mut best = f64::MAX;
         for _ in 0..5 {
             let started = Instant::now();
-            for (n, chunk) in docs.chunks(size).enumerate() {
-                let first = n * size;
+            for (n, chunk) in chunks.iter().enumerate() {
                 let segment = Segment::build(
                     n as u32,
                     shard_schema(),
-                    chunk.iter().enumerate().map(|(i, d)| {
-                        RowDoc::new(
-                            shard_schema(),
-                            table.clone(),
-                            d.clone(),
-                            sources[first + i].clone(),
-                        )
-                    }),
+                    (0..chunk.len())
+                        .map(|i| RowDoc::new(shard_schema(), table.clone(), chunk.clone(), i)),
                 )
                 .expect("build");
                 std::hint::black_box(segment);

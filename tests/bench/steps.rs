@@ -264,6 +264,11 @@ fn main() {
         Some(rows as u64),
         "row count after ingest"
     );
+    // STEPS_INGEST_ONLY=1 stops here: A/B runs of the load need nothing else.
+    if std::env::var_os("STEPS_INGEST_ONLY").is_some() {
+        println!("ingest: {ingest_rate:.0} rows/s ({ingest_secs:.1} s)");
+        return;
+    }
 
     // Let background merges settle, as a database would be between a load
     // and queries: the server has used less than 5% of a core for 2 s. (A

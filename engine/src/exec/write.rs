@@ -286,40 +286,43 @@ impl Executor<'_> {
             } else {
                 Expect::Absent
             };
-            // The sources move into the batch; an upsert keeps a copy for its
-            // conflict path.
-            let mut meta = Vec::with_capacity(rows.len());
+            // Ids and sources move into the batch; an upsert keeps copies
+            // for its conflict path.
+            let mut origins = Vec::with_capacity(rows.len());
             let mut kept = Vec::new();
-            let mut sources = Vec::with_capacity(rows.len());
+            let mut writes = Vec::with_capacity(rows.len());
             for p in rows {
                 if upsert {
-                    kept.push(p.source.clone());
+                    kept.push((p.id.clone(), p.source.clone()));
                 }
-                meta.push((p.origin, p.id));
-                sources.push(p.source);
+                origins.push(p.origin);
+                writes.push((p.id, p.source));
             }
             let (outcomes, sync) = shard.write_deferred(|b| {
-                let mut outcomes = Vec::with_capacity(sources.len());
-                for ((_, id), source) in meta.iter().zip(sources) {
+                b.reserve(writes.len());
+                let mut outcomes = Vec::with_capacity(writes.len());
+                for (id, source) in writes {
                     outcomes.push(b.put(id, source, expect));
                 }
                 Ok(outcomes)
             })?;
             syncs.extend(sync.map(TranslogSync::start));
             let mut kept = kept.into_iter();
-            for ((origin, id), outcome) in meta.into_iter().zip(outcomes) {
-                let source = if upsert { kept.next() } else { None };
+            for (origin, outcome) in origins.into_iter().zip(outcomes) {
+                let (id, source) = if upsert {
+                    kept.next().unwrap_or_default()
+                } else {
+                    Default::default()
+                };
                 match outcome {
                     Ok(_) => {
                         if let Ok(n) = &mut results[origin] {
                             *n += 1;
                         }
                     }
-                    Err(Error::DuplicateKey) if upsert => conflicts.push(Pending {
-                        origin,
-                        id,
-                        source: source.unwrap_or_default(),
-                    }),
+                    Err(Error::DuplicateKey) if upsert => {
+                        conflicts.push(Pending { origin, id, source })
+                    }
                     Err(Error::DuplicateKey) if do_nothing => {}
                     Err(e) => {
                         if report {
@@ -421,7 +424,7 @@ impl Executor<'_> {
                 let (results, sync) = s.write_deferred(|b| {
                     let mut res = Vec::with_capacity(items.len());
                     for (p, expect, src) in &items {
-                        res.push(match b.put(&p.id, src.clone(), *expect) {
+                        res.push(match b.put(p.id.as_str(), src.clone(), *expect) {
                             Ok(true) => Ok(true),
                             Ok(false) | Err(Error::DuplicateKey) => Ok(false),
                             Err(e) => Err(e),
@@ -547,7 +550,7 @@ impl Executor<'_> {
                 let (applied, sync) = s.write_deferred(|b| {
                     let mut res = Vec::with_capacity(items.len());
                     for (id, src, expect) in &items {
-                        res.push(b.put(id, src.clone(), *expect)?);
+                        res.push(b.put(id.as_str(), src.clone(), *expect)?);
                     }
                     Ok(res)
                 })?;

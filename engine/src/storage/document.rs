@@ -131,36 +131,49 @@ pub fn parse_source(bytes: &[u8]) -> Object {
     serde_json::from_slice::<Object>(bytes).unwrap_or_default()
 }
 
+/// A written row as the indexing buffer keeps it: the document, and its
+/// `_source` as serialised for the translog (the segment stores the same bytes).
+#[derive(Debug, Clone)]
+pub struct BufferedDoc {
+    pub doc: StoredDoc,
+    pub bytes: Arc<[u8]>,
+}
+
 /// A buffered row as tantivy indexes it. It implements tantivy's
 /// [`Document`] directly, so the indexer walks the row's own values: no
 /// intermediate `TantivyDocument` is built and no string is copied before
-/// tantivy writes it into its postings, columns and store.
+/// tantivy writes it into its postings, columns and store. It points into
+/// the frozen buffer rather than owning a copy of the row.
 #[derive(Debug)]
 pub struct RowDoc {
     schema: &'static ShardSchema,
     table: Arc<TableInfo>,
-    doc: StoredDoc,
-    source: Arc<[u8]>,
+    docs: Arc<Vec<BufferedDoc>>,
+    idx: usize,
     /// The id's hash, computed once: tantivy walks a document's fields
     /// several times (postings, columns, store).
     id_hash: u64,
 }
 
 impl RowDoc {
-    /// The document for `doc`, whose serialised `_source` is `source`.
+    /// The document for row `idx` of `docs`. Panics if there is no such row.
     pub fn new(
         schema: &'static ShardSchema,
         table: Arc<TableInfo>,
-        doc: StoredDoc,
-        source: Arc<[u8]>,
+        docs: Arc<Vec<BufferedDoc>>,
+        idx: usize,
     ) -> RowDoc {
         RowDoc {
-            id_hash: super::pk::id_hash(&doc.id),
+            id_hash: super::pk::id_hash(&docs[idx].doc.id),
             schema,
             table,
-            doc,
-            source,
+            docs,
+            idx,
         }
+    }
+
+    fn row(&self) -> &BufferedDoc {
+        &self.docs[self.idx]
     }
 }
 
@@ -184,17 +197,18 @@ impl<'a> Iterator for RowFields<'a> {
 
     fn next(&mut self) -> Option<Self::Item> {
         let (row, s) = (self.row, self.row.schema);
+        let doc = &row.row().doc;
         let leaf = |l| Cell::Leaf(l);
         let item = match self.next {
-            0 => (s.id, leaf(ReferenceValueLeaf::Str(row.doc.id.as_str()))),
+            0 => (s.id, leaf(ReferenceValueLeaf::Str(doc.id.as_str()))),
             1 => (s.id_hash, leaf(ReferenceValueLeaf::U64(row.id_hash))),
-            2 => (s.seq_no, leaf(ReferenceValueLeaf::U64(row.doc.seq_no))),
-            3 => (s.version, leaf(ReferenceValueLeaf::U64(row.doc.version))),
+            2 => (s.seq_no, leaf(ReferenceValueLeaf::U64(doc.seq_no))),
+            3 => (s.version, leaf(ReferenceValueLeaf::U64(doc.version))),
             4 => (
                 s.primary_term,
-                leaf(ReferenceValueLeaf::U64(row.doc.primary_term)),
+                leaf(ReferenceValueLeaf::U64(doc.primary_term)),
             ),
-            5 => (s.source, leaf(ReferenceValueLeaf::Bytes(&row.source))),
+            5 => (s.source, leaf(ReferenceValueLeaf::Bytes(&row.row().bytes))),
             6 => (s.doc, Cell::Row(row)),
             _ => return None,
         };
@@ -223,7 +237,7 @@ impl<'a> tantivy::schema::document::Value<'a> for Cell<'a> {
             Cell::Row(row) => {
                 return ReferenceValue::Object(ObjectCells::Columns {
                     table: &row.table,
-                    iter: row.doc.source.iter().enumerate(),
+                    iter: row.row().doc.source.iter().enumerate(),
                 });
             }
             Cell::Value(v, ty) => (*v, *ty),

@@ -1,7 +1,7 @@
 //! The primary-key index (CrateDB's "version map", kept for every live document).
 //!
 //! It maps each live `_id` to the document's current sequence number and
-//! location: still in the indexing buffer, or at a doc id in a segment. It
+//! location: a segment id and a doc id in it. It
 //! serves real-time gets, duplicate-key checks and updates without waiting
 //! for a refresh. To stay small it is keyed by a 64-bit hash of the id; the
 //! caller confirms the id of a hit, and the rare colliding ids go to an
@@ -10,13 +10,16 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-/// Where a document version lives.
+/// Where a document version lives: document `doc` of segment `seg`.
+///
+/// An indexing buffer is given its segment's id when it opens, and its
+/// documents become that segment's documents in buffer order, so a place
+/// stays valid when a refresh turns the buffer into a segment: until then
+/// it is read from the buffer. Only merges move documents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Place {
-    /// In the indexing buffer of generation `generation`, at `idx`.
-    Buffer { generation: u32, idx: u32 },
-    /// In segment `seg` at doc id `doc`.
-    Segment { seg: u32, doc: u32 },
+pub struct Place {
+    pub seg: u32,
+    pub doc: u32,
 }
 
 /// A live document's current version and location.
@@ -150,7 +153,8 @@ impl PkIndex {
         }
     }
 
-    /// Like [`PkIndex::relocate`] for a document known by its id's hash.
+    /// Updates the place of the document with id hash `hash` and `seq_no`
+    /// if it is still at a place `from` accepts (a merge moves documents).
     /// Sequence numbers are unique within a shard, so an entry with this hash
     /// and `seq_no` is this document; the id is fetched (lazily) only when
     /// colliding ids exist.
@@ -195,33 +199,6 @@ impl PkIndex {
             }
         }
     }
-
-    /// Updates the place of an id if its entry still has `seq_no`
-    /// (used when a refresh or merge moves documents).
-    pub fn relocate(
-        &mut self,
-        id: &str,
-        seq_no: u64,
-        from: impl Fn(&Place) -> bool,
-        to: Place,
-    ) -> bool {
-        if !self.overflow.is_empty()
-            && let Some(e) = self.overflow.get_mut(id)
-        {
-            if e.seq_no == seq_no && from(&e.place) {
-                e.place = to;
-                return true;
-            }
-            return false;
-        }
-        match self.map.get_mut(&id_hash(id)) {
-            Some(e) if e.seq_no == seq_no && from(&e.place) => {
-                e.place = to;
-                true
-            }
-            _ => false,
-        }
-    }
 }
 
 #[cfg(test)]
@@ -234,19 +211,15 @@ mod tests {
         let ids = ["a", "b"];
         // A resolver that "knows" which id each seq_no belongs to.
         let is_id = |e: &Entry, id: &str| ids[e.seq_no as usize] == id;
-        let place = Place::Buffer {
-            generation: 0,
-            idx: 0,
-        };
+        let place = Place { seg: 0, doc: 0 };
         pk.put("a", Entry { seq_no: 0, place }, is_id);
         pk.put("b", Entry { seq_no: 1, place }, is_id);
         assert_eq!(pk.get("a", is_id).unwrap().seq_no, 0);
         assert_eq!(pk.len(), 2);
-        assert!(pk.relocate("a", 0, |_| true, Place::Segment { seg: 1, doc: 7 }));
-        assert_eq!(
-            pk.get("a", is_id).unwrap().place,
-            Place::Segment { seg: 1, doc: 7 }
-        );
+        let to = Place { seg: 1, doc: 7 };
+        assert!(pk.relocate_hashed(id_hash("a"), 0, |_| true, to, || None));
+        assert!(!pk.relocate_hashed(id_hash("a"), 3, |_| true, to, || None));
+        assert_eq!(pk.get("a", is_id).unwrap().place, to);
         assert!(pk.remove("a", is_id).is_some());
         assert!(pk.get("a", is_id).is_none());
         // Forced collision: a resolver that denies the stored entry puts the id into overflow.

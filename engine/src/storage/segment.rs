@@ -293,27 +293,32 @@ impl Segment {
 mod tests {
     use super::*;
     use crate::catalog::TableInfo;
-    use crate::storage::document::{RowDoc, StoredDoc, source_bytes};
+    use crate::storage::document::{BufferedDoc, RowDoc, StoredDoc, source_bytes};
     use crate::storage::shard::shard_schema;
     use crate::types::{Object, Value};
     use std::sync::Arc;
 
     fn build(id: u32, ids: std::ops::Range<i64>) -> Segment {
         let table = Arc::new(TableInfo::for_tests(&["id"], 1));
-        let docs = ids.map(|i| {
-            let mut row = Object::default();
-            row.insert("id".into(), Value::Int(i));
-            row.insert("note".into(), Value::Text(format!("row number {i}")));
-            let source: Arc<[u8]> = source_bytes(&row).into();
-            let doc = StoredDoc {
-                id: i.to_string(),
-                seq_no: i as u64,
-                version: 1,
-                primary_term: 1,
-                source: Arc::new(row),
-            };
-            RowDoc::new(shard_schema(), table.clone(), doc, source)
-        });
+        let docs: Vec<BufferedDoc> = ids
+            .map(|i| {
+                let mut row = Object::default();
+                row.insert("id".into(), Value::Int(i));
+                row.insert("note".into(), Value::Text(format!("row number {i}")));
+                let bytes: Arc<[u8]> = source_bytes(&row).into();
+                let doc = StoredDoc {
+                    id: i.to_string(),
+                    seq_no: i as u64,
+                    version: 1,
+                    primary_term: 1,
+                    source: Arc::new(row),
+                };
+                BufferedDoc { doc, bytes }
+            })
+            .collect();
+        let docs = Arc::new(docs);
+        let docs =
+            (0..docs.len()).map(|i| RowDoc::new(shard_schema(), table.clone(), docs.clone(), i));
         Segment::build(id, shard_schema(), docs).unwrap()
     }
 

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use tantivy::TantivyDocument;
 use tantivy::schema::document::Value as _;
 
-use super::document::{RowDoc, ShardSchema, StoredDoc, parse_source, write_source};
+use super::document::{BufferedDoc, RowDoc, ShardSchema, StoredDoc, parse_source, write_source};
 use super::pk::{Entry, PkIndex, Place};
 use super::segment::{AliveSet, Segment};
 use super::translog::{Op, Translog, TranslogSync, read_ops};
@@ -70,12 +70,6 @@ impl Snapshot {
     }
 }
 
-#[derive(Debug, Clone)]
-struct BufferedDoc {
-    doc: StoredDoc,
-    bytes: Arc<[u8]>,
-}
-
 #[derive(Debug)]
 struct SegmentSlot {
     segment: Arc<Segment>,
@@ -104,15 +98,47 @@ struct CommitSegment {
     has_deletes: bool,
 }
 
+/// The indexing buffers: the open one, which takes writes, and the frozen
+/// one a refresh is building a segment from. Each already has the id of the
+/// segment it becomes, and its documents keep their positions in it, so the
+/// pk index's places need no update when the segment is installed.
+#[derive(Debug, Default)]
+struct Buffers {
+    open: Vec<BufferedDoc>,
+    /// The segment id of the open buffer.
+    open_seg: u32,
+    /// Positions in the open buffer of documents replaced or deleted since:
+    /// their segment gets them, dead (as Lucene's flushed segments do).
+    open_dead: Vec<u32>,
+    /// The frozen buffer and its segment id.
+    frozen: Option<(u32, Arc<Vec<BufferedDoc>>)>,
+}
+
+impl Buffers {
+    /// The buffered document at `place`, if its segment is still a buffer.
+    fn get(&self, place: Place) -> Option<&BufferedDoc> {
+        if place.seg == self.open_seg {
+            return self.open.get(place.doc as usize);
+        }
+        match &self.frozen {
+            Some((seg, docs)) if *seg == place.seg => docs.get(place.doc as usize),
+            _ => None,
+        }
+    }
+
+    /// Whether segment `seg` is the frozen buffer's.
+    fn is_frozen(&self, seg: u32) -> bool {
+        matches!(&self.frozen, Some((s, _)) if *s == seg)
+    }
+}
+
 #[derive(Debug)]
 struct State {
     table: Arc<TableInfo>,
     primary_term: u64,
     next_seq_no: u64,
     pk: PkIndex,
-    buffer: Vec<BufferedDoc>,
-    buffer_generation: u32,
-    frozen: Option<(u32, Arc<Vec<BufferedDoc>>)>,
+    buffers: Buffers,
     segments: BTreeMap<u32, SegmentSlot>,
     next_segment_id: u32,
     translog: Translog,
@@ -129,48 +155,26 @@ struct State {
     last_write: tokio::time::Instant,
 }
 
-/// A buffer frozen for a refresh: `docs[live[i]]` becomes document `i` of
-/// segment `seg_id` (`live` is ascending).
+/// A buffer frozen for a refresh: `docs[i]` becomes document `i` of segment
+/// `seg_id`, dead if `i` is in `dead`.
 struct Frozen {
-    generation: u32,
-    docs: Arc<Vec<BufferedDoc>>,
-    live: Vec<u32>,
     seg_id: u32,
-}
-
-/// Which documents are alive is decided by the pk index; these helpers look
-/// up what an entry points at without borrowing the whole state.
-fn buffered<'a>(
-    buffer: &'a [BufferedDoc],
-    buffer_generation: u32,
-    frozen: &'a Option<(u32, Arc<Vec<BufferedDoc>>)>,
-    generation: u32,
-    idx: u32,
-) -> Option<&'a BufferedDoc> {
-    if generation == buffer_generation {
-        return buffer.get(idx as usize);
-    }
-    match frozen {
-        Some((g, docs)) if *g == generation => docs.get(idx as usize),
-        _ => None,
-    }
+    docs: Arc<Vec<BufferedDoc>>,
+    dead: Vec<u32>,
 }
 
 /// A pk-index resolver: whether an entry points at the document with `id`.
+/// (Which documents are alive is decided by the pk index; this looks up what
+/// an entry points at without borrowing the whole state.)
 fn is_id<'a>(
-    buffer: &'a [BufferedDoc],
-    buffer_generation: u32,
-    frozen: &'a Option<(u32, Arc<Vec<BufferedDoc>>)>,
+    buffers: &'a Buffers,
     segments: &'a BTreeMap<u32, SegmentSlot>,
 ) -> impl Fn(&Entry, &str) -> bool + 'a {
-    move |e: &Entry, id: &str| match e.place {
-        Place::Buffer { generation, idx } => {
-            buffered(buffer, buffer_generation, frozen, generation, idx)
-                .is_some_and(|d| d.doc.id == id)
-        }
-        Place::Segment { seg, doc } => segments
-            .get(&seg)
-            .and_then(|s| s.segment.id_of(doc))
+    move |e: &Entry, id: &str| match buffers.get(e.place) {
+        Some(d) => d.doc.id == id,
+        None => segments
+            .get(&e.place.seg)
+            .and_then(|s| s.segment.id_of(e.place.doc))
             .is_some_and(|x| x == id),
     }
 }
@@ -182,106 +186,65 @@ impl State {
     }
 
     fn lookup(&self, id: &str) -> Option<Entry> {
-        self.pk.get(
-            id,
-            is_id(
-                &self.buffer,
-                self.buffer_generation,
-                &self.frozen,
-                &self.segments,
-            ),
-        )
+        self.pk.get(id, is_id(&self.buffers, &self.segments))
     }
 
     fn load(&self, entry: Entry) -> Result<Option<StoredDoc>> {
-        match entry.place {
-            Place::Buffer { generation, idx } => Ok(buffered(
-                &self.buffer,
-                self.buffer_generation,
-                &self.frozen,
-                generation,
-                idx,
-            )
-            .map(|d| d.doc.clone())),
-            Place::Segment { seg, doc } => match self.segments.get(&seg) {
-                Some(slot) => read_stored(&slot.segment, doc).map(Some),
-                None => Ok(None),
-            },
+        if let Some(d) = self.buffers.get(entry.place) {
+            return Ok(Some(d.doc.clone()));
+        }
+        match self.segments.get(&entry.place.seg) {
+            Some(slot) => read_stored(&slot.segment, entry.place.doc).map(Some),
+            None => Ok(None),
         }
     }
 
     /// The `_version` of a live document (without loading its source).
     fn version_of(&self, entry: Entry) -> u64 {
-        match entry.place {
-            Place::Buffer { generation, idx } => buffered(
-                &self.buffer,
-                self.buffer_generation,
-                &self.frozen,
-                generation,
-                idx,
-            )
-            .map(|d| d.doc.version)
-            .unwrap_or(0),
-            Place::Segment { seg, doc } => self
-                .segments
-                .get(&seg)
-                .and_then(|s| s.segment.reader.fast_fields().u64("_version").ok())
-                .and_then(|c| c.first(doc))
-                .unwrap_or(0),
+        if let Some(d) = self.buffers.get(entry.place) {
+            return d.doc.version;
         }
+        self.segments
+            .get(&entry.place.seg)
+            .and_then(|s| s.segment.reader.fast_fields().u64("_version").ok())
+            .and_then(|c| c.first(entry.place.doc))
+            .unwrap_or(0)
     }
 
     /// Records that the document at `place` was replaced or deleted. A
-    /// document still in the open buffer was never searchable: the next
-    /// freeze leaves it out, so there is nothing to record.
+    /// document of the open buffer was never searchable: its segment gets it
+    /// dead. Others stay searchable until the next freeze.
     fn kill(&mut self, place: Place) {
-        match place {
-            Place::Segment { .. } => self.pending_kills.push(place),
-            Place::Buffer { generation, .. } if self.is_frozen(generation) => {
-                self.pending_kills.push(place)
-            }
-            Place::Buffer { .. } => {}
+        if place.seg == self.buffers.open_seg {
+            self.buffers.open_dead.push(place.doc);
+        } else {
+            self.pending_kills.push(place);
         }
     }
 
-    /// Whether buffer generation `generation` is frozen for a refresh.
-    fn is_frozen(&self, generation: u32) -> bool {
-        matches!(&self.frozen, Some((g, _)) if *g == generation)
+    /// Opens a new, empty buffer, which becomes the next segment.
+    fn open_buffer(&mut self) -> Vec<BufferedDoc> {
+        self.buffers.open_seg = self.next_segment_id;
+        self.next_segment_id += 1;
+        self.buffers.open_dead.clear();
+        std::mem::take(&mut self.buffers.open)
     }
 
-    /// The first step of a refresh: pending kills take effect, and the
-    /// buffer is frozen with the documents still current in it, which become
-    /// the next segment. `None` when the buffer is empty.
+    /// The first step of a refresh: pending kills take effect, and the open
+    /// buffer is frozen, to become the next segment. `None` when the buffer
+    /// is empty.
     fn freeze(&mut self) -> Option<Frozen> {
         self.apply_pending_kills();
-        if self.buffer.is_empty() {
+        if self.buffers.open.is_empty() {
             return None;
         }
-        let generation = self.buffer_generation;
-        self.buffer_generation = self.buffer_generation.wrapping_add(1);
-        let docs = Arc::new(std::mem::take(&mut self.buffer));
-        self.frozen = Some((generation, docs.clone()));
-        let live: Vec<u32> = (0..docs.len() as u32)
-            .filter(|i| {
-                let d = &docs[*i as usize].doc;
-                self.lookup(&d.id).is_some_and(|e| {
-                    e.seq_no == d.seq_no
-                        && e.place
-                            == Place::Buffer {
-                                generation,
-                                idx: *i,
-                            }
-                })
-            })
-            .collect();
-        let seg_id = self.next_segment_id;
-        self.next_segment_id += 1;
-        Some(Frozen {
-            generation,
-            docs,
-            live,
-            seg_id,
-        })
+        let seg_id = self.buffers.open_seg;
+        let mut dead = std::mem::take(&mut self.buffers.open_dead);
+        dead.sort_unstable();
+        dead.dedup();
+        let docs = Arc::new(self.open_buffer());
+        self.buffers.frozen = Some((seg_id, docs.clone()));
+        Some(Frozen { seg_id, docs, dead })
     }
 
     /// At a freeze: the pending kills of segment documents take effect in
@@ -289,28 +252,52 @@ impl State {
     fn apply_pending_kills(&mut self) {
         let pending = std::mem::take(&mut self.pending_kills);
         for place in pending {
-            match place {
-                Place::Segment { seg, doc } => {
-                    if let Some(slot) = self.segments.get_mut(&seg)
-                        && slot.alive.kill(doc)
-                    {
-                        slot.dirty = true;
-                        slot.alive_version += 1;
-                    }
+            if let Some(slot) = self.segments.get_mut(&place.seg) {
+                if slot.alive.kill(place.doc) {
+                    slot.dirty = true;
+                    slot.alive_version += 1;
                 }
-                // Kills in a frozen buffer wait for its install; any other
-                // buffer's documents were never searchable.
-                Place::Buffer { generation, .. } => {
-                    if self.is_frozen(generation) {
-                        self.pending_kills.push(place)
-                    }
-                }
+            } else if self.buffers.is_frozen(place.seg) {
+                // Kills in a frozen buffer wait for its install.
+                self.pending_kills.push(place)
             }
         }
     }
 
+    /// After a failed build: the frozen buffer's documents that are still
+    /// current go back into a new open buffer, ahead of the open buffer's,
+    /// so nothing is lost and the next refresh tries again.
+    fn unfreeze(&mut self) {
+        let Some((frozen_seg, frozen)) = self.buffers.frozen.take() else {
+            return;
+        };
+        let open_seg = self.buffers.open_seg;
+        let open = self.open_buffer();
+        self.pending_kills
+            .retain(|p| p.seg != frozen_seg && p.seg != open_seg);
+        for d in frozen.iter().chain(open.iter()) {
+            // Sequence numbers are unique within a shard: an entry with this
+            // document's is this document.
+            let current = |e: &Entry, _: &str| e.seq_no == d.doc.seq_no;
+            if self.pk.get(&d.doc.id, current).is_none() {
+                continue;
+            }
+            let place = Place {
+                seg: self.buffers.open_seg,
+                doc: self.buffers.open.len() as u32,
+            };
+            self.buffers.open.push(d.clone());
+            let entry = Entry {
+                seq_no: d.doc.seq_no,
+                place,
+            };
+            self.pk.put(&d.doc.id, entry, current);
+        }
+        self.unrefreshed = true;
+    }
+
     /// Applies an operation with an already assigned sequence number.
-    fn apply(&mut self, op: &Op) -> Result<()> {
+    fn apply(&mut self, op: Op) -> Result<()> {
         self.apply_parsed(op, None, false)
     }
 
@@ -319,10 +306,11 @@ impl State {
     /// `known_absent`: the id has no live document (saves a pk lookup).
     fn apply_parsed(
         &mut self,
-        op: &Op,
+        op: Op,
         parsed: Option<Arc<Object>>,
         known_absent: bool,
     ) -> Result<()> {
+        let seq_no = op.seq_no();
         match op {
             Op::Index {
                 id,
@@ -331,59 +319,38 @@ impl State {
                 primary_term,
                 source,
             } => {
-                if let Some(prev) = self.lookup_unless(known_absent, id) {
+                if let Some(prev) = self.lookup_unless(known_absent, &id) {
                     self.kill(prev.place);
                 }
+                let place = Place {
+                    seg: self.buffers.open_seg,
+                    doc: self.buffers.open.len() as u32,
+                };
                 let doc = StoredDoc {
-                    id: id.clone(),
-                    seq_no: *seq_no,
-                    version: *version,
-                    primary_term: *primary_term,
-                    source: parsed.unwrap_or_else(|| Arc::new(parse_source(source))),
-                };
-                let idx = self.buffer.len() as u32;
-                self.buffer.push(BufferedDoc {
-                    doc,
-                    bytes: source.clone(),
-                });
-                let place = Place::Buffer {
-                    generation: self.buffer_generation,
-                    idx,
-                };
-                let entry = Entry {
-                    seq_no: *seq_no,
-                    place,
+                    id,
+                    seq_no,
+                    version,
+                    primary_term,
+                    source: parsed.unwrap_or_else(|| Arc::new(parse_source(&source))),
                 };
                 let State {
                     pk,
-                    buffer,
-                    buffer_generation,
-                    frozen,
+                    buffers,
                     segments,
                     ..
                 } = self;
-                pk.put(
-                    id,
-                    entry,
-                    is_id(buffer, *buffer_generation, frozen, segments),
-                );
+                buffers.open.push(BufferedDoc { doc, bytes: source });
+                let id = &buffers.open[place.doc as usize].doc.id;
+                pk.put(id, Entry { seq_no, place }, is_id(buffers, segments));
             }
             Op::Delete { id, .. } => {
-                let State {
-                    pk,
-                    buffer,
-                    buffer_generation,
-                    frozen,
-                    segments,
-                    ..
-                } = self;
-                let removed = pk.remove(id, is_id(buffer, *buffer_generation, frozen, segments));
+                let removed = self.pk.remove(&id, is_id(&self.buffers, &self.segments));
                 if let Some(e) = removed {
                     self.kill(e.place);
                 }
             }
         }
-        self.next_seq_no = self.next_seq_no.max(op.seq_no() + 1);
+        self.next_seq_no = self.next_seq_no.max(seq_no + 1);
         self.unrefreshed = true;
         Ok(())
     }
@@ -517,21 +484,25 @@ impl WriteBatch<'_> {
         }
     }
 
+    /// Makes room for `n` more operations.
+    pub fn reserve(&mut self, n: usize) {
+        self.staged.reserve(n);
+        self.chain.reserve(n);
+        self.latest.reserve(n);
+    }
+
     /// Stages an index operation. Fails with `DuplicateKey` if `expect` is
     /// `Absent` and the id exists; returns false if a version check fails.
-    pub fn put(&mut self, id: &str, source: Object, expect: Expect) -> Result<bool> {
-        if !self.check(id, expect)? {
+    pub fn put(&mut self, id: impl Into<String>, source: Object, expect: Expect) -> Result<bool> {
+        let id = id.into();
+        if !self.check(&id, expect)? {
             if expect == Expect::Absent {
                 return Err(Error::DuplicateKey);
             }
             return Ok(false);
         }
-        let absent = expect == Expect::Absent && self.staged_index(id).is_none();
-        self.stage(Staged::Put {
-            id: id.to_string(),
-            source,
-            absent,
-        });
+        let absent = expect == Expect::Absent && self.staged_index(&id).is_none();
+        self.stage(Staged::Put { id, source, absent });
         Ok(true)
     }
 
@@ -659,9 +630,7 @@ impl Shard {
             primary_term,
             next_seq_no,
             pk: PkIndex::default(),
-            buffer: Vec::new(),
-            buffer_generation: 0,
-            frozen: None,
+            buffers: Buffers::default(),
             segments,
             next_segment_id,
             translog,
@@ -670,6 +639,7 @@ impl Shard {
             uncommitted_ops: 0,
             last_write: crate::runtime::instant(),
         };
+        state.open_buffer();
         // Rebuild the pk index from the live documents of the segments.
         let total: usize = state
             .segments
@@ -681,7 +651,7 @@ impl Shard {
         for (seg_id, slot) in &state.segments {
             slot.segment.for_each_entry(|doc, hash, seq_no| {
                 if slot.alive.is_alive(doc) {
-                    let place = Place::Segment { seg: *seg_id, doc };
+                    let place = Place { seg: *seg_id, doc };
                     entries.push((*seg_id, hash, Entry { seq_no, place }));
                 }
             })?;
@@ -689,20 +659,19 @@ impl Shard {
         for (seg_id, hash, e) in entries {
             next_seq_no = next_seq_no.max(e.seq_no + 1);
             let segment = state.segments.get(&seg_id).map(|s| s.segment.clone());
-            let Place::Segment { doc, .. } = e.place else {
-                continue;
-            };
+            let doc = e.place.doc;
             state
                 .pk
                 .put_recovered(hash, e, || segment.and_then(|s| s.id_of(doc)));
         }
         state.next_seq_no = next_seq_no;
-        for op in &ops {
+        let replayed = ops.len() as u64;
+        for op in ops {
             state.apply(op)?;
         }
         // Replayed operations stay uncommitted until a flush (the idle flush
         // at the latest) persists them, so the next open need not replay them.
-        state.uncommitted_ops = ops.len() as u64;
+        state.uncommitted_ops = replayed;
         let snapshot = state.publish();
         let shard = Shard {
             table_uuid: state.table.uuid.clone(),
@@ -715,7 +684,7 @@ impl Shard {
             refresh_lock: tokio::sync::Mutex::new(()),
             merge_lock: tokio::sync::Mutex::new(()),
         };
-        if !ops.is_empty() {
+        if replayed > 0 {
             shard.refresh_locked()?;
         }
         Ok(shard)
@@ -783,7 +752,7 @@ impl Shard {
         if staged.is_empty() {
             return Ok((result, None));
         }
-        let mut ops = Vec::with_capacity(staged.len());
+        let written = staged.len() as u64;
         let mut scratch = Vec::new();
         for s in staged {
             let seq_no = st.next_seq_no;
@@ -819,11 +788,11 @@ impl Shard {
                     false,
                 ),
             };
-            st.apply_parsed(&op, parsed, absent)?;
-            ops.push(op);
+            st.translog.stage(&op);
+            st.apply_parsed(op, parsed, absent)?;
         }
-        let sync = st.translog.append(&ops)?;
-        st.uncommitted_ops += ops.len() as u64;
+        let sync = st.translog.append_staged()?;
+        st.uncommitted_ops += written;
         st.last_write = crate::runtime::instant();
         Ok((result, self.durable.then_some(sync)))
     }
@@ -887,36 +856,15 @@ impl Shard {
         };
         // Phase 2: build the segment without blocking writers.
         let built = {
-            let (seg_id, docs, live) = (frozen.seg_id, frozen.docs.clone(), frozen.live.clone());
-            crate::runtime::run_blocking(move || build_segment(seg_id, &table, &docs, &live)).await
+            let (seg_id, docs) = (frozen.seg_id, frozen.docs.clone());
+            crate::runtime::run_blocking(move || build_segment(seg_id, &table, &docs)).await
         };
         // Phase 3: install it.
         let mut st = self.lock();
         let segment = match built {
             Ok(s) => s,
             Err(e) => {
-                // Put the frozen documents back so nothing is lost.
-                st.frozen = None;
-                st.pending_kills
-                    .retain(|p| !matches!(p, Place::Buffer { .. }));
-                let mut restored: Vec<BufferedDoc> = frozen.docs.iter().cloned().collect();
-                restored.append(&mut st.buffer);
-                st.buffer = Vec::new();
-                for d in restored {
-                    let op = Op::Index {
-                        id: d.doc.id.clone(),
-                        seq_no: d.doc.seq_no,
-                        version: d.doc.version,
-                        primary_term: d.doc.primary_term,
-                        source: d.bytes.clone(),
-                    };
-                    if st
-                        .lookup(&d.doc.id)
-                        .is_some_and(|en| en.seq_no == d.doc.seq_no)
-                    {
-                        st.apply(&op)?;
-                    }
-                }
+                st.unfreeze();
                 return Err(e);
             }
         };
@@ -932,54 +880,26 @@ impl Shard {
         *self.snapshot.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(snap);
     }
 
+    /// The last step of a refresh: the built segment joins the shard. Its
+    /// documents keep the places the pk index has for them; kills pending on
+    /// the frozen buffer now apply to the segment, at the next freeze.
     fn install(&self, st: &mut State, segment: Segment, frozen: &Frozen) {
-        let Frozen {
-            generation,
-            ref docs,
-            ref live,
-            seg_id,
-        } = *frozen;
-        let alive = AliveSet::all(segment.max_doc());
-        for (doc, idx) in live.iter().enumerate() {
-            let d = &docs[*idx as usize].doc;
-            let from = Place::Buffer {
-                generation,
-                idx: *idx,
-            };
-            let to = Place::Segment {
-                seg: seg_id,
-                doc: doc as u32,
-            };
-            // A document replaced while the segment was being built stays
-            // alive: its kill is pending, moved below to its new place.
-            st.pk.relocate(&d.id, d.seq_no, |p| *p == from, to);
+        let mut alive = AliveSet::all(segment.max_doc());
+        for doc in &frozen.dead {
+            alive.kill(*doc);
         }
-        st.pending_kills.retain_mut(|place| match *place {
-            Place::Buffer { generation: g, idx } if g == generation => {
-                match live.binary_search(&idx) {
-                    Ok(doc) => {
-                        *place = Place::Segment {
-                            seg: seg_id,
-                            doc: doc as u32,
-                        };
-                        true
-                    }
-                    Err(_) => false,
-                }
-            }
-            _ => true,
-        });
-        st.frozen = None;
+        st.buffers.frozen = None;
         if alive.num_alive() > 0 {
             st.segments.insert(
-                seg_id,
+                frozen.seg_id,
                 SegmentSlot {
                     segment: Arc::new(segment),
                     published: Arc::new(alive.clone()),
                     alive,
                     dirty: false,
                     persisted: false,
-                    alive_version: 0,
+                    // Its dead documents are deletes a flush must write.
+                    alive_version: frozen.dead.len() as u64,
                     persisted_alive_version: 0,
                 },
             );
@@ -990,7 +910,13 @@ impl Shard {
     fn refresh_locked(&self) -> Result<()> {
         let mut st = self.lock();
         if let Some(frozen) = st.freeze() {
-            let segment = build_segment(frozen.seg_id, &st.table, &frozen.docs, &frozen.live)?;
+            let segment = match build_segment(frozen.seg_id, &st.table, &frozen.docs) {
+                Ok(s) => s,
+                Err(e) => {
+                    st.unfreeze();
+                    return Err(e);
+                }
+            };
             self.install(&mut st, segment, &frozen);
         }
         st.unrefreshed = false;
@@ -1072,7 +998,7 @@ impl Shard {
         let mut pending_versions = HashSet::new();
         let mut pending = std::mem::take(&mut st.pending_kills);
         pending.retain(|place| match place {
-            Place::Segment { seg, doc } if merged_ids.contains(seg) => {
+            Place { seg, doc } if merged_ids.contains(seg) => {
                 if let Some((part, _)) = parts.iter().find(|(s, _)| s.id == *seg)
                     && let Some(version) = part.entry(*doc)
                 {
@@ -1090,13 +1016,13 @@ impl Shard {
             let moved = st.pk.relocate_hashed(
                 hash,
                 seq_no,
-                |p| matches!(p, Place::Segment { seg, .. } if merged_ids.contains(seg)),
-                Place::Segment { seg: new_id, doc },
+                |p| merged_ids.contains(&p.seg),
+                Place { seg: new_id, doc },
                 || merged.id_of(doc),
             );
             if !moved {
                 if pending_versions.contains(&(hash, seq_no)) {
-                    st.pending_kills.push(Place::Segment { seg: new_id, doc });
+                    st.pending_kills.push(Place { seg: new_id, doc });
                 } else {
                     alive.kill(doc);
                 }
@@ -1279,19 +1205,11 @@ impl Shard {
     }
 }
 
-fn build_segment(
-    id: u32,
-    table: &Arc<TableInfo>,
-    docs: &[BufferedDoc],
-    live: &[u32],
-) -> Result<Segment> {
+/// Builds segment `id` from a frozen buffer, every document in buffer
+/// order (dead ones too: their places are their doc ids).
+fn build_segment(id: u32, table: &Arc<TableInfo>, docs: &Arc<Vec<BufferedDoc>>) -> Result<Segment> {
     let schema = shard_schema();
-    // Documents are converted one at a time as the writer takes them, so
-    // their buffers are reused instead of all being alive at once.
-    let tdocs = live.iter().map(|i| {
-        let d = &docs[*i as usize];
-        RowDoc::new(schema, table.clone(), d.doc.clone(), d.bytes.clone())
-    });
+    let tdocs = (0..docs.len()).map(|i| RowDoc::new(schema, table.clone(), docs.clone(), i));
     Segment::build(id, schema, tdocs)
 }
 
@@ -1372,4 +1290,55 @@ fn pick_merge(segments: &BTreeMap<u32, SegmentSlot>) -> Option<Vec<u32>> {
         return Some(sparse);
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::disk::MemDisk;
+    use crate::types::Value;
+
+    fn row(id: i64, n: i64) -> Object {
+        let mut o = Object::default();
+        o.insert("id".into(), Value::Int(id));
+        o.insert("n".into(), Value::Int(n));
+        o
+    }
+
+    fn put(shard: &Shard, id: i64, n: i64) {
+        shard
+            .write(|b| b.put(id.to_string(), row(id, n), Expect::Any))
+            .unwrap();
+    }
+
+    /// A refresh whose build fails puts its frozen documents back: nothing
+    /// is lost, documents replaced meanwhile stay replaced, and the next
+    /// refresh makes exactly the current versions searchable.
+    #[tokio::test]
+    async fn a_failed_build_loses_nothing() {
+        let table = Arc::new(TableInfo::for_tests(&["id"], 1));
+        let shard = Shard::open(table, 0, Arc::new(MemDisk::new()), false).unwrap();
+        for id in 0..10 {
+            put(&shard, id, 0);
+        }
+        put(&shard, 1, 1); // replaced within the buffer
+        let frozen = shard.lock().freeze().unwrap();
+        assert_eq!(frozen.dead, vec![1]);
+        // Writes while the segment "builds": a replacement, a delete, a new row.
+        put(&shard, 2, 2);
+        shard.write(|b| b.delete("3", Expect::Any)).unwrap();
+        put(&shard, 10, 0);
+        shard.lock().unfreeze();
+        for (id, n) in [(0, 0), (1, 1), (2, 2), (9, 0), (10, 0)] {
+            let doc = shard.get(&id.to_string()).unwrap().unwrap();
+            assert_eq!(doc.source["n"], Value::Int(n), "row {id}");
+        }
+        assert!(shard.get("3").unwrap().is_none());
+        assert!(shard.refresh().await.unwrap());
+        assert_eq!(shard.snapshot().num_docs(), 10);
+        assert_eq!(shard.segments().len(), 1);
+        // The rebuilt buffer holds only current versions: no dead documents.
+        assert_eq!(shard.segments()[0].deleted_docs, 0);
+        assert_eq!(shard.get("2").unwrap().unwrap().source["n"], Value::Int(2));
+    }
 }

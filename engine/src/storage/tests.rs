@@ -20,7 +20,7 @@ fn row(id: i64, n: i64) -> Object {
 
 fn put(shard: &Shard, id: i64, n: i64) {
     shard
-        .write(|b| b.put(&id.to_string(), row(id, n), Expect::Any))
+        .write(|b| b.put(id.to_string(), row(id, n), Expect::Any))
         .unwrap();
 }
 

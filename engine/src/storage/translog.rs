@@ -229,14 +229,26 @@ impl Translog {
 
     /// Appends operations; they are durable once the returned sync is done.
     pub fn append(&mut self, ops: &[Op]) -> Result<TranslogSync> {
-        self.buf.clear();
         for op in ops {
-            op.encode(&mut self.buf);
+            self.stage(op);
         }
-        let upto = self.file.append(&self.buf)?;
+        self.append_staged()
+    }
+
+    /// Encodes an operation for the next [`Translog::append_staged`], so a
+    /// writer can hand the operation's parts on instead of keeping it.
+    pub fn stage(&mut self, op: &Op) {
+        op.encode(&mut self.buf);
+    }
+
+    /// Appends the staged operations in one write; they are durable once
+    /// the returned sync is done.
+    pub fn append_staged(&mut self) -> Result<TranslogSync> {
+        let appended = self.file.append(&self.buf);
+        self.buf.clear();
         Ok(TranslogSync {
             file: self.file.clone(),
-            upto,
+            upto: appended?,
         })
     }
 
