@@ -340,7 +340,7 @@ impl<'s> Fetcher<'s> {
                     .unwrap_or(Value::Null),
                 Reader::Source(name) => source
                     .as_ref()
-                    .and_then(|(o, _)| o.get(name).cloned())
+                    .and_then(|(o, _)| o.get(name.as_str()).cloned())
                     .unwrap_or(Value::Null),
                 Reader::Raw => source
                     .as_ref()
@@ -458,7 +458,11 @@ pub fn matching_docs(
 pub fn stored_row(doc: &StoredDoc, scan: &[ScanColumn]) -> Row {
     scan.iter()
         .map(|c| match c {
-            ScanColumn::User { name, .. } => doc.source.get(name).cloned().unwrap_or(Value::Null),
+            ScanColumn::User { name, .. } => doc
+                .source
+                .get(name.as_str())
+                .cloned()
+                .unwrap_or(Value::Null),
             ScanColumn::Id => Value::Text(doc.id.clone()),
             ScanColumn::SeqNo => Value::Int(doc.seq_no as i64),
             ScanColumn::Version => Value::Int(doc.version as i64),

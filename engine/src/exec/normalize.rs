@@ -91,14 +91,14 @@ impl<'t> Normalizer<'t> {
                     *v = conform(std::mem::take(v), &col.data_type, name, &[], new_columns)?
                 }
                 None => match table.column_policy {
-                    ColumnPolicy::Strict => return Err(Error::ColumnUnknown(name.clone())),
+                    ColumnPolicy::Strict => return Err(Error::ColumnUnknown(name.to_string())),
                     _ => {
                         if !v.is_null() {
                             let ty = infer_type(v);
                             if ty != DataType::Undefined
                                 && ty != DataType::Array(Box::new(DataType::Undefined))
                             {
-                                new_columns.push((name.clone(), Vec::new(), ty.clone()));
+                                new_columns.push((name.to_string(), Vec::new(), ty.clone()));
                                 *v = conform(std::mem::take(v), &ty, name, &[], new_columns)?;
                             }
                         }
@@ -108,20 +108,20 @@ impl<'t> Normalizer<'t> {
         }
         let mut out = row;
         for (name, e) in &self.defaults {
-            if !out.contains_key(name) {
-                out.insert(name.clone(), e.eval(&[], ctx)?);
+            if !out.contains_key(name.as_str()) {
+                out.insert(name.into(), e.eval(&[], ctx)?);
             }
         }
         if !self.generated.is_empty() || !self.checks.is_empty() {
             let values: Vec<Value> = table
                 .columns
                 .iter()
-                .map(|c| out.get(&c.name).cloned().unwrap_or(Value::Null))
+                .map(|c| out.get(c.name.as_str()).cloned().unwrap_or(Value::Null))
                 .collect();
             let mut values = values;
             for (idx, name, e, text) in &self.generated {
                 let computed = e.eval(&values, ctx)?;
-                match out.get(name) {
+                match out.get(name.as_str()) {
                     Some(given) if !given.is_null() => {
                         if !given.sql_eq(&computed) {
                             let ty = &table.columns[*idx].data_type;
@@ -143,7 +143,7 @@ impl<'t> Normalizer<'t> {
                     }
                     _ => {
                         values[*idx] = computed.clone();
-                        out.insert(name.clone(), computed);
+                        out.insert(name.into(), computed);
                     }
                 }
             }
@@ -157,9 +157,9 @@ impl<'t> Normalizer<'t> {
             }
         }
         for c in &table.columns {
-            if c.not_null && out.get(&c.name).is_none_or(Value::is_null) {
+            if c.not_null && out.get(c.name.as_str()).is_none_or(Value::is_null) {
                 if table.primary_key.contains(&c.name) {
-                    return Err(Error::Parse(if out.contains_key(&c.name) {
+                    return Err(Error::Parse(if out.contains_key(c.name.as_str()) {
                         "Primary key value must not be NULL".to_string()
                     } else {
                         format!(
@@ -251,7 +251,7 @@ fn conform_object(
     let mut out = Object::with_capacity_and_hasher(obj.len(), Default::default());
     for (k, v) in obj {
         let mut sub = path.to_vec();
-        sub.push(k.clone());
+        sub.push(k.to_string());
         match ot.field(&k) {
             Some(t) => {
                 let v = conform(v, t, column, &sub, new_columns)?;

@@ -570,11 +570,11 @@ pub(crate) fn key_lookups(
             if v.is_null() {
                 return Ok(Some(Vec::new()));
             }
-            row.insert((*pk).clone(), v);
+            row.insert(pk.as_str().into(), v);
         }
         let id = doc_id(table, &row)?;
         let shard = match &table.clustered_by {
-            Some(cb) if !row.contains_key(cb) => None,
+            Some(cb) if !row.contains_key(cb.as_str()) => None,
             _ => Some(shard_for(
                 &routing_value(table, &row, &id)?,
                 table.num_shards,

@@ -24,7 +24,7 @@ use crate::planner::dml::{
     AssignmentPlan, ConflictPlan, DeletePlan, InsertPlan, InsertRows, UpdatePlan,
 };
 use crate::storage::{Expect, StoredDoc, SyncInFlight, TranslogSync};
-use crate::types::{DataType, Object, Value};
+use crate::types::{DataType, Key, Object, Value};
 
 /// How many times a read-modify-write is retried on a version conflict.
 const MAX_RETRIES: usize = 20;
@@ -40,11 +40,11 @@ struct Pending {
 /// Sets `value` at `column[path...]` in a row.
 fn set_path(row: &mut Object, column: &str, path: &[String], value: Value) {
     if path.is_empty() {
-        row.insert(column.to_string(), value);
+        row.insert(column.into(), value);
         return;
     }
     let entry = row
-        .entry(column.to_string())
+        .entry(column.into())
         .or_insert_with(|| Value::Object(Box::default()));
     if !matches!(entry, Value::Object(_)) {
         *entry = Value::Object(Box::default());
@@ -53,11 +53,11 @@ fn set_path(row: &mut Object, column: &str, path: &[String], value: Value) {
     for (i, key) in path.iter().enumerate() {
         let Value::Object(obj) = cur else { return };
         if i == path.len() - 1 {
-            obj.insert(key.clone(), value);
+            obj.insert(key.into(), value);
             return;
         }
         let next = obj
-            .entry(key.clone())
+            .entry(key.into())
             .or_insert_with(|| Value::Object(Box::default()));
         if !matches!(next, Value::Object(_)) {
             *next = Value::Object(Box::default());
@@ -70,7 +70,7 @@ fn set_path(row: &mut Object, column: &str, path: &[String], value: Value) {
 fn drop_generated(table: &TableInfo, row: &mut Object) {
     for c in &table.columns {
         if c.generated_expr.is_some() {
-            row.shift_remove(&c.name);
+            row.shift_remove(c.name.as_str());
         }
     }
 }
@@ -80,7 +80,7 @@ fn as_table_row(table: &TableInfo, row: &Object) -> Vec<Value> {
     table
         .columns
         .iter()
-        .map(|c| row.get(&c.name).cloned().unwrap_or(Value::Null))
+        .map(|c| row.get(c.name.as_str()).cloned().unwrap_or(Value::Null))
         .collect()
 }
 
@@ -103,7 +103,7 @@ fn movable_params(rows: &[Vec<Expr>]) -> Option<Vec<(usize, &DataType)>> {
 fn take_params(
     params: &mut [Value],
     slots: &[(usize, &DataType)],
-    columns: &[String],
+    columns: &[Key],
 ) -> Result<Object> {
     let mut obj = Object::with_capacity_and_hasher(slots.len(), Default::default());
     let available = params.len();
@@ -173,6 +173,8 @@ impl Executor<'_> {
         let mut results: Vec<Result<i64>> = (0..params.len()).map(|_| Ok(0)).collect();
         // 1. Raw rows, tagged with their parameter row.
         let mut raw: Vec<(usize, Object)> = Vec::new();
+        // Short column names are inline keys: copying them into each row allocates nothing.
+        let columns: Vec<Key> = plan.columns.iter().map(Key::from).collect();
         match &plan.rows {
             InsertRows::Values(rows) => {
                 raw.reserve(rows.len() * params.len());
@@ -184,7 +186,7 @@ impl Executor<'_> {
                     // `VALUES (?, ?, ...)`: each value moves out of its
                     // parameter row, without an evaluation or a copy.
                     if let Some(slots) = &moved {
-                        match take_params(&mut p, slots, &plan.columns) {
+                        match take_params(&mut p, slots, &columns) {
                             Ok(obj) => raw.push((pi, obj)),
                             Err(err) => results[pi] = Err(err),
                         }
@@ -197,7 +199,7 @@ impl Executor<'_> {
                         for (i, e) in r.iter().enumerate() {
                             match e.eval(&[], &ctx) {
                                 Ok(v) => {
-                                    obj.insert(plan.columns[i].clone(), v);
+                                    obj.insert(columns[i].clone(), v);
                                 }
                                 Err(err) => {
                                     failed = Some(err);
@@ -215,7 +217,7 @@ impl Executor<'_> {
             InsertRows::Query(q) => {
                 let rows = self.run(q).await?;
                 for r in rows {
-                    let obj: Object = plan.columns.iter().cloned().zip(r).collect();
+                    let obj: Object = columns.iter().cloned().zip(r).collect();
                     raw.push((0, obj));
                 }
             }

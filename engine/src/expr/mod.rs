@@ -416,7 +416,7 @@ impl Expr {
             Expr::Object(fields) => {
                 let mut o = crate::types::Object::default();
                 for (k, e) in fields {
-                    o.insert(k.clone(), e.eval(row, ctx)?);
+                    o.insert(k.into(), e.eval(row, ctx)?);
                 }
                 Ok(Value::Object(Box::new(o)))
             }
@@ -483,12 +483,12 @@ fn flatten(items: Vec<Value>) -> Vec<Value> {
 fn access_value(v: Value, access: &Access, row: &[Value], ctx: &EvalCtx) -> Result<Value> {
     match access {
         Access::Key(k) => Ok(match v {
-            Value::Object(mut o) => o.swap_remove(k).unwrap_or(Value::Null),
+            Value::Object(mut o) => o.swap_remove(k.as_str()).unwrap_or(Value::Null),
             Value::Array(items) => Value::Array(
                 items
                     .into_iter()
                     .map(|item| match item {
-                        Value::Object(mut o) => o.swap_remove(k).unwrap_or(Value::Null),
+                        Value::Object(mut o) => o.swap_remove(k.as_str()).unwrap_or(Value::Null),
                         _ => Value::Null,
                     })
                     .collect(),

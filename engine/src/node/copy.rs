@@ -124,7 +124,7 @@ fn parse_rows(text: &str, csv: bool, columns: &[String]) -> Vec<(usize, Result<O
             for (k, v) in names.iter().zip(fields) {
                 if columns.is_empty() || columns.contains(k) {
                     o.insert(
-                        k.clone(),
+                        k.into(),
                         if v.is_empty() {
                             Value::Null
                         } else {
@@ -145,7 +145,7 @@ fn parse_rows(text: &str, csv: bool, columns: &[String]) -> Vec<(usize, Result<O
             Ok(Value::Object(o)) => {
                 let mut o = *o;
                 if !columns.is_empty() {
-                    o.retain(|k, _| columns.contains(k));
+                    o.retain(|k, _| columns.iter().any(|c| c == k));
                 }
                 Ok(o)
             }
@@ -256,7 +256,10 @@ impl Node {
                     let mut detail = Object::default();
                     detail.insert("count".into(), Value::Int(1));
                     detail.insert("line_numbers".into(), Value::Array(vec![]));
-                    errors.insert(format!("{file} ({e})"), Value::Object(Box::new(detail)));
+                    errors.insert(
+                        format!("{file} ({e})").into(),
+                        Value::Object(Box::new(detail)),
+                    );
                     summary_rows.push((
                         file.clone(),
                         Value::Null,
@@ -301,7 +304,7 @@ impl Node {
                     "line_numbers".into(),
                     Value::Array(lines.into_iter().map(Value::Int).collect()),
                 );
-                err_obj.insert(msg, Value::Object(Box::new(detail)));
+                err_obj.insert(msg.into(), Value::Object(Box::new(detail)));
             }
             summary_rows.push((
                 format!("file://{file}"),
@@ -397,7 +400,7 @@ impl Node {
                 } else {
                     let mut o = Object::default();
                     for (c, v) in copy.columns.iter().zip(r.iter().skip(1)) {
-                        o.insert(c.clone(), v.clone());
+                        o.insert(c.into(), v.clone());
                     }
                     serde_json::to_string(&o).map_err(Error::internal)?
                 };

@@ -30,7 +30,7 @@ pub fn random_id() -> String {
 pub fn doc_id(table: &TableInfo, row: &Object) -> Result<String> {
     match table.primary_key.as_slice() {
         [] => Ok(random_id()),
-        [pk] => match row.get(pk) {
+        [pk] => match row.get(pk.as_str()) {
             None | Some(Value::Null) => {
                 Err(Error::Parse("Primary key value must not be NULL".into()))
             }
@@ -45,7 +45,7 @@ pub fn doc_id(table: &TableInfo, row: &Object) -> Result<String> {
                 if i > 0 {
                     id.push(',');
                 }
-                match row.get(pk) {
+                match row.get(pk.as_str()) {
                     None | Some(Value::Null) => {
                         return Err(Error::Parse("Primary key value must not be NULL".into()));
                     }
@@ -64,7 +64,7 @@ pub fn doc_id(table: &TableInfo, row: &Object) -> Result<String> {
 pub fn routing_value<'a>(table: &TableInfo, row: &Object, id: &'a str) -> Result<Cow<'a, str>> {
     match &table.clustered_by {
         Some(col) if !table.primary_key.iter().any(|p| p == col) || table.primary_key.len() > 1 => {
-            match row.get(col) {
+            match row.get(col.as_str()) {
                 None | Some(Value::Null) => {
                     Err(Error::Parse("Clustered by value must not be NULL".into()))
                 }
@@ -211,7 +211,7 @@ mod tests {
         for (a, b, c) in values {
             let row: Object = [("a", a), ("b", b), ("c", c)]
                 .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
+                .map(|(k, v)| (k.into(), v))
                 .collect();
             let expected = serde_json::to_string(&row.values().collect::<Vec<_>>()).unwrap();
             assert_eq!(doc_id(&table, &row).unwrap(), expected);

@@ -13,7 +13,7 @@ fn text(s: impl Into<String>) -> Value {
 fn object(fields: Vec<(&str, Value)>) -> Value {
     let mut o = Object::default();
     for (k, v) in fields {
-        o.insert(k.to_string(), v);
+        o.insert(k.into(), v);
     }
     Value::Object(Box::new(o))
 }
@@ -138,7 +138,7 @@ impl Node {
                         Value::Int(t.refresh_interval_ms as i64),
                     );
                     for (k, v) in &t.settings {
-                        settings.insert(k.clone(), json_value(v));
+                        settings.insert(k.into(), json_value(v));
                     }
                     rows.push(vec![
                         text("crate"),

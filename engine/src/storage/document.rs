@@ -27,7 +27,7 @@ use tantivy::schema::{
 };
 
 use crate::catalog::TableInfo;
-use crate::types::{ColumnPolicy, DataType, Object, ObjectType, Value};
+use crate::types::{ColumnPolicy, DataType, Key, Object, ObjectType, Value};
 
 /// Name of the JSON field holding user columns.
 pub const DOC_FIELD: &str = "doc";
@@ -289,11 +289,11 @@ impl<'a> Iterator for ArrayCells<'a> {
 pub enum ObjectCells<'a> {
     Columns {
         table: &'a TableInfo,
-        iter: std::iter::Enumerate<indexmap::map::Iter<'a, String, Value>>,
+        iter: std::iter::Enumerate<indexmap::map::Iter<'a, Key, Value>>,
     },
     Fields {
         object: Option<&'a ObjectType>,
-        iter: indexmap::map::Iter<'a, String, Value>,
+        iter: indexmap::map::Iter<'a, Key, Value>,
     },
 }
 

@@ -20,7 +20,7 @@ pub fn from_json(j: &Json) -> Value {
         Json::String(s) => Value::Text(s.clone()),
         Json::Array(a) => Value::Array(a.iter().map(from_json).collect()),
         Json::Object(o) => Value::Object(Box::new(
-            o.iter().map(|(k, v)| (k.clone(), from_json(v))).collect(),
+            o.iter().map(|(k, v)| (k.into(), from_json(v))).collect(),
         )),
     }
 }
@@ -45,7 +45,7 @@ fn object_json(o: &Object, ty: Option<&super::ObjectType>) -> Map<String, Json> 
                 Some(ft) => to_json_typed(v, ft),
                 None => to_json(v),
             };
-            (k.clone(), j)
+            (k.to_string(), j)
         })
         .collect()
 }
@@ -205,7 +205,7 @@ impl<'de> serde::Deserialize<'de> for Value {
                     map.size_hint().unwrap_or(0).min(4096),
                     Default::default(),
                 );
-                while let Some((k, v)) = map.next_entry::<String, Value>()? {
+                while let Some((k, v)) = map.next_entry::<super::Key, Value>()? {
                     out.insert(k, v);
                 }
                 Ok(Value::Object(Box::new(out)))

@@ -7,4 +7,4 @@ pub mod time;
 mod value;
 
 pub use datatype::{ColumnPolicy, DataType, ObjectField, ObjectType};
-pub use value::{Object, Row, Value, format_f32, format_f64};
+pub use value::{Key, Object, Row, Value, format_f32, format_f64};

@@ -12,7 +12,12 @@ use indexmap::IndexMap;
 
 /// An object's entries, in insertion order. Keys are hashed with foldhash:
 /// rows are objects, and SipHash was a measurable share of ingest.
-pub type Object = IndexMap<String, Value, foldhash::fast::RandomState>;
+pub type Object = IndexMap<Key, Value, foldhash::fast::RandomState>;
+
+/// An object key (a column name, for rows). Keys of up to 23 bytes are
+/// stored inline, so copying a column name into every row of a bulk insert
+/// allocates nothing, and neither does freeing the row.
+pub type Key = smol_str::SmolStr;
 
 /// A runtime value.
 #[derive(Debug, Clone, Default)]
