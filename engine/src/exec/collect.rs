@@ -20,7 +20,7 @@ use super::rows::sort_rows;
 use crate::error::Result;
 use crate::expr::{AggCall, AggState, EvalCtx, Expr};
 use crate::planner::{ScanColumn, SortKey};
-use crate::storage::document::{column_path, parse_source};
+use crate::storage::document::{MetaColumn, column_path, parse_source};
 use crate::storage::segment::Segment;
 use crate::storage::shard::shard_schema;
 use crate::storage::{Snapshot, StoredDoc};
@@ -218,7 +218,7 @@ enum Reader {
     Str(StrColumn),
     /// The stored `_id`.
     Id,
-    Meta(Column<u64>),
+    Meta(MetaColumn),
     /// From the stored `_source`.
     Source(String),
     Raw,
@@ -272,9 +272,9 @@ impl<'s> Fetcher<'s> {
                     needs_store = true;
                     Reader::Id
                 }
-                ScanColumn::SeqNo => Reader::Meta(ff.u64("_seq_no")?),
-                ScanColumn::Version => Reader::Meta(ff.u64("_version")?),
-                ScanColumn::PrimaryTerm => Reader::Meta(ff.u64("_primary_term")?),
+                ScanColumn::SeqNo => Reader::Meta(MetaColumn::seq_no(&segment.reader)?),
+                ScanColumn::Version => Reader::Meta(MetaColumn::version(&segment.reader)?),
+                ScanColumn::PrimaryTerm => Reader::Meta(MetaColumn::primary_term(&segment.reader)?),
                 ScanColumn::Raw => {
                     needs_store = true;
                     Reader::Raw
@@ -335,7 +335,7 @@ impl<'s> Fetcher<'s> {
                     None => Value::Null,
                 },
                 Reader::Meta(c) => c
-                    .first(doc)
+                    .get(doc)
                     .map(|v| Value::Int(v as i64))
                     .unwrap_or(Value::Null),
                 Reader::Source(name) => source

@@ -16,7 +16,9 @@ use serde::{Deserialize, Serialize};
 use tantivy::TantivyDocument;
 use tantivy::schema::document::Value as _;
 
-use super::document::{BufferedDoc, RowDoc, ShardSchema, StoredDoc, parse_source, write_source};
+use super::document::{
+    BufferedDoc, MetaColumn, RowDoc, ShardSchema, StoredDoc, parse_source, write_source,
+};
 use super::pk::{Entry, PkIndex, Place};
 use super::segment::{AliveSet, Segment};
 use super::translog::{Op, Translog, TranslogSync, read_ops};
@@ -206,8 +208,8 @@ impl State {
         }
         self.segments
             .get(&entry.place.seg)
-            .and_then(|s| s.segment.reader.fast_fields().u64("_version").ok())
-            .and_then(|c| c.first(entry.place.doc))
+            .and_then(|s| MetaColumn::version(&s.segment.reader).ok())
+            .and_then(|c| c.get(entry.place.doc))
             .unwrap_or(0)
     }
 
@@ -382,13 +384,13 @@ fn read_stored(segment: &Segment, doc: u32) -> Result<StoredDoc> {
         .get_first(schema.source)
         .and_then(|v| v.as_bytes())
         .unwrap_or(&[]);
-    let ff = segment.reader.fast_fields();
-    let first = |name: &str| ff.u64(name).ok().and_then(|c| c.first(doc)).unwrap_or(0);
+    let meta =
+        |column: tantivy::Result<MetaColumn>| column.ok().and_then(|c| c.get(doc)).unwrap_or(0);
     Ok(StoredDoc {
         id: segment.id_of(doc).unwrap_or_default(),
-        seq_no: first("_seq_no"),
-        version: first("_version"),
-        primary_term: first("_primary_term"),
+        seq_no: meta(MetaColumn::seq_no(&segment.reader)),
+        version: meta(MetaColumn::version(&segment.reader)),
+        primary_term: meta(MetaColumn::primary_term(&segment.reader)),
         source: Arc::new(parse_source(bytes)),
     })
 }
