@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use tantivy::directory::{Directory, RamDirectory};
+use tantivy::directory::{Directory, OwnedBytes, RamDirectory};
 use tantivy::indexer::merge_filtered_segments;
 use tantivy::{Index, IndexSettings, SegmentReader};
 
@@ -135,6 +135,9 @@ pub struct Segment {
     pub id: u32,
     pub index: Index,
     pub reader: SegmentReader,
+    /// The index's directory, unwrapped: reading a file through `index`
+    /// strips its footer, and persisting needs the file as written.
+    dir: RamDirectory,
 }
 
 impl std::fmt::Debug for Segment {
@@ -160,25 +163,31 @@ impl Segment {
         schema: &ShardSchema,
         docs: impl IntoIterator<Item = D>,
     ) -> Result<Segment> {
+        let dir = RamDirectory::create();
         let mut writer = Index::builder()
             .schema(schema.schema.clone())
             .settings(settings())
-            .single_segment_index_writer(RamDirectory::create(), 50_000_000)?;
+            .single_segment_index_writer(dir.clone(), 50_000_000)?;
         for d in docs {
             writer.add_document(d)?;
         }
         let index = writer.finalize()?;
-        Segment::from_index(id, index)
+        Segment::from_index(id, index, dir)
     }
 
-    /// Wraps a single-segment index.
-    pub fn from_index(id: u32, index: Index) -> Result<Segment> {
+    /// Wraps a single-segment index kept in `dir`.
+    fn from_index(id: u32, index: Index, dir: RamDirectory) -> Result<Segment> {
         let segments = index.searchable_segments()?;
         let seg = segments
             .first()
             .ok_or_else(|| Error::internal("index without segment"))?;
         let reader = SegmentReader::open(seg)?;
-        Ok(Segment { id, index, reader })
+        Ok(Segment {
+            id,
+            index,
+            reader,
+            dir,
+        })
     }
 
     /// Number of documents (dead or alive).
@@ -211,26 +220,40 @@ impl Segment {
                 }
             })
             .collect();
-        let index =
-            merge_filtered_segments(&segments, settings(), filters, RamDirectory::create())?;
-        Segment::from_index(id, index)
+        let dir = RamDirectory::create();
+        let index = merge_filtered_segments(&segments, settings(), filters, dir.clone())?;
+        Segment::from_index(id, index, dir)
     }
 
-    /// The segment's files (name, bytes), for persisting.
-    pub fn files(&self) -> Result<Vec<(String, Vec<u8>)>> {
-        let dir = self.index.directory();
+    /// The names of the segment's files (`meta.json` and its components).
+    pub fn file_names(&self) -> Result<Vec<String>> {
         let mut names: Vec<String> = vec!["meta.json".to_string()];
         for f in self.index.load_metas()?.list_segment_files() {
-            names.push(f.to_string_lossy().to_string());
+            // Components a segment does not have (e.g. no deletes) are listed
+            // but absent.
+            if self.dir.exists(&f).unwrap_or(false) {
+                names.push(f.to_string_lossy().to_string());
+            }
         }
         names.sort();
         names.dedup();
+        Ok(names)
+    }
+
+    /// The segment's files and their bytes, for persisting it. The bytes are
+    /// shared with the in-memory directory, not copied: a flush writes
+    /// hundreds of megabytes of segments during a bulk load.
+    pub fn files(&self) -> Result<Vec<(String, OwnedBytes)>> {
+        let names = self.file_names()?;
         let mut out = Vec::with_capacity(names.len());
         for n in names {
-            match dir.atomic_read(Path::new(&n)) {
-                Ok(bytes) => out.push((n, bytes)),
-                // Components a segment does not have (e.g. no deletes) are simply absent.
-                Err(tantivy::directory::error::OpenReadError::FileDoesNotExist(_)) => {}
+            match self.dir.open_read(Path::new(&n)) {
+                Ok(slice) => {
+                    let bytes = slice
+                        .read_bytes()
+                        .map_err(|e| Error::Io(format!("reading segment file {n}: {e}")))?;
+                    out.push((n, bytes));
+                }
                 Err(e) => return Err(Error::Io(format!("reading segment file {n}: {e}"))),
             }
         }
@@ -243,8 +266,8 @@ impl Segment {
         for (name, bytes) in files {
             dir.atomic_write(Path::new(&name), &bytes)?;
         }
-        let index = Index::open(dir)?;
-        Segment::from_index(id, index)
+        let index = Index::open(dir.clone())?;
+        Segment::from_index(id, index, dir)
     }
 
     /// Bytes the segment takes.

@@ -1124,7 +1124,7 @@ impl Shard {
             next_segment_id,
         };
         for (id, segment, has_deletes) in &segments {
-            let files = segment.files()?.into_iter().map(|(n, _)| n).collect();
+            let files = segment.file_names()?;
             point.segments.push(CommitSegment {
                 id: *id,
                 files,
