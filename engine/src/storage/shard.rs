@@ -1298,28 +1298,15 @@ fn pick_merge(segments: &BTreeMap<u32, SegmentSlot>) -> Option<Vec<u32>> {
 mod tests {
     use super::*;
     use crate::disk::MemDisk;
+    use crate::storage::tests::{put, table};
     use crate::types::Value;
-
-    fn row(id: i64, n: i64) -> Object {
-        let mut o = Object::default();
-        o.insert("id".into(), Value::Int(id));
-        o.insert("n".into(), Value::Int(n));
-        o
-    }
-
-    fn put(shard: &Shard, id: i64, n: i64) {
-        shard
-            .write(|b| b.put(id.to_string(), row(id, n), Expect::Any))
-            .unwrap();
-    }
 
     /// A refresh whose build fails puts its frozen documents back: nothing
     /// is lost, documents replaced meanwhile stay replaced, and the next
     /// refresh makes exactly the current versions searchable.
     #[tokio::test]
     async fn a_failed_build_loses_nothing() {
-        let table = Arc::new(TableInfo::for_tests(&["id"], 1));
-        let shard = Shard::open(table, 0, Arc::new(MemDisk::new()), false).unwrap();
+        let shard = Shard::open(table(), 0, Arc::new(MemDisk::new()), false).unwrap();
         for id in 0..10 {
             put(&shard, id, 0);
         }

@@ -7,18 +7,18 @@ use crate::catalog::TableInfo;
 use crate::disk::{Disk, MemDisk};
 use crate::types::{Object, Value};
 
-fn table() -> Arc<TableInfo> {
+pub(super) fn table() -> Arc<TableInfo> {
     Arc::new(TableInfo::for_tests(&["id"], 1))
 }
 
-fn row(id: i64, n: i64) -> Object {
+pub(super) fn row(id: i64, n: i64) -> Object {
     let mut o = Object::default();
     o.insert("id".into(), Value::Int(id));
     o.insert("n".into(), Value::Int(n));
     o
 }
 
-fn put(shard: &Shard, id: i64, n: i64) {
+pub(super) fn put(shard: &Shard, id: i64, n: i64) {
     shard
         .write(|b| b.put(id.to_string(), row(id, n), Expect::Any))
         .unwrap();
