@@ -98,9 +98,17 @@ fn main() {
     let docs = read_rows(&csv, rows);
     let docs: Vec<BufferedDoc> = docs
         .into_iter()
-        .map(|doc| BufferedDoc {
-            bytes: Arc::from(source_bytes(&doc.source)),
-            doc,
+        .map(|doc| {
+            let bytes = Arc::from(source_bytes(&doc.source));
+            let row = Arc::unwrap_or_clone(doc.source);
+            BufferedDoc::new(
+                doc.id,
+                doc.seq_no,
+                doc.version,
+                doc.primary_term,
+                row,
+                bytes,
+            )
         })
         .collect();
     println!("{} rows of {csv}", docs.len());

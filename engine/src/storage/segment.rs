@@ -316,7 +316,7 @@ impl Segment {
 mod tests {
     use super::*;
     use crate::catalog::TableInfo;
-    use crate::storage::document::{BufferedDoc, RowDoc, StoredDoc, source_bytes};
+    use crate::storage::document::{BufferedDoc, RowDoc, source_bytes};
     use crate::storage::shard::shard_schema;
     use crate::types::{Object, Value};
     use std::sync::Arc;
@@ -329,14 +329,7 @@ mod tests {
                 row.insert("id".into(), Value::Int(i));
                 row.insert("note".into(), Value::Text(format!("row number {i}")));
                 let bytes: Arc<[u8]> = source_bytes(&row).into();
-                let doc = StoredDoc {
-                    id: i.to_string(),
-                    seq_no: i as u64,
-                    version: 1,
-                    primary_term: 1,
-                    source: Arc::new(row),
-                };
-                BufferedDoc { doc, bytes }
+                BufferedDoc::new(i.to_string(), i as u64, 1, 1, row, bytes)
             })
             .collect();
         let docs = Arc::new(docs);

@@ -173,7 +173,7 @@ fn is_id<'a>(
     segments: &'a BTreeMap<u32, SegmentSlot>,
 ) -> impl Fn(&Entry, &str) -> bool + 'a {
     move |e: &Entry, id: &str| match buffers.get(e.place) {
-        Some(d) => d.doc.id == id,
+        Some(d) => d.id == id,
         None => segments
             .get(&e.place.seg)
             .and_then(|s| s.segment.id_of(e.place.doc))
@@ -193,7 +193,7 @@ impl State {
 
     fn load(&self, entry: Entry) -> Result<Option<StoredDoc>> {
         if let Some(d) = self.buffers.get(entry.place) {
-            return Ok(Some(d.doc.clone()));
+            return Ok(Some(d.to_stored()));
         }
         match self.segments.get(&entry.place.seg) {
             Some(slot) => read_stored(&slot.segment, entry.place.doc).map(Some),
@@ -204,7 +204,7 @@ impl State {
     /// The `_version` of a live document (without loading its source).
     fn version_of(&self, entry: Entry) -> u64 {
         if let Some(d) = self.buffers.get(entry.place) {
-            return d.doc.version;
+            return d.version;
         }
         self.segments
             .get(&entry.place.seg)
@@ -280,8 +280,8 @@ impl State {
         for d in frozen.iter().chain(open.iter()) {
             // Sequence numbers are unique within a shard: an entry with this
             // document's is this document.
-            let current = |e: &Entry, _: &str| e.seq_no == d.doc.seq_no;
-            if self.pk.get(&d.doc.id, current).is_none() {
+            let current = |e: &Entry, _: &str| e.seq_no == d.seq_no;
+            if self.pk.get(&d.id, current).is_none() {
                 continue;
             }
             let place = Place {
@@ -290,10 +290,10 @@ impl State {
             };
             self.buffers.open.push(d.clone());
             let entry = Entry {
-                seq_no: d.doc.seq_no,
+                seq_no: d.seq_no,
                 place,
             };
-            self.pk.put(&d.doc.id, entry, current);
+            self.pk.put(&d.id, entry, current);
         }
         self.unrefreshed = true;
     }
@@ -306,12 +306,7 @@ impl State {
     /// Applies an operation; `parsed` is the source already as a row, when
     /// the caller has it (saves parsing the bytes back).
     /// `known_absent`: the id has no live document (saves a pk lookup).
-    fn apply_parsed(
-        &mut self,
-        op: Op,
-        parsed: Option<Arc<Object>>,
-        known_absent: bool,
-    ) -> Result<()> {
+    fn apply_parsed(&mut self, op: Op, parsed: Option<Object>, known_absent: bool) -> Result<()> {
         let seq_no = op.seq_no();
         match op {
             Op::Index {
@@ -328,21 +323,16 @@ impl State {
                     seg: self.buffers.open_seg,
                     doc: self.buffers.open.len() as u32,
                 };
-                let doc = StoredDoc {
-                    id,
-                    seq_no,
-                    version,
-                    primary_term,
-                    source: parsed.unwrap_or_else(|| Arc::new(parse_source(&source))),
-                };
+                let row = parsed.unwrap_or_else(|| parse_source(&source));
+                let doc = BufferedDoc::new(id, seq_no, version, primary_term, row, source);
                 let State {
                     pk,
                     buffers,
                     segments,
                     ..
                 } = self;
-                buffers.open.push(BufferedDoc { doc, bytes: source });
-                let id = &buffers.open[place.doc as usize].doc.id;
+                buffers.open.push(doc);
+                let id = &buffers.open[place.doc as usize].id;
                 pk.put(id, Entry { seq_no, place }, is_id(buffers, segments));
             }
             Op::Delete { id, .. } => {
@@ -776,7 +766,7 @@ impl Shard {
                             primary_term,
                             source: Arc::from(&scratch[..]),
                         },
-                        Some(Arc::new(source)),
+                        Some(source),
                         absent,
                     )
                 }
