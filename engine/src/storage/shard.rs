@@ -158,7 +158,7 @@ struct State {
 }
 
 /// A buffer frozen for a refresh: `docs[i]` becomes document `i` of segment
-/// `seg_id`, dead if `i` is in `dead`.
+/// `seg_id`, dead if `i` is in `dead` (in no particular order).
 struct Frozen {
     seg_id: u32,
     docs: Arc<Vec<BufferedDoc>>,
@@ -241,9 +241,7 @@ impl State {
             return None;
         }
         let seg_id = self.buffers.open_seg;
-        let mut dead = std::mem::take(&mut self.buffers.open_dead);
-        dead.sort_unstable();
-        dead.dedup();
+        let dead = std::mem::take(&mut self.buffers.open_dead);
         let docs = Arc::new(self.open_buffer());
         self.buffers.frozen = Some((seg_id, docs.clone()));
         Some(Frozen { seg_id, docs, dead })
@@ -881,6 +879,8 @@ impl Shard {
             alive.kill(*doc);
         }
         st.buffers.frozen = None;
+        // Its dead documents are deletes a flush must write.
+        let deletes = u64::from(alive.len() - alive.num_alive());
         if alive.num_alive() > 0 {
             st.segments.insert(
                 frozen.seg_id,
@@ -890,8 +890,7 @@ impl Shard {
                     alive,
                     dirty: false,
                     persisted: false,
-                    // Its dead documents are deletes a flush must write.
-                    alive_version: frozen.dead.len() as u64,
+                    alive_version: deletes,
                     persisted_alive_version: 0,
                 },
             );
