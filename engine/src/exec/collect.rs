@@ -20,9 +20,10 @@ use super::rows::sort_rows;
 use crate::error::Result;
 use crate::expr::{AggCall, AggState, EvalCtx, Expr};
 use crate::planner::{ScanColumn, SortKey};
-use crate::storage::document::{MetaColumn, column_path, parse_source};
+use crate::storage::document::{MetaColumn, column_path};
 use crate::storage::segment::Segment;
 use crate::storage::shard::shard_schema;
+use crate::storage::source::{parse_source, source_json};
 use crate::storage::{Snapshot, StoredDoc};
 use crate::types::{DataType, Object, Row, Value};
 
@@ -299,7 +300,7 @@ impl<'s> Fetcher<'s> {
 
     /// The scan row of `doc`.
     pub fn row(&mut self, doc: u32) -> Result<Row> {
-        let mut source: Option<(Object, Vec<u8>)> = None;
+        let mut source: Option<Object> = None;
         let mut id: Option<String> = None;
         if let Some(store) = &self.store {
             let td: TantivyDocument = store.get(doc)?;
@@ -307,13 +308,12 @@ impl<'s> Fetcher<'s> {
             let bytes = td
                 .get_first(schema.source)
                 .and_then(|v| v.as_bytes())
-                .unwrap_or(&[])
-                .to_vec();
+                .unwrap_or(&[]);
+            source = Some(parse_source(bytes));
             id = td
                 .get_first(schema.id)
                 .and_then(|v| v.as_str())
                 .map(str::to_string);
-            source = Some((parse_source(&bytes), bytes));
         }
         let mut row = Vec::with_capacity(self.readers.len());
         for r in &self.readers {
@@ -340,11 +340,11 @@ impl<'s> Fetcher<'s> {
                     .unwrap_or(Value::Null),
                 Reader::Source(name) => source
                     .as_ref()
-                    .and_then(|(o, _)| o.get(name.as_str()).cloned())
+                    .and_then(|o| o.get(name.as_str()).cloned())
                     .unwrap_or(Value::Null),
                 Reader::Raw => source
                     .as_ref()
-                    .map(|(_, b)| Value::Text(String::from_utf8_lossy(b).into_owned()))
+                    .map(|o| Value::Text(source_json(o)))
                     .unwrap_or(Value::Null),
                 Reader::DocId => Value::Int(doc as i64),
                 Reader::Score => Value::Float(1.0),
@@ -468,10 +468,7 @@ pub fn stored_row(doc: &StoredDoc, scan: &[ScanColumn]) -> Row {
             ScanColumn::Version => Value::Int(doc.version as i64),
             ScanColumn::PrimaryTerm => Value::Int(doc.primary_term as i64),
             ScanColumn::Score => Value::Float(1.0),
-            ScanColumn::Raw => Value::Text(
-                String::from_utf8_lossy(&crate::storage::document::source_bytes(&doc.source))
-                    .into_owned(),
-            ),
+            ScanColumn::Raw => Value::Text(source_json(&doc.source)),
             ScanColumn::DocId => Value::Null,
         })
         .collect()

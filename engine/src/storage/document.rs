@@ -9,7 +9,7 @@
 //! | `_seq_no`       | sequence number, fast column                       |
 //! | `_version`      | version, fast column, absent when 1                |
 //! | `_primary_term` | primary term at write time, fast column, absent when 1 |
-//! | `_source`       | the row as compact JSON, stored                    |
+//! | `_source`       | the row, binary-encoded ([`super::source`]), stored |
 //! | `doc`           | every user column, as a JSON object: each leaf is indexed (exact terms) and a fast column (`doc.col`, `doc.obj.key`) |
 //!
 //! Putting the user columns into one JSON field lets the table's schema grow
@@ -162,27 +162,8 @@ pub fn column_path(column: &str, path: &[String]) -> String {
     s
 }
 
-/// Serialises a row as compact JSON (the `_source`).
-pub fn source_bytes(source: &Object) -> Vec<u8> {
-    let mut out = Vec::new();
-    write_source(&mut out, source);
-    out
-}
-
-/// Appends a row's `_source` to `out` (a buffer reused across rows saves
-/// the reallocations of growing a fresh one per row).
-pub fn write_source(out: &mut Vec<u8>, source: &Object) {
-    // Serialising a map of plain values to a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, source);
-}
-
-/// Parses a stored `_source`.
-pub fn parse_source(bytes: &[u8]) -> Object {
-    serde_json::from_slice::<Object>(bytes).unwrap_or_default()
-}
-
 /// A written row as the indexing buffer keeps it, with its `_source` as
-/// serialised for the translog (the segment stores the same bytes).
+/// encoded for the translog (the segment stores the same bytes).
 ///
 /// The columns are kept as a plain slice, without the hash index of an
 /// [`Object`]: nothing looks a buffered row's columns up by name (a get

@@ -4,6 +4,7 @@ pub mod document;
 pub mod pk;
 pub mod segment;
 pub mod shard;
+pub mod source;
 pub mod translog;
 
 pub use document::{ShardSchema, StoredDoc};

@@ -316,8 +316,9 @@ impl Segment {
 mod tests {
     use super::*;
     use crate::catalog::TableInfo;
-    use crate::storage::document::{BufferedDoc, RowDoc, source_bytes};
+    use crate::storage::document::{BufferedDoc, RowDoc};
     use crate::storage::shard::shard_schema;
+    use crate::storage::source::source_bytes;
     use crate::types::{Object, Value};
     use std::sync::Arc;
 

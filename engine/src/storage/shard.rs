@@ -16,11 +16,10 @@ use serde::{Deserialize, Serialize};
 use tantivy::TantivyDocument;
 use tantivy::schema::document::Value as _;
 
-use super::document::{
-    BufferedDoc, MetaColumn, RowDoc, ShardSchema, StoredDoc, parse_source, write_source,
-};
+use super::document::{BufferedDoc, MetaColumn, RowDoc, ShardSchema, StoredDoc};
 use super::pk::{Entry, PkIndex, Place};
 use super::segment::{AliveSet, Segment};
+use super::source::{parse_source, write_source};
 use super::translog::{Op, Translog, TranslogSync, read_ops};
 use crate::catalog::TableInfo;
 use crate::disk::Disk;

@@ -25,7 +25,8 @@ pub enum Op {
         seq_no: u64,
         version: u64,
         primary_term: u64,
-        /// The row as JSON; shared with the indexing buffer.
+        /// The row, encoded as [`super::source`] does; shared with the
+        /// indexing buffer.
         source: Arc<[u8]>,
     },
     Delete {
