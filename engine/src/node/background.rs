@@ -29,7 +29,10 @@ pub(super) fn start(node: Weak<Node>) {
                     last_refresh.insert(table.uuid.clone(), now);
                 }
                 for s in node.shards_of(&table.uuid) {
-                    if (due && s.needs_refresh()) || s.needs_flush() || s.needs_merge() {
+                    if s.needs_flush() {
+                        s.start_flush();
+                    }
+                    if (due && s.needs_refresh()) || s.needs_merge() {
                         // One shard at a time, like Elasticsearch's single merge
                         // thread on small machines: housekeeping uses one core and
                         // leaves the other to the writers. While merges run,

@@ -89,7 +89,123 @@ struct RawRequest {
     #[serde(default)]
     args: Option<Value>,
     #[serde(default)]
-    bulk_args: Option<Value>,
+    bulk_args: Option<BulkArgs>,
+}
+
+/// `bulk_args` as sent. Rows are parsed one by one into vectors allocated
+/// at the previous row's length: a bulk request's rows nearly always have
+/// one length, and growing each row's vector from empty allocated it twice.
+enum BulkArgs {
+    Rows(Vec<Vec<Value>>),
+    /// An array with an element that is not an array.
+    NotArrayOfArrays,
+    NotArray,
+}
+
+impl<'de> serde::Deserialize<'de> for BulkArgs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<BulkArgs, D::Error> {
+        d.deserialize_any(BulkVisitor)
+    }
+}
+
+/// Visits `bulk_args`: anything but an array (or null) is [`BulkArgs::NotArray`].
+struct BulkVisitor;
+
+/// Visits one row of `bulk_args`, expecting `width` values; `None` if it is
+/// not an array.
+struct RowVisitor {
+    width: usize,
+}
+
+/// Implements every non-array visit of a visitor as `$value`, consuming
+/// whatever was there.
+macro_rules! not_an_array {
+    ($value:expr) => {
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            while map
+                .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                .is_some()
+            {}
+            Ok($value)
+        }
+    };
+}
+
+impl<'de> serde::de::Visitor<'de> for BulkVisitor {
+    type Value = BulkArgs;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array of arrays")
+    }
+
+    not_an_array!(BulkArgs::NotArray);
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<BulkArgs, A::Error> {
+        let mut rows = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+        let mut width = 0;
+        let mut all_arrays = true;
+        while let Some(row) = seq.next_element_seed(RowVisitor { width })? {
+            match row {
+                Some(row) => {
+                    width = row.len();
+                    rows.push(row);
+                }
+                None => all_arrays = false,
+            }
+        }
+        Ok(if all_arrays {
+            BulkArgs::Rows(rows)
+        } else {
+            BulkArgs::NotArrayOfArrays
+        })
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for RowVisitor {
+    type Value = Option<Vec<Value>>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for RowVisitor {
+    type Value = Option<Vec<Value>>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array")
+    }
+
+    not_an_array!(None);
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut row = Vec::with_capacity(self.width.min(4096));
+        while let Some(v) = seq.next_element::<Value>()? {
+            row.push(v);
+        }
+        Ok(Some(row))
+    }
 }
 
 fn parse_request(body: &[u8]) -> Result<SqlRequest, Error> {
@@ -118,22 +234,14 @@ fn parse_request(body: &[u8]) -> Result<SqlRequest, Error> {
         }
     };
     let bulk_args = match raw.bulk_args {
-        None | Some(Value::Null) => None,
-        Some(Value::Array(rows)) => {
-            let mut out = Vec::with_capacity(rows.len());
-            for r in rows {
-                match r {
-                    Value::Array(a) => out.push(a),
-                    _ => {
-                        return Err(Error::InvalidArgument(
-                            "Field [bulk_args] must be an array of arrays".into(),
-                        ));
-                    }
-                }
-            }
-            Some(out)
+        None => None,
+        Some(BulkArgs::Rows(rows)) => Some(rows),
+        Some(BulkArgs::NotArrayOfArrays) => {
+            return Err(Error::InvalidArgument(
+                "Field [bulk_args] must be an array of arrays".into(),
+            ));
         }
-        Some(_) => {
+        Some(BulkArgs::NotArray) => {
             return Err(Error::InvalidArgument(
                 "Field [bulk_args] must be an array".into(),
             ));
@@ -311,5 +419,40 @@ mod tests {
         );
         let ok = parse_request(br#"{"stmt": "select ?", "args": [1]}"#).unwrap();
         assert_eq!(ok.args, vec![Value::Int(1)]);
+    }
+
+    #[test]
+    fn bulk_args_are_arrays_of_arrays() {
+        let error = |body: &[u8]| parse_request(body).unwrap_err().to_string();
+        for body in [
+            &br#"{"stmt": "x", "bulk_args": 1}"#[..],
+            br#"{"stmt": "x", "bulk_args": "a"}"#,
+            br#"{"stmt": "x", "bulk_args": {"a": [1]}}"#,
+        ] {
+            assert!(error(body).contains("must be an array"), "{}", error(body));
+        }
+        for body in [
+            &br#"{"stmt": "x", "bulk_args": [[1], 2]}"#[..],
+            br#"{"stmt": "x", "bulk_args": [null]}"#,
+            br#"{"stmt": "x", "bulk_args": [[1], {"a": [1, 2]}, [3]]}"#,
+        ] {
+            assert!(
+                error(body).contains("must be an array of arrays"),
+                "{}",
+                error(body)
+            );
+        }
+        assert!(error(br#"{"stmt": "x", "bulk_args": [[1], [2"#).contains("Failed to parse"));
+        let rows =
+            parse_request(br#"{"stmt": "x", "bulk_args": [[1, "a"], [], [null, [2], {"b": 3}]]}"#)
+                .unwrap()
+                .bulk_args
+                .unwrap();
+        assert_eq!(rows.len(), 3);
+        assert_eq!(rows[0], vec![Value::Int(1), Value::Text("a".into())]);
+        assert!(rows[1].is_empty());
+        assert_eq!(rows[2][1], Value::Array(vec![Value::Int(2)]));
+        let none = parse_request(br#"{"stmt": "x", "bulk_args": null}"#).unwrap();
+        assert!(none.bulk_args.is_none());
     }
 }

@@ -10,6 +10,7 @@
 //! replays the translog on top of it.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
@@ -543,6 +544,8 @@ pub struct Shard {
     refresh_lock: tokio::sync::Mutex<()>,
     /// Serialises merges, which run beside refreshes.
     merge_lock: tokio::sync::Mutex<()>,
+    /// A background flush is running ([`Shard::start_flush`]).
+    flushing: AtomicBool,
 }
 
 impl std::fmt::Debug for Shard {
@@ -672,6 +675,7 @@ impl Shard {
             snapshot: Mutex::new(Arc::new(snapshot)),
             refresh_lock: tokio::sync::Mutex::new(()),
             merge_lock: tokio::sync::Mutex::new(()),
+            flushing: AtomicBool::new(false),
         };
         if replayed > 0 {
             shard.refresh_locked()?;
@@ -811,17 +815,15 @@ impl Shard {
         self.refresh_inner().await
     }
 
-    /// Background housekeeping: refresh (when due), flush (when the translog
-    /// is large), merge (when segments pile up). Work already running on this
-    /// shard is not waited for: the next tick tries again.
+    /// Background housekeeping: refresh (when due) and merge (when segments
+    /// pile up). Work already running on this shard is not waited for: the
+    /// next tick tries again.
     pub async fn maintain(&self, refresh_due: bool) -> Result<()> {
-        if let Ok(_r) = self.refresh_lock.try_lock() {
-            if refresh_due && self.needs_refresh() {
-                self.refresh_inner().await?;
-            }
-            if self.needs_flush() {
-                self.flush_inner().await?;
-            }
+        if let Ok(_r) = self.refresh_lock.try_lock()
+            && refresh_due
+            && self.needs_refresh()
+        {
+            self.refresh_inner().await?;
         }
         if let Ok(_m) = self.merge_lock.try_lock() {
             self.merge_inner(pick_merge).await?;
@@ -1037,6 +1039,21 @@ impl Shard {
         }
         self.publish(st);
         Ok(true)
+    }
+
+    /// Starts a flush in the background unless one is running. A flush
+    /// mostly writes files, so housekeeping does not wait for it: the next
+    /// shard's refresh goes on building while the disk works. A failed flush
+    /// is retried when housekeeping next finds [`Shard::needs_flush`].
+    pub fn start_flush(self: &Arc<Self>) {
+        if self.flushing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let shard = self.clone();
+        crate::runtime::spawn(async move {
+            let _ = shard.flush().await;
+            shard.flushing.store(false, Ordering::Release);
+        });
     }
 
     /// Persists everything: refresh, write new segments and alive sets, write
