@@ -11,7 +11,6 @@ use std::collections::HashMap;
 
 use tantivy::columnar::{Column, StrColumn};
 use tantivy::query::EnableScoring;
-use tantivy::schema::document::Value as _;
 use tantivy::store::StoreReader;
 use tantivy::{DocSet, TERMINATED, TantivyDocument};
 
@@ -303,17 +302,10 @@ impl<'s> Fetcher<'s> {
         let mut source: Option<Object> = None;
         let mut id: Option<String> = None;
         if let Some(store) = &self.store {
-            let td: TantivyDocument = store.get(doc)?;
+            let stored: TantivyDocument = store.get(doc)?;
             let schema = shard_schema();
-            let bytes = td
-                .get_first(schema.source)
-                .and_then(|v| v.as_bytes())
-                .unwrap_or(&[]);
-            source = Some(parse_source(bytes));
-            id = td
-                .get_first(schema.id)
-                .and_then(|v| v.as_str())
-                .map(str::to_string);
+            source = Some(parse_source(schema.stored_source(&stored)));
+            id = schema.stored_id(&stored);
         }
         let mut row = Vec::with_capacity(self.readers.len());
         for r in &self.readers {

@@ -25,13 +25,14 @@
 
 use std::sync::Arc;
 
-use tantivy::SegmentReader;
 use tantivy::columnar::Column;
+use tantivy::schema::document::Value as _;
 use tantivy::schema::document::{Document, ReferenceValue, ReferenceValueLeaf};
 use tantivy::schema::{
     BytesOptions, Field, IndexRecordOption, JsonObjectOptions, NumericOptions, Schema,
     TextFieldIndexing, TextOptions,
 };
+use tantivy::{SegmentReader, TantivyDocument};
 
 use crate::catalog::TableInfo;
 use crate::types::{ColumnPolicy, DataType, Key, Object, ObjectType, Value};
@@ -86,6 +87,24 @@ impl ShardSchema {
             source,
             doc,
         }
+    }
+}
+
+impl ShardSchema {
+    /// The `_id` of a document read from a segment's store.
+    pub fn stored_id(&self, stored: &TantivyDocument) -> Option<String> {
+        stored
+            .get_first(self.id)
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    }
+
+    /// The `_source` bytes of a document read from a segment's store.
+    pub fn stored_source<'a>(&self, stored: &'a TantivyDocument) -> &'a [u8] {
+        stored
+            .get_first(self.source)
+            .and_then(|v| v.as_bytes())
+            .unwrap_or(&[])
     }
 }
 

@@ -308,11 +308,8 @@ impl Segment {
     /// The `_id` of one document (from the document store).
     pub fn id_of(&self, doc: u32) -> Option<String> {
         let store = self.reader.get_store_reader(1).ok()?;
-        let td: tantivy::TantivyDocument = store.get(doc).ok()?;
-        use tantivy::schema::document::Value as _;
-        td.get_first(super::shard::shard_schema().id)
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
+        let stored: tantivy::TantivyDocument = store.get(doc).ok()?;
+        super::shard::shard_schema().stored_id(&stored)
     }
 }
 

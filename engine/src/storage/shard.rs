@@ -15,7 +15,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
 use tantivy::TantivyDocument;
-use tantivy::schema::document::Value as _;
 
 use super::document::{BufferedDoc, MetaColumn, RowDoc, ShardSchema, StoredDoc};
 use super::pk::{Entry, PkIndex, Place};
@@ -366,20 +365,16 @@ impl State {
 /// Reads a stored document from a segment.
 fn read_stored(segment: &Segment, doc: u32) -> Result<StoredDoc> {
     let store = segment.reader.get_store_reader(1)?;
-    let td: TantivyDocument = store.get(doc)?;
+    let stored: TantivyDocument = store.get(doc)?;
     let schema = shard_schema();
-    let bytes = td
-        .get_first(schema.source)
-        .and_then(|v| v.as_bytes())
-        .unwrap_or(&[]);
     let meta =
         |column: tantivy::Result<MetaColumn>| column.ok().and_then(|c| c.get(doc)).unwrap_or(0);
     Ok(StoredDoc {
-        id: segment.id_of(doc).unwrap_or_default(),
+        id: schema.stored_id(&stored).unwrap_or_default(),
         seq_no: meta(MetaColumn::seq_no(&segment.reader)),
         version: meta(MetaColumn::version(&segment.reader)),
         primary_term: meta(MetaColumn::primary_term(&segment.reader)),
-        source: Arc::new(parse_source(bytes)),
+        source: Arc::new(parse_source(schema.stored_source(&stored))),
     })
 }
 
