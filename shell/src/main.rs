@@ -14,16 +14,19 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 /// How long freed memory stays with the process, in milliseconds.
-const PURGE_DELAY_MS: std::os::raw::c_long = 10_000;
+const PURGE_DELAY_MS: std::os::raw::c_long = 60_000;
 
 /// Each refresh builds segments in fresh buffers of many megabytes. With
 /// mimalloc's default purge delay (10 ms in mimalloc 2, 1 s in mimalloc 3)
 /// those pages go back to the OS between refreshes and come back zeroed by
-/// page faults. Freed memory is kept for 10 s, longer than one round of
-/// refreshes over a node's shards under load: with mimalloc 3's 1 s, a 5M
-/// steps ingest took 223k page faults and 6% more CPU than with 10 s (45k),
-/// at the same peak memory. The environment variable `MIMALLOC_PURGE_DELAY`
-/// still overrides this.
+/// page faults (transparent huge pages: 2 MB zeroed per fault). Freed memory
+/// is kept for a minute, longer than one round of refreshes over a node's
+/// shards under load (a 5M steps ingest builds segments of up to 800k rows,
+/// several seconds each). Page faults in that ingest: 223k with 1 s, 45–70k
+/// with 10 s (zeroing pages was still 7–9% of the CPU), 1.9k with 60 s; peak
+/// memory 2.8–3.3 GB with 10 s, 3.5 GB with 60 s. An idle node gives the
+/// memory back a minute later. The environment variable
+/// `MIMALLOC_PURGE_DELAY` still overrides this.
 fn tune_allocator() {
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
         return;
