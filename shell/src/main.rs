@@ -35,7 +35,10 @@ fn tune_allocator() {
     // for a documented default makes sure the index still names the purge
     // delay (the test below fails when an upgrade moves it).
     unsafe {
-        if matches!(libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY), 10 | 1000) {
+        if matches!(
+            libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY),
+            10 | 1000
+        ) {
             libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS);
         }
     }
