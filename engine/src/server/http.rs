@@ -272,7 +272,7 @@ fn bulk_json(results: &[Result<i64, Error>], duration_ms: f64) -> String {
         match r {
             Ok(n) => {
                 out.push_str("{\"rowcount\":");
-                out.push_str(&n.to_string());
+                out.push_str(itoa::Buffer::new().format(*n));
                 out.push('}');
             }
             Err(e) => out.push_str(
