@@ -24,8 +24,8 @@ const PURGE_DELAY_MS: std::os::raw::c_long = 60_000;
 /// shards under load (a 5M steps ingest builds segments of up to 800k rows,
 /// several seconds each). Page faults in that ingest: 223k with 1 s, 45–70k
 /// with 10 s (zeroing pages was still 7–9% of the CPU), 1.6–2.1k with 60 s,
-/// at about the same peak memory (2.8–3.4 GB with 10 s, 3.3–3.5 GB with
-/// 60 s). An idle node gives the memory back a minute later. The environment variable
+/// for a little more peak memory (3.3–3.6 GB with 60 s, 3.1–3.3 GB with 1 s).
+/// An idle node gives the memory back a minute later. The environment variable
 /// `MIMALLOC_PURGE_DELAY` still overrides this.
 fn tune_allocator() {
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
