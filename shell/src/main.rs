@@ -22,11 +22,11 @@ const PURGE_DELAY_MS: std::os::raw::c_long = 60_000;
 /// page faults (transparent huge pages: 2 MB zeroed per fault). Freed memory
 /// is kept for a minute, longer than one round of refreshes over a node's
 /// shards under load (a 5M steps ingest builds segments of up to 800k rows,
-/// several seconds each). Page faults in that ingest: 223k with 1 s, 45–70k
-/// with 10 s (zeroing pages was still 7–9% of the CPU), 1.6–2.1k with 60 s,
-/// for a little more peak memory (3.3–3.6 GB with 60 s, 3.1–3.3 GB with 1 s).
-/// An idle node gives the memory back a minute later. The environment variable
-/// `MIMALLOC_PURGE_DELAY` still overrides this.
+/// several seconds each). Page faults in that ingest: 181–223k with 1 s,
+/// 21–74k with 10 s (zeroing pages was still 7–9% of the CPU), 1.6–2.1k
+/// with 60 s, for a little more peak memory (3.3–3.6 GB with 60 s, 3.1–3.4 GB
+/// with 1 s). An idle node gives the memory back a minute later. The
+/// environment variable `MIMALLOC_PURGE_DELAY` still overrides this.
 fn tune_allocator() {
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
         return;

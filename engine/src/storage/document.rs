@@ -88,9 +88,7 @@ impl ShardSchema {
             doc,
         }
     }
-}
 
-impl ShardSchema {
     /// The `_id` of a document read from a segment's store.
     pub fn stored_id(&self, stored: &TantivyDocument) -> Option<String> {
         stored
