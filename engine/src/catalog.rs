@@ -212,6 +212,95 @@ impl TableInfo {
     pub fn replicas_wanted(&self, nodes: usize) -> u32 {
         self.number_of_replicas.wanted(nodes)
     }
+
+    /// `mapping.depth.limit`: how deep a column may nest objects and arrays,
+    /// counting a top-level column as 1 (Elasticsearch's definition).
+    pub fn mapping_depth_limit(&self) -> usize {
+        self.usize_setting(MAPPING_DEPTH_LIMIT)
+            .unwrap_or(crate::limits::DEFAULT_MAPPING_DEPTH)
+    }
+
+    /// `mapping.total_fields.limit`: how many columns, nested ones included,
+    /// a table may have.
+    pub fn total_fields_limit(&self) -> usize {
+        self.usize_setting(TOTAL_FIELDS_LIMIT)
+            .unwrap_or(DEFAULT_TOTAL_FIELDS)
+    }
+
+    fn usize_setting(&self, key: &str) -> Option<usize> {
+        match self.settings.get(key)? {
+            serde_json::Value::Number(n) => n.as_u64().map(|n| n as usize),
+            serde_json::Value::String(s) => s.parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// Checks the columns against the table's mapping limits; every table
+    /// is checked before it is stored, so that an accepted schema always
+    /// reads back and never grows without bound.
+    pub fn check_mapping(&self) -> Result<()> {
+        let depth_limit = self.mapping_depth_limit();
+        let mut fields = 0usize;
+        // (type, its column path, its depth): an explicit stack, because a
+        // type arriving here may be as deep as the statement that made it.
+        let mut pending: Vec<(&DataType, String, usize)> = self
+            .columns
+            .iter()
+            .map(|c| (&c.data_type, c.name.clone(), 1))
+            .collect();
+        while let Some((ty, path, depth)) = pending.pop() {
+            fields += 1;
+            if depth > depth_limit {
+                return Err(Error::InvalidArgument(format!(
+                    "Limit of mapping depth [{depth_limit}] has been exceeded due to object \
+                     field [{path}]"
+                )));
+            }
+            match ty {
+                DataType::Array(inner) => pending.push((inner, path, depth + 1)),
+                DataType::Object(o) => {
+                    for f in &o.fields {
+                        pending.push((&f.data_type, format!("{path}['{}']", f.name), depth + 1));
+                    }
+                }
+                _ => {}
+            }
+        }
+        let limit = self.total_fields_limit();
+        if fields > limit {
+            return Err(Error::InvalidArgument(format!(
+                "Limit of total fields [{limit}] has been exceeded"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The table setting that bounds how deep columns nest.
+pub const MAPPING_DEPTH_LIMIT: &str = "mapping.depth.limit";
+/// The table setting that bounds how many columns a table has.
+pub const TOTAL_FIELDS_LIMIT: &str = "mapping.total_fields.limit";
+/// The default of `mapping.total_fields.limit` (Elasticsearch's and CrateDB's).
+pub const DEFAULT_TOTAL_FIELDS: usize = 1000;
+/// The highest `mapping.total_fields.limit` a table may set: the catalog is
+/// rewritten whole on every schema change, so it must stay small.
+pub const MAX_TOTAL_FIELDS: usize = 10_000;
+
+/// How deep a value nests objects and arrays: 0 for a scalar, 1 for an
+/// array of scalars, and so on. Iterative, for values of any depth.
+pub fn value_nesting(v: &crate::types::Value) -> usize {
+    use crate::types::Value;
+    let mut deepest = 0;
+    let mut pending = vec![(v, 0usize)];
+    while let Some((v, depth)) = pending.pop() {
+        deepest = deepest.max(depth);
+        match v {
+            Value::Array(items) => pending.extend(items.iter().map(|x| (x, depth + 1))),
+            Value::Object(o) => pending.extend(o.values().map(|x| (x, depth + 1))),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 /// Adds `path` (below top-level `column`) with type `ty` to a table, creating
@@ -338,6 +427,18 @@ impl Catalog {
         };
         serde_json::to_vec_pretty(&file)
             .map_err(|e| Error::internal(format!("cannot serialise catalog: {e}")))
+    }
+
+    /// Serialises the catalog and checks that the bytes read back, so that a
+    /// catalog that could not be opened again is never written.
+    pub fn to_checked_bytes(&self) -> Result<Vec<u8>> {
+        let bytes = self.to_bytes()?;
+        Catalog::from_bytes(&bytes).map_err(|e| {
+            Error::internal(format!(
+                "the new catalog would not read back ({e}); nothing was changed"
+            ))
+        })?;
+        Ok(bytes)
     }
 
     /// Reads a persisted catalog.

@@ -68,6 +68,9 @@ pub enum Error {
     /// A shard cannot serve the request (5002).
     #[error("ShardsUnavailableException[{0}]")]
     ShardsUnavailable(String),
+    /// A circuit breaker refused memory the work needed (5000, as in CrateDB).
+    #[error("CircuitBreakingException[{0}]")]
+    CircuitBreaking(String),
     /// The statement was killed (5005).
     #[error("JobKilledException[{0}]")]
     Killed(String),
@@ -100,7 +103,7 @@ impl Error {
             Error::RelationExists(_) => 4093,
             Error::ShardsUnavailable(_) => 5002,
             Error::Killed(_) => 5005,
-            Error::Io(_) | Error::Internal(_) => 5000,
+            Error::Io(_) | Error::Internal(_) | Error::CircuitBreaking(_) => 5000,
         }
     }
 

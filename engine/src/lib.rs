@@ -19,6 +19,7 @@
 //!     cluster_name: "shoal".into(),
 //!     durable: true,
 //!     http_address: None,
+//!     ..NodeConfig::default()
 //! };
 //! let node = Node::open(config, disk)?;
 //! let session = Session::default();
@@ -39,11 +40,13 @@
 //! # }
 //! ```
 
+pub mod breaker;
 pub mod catalog;
 pub mod disk;
 pub mod error;
 pub mod exec;
 pub mod expr;
+pub mod limits;
 pub mod node;
 pub mod planner;
 pub mod runtime;

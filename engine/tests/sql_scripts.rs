@@ -44,6 +44,7 @@ fn open(disk: &MemDisk) -> Arc<Node> {
         cluster_name: "test".into(),
         durable: true,
         http_address: None,
+        ..NodeConfig::default()
     };
     let d: Arc<dyn Disk> = Arc::new(disk.clone());
     Node::open(config, d).expect("open node")

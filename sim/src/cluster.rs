@@ -63,6 +63,7 @@ impl SimCluster {
                                 cluster_name: "sim".into(),
                                 durable: true,
                                 http_address: None,
+                                ..NodeConfig::default()
                             };
                             let d: Arc<dyn Disk> = Arc::new(disk);
                             match Node::open(config, d) {

@@ -16,6 +16,7 @@ use tantivy::{DocSet, TERMINATED, TantivyDocument};
 
 use super::pushdown;
 use super::rows::sort_rows;
+use crate::breaker::{HeapSize, LocalReservation};
 use crate::error::Result;
 use crate::expr::{AggCall, AggState, EvalCtx, Expr};
 use crate::planner::{ScanColumn, SortKey};
@@ -99,24 +100,35 @@ impl Groups {
     }
 }
 
-/// Accumulates rows into a partial result.
+/// Accumulates rows into a partial result, accounting what it holds on the
+/// statement's memory.
 pub struct Sink<'a> {
     spec: &'a CollectSpec,
     ctx: &'a EvalCtx,
     rows: Vec<Row>,
     groups: HashMap<Vec<Value>, Vec<AggState>>,
     residual: Option<&'a Expr>,
+    memory: LocalReservation<'a>,
 }
+
+/// What a group takes besides its key's values: the hash table's entry and
+/// the states' vector.
+const GROUP_OVERHEAD: usize = 64;
 
 impl<'a> Sink<'a> {
     /// A sink applying `residual` before `spec`'s mode.
     pub fn new(spec: &'a CollectSpec, ctx: &'a EvalCtx, residual: Option<&'a Expr>) -> Sink<'a> {
+        let label = match spec.mode {
+            CollectMode::Rows { .. } => "collect",
+            CollectMode::Groups { .. } => "group by",
+        };
         Sink {
             spec,
             ctx,
             rows: Vec::new(),
             groups: HashMap::new(),
             residual,
+            memory: LocalReservation::new(&ctx.memory, label),
         }
     }
 
@@ -137,6 +149,7 @@ impl<'a> Sink<'a> {
                 for o in outputs {
                     out.push(o.eval(&row, self.ctx)?);
                 }
+                self.memory.add(out.heap_size())?;
                 self.rows.push(out);
                 if let Some(l) = limit {
                     if order_by.is_empty() {
@@ -144,7 +157,9 @@ impl<'a> Sink<'a> {
                     }
                     if self.rows.len() >= (*l).max(64) * 4 {
                         sort_rows(&mut self.rows, order_by);
+                        let cut: usize = self.rows[*l..].iter().map(|r| r.heap_size()).sum();
                         self.rows.truncate(*l);
+                        self.memory.sub(cut);
                     }
                 }
                 Ok(true)
@@ -156,21 +171,33 @@ impl<'a> Sink<'a> {
                 }
                 let states = match self.groups.get_mut(&key) {
                     Some(s) => s,
-                    None => self
-                        .groups
-                        .entry(key)
-                        .or_insert_with(|| aggs.iter().map(AggCall::init).collect()),
+                    None => {
+                        self.memory.add(
+                            key.heap_size() + aggs.len() * size_of::<AggState>() + GROUP_OVERHEAD,
+                        )?;
+                        self.groups
+                            .entry(key)
+                            .or_insert_with(|| aggs.iter().map(AggCall::init).collect())
+                    }
                 };
+                let mut grew = 0;
                 for (call, state) in aggs.iter().zip(states.iter_mut()) {
-                    call.update(state, &row, self.ctx)?;
+                    grew += call.update(state, &row, self.ctx)?;
                 }
+                self.memory.add(grew)?;
                 Ok(true)
             }
         }
     }
 
-    /// The partial result.
+    /// The partial result. What it holds stays accounted on the statement
+    /// until the statement ends.
     pub fn finish(mut self) -> Partial {
+        std::mem::replace(
+            &mut self.memory,
+            LocalReservation::new(&self.ctx.memory, "collect"),
+        )
+        .keep();
         match &self.spec.mode {
             CollectMode::Rows {
                 order_by, limit, ..
@@ -397,6 +424,14 @@ pub fn collect_shard(snapshot: &Snapshot, spec: &CollectSpec, ctx: &EvalCtx) -> 
     if let Some(p) =
         super::columnar::try_aggregate(snapshot, spec, weight.as_deref(), split.residual.as_ref())?
     {
+        if let Partial::Groups(g) = &p {
+            // Accounted once built: the columnar path's slots are bounded by
+            // the shard's distinct keys, and its states have fixed sizes.
+            let bytes = g.keys.as_slice().heap_size()
+                + g.states.len() * size_of::<AggState>()
+                + g.len() * GROUP_OVERHEAD;
+            ctx.memory.reserve(bytes as u64, "group by")?;
+        }
         return Ok(p);
     }
     let mut sink = Sink::new(spec, ctx, split.residual.as_ref());

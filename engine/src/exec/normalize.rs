@@ -22,6 +22,8 @@ pub type NewColumn = (String, Vec<String>, DataType);
 /// Validates and completes rows for one table.
 pub struct Normalizer<'t> {
     table: &'t TableInfo,
+    /// The table's `mapping.depth.limit`: no stored value may nest deeper.
+    depth_limit: usize,
     defaults: Vec<(String, Expr)>,
     generated: Vec<(usize, String, Expr, String)>,
     checks: Vec<(Expr, String)>,
@@ -70,6 +72,7 @@ impl<'t> Normalizer<'t> {
         }
         Ok(Normalizer {
             table,
+            depth_limit: table.mapping_depth_limit(),
             defaults,
             generated,
             checks,
@@ -86,6 +89,15 @@ impl<'t> Normalizer<'t> {
         let table = self.table;
         // Values are conformed in place: the row keeps its keys and order.
         for (i, (name, v)) in row.iter_mut().enumerate() {
+            // A top-level column is at depth 1 (Elasticsearch's definition).
+            if matches!(v, Value::Array(_) | Value::Object(_))
+                && crate::catalog::value_nesting(v) >= self.depth_limit
+            {
+                return Err(Error::InvalidArgument(format!(
+                    "Limit of mapping depth [{}] has been exceeded due to object field [{name}]",
+                    self.depth_limit
+                )));
+            }
             match table.column_near(i, name) {
                 Some(col) => {
                     *v = conform(std::mem::take(v), &col.data_type, name, &[], new_columns)?

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use super::Executor;
 use super::collect::{CollectMode, CollectSpec, Partial, collect_rows, collect_shard, stored_row};
 use super::rows::{apply_limit, distinct, eval_count, sort_rows, top_n};
+use crate::breaker::{HeapSize, LocalReservation};
 use crate::catalog::TableInfo;
 use crate::error::{Error, Result};
 use crate::expr::{AggCall, AggState, Expr, Func};
@@ -23,6 +24,8 @@ impl Executor<'_> {
     /// Runs a query plan to its rows.
     pub fn run<'a>(&'a self, plan: &'a QueryPlan) -> BoxFut<'a, Result<Vec<Row>>> {
         Box::pin(async move {
+            // Set operations recurse along their left-deep chain.
+            crate::limits::check_stack()?;
             match plan {
                 QueryPlan::Select(s) => self.run_select(s).await,
                 QueryPlan::SetOp {
@@ -36,6 +39,9 @@ impl Executor<'_> {
                 } => {
                     let l = self.run(left).await?;
                     let r = self.run(right).await?;
+                    // The operation hashes copies of the rows.
+                    account(&self.ctx, &l, "set operation")?;
+                    account(&self.ctx, &r, "set operation")?;
                     let mut rows = set_op(*op, *all, l, r);
                     sort_rows(&mut rows, order_by);
                     let offset = eval_count(offset.as_ref(), &self.ctx)?.unwrap_or(0);
@@ -73,6 +79,7 @@ impl Executor<'_> {
                     }
                     out.push(row);
                 }
+                account(&self.ctx, &out, "merge")?;
                 out
             }
             None => {
@@ -109,9 +116,11 @@ impl Executor<'_> {
                 }
                 out.push(o);
             }
+            account(&self.ctx, &out, "project")?;
             rows = out;
         }
         if plan.distinct {
+            account(&self.ctx, &rows, "distinct")?;
             rows = distinct(rows);
         }
         top_n(
@@ -172,6 +181,7 @@ impl Executor<'_> {
                 }
                 out
             }
+            Source::Series { start, stop, step } => series_rows(*start, *stop, *step, &self.ctx)?,
             Source::Unnest(exprs) => {
                 let mut arrays = Vec::with_capacity(exprs.len());
                 for e in exprs {
@@ -182,6 +192,7 @@ impl Executor<'_> {
                     });
                 }
                 let n = arrays.iter().map(Vec::len).max().unwrap_or(0);
+                ctx_reserve_rows(&self.ctx, n, arrays.len())?;
                 (0..n)
                     .map(|i| {
                         arrays
@@ -254,6 +265,37 @@ impl Executor<'_> {
     }
 }
 
+/// Accounts `n` rows of `width` values about to be built.
+fn ctx_reserve_rows(ctx: &crate::expr::EvalCtx, n: usize, width: usize) -> Result<()> {
+    let bytes = n.saturating_mul(size_of::<Row>() + width * size_of::<Value>());
+    ctx.memory.reserve(bytes as u64, "unnest")
+}
+
+/// Accounts rows the handler holds (until the statement ends).
+fn account(ctx: &crate::expr::EvalCtx, rows: &[Row], label: &str) -> Result<()> {
+    let bytes: usize = rows.iter().map(|r| r.heap_size()).sum();
+    ctx.memory.reserve(bytes as u64, label)
+}
+
+/// The rows of `generate_series(start, stop, step)`, accounted as they are
+/// made. The arithmetic is in i128: the values span the whole i64 range.
+fn series_rows(start: i64, stop: i64, step: i64, ctx: &crate::expr::EvalCtx) -> Result<Vec<Row>> {
+    let (start, stop, step) = (start as i128, stop as i128, step as i128);
+    let count = ((stop - start) / step + 1).max(0);
+    let count = usize::try_from(count).unwrap_or(usize::MAX);
+    let per_row = std::mem::size_of::<Row>() + std::mem::size_of::<Value>();
+    let mut memory = LocalReservation::new(&ctx.memory, "generate_series");
+    memory.add(count.saturating_mul(per_row))?;
+    memory.keep();
+    let mut rows = Vec::with_capacity(count.min(1 << 16));
+    for i in 0..count {
+        // Within range by construction: start + i * step lies between start and stop.
+        let v = start + i as i128 * step;
+        rows.push(vec![Value::Int(v as i64)]);
+    }
+    Ok(rows)
+}
+
 /// Merged groups, flat as in [`super::collect::Groups`], with their count
 /// (groups without keys or aggregates still count).
 struct Merged {
@@ -322,9 +364,9 @@ fn merge_groups(agg: &crate::planner::Aggregation, partials: Vec<Partial>) -> Re
 
 /// The collect phase for a SELECT.
 fn collect_spec(plan: &SelectPlan, offset: usize, limit: Option<usize>) -> CollectSpec {
-    let (scan, width) = match &plan.source {
-        Source::Table { scan, .. } => (scan.clone(), scan.len()),
-        _ => (Vec::new(), usize::MAX),
+    let scan = match &plan.source {
+        Source::Table { scan, .. } => scan.clone(),
+        _ => Vec::new(),
     };
     let mode = match &plan.aggregation {
         Some(agg) => CollectMode::Groups {
@@ -340,8 +382,11 @@ fn collect_spec(plan: &SelectPlan, offset: usize, limit: Option<usize>) -> Colle
                 limit.map(|l| l.saturating_add(offset))
             },
         },
+        // Window functions see whole source rows: pass them through.
         None => CollectMode::Rows {
-            outputs: identity(width, &plan.outputs),
+            outputs: (0..plan.source_width)
+                .map(|i| Expr::Column(i, crate::types::DataType::Undefined))
+                .collect(),
             order_by: Vec::new(),
             limit: None,
         },
@@ -353,40 +398,19 @@ fn collect_spec(plan: &SelectPlan, offset: usize, limit: Option<usize>) -> Colle
     }
 }
 
-/// Outputs that pass the source row through unchanged. For non-table sources
-/// the width is taken from the highest column the outputs reference.
-fn identity(width: usize, outputs: &[Expr]) -> Vec<Expr> {
-    let width = if width == usize::MAX {
-        let mut max = 0;
-        for o in outputs {
-            o.visit(&mut |e| {
-                if let Expr::Column(i, _) = e
-                    && *i < crate::planner::bind::WINDOW_BASE
-                {
-                    max = max.max(*i + 1);
-                }
-            });
-        }
-        max
-    } else {
-        width
-    };
-    (0..width)
-        .map(|i| Expr::Column(i, crate::types::DataType::Undefined))
-        .collect()
-}
-
 fn apply_window(rows: &mut [Row], w: &WindowCall, ctx: &crate::expr::EvalCtx) -> Result<()> {
     let mut parts: HashMap<Vec<Value>, AggState> = HashMap::new();
     let mut keys = Vec::with_capacity(rows.len());
+    let mut memory = LocalReservation::new(&ctx.memory, "window");
     for r in rows.iter() {
         let k: Vec<Value> = w
             .partition_by
             .iter()
             .map(|e| e.eval(r, ctx))
             .collect::<Result<_>>()?;
+        memory.add(2 * k.heap_size())?;
         let state = parts.entry(k.clone()).or_insert_with(|| w.agg.init());
-        w.agg.update(state, r, ctx)?;
+        memory.add(w.agg.update(state, r, ctx)?)?;
         keys.push(k);
     }
     let mut finished: HashMap<Vec<Value>, Value> = HashMap::with_capacity(parts.len());
@@ -535,7 +559,7 @@ pub(crate) fn key_lookups(
                 (id, shard)
             })
             .collect();
-        return Ok(Some(ids));
+        return Ok(Some(distinct_keys(ids)));
     }
     if table.primary_key.is_empty() {
         return Ok(None);
@@ -582,5 +606,14 @@ pub(crate) fn key_lookups(
         };
         out.push((id, shard));
     }
-    Ok(Some(out))
+    Ok(Some(distinct_keys(out)))
+}
+
+/// Keys without repeats, in first-seen order: `pk IN (1, 1)` and
+/// `pk = 1 OR pk = 1` name one row, which must be read (or updated) once.
+fn distinct_keys(keys: Vec<KeyLookup>) -> Vec<KeyLookup> {
+    let mut seen = std::collections::HashSet::with_capacity(keys.len());
+    keys.into_iter()
+        .filter(|(id, _)| seen.insert(id.clone()))
+        .collect()
 }

@@ -7,6 +7,7 @@
 use std::collections::HashSet;
 
 use super::{EvalCtx, Expr};
+use crate::breaker::HeapSize;
 use crate::error::{Error, Result};
 use crate::types::cast::{cast, text_of};
 use crate::types::{DataType, Value};
@@ -139,18 +140,19 @@ impl AggCall {
         }
     }
 
-    /// Folds one input row into `state`.
-    pub fn update(&self, state: &mut AggState, row: &[Value], ctx: &EvalCtx) -> Result<()> {
+    /// Folds one input row into `state`; returns the bytes the state grew
+    /// by, for memory accounting (0 for fixed-size states).
+    pub fn update(&self, state: &mut AggState, row: &[Value], ctx: &EvalCtx) -> Result<usize> {
         if let Some(f) = &self.filter
             && !f.matches(row, ctx)?
         {
-            return Ok(());
+            return Ok(0);
         }
         if self.func == AggFunc::CountStar {
             if let AggState::Count(c) = state {
                 *c += 1;
             }
-            return Ok(());
+            return Ok(0);
         }
         let v = match self.args.first() {
             Some(a) => a.eval(row, ctx)?,
@@ -174,20 +176,34 @@ impl AggCall {
                     } else {
                         text_of(&sep)
                     };
-                    items.push((text_of(&v), sep));
+                    let item = (text_of(&v), sep);
+                    let grew = item.0.len() + item.1.len() + size_of::<(String, String)>();
+                    items.push(item);
+                    return Ok(grew);
                 }
-                return Ok(());
+                return Ok(0);
             }
             _ => {}
         }
         self.update_value(state, v)
     }
 
-    /// Folds one argument value into `state` (the columnar path calls this directly).
-    pub fn update_value(&self, state: &mut AggState, v: Value) -> Result<()> {
+    /// Folds one argument value into `state`; returns the bytes it grew by.
+    pub fn update_value(&self, state: &mut AggState, v: Value) -> Result<usize> {
         if v.is_null() && self.func != AggFunc::ArrayAgg {
-            return Ok(());
+            return Ok(0);
         }
+        // Values the state keeps: what they take is what it grows by.
+        let kept = match state {
+            AggState::Min(_)
+            | AggState::Max(_)
+            | AggState::Arbitrary(_)
+            | AggState::Values(_)
+            | AggState::Distinct(_) => v.heap_size(),
+            AggState::StringAgg(_) => v.heap_size() + size_of::<(String, String)>(),
+            AggState::Percentile { .. } => size_of::<f64>(),
+            _ => 0,
+        };
         match state {
             AggState::Count(c) => *c += 1,
             AggState::SumInt(s, seen) => {
@@ -230,11 +246,13 @@ impl AggCall {
                 *count += 1;
             }
             AggState::Distinct(set) => {
-                set.insert(v);
+                if !set.insert(v) {
+                    return Ok(0);
+                }
             }
             AggState::Percentile { values, .. } => values.push(numeric(&v)?),
         }
-        Ok(())
+        Ok(kept)
     }
 
     /// Merges a partial state from another shard into `into`.

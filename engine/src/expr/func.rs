@@ -5,7 +5,7 @@ use super::EvalCtx;
 use super::like::{like_matches, regex_cached};
 use crate::error::{Error, Result};
 use crate::types::cast::{cast, text_of};
-use crate::types::time::{date_format, date_trunc, extract, extract_is_integral};
+use crate::types::time::{TruncError, Zone, date_format, date_trunc, extract, extract_is_integral};
 use crate::types::{DataType, Value};
 
 /// A scalar function or operator.
@@ -81,6 +81,8 @@ pub enum Func {
     Extract,
     DateFormat,
     Now,
+    /// `timezone(zone, ts)` and `ts AT TIME ZONE zone`.
+    Timezone,
     // conditional
     NullIf,
     Greatest,
@@ -266,6 +268,14 @@ impl Func {
                 Ok((Func::DateTrunc, ty))
             }
             "extract" => r(Func::Extract, 2, T::Integer),
+            "timezone" => {
+                arity(name, args, 2, 2)?;
+                let to = match args.get(1) {
+                    Some(T::Timestamp { tz: false }) => T::Timestamp { tz: true },
+                    _ => T::Timestamp { tz: false },
+                };
+                Ok((Func::Timezone, to))
+            }
             "date_format" => {
                 arity(name, args, 1, 3)?;
                 Ok((Func::DateFormat, T::Text))
@@ -457,7 +467,9 @@ impl Func {
                     let mut s = String::new();
                     for a in args {
                         if !a.is_null() {
-                            s.push_str(&text_of(a));
+                            let part = text_of(a);
+                            ensure_size(ctx, s.len().saturating_add(part.len()), "concat")?;
+                            s.push_str(&part);
                         }
                     }
                     Text(s)
@@ -465,12 +477,12 @@ impl Func {
             }
             Func::Format => match &args[0] {
                 Null => Null,
-                _ => Text(format_printf(&text(0), &args[1..])?),
+                _ => Text(format_printf(&text(0), &args[1..], ctx)?),
             },
             Func::Lower => Text(text(0).to_lowercase()),
             Func::Upper => Text(text(0).to_uppercase()),
             Func::Substr => {
-                let s: Vec<char> = text(0).chars().collect();
+                let s = text(0);
                 let start = int(1)?;
                 let len = if args.len() > 2 { Some(int(2)?) } else { None };
                 if let Some(l) = len
@@ -480,15 +492,18 @@ impl Func {
                         "negative substring length not allowed".into(),
                     ));
                 }
+                // 1-based character positions: [from, end).
                 let from = start.max(1);
                 let end = match len {
-                    Some(l) => (start + l).min(s.len() as i64 + 1),
-                    None => s.len() as i64 + 1,
+                    Some(l) => start.saturating_add(l),
+                    None => i64::MAX,
                 };
-                if end <= from || from as usize > s.len() {
+                if end <= from {
                     Text(String::new())
                 } else {
-                    Text(s[(from - 1) as usize..(end - 1) as usize].iter().collect())
+                    let take = usize::try_from(end - from).unwrap_or(usize::MAX);
+                    let skip = usize::try_from(from - 1).unwrap_or(usize::MAX);
+                    Text(s.chars().skip(skip).take(take).collect())
                 }
             }
             Func::Length => Int(text(0).chars().count() as i64),
@@ -508,26 +523,31 @@ impl Func {
                 };
                 Text(t.to_string())
             }
-            Func::Replace => Text(text(0).replace(&text(1), &text(2))),
+            Func::Replace => {
+                let (s, from, to) = (text(0), text(1), text(2));
+                if !from.is_empty() && to.len() > from.len() {
+                    let grows = s.matches(from.as_str()).count() * (to.len() - from.len());
+                    ensure_size(ctx, s.len().saturating_add(grows), "replace")?;
+                }
+                Text(s.replace(&from, &to))
+            }
             Func::Left | Func::Right => {
-                let s: Vec<char> = text(0).chars().collect();
+                let s = text(0);
                 let n = int(1)?;
-                let len = s.len() as i64;
+                let len = s.chars().count() as i64;
                 let take = if n >= 0 { n.min(len) } else { (len + n).max(0) } as usize;
                 let out: String = if self == Func::Left {
-                    s[..take].iter().collect()
+                    s.chars().take(take).collect()
                 } else {
-                    s[s.len() - take..].iter().collect()
+                    s.chars().skip(len as usize - take).collect()
                 };
                 Text(out)
             }
             Func::Reverse => Text(text(0).chars().rev().collect()),
             Func::Repeat => {
-                let n = int(1)?.max(0) as usize;
+                let n = usize::try_from(int(1)?.max(0)).unwrap_or(usize::MAX);
                 let s = text(0);
-                if s.len().saturating_mul(n) > 64 * 1024 * 1024 {
-                    return Err(Error::InvalidArgument("repeat result too large".into()));
-                }
+                ensure_size(ctx, s.len().saturating_mul(n), "repeat")?;
                 Text(s.repeat(n))
             }
             Func::InitCap => {
@@ -580,29 +600,48 @@ impl Func {
                 };
                 let re = regex_cached(&text(1), flags.contains('i'), false)?;
                 let replacement = text(2).replace("\\", "$");
-                if flags.contains('g') {
-                    Text(re.replace_all(&text(0), replacement.as_str()).into_owned())
-                } else {
-                    Text(re.replace(&text(0), replacement.as_str()).into_owned())
+                let input = text(0);
+                // Expanded by hand, so that a replacement that repeats its
+                // captures cannot build an unbounded string unchecked.
+                let mut out = String::with_capacity(input.len());
+                let mut last = 0;
+                for caps in re.captures_iter(&input) {
+                    let Some(m) = caps.get(0) else { continue };
+                    out.push_str(&input[last..m.start()]);
+                    caps.expand(&replacement, &mut out);
+                    last = m.end();
+                    ensure_size(ctx, out.len() + (input.len() - last), "regexp_replace")?;
+                    if !flags.contains('g') {
+                        break;
+                    }
                 }
+                out.push_str(&input[last..]);
+                Text(out)
             }
             Func::Lpad | Func::Rpad => {
-                let s: Vec<char> = text(0).chars().collect();
-                let len = int(1)?.clamp(0, 1 << 20) as usize;
+                let s = text(0);
+                let chars = s.chars().count();
+                let len = usize::try_from(int(1)?.max(0)).unwrap_or(usize::MAX);
                 let fill: Vec<char> = if args.len() > 2 {
                     text(2).chars().collect()
                 } else {
                     vec![' ']
                 };
-                if s.len() >= len || fill.is_empty() {
-                    Text(s[..len.min(s.len())].iter().collect())
+                if chars >= len || fill.is_empty() {
+                    Text(s.chars().take(len).collect())
                 } else {
-                    let pad: String = fill.iter().cycle().take(len - s.len()).collect();
-                    let body: String = s.iter().collect();
+                    let widest = fill.iter().map(|c| c.len_utf8()).max().unwrap_or(1);
+                    let pad_chars = len - chars;
+                    ensure_size(
+                        ctx,
+                        s.len().saturating_add(pad_chars.saturating_mul(widest)),
+                        if self == Func::Lpad { "lpad" } else { "rpad" },
+                    )?;
+                    let pad: String = fill.iter().cycle().take(pad_chars).collect();
                     Text(if self == Func::Lpad {
-                        pad + &body
+                        pad + &s
                     } else {
-                        body + &pad
+                        s + &pad
                     })
                 }
             }
@@ -679,14 +718,39 @@ impl Func {
             Func::DateTrunc => {
                 let unit = text(0);
                 let ms = int(args.len() - 1)?;
-                match date_trunc(&unit, ms) {
-                    Some(v) => Int(v),
-                    None => {
+                let zone = if args.len() == 3 {
+                    Some(zone(&text(1))?)
+                } else {
+                    None
+                };
+                match date_trunc(&unit, ms, zone.as_ref()) {
+                    Ok(v) => Int(v),
+                    Err(TruncError::Unit) => {
                         return Err(Error::InvalidArgument(format!(
                             "Invalid interval '{unit}' for scalar 'date_trunc'"
                         )));
                     }
+                    Err(TruncError::Range) => {
+                        return Err(Error::InvalidArgument(format!(
+                            "date_trunc('{unit}', {ms}): the result is out of the range of timestamps"
+                        )));
+                    }
                 }
+            }
+            Func::Timezone => {
+                let z = zone(&text(0))?;
+                let ms = int(1)?;
+                // To wall-clock time for a timestamp with time zone; from it
+                // for one without (the result type says which way).
+                let moved = match ty {
+                    DataType::Timestamp { tz: false } => ms.checked_add(z.offset_ms(ms)),
+                    _ => z.utc_from_local(ms),
+                };
+                Int(moved.ok_or_else(|| {
+                    Error::InvalidArgument(format!(
+                        "timezone: {ms} is out of the range of timestamps"
+                    ))
+                })?)
             }
             Func::Extract => {
                 let field = text(0);
@@ -694,6 +758,11 @@ impl Func {
                 match extract(&field, ms) {
                     Some(v) if extract_is_integral(&field) => Int(v as i64),
                     Some(v) => Float(v),
+                    None if extract(&field, 0).is_some() => {
+                        return Err(Error::InvalidArgument(format!(
+                            "extract({field}): timestamp {ms} is outside the calendar's range"
+                        )));
+                    }
                     None => {
                         return Err(Error::InvalidArgument(format!(
                             "unsupported extract field {field}"
@@ -714,6 +783,12 @@ impl Func {
                     text(0)
                 } else {
                     "%Y-%m-%dT%H:%i:%s.%fZ".into()
+                };
+                let ms = if args.len() == 3 {
+                    let z = zone(&text(1))?;
+                    ms.saturating_add(z.offset_ms(ms))
+                } else {
+                    ms
                 };
                 Text(date_format(&fmt, ms))
             }
@@ -745,7 +820,15 @@ impl Func {
                 _ => Null,
             },
             Func::ArrayCat => {
-                let mut out = Vec::new();
+                let total: usize = args
+                    .iter()
+                    .map(|a| match a {
+                        Array(items) => items.len(),
+                        _ => 0,
+                    })
+                    .sum();
+                ensure_size(ctx, total.saturating_mul(size_of::<Value>()), "array_cat")?;
+                let mut out = Vec::with_capacity(total);
                 for a in args {
                     if let Array(items) = a {
                         out.extend(items.iter().cloned());
@@ -754,11 +837,12 @@ impl Func {
                 Array(out)
             }
             Func::ArrayUnique => {
+                let mut seen = std::collections::HashSet::new();
                 let mut out: Vec<Value> = Vec::new();
                 for a in args {
                     if let Array(items) = a {
                         for v in items {
-                            if !out.contains(v) {
+                            if seen.insert(v) {
                                 out.push(v.clone());
                             }
                         }
@@ -793,6 +877,26 @@ impl Func {
         };
         Ok(out)
     }
+}
+
+/// A time zone argument.
+fn zone(name: &str) -> Result<Zone> {
+    Zone::parse(name).map_err(Error::InvalidArgument)
+}
+
+/// The largest value a function may build, whatever the memory limits.
+const MAX_VALUE_BYTES: usize = 1 << 30;
+
+/// Fails if a function result of `bytes` is too large for one value or for
+/// the statement's memory.
+fn ensure_size(ctx: &EvalCtx, bytes: usize, function: &str) -> Result<()> {
+    if bytes > MAX_VALUE_BYTES {
+        return Err(Error::InvalidArgument(format!(
+            "{function}: the result would take {}, more than the largest value allowed (1gb)",
+            crate::breaker::format_bytes(bytes as u64)
+        )));
+    }
+    ctx.check_alloc(bytes, function)
 }
 
 fn cast_f64(v: &Value) -> Result<f64> {
@@ -870,7 +974,7 @@ fn arithmetic(f: Func, a: &Value, b: &Value, ty: &DataType) -> Result<Value> {
 /// `format(fmt, args...)`: the subset of Java's `String.format` that SQL
 /// uses: `%s`, `%d`, `%f` (with `.N` precision), `%n`, `%%`, and explicit
 /// argument indexes (`%2$s`). NULL arguments print as `null`, as in Java.
-fn format_printf(fmt: &str, args: &[Value]) -> Result<String> {
+fn format_printf(fmt: &str, args: &[Value], ctx: &EvalCtx) -> Result<String> {
     let java = |v: &Value| -> String {
         match v {
             Value::Null => "null".into(),
@@ -949,7 +1053,16 @@ fn format_printf(fmt: &str, args: &[Value]) -> Result<String> {
                     let f = v.as_f64().ok_or_else(|| {
                         Error::InvalidArgument(format!("%f needs a number, got {}", java(v)))
                     })?;
-                    out.push_str(&format!("{f:.*}", precision.unwrap_or(6)));
+                    let precision = precision.unwrap_or(6);
+                    ensure_size(ctx, out.len().saturating_add(precision), "format")?;
+                    // An f64's exact decimal expansion ends within 1,100
+                    // fractional digits; beyond that every digit is a zero
+                    // (and Rust's formatter refuses precisions past 65,535).
+                    let exact = precision.min(1100);
+                    out.push_str(&format!("{f:.exact$}"));
+                    if f.is_finite() {
+                        out.extend(std::iter::repeat_n('0', precision - exact));
+                    }
                 }
             },
             _ => return Err(bad(&format!("{spec}{conv}"))),

@@ -13,11 +13,15 @@ pub use aggregate::{AggCall, AggFunc, AggState};
 pub use func::{Func, unknown as func_unknown};
 pub use like::like_to_regex;
 
+use std::sync::Arc;
+
+use crate::breaker::MemoryAccount;
 use crate::error::{Error, Result};
 use crate::types::cast::cast;
 use crate::types::{DataType, Value};
 
-/// Evaluation context: statement parameters and the statement's clock.
+/// Evaluation context: statement parameters, the statement's clock and its
+/// memory account.
 #[derive(Debug, Clone, Default)]
 pub struct EvalCtx {
     pub params: Vec<Value>,
@@ -25,17 +29,32 @@ pub struct EvalCtx {
     pub now_ms: i64,
     pub current_schema: String,
     pub current_user: String,
+    /// What the statement holds, on the node's query breaker.
+    pub memory: Arc<MemoryAccount>,
 }
 
 impl EvalCtx {
-    /// A context with parameters, the current time and the defaults.
+    /// A context with parameters, the current time and the defaults, on an
+    /// account that never trips.
     pub fn new(params: Vec<Value>) -> EvalCtx {
         EvalCtx {
             params,
             now_ms: crate::runtime::now_millis(),
             current_schema: "doc".into(),
             current_user: "crate".into(),
+            memory: MemoryAccount::unlimited(),
         }
+    }
+
+    /// Fails if a value of `bytes` that a function is about to build would
+    /// not fit in the statement's memory (checked for values above 64 KB,
+    /// so small strings cost nothing).
+    #[inline]
+    pub fn check_alloc(&self, bytes: usize, label: &str) -> Result<()> {
+        if bytes > 64 * 1024 {
+            self.memory.check(bytes as u64, label)?;
+        }
+        Ok(())
     }
 }
 

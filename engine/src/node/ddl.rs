@@ -254,8 +254,6 @@ fn apply_setting(table: &mut TableInfo, key: &str, v: &sqlparser::ast::Expr) -> 
         | "blocks.metadata"
         | "codec"
         | "store.type"
-        | "mapping.total_fields.limit"
-        | "mapping.depth.limit"
         | "translog.durability"
         | "translog.flush_threshold_size"
         | "translog.sync_interval"
@@ -270,6 +268,24 @@ fn apply_setting(table: &mut TableInfo, key: &str, v: &sqlparser::ast::Expr) -> 
         | "warmer.enabled"
         | "merge.scheduler.max_thread_count" => {
             table.settings.insert(key.to_string(), setting_value(v));
+        }
+        crate::catalog::MAPPING_DEPTH_LIMIT | crate::catalog::TOTAL_FIELDS_LIMIT => {
+            let max = if key == crate::catalog::MAPPING_DEPTH_LIMIT {
+                crate::limits::MAX_MAPPING_DEPTH
+            } else {
+                crate::catalog::MAX_TOTAL_FIELDS
+            };
+            let n = text
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=max).contains(n))
+                .ok_or_else(|| {
+                    Error::InvalidArgument(format!(
+                        "Failed to parse value [{text}] for setting [{key}]: must be an integer \
+                         between 1 and {max}"
+                    ))
+                })?;
+            table.settings.insert(key.to_string(), serde_json::json!(n));
         }
         other => {
             return Err(Error::InvalidArgument(format!(

@@ -10,11 +10,13 @@ mod background;
 mod copy;
 mod ddl;
 pub mod routing;
+pub mod settings;
 mod system;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
+use crate::breaker::Breakers;
 use crate::catalog::{Catalog, TableInfo};
 use crate::disk::Disk;
 use crate::error::{Error, Result};
@@ -26,6 +28,7 @@ use crate::types::{DataType, Row, Value};
 
 pub(crate) use ddl::add_dynamic_columns;
 pub use routing::{RoutingTable, ShardRouting, ShardState};
+pub use settings::ClusterSettings;
 
 const CATALOG_PATH: &str = "_state/catalog.json";
 const NODE_PATH: &str = "_state/node.json";
@@ -39,7 +42,17 @@ pub struct NodeConfig {
     pub durable: bool,
     /// The HTTP address, shown in `sys.nodes`.
     pub http_address: Option<String>,
+    /// The memory budget the circuit breakers' limits are shares of
+    /// (CrateDB's heap size), in bytes.
+    pub memory_limit: u64,
+    /// Directories `COPY` may read and write with `file://` URIs; none means
+    /// COPY cannot touch the file system (see [`copy_roots`]).
+    pub copy_roots: Vec<std::path::PathBuf>,
 }
+
+/// The memory budget of a node that was given none: 1 GB, CrateDB's default
+/// heap. A server defaults to a quarter of the machine's memory instead.
+pub const DEFAULT_MEMORY_LIMIT: u64 = 1 << 30;
 
 impl Default for NodeConfig {
     fn default() -> Self {
@@ -48,6 +61,8 @@ impl Default for NodeConfig {
             cluster_name: "shoal".into(),
             durable: true,
             http_address: None,
+            memory_limit: DEFAULT_MEMORY_LIMIT,
+            copy_roots: Vec::new(),
         }
     }
 }
@@ -102,6 +117,10 @@ pub struct Node {
     shards: RwLock<HashMap<String, Vec<Arc<Shard>>>>,
     /// Serialises catalog changes.
     ddl: tokio::sync::Mutex<()>,
+    /// Cluster settings (`SET GLOBAL`).
+    settings: RwLock<ClusterSettings>,
+    /// Memory accounting for statements and requests.
+    pub breakers: Arc<Breakers>,
     /// When this node opened (`sys.nodes.os['uptime']`).
     started: tokio::time::Instant,
 }
@@ -130,6 +149,12 @@ impl Node {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Catalog::default(),
             Err(e) => return Err(e.into()),
         };
+        let settings = match disk.read(settings::SETTINGS_PATH) {
+            Ok(bytes) => ClusterSettings::from_bytes(&bytes)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => ClusterSettings::default(),
+            Err(e) => return Err(e.into()),
+        };
+        let breakers = Arc::new(Breakers::new(config.memory_limit, settings.breakers()));
         let mut shards = HashMap::new();
         for table in catalog.tables() {
             let mut list = Vec::with_capacity(table.num_shards as usize);
@@ -150,6 +175,8 @@ impl Node {
             catalog: RwLock::new(Arc::new(catalog)),
             shards: RwLock::new(shards),
             ddl: tokio::sync::Mutex::new(()),
+            settings: RwLock::new(settings),
+            breakers,
             started: crate::runtime::instant(),
         }))
     }
@@ -188,12 +215,73 @@ impl Node {
     }
 
     /// Replaces the catalog (persisting it) with `f` applied to a copy.
+    /// Tables that changed are checked against their mapping limits, and
+    /// the new catalog must read back, before anything is written.
     pub(crate) fn update_catalog<R>(&self, f: impl FnOnce(&mut Catalog) -> Result<R>) -> Result<R> {
-        let mut next = (*self.catalog()).clone();
+        let current = self.catalog();
+        let mut next = (*current).clone();
         let r = f(&mut next)?;
-        self.disk.write_atomic(CATALOG_PATH, &next.to_bytes()?)?;
+        for t in next.tables() {
+            let unchanged = current
+                .table(&t.ident)
+                .is_some_and(|old| Arc::ptr_eq(old, t));
+            if !unchanged {
+                t.check_mapping()?;
+            }
+        }
+        self.check_shard_limit(&current, &next)?;
+        self.disk
+            .write_atomic(CATALOG_PATH, &next.to_checked_bytes()?)?;
         *self.catalog.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(next);
         Ok(r)
+    }
+
+    /// Refuses a catalog that would open more shard copies than
+    /// `cluster.max_shards_per_node` allows, counting replicas as
+    /// Elasticsearch does (a table wanting a million replicas is refused,
+    /// instead of listing millions of unassigned copies).
+    fn check_shard_limit(&self, current: &Catalog, next: &Catalog) -> Result<()> {
+        let nodes = 1u64;
+        let count = |c: &Catalog| -> u64 {
+            c.tables()
+                .map(|t| t.num_shards as u64 * (1 + t.replicas_wanted(nodes as usize) as u64))
+                .sum()
+        };
+        let (before, after) = (count(current), count(next));
+        let max = self.cluster_settings().max_shards_per_node() * nodes;
+        if after > before && after > max {
+            return Err(Error::InvalidArgument(format!(
+                "Validation Failed: 1: this action would add [{}] total shards, but this cluster \
+                 currently has [{before}]/[{max}] maximum shards open; raise \
+                 cluster.max_shards_per_node to allow more;",
+                after - before
+            )));
+        }
+        Ok(())
+    }
+
+    /// The cluster settings.
+    pub fn cluster_settings(&self) -> ClusterSettings {
+        self.settings
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// `SET GLOBAL` / `RESET GLOBAL`: changes settings, applies them, and
+    /// persists the persistent ones.
+    async fn change_settings(
+        &self,
+        f: impl FnOnce(&mut ClusterSettings) -> Result<()>,
+    ) -> Result<QueryResult> {
+        let _ddl = self.ddl.lock().await;
+        let mut next = self.cluster_settings();
+        f(&mut next)?;
+        self.disk
+            .write_atomic(settings::SETTINGS_PATH, &next.to_bytes()?)?;
+        self.breakers.apply(next.breakers());
+        *self.settings.write().unwrap_or_else(|p| p.into_inner()) = next;
+        Ok(QueryResult::affected(1))
     }
 
     pub(crate) fn put_shards(&self, uuid: &str, list: Vec<Arc<Shard>>) {
@@ -245,8 +333,12 @@ impl Node {
         sql: &str,
         params: Vec<Value>,
     ) -> Result<QueryResult> {
-        let stmt = parse_single(sql)?;
-        let ctx = self.eval_ctx(session, params);
+        // One account for everything the statement holds, from its tokens
+        // to its result rows; dropping it at the end gives it all back.
+        let memory = self.breakers.statement();
+        let stmt = parse_single(sql, &memory)?;
+        let mut ctx = self.eval_ctx(session, params);
+        ctx.memory = memory;
         self.execute_statement(session, &stmt, ctx).await
     }
 
@@ -258,7 +350,10 @@ impl Node {
         sql: &str,
         bulk: Vec<Vec<Value>>,
     ) -> Result<Vec<Result<i64>>> {
-        let stmt = parse_single(sql)?;
+        // The parsed statement stays accounted while its rows run; each
+        // row's execution has an account of its own.
+        let parsed = self.breakers.statement();
+        let stmt = parse_single(sql, &parsed)?;
         match &stmt {
             Statement::Query(_) | Statement::Show(_) | Statement::Explain(_) => {
                 return Err(Error::Unsupported(
@@ -294,6 +389,7 @@ impl Node {
         let mut ctx = EvalCtx::new(params);
         ctx.current_schema = session.default_schema.clone();
         ctx.current_user = session.user.clone();
+        ctx.memory = self.breakers.statement();
         ctx
     }
 
@@ -371,6 +467,26 @@ impl Node {
                 "COPY is not available in the simulator".into(),
             )),
             Statement::Kill { .. } => Ok(QueryResult::affected(0)),
+            Statement::SetGlobal {
+                persistent,
+                assignments,
+            } => {
+                let mut values = Vec::with_capacity(assignments.len());
+                for (name, e) in assignments {
+                    values.push((name.clone(), setting_json(e, &ctx)?));
+                }
+                self.change_settings(|s| {
+                    for (name, v) in values {
+                        s.set(&name, v, *persistent)?;
+                    }
+                    Ok(())
+                })
+                .await
+            }
+            Statement::ResetGlobal { names } => {
+                self.change_settings(|s| names.iter().try_for_each(|n| s.reset(n)))
+                    .await
+            }
         }
     }
 
@@ -390,8 +506,21 @@ impl Node {
     }
 }
 
-fn parse_single(sql: &str) -> Result<Statement> {
-    let mut stmts = sql::parse(sql)?;
+/// A setting's value: a constant expression, as JSON.
+fn setting_json(e: &sqlparser::ast::Expr, ctx: &EvalCtx) -> Result<serde_json::Value> {
+    let empty = crate::planner::PlanCtx::empty();
+    let mut b = crate::planner::bind::Binder::new(&empty, crate::planner::bind::Relation::None);
+    let v = match e {
+        // A bare word (`SET GLOBAL stats.enabled = false` is fine, but so is
+        // `... = off`-style text) is taken as text.
+        sqlparser::ast::Expr::Identifier(id) => Value::Text(id.value.clone()),
+        other => b.bind(other)?.eval(&[], ctx)?,
+    };
+    Ok(crate::types::json::to_json(&v))
+}
+
+fn parse_single(sql: &str, memory: &crate::breaker::MemoryAccount) -> Result<Statement> {
+    let mut stmts = sql::parse_accounted(sql, memory)?;
     if stmts.len() > 1 {
         return Err(Error::Parse(
             "line 1: mismatched input: only one statement per request is allowed".into(),

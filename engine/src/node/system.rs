@@ -303,12 +303,7 @@ impl Node {
                 text(self.id.clone()),
                 text(&self.config.cluster_name),
                 text(self.id.clone()),
-                object(vec![
-                    ("bulk", object(vec![])),
-                    ("cluster", object(vec![])),
-                    ("gateway", object(vec![])),
-                    ("stats", object(vec![("enabled", Value::Bool(true))])),
-                ]),
+                json_value(&self.cluster_settings().to_object(&self.breakers.settings())),
             ]],
             SystemTable::SysNodes => {
                 let http = self.config.http_address.clone().unwrap_or_default();

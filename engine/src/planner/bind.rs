@@ -83,8 +83,17 @@ pub struct Binder<'a> {
     depth: usize,
 }
 
-/// Deepest expression nesting accepted (long AND/OR chains are flattened and do not count).
+/// Deepest expression nesting accepted (long AND/OR chains are flattened and
+/// do not count). Every level of a bound [`Expr`] counts, subscripts
+/// included, so the walks over bound expressions (evaluation, pushdown,
+/// visitors) never go deeper than this.
 const MAX_DEPTH: usize = 256;
+
+fn too_deep() -> Error {
+    Error::Parse(format!(
+        "statement is nested too deeply (more than {MAX_DEPTH} levels of expressions)"
+    ))
+}
 
 fn lit(v: Value, ty: DataType) -> Expr {
     Expr::Literal(v, ty)
@@ -104,10 +113,18 @@ pub fn contains_aggregate(e: &ast::Expr) -> bool {
     found
 }
 
+/// Calls `f` on `e` and its subexpressions (outside subqueries and window
+/// calls). Iterative: a chain of thousands of operators is a tree that deep.
 fn walk(e: &ast::Expr, f: &mut dyn FnMut(&ast::Expr)) {
+    let mut pending = vec![e];
+    while let Some(e) = pending.pop() {
+        f(e);
+        walk_children(e, &mut |x| pending.push(x));
+    }
+}
+
+fn walk_children<'e>(e: &'e ast::Expr, go: &mut dyn FnMut(&'e ast::Expr)) {
     use ast::Expr as E;
-    f(e);
-    let mut go = |x: &ast::Expr| walk(x, f);
     match e {
         E::BinaryOp { left, right, .. } => {
             go(left);
@@ -150,7 +167,7 @@ fn walk(e: &ast::Expr, f: &mut dyn FnMut(&ast::Expr)) {
             ..
         } => {
             go(expr);
-            list.iter().for_each(go);
+            list.iter().for_each(&mut *go);
         }
         E::Case {
             operand,
@@ -180,7 +197,7 @@ fn walk(e: &ast::Expr, f: &mut dyn FnMut(&ast::Expr)) {
                 }
             }
         }
-        E::Array(a) => a.elem.iter().for_each(go),
+        E::Array(a) => a.elem.iter().for_each(&mut *go),
         E::CompoundFieldAccess { root, .. } => go(root),
         E::Substring {
             expr,
@@ -285,10 +302,9 @@ impl<'a> Binder<'a> {
     /// Binds an expression.
     pub fn bind(&mut self, e: &ast::Expr) -> Result<Expr> {
         if self.depth >= MAX_DEPTH {
-            return Err(Error::Parse(format!(
-                "statement is nested too deeply (more than {MAX_DEPTH} levels of expressions)"
-            )));
+            return Err(too_deep());
         }
+        crate::limits::check_stack()?;
         self.depth += 1;
         let r = if self.mode == Mode::Post {
             match self.bind_post_special(e) {
@@ -456,6 +472,10 @@ impl<'a> Binder<'a> {
                 {
                     let keys = chain[1..].iter().take_while(|a| is_key(a)).count();
                     chain[..=keys].rotate_left(1);
+                }
+                // Each subscript is a level of the bound expression.
+                if self.depth + chain.len() >= MAX_DEPTH {
+                    return Err(too_deep());
                 }
                 for a in chain {
                     base = match a {
@@ -731,6 +751,23 @@ impl<'a> Binder<'a> {
                     expr: Box::new(x),
                     to,
                     try_cast,
+                })
+            }
+            E::AtTimeZone {
+                timestamp,
+                time_zone,
+            } => {
+                let ts = self.bind(timestamp)?;
+                let ts = match ts.data_type() {
+                    DataType::Timestamp { .. } => ts,
+                    _ => cast_expr(ts, &DataType::Timestamp { tz: true })?,
+                };
+                let zone = cast_expr(self.bind(time_zone)?, &DataType::Text)?;
+                let (func, ty) = Func::resolve("timezone", &[DataType::Text, ts.data_type()])?;
+                Ok(Expr::Call {
+                    func,
+                    args: vec![zone, ts],
+                    ty,
                 })
             }
             E::Extract { field, expr, .. } => {
@@ -1256,7 +1293,7 @@ impl<'a> Binder<'a> {
                     ty,
                 });
             }
-            "date_trunc" | "date_format" | "extract" => {
+            "date_trunc" | "date_format" | "extract" | "timezone" => {
                 // The timestamp argument may be a text literal or parameter: cast it.
                 if let Some(last) = bound.pop() {
                     let last = match last.data_type() {

@@ -123,6 +123,8 @@ pub enum Source {
     Values(Vec<Vec<Expr>>),
     /// `unnest(array, ...)`: one row per element.
     Unnest(Vec<Expr>),
+    /// `generate_series(start, stop, step)`: one row per value.
+    Series { start: i64, stop: i64, step: i64 },
     /// A system table.
     System(SystemTable),
 }
@@ -145,6 +147,8 @@ pub struct WindowCall {
 #[derive(Debug, Clone)]
 pub struct SelectPlan {
     pub source: Source,
+    /// How many columns the source's rows have.
+    pub source_width: usize,
     /// WHERE, over the source row.
     pub filter: Option<Expr>,
     pub aggregation: Option<Aggregation>,

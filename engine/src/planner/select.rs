@@ -50,6 +50,7 @@ pub fn resolve_table(ctx: &PlanCtx, name: &ast::ObjectName) -> Result<TableRef> 
 
 /// Plans a query.
 pub fn plan_query(ctx: &PlanCtx, q: &ast::Query) -> Result<QueryPlan> {
+    crate::limits::check_stack()?;
     let cte_mark = ctx.ctes.borrow().len();
     if let Some(with) = &q.with {
         if with.recursive {
@@ -117,6 +118,8 @@ fn plan_body(
     order_by: Option<&ast::OrderBy>,
     limit: Option<&ast::LimitClause>,
 ) -> Result<QueryPlan> {
+    // Set operations recurse along their left-deep chain.
+    crate::limits::check_stack()?;
     match body {
         SetExpr::Select(select) => Ok(QueryPlan::Select(Box::new(plan_select(
             ctx,
@@ -167,6 +170,7 @@ fn plan_body(
                 .map(|(i, t)| Expr::Column(i, t.clone()))
                 .collect();
             let plan = SelectPlan {
+                source_width: width,
                 source: Source::Values(rows),
                 filter: None,
                 aggregation: None,
@@ -277,6 +281,7 @@ fn wrap_with_order(
     }
     let (limit, offset) = limit_exprs(limit)?;
     Ok(QueryPlan::Select(Box::new(SelectPlan {
+        source_width: names.len(),
         source: Source::Query(Box::new(plan)),
         filter: None,
         aggregation: None,
@@ -526,18 +531,9 @@ fn plan_table_function(
                 [a, b, s] if *s != 0 => (*a, *b, *s),
                 _ => return Err(Error::Parse("generate_series(start, stop[, step])".into())),
             };
-            let count = ((stop - start) / step + 1).max(0);
-            if count > 10_000_000 {
-                return Err(Error::InvalidArgument("generate_series too large".into()));
-            }
-            let items: Vec<Value> = (0..count).map(|i| Value::Int(start + i * step)).collect();
-            let arr = Expr::Literal(
-                Value::Array(items),
-                DataType::Array(Box::new(DataType::BigInt)),
-            );
             let qualifier = alias.or(Some("generate_series".into()));
             Ok((
-                Source::Unnest(vec![arr]),
+                Source::Series { start, stop, step },
                 rows_relation(
                     qualifier,
                     vec!["generate_series".into()],
@@ -728,8 +724,13 @@ pub fn plan_select(
         remap(h);
     }
 
+    let source_width = match &source {
+        Source::Table { scan, .. } => scan.len(),
+        _ => relation.width(),
+    };
     let mut plan = SelectPlan {
         source,
+        source_width,
         filter,
         aggregation: if grouped { Some(aggregation) } else { None },
         having,

@@ -209,10 +209,12 @@ impl<'de> serde::de::Visitor<'de> for RowVisitor {
 }
 
 fn parse_request(body: &[u8]) -> Result<SqlRequest, Error> {
+    // The message names where parsing failed, not what the body held: an
+    // error must not echo a client's (possibly huge, possibly secret) body.
     let raw: RawRequest = serde_json::from_slice(body).map_err(|e| {
         Error::InvalidArgument(format!(
-            "Failed to parse source [{}]: {e}",
-            String::from_utf8_lossy(&body[..body.len().min(200)])
+            "Failed to parse the request body as JSON ({} bytes): {e}",
+            body.len()
         ))
     })?;
     let stmt = match raw.stmt {
@@ -443,6 +445,12 @@ mod tests {
             );
         }
         assert!(error(br#"{"stmt": "x", "bulk_args": [[1], [2"#).contains("Failed to parse"));
+        let secret = br#"{"stmt": "select 'hunter2'", oops}"#;
+        let e = error(secret);
+        assert!(
+            e.contains("Failed to parse") && !e.contains("hunter2"),
+            "{e}"
+        );
         let rows =
             parse_request(br#"{"stmt": "x", "bulk_args": [[1, "a"], [], [null, [2], {"b": 3}]]}"#)
                 .unwrap()

@@ -36,6 +36,34 @@ pub struct ServerArgs {
     /// Acknowledge writes before the translog is fsynced (faster, loses recent writes on power loss).
     #[arg(long)]
     pub async_translog: bool,
+    /// Memory budget the circuit breakers' limits are shares of, CrateDB's heap
+    /// size (`512mb`, `4gb`). Default: a quarter of the machine's memory.
+    #[arg(long, value_parser = parse_size)]
+    pub memory_limit: Option<u64>,
+    /// A directory COPY FROM and COPY TO may use (repeatable). Without one,
+    /// COPY cannot read or write files; the data directory is never allowed.
+    #[arg(long = "copy-root", value_name = "DIR")]
+    pub copy_roots: Vec<PathBuf>,
+}
+
+fn parse_size(text: &str) -> std::result::Result<u64, String> {
+    crate::breaker::parse_byte_size(text)
+        .filter(|b| *b >= 16 << 20)
+        .ok_or_else(|| {
+            format!("expected a byte size of at least 16mb such as 512mb or 4gb, got '{text}'")
+        })
+}
+
+/// A quarter of the machine's memory (CrateDB recommends at most half of it
+/// for the heap), or 1 GB where it cannot be read.
+fn default_memory_limit() -> u64 {
+    let total = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        m.lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|kb| kb * 1024)
+    });
+    total.map_or(crate::node::DEFAULT_MEMORY_LIMIT, |t| t / 4)
 }
 
 /// Builds the HTTP router for a node.
@@ -76,6 +104,8 @@ async fn serve(args: ServerArgs) -> Result<()> {
         cluster_name: args.cluster_name.clone(),
         durable: !args.async_translog,
         http_address: Some(format!("http://{}", args.http)),
+        memory_limit: args.memory_limit.unwrap_or_else(default_memory_limit),
+        copy_roots: args.copy_roots.clone(),
     };
     let node = Node::open(config, disk)?;
     node.start();

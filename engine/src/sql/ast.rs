@@ -47,6 +47,16 @@ pub enum Statement {
     Kill {
         job: Option<String>,
     },
+    /// `SET GLOBAL [PERSISTENT | TRANSIENT] name = value [, ...]`
+    /// (transient unless PERSISTENT is given, as in CrateDB).
+    SetGlobal {
+        persistent: bool,
+        assignments: Vec<(String, Expr)>,
+    },
+    /// `RESET GLOBAL name [, ...]`.
+    ResetGlobal {
+        names: Vec<String>,
+    },
 }
 
 /// `COPY`.

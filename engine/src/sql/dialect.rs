@@ -71,6 +71,11 @@ impl Dialect for CrateDialect {
         false
     }
 
+    /// `int[]` as a type: `CAST(x AS int[])`, `x::int[]`, column types.
+    fn supports_array_typedef_with_brackets(&self) -> bool {
+        true
+    }
+
     fn parse_prefix(&self, parser: &mut Parser) -> Option<Result<Expr, ParserError>> {
         if parser.peek_token_ref().token == Token::LBrace {
             return Some(parse_object_literal(parser));

@@ -5,4 +5,6 @@ mod dialect;
 mod parser;
 
 pub use dialect::CrateDialect;
-pub use parser::{expr_text, name_parts, normalize_ident, parse, parse_expr, parse_one};
+pub use parser::{
+    expr_text, name_parts, normalize_ident, parse, parse_accounted, parse_expr, parse_one,
+};

@@ -7,17 +7,55 @@ use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Word};
 
 use super::ast::*;
 use super::dialect::CrateDialect;
+use crate::breaker::MemoryAccount;
 use crate::error::{Error, Result};
+use crate::limits;
 use crate::types::{ColumnPolicy, DataType, ObjectField, ObjectType};
 
 type PResult<T> = std::result::Result<T, ParserError>;
 
+/// Bytes the tokenizer's vector may take per byte of SQL while it grows: a
+/// statement of whitespace makes a token of every byte, and the vector
+/// doubles as it grows.
+const TOKENIZER_BYTES_PER_BYTE: u64 = 2 * std::mem::size_of::<TokenWithSpan>() as u64;
+
+/// What a statement's syntax tree, plan and bound expressions take per
+/// token, as an estimate held for the statement's life (measured: a
+/// `SELECT 1, 1, ...` list takes about 400 bytes a token once planned).
+const STATEMENT_BYTES_PER_TOKEN: u64 = 512;
+
 /// Tokenizes `sql`, numbering `?` placeholders `$1`, `$2`, ... in textual
 /// order so that the planner only deals with numbered parameters.
-fn tokenize(dialect: &CrateDialect, sql: &str) -> Result<Vec<TokenWithSpan>> {
-    let mut tokens = Tokenizer::new(dialect, sql)
-        .tokenize_with_location()
-        .map_err(|e| Error::Parse(e.to_string()))?;
+///
+/// Whitespace and comments are dropped: the parser skips them anyway, and a
+/// statement padded with megabytes of spaces would otherwise hold a token
+/// per space. The memory the tokens and the statement will take is
+/// accounted on `memory` first, and statements whose syntax tree could nest
+/// deeper than [`limits::MAX_STATEMENT_NESTING`] are refused before any tree
+/// is built.
+fn tokenize(
+    dialect: &CrateDialect,
+    sql: &str,
+    memory: &MemoryAccount,
+) -> Result<Vec<TokenWithSpan>> {
+    let transient = (sql.len() as u64).saturating_mul(TOKENIZER_BYTES_PER_BYTE);
+    memory.reserve(transient, "parse")?;
+    let tokens = Tokenizer::new(dialect, sql).tokenize_with_location();
+    memory.release(transient);
+    let mut tokens = tokens.map_err(|e| Error::Parse(e.to_string()))?;
+    tokens.retain(|t| !matches!(t.token, Token::Whitespace(_)));
+    tokens.shrink_to_fit();
+    memory.reserve(
+        (tokens.len() as u64).saturating_mul(STATEMENT_BYTES_PER_TOKEN),
+        "parse",
+    )?;
+    let (depth, limit) = (
+        limits::nesting_bound(&tokens),
+        limits::statement_nesting_limit(),
+    );
+    if depth > limit {
+        return Err(limits::too_deep(depth, limit));
+    }
     let mut n = 0;
     for t in tokens.iter_mut() {
         if let Token::Placeholder(p) = &mut t.token
@@ -32,8 +70,15 @@ fn tokenize(dialect: &CrateDialect, sql: &str) -> Result<Vec<TokenWithSpan>> {
 
 /// Parses one or more `;`-separated statements.
 pub fn parse(sql: &str) -> Result<Vec<Statement>> {
+    parse_accounted(sql, &MemoryAccount::default())
+}
+
+/// Parses one or more `;`-separated statements, accounting what they take
+/// on `memory` (the statement's account, held until it ends).
+pub fn parse_accounted(sql: &str, memory: &MemoryAccount) -> Result<Vec<Statement>> {
     let dialect = CrateDialect;
-    let mut parser = Parser::new(&dialect).with_tokens_with_locations(tokenize(&dialect, sql)?);
+    let mut parser =
+        Parser::new(&dialect).with_tokens_with_locations(tokenize(&dialect, sql, memory)?);
     let mut out = Vec::new();
     loop {
         while parser.consume_token(&Token::SemiColon) {}
@@ -76,9 +121,8 @@ pub fn parse_one(sql: &str) -> Result<Statement> {
 /// Parses a standalone expression (stored default and generated expressions).
 pub fn parse_expr(sql: &str) -> Result<Expr> {
     let dialect = CrateDialect;
-    let mut parser = Parser::new(&dialect)
-        .try_with_sql(sql)
-        .map_err(parse_error)?;
+    let tokens = tokenize(&dialect, sql, &MemoryAccount::default())?;
+    let mut parser = Parser::new(&dialect).with_tokens_with_locations(tokens);
     let e = parser.parse_expr().map_err(parse_error)?;
     if parser.peek_token_ref().token != Token::EOF {
         return Err(Error::Parse(format!(
@@ -248,6 +292,16 @@ fn parse_statement(p: &mut Parser) -> PResult<Statement> {
                 })
             }
         }
+        "SET" if peek_word(p, 1, "GLOBAL") => parse_set_global(p),
+        "RESET" if peek_word(p, 1, "GLOBAL") => {
+            p.next_token();
+            p.next_token();
+            let mut names = vec![setting_name(p)?];
+            while p.consume_token(&Token::Comma) {
+                names.push(setting_name(p)?);
+            }
+            Ok(Statement::ResetGlobal { names })
+        }
         "SET" | "RESET" | "BEGIN" | "START" | "COMMIT" | "END" | "ROLLBACK" | "DISCARD"
         | "DEALLOCATE" | "CLOSE" | "DECLARE" | "ANALYZE" => {
             // Consume the rest of the statement: these are accepted no-ops.
@@ -264,6 +318,39 @@ fn parse_statement(p: &mut Parser) -> PResult<Statement> {
         }
         _ => unsupported(format!("line 1:1: mismatched input '{}'", w.value)),
     }
+}
+
+/// `SET GLOBAL [PERSISTENT | TRANSIENT] name = value [, ...]`.
+fn parse_set_global(p: &mut Parser) -> PResult<Statement> {
+    p.next_token();
+    p.next_token();
+    let persistent = if word(p, "PERSISTENT") {
+        true
+    } else {
+        word(p, "TRANSIENT");
+        false
+    };
+    let mut assignments = Vec::new();
+    loop {
+        let name = setting_name(p)?;
+        if !p.consume_token(&Token::Eq) && !word(p, "TO") {
+            let found = p.peek_token();
+            return p.expected("=", found);
+        }
+        assignments.push((name, p.parse_expr()?));
+        if !p.consume_token(&Token::Comma) {
+            break;
+        }
+    }
+    Ok(Statement::SetGlobal {
+        persistent,
+        assignments,
+    })
+}
+
+/// A setting name: `stats.enabled` or `"stats.enabled"`.
+fn setting_name(p: &mut Parser) -> PResult<String> {
+    Ok(name_parts(&p.parse_object_name(false)?).join("."))
 }
 
 fn unsupported<T>(msg: String) -> PResult<T> {

@@ -30,7 +30,13 @@ pub fn parse_timestamp(s: &str, keep_local: bool) -> Option<i64> {
     } else {
         s.to_string()
     };
+    // Offsets stop at ±18:00, as Java's ZoneOffset does (chrono takes ±24:00).
+    let in_range =
+        |dt: &DateTime<chrono::FixedOffset>| dt.offset().local_minus_utc().abs() <= 18 * 3600;
     if let Ok(dt) = DateTime::parse_from_rfc3339(&normalized) {
+        if !in_range(&dt) {
+            return None;
+        }
         return Some(if keep_local {
             dt.naive_local().and_utc().timestamp_millis()
         } else {
@@ -43,6 +49,9 @@ pub fn parse_timestamp(s: &str, keep_local: bool) -> Option<i64> {
         "%Y-%m-%dT%H:%M%#z",
     ] {
         if let Ok(dt) = DateTime::parse_from_str(&normalized, fmt) {
+            if !in_range(&dt) {
+                return None;
+            }
             return Some(if keep_local {
                 dt.naive_local().and_utc().timestamp_millis()
             } else {
@@ -157,6 +166,10 @@ fn parse_iso_fast(b: &[u8], keep_local: bool) -> Option<i64> {
                 2 => (num(i + 1..i + 3)?, 0),
                 _ => return None,
             };
+            // Offsets stop at ±18:00, as Java's ZoneOffset does.
+            if om > 59 || oh * 60 + om > 18 * 60 {
+                return None;
+            }
             let offset = (oh * 60 + om) * 60_000;
             if keep_local {
                 Some(ms)
@@ -192,43 +205,142 @@ pub fn format_timestamp(ms: i64, tz: bool) -> String {
     }
 }
 
-/// `date_trunc(unit, ts)`: truncates to the start of the unit.
-pub fn date_trunc(unit: &str, ms: i64) -> Option<i64> {
-    let dt = to_datetime(ms)?;
-    let d = dt.date_naive();
-    let trunc_date = |date: NaiveDate| date.and_hms_opt(0, 0, 0).map(|x| x.and_utc());
-    let out = match unit.to_ascii_lowercase().as_str() {
-        "millennium" => trunc_date(NaiveDate::from_ymd_opt(
-            d.year() - (d.year() - 1).rem_euclid(1000),
-            1,
-            1,
-        )?),
-        "century" => trunc_date(NaiveDate::from_ymd_opt(
-            d.year() - (d.year() - 1).rem_euclid(100),
-            1,
-            1,
-        )?),
-        "decade" => trunc_date(NaiveDate::from_ymd_opt(
-            d.year() - d.year().rem_euclid(10),
-            1,
-            1,
-        )?),
-        "year" => trunc_date(NaiveDate::from_ymd_opt(d.year(), 1, 1)?),
-        "quarter" => trunc_date(NaiveDate::from_ymd_opt(
-            d.year(),
-            (d.month() - 1) / 3 * 3 + 1,
-            1,
-        )?),
-        "month" => trunc_date(NaiveDate::from_ymd_opt(d.year(), d.month(), 1)?),
-        "week" => trunc_date(d - chrono::Duration::days(d.weekday().num_days_from_monday() as i64)),
-        "day" => trunc_date(d),
-        "hour" => return Some(ms - ms.rem_euclid(3_600_000)),
-        "minute" => return Some(ms - ms.rem_euclid(60_000)),
-        "second" => return Some(ms - ms.rem_euclid(1_000)),
-        "milliseconds" | "millisecond" => return Some(ms),
-        _ => return None,
-    };
-    out.map(|dt| dt.timestamp_millis())
+const DAY_MS: i64 = 86_400_000;
+
+/// The proleptic Gregorian date of a day number (days since 1970-01-01),
+/// for any `i64` day (Hinnant's algorithm), unlike chrono's ±262,143 years.
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// Why `date_trunc` failed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TruncError {
+    /// Not a unit `date_trunc` knows.
+    Unit,
+    /// The truncated instant does not fit a timestamp.
+    Range,
+}
+
+/// `date_trunc(unit, ts)`: truncates to the start of the unit, in UTC or in
+/// `zone`. Calendar arithmetic works on the whole `i64` range of
+/// timestamps, so the largest timestamp truncates like any other.
+pub fn date_trunc(unit: &str, ms: i64, zone: Option<&Zone>) -> Result<i64, TruncError> {
+    let offset = zone.map_or(0, |z| z.offset_ms(ms));
+    let local = ms.checked_add(offset).ok_or(TruncError::Range)?;
+    let unit = unit.to_ascii_lowercase();
+    let floor = |step: i64| local.checked_sub(local.rem_euclid(step));
+    let days = local.div_euclid(DAY_MS);
+    let (y, m, _) = civil_from_days(days);
+    let date = |y: i64, m: i64, d: i64| days_from_civil(y, m, d).checked_mul(DAY_MS);
+    let truncated = match unit.as_str() {
+        "millennium" => date(y - (y - 1).rem_euclid(1000), 1, 1),
+        "century" => date(y - (y - 1).rem_euclid(100), 1, 1),
+        "decade" => date(y - y.rem_euclid(10), 1, 1),
+        "year" => date(y, 1, 1),
+        "quarter" => date(y, (m - 1) / 3 * 3 + 1, 1),
+        "month" => date(y, m, 1),
+        // 1970-01-01 was a Thursday: day 0 is weekday 3 counting from Monday.
+        "week" => (days - (days + 3).rem_euclid(7)).checked_mul(DAY_MS),
+        "day" => days.checked_mul(DAY_MS),
+        "hour" => floor(3_600_000),
+        "minute" => floor(60_000),
+        "second" => floor(1_000),
+        "milliseconds" | "millisecond" => Some(local),
+        _ => return Err(TruncError::Unit),
+    }
+    .ok_or(TruncError::Range)?;
+    match zone {
+        None => Ok(truncated),
+        Some(z) => z.utc_from_local(truncated).ok_or(TruncError::Range),
+    }
+}
+
+/// A time zone: a fixed offset or an IANA zone.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Zone {
+    /// Milliseconds east of UTC.
+    Fixed(i64),
+    Named(chrono_tz::Tz),
+}
+
+impl Zone {
+    /// Parses a zone as CrateDB accepts them: an IANA name (`Europe/Vienna`),
+    /// `UTC`/`Z`, or an offset within ±18:00 (`+01:00`, `-0530`, `+01`).
+    pub fn parse(name: &str) -> Result<Zone, String> {
+        let t = name.trim();
+        let invalid = || format!("time zone \"{name}\" not recognized");
+        if t.eq_ignore_ascii_case("utc") || t.eq_ignore_ascii_case("z") || t == "GMT" {
+            return Ok(Zone::Fixed(0));
+        }
+        if let Some(sign) = t.chars().next().filter(|c| *c == '+' || *c == '-') {
+            let digits: String = t[1..].chars().filter(|c| *c != ':').collect();
+            if digits.is_empty()
+                || digits.len() > 4
+                || !digits.bytes().all(|b| b.is_ascii_digit())
+                || (t[1..].contains(':') && t.len() != 6)
+            {
+                return Err(invalid());
+            }
+            let (h, m) = match digits.len() {
+                1 | 2 => (digits.parse::<i64>().map_err(|_| invalid())?, 0),
+                4 => (
+                    digits[..2].parse::<i64>().map_err(|_| invalid())?,
+                    digits[2..].parse::<i64>().map_err(|_| invalid())?,
+                ),
+                _ => return Err(invalid()),
+            };
+            if m > 59 || h * 60 + m > 18 * 60 {
+                return Err(invalid());
+            }
+            let ms = (h * 60 + m) * 60_000;
+            return Ok(Zone::Fixed(if sign == '-' { -ms } else { ms }));
+        }
+        t.parse::<chrono_tz::Tz>()
+            .map(Zone::Named)
+            .map_err(|_| invalid())
+    }
+
+    /// The zone's offset from UTC at the instant `ms`, in milliseconds.
+    pub fn offset_ms(&self, ms: i64) -> i64 {
+        use chrono::Offset;
+        match self {
+            Zone::Fixed(off) => *off,
+            Zone::Named(tz) => to_datetime(ms).map_or(0, |dt| {
+                i64::from(
+                    tz.offset_from_utc_datetime(&dt.naive_utc())
+                        .fix()
+                        .local_minus_utc(),
+                ) * 1000
+            }),
+        }
+    }
+
+    /// The UTC instant of a local wall-clock time in this zone (the earlier
+    /// one where clocks went back; the offset before a gap where they jumped).
+    pub fn utc_from_local(&self, local: i64) -> Option<i64> {
+        use chrono::Offset;
+        match self {
+            Zone::Fixed(off) => local.checked_sub(*off),
+            Zone::Named(tz) => {
+                let naive = to_datetime(local)?.naive_utc();
+                let offset = match tz.offset_from_local_datetime(&naive) {
+                    chrono::LocalResult::Single(o) | chrono::LocalResult::Ambiguous(o, _) => o,
+                    chrono::LocalResult::None => tz.offset_from_utc_datetime(&naive),
+                };
+                local.checked_sub(i64::from(offset.fix().local_minus_utc()) * 1000)
+            }
+        }
+    }
 }
 
 /// `extract(field FROM ts)`; `None` for an unknown field.
@@ -258,7 +370,9 @@ pub fn extract_is_integral(field: &str) -> bool {
     !matches!(field.to_ascii_lowercase().as_str(), "second" | "epoch")
 }
 
-/// `date_format([format, [timezone,]] ts)` with MySQL-style `%` specifiers, as CrateDB.
+/// `date_format([format, [timezone,]] ts)` with MySQL-style `%` specifiers,
+/// as CrateDB; `ms` is the wall-clock time to print (already moved into the
+/// time zone, if one was given).
 pub fn date_format(format: &str, ms: i64) -> String {
     let Some(dt) = to_datetime(ms) else {
         return ms.to_string();
@@ -365,14 +479,58 @@ mod tests {
     #[test]
     fn truncates_extracts_and_formats() {
         let ts = parse_timestamp("2014-05-19T14:27:35.123Z", false).unwrap();
-        assert_eq!(date_trunc("day", ts), parse_timestamp("2014-05-19", false));
-        assert_eq!(
-            date_trunc("month", ts),
-            parse_timestamp("2014-05-01", false)
-        );
-        assert_eq!(date_trunc("week", ts), parse_timestamp("2014-05-19", false));
+        let day = |s: &str| parse_timestamp(s, false).unwrap();
+        assert_eq!(date_trunc("day", ts, None), Ok(day("2014-05-19")));
+        assert_eq!(date_trunc("month", ts, None), Ok(day("2014-05-01")));
+        assert_eq!(date_trunc("week", ts, None), Ok(day("2014-05-19")));
+        assert_eq!(date_trunc("century", ts, None), Ok(day("2001-01-01")));
+        assert_eq!(date_trunc("fortnight", ts, None), Err(TruncError::Unit));
         assert_eq!(extract("year", ts), Some(2014.0));
         assert_eq!(date_format("%Y-%m-%d %H:%i", ts), "2014-05-19 14:27");
         assert_eq!(format_timestamp(0, true), "1970-01-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn truncation_covers_every_timestamp() {
+        // The calendar arithmetic agrees with chrono where chrono reaches.
+        for ms in [
+            0,
+            -1,
+            1_700_000_000_123,
+            -62_135_596_800_000,
+            253_402_300_799_999,
+        ] {
+            let dt = to_datetime(ms).unwrap();
+            let want = dt.date_naive().and_hms_opt(0, 0, 0).unwrap().and_utc();
+            assert_eq!(date_trunc("day", ms, None), Ok(want.timestamp_millis()));
+            let (y, m, d) = civil_from_days(ms.div_euclid(DAY_MS));
+            assert_eq!(
+                (y, m, d),
+                (dt.year() as i64, dt.month() as i64, dt.day() as i64)
+            );
+        }
+        let max = date_trunc("day", i64::MAX, None).unwrap();
+        assert!(max <= i64::MAX && i64::MAX - max < DAY_MS);
+        assert_eq!(date_trunc("year", i64::MIN, None), Err(TruncError::Range));
+        assert!(date_trunc("week", i64::MAX, None).is_ok());
+    }
+
+    #[test]
+    fn zones_and_offsets_are_validated() {
+        assert_eq!(parse_timestamp("2020-01-01T00:00:00+99:99", false), None);
+        assert_eq!(parse_timestamp("2020-01-01T00:00:00+18:01", false), None);
+        assert!(parse_timestamp("2020-01-01T00:00:00+18:00", false).is_some());
+        assert!(Zone::parse("Mars/Phobos").is_err());
+        assert!(Zone::parse("+99:99").is_err());
+        assert!(Zone::parse("").is_err());
+        assert_eq!(Zone::parse("+01:00"), Ok(Zone::Fixed(3_600_000)));
+        assert_eq!(Zone::parse("-0530"), Ok(Zone::Fixed(-19_800_000)));
+        let vienna = Zone::parse("Europe/Vienna").unwrap();
+        // 2014-05-19T23:30Z is already the 20th in Vienna (UTC+2 in summer).
+        let ts = parse_timestamp("2014-05-19T23:30:00Z", false).unwrap();
+        assert_eq!(
+            date_trunc("day", ts, Some(&vienna)),
+            Ok(parse_timestamp("2014-05-19T22:00:00Z", false).unwrap())
+        );
     }
 }
