@@ -140,5 +140,6 @@ macro_rules! script {
 }
 
 script!(
-    basics, ddl, ddl_errors, dml, objects, queries, functions, refresh, optimize, rename
+    basics, ddl, ddl_errors, dml, objects, queries, functions, refresh, optimize, rename,
+    hardening
 );

@@ -76,6 +76,11 @@ impl Dialect for CrateDialect {
         true
     }
 
+    /// `ARRAY(int)` as a type, CrateDB's spelling, in casts too.
+    fn supports_array_typedef_with_parentheses(&self) -> bool {
+        true
+    }
+
     fn parse_prefix(&self, parser: &mut Parser) -> Option<Result<Expr, ParserError>> {
         if parser.peek_token_ref().token == Token::LBrace {
             return Some(parse_object_literal(parser));
