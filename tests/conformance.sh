@@ -22,8 +22,11 @@ shift || true
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 data=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$data"' EXIT
+# CrateDB's examples import from /tmp/import_data and export to /tmp. COPY TO
+# never replaces a file, so the previous run's exports go first.
+rm -f /tmp/quotes_*_.json.gz /tmp/quotes_*_.json
 "$BIN" server --data "$data/d" --http "127.0.0.1:$port" --node-name crate --cluster-name Testing-CrateDB \
-    2> "$data/server.log" &
+    --copy-root /tmp 2> "$data/server.log" &
 pid=$!
 for _ in $(seq 1 300); do
     curl -sf "http://127.0.0.1:$port/" > /dev/null 2>&1 && break

@@ -24,6 +24,12 @@ pub trait AppendFile: Send + Sync {
 
 /// A node's durable storage.
 pub trait Disk: Send + Sync + std::fmt::Debug {
+    /// The directory this disk keeps its files in, if it is one on the local
+    /// file system (COPY keeps out of it).
+    fn local_path(&self) -> Option<&Path> {
+        None
+    }
+
     /// Reads a whole file.
     fn read(&self, path: &str) -> io::Result<Vec<u8>>;
     /// Replaces a file atomically and durably (write, fsync, rename).
@@ -164,6 +170,10 @@ fn sync_dir(dir: &Path) {
 }
 
 impl Disk for FsDisk {
+    fn local_path(&self) -> Option<&Path> {
+        Some(&self.root)
+    }
+
     fn read(&self, path: &str) -> io::Result<Vec<u8>> {
         fs::read(self.path(path))
     }

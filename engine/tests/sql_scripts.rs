@@ -140,6 +140,5 @@ macro_rules! script {
 }
 
 script!(
-    basics, ddl, ddl_errors, dml, objects, queries, functions, refresh, optimize, rename,
-    hardening
+    basics, ddl, ddl_errors, dml, objects, queries, functions, refresh, optimize, rename, hardening
 );

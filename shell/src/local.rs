@@ -41,9 +41,16 @@ impl LocalServer {
         let log_path = data.join("server.log");
         let log = std::fs::File::create(&log_path)
             .map_err(|e| format!("cannot write {}: {e}", log_path.display()))?;
-        let child = Command::new(exe)
-            .args(["server", "--data"])
-            .arg(data.join("data"))
+        let mut command = Command::new(exe);
+        command.args(["server", "--data"]).arg(data.join("data"));
+        // COPY may use the directory the shell was started in, the usual
+        // place of the files a user imports; the server refuses every other
+        // path (and its own data directory) unless started by hand with
+        // more --copy-root directories.
+        if let Ok(cwd) = std::env::current_dir() {
+            command.arg("--copy-root").arg(cwd);
+        }
+        let child = command
             .args([
                 "--http",
                 &format!("127.0.0.1:{port}"),

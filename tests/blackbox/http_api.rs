@@ -330,8 +330,10 @@ fn introspection_tables() {
 #[test]
 fn copy_from_files_and_to_a_directory() {
     let dir = TempDir::new("copy");
-    let s = Server::start(&dir.0);
     let files = TempDir::new("copy-files");
+    let out = TempDir::new("copy-out");
+    let roots = [files.0.to_str().unwrap(), out.0.to_str().unwrap()];
+    let s = Server::start_with(&dir.0, &["--copy-root", roots[0], "--copy-root", roots[1]]);
     let a = files.0.join("part1.json");
     let b = files.0.join("part2.json");
     std::fs::write(
@@ -369,7 +371,6 @@ fn copy_from_files_and_to_a_directory() {
         json!(true)
     );
     // Export: one file per shard, JSON lines of the rows.
-    let out = TempDir::new("copy-out");
     let r = s
         .sql(&format!("COPY t TO DIRECTORY '{}'", out.0.display()))
         .ok();

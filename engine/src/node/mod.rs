@@ -121,6 +121,9 @@ pub struct Node {
     settings: RwLock<ClusterSettings>,
     /// Memory accounting for statements and requests.
     pub breakers: Arc<Breakers>,
+    /// The directories COPY may use.
+    #[cfg(not(madsim))]
+    copy_roots: copy::CopyRoots,
     /// When this node opened (`sys.nodes.os['uptime']`).
     started: tokio::time::Instant,
 }
@@ -155,6 +158,8 @@ impl Node {
             Err(e) => return Err(e.into()),
         };
         let breakers = Arc::new(Breakers::new(config.memory_limit, settings.breakers()));
+        #[cfg(not(madsim))]
+        let copy_roots = copy::CopyRoots::open(&config.copy_roots, disk.local_path())?;
         let mut shards = HashMap::new();
         for table in catalog.tables() {
             let mut list = Vec::with_capacity(table.num_shards as usize);
@@ -177,6 +182,8 @@ impl Node {
             ddl: tokio::sync::Mutex::new(()),
             settings: RwLock::new(settings),
             breakers,
+            #[cfg(not(madsim))]
+            copy_roots,
             started: crate::runtime::instant(),
         }))
     }

@@ -12,7 +12,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Map, Value as Json, json};
+use serde_json::{Value as Json, json};
 
 use crate::error::Error;
 use crate::node::{Node, QueryResult, Session};
@@ -24,6 +24,8 @@ use crate::types::{DataType, Value};
 pub struct HttpState {
     pub node: Arc<Node>,
     pub max_content_length: usize,
+    /// How long a client has to send a request's body.
+    pub body_timeout: std::time::Duration,
 }
 
 fn json_response(status: StatusCode, body: &Json) -> Response {
@@ -54,14 +56,20 @@ fn flag(params: &HashMap<String, String>, name: &str) -> bool {
         .is_some_and(|v| v.is_empty() || v.eq_ignore_ascii_case("true"))
 }
 
-/// Reads the request body, decompressing gzip, within the size limit.
-fn read_body(headers: &HeaderMap, bytes: &[u8], limit: usize) -> Result<Vec<u8>, Error> {
+/// Reads the request body, decompressing gzip, within the size limit; a
+/// decompressed body is accounted on `memory` too.
+fn read_body<'b>(
+    headers: &HeaderMap,
+    bytes: &'b [u8],
+    limit: usize,
+    memory: &crate::breaker::MemoryAccount,
+) -> Result<std::borrow::Cow<'b, [u8]>, Error> {
     let gzip = headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
     if !gzip {
-        return Ok(bytes.to_vec());
+        return Ok(std::borrow::Cow::Borrowed(bytes));
     }
     let mut out = Vec::new();
     let mut dec = flate2::read::GzDecoder::new(bytes).take(limit as u64 + 1);
@@ -72,7 +80,8 @@ fn read_body(headers: &HeaderMap, bytes: &[u8], limit: usize) -> Result<Vec<u8>,
             "request body exceeds the limit of {limit} bytes"
         )));
     }
-    Ok(out)
+    memory.reserve(out.len() as u64, "http request")?;
+    Ok(std::borrow::Cow::Owned(out))
 }
 
 #[derive(Debug)]
@@ -287,37 +296,64 @@ fn bulk_json(results: &[Result<i64, Error>], duration_ms: f64) -> String {
     out
 }
 
-fn result_json(r: &QueryResult, types: bool, duration_ms: f64) -> Json {
-    let mut m = Map::new();
-    m.insert("cols".into(), json!(r.cols));
+/// The response to a statement, written directly: a result set can have
+/// millions of values, and a JSON tree of them would take several times
+/// their memory. What the text takes is accounted on `memory` as it grows.
+fn result_body(
+    r: &QueryResult,
+    types: bool,
+    duration_ms: f64,
+    memory: &crate::breaker::MemoryAccount,
+) -> Result<String, Error> {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(64 + r.rows.len() * 16);
+    out.push_str("{\"cols\":");
+    out.push_str(&json!(r.cols).to_string());
     if types {
-        m.insert(
-            "col_types".into(),
-            Json::Array(r.types.iter().map(DataType::type_id).collect()),
-        );
+        out.push_str(",\"col_types\":");
+        out.push_str(&Json::Array(r.types.iter().map(DataType::type_id).collect()).to_string());
     }
-    let rows: Vec<Json> = if r.is_query() {
-        r.rows
-            .iter()
-            .map(|row| {
-                Json::Array(
-                    row.iter()
-                        .zip(&r.types)
-                        .map(|(v, t)| to_json_typed(v, t))
-                        .collect(),
-                )
-            })
-            .collect()
+    out.push_str(",\"rows\":[");
+    let mut accounted = 0usize;
+    if r.is_query() {
+        for (i, row) in r.rows.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push('[');
+            for (j, (v, t)) in row.iter().zip(&r.types).enumerate() {
+                if j > 0 {
+                    out.push(',');
+                }
+                let _ = write!(out, "{}", to_json_typed(v, t));
+            }
+            out.push(']');
+            if out.len() - accounted > 1 << 20 {
+                memory.reserve((out.len() - accounted) as u64, "http response")?;
+                accounted = out.len();
+            }
+        }
     } else {
-        vec![json!([])]
-    };
-    m.insert("rows".into(), Json::Array(rows));
-    m.insert("rowcount".into(), json!(r.rowcount));
-    m.insert("duration".into(), json!(duration_ms));
-    Json::Object(m)
+        out.push_str("[]");
+    }
+    let _ = write!(
+        out,
+        "],\"rowcount\":{},\"duration\":{}}}",
+        r.rowcount,
+        json!(duration_ms)
+    );
+    Ok(out)
 }
 
 /// `POST /_sql`.
+///
+/// The body is read on the async workers, within the size limit and the
+/// body timeout, and accounted on the request breaker. Everything after
+/// that (parsing the JSON, running the statement, writing the response)
+/// runs on a blocking thread: a statement that computes for minutes, or
+/// waits on a disk, then holds its own thread, the operating system shares
+/// the cores among statements, and the async workers stay free to accept
+/// connections and answer other statements.
 pub async fn sql(
     State(state): State<HttpState>,
     Query(params): Query<HashMap<String, String>>,
@@ -327,22 +363,34 @@ pub async fn sql(
     let started = std::time::Instant::now();
     let trace = flag(&params, "error_trace");
     let types = flag(&params, "types");
-    let bytes: Bytes = match axum::body::to_bytes(body, state.max_content_length).await {
-        Ok(b) => b,
-        Err(_) => {
+    let read = real_tokio::time::timeout(
+        state.body_timeout,
+        axum::body::to_bytes(body, state.max_content_length),
+    )
+    .await;
+    let bytes: Bytes = match read {
+        Ok(Ok(b)) => b,
+        Ok(Err(_)) => {
             let e = Error::TooLarge(format!(
                 "request body exceeds the limit of {} bytes (http.max_content_length)",
                 state.max_content_length
             ));
             return error_response(&e, trace);
         }
+        Err(_) => {
+            let e = Error::InvalidArgument(format!(
+                "the request body did not arrive within {} s",
+                state.body_timeout.as_secs_f64()
+            ));
+            return error_response(&e, trace);
+        }
     };
-    let req = match read_body(&headers, &bytes, state.max_content_length)
-        .and_then(|b| parse_request(&b))
-    {
-        Ok(r) => r,
-        Err(e) => return error_response(&e, trace),
-    };
+    let node = state.node.clone();
+    // The body, and later the response, are held on the request breaker.
+    let request = crate::breaker::MemoryAccount::new(node.breakers.request.clone());
+    if let Err(e) = request.reserve(bytes.len() as u64, "http request") {
+        return error_response(&e, trace);
+    }
     let mut session = Session::default();
     if let Some(schema) = headers.get("default-schema").and_then(|v| v.to_str().ok())
         && !schema.is_empty()
@@ -352,27 +400,57 @@ pub async fn sql(
     if let Some(user) = headers.get("x-user").and_then(|v| v.to_str().ok()) {
         session.user = user.to_string();
     }
-    let node = state.node.clone();
-    match req.bulk_args {
-        Some(bulk) => match node.execute_bulk(&session, &req.stmt, bulk).await {
-            Ok(results) => {
-                let body = bulk_json(&results, started.elapsed().as_secs_f64() * 1000.0);
-                (
-                    StatusCode::OK,
-                    [(header::CONTENT_TYPE, "application/json; charset=UTF-8")],
-                    body,
-                )
-                    .into_response()
-            }
-            Err(e) => error_response(&e, trace),
-        },
-        None => match node.execute(&session, &req.stmt, req.args).await {
-            Ok(r) => json_response(
-                StatusCode::OK,
-                &result_json(&r, types, started.elapsed().as_secs_f64() * 1000.0),
-            ),
-            Err(e) => error_response(&e, trace),
-        },
+    let limit = state.max_content_length;
+    let runtime = real_tokio::runtime::Handle::current();
+    let work = real_tokio::task::spawn_blocking(move || {
+        runtime.block_on(async move {
+            let req = match read_body(&headers, &bytes, limit, &request)
+                .and_then(|b| parse_request(&b))
+            {
+                Ok(r) => r,
+                Err(e) => return error_response(&e, trace),
+            };
+            drop(bytes);
+            let response = match req.bulk_args {
+                Some(bulk) => match node.execute_bulk(&session, &req.stmt, bulk).await {
+                    Ok(results) => {
+                        let body = bulk_json(&results, started.elapsed().as_secs_f64() * 1000.0);
+                        (
+                            StatusCode::OK,
+                            [(header::CONTENT_TYPE, "application/json; charset=UTF-8")],
+                            body,
+                        )
+                            .into_response()
+                    }
+                    Err(e) => error_response(&e, trace),
+                },
+                None => match node.execute(&session, &req.stmt, req.args).await {
+                    Ok(r) => match result_body(
+                        &r,
+                        types,
+                        started.elapsed().as_secs_f64() * 1000.0,
+                        &request,
+                    ) {
+                        Ok(body) => (
+                            StatusCode::OK,
+                            [(header::CONTENT_TYPE, "application/json; charset=UTF-8")],
+                            body,
+                        )
+                            .into_response(),
+                        Err(e) => error_response(&e, trace),
+                    },
+                    Err(e) => error_response(&e, trace),
+                },
+            };
+            response
+        })
+    });
+    match work.await {
+        Ok(response) => response,
+        Err(e) => error_response(
+            &Error::internal(format!("the statement's thread failed: {e}")),
+            trace,
+        ),
     }
 }
 

@@ -3,6 +3,7 @@
 //! in-process).
 
 mod http;
+mod listener;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -44,6 +45,36 @@ pub struct ServerArgs {
     /// COPY cannot read or write files; the data directory is never allowed.
     #[arg(long = "copy-root", value_name = "DIR")]
     pub copy_roots: Vec<PathBuf>,
+    /// Most HTTP connections open at once; more are answered 429 and closed.
+    #[arg(long, default_value_t = 1024)]
+    pub max_connections: usize,
+    /// Time a client has to send a request's headers; also how long an idle
+    /// keep-alive connection stays open (`30s`, `500ms`, `2m`).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub header_timeout: std::time::Duration,
+    /// Time a client has to send a request's body, and longest a response
+    /// may wait for the client to read it.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub body_timeout: std::time::Duration,
+}
+
+fn parse_duration(text: &str) -> std::result::Result<std::time::Duration, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (n, unit) = t.split_at(split);
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("expected a duration such as 30s, 500ms or 2m, got '{text}'"))?;
+    let d = match unit {
+        "ms" => std::time::Duration::from_millis(n),
+        "" | "s" => std::time::Duration::from_secs(n),
+        "m" => std::time::Duration::from_secs(n * 60),
+        _ => return Err(format!("unknown unit in '{text}': use ms, s or m")),
+    };
+    if d.is_zero() {
+        return Err("a timeout must be longer than zero".into());
+    }
+    Ok(d)
 }
 
 fn parse_size(text: &str) -> std::result::Result<u64, String> {
@@ -67,10 +98,15 @@ fn default_memory_limit() -> u64 {
 }
 
 /// Builds the HTTP router for a node.
-pub fn router(node: Arc<Node>, max_content_length: usize) -> Router {
+pub fn router(
+    node: Arc<Node>,
+    max_content_length: usize,
+    body_timeout: std::time::Duration,
+) -> Router {
     let state = http::HttpState {
         node,
         max_content_length,
+        body_timeout,
     };
     Router::new()
         .route("/", get(http::root).head(http::root))
@@ -120,9 +156,18 @@ async fn serve(args: ServerArgs) -> Result<()> {
         args.http,
         args.data.display()
     );
-    let app = router(node.clone(), args.max_content_length);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+    let app = router(node.clone(), args.max_content_length, args.body_timeout);
+    let (stop, stopped) = real_tokio::sync::watch::channel(false);
+    real_tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    let limits = listener::Limits {
+        max_connections: args.max_connections.max(1),
+        header_timeout: args.header_timeout,
+        body_timeout: args.body_timeout,
+    };
+    listener::serve(listener, app, limits, stopped)
         .await
         .map_err(|e| Error::Io(format!("server error: {e}")))?;
     eprintln!("shoal: shutting down, flushing shards");
