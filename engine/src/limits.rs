@@ -27,16 +27,21 @@ use crate::error::{Error, Result};
 /// sqlparser builds them as left-deep trees.
 pub const MAX_STATEMENT_NESTING: usize = 8000;
 
-/// The default of the table setting `mapping.depth.limit` (Elasticsearch's
-/// and CrateDB's): how many levels of objects and arrays a column's type
-/// and a stored value may nest.
-pub const DEFAULT_MAPPING_DEPTH: usize = 20;
+/// The default of the table setting `mapping.depth.limit`: how many levels
+/// of objects and arrays a column's type and a stored value may nest,
+/// counting a top-level column as 1, as Elasticsearch does.
+///
+/// It is also the highest a table may set ([`MAX_MAPPING_DEPTH`]): tantivy
+/// records JSON fast fields only down to a depth of 19 (deeper values are
+/// dropped from the columns aggregations and scalar reads use), so a deeper
+/// column would read back as NULL. Elasticsearch and CrateDB default to 20.
+pub const DEFAULT_MAPPING_DEPTH: usize = 19;
 
-/// The highest `mapping.depth.limit` a table may set. The catalog is JSON
-/// read with serde_json's recursion limit of 128, and each object level of
-/// a column type takes four JSON levels: 25 levels stay well inside it (a
-/// test writes a table at this limit and opens it again).
-pub const MAX_MAPPING_DEPTH: usize = 25;
+/// The highest `mapping.depth.limit` a table may set (see
+/// [`DEFAULT_MAPPING_DEPTH`]). The catalog, JSON read with serde_json's
+/// recursion limit of 128 and four JSON levels to each object level of a
+/// column type, would take about 30.
+pub const MAX_MAPPING_DEPTH: usize = 19;
 
 /// Stack a recursive walk leaves untouched: when less than this is left,
 /// [`check_stack`] fails. Large enough for the deepest non-recursive call

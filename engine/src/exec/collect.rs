@@ -291,7 +291,7 @@ impl<'s> Fetcher<'s> {
                         },
                     }
                 }
-                ScanColumn::User { name, .. } => {
+                ScanColumn::User { name, .. } | ScanColumn::Stored { name, .. } => {
                     needs_store = true;
                     Reader::Source(name.clone())
                 }
@@ -485,7 +485,7 @@ pub fn matching_docs(
 pub fn stored_row(doc: &StoredDoc, scan: &[ScanColumn]) -> Row {
     scan.iter()
         .map(|c| match c {
-            ScanColumn::User { name, .. } => doc
+            ScanColumn::User { name, .. } | ScanColumn::Stored { name, .. } => doc
                 .source
                 .get(name.as_str())
                 .cloned()

@@ -7,6 +7,7 @@
 //! CHECK constraints are enforced. New columns found here are added to the
 //! table before any row is written.
 
+use crate::breaker::HeapSize;
 use crate::catalog::TableInfo;
 use crate::error::{Error, Result};
 use crate::expr::{EvalCtx, Expr};
@@ -15,6 +16,60 @@ use crate::planner::bind::{Binder, Relation, coerce_to};
 use crate::types::cast::{cast, display_typed};
 use crate::types::json::infer_type;
 use crate::types::{ColumnPolicy, DataType, Object, ObjectType, Value};
+
+/// The largest row a table stores, as its values take in memory. Its
+/// encoding (smaller) goes into a translog record, whose length field is
+/// 32 bits: every row written must fit one, or replay would stop at it.
+pub const MAX_ROW_BYTES: usize = 256 << 20;
+
+/// The longest text the index takes as one term, Lucene's limit (CrateDB
+/// refuses longer values in indexed columns with the same message). tantivy
+/// keys its terms and column dictionaries by at most 64 KB, the JSON path
+/// included: a longer value would be cut, and could not be found, grouped
+/// or read back as written.
+pub const MAX_TERM_BYTES: usize = 32_766;
+
+/// How long a term's path and value together may be: tantivy's key limit,
+/// less room for its field id and type markers.
+const MAX_KEY_BYTES: usize = u16::MAX as usize - 16;
+
+/// The path of the first indexed leaf of `v` that the index could not keep
+/// whole: text longer than [`MAX_TERM_BYTES`], or a path and value longer
+/// than [`MAX_KEY_BYTES`]. Keys an ignored object does not declare are not
+/// indexed and not checked.
+fn immense_text(column: &str, v: &Value, ty: Option<&DataType>) -> Option<String> {
+    // (value, type, path as shown, path bytes as indexed)
+    let mut pending = vec![(v, ty, column.to_string(), column.len())];
+    while let Some((v, ty, path, path_bytes)) = pending.pop() {
+        match v {
+            Value::Text(s) if s.len() > MAX_TERM_BYTES || path_bytes + s.len() > MAX_KEY_BYTES => {
+                return Some(path);
+            }
+            Value::Array(items) => {
+                let inner = ty.map(DataType::element);
+                pending.extend(items.iter().map(|x| (x, inner, path.clone(), path_bytes)));
+            }
+            Value::Object(o) => {
+                let object = match ty.map(DataType::element) {
+                    Some(DataType::Object(ot)) => Some(ot.as_ref()),
+                    _ => None,
+                };
+                for (k, x) in o.iter() {
+                    let field = object.and_then(|ot| ot.field(k));
+                    if field.is_none()
+                        && object.is_some_and(|ot| ot.policy == ColumnPolicy::Ignored)
+                    {
+                        continue;
+                    }
+                    pending.push((x, field, format!("{path}['{k}']"), path_bytes + 1 + k.len()));
+                }
+            }
+            _ if path_bytes + 8 > MAX_KEY_BYTES => return Some(path),
+            _ => {}
+        }
+    }
+    None
+}
 
 /// A column discovered in a row: top-level column, path below it, type.
 pub type NewColumn = (String, Vec<String>, DataType);
@@ -119,6 +174,31 @@ impl<'t> Normalizer<'t> {
             }
         }
         let mut out = row;
+        for (name, v) in out.iter() {
+            let column = table.column(name);
+            // INDEX OFF columns and an ignored table's unknown columns are
+            // kept in `_source` only: any length is fine there.
+            if column.is_some_and(|c| c.index_off)
+                || (column.is_none() && table.column_policy == ColumnPolicy::Ignored)
+            {
+                continue;
+            }
+            if let Some(path) = immense_text(name, v, column.map(|c| &c.data_type)) {
+                return Err(Error::InvalidArgument(format!(
+                    "Document contains at least one immense term in field=\"{path}\" (whose \
+                     UTF8 encoding is longer than the max length {MAX_TERM_BYTES}); store \
+                     longer text in a column with INDEX OFF"
+                )));
+            }
+        }
+        let size = out.values().map(HeapSize::heap_size).sum::<usize>();
+        if size > MAX_ROW_BYTES {
+            return Err(Error::InvalidArgument(format!(
+                "the row takes {}, more than the largest row a table stores ({})",
+                crate::breaker::format_bytes(size as u64),
+                crate::breaker::format_bytes(MAX_ROW_BYTES as u64)
+            )));
+        }
         for (name, e) in &self.defaults {
             if !out.contains_key(name.as_str()) {
                 out.insert(name.into(), e.eval(&[], ctx)?);

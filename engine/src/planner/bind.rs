@@ -1015,6 +1015,10 @@ impl<'a> Binder<'a> {
                 let col = match ScanColumn::system(name) {
                     Some(sys) => sys,
                     None => match table.column(name) {
+                        Some(c) if c.index_off => ScanColumn::Stored {
+                            name: c.name.clone(),
+                            ty: c.data_type.clone(),
+                        },
                         Some(c) => ScanColumn::User {
                             name: c.name.clone(),
                             ty: c.data_type.clone(),

@@ -21,6 +21,13 @@ pub enum ScanColumn {
         name: String,
         ty: DataType,
     },
+    /// A top-level user column kept in `_source` only (`INDEX OFF`): it has
+    /// no index terms or columns, so it is read from the stored row and
+    /// filtered after reading.
+    Stored {
+        name: String,
+        ty: DataType,
+    },
     Id,
     Version,
     SeqNo,
@@ -49,7 +56,7 @@ impl ScanColumn {
     /// The column's type.
     pub fn data_type(&self) -> DataType {
         match self {
-            ScanColumn::User { ty, .. } => ty.clone(),
+            ScanColumn::User { ty, .. } | ScanColumn::Stored { ty, .. } => ty.clone(),
             ScanColumn::Id | ScanColumn::Raw => DataType::Text,
             ScanColumn::Version | ScanColumn::SeqNo | ScanColumn::PrimaryTerm => DataType::BigInt,
             ScanColumn::Score => DataType::Real,

@@ -157,7 +157,9 @@ impl CopyRoots {
         names.sort();
         for n in names {
             let rel = parent.join(&n);
-            if !dir.metadata(&rel).is_ok_and(|m| m.is_file()) {
+            // Directories and the like are not matches; a file that cannot
+            // be opened (a symlink out of the root) is reported.
+            if dir.metadata(&rel).is_ok_and(|m| !m.is_file()) {
                 continue;
             }
             let opened = self.open_source(dir, &rel, &shown(&rel));
@@ -357,7 +359,10 @@ mod tests {
                 .1
                 .is_ok()
         );
-        assert_eq!(roots.sources(&r(&root.join("*.json"))).unwrap().len(), 2);
+        let globbed = roots.sources(&r(&root.join("*.json"))).unwrap();
+        assert_eq!(globbed.len(), 2);
+        assert!(globbed[0].0.ends_with("a.json") && globbed[0].1.is_ok());
+        assert!(globbed[1].0.ends_with("escape.json") && globbed[1].1.is_err());
         // Outside the root, relative, with '..', or through a symlink out.
         assert!(roots.sources("file:///etc/passwd").is_err());
         assert!(roots.sources("a.json").is_err());
