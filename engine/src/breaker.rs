@@ -121,12 +121,42 @@ pub fn format_bytes(bytes: u64) -> String {
     format!("{bytes}b")
 }
 
+/// A statement that held at least this much counts as a large release: the
+/// node may give the freed memory back to the operating system soon after.
+pub const LARGE_RELEASE: u64 = 64 << 20;
+
+static RELEASE_HOOK: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
+/// Sets how the process gives freed memory back to the operating system
+/// (the binary that picks the allocator knows how: mimalloc's `mi_collect`).
+pub fn set_release_hook(hook: fn()) {
+    let _ = RELEASE_HOOK.set(hook);
+}
+
+/// Gives freed memory back to the operating system, if a hook is set and
+/// statements that held much memory ended since the last call while little
+/// is held now. An allocator keeps freed memory for reuse (Shoal's for a
+/// minute, so that segment builds reuse it); after a large statement that
+/// would otherwise keep the node's footprint at its peak.
+pub fn release_memory_if_due(breakers: &Breakers) {
+    let large = breakers.query.large_releases.swap(0, Ordering::Relaxed)
+        + breakers.request.large_releases.swap(0, Ordering::Relaxed);
+    if large > 0
+        && breakers.parent.used() < LARGE_RELEASE
+        && let Some(hook) = RELEASE_HOOK.get()
+    {
+        hook();
+    }
+}
+
 /// One breaker: a limit and what is accounted against it.
 #[derive(Debug)]
 pub struct Breaker {
     name: &'static str,
     limit: AtomicU64,
     used: AtomicU64,
+    /// Accounts that held [`LARGE_RELEASE`] or more and ended.
+    large_releases: AtomicU64,
     /// The breaker over this one and its siblings (`None` for the parent).
     parent: Option<Arc<Breaker>>,
 }
@@ -137,6 +167,7 @@ impl Breaker {
             name,
             limit: AtomicU64::new(limit),
             used: AtomicU64::new(0),
+            large_releases: AtomicU64::new(0),
             parent,
         }
     }
@@ -317,6 +348,8 @@ impl Breakers {
 pub struct MemoryAccount {
     breaker: Arc<Breaker>,
     reserved: AtomicU64,
+    /// The most it held at once.
+    peak: AtomicU64,
 }
 
 impl Default for MemoryAccount {
@@ -331,6 +364,7 @@ impl MemoryAccount {
         MemoryAccount {
             breaker,
             reserved: AtomicU64::new(0),
+            peak: AtomicU64::new(0),
         }
     }
 
@@ -342,7 +376,8 @@ impl MemoryAccount {
     /// Accounts `bytes` more for `label`.
     pub fn reserve(&self, bytes: u64, label: &str) -> Result<()> {
         self.breaker.reserve(bytes, label)?;
-        self.reserved.fetch_add(bytes, Ordering::Relaxed);
+        let now = self.reserved.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        self.peak.fetch_max(now, Ordering::Relaxed);
         Ok(())
     }
 
@@ -373,6 +408,9 @@ impl MemoryAccount {
 impl Drop for MemoryAccount {
     fn drop(&mut self) {
         self.breaker.release(*self.reserved.get_mut());
+        if *self.peak.get_mut() >= LARGE_RELEASE {
+            self.breaker.large_releases.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -388,8 +426,10 @@ pub struct LocalReservation<'a> {
 }
 
 impl<'a> LocalReservation<'a> {
-    /// Granularity of reservations on the shared account.
+    /// The largest step of reservations on the shared account.
     pub const CHUNK: u64 = 1 << 20;
+    /// The first step: small results take little of a tight limit.
+    const FIRST: u64 = 4 << 10;
 
     /// An empty reservation on `account`, reported as `label` if it trips.
     pub fn new(account: &'a MemoryAccount, label: &'static str) -> LocalReservation<'a> {
@@ -406,7 +446,10 @@ impl<'a> LocalReservation<'a> {
     pub fn add(&mut self, bytes: usize) -> Result<()> {
         self.used += bytes as u64;
         if self.used > self.reserved {
-            let need = (self.used - self.reserved).max(Self::CHUNK);
+            // Steps double from FIRST to CHUNK: few reservations for large
+            // results, little held for small ones.
+            let step = self.reserved.clamp(Self::FIRST, Self::CHUNK);
+            let need = (self.used - self.reserved).max(step);
             self.account.reserve(need, self.label)?;
             self.reserved += need;
         }
@@ -429,10 +472,12 @@ impl<'a> LocalReservation<'a> {
         self.used
     }
 
-    /// Keeps what this reservation holds accounted on the account (until the
+    /// Keeps what this reservation uses accounted on the account (until the
     /// account itself is dropped) instead of giving it back now: for results
-    /// that outlive the loop that built them.
+    /// that outlive the loop that built them. The rest of the last chunk is
+    /// given back, so many small results do not each hold a chunk.
     pub fn keep(mut self) {
+        self.account.release(self.reserved - self.used.min(self.reserved));
         self.reserved = 0;
     }
 }
@@ -539,7 +584,8 @@ mod tests {
             for _ in 0..1000 {
                 local.add(100).unwrap();
             }
-            assert_eq!(b.query.used(), LocalReservation::CHUNK);
+            // 100 KB in steps of 4, 4, 8, 16, 32 and 64 KB.
+            assert_eq!(b.query.used(), 128 << 10);
         }
         assert_eq!(b.query.used(), 0);
         {
@@ -551,7 +597,7 @@ mod tests {
         let mut kept = LocalReservation::new(&account, "sort");
         kept.add(10).unwrap();
         kept.keep();
-        assert_eq!(account.reserved(), LocalReservation::CHUNK);
+        assert_eq!(account.reserved(), 10);
     }
 
     #[test]

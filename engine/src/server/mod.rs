@@ -157,6 +157,14 @@ async fn serve(args: ServerArgs) -> Result<()> {
         args.data.display()
     );
     let app = router(node.clone(), args.max_content_length, args.body_timeout);
+    // Memory a large statement freed goes back to the system soon after.
+    let breakers = node.breakers.clone();
+    real_tokio::spawn(async move {
+        loop {
+            real_tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            crate::breaker::release_memory_if_due(&breakers);
+        }
+    });
     let (stop, stopped) = real_tokio::sync::watch::channel(false);
     real_tokio::spawn(async move {
         shutdown_signal().await;

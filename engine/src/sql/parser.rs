@@ -24,6 +24,9 @@ const TOKENIZER_BYTES_PER_BYTE: u64 = 2 * std::mem::size_of::<TokenWithSpan>() a
 /// `SELECT 1, 1, ...` list takes about 400 bytes a token once planned).
 const STATEMENT_BYTES_PER_TOKEN: u64 = 512;
 
+/// Statements this short are parsed without accounting.
+const UNACCOUNTED_STATEMENT_BYTES: usize = 16 << 10;
+
 /// Tokenizes `sql`, numbering `?` placeholders `$1`, `$2`, ... in textual
 /// order so that the planner only deals with numbered parameters.
 ///
@@ -38,17 +41,26 @@ fn tokenize(
     sql: &str,
     memory: &MemoryAccount,
 ) -> Result<Vec<TokenWithSpan>> {
+    // Statements up to a few pages are not accounted: what they take is
+    // small, and `RESET GLOBAL` must parse under any breaker limit.
+    let accounted = sql.len() > UNACCOUNTED_STATEMENT_BYTES;
     let transient = (sql.len() as u64).saturating_mul(TOKENIZER_BYTES_PER_BYTE);
-    memory.reserve(transient, "parse")?;
+    if accounted {
+        memory.reserve(transient, "parse")?;
+    }
     let tokens = Tokenizer::new(dialect, sql).tokenize_with_location();
-    memory.release(transient);
+    if accounted {
+        memory.release(transient);
+    }
     let mut tokens = tokens.map_err(|e| Error::Parse(e.to_string()))?;
     tokens.retain(|t| !matches!(t.token, Token::Whitespace(_)));
     tokens.shrink_to_fit();
-    memory.reserve(
-        (tokens.len() as u64).saturating_mul(STATEMENT_BYTES_PER_TOKEN),
-        "parse",
-    )?;
+    if accounted {
+        memory.reserve(
+            (tokens.len() as u64).saturating_mul(STATEMENT_BYTES_PER_TOKEN),
+            "parse",
+        )?;
+    }
     let (depth, limit) = (
         limits::nesting_bound(&tokens),
         limits::statement_nesting_limit(),
