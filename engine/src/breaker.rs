@@ -123,7 +123,7 @@ pub fn format_bytes(bytes: u64) -> String {
 
 /// A statement that held at least this much counts as a large release: the
 /// node may give the freed memory back to the operating system soon after.
-pub const LARGE_RELEASE: u64 = 64 << 20;
+pub const LARGE_RELEASE: u64 = 16 << 20;
 
 static RELEASE_HOOK: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
 
@@ -477,7 +477,8 @@ impl<'a> LocalReservation<'a> {
     /// that outlive the loop that built them. The rest of the last chunk is
     /// given back, so many small results do not each hold a chunk.
     pub fn keep(mut self) {
-        self.account.release(self.reserved - self.used.min(self.reserved));
+        self.account
+            .release(self.reserved - self.used.min(self.reserved));
         self.reserved = 0;
     }
 }

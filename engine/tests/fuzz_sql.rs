@@ -113,11 +113,49 @@ fn column() -> impl Strategy<Value = String> {
 }
 
 const FUNCTIONS: &[&str] = &[
-    "abs", "round", "floor", "ceil", "sqrt", "power", "ln", "log", "mod", "sign", "lower", "upper",
-    "length", "substr", "concat", "replace", "repeat", "lpad", "rpad", "left", "right", "reverse",
-    "trim", "split_part", "strpos", "regexp_replace", "initcap", "format", "coalesce", "nullif",
-    "greatest", "least", "date_trunc", "date_format", "extract_year", "timezone", "array_cat",
-    "array_length", "array_unique", "array_position", "array_contains", "md5", "no_such_fn",
+    "abs",
+    "round",
+    "floor",
+    "ceil",
+    "sqrt",
+    "power",
+    "ln",
+    "log",
+    "mod",
+    "sign",
+    "lower",
+    "upper",
+    "length",
+    "substr",
+    "concat",
+    "replace",
+    "repeat",
+    "lpad",
+    "rpad",
+    "left",
+    "right",
+    "reverse",
+    "trim",
+    "split_part",
+    "strpos",
+    "regexp_replace",
+    "initcap",
+    "format",
+    "coalesce",
+    "nullif",
+    "greatest",
+    "least",
+    "date_trunc",
+    "date_format",
+    "extract_year",
+    "timezone",
+    "array_cat",
+    "array_length",
+    "array_unique",
+    "array_position",
+    "array_contains",
+    "md5",
+    "no_such_fn",
 ];
 
 const OPERATORS: &[&str] = &[
@@ -172,7 +210,9 @@ fn leaf(ty: Ty) -> BoxedStrategy<String> {
             1 => pick(&["s", "_id", "big", "o['new']"]).prop_map(str::to_string),
         ]
         .boxed(),
-        Ty::Bool => pick(&["true", "false", "NULL"]).prop_map(str::to_string).boxed(),
+        Ty::Bool => pick(&["true", "false", "NULL"])
+            .prop_map(str::to_string)
+            .boxed(),
         Ty::Time => prop_oneof![
             1 => Just("ts".to_string()),
             1 => Just("CURRENT_TIMESTAMP".to_string()),
@@ -201,7 +241,8 @@ fn typed(ty: Ty, depth: u32) -> BoxedStrategy<String> {
     let boolean = || typed(Ty::Bool, d);
     let time = || typed(Ty::Time, d);
     let array = || typed(Ty::Array, d);
-    let any_ty = || proptest::sample::select(ALL_TYPES.to_vec()).prop_flat_map(move |t| typed(t, d));
+    let any_ty =
+        || proptest::sample::select(ALL_TYPES.to_vec()).prop_flat_map(move |t| typed(t, d));
     let case = move |t: Ty| {
         (typed(Ty::Bool, d), typed(t, d), typed(t, d))
             .prop_map(|(c, a, b)| format!("CASE WHEN {c} THEN {a} ELSE {b} END"))
@@ -299,7 +340,10 @@ fn condition() -> impl Strategy<Value = String> {
 /// What hostile clients send: deep, long, wide.
 fn hostile_expr() -> impl Strategy<Value = String> {
     prop_oneof![
-        (1usize..3000, proptest::sample::select(&["+", "*", "-", "||", "AND", "OR", "=", "<"][..]))
+        (
+            1usize..3000,
+            proptest::sample::select(&["+", "*", "-", "||", "AND", "OR", "=", "<"][..])
+        )
             .prop_map(|(n, op)| format!("1{}", format!(" {op} 1").repeat(n))),
         (1usize..400).prop_map(|n| format!("{}1{}", "(".repeat(n), ")".repeat(n))),
         (1usize..3000).prop_map(|n| format!("[1]{}", "[1]".repeat(n))),
@@ -308,12 +352,20 @@ fn hostile_expr() -> impl Strategy<Value = String> {
         (1usize..200).prop_map(|n| format!("{}1{}", "abs(".repeat(n), ")".repeat(n))),
         (1usize..200).prop_map(|n| format!("{}1{}", "- ".repeat(n), "")),
         (1usize..200).prop_map(|n| format!("{}true", "NOT ".repeat(n))),
-        (1usize..100).prop_map(|n| format!("{}1{}", "CASE WHEN true THEN ".repeat(n), " END".repeat(n))),
+        (1usize..100).prop_map(|n| format!(
+            "{}1{}",
+            "CASE WHEN true THEN ".repeat(n),
+            " END".repeat(n)
+        )),
         (0i64..70_000).prop_map(|n| format!("format('%.{n}f', 1.5)")),
         any::<i64>().prop_map(|n| format!("lpad('a', {n})")),
         any::<i64>().prop_map(|n| format!("repeat('ab', {n})")),
         (any::<i64>(), any::<i64>()).prop_map(|(a, b)| format!("substr('hello', {a}, {b})")),
-        (1usize..5).prop_map(|n| format!("{}'a'{}", "replace(repeat(".repeat(n), ", 100000), 'a', 'bb')".repeat(n))),
+        (1usize..5).prop_map(|n| format!(
+            "{}'a'{}",
+            "replace(repeat(".repeat(n),
+            ", 100000), 'a', 'bb')".repeat(n)
+        )),
         any::<i64>().prop_map(|n| format!("date_trunc('day', {n})")),
         any::<i64>().prop_map(|n| format!("{n}::timestamp AT TIME ZONE 'Europe/Vienna'")),
         Just("'%%'::int[]".to_string()),
@@ -451,10 +503,22 @@ fn judge(rt: &real_tokio::runtime::Runtime, node: &Node, sql: &str) -> Result<()
     let answer = rt.block_on(node.execute(&session, sql, params));
     let outcome = match &answer {
         Ok(_) => "rows or count".into(),
-        Err(e) => format!("{} {}", e.code(), e.to_string().split('[').next().unwrap_or("")),
+        Err(e) => format!(
+            "{} {}",
+            e.code(),
+            e.to_string().split('[').next().unwrap_or("")
+        ),
     };
     if std::env::var("SHOAL_FUZZ_SHOW").is_ok() {
-        eprintln!("{outcome}: {} => {}", shorten(sql), answer.as_ref().map(|_| String::new()).unwrap_or_else(|e| e.to_string().chars().take(150).collect()));
+        eprintln!(
+            "{outcome}: {} => {}",
+            shorten(sql),
+            answer.as_ref().map(|_| String::new()).unwrap_or_else(|e| e
+                .to_string()
+                .chars()
+                .take(150)
+                .collect())
+        );
     }
     count(outcome);
     match answer {
@@ -478,8 +542,12 @@ fn judge(rt: &real_tokio::runtime::Runtime, node: &Node, sql: &str) -> Result<()
     if matches!(alive, Err(Error::CircuitBreaking(_))) {
         // A statement may have set a breaker limit too tight for anything:
         // the node must answer again once it is reset.
-        rt.block_on(node.execute(&session, "RESET GLOBAL \"indices.breaker.query.limit\"", vec![]))
-            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        rt.block_on(node.execute(
+            &session,
+            "RESET GLOBAL \"indices.breaker.query.limit\"",
+            vec![],
+        ))
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
         alive = rt.block_on(node.execute(&session, "SELECT 1", vec![]));
     }
     prop_assert!(
