@@ -222,7 +222,7 @@ fn parse_request(body: &[u8]) -> Result<SqlRequest, Error> {
     // error must not echo a client's (possibly huge, possibly secret) body.
     let raw: RawRequest = serde_json::from_slice(body).map_err(|e| {
         Error::InvalidArgument(format!(
-            "Failed to parse the request body as JSON ({} bytes): {e}",
+            "Failed to parse source ({} bytes of JSON, not repeated here): {e}",
             body.len()
         ))
     })?;
