@@ -9,6 +9,7 @@
 #
 # Environment:
 #   SHOAL_SIM_SEEDS   seeds per simulation test (default 8)
+#   SHOAL_FUZZ_CASES  generated cases of the SQL fuzz target (default 1200)
 #   SHOAL_SLOW=1      also run the slow reports (sqllogictest corpus)
 set -euo pipefail
 
@@ -35,6 +36,7 @@ cargo build --workspace --bins
 export SHOAL_BIN=$ROOT/target/debug/shoal
 
 step "tests (normal build)"
+export SHOAL_FUZZ_CASES=${SHOAL_FUZZ_CASES:-1200}
 cargo test --workspace
 
 step "python client tests"
