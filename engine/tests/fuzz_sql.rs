@@ -327,9 +327,33 @@ fn typed(ty: Ty, depth: u32) -> BoxedStrategy<String> {
     prop_oneof![1 => leaf(ty), 3 => special].boxed()
 }
 
+/// An expression built without regard to types: functions called with any
+/// arguments, operators between anything, any column.
+fn untyped() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![3 => literal(), 3 => column(), 1 => Just("?".to_string())];
+    leaf.prop_recursive(3, 12, 3, |inner| {
+        prop_oneof![
+            (
+                inner.clone(),
+                proptest::sample::select(OPERATORS),
+                inner.clone()
+            )
+                .prop_map(|(l, op, r)| format!("({l} {op} {r})")),
+            (
+                proptest::sample::select(FUNCTIONS),
+                proptest::collection::vec(inner, 0..4)
+            )
+                .prop_map(|(f, args)| format!("{f}({})", args.join(", "))),
+        ]
+    })
+}
+
 /// An expression of any type.
 fn expr() -> impl Strategy<Value = String> {
-    proptest::sample::select(ALL_TYPES.to_vec()).prop_flat_map(|t| typed(t, 3))
+    prop_oneof![
+        5 => proptest::sample::select(ALL_TYPES.to_vec()).prop_flat_map(|t| typed(t, 3)),
+        1 => untyped(),
+    ]
 }
 
 /// A condition.

@@ -411,7 +411,7 @@ pub async fn sql(
                 Err(e) => return error_response(&e, trace),
             };
             drop(bytes);
-            let response = match req.bulk_args {
+            match req.bulk_args {
                 Some(bulk) => match node.execute_bulk(&session, &req.stmt, bulk).await {
                     Ok(results) => {
                         let body = bulk_json(&results, started.elapsed().as_secs_f64() * 1000.0);
@@ -441,8 +441,7 @@ pub async fn sql(
                     },
                     Err(e) => error_response(&e, trace),
                 },
-            };
-            response
+            }
         })
     });
     match work.await {

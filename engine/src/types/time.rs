@@ -510,7 +510,7 @@ mod tests {
             );
         }
         let max = date_trunc("day", i64::MAX, None).unwrap();
-        assert!(max <= i64::MAX && i64::MAX - max < DAY_MS);
+        assert!(i64::MAX - max < DAY_MS);
         assert_eq!(date_trunc("year", i64::MIN, None), Err(TruncError::Range));
         assert!(date_trunc("week", i64::MAX, None).is_ok());
     }

@@ -326,8 +326,8 @@ mod tests {
         std::os::unix::fs::symlink(base.join("outside.json"), root.join("escape.json")).unwrap();
         std::os::unix::fs::symlink(&data, root.join("data")).unwrap();
         // The data directory cannot be a root, nor be reached through one.
-        assert!(CopyRoots::open(&[data.clone()], Some(&data)).is_err());
-        let around = CopyRoots::open(&[base.clone()], Some(&data)).unwrap();
+        assert!(CopyRoots::open(std::slice::from_ref(&data), Some(&data)).is_err());
+        let around = CopyRoots::open(std::slice::from_ref(&base), Some(&data)).unwrap();
         let r = |p: &Path| format!("file://{}", p.display());
         assert!(
             around.sources(&r(&data.join("secret.json"))).unwrap()[0]
@@ -341,7 +341,7 @@ mod tests {
         );
         assert!(around.target_dir(&r(&data.join("x"))).is_err());
         assert!(!data.join("x").exists());
-        let roots = CopyRoots::open(&[root.clone()], Some(&data)).unwrap();
+        let roots = CopyRoots::open(std::slice::from_ref(&root), Some(&data)).unwrap();
         (base, root, roots)
     }
 
