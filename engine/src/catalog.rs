@@ -286,6 +286,32 @@ pub const DEFAULT_TOTAL_FIELDS: usize = 1000;
 /// rewritten whole on every schema change, so it must stay small.
 pub const MAX_TOTAL_FIELDS: usize = 10_000;
 
+/// Checks a column name, or (not `top_level`) the key of an object column,
+/// as CrateDB does. Names are paths in the index (`doc.o.k`), so a dot,
+/// a bracket or a quote would make two columns one; a leading `_` is kept
+/// for system columns.
+pub fn check_column_name(name: &str, top_level: bool) -> Result<()> {
+    if top_level && name.starts_with('_') {
+        return Err(Error::InvalidColumnName(format!(
+            "\"{name}\" conflicts with system column pattern"
+        )));
+    }
+    if name.contains('.') {
+        return Err(Error::InvalidColumnName(format!(
+            "\"{name}\" contains a dot"
+        )));
+    }
+    if name.is_empty()
+        || name.contains(['[', ']', '\'', '"', '\\'])
+        || name.chars().any(char::is_control)
+    {
+        return Err(Error::InvalidColumnName(format!(
+            "\"{name}\" contains illegal characters"
+        )));
+    }
+    Ok(())
+}
+
 /// How deep a value nests objects and arrays: 0 for a scalar, 1 for an
 /// array of scalars, and so on. Iterative, for values of any depth.
 pub fn value_nesting(v: &crate::types::Value) -> usize {

@@ -160,6 +160,7 @@ impl<'t> Normalizer<'t> {
                 None => match table.column_policy {
                     ColumnPolicy::Strict => return Err(Error::ColumnUnknown(name.to_string())),
                     _ => {
+                        crate::catalog::check_column_name(name, true)?;
                         if !v.is_null() {
                             let ty = infer_type(v);
                             if ty != DataType::Undefined
@@ -360,6 +361,7 @@ fn conform_object(
                     out.insert(k, v);
                 }
                 ColumnPolicy::Dynamic => {
+                    crate::catalog::check_column_name(&k, false)?;
                     if !v.is_null() {
                         let t = infer_type(&v);
                         if t != DataType::Undefined {

@@ -48,17 +48,7 @@ fn table_ident(session: &Session, name: &ObjectName) -> Result<TableIdent> {
 }
 
 fn check_column_name(name: &str) -> Result<()> {
-    if name.starts_with('_') {
-        return Err(Error::InvalidColumnName(format!(
-            "\"{name}\" conflicts with system column pattern"
-        )));
-    }
-    if name.is_empty() || name.contains(['.', '[', ']', '\'', '"', '\t', '\n']) {
-        return Err(Error::InvalidColumnName(format!(
-            "\"{name}\" contains illegal characters"
-        )));
-    }
-    Ok(())
+    crate::catalog::check_column_name(name, true)
 }
 
 fn setting_value(e: &sqlparser::ast::Expr) -> serde_json::Value {
