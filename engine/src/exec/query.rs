@@ -192,7 +192,7 @@ impl Executor<'_> {
                     });
                 }
                 let n = arrays.iter().map(Vec::len).max().unwrap_or(0);
-                ctx_reserve_rows(&self.ctx, n, arrays.len())?;
+                reserve_rows(&self.ctx, n, arrays.len())?;
                 (0..n)
                     .map(|i| {
                         arrays
@@ -266,7 +266,7 @@ impl Executor<'_> {
 }
 
 /// Accounts `n` rows of `width` values about to be built.
-fn ctx_reserve_rows(ctx: &crate::expr::EvalCtx, n: usize, width: usize) -> Result<()> {
+fn reserve_rows(ctx: &crate::expr::EvalCtx, n: usize, width: usize) -> Result<()> {
     let bytes = n.saturating_mul(size_of::<Row>() + width * size_of::<Value>());
     ctx.memory.reserve(bytes as u64, "unnest")
 }

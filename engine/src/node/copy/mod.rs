@@ -30,23 +30,26 @@ use crate::types::{DataType, Object, Value};
 struct CopyOptions {
     format: Option<String>,
     compression: Option<String>,
-    /// COPY FROM: `overwrite_duplicates`; COPY TO: `overwrite` (replace
-    /// files that exist).
-    overwrite: bool,
+    /// COPY FROM: `overwrite_duplicates` (replace rows whose key exists).
+    overwrite_duplicates: bool,
+    /// COPY TO: `overwrite` (replace files that exist; a Shoal option).
+    overwrite_files: bool,
 }
 
 fn options(with: &[(String, sqlparser::ast::Expr)]) -> Result<CopyOptions> {
     let mut o = CopyOptions {
         format: None,
         compression: None,
-        overwrite: false,
+        overwrite_duplicates: false,
+        overwrite_files: false,
     };
     for (k, v) in with {
         let text = crate::sql::expr_text(v);
         match k.as_str() {
             "format" => o.format = Some(text.to_lowercase()),
             "compression" => o.compression = Some(text.to_lowercase()),
-            "overwrite_duplicates" | "overwrite" => o.overwrite = text == "true",
+            "overwrite_duplicates" => o.overwrite_duplicates = text == "true",
+            "overwrite" => o.overwrite_files = text == "true",
             "bulk_size"
             | "shared"
             | "node_filters"
@@ -133,11 +136,11 @@ impl Node {
         ctx: EvalCtx,
     ) -> Result<QueryResult> {
         let conflict = opts
-            .overwrite
+            .overwrite_duplicates
             .then_some(crate::planner::dml::ConflictPlan::Overwrite);
         let mut total = 0i64;
         let mut summary_rows = Vec::new();
-        for (file_name, opened) in self.copy_roots()?.sources(uri)? {
+        for (file_name, opened) in self.copy_roots.sources(uri)? {
             let file = match opened {
                 Ok(f) => f,
                 Err(e) => {
@@ -245,7 +248,7 @@ impl Node {
         opts: &CopyOptions,
         ctx: EvalCtx,
     ) -> Result<QueryResult> {
-        let target = std::sync::Arc::new(self.copy_roots()?.target_dir(dir)?);
+        let target = std::sync::Arc::new(self.copy_roots.target_dir(dir)?);
         let gzip = opts.compression.as_deref() == Some("gzip");
         let cols = if copy.columns.is_empty() {
             "*".to_string()
@@ -279,7 +282,7 @@ impl Node {
             let count = rows.len() as i64;
             let columns = copy.columns.clone();
             let target = target.clone();
-            let overwrite = opts.overwrite;
+            let overwrite = opts.overwrite_files;
             // Written off the async workers: the disk may be slow.
             crate::runtime::spawn_blocking(move || {
                 write_rows(&target, &name, overwrite, gzip, &columns, &rows)
@@ -289,11 +292,6 @@ impl Node {
             total += count;
         }
         Ok(QueryResult::affected(total))
-    }
-
-    /// The roots COPY may use.
-    fn copy_roots(&self) -> Result<&CopyRoots> {
-        Ok(&self.copy_roots)
     }
 }
 
