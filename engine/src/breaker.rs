@@ -499,6 +499,12 @@ impl HeapSize for crate::types::Value {
     fn heap_size(&self) -> usize {
         use crate::types::Value;
         const INLINE: usize = std::mem::size_of::<Value>();
+        // Scalars, nearly every value, are sized without the walk below.
+        match self {
+            Value::Text(s) => return INLINE + s.capacity(),
+            Value::Array(_) | Value::Object(_) => {}
+            _ => return INLINE,
+        }
         // An explicit stack: values can nest as deep as their input allows.
         let mut total = 0;
         let mut stack = vec![self];

@@ -55,6 +55,21 @@ pub enum Partial {
     Groups(Groups),
 }
 
+impl Partial {
+    /// Rows or groups held.
+    pub fn len(&self) -> usize {
+        match self {
+            Partial::Rows(r) => r.len(),
+            Partial::Groups(g) => g.len(),
+        }
+    }
+
+    /// Whether nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// Partial aggregation results, flat: `width` key values and `naggs` states
 /// per group (no allocation per group, which matters with many groups).
 #[derive(Debug, Default)]
@@ -89,6 +104,7 @@ impl Groups {
     }
 
     /// Adds a group.
+    #[inline]
     pub fn push(
         &mut self,
         key: impl IntoIterator<Item = Value>,

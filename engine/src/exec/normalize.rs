@@ -38,6 +38,15 @@ const MAX_KEY_BYTES: usize = u16::MAX as usize - 16;
 /// than [`MAX_KEY_BYTES`]. Keys an ignored object does not declare are not
 /// indexed and not checked.
 fn immense_text(column: &str, v: &Value, ty: Option<&DataType>) -> Option<String> {
+    // Scalars, nearly every value written, are checked without allocating.
+    match v {
+        Value::Text(s) => {
+            let too_long = s.len() > MAX_TERM_BYTES || column.len() + s.len() > MAX_KEY_BYTES;
+            return too_long.then(|| column.to_string());
+        }
+        Value::Array(_) | Value::Object(_) => {}
+        _ => return (column.len() + 8 > MAX_KEY_BYTES).then(|| column.to_string()),
+    }
     // (value, type, path as shown, path bytes as indexed)
     let mut pending = vec![(v, ty, column.to_string(), column.len())];
     while let Some((v, ty, path, path_bytes)) = pending.pop() {
@@ -175,8 +184,8 @@ impl<'t> Normalizer<'t> {
             }
         }
         let mut out = row;
-        for (name, v) in out.iter() {
-            let column = table.column(name);
+        for (i, (name, v)) in out.iter().enumerate() {
+            let column = table.column_near(i, name);
             // INDEX OFF columns and an ignored table's unknown columns are
             // kept in `_source` only: any length is fine there.
             if column.is_some_and(|c| c.index_off)

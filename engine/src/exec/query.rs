@@ -7,9 +7,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use super::Executor;
 use super::collect::{CollectMode, CollectSpec, Partial, collect_rows, collect_shard, stored_row};
 use super::rows::{apply_limit, distinct, eval_count, sort_rows, top_n};
+use super::{Executor, OFFLOAD_ROWS};
 use crate::breaker::{HeapSize, LocalReservation};
 use crate::catalog::TableInfo;
 use crate::error::{Error, Result};
@@ -42,8 +42,20 @@ impl Executor<'_> {
                     // The operation hashes copies of the rows.
                     account(&self.ctx, &l, "set operation")?;
                     account(&self.ctx, &r, "set operation")?;
-                    let mut rows = set_op(*op, *all, l, r);
-                    sort_rows(&mut rows, order_by);
+                    let (op, all) = (*op, *all);
+                    let rows = if l.len() + r.len() <= OFFLOAD_ROWS {
+                        let mut rows = set_op(op, all, l, r);
+                        sort_rows(&mut rows, order_by);
+                        rows
+                    } else {
+                        let order_by = order_by.clone();
+                        crate::runtime::run_blocking(move || {
+                            let mut rows = set_op(op, all, l, r);
+                            sort_rows(&mut rows, &order_by);
+                            rows
+                        })
+                        .await
+                    };
                     let offset = eval_count(offset.as_ref(), &self.ctx)?.unwrap_or(0);
                     Ok(apply_limit(
                         rows,
@@ -60,80 +72,12 @@ impl Executor<'_> {
         let limit = eval_count(plan.limit.as_ref(), &self.ctx)?;
         let spec = collect_spec(plan, offset, limit);
         let partials = self.collect(&plan.source, &spec).await?;
-
-        let mut rows: Vec<Row> = match &plan.aggregation {
-            Some(agg) => {
-                let merged = merge_groups(agg, partials)?;
-                let (width, naggs) = (agg.keys.len(), agg.aggs.len());
-                let mut out = Vec::with_capacity(merged.count);
-                let mut keys = merged.keys.into_iter();
-                let mut states = merged.states.into_iter();
-                for _ in 0..merged.count {
-                    let mut row: Row = Vec::with_capacity(width + naggs);
-                    row.extend(keys.by_ref().take(width));
-                    for call in &agg.aggs {
-                        let s = states
-                            .next()
-                            .ok_or_else(|| Error::internal("group states"))?;
-                        row.push(call.finish(s)?);
-                    }
-                    out.push(row);
-                }
-                account(&self.ctx, &out, "merge")?;
-                out
-            }
-            None => {
-                let mut out = Vec::new();
-                for p in partials {
-                    let Partial::Rows(r) = p else {
-                        return Err(Error::internal("expected rows"));
-                    };
-                    out.extend(r);
-                }
-                out
-            }
-        };
-
-        if let Some(h) = &plan.having {
-            let mut kept = Vec::with_capacity(rows.len());
-            for r in rows {
-                if h.matches(&r, &self.ctx)? {
-                    kept.push(r);
-                }
-            }
-            rows = kept;
+        if partials.iter().map(Partial::len).sum::<usize>() <= OFFLOAD_ROWS {
+            return finish_select(plan, partials, &self.ctx, offset, limit);
         }
-        let projected_on_shards = plan.aggregation.is_none() && plan.windows.is_empty();
-        if !projected_on_shards {
-            for w in &plan.windows {
-                apply_window(&mut rows, w, &self.ctx)?;
-            }
-            let mut out = Vec::with_capacity(rows.len());
-            for r in &rows {
-                let mut o = Vec::with_capacity(plan.outputs.len());
-                for e in &plan.outputs {
-                    o.push(e.eval(r, &self.ctx)?);
-                }
-                out.push(o);
-            }
-            account(&self.ctx, &out, "project")?;
-            rows = out;
-        }
-        if plan.distinct {
-            account(&self.ctx, &rows, "distinct")?;
-            rows = distinct(rows);
-        }
-        top_n(
-            &mut rows,
-            &plan.order_by,
-            limit.map(|l| l.saturating_add(offset)),
-        );
-        let mut rows = apply_limit(rows, offset, limit);
-        let visible = plan.names.len();
-        for r in rows.iter_mut() {
-            r.truncate(visible);
-        }
-        Ok(rows)
+        let (plan, ctx) = (plan.clone(), self.ctx.clone());
+        crate::runtime::run_blocking(move || finish_select(&plan, partials, &ctx, offset, limit))
+            .await
     }
 
     /// The projected rows of a table SELECT from one shard only (COPY TO).
@@ -181,7 +125,17 @@ impl Executor<'_> {
                 }
                 out
             }
-            Source::Series { start, stop, step } => series_rows(*start, *stop, *step, &self.ctx)?,
+            Source::Series { start, stop, step } => {
+                // Made and collected off the workers: a series can have
+                // millions of rows.
+                let (start, stop, step) = (*start, *stop, *step);
+                let (spec, ctx) = (spec.clone(), self.ctx.clone());
+                let partial = crate::runtime::run_blocking(move || {
+                    collect_rows(series_rows(start, stop, step, &ctx)?, &spec, &ctx)
+                })
+                .await?;
+                return Ok(vec![partial]);
+            }
             Source::Unnest(exprs) => {
                 let mut arrays = Vec::with_capacity(exprs.len());
                 for e in exprs {
@@ -204,7 +158,12 @@ impl Executor<'_> {
             }
             Source::System(st) => self.node.system_rows(*st, &self.ctx.current_schema),
         };
-        Ok(vec![collect_rows(rows, spec, &self.ctx)?])
+        if rows.len() <= OFFLOAD_ROWS {
+            return Ok(vec![collect_rows(rows, spec, &self.ctx)?]);
+        }
+        let (spec, ctx) = (spec.clone(), self.ctx.clone());
+        let partial = crate::runtime::run_blocking(move || collect_rows(rows, &spec, &ctx)).await?;
+        Ok(vec![partial])
     }
 
     async fn collect_table(&self, table: &TableInfo, spec: &CollectSpec) -> Result<Vec<Partial>> {
@@ -263,6 +222,90 @@ impl Executor<'_> {
         }
         Ok(Some(rows))
     }
+}
+
+/// The handler's part of a SELECT: merges the partial results, then
+/// HAVING, window functions, projection, DISTINCT, ORDER BY and LIMIT.
+fn finish_select(
+    plan: &SelectPlan,
+    partials: Vec<Partial>,
+    ctx: &crate::expr::EvalCtx,
+    offset: usize,
+    limit: Option<usize>,
+) -> Result<Vec<Row>> {
+    let mut rows: Vec<Row> = match &plan.aggregation {
+        Some(agg) => {
+            let merged = merge_groups(agg, partials)?;
+            let (width, naggs) = (agg.keys.len(), agg.aggs.len());
+            let mut out = Vec::with_capacity(merged.count);
+            let mut keys = merged.keys.into_iter();
+            let mut states = merged.states.into_iter();
+            for _ in 0..merged.count {
+                let mut row: Row = Vec::with_capacity(width + naggs);
+                row.extend(keys.by_ref().take(width));
+                for call in &agg.aggs {
+                    let s = states
+                        .next()
+                        .ok_or_else(|| Error::internal("group states"))?;
+                    row.push(call.finish(s)?);
+                }
+                out.push(row);
+            }
+            account(ctx, &out, "merge")?;
+            out
+        }
+        None => {
+            let mut out = Vec::new();
+            for p in partials {
+                let Partial::Rows(r) = p else {
+                    return Err(Error::internal("expected rows"));
+                };
+                out.extend(r);
+            }
+            out
+        }
+    };
+
+    if let Some(h) = &plan.having {
+        let mut kept = Vec::with_capacity(rows.len());
+        for r in rows {
+            if h.matches(&r, ctx)? {
+                kept.push(r);
+            }
+        }
+        rows = kept;
+    }
+    let projected_on_shards = plan.aggregation.is_none() && plan.windows.is_empty();
+    if !projected_on_shards {
+        for w in &plan.windows {
+            apply_window(&mut rows, w, ctx)?;
+        }
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let mut o = Vec::with_capacity(plan.outputs.len());
+            for e in &plan.outputs {
+                o.push(e.eval(r, ctx)?);
+            }
+            out.push(o);
+        }
+        account(ctx, &out, "project")?;
+        rows = out;
+    }
+    if plan.distinct {
+        account(ctx, &rows, "distinct")?;
+        rows = distinct(rows);
+    }
+    top_n(
+        &mut rows,
+        &plan.order_by,
+        limit.map(|l| l.saturating_add(offset)),
+    );
+    let mut rows = apply_limit(rows, offset, limit);
+    let visible = plan.names.len();
+    for r in rows.iter_mut() {
+        r.truncate(visible);
+    }
+    Ok(rows)
 }
 
 /// Accounts `n` rows of `width` values about to be built.

@@ -11,10 +11,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::Executor;
 use super::collect::{matching_docs, stored_row};
 use super::normalize::{NewColumn, Normalizer};
 use super::query::key_lookups;
+use super::{Executor, OFFLOAD_ROWS};
 use crate::catalog::TableInfo;
 use crate::error::{Error, Result};
 use crate::expr::{EvalCtx, Expr, bind_param};
@@ -24,6 +24,7 @@ use crate::planner::dml::{
     AssignmentPlan, ConflictPlan, DeletePlan, InsertPlan, InsertRows, UpdatePlan,
 };
 use crate::storage::{Expect, StoredDoc, SyncInFlight, TranslogSync};
+use crate::storage::{Shard, WriteBatch};
 use crate::types::{DataType, Key, Object, Value};
 
 /// How many times a read-modify-write is retried on a version conflict.
@@ -143,23 +144,12 @@ impl Executor<'_> {
         rows: Vec<(usize, Object)>,
         ctx: &EvalCtx,
     ) -> Result<(Arc<TableInfo>, Vec<(usize, Result<Object>)>)> {
-        let mut new_cols = Vec::new();
-        let out: Vec<(usize, Result<Object>)> = {
-            let norm = Normalizer::new(&table)?;
-            rows.into_iter()
-                .map(|(i, r)| (i, norm.row(r, ctx, &mut new_cols)))
-                .collect()
-        };
+        let (out, new_cols) = normalize_rows(table.clone(), rows, ctx).await?;
         if new_cols.is_empty() {
             return Ok((table, out));
         }
         let table = self.add_columns(&table, new_cols).await?;
-        let norm = Normalizer::new(&table)?;
-        let mut again = Vec::new();
-        let out = out
-            .into_iter()
-            .map(|(i, r)| (i, r.and_then(|r| norm.row(r, ctx, &mut again))))
-            .collect();
+        let (out, _) = normalize_results(table.clone(), out, ctx).await?;
         Ok((table, out))
     }
 
@@ -300,14 +290,15 @@ impl Executor<'_> {
                 origins.push(p.origin);
                 writes.push((p.id, p.source));
             }
-            let (outcomes, sync) = shard.write_deferred(|b| {
+            let (outcomes, sync) = write_batch(shard, writes, move |b, writes| {
                 b.reserve(writes.len());
                 let mut outcomes = Vec::with_capacity(writes.len());
                 for (id, source) in writes {
                     outcomes.push(b.put(id, source, expect));
                 }
                 Ok(outcomes)
-            })?;
+            })
+            .await?;
             syncs.extend(sync.map(TranslogSync::start));
             let mut kept = kept.into_iter();
             for (origin, outcome) in origins.into_iter().zip(outcomes) {
@@ -514,21 +505,14 @@ impl Executor<'_> {
             if targets.values().all(Vec::is_empty) {
                 break;
             }
-            let mut rows = Vec::new();
-            let mut meta = Vec::new();
-            for (shard, docs) in &targets {
-                for doc in docs {
-                    let scan_row = stored_row(doc, &plan.scan);
-                    let mut updated = (*doc.source).clone();
-                    drop_generated(&table, &mut updated);
-                    for a in &plan.assignments {
-                        let v = a.value.eval(&scan_row, &self.ctx)?;
-                        set_path(&mut updated, &a.column, &a.path, v);
-                    }
-                    rows.push((rows.len(), updated));
-                    meta.push((*shard, doc.id.clone(), doc.seq_no, doc.primary_term));
-                }
-            }
+            let (rows, meta) = if targets.values().map(Vec::len).sum::<usize>() <= OFFLOAD_ROWS {
+                updated_rows(&targets, plan, &table, &self.ctx)?
+            } else {
+                let (targets, plan) = (targets.clone(), plan.clone());
+                let (table, ctx) = (table.clone(), self.ctx.clone());
+                crate::runtime::run_blocking(move || updated_rows(&targets, &plan, &table, &ctx))
+                    .await?
+            };
             let (t, normalized) = self.normalize_all(table.clone(), rows, &self.ctx).await?;
             table = t;
             let mut by_shard: BTreeMap<u32, Vec<(String, Object, Expect)>> = BTreeMap::new();
@@ -549,15 +533,18 @@ impl Executor<'_> {
                 let Some(s) = shards.get(shard as usize) else {
                     continue;
                 };
-                let (applied, sync) = s.write_deferred(|b| {
+                let ((applied, ids), sync) = write_batch(s, items, |b, items| {
                     let mut res = Vec::with_capacity(items.len());
-                    for (id, src, expect) in &items {
-                        res.push(b.put(id.as_str(), src.clone(), *expect)?);
+                    let mut ids = Vec::with_capacity(items.len());
+                    for (id, src, expect) in items {
+                        res.push(b.put(id.as_str(), src, expect)?);
+                        ids.push(id);
                     }
-                    Ok(res)
-                })?;
+                    Ok((res, ids))
+                })
+                .await?;
                 syncs.extend(sync.map(TranslogSync::start));
-                for ((id, _, _), ok) in items.into_iter().zip(applied) {
+                for (id, ok) in ids.into_iter().zip(applied) {
                     if ok {
                         count += 1;
                     } else if let Some(doc) = s.get(&id)? {
@@ -592,7 +579,7 @@ impl Executor<'_> {
             let Some(s) = shards.get(shard as usize) else {
                 continue;
             };
-            let (n, sync) = s.write_deferred(|b| {
+            let (n, sync) = write_batch(s, docs, |b, docs| {
                 let mut n = 0;
                 for d in &docs {
                     let expect = Expect::Version {
@@ -604,11 +591,94 @@ impl Executor<'_> {
                     }
                 }
                 Ok(n)
-            })?;
+            })
+            .await?;
             count += n;
             syncs.extend(sync.map(TranslogSync::start));
         }
         SyncInFlight::wait_all(syncs).await?;
         Ok(count)
     }
+}
+
+/// Rows normalised, each with its origin, and the columns they would add.
+type Normalized = (Vec<(usize, Result<Object>)>, Vec<NewColumn>);
+
+/// Normalises rows against `table`; many rows are normalised off the async
+/// workers.
+async fn normalize_rows(
+    table: Arc<TableInfo>,
+    rows: Vec<(usize, Object)>,
+    ctx: &EvalCtx,
+) -> Result<Normalized> {
+    let rows = rows.into_iter().map(|(i, r)| (i, Ok(r))).collect();
+    normalize_results(table, rows, ctx).await
+}
+
+/// Normalises the rows that are still `Ok`, keeping the errors.
+async fn normalize_results(
+    table: Arc<TableInfo>,
+    rows: Vec<(usize, Result<Object>)>,
+    ctx: &EvalCtx,
+) -> Result<Normalized> {
+    let run = move |table: &TableInfo, rows: Vec<(usize, Result<Object>)>, ctx: &EvalCtx| {
+        let norm = Normalizer::new(table)?;
+        let mut new_cols = Vec::new();
+        let out = rows
+            .into_iter()
+            .map(|(i, r)| (i, r.and_then(|r| norm.row(r, ctx, &mut new_cols))))
+            .collect();
+        Ok((out, new_cols))
+    };
+    if rows.len() <= OFFLOAD_ROWS {
+        return run(&table, rows, ctx);
+    }
+    let ctx = ctx.clone();
+    crate::runtime::run_blocking(move || run(&table, rows, &ctx)).await
+}
+
+/// Writes `items` into a shard with `f`, and returns what `f` gave with the
+/// translog sync to wait for. A batch of many rows is written off the async
+/// workers.
+async fn write_batch<T, R>(
+    shard: &Arc<Shard>,
+    items: Vec<T>,
+    f: impl FnOnce(&mut WriteBatch, Vec<T>) -> Result<R> + Send + 'static,
+) -> Result<(R, Option<TranslogSync>)>
+where
+    T: Send + 'static,
+    R: Send + 'static,
+{
+    if items.len() <= OFFLOAD_ROWS {
+        return shard.write_deferred(|b| f(b, items));
+    }
+    let shard = shard.clone();
+    crate::runtime::run_blocking(move || shard.write_deferred(|b| f(b, items))).await
+}
+
+/// The rows an UPDATE writes, and for each its shard, id and the version it
+/// replaces.
+#[allow(clippy::type_complexity)]
+fn updated_rows(
+    targets: &BTreeMap<u32, Vec<StoredDoc>>,
+    plan: &UpdatePlan,
+    table: &TableInfo,
+    ctx: &EvalCtx,
+) -> Result<(Vec<(usize, Object)>, Vec<(u32, String, u64, u64)>)> {
+    let mut rows = Vec::new();
+    let mut meta = Vec::new();
+    for (shard, docs) in targets {
+        for doc in docs {
+            let scan_row = stored_row(doc, &plan.scan);
+            let mut updated = (*doc.source).clone();
+            drop_generated(table, &mut updated);
+            for a in &plan.assignments {
+                let v = a.value.eval(&scan_row, ctx)?;
+                set_path(&mut updated, &a.column, &a.path, v);
+            }
+            rows.push((rows.len(), updated));
+            meta.push((*shard, doc.id.clone(), doc.seq_no, doc.primary_term));
+        }
+    }
+    Ok((rows, meta))
 }

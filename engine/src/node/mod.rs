@@ -343,7 +343,7 @@ impl Node {
         // One account for everything the statement holds, from its tokens
         // to its result rows; dropping it at the end gives it all back.
         let memory = self.breakers.statement();
-        let stmt = parse_single(sql, &memory)?;
+        let stmt = parse_statement(sql, &memory).await?;
         let mut ctx = self.eval_ctx(session, params);
         ctx.memory = memory;
         self.execute_statement(session, &stmt, ctx).await
@@ -360,7 +360,7 @@ impl Node {
         // The parsed statement stays accounted while its rows run; each
         // row's execution has an account of its own.
         let parsed = self.breakers.statement();
-        let stmt = parse_single(sql, &parsed)?;
+        let stmt = parse_statement(sql, &parsed).await?;
         match &stmt {
             Statement::Query(_) | Statement::Show(_) | Statement::Explain(_) => {
                 return Err(Error::Unsupported(
@@ -524,6 +524,22 @@ fn setting_json(e: &sqlparser::ast::Expr, ctx: &EvalCtx) -> Result<serde_json::V
         other => b.bind(other)?.eval(&[], ctx)?,
     };
     Ok(crate::types::json::to_json(&v))
+}
+
+/// Statements longer than this are parsed off the async workers.
+const OFFLOAD_STATEMENT_BYTES: usize = 64 << 10;
+
+/// Parses one statement; a long one on a blocking thread, since tokenizing
+/// megabytes of SQL takes a while.
+async fn parse_statement(
+    sql: &str,
+    memory: &Arc<crate::breaker::MemoryAccount>,
+) -> Result<Statement> {
+    if sql.len() <= OFFLOAD_STATEMENT_BYTES {
+        return parse_single(sql, memory);
+    }
+    let (sql, memory) = (sql.to_string(), memory.clone());
+    crate::runtime::run_blocking(move || parse_single(&sql, &memory)).await
 }
 
 fn parse_single(sql: &str, memory: &crate::breaker::MemoryAccount) -> Result<Statement> {

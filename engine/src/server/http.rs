@@ -347,13 +347,11 @@ fn result_body(
 
 /// `POST /_sql`.
 ///
-/// The body is read on the async workers, within the size limit and the
-/// body timeout, and accounted on the request breaker. Everything after
-/// that (parsing the JSON, running the statement, writing the response)
-/// runs on a blocking thread: a statement that computes for minutes, or
-/// waits on a disk, then holds its own thread, the operating system shares
-/// the cores among statements, and the async workers stay free to accept
-/// connections and answer other statements.
+/// The body is read within the size limit and the body timeout, and
+/// accounted on the request breaker. Large bodies are parsed, and large
+/// results written, off the async workers, as the engine runs its heavy
+/// work (see `exec`): a short statement is answered on the worker, without
+/// a thread hop, and a long one does not hold a worker.
 pub async fn sql(
     State(state): State<HttpState>,
     Query(params): Query<HashMap<String, String>>,
@@ -387,7 +385,9 @@ pub async fn sql(
     };
     let node = state.node.clone();
     // The body, and later the response, are held on the request breaker.
-    let request = crate::breaker::MemoryAccount::new(node.breakers.request.clone());
+    let request = Arc::new(crate::breaker::MemoryAccount::new(
+        node.breakers.request.clone(),
+    ));
     if let Err(e) = request.reserve(bytes.len() as u64, "http request") {
         return error_response(&e, trace);
     }
@@ -401,56 +401,65 @@ pub async fn sql(
         session.user = user.to_string();
     }
     let limit = state.max_content_length;
-    let runtime = real_tokio::runtime::Handle::current();
-    let work = real_tokio::task::spawn_blocking(move || {
-        runtime.block_on(async move {
-            let req = match read_body(&headers, &bytes, limit, &request)
-                .and_then(|b| parse_request(&b))
-            {
-                Ok(r) => r,
-                Err(e) => return error_response(&e, trace),
-            };
-            drop(bytes);
-            match req.bulk_args {
-                Some(bulk) => match node.execute_bulk(&session, &req.stmt, bulk).await {
-                    Ok(results) => {
-                        let body = bulk_json(&results, started.elapsed().as_secs_f64() * 1000.0);
-                        (
-                            StatusCode::OK,
-                            [(header::CONTENT_TYPE, "application/json; charset=UTF-8")],
-                            body,
-                        )
-                            .into_response()
-                    }
-                    Err(e) => error_response(&e, trace),
-                },
-                None => match node.execute(&session, &req.stmt, req.args).await {
-                    Ok(r) => match result_body(
-                        &r,
-                        types,
-                        started.elapsed().as_secs_f64() * 1000.0,
-                        &request,
-                    ) {
-                        Ok(body) => (
-                            StatusCode::OK,
-                            [(header::CONTENT_TYPE, "application/json; charset=UTF-8")],
-                            body,
-                        )
-                            .into_response(),
-                        Err(e) => error_response(&e, trace),
-                    },
-                    Err(e) => error_response(&e, trace),
-                },
-            }
+    // Large bodies are decompressed and parsed off the async workers.
+    let parsed = if bytes.len() <= OFFLOAD_BODY_BYTES {
+        read_body(&headers, &bytes, limit, &request).and_then(|b| parse_request(&b))
+    } else {
+        let request = request.clone();
+        offload(move || {
+            read_body(&headers, &bytes, limit, &request).and_then(|b| parse_request(&b))
         })
-    });
-    match work.await {
-        Ok(response) => response,
-        Err(e) => error_response(
-            &Error::internal(format!("the statement's thread failed: {e}")),
-            trace,
-        ),
+        .await
+    };
+    let req = match parsed {
+        Ok(r) => r,
+        Err(e) => return error_response(&e, trace),
+    };
+    let ok = |body: String| {
+        (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json; charset=UTF-8")],
+            body,
+        )
+            .into_response()
+    };
+    match req.bulk_args {
+        Some(bulk) => match node.execute_bulk(&session, &req.stmt, bulk).await {
+            Ok(results) => ok(bulk_json(
+                &results,
+                started.elapsed().as_secs_f64() * 1000.0,
+            )),
+            Err(e) => error_response(&e, trace),
+        },
+        None => match node.execute(&session, &req.stmt, req.args).await {
+            Ok(r) => {
+                let duration = started.elapsed().as_secs_f64() * 1000.0;
+                // A large result is written off the async workers.
+                let body = if r.rows.len() <= crate::exec::OFFLOAD_ROWS {
+                    result_body(&r, types, duration, &request)
+                } else {
+                    offload(move || result_body(&r, types, duration, &request)).await
+                };
+                match body {
+                    Ok(body) => ok(body),
+                    Err(e) => error_response(&e, trace),
+                }
+            }
+            Err(e) => error_response(&e, trace),
+        },
     }
+}
+
+/// Bodies longer than this are parsed off the async workers.
+const OFFLOAD_BODY_BYTES: usize = 64 << 10;
+
+/// Runs `f` on a blocking thread.
+async fn offload<R: Send + 'static>(
+    f: impl FnOnce() -> Result<R, Error> + Send + 'static,
+) -> Result<R, Error> {
+    real_tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::internal(format!("a blocking task failed: {e}")))?
 }
 
 /// `GET /` and `HEAD /`: node information, pretty-printed as CrateDB does.
