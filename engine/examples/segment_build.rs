@@ -13,7 +13,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use shoal_engine::catalog::{ColumnInfo, ReplicaSetting, TableIdent, TableInfo};
+use shoal_engine::catalog::{ColumnInfo, ReplicaSetting, RoutingHash, TableIdent, TableInfo};
 use shoal_engine::storage::document::{BufferedDoc, RowDoc, StoredDoc};
 use shoal_engine::storage::segment::Segment;
 use shoal_engine::storage::shard::shard_schema;
@@ -52,6 +52,7 @@ fn steps_table() -> TableInfo {
         checks: vec![],
         settings: Default::default(),
         version: 1,
+        routing_hash: RoutingHash::Murmur3,
     }
 }
 

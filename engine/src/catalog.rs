@@ -116,6 +116,22 @@ impl ReplicaSetting {
     }
 }
 
+/// How a table's routing values pick shards. Recorded per table, so that a
+/// data directory written with one function keeps finding its rows when the
+/// default changes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoutingHash {
+    /// Shoal's first function, the primary-key index's FNV-1a hash modulo
+    /// the shard count: tables created before December 2026 (whose catalog
+    /// entries have no `routing_hash`).
+    #[default]
+    Fnv,
+    /// CrateDB's (and Elasticsearch's): Murmur3 (x86, 32 bits, seed 0) of
+    /// the routing value's UTF-16 code units, floor-modulo the shard count.
+    Murmur3,
+}
+
 /// Everything the cluster knows about a table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TableInfo {
@@ -140,6 +156,8 @@ pub struct TableInfo {
     /// Bumped on every change of the table's metadata.
     #[serde(default)]
     pub version: u64,
+    #[serde(default)]
+    pub routing_hash: RoutingHash,
 }
 
 impl TableInfo {
@@ -161,6 +179,7 @@ impl TableInfo {
             checks: vec![],
             settings: Default::default(),
             version: 1,
+            routing_hash: RoutingHash::Murmur3,
         }
     }
 
@@ -501,6 +520,18 @@ mod tests {
             ..TableInfo::for_tests(&[], 2)
         });
         assert_eq!(Catalog::from_bytes(&c.to_bytes().unwrap()).unwrap(), c);
+    }
+
+    #[test]
+    fn a_table_from_an_older_catalog_keeps_its_routing_hash() {
+        let mut c = Catalog::default();
+        c.put_table(TableInfo::for_tests(&["id"], 4));
+        let mut json: serde_json::Value = serde_json::from_slice(&c.to_bytes().unwrap()).unwrap();
+        let table = &mut json["tables"][0];
+        assert_eq!(table["routing_hash"], "murmur3");
+        table.as_object_mut().unwrap().remove("routing_hash");
+        let old = Catalog::from_bytes(&serde_json::to_vec(&json).unwrap()).unwrap();
+        assert_eq!(old.tables().next().unwrap().routing_hash, RoutingHash::Fnv);
     }
 
     #[test]

@@ -95,7 +95,8 @@ pub fn now_millis() -> i64 {
     }
 }
 
-/// A random u64: seeded by madsim in simulation, by the clock and a counter otherwise.
+/// A random u64: from madsim's seeded generator in simulation (one seed
+/// reproduces a run), from `rand`'s thread-local generator otherwise.
 pub fn random_u64() -> u64 {
     #[cfg(madsim)]
     {
@@ -103,21 +104,6 @@ pub fn random_u64() -> u64 {
     }
     #[cfg(not(madsim))]
     {
-        use std::sync::atomic::{AtomicU64, Ordering};
-        static STATE: AtomicU64 = AtomicU64::new(0);
-        if STATE.load(Ordering::Relaxed) == 0 {
-            let seed = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(0x9E37_79B9_7F4A_7C15)
-                ^ ((std::process::id() as u64) << 32)
-                | 1;
-            let _ = STATE.compare_exchange(0, seed, Ordering::Relaxed, Ordering::Relaxed);
-        }
-        // SplitMix64 over an atomic counter: unique per call, well mixed.
-        let mut z = STATE.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        rand::random::<u64>()
     }
 }

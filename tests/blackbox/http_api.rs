@@ -342,9 +342,11 @@ fn copy_from_files_and_to_a_directory() {
     )
     .unwrap();
     std::fs::write(&b, "{\"id\": 3, \"name\": \"c\", \"n\": \"x\"}\nnot json\n{\"id\": 4, \"name\": \"d\", \"extra\": true}\n").unwrap();
+    // CSV as spreadsheets write it: a byte order mark, CRLF line ends,
+    // quoted fields holding a newline, a comma and doubled quotes.
     std::fs::write(
         files.0.join("other.csv"),
-        "id,name,n\n5,e,5\n6,\"f, g\",6\n",
+        "\u{feff}id,name,n\r\n5,\"e\r\nline two\",5\r\n6,\"f, \"\"g\"\"\",6\r\n",
     )
     .unwrap();
     s.sql("CREATE TABLE t (id INT PRIMARY KEY, name TEXT, n INT) WITH (refresh_interval = 0)")
@@ -369,6 +371,12 @@ fn copy_from_files_and_to_a_directory() {
     assert_eq!(
         *s.sql("SELECT extra FROM t WHERE id = 4").ok().scalar(),
         json!(true)
+    );
+    assert_eq!(
+        s.sql("SELECT name FROM t WHERE id IN (5, 6) ORDER BY id")
+            .ok()
+            .rows(),
+        &vec![json!(["e\r\nline two"]), json!(["f, \"g\""])]
     );
     // Export: one file per shard, JSON lines of the rows.
     let r = s

@@ -595,7 +595,7 @@ pub(crate) fn key_lookups(
             .filter_map(|v| v.as_str().map(|s| s.to_string()))
             .map(|id| {
                 let shard = if table.clustered_by.is_none() || table.primary_key.len() == 1 {
-                    Some(shard_for(&id, table.num_shards))
+                    Some(shard_for(table, &id))
                 } else {
                     None
                 };
@@ -642,10 +642,7 @@ pub(crate) fn key_lookups(
         let id = doc_id(table, &row)?;
         let shard = match &table.clustered_by {
             Some(cb) if !row.contains_key(cb.as_str()) => None,
-            _ => Some(shard_for(
-                &routing_value(table, &row, &id)?,
-                table.num_shards,
-            )),
+            _ => Some(shard_for(table, &routing_value(table, &row, &id)?)),
         };
         out.push((id, shard));
     }

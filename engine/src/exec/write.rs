@@ -243,7 +243,7 @@ impl Executor<'_> {
         for (origin, r) in normalized {
             let routed = r.and_then(|source| {
                 let id = doc_id(&table, &source)?;
-                let shard = shard_for(&routing_value(&table, &source, &id)?, table.num_shards);
+                let shard = shard_for(&table, &routing_value(&table, &source, &id)?);
                 Ok((shard, id, source))
             });
             match routed {
@@ -361,7 +361,7 @@ impl Executor<'_> {
             let mut planned: Vec<(u32, Pending, Expect, usize)> = Vec::new();
             let mut rows = Vec::new();
             for p in pending.drain(..) {
-                let shard = shard_for(&routing_value(&table, &p.source, &p.id)?, table.num_shards);
+                let shard = shard_for(&table, &routing_value(&table, &p.source, &p.id)?);
                 let Some(s) = shards.get(shard as usize) else {
                     continue;
                 };

@@ -7,7 +7,7 @@ use sqlparser::ast::ObjectName;
 
 use super::{Node, QueryResult, Session};
 use crate::catalog::{
-    ColumnInfo, FulltextIndex, ReplicaSetting, TableIdent, TableInfo, add_column_path,
+    ColumnInfo, FulltextIndex, ReplicaSetting, RoutingHash, TableIdent, TableInfo, add_column_path,
 };
 use crate::error::{Error, Result};
 use crate::expr::EvalCtx;
@@ -210,6 +210,7 @@ pub fn table_from_create(ident: TableIdent, ct: &CreateTable) -> Result<TableInf
         checks: ct.checks.iter().map(|c| c.to_string()).collect(),
         settings: BTreeMap::new(),
         version: 1,
+        routing_hash: RoutingHash::Murmur3,
     };
     for (k, v) in &ct.with {
         apply_setting(&mut table, k, v)?;

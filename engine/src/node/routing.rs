@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use base64::Engine;
 
-use crate::catalog::{Catalog, TableInfo};
+use crate::catalog::{Catalog, RoutingHash, TableInfo};
 use crate::error::{Error, Result};
 use crate::storage::Shard;
 use crate::types::cast::text_of;
@@ -75,11 +75,34 @@ pub fn routing_value<'a>(table: &TableInfo, row: &Object, id: &'a str) -> Result
     }
 }
 
-/// The shard a routing value maps to.
-pub fn shard_for(routing: &str, num_shards: u32) -> u32 {
-    // Murmur3-style finalised FNV: stable across platforms and releases.
-    let h = crate::storage::pk::id_hash(routing);
-    (h % num_shards.max(1) as u64) as u32
+/// The shard of `table` a routing value maps to.
+pub fn shard_for(table: &TableInfo, routing: &str) -> u32 {
+    let shards = table.num_shards.max(1);
+    match table.routing_hash {
+        RoutingHash::Fnv => (crate::storage::pk::id_hash(routing) % shards as u64) as u32,
+        RoutingHash::Murmur3 => murmur3_routing(routing).rem_euclid(shards as i32) as u32,
+    }
+}
+
+/// CrateDB's routing hash (Elasticsearch's `Murmur3HashFunction.hash(String)`):
+/// Murmur3 x86 32-bit, seed 0, over the UTF-16LE code units of the value,
+/// read as a signed int.
+fn murmur3_routing(routing: &str) -> i32 {
+    // Routing values are short: encode on the stack, without allocating.
+    let mut stack = [0u8; 128];
+    let mut heap = Vec::new();
+    let bytes: &mut [u8] = if routing.len() * 2 <= stack.len() {
+        &mut stack
+    } else {
+        heap.resize(routing.len() * 2, 0);
+        &mut heap
+    };
+    let mut len = 0;
+    for unit in routing.encode_utf16() {
+        bytes[len..len + 2].copy_from_slice(&unit.to_le_bytes());
+        len += 2;
+    }
+    murmurhash32::murmurhash3_with_seed::<0>(&bytes[..len]) as i32
 }
 
 /// The state of a shard copy.
@@ -196,6 +219,43 @@ impl RoutingTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const PINNED_SHARDS: [u32; 6] = [3, 3, 2, 2, 1, 1];
+    const PINNED_FNV_SHARDS: [u32; 6] = [0, 1, 0, 3, 0, 0];
+
+    #[test]
+    fn routing_uses_cratedbs_murmur3() {
+        // Elasticsearch's Murmur3HashFunctionTests.testKnownValues.
+        let known = [
+            (0x5a0cb7c3_u32, "hell"),
+            (0xd7c31989, "hello"),
+            (0x22ab2984, "hello w"),
+            (0xdf0ca123, "hello wo"),
+            (0xe7744d61, "hello wor"),
+            (0xe07db09c, "The quick brown fox jumps over the lazy dog"),
+            (0x4e63d2ad, "The quick brown fox jumps over the lazy cog"),
+        ];
+        for (hash, value) in known {
+            assert_eq!(murmur3_routing(value), hash as i32, "{value}");
+        }
+        // The shard is the floor modulo (hashes are signed): pinned, since
+        // changing it would move every row of every table.
+        let table = TableInfo::for_tests(&["id"], 4);
+        let shards: Vec<u32> = ["1", "2", "3", "42", "hello", "ü"]
+            .iter()
+            .map(|id| shard_for(&table, id))
+            .collect();
+        assert_eq!(shards, PINNED_SHARDS);
+        let old = TableInfo {
+            routing_hash: RoutingHash::Fnv,
+            ..table
+        };
+        let shards: Vec<u32> = ["1", "2", "3", "42", "hello", "ü"]
+            .iter()
+            .map(|id| shard_for(&old, id))
+            .collect();
+        assert_eq!(shards, PINNED_FNV_SHARDS);
+    }
 
     #[test]
     fn a_composite_id_is_the_json_array_of_its_key_values() {

@@ -125,8 +125,9 @@ impl CopyRoots {
         Ok(())
     }
 
-    /// The files a COPY FROM URI names: one path, or `*` globs in the file
-    /// name. Each is opened, or carries the reason it could not be.
+    /// The files a COPY FROM URI names: one path, or a glob in the file
+    /// name (`*`, `?`, `[...]`, `{a,b}`). Each is opened, or carries the
+    /// reason it could not be.
     pub fn sources(&self, uri: &str) -> Result<Vec<(String, io::Result<std::fs::File>)>> {
         let (dir, root, rel) = self.locate(uri)?;
         let name = rel
@@ -136,11 +137,11 @@ impl CopyRoots {
         let parent = rel.parent().unwrap_or(Path::new(""));
         let shown = |rel: &Path| root.join(rel).display().to_string();
         let mut out = Vec::new();
-        if !name.contains('*') {
+        let Some(matcher) = glob(&name)? else {
             let opened = self.open_source(dir, &rel, &shown(&rel));
             out.push((shown(&rel), opened));
             return Ok(out);
-        }
+        };
         let listing = if parent.as_os_str().is_empty() {
             dir.entries()
         } else {
@@ -150,7 +151,7 @@ impl CopyRoots {
             Ok(entries) => entries
                 .flatten()
                 .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| glob_match(&name, n))
+                .filter(|n| matcher.is_match(n))
                 .collect(),
             Err(_) => Vec::new(),
         };
@@ -283,26 +284,16 @@ fn clear_nonblocking(file: &std::fs::File) -> io::Result<()> {
     Ok(())
 }
 
-/// `*` globs in a file name.
-pub fn glob_match(pattern: &str, name: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    let mut rest = name;
-    for (i, part) in parts.iter().enumerate() {
-        if i == 0 {
-            match rest.strip_prefix(part) {
-                Some(r) => rest = r,
-                None => return false,
-            }
-        } else if i == parts.len() - 1 {
-            return rest.ends_with(part);
-        } else {
-            match rest.find(part) {
-                Some(at) => rest = &rest[at + part.len()..],
-                None => return false,
-            }
-        }
+/// The matcher for a file name that is a glob, `None` for a plain name.
+fn glob(name: &str) -> Result<Option<globset::GlobMatcher>> {
+    if !name.contains(['*', '?', '[', '{']) {
+        return Ok(None);
     }
-    rest.is_empty()
+    let glob = globset::GlobBuilder::new(name)
+        .literal_separator(true)
+        .build()
+        .map_err(|e| Error::InvalidArgument(format!("Invalid file name pattern '{name}': {e}")))?;
+    Ok(Some(glob.compile_matcher()))
 }
 
 #[cfg(test)]
@@ -407,9 +398,13 @@ mod tests {
 
     #[test]
     fn globs() {
-        assert!(glob_match("*.json", "a.json"));
-        assert!(glob_match("qu*.json", "quotes.json"));
-        assert!(!glob_match("qu*.json", "locations.json"));
-        assert!(glob_match("*", "x"));
+        let matches = |g: &str, n: &str| glob(g).unwrap().unwrap().is_match(n);
+        assert!(matches("*.json", "a.json"));
+        assert!(matches("qu*.json", "quotes.json"));
+        assert!(!matches("qu*.json", "locations.json"));
+        assert!(matches("*", "x"));
+        assert!(matches("part-?.{json,csv}", "part-1.csv"));
+        assert!(glob("plain.json").unwrap().is_none());
+        assert!(glob("bad[.json").is_err());
     }
 }
