@@ -3,6 +3,7 @@
 pub mod document;
 pub mod pk;
 pub mod segment;
+pub mod seqno;
 pub mod shard;
 pub mod source;
 pub mod translog;

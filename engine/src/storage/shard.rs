@@ -19,6 +19,7 @@ use tantivy::TantivyDocument;
 use super::document::{BufferedDoc, MetaColumn, RowDoc, ShardSchema, StoredDoc};
 use super::pk::{Entry, PkIndex, Place};
 use super::segment::{AliveSet, Segment};
+use super::seqno::{LocalCheckpoint, Tombstones};
 use super::source::{parse_source, write_source};
 use super::translog::{Op, Translog, TranslogSync, read_ops};
 use crate::catalog::TableInfo;
@@ -139,6 +140,10 @@ struct State {
     primary_term: u64,
     next_seq_no: u64,
     pk: PkIndex,
+    /// The operations processed, so that one applied twice is skipped.
+    processed: LocalCheckpoint,
+    /// Deletes an older operation for the same id must not undo.
+    tombstones: Tombstones,
     buffers: Buffers,
     segments: BTreeMap<u32, SegmentSlot>,
     next_segment_id: u32,
@@ -303,44 +308,88 @@ impl State {
     /// Applies an operation; `parsed` is the source already as a row, when
     /// the caller has it (saves parsing the bytes back).
     /// `known_absent`: the id has no live document (saves a pk lookup).
+    ///
+    /// Applying is idempotent and ordered by `_seq_no` ([`super::seqno`]):
+    /// an operation already processed is skipped, and one older than the
+    /// document or delete the copy holds for its id changes nothing. So a
+    /// copy that receives the same operations in any order, some twice,
+    /// ends in the same state.
     fn apply_parsed(&mut self, op: Op, parsed: Option<Object>, known_absent: bool) -> Result<()> {
         let seq_no = op.seq_no();
-        match op {
-            Op::Index {
-                id,
-                seq_no,
-                version,
-                primary_term,
-                source,
-            } => {
-                if let Some(prev) = self.lookup_unless(known_absent, &id) {
-                    self.kill(prev.place);
-                }
-                let place = Place {
-                    seg: self.buffers.open_seg,
-                    doc: self.buffers.open.len() as u32,
-                };
-                let row = parsed.unwrap_or_else(|| parse_source(&source));
-                let doc = BufferedDoc::new(id, seq_no, version, primary_term, row, source);
-                let State {
-                    pk,
-                    buffers,
-                    segments,
-                    ..
-                } = self;
-                buffers.open.push(doc);
-                let id = &buffers.open[place.doc as usize].id;
-                pk.put(id, Entry { seq_no, place }, is_id(buffers, segments));
-            }
-            Op::Delete { id, .. } => {
-                let removed = self.pk.remove(&id, is_id(&self.buffers, &self.segments));
-                if let Some(e) = removed {
-                    self.kill(e.place);
-                }
-            }
+        if self.processed.contains(seq_no) {
+            return Ok(());
         }
+        self.processed.mark(seq_no);
         self.next_seq_no = self.next_seq_no.max(seq_no + 1);
-        self.unrefreshed = true;
+        let live = match &op {
+            Op::Index { id, .. } | Op::Delete { id, .. } => self.lookup_unless(known_absent, id),
+        };
+        let deleted = match &op {
+            Op::Index { id, .. } | Op::Delete { id, .. } if !self.tombstones.is_empty() => {
+                self.tombstones.get(id)
+            }
+            _ => None,
+        };
+        // Sequence numbers are unique within a shard: the live document's
+        // is another operation's.
+        debug_assert!(live.is_none_or(|e| e.seq_no != seq_no));
+        let newer = live.is_some_and(|e| e.seq_no > seq_no) || deleted.is_some_and(|d| d > seq_no);
+        if !newer {
+            match op {
+                Op::Index {
+                    id,
+                    seq_no,
+                    version,
+                    primary_term,
+                    source,
+                } => {
+                    if let Some(prev) = live {
+                        self.kill(prev.place);
+                    }
+                    if deleted.is_some() {
+                        self.tombstones.remove(&id);
+                    }
+                    let place = Place {
+                        seg: self.buffers.open_seg,
+                        doc: self.buffers.open.len() as u32,
+                    };
+                    let row = parsed.unwrap_or_else(|| parse_source(&source));
+                    let doc = BufferedDoc::new(id, seq_no, version, primary_term, row, source);
+                    let State {
+                        pk,
+                        buffers,
+                        segments,
+                        ..
+                    } = self;
+                    buffers.open.push(doc);
+                    let id = &buffers.open[place.doc as usize].id;
+                    pk.put(id, Entry { seq_no, place }, is_id(buffers, segments));
+                    debug_assert_eq!(
+                        self.lookup(&self.buffers.open[place.doc as usize].id),
+                        Some(Entry { seq_no, place })
+                    );
+                }
+                Op::Delete { id, .. } => {
+                    if live.is_some() {
+                        let removed = self.pk.remove(&id, is_id(&self.buffers, &self.segments));
+                        debug_assert_eq!(removed, live);
+                        if let Some(e) = removed {
+                            self.kill(e.place);
+                        }
+                    }
+                    // Remembered while an older operation for the id could
+                    // still arrive: not on a primary, whose operations come
+                    // in order.
+                    if self.processed.checkpoint().is_none_or(|c| seq_no > c) {
+                        self.tombstones.insert(&id, seq_no);
+                    }
+                }
+            }
+            self.unrefreshed = true;
+        }
+        if !self.tombstones.is_empty() {
+            self.tombstones.prune(self.processed.checkpoint());
+        }
         Ok(())
     }
 
@@ -617,6 +666,8 @@ impl Shard {
             primary_term,
             next_seq_no,
             pk: PkIndex::default(),
+            processed: LocalCheckpoint::default(),
+            tombstones: Tombstones::default(),
             buffers: Buffers::default(),
             segments,
             next_segment_id,
@@ -652,10 +703,19 @@ impl Shard {
                 .put_recovered(hash, e, || segment.and_then(|s| s.id_of(doc)));
         }
         state.next_seq_no = next_seq_no;
+        // The translog holds the operations from the commit's generation
+        // on; some may be in the committed segments already, which the
+        // ordered apply skips.
+        let first = ops.first().map_or(next_seq_no, Op::seq_no);
+        state.processed = LocalCheckpoint::starting_at(first.min(next_seq_no));
         let replayed = ops.len() as u64;
         for op in ops {
             state.apply(op)?;
         }
+        // Whatever is below the highest sequence number now is in the
+        // segments or was replayed: this copy has all it will get.
+        state.processed = LocalCheckpoint::starting_at(state.next_seq_no);
+        state.tombstones = Tombstones::default();
         // Replayed operations stay uncommitted until a flush (the idle flush
         // at the latest) persists them, so the next open need not replay them.
         state.uncommitted_ops = replayed;
@@ -744,7 +804,7 @@ impl Shard {
         let mut scratch = Vec::new();
         for s in staged {
             let seq_no = st.next_seq_no;
-            st.next_seq_no += 1;
+            debug_assert!(!st.processed.contains(seq_no));
             let primary_term = st.primary_term;
             let (op, parsed, absent) = match s {
                 Staged::Put { id, source, absent } => {
@@ -783,6 +843,26 @@ impl Shard {
         st.uncommitted_ops += written;
         st.last_write = crate::runtime::instant();
         Ok((result, self.durable.then_some(sync)))
+    }
+
+    /// Applies operations that a primary sequenced (a replica's write
+    /// path): each goes to the translog and is applied by the `_seq_no`
+    /// rules, so any order and repeats leave the same state. The caller
+    /// waits for the returned sync (in durable mode) before acknowledging.
+    pub fn apply_replicated(&self, ops: Vec<Op>) -> Result<Option<TranslogSync>> {
+        if ops.is_empty() {
+            return Ok(None);
+        }
+        let mut st = self.lock();
+        let written = ops.len() as u64;
+        for op in ops {
+            st.translog.stage(&op);
+            st.apply(op)?;
+        }
+        let sync = st.translog.append_staged()?;
+        st.uncommitted_ops += written;
+        st.last_write = crate::runtime::instant();
+        Ok(self.durable.then_some(sync))
     }
 
     /// Whether there are writes a refresh would make searchable.

@@ -265,3 +265,118 @@ async fn a_deferred_write_is_durable_once_its_sync_is_waited_for() {
     assert!(shard.get("2").unwrap().is_some());
     assert!(shard.get("3").unwrap().is_none());
 }
+
+mod ordered_apply {
+    //! Copies that receive the same operations in any order, some of them
+    //! more than once, end in the same state: the state of applying them in
+    //! `_seq_no` order.
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::storage::source::write_source;
+    use crate::storage::translog::Op;
+
+    const IDS: i64 = 4;
+
+    /// Operation `seq_no`: index `id` (with `n = seq_no`), or delete it.
+    fn op(seq_no: u64, id: i64, delete: bool) -> Op {
+        if delete {
+            return Op::Delete {
+                id: id.to_string(),
+                seq_no,
+                primary_term: 1,
+            };
+        }
+        let mut source = Vec::new();
+        write_source(&mut source, &row(id, seq_no as i64));
+        Op::Index {
+            id: id.to_string(),
+            seq_no,
+            version: 1,
+            primary_term: 1,
+            source: source.into(),
+        }
+    }
+
+    /// What a copy holds: each id's document (seq_no and row), or nothing.
+    fn contents(shard: &Shard) -> Vec<Option<(u64, Object)>> {
+        (0..IDS)
+            .map(|id| {
+                shard
+                    .get(&id.to_string())
+                    .unwrap()
+                    .map(|d| (d.seq_no, (*d.source).clone()))
+            })
+            .collect()
+    }
+
+    fn copy() -> Shard {
+        let disk: Arc<dyn Disk> = Arc::new(MemDisk::new());
+        Shard::open(table(), 0, disk, false).unwrap()
+    }
+
+    fn apply_in_batches(shard: &Shard, ops: Vec<Op>, batch: usize) {
+        let mut ops = ops.into_iter().peekable();
+        while ops.peek().is_some() {
+            let chunk: Vec<Op> = ops.by_ref().take(batch).collect();
+            shard.apply_replicated(chunk).unwrap();
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn any_order_with_repeats_leaves_the_same_state(
+            (kinds, order) in prop::collection::vec((0..IDS, prop::bool::weighted(0.3)), 1..40)
+                .prop_flat_map(|kinds| {
+                    let n = kinds.len();
+                    (Just(kinds), Just((0..n).collect::<Vec<_>>()).prop_shuffle())
+                }),
+            repeats in prop::collection::vec(any::<prop::sample::Index>(), 0..12),
+            batch in 1usize..8,
+        ) {
+            let ops = |seqs: &[usize]| -> Vec<Op> {
+                seqs.iter().map(|&s| op(s as u64, kinds[s].0, kinds[s].1)).collect()
+            };
+            let in_order: Vec<usize> = (0..kinds.len()).collect();
+            let mut shuffled = order.clone();
+            for r in &repeats {
+                shuffled.push(order[r.index(order.len())]);
+            }
+            let reference = copy();
+            apply_in_batches(&reference, ops(&in_order), 1);
+            let other = copy();
+            apply_in_batches(&other, ops(&shuffled), batch);
+            // The model: the last operation on each id decides.
+            let mut model: Vec<Option<(u64, Object)>> = vec![None; IDS as usize];
+            for (s, (id, delete)) in kinds.iter().enumerate() {
+                model[*id as usize] = (!delete).then(|| (s as u64, row(*id, s as i64)));
+            }
+            prop_assert_eq!(contents(&reference), model.clone());
+            prop_assert_eq!(contents(&other), model);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_recovered_copy_skips_what_it_has_and_keeps_deletes() {
+        let disk: Arc<dyn Disk> = Arc::new(MemDisk::new());
+        let shard = Shard::open(table(), 0, disk.clone(), false).unwrap();
+        // Delete 0 arrives before the index operation it overtook.
+        shard
+            .apply_replicated(vec![op(1, 0, true), op(0, 0, false), op(2, 1, false)])
+            .unwrap();
+        assert_eq!(contents(&shard)[..2], [None, Some((2, row(1, 2)))]);
+        shard.flush().await.unwrap();
+        drop(shard);
+        let shard = Shard::open(table(), 0, disk, false).unwrap();
+        // Everything up to seq_no 2 is processed: repeats change nothing.
+        shard
+            .apply_replicated(vec![op(0, 0, false), op(2, 1, false), op(1, 0, true)])
+            .unwrap();
+        assert_eq!(contents(&shard)[..2], [None, Some((2, row(1, 2)))]);
+        shard.refresh().await.unwrap();
+        assert_eq!(shard.snapshot().num_docs(), 1);
+    }
+}
