@@ -14,9 +14,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use shoal_engine::catalog::{ColumnInfo, ReplicaSetting, RoutingHash, TableIdent, TableInfo};
+use shoal_engine::storage::document::shard_schema;
 use shoal_engine::storage::document::{BufferedDoc, RowDoc, StoredDoc};
 use shoal_engine::storage::segment::Segment;
-use shoal_engine::storage::shard::shard_schema;
 use shoal_engine::storage::source::source_bytes;
 use shoal_engine::types::cast::cast;
 use shoal_engine::types::{ColumnPolicy, DataType, Object, Value};

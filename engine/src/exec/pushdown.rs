@@ -12,7 +12,7 @@ use tantivy::schema::IndexRecordOption;
 use crate::expr::{EvalCtx, Expr, Func};
 use crate::planner::ScanColumn;
 use crate::storage::document::column_path;
-use crate::storage::shard::shard_schema;
+use crate::storage::document::shard_schema;
 use crate::types::{DataType, Value};
 
 /// A filter split into an index query and a residual predicate.

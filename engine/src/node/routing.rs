@@ -80,8 +80,22 @@ pub fn shard_for(table: &TableInfo, routing: &str) -> u32 {
     let shards = table.num_shards.max(1);
     match table.routing_hash {
         RoutingHash::Fnv => (crate::storage::pk::id_hash(routing) % shards as u64) as u32,
-        RoutingHash::Murmur3 => murmur3_routing(routing).rem_euclid(shards as i32) as u32,
+        RoutingHash::Murmur3 => {
+            // Elasticsearch 7's routing (CrateDB's): the hash picks one of
+            // `number_of_routing_shards` slots, and consecutive slots share a
+            // shard, so that a shard can later be split in two.
+            let slots = routing_num_shards(shards);
+            (murmur3_routing(routing).rem_euclid(slots as i32) as u32) / (slots / shards)
+        }
     }
+}
+
+/// CrateDB's default `number_of_routing_shards` for a table of `shards`
+/// shards: the shard count doubled until splitting could reach 1,024 shards
+/// (at least once).
+fn routing_num_shards(shards: u32) -> u32 {
+    let log2 = 32 - (shards - 1).leading_zeros();
+    shards << 10u32.saturating_sub(log2).max(1)
 }
 
 /// CrateDB's routing hash (Elasticsearch's `Murmur3HashFunction.hash(String)`):
@@ -220,7 +234,7 @@ impl RoutingTable {
 mod tests {
     use super::*;
 
-    const PINNED_SHARDS: [u32; 6] = [3, 3, 2, 2, 1, 1];
+    const PINNED_SHARDS: [u32; 6] = [0, 0, 0, 1, 1, 3];
     const PINNED_FNV_SHARDS: [u32; 6] = [0, 1, 0, 3, 0, 0];
 
     #[test]
@@ -238,6 +252,14 @@ mod tests {
         for (hash, value) in known {
             assert_eq!(murmur3_routing(value), hash as i32, "{value}");
         }
+        assert_eq!(
+            [1, 2, 3, 4, 5, 1000].map(routing_num_shards),
+            [1024, 1024, 768, 1024, 640, 2000]
+        );
+        // CrateDB's documentation shows rows 1, 2 and 16 of a 2-shard table in
+        // insert order: they share shard 0.
+        let two = TableInfo::for_tests(&["id"], 2);
+        assert_eq!(["1", "2", "16"].map(|id| shard_for(&two, id)), [0, 0, 0]);
         // The shard is the floor modulo (hashes are signed): pinned, since
         // changing it would move every row of every table.
         let table = TableInfo::for_tests(&["id"], 4);

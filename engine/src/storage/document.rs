@@ -112,6 +112,12 @@ impl Default for ShardSchema {
     }
 }
 
+/// The schema every shard of every table shares, built once.
+pub fn shard_schema() -> &'static ShardSchema {
+    static SCHEMA: std::sync::OnceLock<ShardSchema> = std::sync::OnceLock::new();
+    SCHEMA.get_or_init(ShardSchema::new)
+}
+
 /// A stored row with its replication metadata.
 #[derive(Debug, Clone)]
 pub struct StoredDoc {

@@ -309,7 +309,7 @@ impl Segment {
     pub fn id_of(&self, doc: u32) -> Option<String> {
         let store = self.reader.get_store_reader(1).ok()?;
         let stored: tantivy::TantivyDocument = store.get(doc).ok()?;
-        super::shard::shard_schema().stored_id(&stored)
+        super::document::shard_schema().stored_id(&stored)
     }
 }
 
@@ -317,8 +317,8 @@ impl Segment {
 mod tests {
     use super::*;
     use crate::catalog::TableInfo;
+    use crate::storage::document::shard_schema;
     use crate::storage::document::{BufferedDoc, RowDoc};
-    use crate::storage::shard::shard_schema;
     use crate::storage::source::source_bytes;
     use crate::types::{Object, Value};
     use std::sync::Arc;

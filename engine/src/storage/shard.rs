@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde::{Deserialize, Serialize};
 use tantivy::TantivyDocument;
 
-use super::document::{BufferedDoc, MetaColumn, RowDoc, ShardSchema, StoredDoc};
+use super::document::{BufferedDoc, MetaColumn, RowDoc, StoredDoc, shard_schema};
 use super::pk::{Entry, PkIndex, Place};
 use super::segment::{AliveSet, Segment};
 use super::seqno::{LocalCheckpoint, Tombstones};
@@ -425,12 +425,6 @@ fn read_stored(segment: &Segment, doc: u32) -> Result<StoredDoc> {
         primary_term: meta(MetaColumn::primary_term(&segment.reader)),
         source: Arc::new(parse_source(schema.stored_source(&stored))),
     })
-}
-
-/// The shared, static shard schema.
-pub fn shard_schema() -> &'static ShardSchema {
-    static SCHEMA: std::sync::OnceLock<ShardSchema> = std::sync::OnceLock::new();
-    SCHEMA.get_or_init(ShardSchema::new)
 }
 
 /// A staged write inside [`Shard::write`].

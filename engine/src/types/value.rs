@@ -110,9 +110,16 @@ impl Value {
                 }
                 a.len().cmp(&b.len())
             }
-            (Object(a), Object(b)) => crate::types::json::to_json(&Value::Object(a.clone()))
-                .to_string()
-                .cmp(&crate::types::json::to_json(&Value::Object(b.clone())).to_string()),
+            // Entry by entry, in the objects' key order: key, then value.
+            (Object(a), Object(b)) => {
+                for ((ka, va), (kb, vb)) in a.iter().zip(b.iter()) {
+                    let o = ka.cmp(kb).then_with(|| va.total_cmp(vb));
+                    if o != Ordering::Equal {
+                        return o;
+                    }
+                }
+                a.len().cmp(&b.len())
+            }
             (a, b) => a.rank().cmp(&b.rank()),
         }
     }
