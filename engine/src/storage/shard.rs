@@ -330,10 +330,10 @@ impl State {
             }
             _ => None,
         };
-        // Sequence numbers are unique within a shard: the live document's
-        // is another operation's.
-        debug_assert!(live.is_none_or(|e| e.seq_no != seq_no));
-        let newer = live.is_some_and(|e| e.seq_no > seq_no) || deleted.is_some_and(|d| d > seq_no);
+        // Sequence numbers are unique within a shard: a live document with
+        // this one is this operation, applied before (a translog replay
+        // meets the operations a flush committed while it rolled the log).
+        let newer = live.is_some_and(|e| e.seq_no >= seq_no) || deleted.is_some_and(|d| d > seq_no);
         if !newer {
             match op {
                 Op::Index {
