@@ -127,8 +127,9 @@ pub enum RoutingHash {
     /// entries have no `routing_hash`).
     #[default]
     Fnv,
-    /// CrateDB's (and Elasticsearch's): Murmur3 (x86, 32 bits, seed 0) of
-    /// the routing value's UTF-16 code units, floor-modulo the shard count.
+    /// CrateDB's (and Elasticsearch 7's): Murmur3 (x86, 32 bits, seed 0) of
+    /// the routing value's UTF-16 code units, floor-modulo the default
+    /// `number_of_routing_shards`, each shard taking a run of those slots.
     Murmur3,
 }
 

@@ -321,14 +321,11 @@ impl State {
         }
         self.processed.mark(seq_no);
         self.next_seq_no = self.next_seq_no.max(seq_no + 1);
-        let live = match &op {
-            Op::Index { id, .. } | Op::Delete { id, .. } => self.lookup_unless(known_absent, id),
-        };
-        let deleted = match &op {
-            Op::Index { id, .. } | Op::Delete { id, .. } if !self.tombstones.is_empty() => {
-                self.tombstones.get(id)
-            }
-            _ => None,
+        let live = self.lookup_unless(known_absent, op.id());
+        let deleted = if self.tombstones.is_empty() {
+            None
+        } else {
+            self.tombstones.get(op.id())
         };
         // Sequence numbers are unique within a shard: a live document with
         // this one is this operation, applied before (a translog replay
@@ -391,6 +388,15 @@ impl State {
             self.tombstones.prune(self.processed.checkpoint());
         }
         Ok(())
+    }
+
+    /// Writes the staged translog records of `written` applied operations
+    /// out; the sync to wait for before acknowledging them.
+    fn append_staged(&mut self, written: u64) -> Result<TranslogSync> {
+        let sync = self.translog.append_staged()?;
+        self.uncommitted_ops += written;
+        self.last_write = crate::runtime::instant();
+        Ok(sync)
     }
 
     fn publish(&mut self) -> Snapshot {
@@ -833,9 +839,7 @@ impl Shard {
             st.translog.stage(&op);
             st.apply_parsed(op, parsed, absent)?;
         }
-        let sync = st.translog.append_staged()?;
-        st.uncommitted_ops += written;
-        st.last_write = crate::runtime::instant();
+        let sync = st.append_staged(written)?;
         Ok((result, self.durable.then_some(sync)))
     }
 
@@ -853,9 +857,7 @@ impl Shard {
             st.translog.stage(&op);
             st.apply(op)?;
         }
-        let sync = st.translog.append_staged()?;
-        st.uncommitted_ops += written;
-        st.last_write = crate::runtime::instant();
+        let sync = st.append_staged(written)?;
         Ok(self.durable.then_some(sync))
     }
 

@@ -44,6 +44,13 @@ impl Op {
         }
     }
 
+    /// The `_id` of the document the operation writes or deletes.
+    pub fn id(&self) -> &str {
+        match self {
+            Op::Index { id, .. } | Op::Delete { id, .. } => id,
+        }
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         let start = out.len();
         out.extend_from_slice(&[0u8; 8]);
