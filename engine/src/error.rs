@@ -12,7 +12,7 @@ use std::fmt;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// An engine error. The payload is the human-readable message inside the brackets.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum Error {
     /// Invalid syntax, or a statement that cannot be analysed (4000).
     #[error("SQLParseException[{0}]")]

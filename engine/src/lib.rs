@@ -49,6 +49,8 @@ pub mod expr;
 pub mod limits;
 pub mod node;
 pub mod planner;
+pub mod request;
+pub mod routing;
 pub mod runtime;
 #[cfg(not(madsim))]
 pub mod server;

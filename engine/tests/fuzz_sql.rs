@@ -607,6 +607,7 @@ fn generated_statements_answer_with_rows_or_errors() {
             let disk: Arc<dyn Disk> = Arc::new(MemDisk::new());
             let config = NodeConfig {
                 memory_limit: 256 << 20,
+                wire_check: true,
                 ..NodeConfig::default()
             };
             let node = Node::open(config, disk).map_err(|e| TestCaseError::fail(e.to_string()))?;

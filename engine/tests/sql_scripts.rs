@@ -44,6 +44,9 @@ fn open(disk: &MemDisk) -> Arc<Node> {
         cluster_name: "test".into(),
         durable: true,
         http_address: None,
+        // Every shard request and response of every script crosses the
+        // codec, as it will between nodes.
+        wire_check: true,
         ..NodeConfig::default()
     };
     let d: Arc<dyn Disk> = Arc::new(disk.clone());

@@ -63,6 +63,8 @@ impl SimCluster {
                                 cluster_name: "sim".into(),
                                 durable: true,
                                 http_address: None,
+                                // Requests cross the codec, as between nodes.
+                                wire_check: true,
                                 ..NodeConfig::default()
                             };
                             let d: Arc<dyn Disk> = Arc::new(disk);

@@ -9,112 +9,23 @@
 
 use std::collections::HashMap;
 
+use tantivy::TantivyDocument;
 use tantivy::columnar::{Column, StrColumn};
-use tantivy::query::EnableScoring;
 use tantivy::store::StoreReader;
-use tantivy::{DocSet, TERMINATED, TantivyDocument};
 
-use super::pushdown;
+use super::pushdown::{self, for_each_doc, weight_of};
 use super::rows::sort_rows;
 use crate::breaker::{HeapSize, LocalReservation};
 use crate::error::Result;
 use crate::expr::{AggCall, AggState, EvalCtx, Expr};
-use crate::planner::{ScanColumn, SortKey};
+use crate::planner::ScanColumn;
+use crate::request::{CollectMode, CollectSpec, Groups, Partial};
 use crate::storage::document::shard_schema;
 use crate::storage::document::{MetaColumn, column_path};
 use crate::storage::segment::Segment;
 use crate::storage::source::{parse_source, source_json};
 use crate::storage::{Snapshot, StoredDoc};
 use crate::types::{DataType, Object, Row, Value};
-
-/// What to produce from the collected rows.
-#[derive(Debug, Clone)]
-pub enum CollectMode {
-    /// Projected rows; sorted and cut to `limit` per shard when ordered.
-    Rows {
-        outputs: Vec<Expr>,
-        order_by: Vec<SortKey>,
-        limit: Option<usize>,
-    },
-    /// Partial aggregation: one state vector per group key.
-    Groups { keys: Vec<Expr>, aggs: Vec<AggCall> },
-}
-
-/// A collect phase.
-#[derive(Debug, Clone)]
-pub struct CollectSpec {
-    pub scan: Vec<ScanColumn>,
-    pub filter: Option<Expr>,
-    pub mode: CollectMode,
-}
-
-/// A shard's (or source's) partial result.
-#[derive(Debug)]
-pub enum Partial {
-    Rows(Vec<Row>),
-    Groups(Groups),
-}
-
-impl Partial {
-    /// Rows or groups held.
-    pub fn len(&self) -> usize {
-        match self {
-            Partial::Rows(r) => r.len(),
-            Partial::Groups(g) => g.len(),
-        }
-    }
-
-    /// Whether nothing is held.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-/// Partial aggregation results, flat: `width` key values and `naggs` states
-/// per group (no allocation per group, which matters with many groups).
-#[derive(Debug, Default)]
-pub struct Groups {
-    pub width: usize,
-    pub naggs: usize,
-    pub keys: Vec<Value>,
-    pub states: Vec<AggState>,
-    count: usize,
-}
-
-impl Groups {
-    /// An empty set of groups.
-    pub fn new(width: usize, naggs: usize) -> Groups {
-        Groups {
-            width,
-            naggs,
-            keys: Vec::new(),
-            states: Vec::new(),
-            count: 0,
-        }
-    }
-
-    /// Number of groups.
-    pub fn len(&self) -> usize {
-        self.count
-    }
-
-    /// Whether there are no groups.
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
-    }
-
-    /// Adds a group.
-    #[inline]
-    pub fn push(
-        &mut self,
-        key: impl IntoIterator<Item = Value>,
-        states: impl IntoIterator<Item = AggState>,
-    ) {
-        self.keys.extend(key);
-        self.states.extend(states);
-        self.count += 1;
-    }
-}
 
 /// Accumulates rows into a partial result, accounting what it holds on the
 /// statement's memory.
@@ -389,47 +300,6 @@ impl<'s> Fetcher<'s> {
         }
         let _ = self.segment;
         Ok(row)
-    }
-}
-
-/// Iterates the matching live documents of a segment.
-pub fn for_each_doc(
-    segment: &Segment,
-    alive: &crate::storage::segment::AliveSet,
-    weight: Option<&dyn tantivy::query::Weight>,
-    mut f: impl FnMut(u32) -> Result<bool>,
-) -> Result<()> {
-    match weight {
-        None => {
-            for doc in alive.iter() {
-                if !f(doc)? {
-                    break;
-                }
-            }
-        }
-        Some(weight) => {
-            let mut scorer = weight.scorer(&segment.reader, 1.0)?;
-            let mut doc = scorer.doc();
-            while doc != TERMINATED {
-                if alive.is_alive(doc) && !f(doc)? {
-                    break;
-                }
-                doc = scorer.advance();
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The weight of a pushed-down query, built once for all segments.
-pub fn weight_of(
-    query: Option<&dyn tantivy::query::Query>,
-) -> Result<Option<Box<dyn tantivy::query::Weight>>> {
-    match query {
-        Some(q) => Ok(Some(q.weight(EnableScoring::disabled_from_schema(
-            &shard_schema().schema,
-        ))?)),
-        None => Ok(None),
     }
 }
 

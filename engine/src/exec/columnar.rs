@@ -15,10 +15,11 @@ use hashbrown::HashMap;
 use tantivy::columnar::{Column, ColumnIndex};
 use tantivy::query::Weight;
 
-use super::collect::{CollectMode, CollectSpec, Groups, Partial, for_each_doc};
+use super::pushdown::for_each_doc;
 use crate::error::Result;
 use crate::expr::{AggCall, AggFunc, AggState, Expr};
 use crate::planner::ScanColumn;
+use crate::request::{CollectMode, CollectSpec, Groups, Partial};
 use crate::storage::Snapshot;
 use crate::storage::document::column_path;
 use crate::storage::segment::{AliveSet, Segment};

@@ -1,6 +1,10 @@
 //! Statement execution: queries (collect on shards, merge on the handler)
 //! and writes (normalise, route, write per shard).
 //!
+//! Execution sees the cluster only through [`Cluster`]: it reads the
+//! catalog, locates shard copies and sends them requests
+//! ([`crate::request`]); the node answers them with [`serve`].
+//!
 //! Work over many rows leaves the async workers ([`OFFLOAD_ROWS`]): shard
 //! collects always do, and so do the handler's merging, sorting and
 //! projecting, non-table sources, normalising and writing when they hold
@@ -9,34 +13,37 @@
 //! statements, and short statements are answered meanwhile; short
 //! statements themselves stay on the worker, without a thread hop.
 
+mod cluster;
 mod collect;
 mod columnar;
 mod normalize;
 mod pushdown;
 mod query;
 mod rows;
+mod shard;
 mod write;
 
-pub use collect::{CollectMode, CollectSpec, Partial};
+pub use cluster::{Cluster, CopyRole};
+pub use shard::serve;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::expr::EvalCtx;
-use crate::node::{Node, QueryResult};
 use crate::planner::QueryPlan;
+use crate::request::{QueryResult, ShardId, ShardRequest, ShardResponse};
 
 /// Rows past which work moves off the async workers (see the module notes).
 pub const OFFLOAD_ROWS: usize = 65_536;
 
-/// Executes plans on a node for one statement.
-pub struct Executor<'n> {
-    pub node: &'n Node,
+/// Executes plans for one statement, on a cluster.
+pub struct Executor<'c, C> {
+    pub cluster: &'c C,
     pub ctx: EvalCtx,
 }
 
-impl<'n> Executor<'n> {
+impl<'c, C: Cluster> Executor<'c, C> {
     /// An executor for one statement.
-    pub fn new(node: &'n Node, ctx: EvalCtx) -> Executor<'n> {
-        Executor { node, ctx }
+    pub fn new(cluster: &'c C, ctx: EvalCtx) -> Executor<'c, C> {
+        Executor { cluster, ctx }
     }
 
     /// Runs a query and packages its result.
@@ -48,5 +55,38 @@ impl<'n> Executor<'n> {
             rowcount: rows.len() as i64,
             rows,
         })
+    }
+
+    /// Sends a request to a copy of its shard in `role`.
+    async fn request(&self, request: ShardRequest, role: CopyRole) -> Result<ShardResponse> {
+        let node = self.cluster.locate(request.shard(), role)?;
+        self.cluster.run(&node, request).await
+    }
+}
+
+/// The documents of a response that should hold documents.
+fn docs(response: ShardResponse) -> Result<Vec<crate::storage::StoredDoc>> {
+    match response {
+        ShardResponse::Docs(d) => Ok(d),
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// The error for a response of the wrong kind.
+fn unexpected(response: &ShardResponse) -> Error {
+    let kind = match response {
+        ShardResponse::Partial(_) => "a partial result",
+        ShardResponse::Docs(_) => "documents",
+        ShardResponse::Written(_) => "write outcomes",
+    };
+    Error::internal(format!("unexpected shard response: {kind}"))
+}
+
+/// The id of shard `shard` of `table`.
+fn shard_id(table: &crate::catalog::TableInfo, shard: u32) -> ShardId {
+    ShardId {
+        table: table.ident.clone(),
+        uuid: table.uuid.clone(),
+        shard,
     }
 }

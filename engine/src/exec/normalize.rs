@@ -81,7 +81,7 @@ fn immense_text(column: &str, v: &Value, ty: Option<&DataType>) -> Option<String
 }
 
 /// A column discovered in a row: top-level column, path below it, type.
-pub type NewColumn = (String, Vec<String>, DataType);
+pub use crate::request::NewColumn;
 
 /// Validates and completes rows for one table.
 pub struct Normalizer<'t> {

@@ -5,10 +5,12 @@
 
 use std::ops::Bound;
 
-use tantivy::Term;
+use tantivy::query::EnableScoring;
 use tantivy::query::{AllQuery, BooleanQuery, ExistsQuery, Occur, Query, RangeQuery, TermQuery};
 use tantivy::schema::IndexRecordOption;
+use tantivy::{DocSet, TERMINATED, Term};
 
+use crate::error::Result;
 use crate::expr::{EvalCtx, Expr, Func};
 use crate::planner::ScanColumn;
 use crate::storage::document::column_path;
@@ -246,5 +248,46 @@ fn to_query(e: &Expr, scan: &[ScanColumn], ctx: &EvalCtx) -> Option<Box<dyn Quer
             )))
         }
         _ => None,
+    }
+}
+
+/// Iterates the matching live documents of a segment.
+pub fn for_each_doc(
+    segment: &crate::storage::segment::Segment,
+    alive: &crate::storage::segment::AliveSet,
+    weight: Option<&dyn tantivy::query::Weight>,
+    mut f: impl FnMut(u32) -> Result<bool>,
+) -> Result<()> {
+    match weight {
+        None => {
+            for doc in alive.iter() {
+                if !f(doc)? {
+                    break;
+                }
+            }
+        }
+        Some(weight) => {
+            let mut scorer = weight.scorer(&segment.reader, 1.0)?;
+            let mut doc = scorer.doc();
+            while doc != TERMINATED {
+                if alive.is_alive(doc) && !f(doc)? {
+                    break;
+                }
+                doc = scorer.advance();
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The weight of a pushed-down query, built once for all segments.
+pub fn weight_of(
+    query: Option<&dyn tantivy::query::Query>,
+) -> Result<Option<Box<dyn tantivy::query::Weight>>> {
+    match query {
+        Some(q) => Ok(Some(q.weight(EnableScoring::disabled_from_schema(
+            &shard_schema().schema,
+        ))?)),
+        None => Ok(None),
     }
 }

@@ -5,22 +5,23 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 
-use super::collect::{CollectMode, CollectSpec, Partial, collect_rows, collect_shard, stored_row};
+use super::collect::{collect_rows, stored_row};
 use super::rows::{apply_limit, distinct, eval_count, sort_rows, top_n};
-use super::{Executor, OFFLOAD_ROWS};
+use super::{Cluster, CopyRole, Executor, OFFLOAD_ROWS, docs, shard_id, unexpected};
 use crate::breaker::{HeapSize, LocalReservation};
 use crate::catalog::TableInfo;
 use crate::error::{Error, Result};
 use crate::expr::{AggCall, AggState, Expr, Func};
-use crate::node::routing::{doc_id, routing_value, shard_for};
 use crate::planner::{QueryPlan, ScanColumn, SelectPlan, SetOp, Source, WindowCall};
+use crate::request::{CollectMode, CollectSpec, Partial, ShardRequest, ShardResponse};
+use crate::routing::{doc_id, routing_value, shard_for};
+use crate::storage::StoredDoc;
 use crate::types::{Object, Row, Value};
 
 type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-impl Executor<'_> {
+impl<C: Cluster> Executor<'_, C> {
     /// Runs a query plan to its rows.
     pub fn run<'a>(&'a self, plan: &'a QueryPlan) -> BoxFut<'a, Result<Vec<Row>>> {
         Box::pin(async move {
@@ -91,14 +92,14 @@ impl Executor<'_> {
         let QueryPlan::Select(select) = plan else {
             return Err(Error::internal("shard_rows needs a SELECT"));
         };
-        let spec = collect_spec(select, 0, None);
-        let shards = self.node.shards_of(&table.uuid);
-        let s = shards.get(shard as usize).ok_or_else(|| {
-            Error::ShardsUnavailable(format!("shard {shard} of {} is not available", table.ident))
-        })?;
-        match collect_shard(&s.snapshot(), &spec, &self.ctx)? {
-            Partial::Rows(rows) => Ok(rows),
-            Partial::Groups(_) => Err(Error::internal("shard_rows got groups")),
+        let request = ShardRequest::Collect {
+            shard: shard_id(table, shard),
+            spec: collect_spec(select, 0, None),
+            ctx: self.ctx.clone(),
+        };
+        match self.request(request, CopyRole::Any).await? {
+            ShardResponse::Partial(Partial::Rows(rows)) => Ok(rows),
+            other => Err(unexpected(&other)),
         }
     }
 
@@ -106,7 +107,10 @@ impl Executor<'_> {
     async fn collect(&self, source: &Source, spec: &CollectSpec) -> Result<Vec<Partial>> {
         let rows = match source {
             Source::Table { table, scan } => {
-                if let Some(rows) = self.lookup_by_key(table, scan, spec.filter.as_ref())? {
+                if let Some(rows) = self
+                    .lookup_by_key(table, scan, spec.filter.as_ref())
+                    .await?
+                {
                     rows
                 } else {
                     return self.collect_table(table, spec).await;
@@ -156,7 +160,7 @@ impl Executor<'_> {
                     })
                     .collect()
             }
-            Source::System(st) => self.node.system_rows(*st, &self.ctx.current_schema),
+            Source::System(st) => self.cluster.system_rows(*st, &self.ctx.current_schema),
         };
         if rows.len() <= OFFLOAD_ROWS {
             return Ok(vec![collect_rows(rows, spec, &self.ctx)?]);
@@ -166,38 +170,32 @@ impl Executor<'_> {
         Ok(vec![partial])
     }
 
+    /// Runs a collect phase on every shard of a table, all at once.
     async fn collect_table(&self, table: &TableInfo, spec: &CollectSpec) -> Result<Vec<Partial>> {
-        let shards = self.node.shards_of(&table.uuid);
-        if shards.len() != table.num_shards as usize {
-            return Err(Error::ShardsUnavailable(format!(
-                "not all shards of {} are available",
-                table.ident
-            )));
-        }
-        let spec = Arc::new(spec.clone());
-        let mut handles = Vec::with_capacity(shards.len());
-        for shard in shards {
-            let snapshot = shard.snapshot();
-            let spec = spec.clone();
-            let ctx = self.ctx.clone();
-            handles.push(crate::runtime::spawn(async move {
-                crate::runtime::run_blocking(move || collect_shard(&snapshot, &spec, &ctx)).await
-            }));
-        }
-        let mut out = Vec::with_capacity(handles.len());
-        for h in handles {
-            out.push(
-                h.await
-                    .map_err(|e| Error::internal(format!("collect task failed: {e}")))??,
-            );
+        let requests = (0..table.num_shards).map(|s| {
+            self.request(
+                ShardRequest::Collect {
+                    shard: shard_id(table, s),
+                    spec: spec.clone(),
+                    ctx: self.ctx.clone(),
+                },
+                CopyRole::Any,
+            )
+        });
+        let mut out = Vec::with_capacity(table.num_shards as usize);
+        for response in futures::future::join_all(requests).await {
+            match response? {
+                ShardResponse::Partial(p) => out.push(p),
+                other => return Err(unexpected(&other)),
+            }
         }
         Ok(out)
     }
 
     /// Real-time lookups for filters on the full primary key (or `_id`):
-    /// returns the scan rows of the live documents, or `None` if the filter
-    /// does not pin down keys.
-    pub(crate) fn lookup_by_key(
+    /// returns the scan rows of the live documents, in key order, or `None`
+    /// if the filter does not pin down keys.
+    pub(crate) async fn lookup_by_key(
         &self,
         table: &TableInfo,
         scan: &[ScanColumn],
@@ -206,21 +204,50 @@ impl Executor<'_> {
         let Some(keys) = key_lookups(table, scan, filter, &self.ctx)? else {
             return Ok(None);
         };
-        let shards = self.node.shards_of(&table.uuid);
-        let mut rows = Vec::with_capacity(keys.len());
-        for (id, shard) in keys {
-            let candidates: Vec<_> = match shard {
-                Some(s) => shards.get(s as usize).into_iter().collect(),
-                None => shards.iter().collect(),
-            };
-            for s in candidates {
-                if let Some(doc) = s.get(&id)? {
-                    rows.push(stored_row(&doc, scan));
-                    break;
-                }
+        let found = self.get_keys(table, &keys).await?;
+        let mut rows = Vec::with_capacity(found.len());
+        for (id, _) in &keys {
+            if let Some((_, doc)) = found.get(id) {
+                rows.push(stored_row(doc, scan));
             }
         }
         Ok(Some(rows))
+    }
+
+    /// The live documents with the given keys, by id, each with its shard:
+    /// one real-time get per shard, on its primary.
+    pub(crate) async fn get_keys(
+        &self,
+        table: &TableInfo,
+        keys: &[KeyLookup],
+    ) -> Result<HashMap<String, (u32, StoredDoc)>> {
+        let mut by_shard: std::collections::BTreeMap<u32, Vec<String>> = Default::default();
+        for (id, shard) in keys {
+            match shard {
+                Some(s) => by_shard.entry(*s).or_default().push(id.clone()),
+                // Routed by a column the filter does not pin: ask every shard.
+                None => {
+                    for s in 0..table.num_shards {
+                        by_shard.entry(s).or_default().push(id.clone());
+                    }
+                }
+            }
+        }
+        let requests = by_shard.into_iter().map(|(s, ids)| async move {
+            let request = ShardRequest::Get {
+                shard: shard_id(table, s),
+                ids,
+            };
+            Ok::<_, Error>((s, docs(self.request(request, CopyRole::Primary).await?)?))
+        });
+        let mut found = HashMap::new();
+        for response in futures::future::join_all(requests).await {
+            let (s, docs) = response?;
+            for doc in docs {
+                found.entry(doc.id.clone()).or_insert((s, doc));
+            }
+        }
+        Ok(found)
     }
 }
 

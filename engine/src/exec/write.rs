@@ -1,89 +1,37 @@
-//! INSERT, UPDATE and DELETE.
+//! INSERT, UPDATE and DELETE on the handler.
 //!
-//! Rows are normalised (typed, validated, completed) before anything is
-//! written; columns they add go to the catalog first. Writes are grouped by
-//! shard; each shard's translog sync starts as soon as the statement has
-//! written to it, and the statement waits for all of them before it reports
-//! anything. UPDATE and
-//! ON CONFLICT DO UPDATE are read-modify-write with a `_seq_no` check, retried
-//! when a concurrent write got there first.
+//! Inserted rows are normalised (typed, validated, completed) before
+//! anything is written; columns they add go to the catalog first. Then every
+//! write becomes operations ([`WriteOp`]) grouped by shard, and
+//! `write_shards` sends each shard its batch, all at once, and waits until
+//! all are durable before the statement reports anything. UPDATE and
+//! `ON CONFLICT DO UPDATE` send assignments, which the shard evaluates on the
+//! current version of each document (`exec/shard.rs`); a new version that
+//! adds columns comes back as [`WriteOutcome::NeedsColumns`] and is sent
+//! again once the columns are in the catalog.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::collect::{matching_docs, stored_row};
+use super::collect::stored_row;
 use super::normalize::{NewColumn, Normalizer};
 use super::query::key_lookups;
-use super::{Executor, OFFLOAD_ROWS};
+use super::{Cluster, CopyRole, Executor, OFFLOAD_ROWS, docs, shard_id, unexpected};
 use crate::catalog::TableInfo;
 use crate::error::{Error, Result};
 use crate::expr::{EvalCtx, Expr, bind_param};
-use crate::node::routing::{doc_id, routing_value, shard_for};
 use crate::planner::ScanColumn;
-use crate::planner::dml::{
-    AssignmentPlan, ConflictPlan, DeletePlan, InsertPlan, InsertRows, UpdatePlan,
+use crate::planner::dml::{ConflictPlan, DeletePlan, InsertPlan, InsertRows, UpdatePlan};
+use crate::request::{
+    IfExists, SchemaChange, ShardRequest, ShardResponse, ShardWrite, UpdateSpec, WriteOp,
+    WriteOutcome,
 };
-use crate::storage::{Expect, StoredDoc, SyncInFlight, TranslogSync};
-use crate::storage::{Shard, WriteBatch};
+use crate::routing::{doc_id, routing_value, shard_for};
+use crate::storage::StoredDoc;
 use crate::types::{DataType, Key, Object, Value};
 
-/// How many times a read-modify-write is retried on a version conflict.
+/// How many times operations that asked for new columns are sent again.
 const MAX_RETRIES: usize = 20;
-
-/// A normalised row on its way to a shard.
-struct Pending {
-    /// Index of the parameter row it came from.
-    origin: usize,
-    id: String,
-    source: Object,
-}
-
-/// Sets `value` at `column[path...]` in a row.
-fn set_path(row: &mut Object, column: &str, path: &[String], value: Value) {
-    if path.is_empty() {
-        row.insert(column.into(), value);
-        return;
-    }
-    let entry = row
-        .entry(column.into())
-        .or_insert_with(|| Value::Object(Box::default()));
-    if !matches!(entry, Value::Object(_)) {
-        *entry = Value::Object(Box::default());
-    }
-    let mut cur = entry;
-    for (i, key) in path.iter().enumerate() {
-        let Value::Object(obj) = cur else { return };
-        if i == path.len() - 1 {
-            obj.insert(key.into(), value);
-            return;
-        }
-        let next = obj
-            .entry(key.into())
-            .or_insert_with(|| Value::Object(Box::default()));
-        if !matches!(next, Value::Object(_)) {
-            *next = Value::Object(Box::default());
-        }
-        cur = next;
-    }
-}
-
-/// Removes generated columns from a row being updated: normalising it computes them again.
-fn drop_generated(table: &TableInfo, row: &mut Object) {
-    for c in &table.columns {
-        if c.generated_expr.is_some() {
-            row.shift_remove(c.name.as_str());
-        }
-    }
-}
-
-/// A row's values in the table's top-level column order.
-fn as_table_row(table: &TableInfo, row: &Object) -> Vec<Value> {
-    table
-        .columns
-        .iter()
-        .map(|c| row.get(c.name.as_str()).cloned().unwrap_or(Value::Null))
-        .collect()
-}
 
 /// The placeholders of a single `VALUES` row made only of distinct
 /// placeholders (slot and type), in column order; None for any other row.
@@ -115,10 +63,13 @@ fn take_params(
     Ok(obj)
 }
 
-impl Executor<'_> {
+/// Operations for one shard, each with the origin its outcome counts for.
+type Batches = BTreeMap<u32, Vec<(usize, WriteOp)>>;
+
+impl<C: Cluster> Executor<'_, C> {
     /// The table as the catalog has it now (columns may have been added).
     fn current_table(&self, table: &TableInfo) -> Result<Arc<TableInfo>> {
-        self.node
+        self.cluster
             .catalog()
             .table(&table.ident)
             .filter(|t| t.uuid == table.uuid)
@@ -131,8 +82,12 @@ impl Executor<'_> {
         if cols.is_empty() {
             return self.current_table(table);
         }
-        self.node
-            .replace_table(|t| crate::node::add_dynamic_columns(t, &cols), &table.ident)
+        self.cluster
+            .change_schema(SchemaChange::AddColumns {
+                table: table.ident.clone(),
+                uuid: table.uuid.clone(),
+                columns: cols,
+            })
             .await
     }
 
@@ -236,10 +191,24 @@ impl Executor<'_> {
         results: &mut [Result<i64>],
         report: bool,
     ) -> Result<()> {
-        // 2. Normalise.
+        // Upsert assignments were bound over the columns the plan saw.
+        let update = match on_conflict {
+            Some(ConflictPlan::DoUpdate(assignments)) => Some(UpdateSpec::Upsert {
+                columns: table.columns.iter().map(|c| c.name.clone()).collect(),
+                assignments: assignments.clone(),
+            }),
+            _ => None,
+        };
+        let if_exists = match on_conflict {
+            None => IfExists::Fail,
+            Some(ConflictPlan::DoNothing) => IfExists::Skip,
+            Some(ConflictPlan::Overwrite) => IfExists::Overwrite,
+            Some(ConflictPlan::DoUpdate(_)) => IfExists::Update,
+        };
+        // Normalise.
         let (table, normalized) = self.normalize_all(table, raw, &self.ctx).await?;
-        // 3. Route.
-        let mut by_shard: BTreeMap<u32, Vec<Pending>> = BTreeMap::new();
+        // Route.
+        let mut batches = Batches::new();
         for (origin, r) in normalized {
             let routed = r.and_then(|source| {
                 let id = doc_id(&table, &source)?;
@@ -247,205 +216,36 @@ impl Executor<'_> {
                 Ok((shard, id, source))
             });
             match routed {
-                Ok((shard, id, source)) => {
-                    by_shard
-                        .entry(shard)
-                        .or_default()
-                        .push(Pending { origin, id, source })
-                }
+                Ok((shard, id, source)) => batches.entry(shard).or_default().push((
+                    origin,
+                    WriteOp::Index {
+                        id,
+                        source,
+                        if_exists,
+                    },
+                )),
                 Err(e) => results[origin] = Err(e),
             }
         }
         // A parameter row that failed validation writes nothing.
-        for rows in by_shard.values_mut() {
-            rows.retain(|p| results[p.origin].is_ok());
+        for ops in batches.values_mut() {
+            ops.retain(|(origin, _)| results[*origin].is_ok());
         }
-        // 4. Write, shard by shard.
-        let shards = self.node.shards_of(&table.uuid);
-        let mut conflicts: Vec<Pending> = Vec::new();
-        let mut syncs = Vec::new();
-        for (shard_id, rows) in by_shard {
-            let shard = shards.get(shard_id as usize).ok_or_else(|| {
-                Error::ShardsUnavailable(format!(
-                    "shard {shard_id} of {} is not available",
-                    table.ident
-                ))
-            })?;
-            let upsert = matches!(on_conflict, Some(ConflictPlan::DoUpdate(_)));
-            let do_nothing = matches!(on_conflict, Some(ConflictPlan::DoNothing));
-            let expect = if matches!(on_conflict, Some(ConflictPlan::Overwrite)) {
-                Expect::Any
-            } else {
-                Expect::Absent
-            };
-            // Ids and sources move into the batch; an upsert keeps copies
-            // for its conflict path.
-            let mut origins = Vec::with_capacity(rows.len());
-            let mut kept = Vec::new();
-            let mut writes = Vec::with_capacity(rows.len());
-            for p in rows {
-                if upsert {
-                    kept.push((p.id.clone(), p.source.clone()));
-                }
-                origins.push(p.origin);
-                writes.push((p.id, p.source));
-            }
-            let (outcomes, sync) = write_batch(shard, writes, move |b, writes| {
-                b.reserve(writes.len());
-                let mut outcomes = Vec::with_capacity(writes.len());
-                for (id, source) in writes {
-                    outcomes.push(b.put(id, source, expect));
-                }
-                Ok(outcomes)
-            })
-            .await?;
-            syncs.extend(sync.map(TranslogSync::start));
-            let mut kept = kept.into_iter();
-            for (origin, outcome) in origins.into_iter().zip(outcomes) {
-                let (id, source) = if upsert {
-                    kept.next().unwrap_or_default()
-                } else {
-                    Default::default()
-                };
-                match outcome {
-                    Ok(_) => {
-                        if let Ok(n) = &mut results[origin] {
-                            *n += 1;
-                        }
-                    }
-                    Err(Error::DuplicateKey) if upsert => {
-                        conflicts.push(Pending { origin, id, source })
-                    }
-                    Err(Error::DuplicateKey) if do_nothing => {}
-                    Err(e) => {
-                        if report {
-                            results[origin] = Err(e);
-                        }
+        // Write. An upsert's update fails row by row, whatever `report` says.
+        let report = report || if_exists == IfExists::Update;
+        self.write_all(table, update.as_ref(), batches, |origin, outcome| {
+            match outcome {
+                Ok(()) => {
+                    if let Ok(n) = &mut results[origin] {
+                        *n += 1;
                     }
                 }
+                Err(e) if report => results[origin] = Err(e),
+                Err(_) => {}
             }
-        }
-        SyncInFlight::wait_all(syncs).await?;
-        // 5. ON CONFLICT DO UPDATE: read-modify-write the existing rows.
-        if let Some(ConflictPlan::DoUpdate(assignments)) = on_conflict
-            && !conflicts.is_empty()
-        {
-            let updated = self.upsert_existing(&table, assignments, conflicts).await?;
-            for (origin, r) in updated {
-                match r {
-                    Ok(n) => {
-                        if let Ok(c) = &mut results[origin] {
-                            *c += n;
-                        }
-                    }
-                    Err(e) => results[origin] = Err(e),
-                }
-            }
-        }
-        Ok(())
-    }
-
-    async fn upsert_existing(
-        &self,
-        table: &Arc<TableInfo>,
-        assignments: &[AssignmentPlan],
-        mut pending: Vec<Pending>,
-    ) -> Result<Vec<(usize, Result<i64>)>> {
-        let mut out = Vec::new();
-        let mut table = table.clone();
-        for _ in 0..MAX_RETRIES {
-            if pending.is_empty() {
-                break;
-            }
-            let shards = self.node.shards_of(&table.uuid);
-            let mut planned: Vec<(u32, Pending, Expect, usize)> = Vec::new();
-            let mut rows = Vec::new();
-            for p in pending.drain(..) {
-                let shard = shard_for(&table, &routing_value(&table, &p.source, &p.id)?);
-                let Some(s) = shards.get(shard as usize) else {
-                    continue;
-                };
-                let Some(existing) = s.get(&p.id)? else {
-                    // Deleted meanwhile: insert instead.
-                    rows.push((out.len(), p.source.clone()));
-                    planned.push((shard, p, Expect::Absent, rows.len() - 1));
-                    continue;
-                };
-                let mut eval_row = as_table_row(&table, &existing.source);
-                eval_row.extend(as_table_row(&table, &p.source));
-                let mut updated = (*existing.source).clone();
-                drop_generated(&table, &mut updated);
-                let mut failed = None;
-                for a in assignments {
-                    match a.value.eval(&eval_row, &self.ctx) {
-                        Ok(v) => set_path(&mut updated, &a.column, &a.path, v),
-                        Err(e) => {
-                            failed = Some(e);
-                            break;
-                        }
-                    }
-                }
-                if let Some(e) = failed {
-                    out.push((p.origin, Err(e)));
-                    continue;
-                }
-                rows.push((out.len(), updated));
-                let expect = Expect::Version {
-                    seq_no: existing.seq_no,
-                    primary_term: existing.primary_term,
-                };
-                planned.push((shard, p, expect, rows.len() - 1));
-            }
-            let (t, normalized) = self.normalize_all(table.clone(), rows, &self.ctx).await?;
-            table = t;
-            let mut normalized: Vec<Option<Result<Object>>> =
-                normalized.into_iter().map(|(_, r)| Some(r)).collect();
-            let mut by_shard: BTreeMap<u32, Vec<(Pending, Expect, Object)>> = BTreeMap::new();
-            for (shard, p, expect, idx) in planned {
-                match normalized[idx].take() {
-                    Some(Ok(src)) => by_shard.entry(shard).or_default().push((p, expect, src)),
-                    Some(Err(e)) => out.push((p.origin, Err(e))),
-                    None => {}
-                }
-            }
-            let shards = self.node.shards_of(&table.uuid);
-            let mut syncs = Vec::new();
-            for (shard, items) in by_shard {
-                let Some(s) = shards.get(shard as usize) else {
-                    continue;
-                };
-                let (results, sync) = s.write_deferred(|b| {
-                    let mut res = Vec::with_capacity(items.len());
-                    for (p, expect, src) in &items {
-                        res.push(match b.put(p.id.as_str(), src.clone(), *expect) {
-                            Ok(true) => Ok(true),
-                            Ok(false) | Err(Error::DuplicateKey) => Ok(false),
-                            Err(e) => Err(e),
-                        });
-                    }
-                    Ok(res)
-                })?;
-                syncs.extend(sync.map(TranslogSync::start));
-                for ((p, _, _), r) in items.into_iter().zip(results) {
-                    match r {
-                        Ok(true) => out.push((p.origin, Ok(1))),
-                        Ok(false) => pending.push(p),
-                        Err(e) => out.push((p.origin, Err(e))),
-                    }
-                }
-            }
-            SyncInFlight::wait_all(syncs).await?;
-        }
-        for p in pending {
-            out.push((
-                p.origin,
-                Err(Error::VersionConflict(format!(
-                    "[{}]: version conflict, too many retries",
-                    p.id
-                ))),
-            ));
-        }
-        Ok(out)
+            Ok(())
+        })
+        .await
     }
 
     /// The live documents an UPDATE or DELETE targets, by shard.
@@ -453,42 +253,38 @@ impl Executor<'_> {
         &self,
         table: &TableInfo,
         scan: &[ScanColumn],
-        filter: Option<&crate::expr::Expr>,
+        filter: Option<&Expr>,
     ) -> Result<BTreeMap<u32, Vec<StoredDoc>>> {
-        let shards = self.node.shards_of(&table.uuid);
         let mut out: BTreeMap<u32, Vec<StoredDoc>> = BTreeMap::new();
         if let Some(keys) = key_lookups(table, scan, filter, &self.ctx)? {
-            for (id, shard) in keys {
-                let candidates: Vec<u32> = match shard {
-                    Some(s) => vec![s],
-                    None => (0..shards.len() as u32).collect(),
+            let mut found = self.get_keys(table, &keys).await?;
+            for (id, _) in &keys {
+                let Some((shard, doc)) = found.remove(id) else {
+                    continue;
                 };
-                for s in candidates {
-                    let Some(shard) = shards.get(s as usize) else {
-                        continue;
-                    };
-                    if let Some(doc) = shard.get(&id)? {
-                        let row = stored_row(&doc, scan);
-                        let keep = match filter {
-                            Some(f) => f.matches(&row, &self.ctx)?,
-                            None => true,
-                        };
-                        if keep {
-                            out.entry(s).or_default().push(doc);
-                        }
-                        break;
-                    }
+                let keep = match filter {
+                    Some(f) => f.matches(&stored_row(&doc, scan), &self.ctx)?,
+                    None => true,
+                };
+                if keep {
+                    out.entry(shard).or_default().push(doc);
                 }
             }
             return Ok(out);
         }
-        for (i, shard) in shards.iter().enumerate() {
-            let snapshot = shard.snapshot();
-            let ids = matching_docs(&snapshot, scan, filter, &self.ctx)?;
-            for id in ids {
-                if let Some(doc) = shard.get(&id)? {
-                    out.entry(i as u32).or_default().push(doc);
-                }
+        let requests = (0..table.num_shards).map(|s| async move {
+            let request = ShardRequest::Targets {
+                shard: shard_id(table, s),
+                scan: scan.to_vec(),
+                filter: filter.cloned(),
+                ctx: self.ctx.clone(),
+            };
+            Ok::<_, Error>((s, docs(self.request(request, CopyRole::Primary).await?)?))
+        });
+        for response in futures::future::join_all(requests).await {
+            let (s, docs) = response?;
+            if !docs.is_empty() {
+                out.insert(s, docs);
             }
         }
         Ok(out)
@@ -496,73 +292,27 @@ impl Executor<'_> {
 
     /// Runs an UPDATE; returns the number of rows updated.
     pub async fn update(&self, plan: &UpdatePlan) -> Result<i64> {
-        let mut table = self.current_table(&plan.table)?;
-        let mut targets = self
+        let table = self.current_table(&plan.table)?;
+        let targets = self
             .targets(&table, &plan.scan, plan.filter.as_ref())
             .await?;
-        let mut count = 0i64;
-        for _ in 0..MAX_RETRIES {
-            if targets.values().all(Vec::is_empty) {
-                break;
-            }
-            let (rows, meta) = if targets.values().map(Vec::len).sum::<usize>() <= OFFLOAD_ROWS {
-                updated_rows(&targets, plan, &table, &self.ctx)?
-            } else {
-                let (targets, plan) = (targets.clone(), plan.clone());
-                let (table, ctx) = (table.clone(), self.ctx.clone());
-                crate::runtime::run_blocking(move || updated_rows(&targets, &plan, &table, &ctx))
-                    .await?
-            };
-            let (t, normalized) = self.normalize_all(table.clone(), rows, &self.ctx).await?;
-            table = t;
-            let mut by_shard: BTreeMap<u32, Vec<(String, Object, Expect)>> = BTreeMap::new();
-            for ((shard, id, seq_no, primary_term), (_, r)) in meta.into_iter().zip(normalized) {
-                by_shard.entry(shard).or_default().push((
-                    id,
-                    r?,
-                    Expect::Version {
-                        seq_no,
-                        primary_term,
-                    },
-                ));
-            }
-            let shards = self.node.shards_of(&table.uuid);
-            let mut retry: BTreeMap<u32, Vec<StoredDoc>> = BTreeMap::new();
-            let mut syncs = Vec::new();
-            for (shard, items) in by_shard {
-                let Some(s) = shards.get(shard as usize) else {
-                    continue;
-                };
-                let ((applied, ids), sync) = write_batch(s, items, |b, items| {
-                    let mut res = Vec::with_capacity(items.len());
-                    let mut ids = Vec::with_capacity(items.len());
-                    for (id, src, expect) in items {
-                        res.push(b.put(id.as_str(), src, expect)?);
-                        ids.push(id);
-                    }
-                    Ok((res, ids))
-                })
-                .await?;
-                syncs.extend(sync.map(TranslogSync::start));
-                for (id, ok) in ids.into_iter().zip(applied) {
-                    if ok {
-                        count += 1;
-                    } else if let Some(doc) = s.get(&id)? {
-                        // Changed meanwhile: re-apply to the new version if it still matches.
-                        let row = stored_row(&doc, &plan.scan);
-                        let keep = match &plan.filter {
-                            Some(f) => f.matches(&row, &self.ctx)?,
-                            None => true,
-                        };
-                        if keep {
-                            retry.entry(shard).or_default().push(doc);
-                        }
-                    }
-                }
-            }
-            SyncInFlight::wait_all(syncs).await?;
-            targets = retry;
-        }
+        let update = UpdateSpec::Scan {
+            scan: plan.scan.clone(),
+            filter: plan.filter.clone(),
+            assignments: plan.assignments.clone(),
+        };
+        let batches = versioned_ops(targets, |id, seq_no, primary_term| WriteOp::Update {
+            id,
+            seq_no,
+            primary_term,
+        });
+        let mut count = 0;
+        self.write_all(table, Some(&update), batches, |_, outcome| {
+            outcome?;
+            count += 1;
+            Ok(())
+        })
+        .await?;
         Ok(count)
     }
 
@@ -572,33 +322,172 @@ impl Executor<'_> {
         let targets = self
             .targets(&table, &plan.scan, plan.filter.as_ref())
             .await?;
-        let shards = self.node.shards_of(&table.uuid);
-        let mut count = 0i64;
-        let mut syncs = Vec::new();
-        for (shard, docs) in targets {
-            let Some(s) = shards.get(shard as usize) else {
-                continue;
-            };
-            let (n, sync) = write_batch(s, docs, |b, docs| {
-                let mut n = 0;
-                for d in &docs {
-                    let expect = Expect::Version {
-                        seq_no: d.seq_no,
-                        primary_term: d.primary_term,
-                    };
-                    if b.delete(&d.id, expect)? {
-                        n += 1;
-                    }
-                }
-                Ok(n)
-            })
-            .await?;
-            count += n;
-            syncs.extend(sync.map(TranslogSync::start));
-        }
-        SyncInFlight::wait_all(syncs).await?;
+        let batches = versioned_ops(targets, |id, seq_no, primary_term| WriteOp::Delete {
+            id,
+            seq_no,
+            primary_term,
+        });
+        let mut count = 0;
+        self.write_all(table, None, batches, |_, outcome| {
+            outcome?;
+            count += 1;
+            Ok(())
+        })
+        .await?;
         Ok(count)
     }
+
+    /// Writes batches until every operation has an outcome: operations
+    /// that need new columns are sent again once the columns are added.
+    /// `done(origin, outcome)` hears each operation that wrote (`Ok`) or
+    /// failed; an error it returns fails the statement.
+    async fn write_all(
+        &self,
+        mut table: Arc<TableInfo>,
+        update: Option<&UpdateSpec>,
+        mut batches: Batches,
+        mut done: impl FnMut(usize, Result<()>) -> Result<()>,
+    ) -> Result<()> {
+        for _ in 0..MAX_RETRIES {
+            if batches.is_empty() {
+                return Ok(());
+            }
+            // Only operations that compute a new version can come back;
+            // keep a copy of those (cheap for UPDATE, a row for upserts).
+            let kept: Batches = match update {
+                Some(_) => batches
+                    .iter()
+                    .map(|(s, ops)| {
+                        (
+                            *s,
+                            ops.iter().filter(|(_, op)| may_grow(op)).cloned().collect(),
+                        )
+                    })
+                    .collect(),
+                None => Batches::new(),
+            };
+            let mut kept = kept
+                .into_iter()
+                .map(|(s, ops)| (s, ops.into_iter()))
+                .collect::<BTreeMap<_, _>>();
+            let (origins, ops): (BTreeMap<u32, Vec<usize>>, BTreeMap<u32, Vec<WriteOp>>) = batches
+                .into_iter()
+                .map(|(s, ops)| {
+                    let (origins, ops) = ops.into_iter().unzip();
+                    ((s, origins), (s, ops))
+                })
+                .unzip();
+            let written = self.write_shards(&table, update, ops).await?;
+            let mut again = Batches::new();
+            let mut new_columns = Vec::new();
+            for (shard, outcomes) in written {
+                let origins = origins.get(&shard).map(Vec::as_slice).unwrap_or_default();
+                for (&origin, outcome) in origins.iter().zip(outcomes) {
+                    match outcome {
+                        WriteOutcome::Written => done(origin, Ok(()))?,
+                        WriteOutcome::Unchanged => {}
+                        WriteOutcome::Failed(e) => done(origin, Err(e))?,
+                        WriteOutcome::NeedsColumns(cols) => {
+                            new_columns.extend(cols);
+                            let op = kept
+                                .get_mut(&shard)
+                                .and_then(|ops| ops.find(|(o, _)| *o == origin))
+                                .ok_or_else(|| {
+                                    Error::internal("a write that cannot grow asked for columns")
+                                })?;
+                            again.entry(shard).or_default().push(op);
+                        }
+                    }
+                }
+            }
+            if !new_columns.is_empty() {
+                table = self.add_columns(&table, new_columns).await?;
+            }
+            batches = again;
+        }
+        for (origin, _) in batches.into_values().flatten() {
+            done(
+                origin,
+                Err(Error::VersionConflict(
+                    "version conflict, too many retries".into(),
+                )),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Sends each shard its operations, all shards at once, and answers
+    /// each shard's outcomes (in the order of its operations) once every
+    /// shard has made its operations durable. A shard that fails fails the
+    /// statement, after the others have answered.
+    async fn write_shards(
+        &self,
+        table: &TableInfo,
+        update: Option<&UpdateSpec>,
+        batches: BTreeMap<u32, Vec<WriteOp>>,
+    ) -> Result<Vec<(u32, Vec<WriteOutcome>)>> {
+        let requests = batches.into_iter().map(|(s, ops)| {
+            let write = ShardWrite {
+                shard: shard_id(table, s),
+                ctx: self.ctx.clone(),
+                update: update.cloned(),
+                ops,
+            };
+            async move {
+                let response = self.request(ShardRequest::Write(write), CopyRole::Primary);
+                (s, response.await)
+            }
+        });
+        let mut out = Vec::new();
+        let mut failure = None;
+        for (s, response) in futures::future::join_all(requests).await {
+            match response {
+                Ok(ShardResponse::Written(outcomes)) => out.push((s, outcomes)),
+                Ok(other) => {
+                    failure.get_or_insert(unexpected(&other));
+                }
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
+            }
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(out),
+        }
+    }
+}
+
+/// Whether an operation computes its new version on the shard, and so may
+/// come back asking for columns.
+fn may_grow(op: &WriteOp) -> bool {
+    matches!(
+        op,
+        WriteOp::Update { .. }
+            | WriteOp::Index {
+                if_exists: IfExists::Update,
+                ..
+            }
+    )
+}
+
+/// One operation per targeted document, made by `op` from its id and the
+/// version the statement read.
+fn versioned_ops(
+    targets: BTreeMap<u32, Vec<StoredDoc>>,
+    op: impl Fn(String, u64, u64) -> WriteOp,
+) -> Batches {
+    targets
+        .into_iter()
+        .map(|(shard, docs)| {
+            let ops = docs
+                .into_iter()
+                .enumerate()
+                .map(|(i, d)| (i, op(d.id, d.seq_no, d.primary_term)))
+                .collect();
+            (shard, ops)
+        })
+        .collect()
 }
 
 /// Rows normalised, each with its origin, and the columns they would add.
@@ -635,50 +524,4 @@ async fn normalize_results(
     }
     let ctx = ctx.clone();
     crate::runtime::run_blocking(move || run(&table, rows, &ctx)).await
-}
-
-/// Writes `items` into a shard with `f`, and returns what `f` gave with the
-/// translog sync to wait for. A batch of many rows is written off the async
-/// workers.
-async fn write_batch<T, R>(
-    shard: &Arc<Shard>,
-    items: Vec<T>,
-    f: impl FnOnce(&mut WriteBatch, Vec<T>) -> Result<R> + Send + 'static,
-) -> Result<(R, Option<TranslogSync>)>
-where
-    T: Send + 'static,
-    R: Send + 'static,
-{
-    if items.len() <= OFFLOAD_ROWS {
-        return shard.write_deferred(|b| f(b, items));
-    }
-    let shard = shard.clone();
-    crate::runtime::run_blocking(move || shard.write_deferred(|b| f(b, items))).await
-}
-
-/// The rows an UPDATE writes, and for each its shard, id and the version it
-/// replaces.
-#[allow(clippy::type_complexity)]
-fn updated_rows(
-    targets: &BTreeMap<u32, Vec<StoredDoc>>,
-    plan: &UpdatePlan,
-    table: &TableInfo,
-    ctx: &EvalCtx,
-) -> Result<(Vec<(usize, Object)>, Vec<(u32, String, u64, u64)>)> {
-    let mut rows = Vec::new();
-    let mut meta = Vec::new();
-    for (shard, docs) in targets {
-        for doc in docs {
-            let scan_row = stored_row(doc, &plan.scan);
-            let mut updated = (*doc.source).clone();
-            drop_generated(table, &mut updated);
-            for a in &plan.assignments {
-                let v = a.value.eval(&scan_row, ctx)?;
-                set_path(&mut updated, &a.column, &a.path, v);
-            }
-            rows.push((rows.len(), updated));
-            meta.push((*shard, doc.id.clone(), doc.seq_no, doc.primary_term));
-        }
-    }
-    Ok((rows, meta))
 }

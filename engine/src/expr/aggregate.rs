@@ -13,7 +13,7 @@ use crate::types::cast::{cast, text_of};
 use crate::types::{DataType, Value};
 
 /// An aggregate function.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum AggFunc {
     CountStar,
     Count,
@@ -77,7 +77,7 @@ impl AggFunc {
 }
 
 /// A bound aggregate call.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AggCall {
     pub func: AggFunc,
     pub args: Vec<Expr>,
@@ -88,7 +88,7 @@ pub struct AggCall {
 }
 
 /// The partial state of one aggregate.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum AggState {
     Count(i64),
     SumInt(i128, bool),

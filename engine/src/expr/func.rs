@@ -9,7 +9,7 @@ use crate::types::time::{TruncError, Zone, date_format, date_trunc, extract, ext
 use crate::types::{DataType, Value};
 
 /// A scalar function or operator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Func {
     // arithmetic
     Add,

@@ -15,6 +15,8 @@ pub use like::like_to_regex;
 
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
+
 use crate::breaker::MemoryAccount;
 use crate::error::{Error, Result};
 use crate::types::cast::cast;
@@ -22,14 +24,16 @@ use crate::types::{DataType, Value};
 
 /// Evaluation context: statement parameters, the statement's clock and its
 /// memory account.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct EvalCtx {
     pub params: Vec<Value>,
     /// `now()` for the whole statement, in epoch milliseconds.
     pub now_ms: i64,
     pub current_schema: String,
     pub current_user: String,
-    /// What the statement holds, on the node's query breaker.
+    /// What the statement holds, on the node's query breaker. Not sent:
+    /// a node serving a request accounts it on its own breaker.
+    #[serde(skip)]
     pub memory: Arc<MemoryAccount>,
 }
 
@@ -59,7 +63,7 @@ impl EvalCtx {
 }
 
 /// An element access on an object or array.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Access {
     /// `obj['key']`; on an array of objects, applies to each element.
     Key(String),
@@ -70,7 +74,7 @@ pub enum Access {
 }
 
 /// A bound expression.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Expr {
     Literal(Value, DataType),
     /// A statement parameter (`?` or `$n`), 0-based, with the type it is cast to.

@@ -197,7 +197,7 @@ pub fn table_from_create(ident: TableIdent, ct: &CreateTable) -> Result<TableInf
     }
     let mut table = TableInfo {
         ident,
-        uuid: super::routing::random_id(),
+        uuid: crate::routing::random_id(),
         columns,
         primary_key,
         clustered_by: ct.clustered_by.clone(),

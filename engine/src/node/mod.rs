@@ -9,7 +9,8 @@ mod background;
 #[cfg(not(madsim))]
 mod copy;
 mod ddl;
-pub mod routing;
+mod local;
+mod routing_table;
 pub mod settings;
 mod system;
 
@@ -24,10 +25,11 @@ use crate::exec::Executor;
 use crate::expr::EvalCtx;
 use crate::sql::{self, ast::Statement};
 use crate::storage::Shard;
-use crate::types::{DataType, Row, Value};
+use crate::types::{DataType, Value};
 
+pub use crate::request::QueryResult;
 pub(crate) use ddl::add_dynamic_columns;
-pub use routing::{RoutingTable, ShardRouting, ShardState};
+pub use routing_table::{RoutingTable, ShardRouting, ShardState};
 pub use settings::ClusterSettings;
 
 const CATALOG_PATH: &str = "_state/catalog.json";
@@ -48,6 +50,10 @@ pub struct NodeConfig {
     /// Directories `COPY` may read and write with `file://` URIs; none means
     /// COPY cannot touch the file system (see [`copy_roots`]).
     pub copy_roots: Vec<std::path::PathBuf>,
+    /// Encode every shard request and response as it would travel to
+    /// another node, and decode it back before use (tests: proves that
+    /// everything execution sends is data that survives the wire).
+    pub wire_check: bool,
 }
 
 /// The memory budget of a node that was given none: 1 GB, CrateDB's default
@@ -63,6 +69,7 @@ impl Default for NodeConfig {
             http_address: None,
             memory_limit: DEFAULT_MEMORY_LIMIT,
             copy_roots: Vec::new(),
+            wire_check: false,
         }
     }
 }
@@ -80,31 +87,6 @@ impl Default for Session {
             default_schema: crate::catalog::DEFAULT_SCHEMA.into(),
             user: "crate".into(),
         }
-    }
-}
-
-/// The result of a statement.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct QueryResult {
-    pub cols: Vec<String>,
-    pub types: Vec<DataType>,
-    pub rows: Vec<Row>,
-    /// Rows returned, or rows affected; -1 when unknown.
-    pub rowcount: i64,
-}
-
-impl QueryResult {
-    /// A result for a statement that returns no rows.
-    pub fn affected(n: i64) -> QueryResult {
-        QueryResult {
-            rowcount: n,
-            ..Default::default()
-        }
-    }
-
-    /// Whether the statement produced a result set.
-    pub fn is_query(&self) -> bool {
-        !self.cols.is_empty()
     }
 }
 
@@ -142,7 +124,7 @@ impl Node {
         let id = match disk.read(NODE_PATH) {
             Ok(bytes) => String::from_utf8_lossy(&bytes).trim().to_string(),
             Err(_) => {
-                let id = routing::random_id();
+                let id = crate::routing::random_id();
                 disk.write_atomic(NODE_PATH, id.as_bytes())?;
                 id
             }

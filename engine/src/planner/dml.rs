@@ -21,7 +21,7 @@ pub enum InsertRows {
 }
 
 /// An assignment `column[path] = value`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct AssignmentPlan {
     pub column: String,
     pub path: Vec<String>,

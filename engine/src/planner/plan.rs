@@ -14,7 +14,7 @@ use crate::expr::{AggCall, Expr};
 use crate::types::DataType;
 
 /// A column a table scan produces.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum ScanColumn {
     /// A top-level user column.
     User {
@@ -66,7 +66,7 @@ impl ScanColumn {
 }
 
 /// A sort key over the output row.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SortKey {
     pub index: usize,
     pub desc: bool,

@@ -142,6 +142,7 @@ async fn serve(args: ServerArgs) -> Result<()> {
         http_address: Some(format!("http://{}", args.http)),
         memory_limit: args.memory_limit.unwrap_or_else(default_memory_limit),
         copy_roots: args.copy_roots.clone(),
+        wire_check: false,
     };
     let node = Node::open(config, disk)?;
     node.start();

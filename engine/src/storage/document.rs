@@ -119,7 +119,7 @@ pub fn shard_schema() -> &'static ShardSchema {
 }
 
 /// A stored row with its replication metadata.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct StoredDoc {
     pub id: String,
     pub seq_no: u64,

@@ -39,7 +39,7 @@ pub const FLUSH_IDLE: std::time::Duration = std::time::Duration::from_secs(30);
 const MERGE_FACTOR: usize = 10;
 
 /// What a write expects to find.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Expect {
     /// Anything: create or overwrite.
     Any,

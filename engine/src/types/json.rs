@@ -127,7 +127,8 @@ impl serde::Serialize for Value {
             Value::Null => s.serialize_unit(),
             Value::Bool(b) => s.serialize_bool(*b),
             Value::Int(i) => s.serialize_i64(*i),
-            Value::Float(f) if f.is_finite() => s.serialize_f64(*f),
+            // JSON has no NaN or infinity; a binary encoding keeps them.
+            Value::Float(f) if f.is_finite() || !s.is_human_readable() => s.serialize_f64(*f),
             Value::Float(f) => s.serialize_str(&super::value::format_f64(*f)),
             Value::Text(t) => s.serialize_str(t),
             Value::Array(items) => {

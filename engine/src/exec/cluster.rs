@@ -1,0 +1,54 @@
+//! What execution needs from the node it runs on, and nothing more: a
+//! catalog view, where a shard's copies are and a way to run a request on
+//! one, schema changes, and the system tables.
+//!
+//! The node implements it for its own shards (`node/local.rs`); the cluster
+//! implements it next, sending the same requests over the transport. Every
+//! request and response is data ([`crate::request`]), so nothing in
+//! execution depends on where a shard lives.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::catalog::{Catalog, TableInfo};
+use crate::error::Result;
+use crate::planner::SystemTable;
+use crate::request::{SchemaChange, ShardId, ShardRequest, ShardResponse};
+use crate::types::Row;
+
+/// Which copy of a shard a request needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyRole {
+    /// Any started copy (reads).
+    Any,
+    /// The primary (writes, and real-time reads that must see them).
+    Primary,
+}
+
+/// The execution's view of the cluster.
+pub trait Cluster: Send + Sync {
+    /// The catalog as this node knows it.
+    fn catalog(&self) -> Arc<Catalog>;
+
+    /// The node holding a copy of `shard` in `role`; `ShardsUnavailable`
+    /// when there is none.
+    fn locate(&self, shard: &ShardId, role: CopyRole) -> Result<String>;
+
+    /// Runs a request on the copy of its shard that `node` holds. A write
+    /// is answered once its operations are durable.
+    fn run(
+        &self,
+        node: &str,
+        request: ShardRequest,
+    ) -> impl Future<Output = Result<ShardResponse>> + Send;
+
+    /// Asks for a schema change; answers the table once the change is
+    /// decided and applied on this node.
+    fn change_schema(
+        &self,
+        change: SchemaChange,
+    ) -> impl Future<Output = Result<Arc<TableInfo>>> + Send;
+
+    /// The rows of a system table, for a session whose schema is `schema`.
+    fn system_rows(&self, table: SystemTable, schema: &str) -> Vec<Row>;
+}

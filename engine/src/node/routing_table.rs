@@ -1,0 +1,121 @@
+//! The routing table: which node holds each shard copy, and in what state.
+//!
+//! Health and `sys.shards` are computed from it. On one node every primary
+//! is local and replicas are unassigned; the cluster replaces this with the
+//! routing table its master allocates.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::catalog::{Catalog, TableInfo};
+use crate::storage::Shard;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShardState {
+    Unassigned,
+    Initializing,
+    Started,
+    Relocating,
+}
+
+impl ShardState {
+    /// CrateDB's spelling.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ShardState::Unassigned => "UNASSIGNED",
+            ShardState::Initializing => "INITIALIZING",
+            ShardState::Started => "STARTED",
+            ShardState::Relocating => "RELOCATING",
+        }
+    }
+}
+
+/// One shard copy in the routing table.
+#[derive(Debug, Clone)]
+pub struct ShardRouting {
+    pub table: Arc<TableInfo>,
+    pub shard_id: u32,
+    pub primary: bool,
+    pub node: Option<String>,
+    pub state: ShardState,
+    /// The local copy, when it lives on this node.
+    pub local: Option<Arc<Shard>>,
+}
+
+/// Which node holds which shard copy.
+#[derive(Debug, Clone, Default)]
+pub struct RoutingTable {
+    pub copies: Vec<ShardRouting>,
+    pub nodes: usize,
+}
+
+impl RoutingTable {
+    /// The routing table of a one-node cluster: every primary is local and
+    /// started; replicas have nowhere to go and stay unassigned.
+    pub fn single_node(
+        catalog: &Catalog,
+        node_id: &str,
+        shards: &BTreeMap<String, Vec<Arc<Shard>>>,
+    ) -> RoutingTable {
+        let mut copies = Vec::new();
+        for table in catalog.tables() {
+            let local = shards.get(&table.uuid);
+            for s in 0..table.num_shards {
+                let shard = local.and_then(|l| l.get(s as usize)).cloned();
+                copies.push(ShardRouting {
+                    table: table.clone(),
+                    shard_id: s,
+                    primary: true,
+                    node: shard.as_ref().map(|_| node_id.to_string()),
+                    state: if shard.is_some() {
+                        ShardState::Started
+                    } else {
+                        ShardState::Unassigned
+                    },
+                    local: shard,
+                });
+                for _ in 0..table.replicas_wanted(1) {
+                    copies.push(ShardRouting {
+                        table: table.clone(),
+                        shard_id: s,
+                        primary: false,
+                        node: None,
+                        state: ShardState::Unassigned,
+                        local: None,
+                    });
+                }
+            }
+        }
+        RoutingTable { copies, nodes: 1 }
+    }
+
+    /// Health per table: (table, health, severity, missing primaries, underreplicated shards).
+    pub fn health(&self) -> Vec<(Arc<TableInfo>, &'static str, i16, i32, i32)> {
+        let mut by_table: BTreeMap<String, (Arc<TableInfo>, i32, i32)> = BTreeMap::new();
+        for c in &self.copies {
+            let e = by_table
+                .entry(c.table.uuid.clone())
+                .or_insert((c.table.clone(), 0, 0));
+            if c.state != ShardState::Started {
+                if c.primary {
+                    e.1 += 1;
+                } else {
+                    e.2 += 1;
+                }
+            }
+        }
+        by_table
+            .into_values()
+            .map(|(t, missing, under)| {
+                let (h, sev) = if missing > 0 {
+                    ("RED", 3)
+                } else if under > 0 {
+                    ("YELLOW", 2)
+                } else {
+                    ("GREEN", 1)
+                };
+                (t, h, sev, missing, under)
+            })
+            .collect()
+    }
+}

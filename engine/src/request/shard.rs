@@ -1,0 +1,94 @@
+//! Requests to one shard copy, their responses, and the schema change a
+//! write can ask for.
+
+use serde::{Deserialize, Serialize};
+
+use super::read::{CollectSpec, Partial};
+use super::write::{NewColumn, UpdateSpec, WriteOp, WriteOutcome};
+use crate::catalog::TableIdent;
+use crate::expr::{EvalCtx, Expr};
+use crate::planner::ScanColumn;
+use crate::storage::StoredDoc;
+
+/// One shard of one table: what a request addresses. The uuid tells a
+/// dropped and re-created table from the one the request was planned on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ShardId {
+    pub table: TableIdent,
+    pub uuid: String,
+    pub shard: u32,
+}
+
+impl std::fmt::Display for ShardId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "shard {} of {}", self.shard, self.table)
+    }
+}
+
+/// A request to a shard copy.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ShardRequest {
+    /// Runs a collect phase on the shard's searchable snapshot.
+    Collect {
+        shard: ShardId,
+        spec: CollectSpec,
+        ctx: EvalCtx,
+    },
+    /// Real-time reads by `_id` (primary-key lookups): the documents found.
+    Get { shard: ShardId, ids: Vec<String> },
+    /// The live documents an UPDATE or DELETE targets: those the snapshot
+    /// finds with `filter`, read again real-time.
+    Targets {
+        shard: ShardId,
+        scan: Vec<ScanColumn>,
+        filter: Option<Expr>,
+        ctx: EvalCtx,
+    },
+    /// Operations to apply on the shard's primary.
+    Write(ShardWrite),
+}
+
+impl ShardRequest {
+    /// The shard the request addresses.
+    pub fn shard(&self) -> &ShardId {
+        match self {
+            ShardRequest::Collect { shard, .. }
+            | ShardRequest::Get { shard, .. }
+            | ShardRequest::Targets { shard, .. } => shard,
+            ShardRequest::Write(w) => &w.shard,
+        }
+    }
+}
+
+/// Operations for one shard.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ShardWrite {
+    pub shard: ShardId,
+    /// Parameters and `now()` for assignments and defaults.
+    pub ctx: EvalCtx,
+    /// How `Update` operations and `IfExists::Update` compute a new version.
+    pub update: Option<UpdateSpec>,
+    pub ops: Vec<WriteOp>,
+}
+
+/// What a shard answers.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum ShardResponse {
+    Partial(Partial),
+    Docs(Vec<StoredDoc>),
+    /// One outcome per operation, in order; sent once the operations are
+    /// durable.
+    Written(Vec<WriteOutcome>),
+}
+
+/// A change to a table's schema that a statement asks for, decided by
+/// whoever owns the catalog (the node today, the master in a cluster).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum SchemaChange {
+    /// Columns that written rows introduced (dynamic columns).
+    AddColumns {
+        table: TableIdent,
+        uuid: String,
+        columns: Vec<NewColumn>,
+    },
+}
