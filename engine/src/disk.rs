@@ -276,6 +276,9 @@ struct MemFile {
 #[derive(Debug, Default, Clone)]
 pub struct MemDisk {
     files: Arc<Mutex<BTreeMap<String, MemFile>>>,
+    /// A full disk: every write fails until it is cleared (a fault the
+    /// simulator injects).
+    full: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl MemDisk {
@@ -292,19 +295,41 @@ impl MemDisk {
         }
     }
 
+    /// Fills the disk (`true`): writes, appends and syncs fail until it is
+    /// emptied again (`false`). Reads keep working.
+    pub fn set_full(&self, full: bool) {
+        self.full.store(full, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn check_space(&self) -> io::Result<()> {
+        check_space(&self.full)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, MemFile>> {
         // A poisoned lock only means another task panicked mid-write; the map is still usable.
         self.files.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
+fn check_space(full: &std::sync::atomic::AtomicBool) -> io::Result<()> {
+    if full.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(io::Error::new(
+            io::ErrorKind::StorageFull,
+            "no space left on device",
+        ));
+    }
+    Ok(())
+}
+
 struct MemAppend {
     files: Arc<Mutex<BTreeMap<String, MemFile>>>,
+    full: Arc<std::sync::atomic::AtomicBool>,
     path: String,
 }
 
 impl AppendFile for MemAppend {
     fn append(&self, data: &[u8]) -> io::Result<()> {
+        check_space(&self.full)?;
         let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
         files
             .entry(self.path.clone())
@@ -314,6 +339,7 @@ impl AppendFile for MemAppend {
         Ok(())
     }
     fn sync(&self) -> io::Result<()> {
+        check_space(&self.full)?;
         let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
         let f = files.entry(self.path.clone()).or_default();
         f.synced = f.data.len();
@@ -338,6 +364,7 @@ impl Disk for MemDisk {
     }
 
     fn write_atomic(&self, path: &str, data: &[u8]) -> io::Result<()> {
+        self.check_space()?;
         self.lock().insert(
             path.to_string(),
             MemFile {
@@ -349,9 +376,11 @@ impl Disk for MemDisk {
     }
 
     fn open_append(&self, path: &str) -> io::Result<Box<dyn AppendFile>> {
+        self.check_space()?;
         self.lock().insert(path.to_string(), MemFile::default());
         Ok(Box::new(MemAppend {
             files: self.files.clone(),
+            full: self.full.clone(),
             path: path.to_string(),
         }))
     }

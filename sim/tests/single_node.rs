@@ -102,3 +102,52 @@ async fn idle_shards_flush_so_a_restart_replays_nothing() {
     assert_eq!(count(&c, uncommitted).await, 0);
     assert_eq!(count(&c, "SELECT count(*) FROM f").await, 21);
 }
+
+/// Background maintenance that fails is counted in `sys.shards` (not
+/// dropped), the node keeps answering, and once the fault is gone the
+/// shards flush and nothing acknowledged is lost.
+#[madsim::test]
+async fn failed_background_flushes_are_counted_and_recovered() {
+    let c = SimCluster::start(1).await;
+    c.execute(
+        "n1",
+        "CREATE TABLE t (id INT PRIMARY KEY) CLUSTERED INTO 2 SHARDS",
+        vec![],
+    )
+    .await
+    .unwrap();
+    for i in 0..20 {
+        c.execute("n1", "INSERT INTO t (id) VALUES (?)", vec![Value::Int(i)])
+            .await
+            .unwrap();
+    }
+    let failures =
+        "SELECT sum(maintenance['flush_failures']) FROM sys.shards WHERE table_name = 't'";
+    assert_eq!(count(&c, failures).await, 0);
+
+    c.nodes[0].disk.set_full(true);
+    // Idle shards flush after 30 s; with the disk full every attempt fails.
+    madsim::time::sleep(Duration::from_secs(40)).await;
+    assert!(
+        count(&c, failures).await >= 2,
+        "each shard counted its failed flush"
+    );
+    let err = c
+        .execute("n1", "INSERT INTO t (id) VALUES (100)", vec![])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no space left"), "{err}");
+    assert_eq!(count(&c, "SELECT count(*) FROM t").await, 20);
+
+    c.nodes[0].disk.set_full(false);
+    madsim::time::sleep(Duration::from_secs(40)).await;
+    let pending = "SELECT sum(translog_stats['uncommitted_operations']) FROM sys.shards WHERE table_name = 't'";
+    assert_eq!(
+        count(&c, pending).await,
+        0,
+        "the retried flush committed everything"
+    );
+    c.crash("n1");
+    c.restart("n1").await;
+    assert_eq!(count(&c, "SELECT count(*) FROM t").await, 20);
+}

@@ -1,10 +1,16 @@
 //! The node's housekeeping loop: periodic refresh (per table's
 //! `refresh_interval`), segment merges after refreshes, and flushes once a
 //! translog grows past its threshold or its shard has been idle for a while.
+//!
+//! Each shard's work runs in a `shard` span (node, table, shard), so a
+//! failure is logged with where it happened, and counted on the shard
+//! ([`crate::storage::MaintenanceFailures`], shown in `sys.shards`).
 
 use std::collections::HashMap;
 use std::sync::Weak;
 use std::time::Duration;
+
+use tracing::Instrument;
 
 use super::Node;
 
@@ -29,17 +35,24 @@ pub(super) fn start(node: Weak<Node>) {
                     last_refresh.insert(table.uuid.clone(), now);
                 }
                 for s in node.shards_of(&table.uuid) {
+                    let span = tracing::info_span!(
+                        "shard",
+                        node = %node.config.node_name,
+                        table = %table.ident,
+                        shard = s.shard_id
+                    );
                     if s.needs_flush() {
-                        s.start_flush();
+                        span.in_scope(|| s.start_flush());
                     }
                     if (due && s.needs_refresh()) || s.needs_merge() {
                         // One shard at a time, like Elasticsearch's single merge
                         // thread on small machines: housekeeping uses one core and
                         // leaves the other to the writers. While merges run,
                         // refreshes wait, so the next segment is bigger and fewer
-                        // merges are needed. Failures are retried on the next tick
-                        // (the data stays buffered).
-                        let _ = s.maintain(due).await;
+                        // merges are needed. A failure is counted and logged
+                        // where it happens, and retried on the next tick (the
+                        // data stays buffered).
+                        let _ = s.maintain(due).instrument(span).await;
                     }
                 }
             }

@@ -326,21 +326,11 @@ impl Node {
             }
             return Err(Error::RelationExists(ident.to_string()));
         }
-        let table = Arc::new(table);
-        let mut shards = Vec::with_capacity(table.num_shards as usize);
-        for s in 0..table.num_shards {
-            shards.push(Arc::new(Shard::open(
-                table.clone(),
-                s,
-                self.disk.clone(),
-                self.config.durable,
-            )?));
-        }
+        // The shards open as the new catalog is applied.
         self.update_catalog(|c| {
-            c.put_table((*table).clone());
+            c.put_table(table);
             Ok(())
         })?;
-        self.put_shards(&table.uuid, shards);
         Ok(QueryResult::affected(1))
     }
 
@@ -358,14 +348,11 @@ impl Node {
             Err(e) => return Err(e),
         };
         let _ddl = self.ddl.lock().await;
+        // The shards are deleted as the new catalog is applied.
         self.update_catalog(|c| {
             c.remove_table(&table.ident);
             Ok(())
         })?;
-        for s in self.remove_shards(&table.uuid) {
-            s.destroy()?;
-        }
-        self.disk.remove_dir(&format!("indices/{}", table.uuid))?;
         Ok(QueryResult::affected(1))
     }
 
@@ -536,9 +523,12 @@ impl Node {
                 .cloned()
                 .ok_or_else(|| Error::internal("renamed table missing"))
         })?;
-        for s in self.shards_of(&renamed.uuid) {
-            s.set_table(renamed.clone());
-        }
+        debug_assert!(
+            self.shards_of(&renamed.uuid)
+                .iter()
+                .all(|s| s.table().ident == renamed.ident),
+            "applying the catalog hands the renamed table to its shards"
+        );
         Ok(())
     }
 

@@ -5,6 +5,7 @@
 //! planned against the current catalog and executed; DDL changes the catalog
 //! (persisted on the node's disk) and creates or drops shards.
 
+mod apply;
 mod background;
 #[cfg(not(madsim))]
 mod copy;
@@ -18,7 +19,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
 use crate::breaker::Breakers;
-use crate::catalog::{Catalog, TableInfo};
+use crate::catalog::Catalog;
 use crate::disk::Disk;
 use crate::error::{Error, Result};
 use crate::exec::Executor;
@@ -142,32 +143,22 @@ impl Node {
         let breakers = Arc::new(Breakers::new(config.memory_limit, settings.breakers()));
         #[cfg(not(madsim))]
         let copy_roots = copy::CopyRoots::open(&config.copy_roots, disk.local_path())?;
-        let mut shards = HashMap::new();
-        for table in catalog.tables() {
-            let mut list = Vec::with_capacity(table.num_shards as usize);
-            for s in 0..table.num_shards {
-                list.push(Arc::new(Shard::open(
-                    table.clone(),
-                    s,
-                    disk.clone(),
-                    config.durable,
-                )?));
-            }
-            shards.insert(table.uuid.clone(), list);
-        }
-        Ok(Arc::new(Node {
+        let node = Arc::new(Node {
             config,
             id,
             disk,
-            catalog: RwLock::new(Arc::new(catalog)),
-            shards: RwLock::new(shards),
+            catalog: RwLock::new(Arc::new(Catalog::default())),
+            shards: RwLock::new(HashMap::new()),
             ddl: tokio::sync::Mutex::new(()),
             settings: RwLock::new(settings),
             breakers,
             #[cfg(not(madsim))]
             copy_roots,
             started: crate::runtime::instant(),
-        }))
+        });
+        // Recovering is applying the catalog on disk to a node with no shards.
+        node.apply_catalog(catalog, false)?;
+        Ok(node)
     }
 
     /// The current catalog.
@@ -203,52 +194,6 @@ impl Node {
         RoutingTable::single_node(&self.catalog(), &self.id, &self.all_shards())
     }
 
-    /// Replaces the catalog (persisting it) with `f` applied to a copy.
-    /// Tables that changed are checked against their mapping limits, and
-    /// the new catalog must read back, before anything is written.
-    pub(crate) fn update_catalog<R>(&self, f: impl FnOnce(&mut Catalog) -> Result<R>) -> Result<R> {
-        let current = self.catalog();
-        let mut next = (*current).clone();
-        let r = f(&mut next)?;
-        for t in next.tables() {
-            let unchanged = current
-                .table(&t.ident)
-                .is_some_and(|old| Arc::ptr_eq(old, t));
-            if !unchanged {
-                t.check_mapping()?;
-            }
-        }
-        self.check_shard_limit(&current, &next)?;
-        self.disk
-            .write_atomic(CATALOG_PATH, &next.to_checked_bytes()?)?;
-        *self.catalog.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(next);
-        Ok(r)
-    }
-
-    /// Refuses a catalog that would open more shard copies than
-    /// `cluster.max_shards_per_node` allows, counting replicas as
-    /// Elasticsearch does (a table wanting a million replicas is refused,
-    /// instead of listing millions of unassigned copies).
-    fn check_shard_limit(&self, current: &Catalog, next: &Catalog) -> Result<()> {
-        let nodes = 1u64;
-        let count = |c: &Catalog| -> u64 {
-            c.tables()
-                .map(|t| t.num_shards as u64 * (1 + t.replicas_wanted(nodes as usize) as u64))
-                .sum()
-        };
-        let (before, after) = (count(current), count(next));
-        let max = self.cluster_settings().max_shards_per_node() * nodes;
-        if after > before && after > max {
-            return Err(Error::InvalidArgument(format!(
-                "Validation Failed: 1: this action would add [{}] total shards, but this cluster \
-                 currently has [{before}]/[{max}] maximum shards open; raise \
-                 cluster.max_shards_per_node to allow more;",
-                after - before
-            )));
-        }
-        Ok(())
-    }
-
     /// The cluster settings.
     pub fn cluster_settings(&self) -> ClusterSettings {
         self.settings
@@ -271,48 +216,6 @@ impl Node {
         self.breakers.apply(next.breakers());
         *self.settings.write().unwrap_or_else(|p| p.into_inner()) = next;
         Ok(QueryResult::affected(1))
-    }
-
-    pub(crate) fn put_shards(&self, uuid: &str, list: Vec<Arc<Shard>>) {
-        self.shards
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(uuid.to_string(), list);
-    }
-
-    pub(crate) fn remove_shards(&self, uuid: &str) -> Vec<Arc<Shard>> {
-        self.shards
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(uuid)
-            .unwrap_or_default()
-    }
-
-    /// Updates a table's metadata (e.g. columns added by a dynamic insert) and
-    /// hands it to the table's shards.
-    pub(crate) async fn replace_table(
-        &self,
-        f: impl FnOnce(&mut TableInfo) -> Result<bool>,
-        ident: &crate::catalog::TableIdent,
-    ) -> Result<Arc<TableInfo>> {
-        let _ddl = self.ddl.lock().await;
-        let updated = self.update_catalog(|c| {
-            let mut t = (**c
-                .table(ident)
-                .ok_or_else(|| Error::RelationUnknown(ident.to_string()))?)
-            .clone();
-            if f(&mut t)? {
-                t.version += 1;
-                c.put_table(t);
-            }
-            c.table(ident)
-                .cloned()
-                .ok_or_else(|| Error::RelationUnknown(ident.to_string()))
-        })?;
-        for s in self.shards_of(&updated.uuid) {
-            s.set_table(updated.clone());
-        }
-        Ok(updated)
     }
 
     /// Executes one SQL statement with parameters.

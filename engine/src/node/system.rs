@@ -435,6 +435,18 @@ impl Node {
                             }
                             None => Value::Null,
                         },
+                        match &c.local {
+                            Some(shard) => {
+                                let f = shard.failures.counts();
+                                object(vec![
+                                    ("refresh_failures", Value::Int(f.refresh as i64)),
+                                    ("flush_failures", Value::Int(f.flush as i64)),
+                                    ("merge_failures", Value::Int(f.merge as i64)),
+                                    ("last_failure", f.last.map(Value::Text).unwrap_or_default()),
+                                ])
+                            }
+                            None => Value::Null,
+                        },
                     ]
                 })
                 .collect(),

@@ -221,6 +221,16 @@ pub fn lookup(schema: &str, name: &str) -> Option<(SystemTable, Vec<(String, Dat
                 ("closed", Boolean),
                 ("blob_path", Text),
                 ("path", Text),
+                // Shoal's own: background maintenance that failed.
+                (
+                    "maintenance",
+                    obj(&[
+                        ("refresh_failures", BigInt),
+                        ("flush_failures", BigInt),
+                        ("merge_failures", BigInt),
+                        ("last_failure", Text),
+                    ]),
+                ),
             ],
         ),
         ("sys", "segments") => (

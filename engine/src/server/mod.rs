@@ -119,6 +119,7 @@ pub fn router(
 
 /// Runs the server until interrupted (SIGINT/SIGTERM), then flushes every shard.
 pub fn run(args: ServerArgs) -> Result<()> {
+    init_logging();
     let rt = real_tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         // Planning and evaluating deeply nested expressions recurses; give it room.
@@ -126,6 +127,18 @@ pub fn run(args: ServerArgs) -> Result<()> {
         .build()
         .map_err(|e| Error::Io(format!("cannot start runtime: {e}")))?;
     rt.block_on(serve(args))
+}
+
+/// Logs to stderr at `warn` and above, or as `SHOAL_LOG` says (tracing's
+/// filter syntax, e.g. `SHOAL_LOG=info` or `SHOAL_LOG=shoal_engine=debug`).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SHOAL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // A second initialisation (tests starting servers in one process) is harmless.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 async fn serve(args: ServerArgs) -> Result<()> {

@@ -1,6 +1,7 @@
 //! Shard storage on tantivy: translog, indexing buffer, segments, pk index.
 
 pub mod document;
+pub mod maintenance;
 pub mod pk;
 pub mod segment;
 pub mod seqno;
@@ -9,6 +10,7 @@ pub mod source;
 pub mod translog;
 
 pub use document::{ShardSchema, StoredDoc};
+pub use maintenance::{FailureCounts, Maintenance, MaintenanceFailures};
 pub use shard::{Expect, Shard, ShardStats, Snapshot, WriteBatch};
 pub use translog::{SyncInFlight, TranslogSync};
 

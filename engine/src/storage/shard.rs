@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use tantivy::TantivyDocument;
 
 use super::document::{BufferedDoc, MetaColumn, RowDoc, StoredDoc, shard_schema};
+use super::maintenance::{Maintenance, MaintenanceFailures};
 use super::pk::{Entry, PkIndex, Place};
 use super::segment::{AliveSet, Segment};
 use super::seqno::{LocalCheckpoint, Tombstones};
@@ -436,11 +437,13 @@ fn read_stored(segment: &Segment, doc: u32) -> Result<StoredDoc> {
 /// A staged write inside [`Shard::write`].
 #[derive(Debug)]
 enum Staged {
-    /// `absent`: the id was known not to exist when staged (a plain insert).
+    /// `absent`: the id was known not to exist when staged (a plain
+    /// insert); `version`: the document's `_version` once written.
     Put {
         id: String,
         source: Object,
         absent: bool,
+        version: u64,
     },
     Delete {
         id: String,
@@ -489,10 +492,15 @@ impl WriteBatch<'_> {
     pub fn get(&self, id: &str) -> Result<Option<StoredDoc>> {
         if let Some(i) = self.staged_index(id) {
             return Ok(match &self.staged[i] {
-                Staged::Put { id, source, .. } => Some(StoredDoc {
+                Staged::Put {
+                    id,
+                    source,
+                    version,
+                    ..
+                } => Some(StoredDoc {
                     id: id.clone(),
                     seq_no: u64::MAX,
-                    version: 0,
+                    version: *version,
                     primary_term: self.state.primary_term,
                     source: Arc::new(source.clone()),
                 }),
@@ -535,8 +543,24 @@ impl WriteBatch<'_> {
             }
             return Ok(false);
         }
-        let absent = expect == Expect::Absent && self.staged_index(&id).is_none();
-        self.stage(Staged::Put { id, source, absent });
+        let staged = self.staged_index(&id);
+        let absent = expect == Expect::Absent && staged.is_none();
+        // One more than the version it replaces (staged in this batch, or
+        // live in the shard); 1 for a new document.
+        let version = match staged.map(|i| &self.staged[i]) {
+            Some(Staged::Put { version, .. }) => version + 1,
+            Some(Staged::Delete { .. }) => 1,
+            None => match self.state.lookup_unless(absent, &id) {
+                Some(e) => self.state.version_of(e) + 1,
+                None => 1,
+            },
+        };
+        self.stage(Staged::Put {
+            id,
+            source,
+            absent,
+            version,
+        });
         Ok(true)
     }
 
@@ -590,6 +614,8 @@ pub struct Shard {
     merge_lock: tokio::sync::Mutex<()>,
     /// A background flush is running ([`Shard::start_flush`]).
     flushing: AtomicBool,
+    /// Background refreshes, flushes and merges that failed.
+    pub failures: MaintenanceFailures,
 }
 
 impl std::fmt::Debug for Shard {
@@ -731,6 +757,7 @@ impl Shard {
             refresh_lock: tokio::sync::Mutex::new(()),
             merge_lock: tokio::sync::Mutex::new(()),
             flushing: AtomicBool::new(false),
+            failures: MaintenanceFailures::default(),
         };
         if replayed > 0 {
             shard.refresh_locked()?;
@@ -746,6 +773,11 @@ impl Shard {
     /// Updates the table metadata used to build documents (after schema changes).
     pub fn set_table(&self, table: Arc<TableInfo>) {
         self.lock().table = table;
+    }
+
+    /// The table metadata the shard builds documents with.
+    pub fn table(&self) -> Arc<TableInfo> {
+        self.lock().table.clone()
     }
 
     /// The current searchable snapshot.
@@ -800,18 +832,21 @@ impl Shard {
         if staged.is_empty() {
             return Ok((result, None));
         }
+        // The operations reach the translog before the shard applies them:
+        // a write the translog refused changes nothing.
         let written = staged.len() as u64;
         let mut scratch = Vec::new();
-        for s in staged {
-            let seq_no = st.next_seq_no;
+        let mut ops = Vec::with_capacity(staged.len());
+        for (seq_no, s) in (st.next_seq_no..).zip(staged) {
             debug_assert!(!st.processed.contains(seq_no));
             let primary_term = st.primary_term;
             let (op, parsed, absent) = match s {
-                Staged::Put { id, source, absent } => {
-                    let version = match (absent, st.lookup_unless(absent, &id)) {
-                        (false, Some(e)) => st.version_of(e) + 1,
-                        _ => 1,
-                    };
+                Staged::Put {
+                    id,
+                    source,
+                    absent,
+                    version,
+                } => {
                     scratch.clear();
                     write_source(&mut scratch, &source);
                     (
@@ -837,9 +872,12 @@ impl Shard {
                 ),
             };
             st.translog.stage(&op);
-            st.apply_parsed(op, parsed, absent)?;
+            ops.push((op, parsed, absent));
         }
         let sync = st.append_staged(written)?;
+        for (op, parsed, absent) in ops {
+            st.apply_parsed(op, parsed, absent)?;
+        }
         Ok((result, self.durable.then_some(sync)))
     }
 
@@ -853,11 +891,13 @@ impl Shard {
         }
         let mut st = self.lock();
         let written = ops.len() as u64;
-        for op in ops {
-            st.translog.stage(&op);
-            st.apply(op)?;
+        for op in &ops {
+            st.translog.stage(op);
         }
         let sync = st.append_staged(written)?;
+        for op in ops {
+            st.apply(op)?;
+        }
         Ok(self.durable.then_some(sync))
     }
 
@@ -893,11 +933,16 @@ impl Shard {
         if let Ok(_r) = self.refresh_lock.try_lock()
             && refresh_due
             && self.needs_refresh()
+            && let Err(e) = self.refresh_inner().await
         {
-            self.refresh_inner().await?;
+            self.failures.record(Maintenance::Refresh, &e);
+            return Err(e);
         }
-        if let Ok(_m) = self.merge_lock.try_lock() {
-            self.merge_inner(pick_merge).await?;
+        if let Ok(_m) = self.merge_lock.try_lock()
+            && let Err(e) = self.merge_inner(pick_merge).await
+        {
+            self.failures.record(Maintenance::Merge, &e);
+            return Err(e);
         }
         Ok(())
     }
@@ -1121,10 +1166,13 @@ impl Shard {
             return;
         }
         let shard = self.clone();
-        crate::runtime::spawn(async move {
-            let _ = shard.flush().await;
+        let flush = async move {
+            if let Err(e) = shard.flush().await {
+                shard.failures.record(Maintenance::Flush, &e);
+            }
             shard.flushing.store(false, Ordering::Release);
-        });
+        };
+        crate::runtime::spawn(tracing::Instrument::in_current_span(flush));
     }
 
     /// Persists everything: refresh, write new segments and alive sets, write

@@ -12,7 +12,7 @@
 //! the disk allocated ahead) ends the replay.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::disk::{AppendFile, Disk};
 use crate::error::{Error, Result};
@@ -128,6 +128,10 @@ struct LogFile {
     file: Box<dyn AppendFile>,
     appended: AtomicU64,
     synced: AtomicU64,
+    /// An append failed: the file may end in a torn record, so nothing more
+    /// is appended to it (replay stops at a torn record, and would miss
+    /// whatever came after it in the same file).
+    broken: AtomicBool,
 }
 
 impl LogFile {
@@ -136,11 +140,15 @@ impl LogFile {
             file,
             appended: AtomicU64::new(0),
             synced: AtomicU64::new(0),
+            broken: AtomicBool::new(false),
         }
     }
 
     fn append(&self, data: &[u8]) -> Result<u64> {
-        self.file.append(data)?;
+        if let Err(e) = self.file.append(data) {
+            self.broken.store(true, Ordering::Release);
+            return Err(e.into());
+        }
         let end = self.appended.load(Ordering::Acquire) + data.len() as u64;
         self.appended.store(end, Ordering::Release);
         Ok(end)
@@ -251,7 +259,15 @@ impl Translog {
 
     /// Appends the staged operations in one write; they are durable once
     /// the returned sync is done.
+    /// On failure nothing was appended, and the next append goes to a new
+    /// generation.
     pub fn append_staged(&mut self) -> Result<TranslogSync> {
+        if self.file.broken.load(Ordering::Acquire)
+            && let Err(e) = self.roll()
+        {
+            self.buf.clear();
+            return Err(e);
+        }
         let appended = self.file.append(&self.buf);
         self.buf.clear();
         Ok(TranslogSync {
