@@ -74,7 +74,7 @@ impl goldenscript::Runner for Runner {
     fn run(
         &mut self,
         command: &goldenscript::Command,
-        _ctx: &goldenscript::Context,
+        ctx: &goldenscript::Context,
     ) -> Result<String, Box<dyn Error>> {
         let mut out = String::new();
         let sql = command.name.trim();
@@ -100,6 +100,23 @@ impl goldenscript::Runner for Runner {
             }
             None => (sql, Vec::new()),
         };
+        // `[plan]> SELECT ...` prints the plan (as EXPLAIN does) before the result.
+        if ctx.tags.contains("plan") {
+            let explain = format!("EXPLAIN {sql}");
+            match self
+                .rt
+                .block_on(self.node.execute(&self.session, &explain, params.clone()))
+            {
+                Ok(r) => {
+                    for row in &r.rows {
+                        if let Some(Value::Text(plan)) = row.first() {
+                            writeln!(out, "{plan}")?;
+                        }
+                    }
+                }
+                Err(e) => writeln!(out, "EXPLAIN ERROR {}: {}", e.code(), e)?,
+            }
+        }
         match self
             .rt
             .block_on(self.node.execute(&self.session, sql, params))
@@ -143,5 +160,6 @@ macro_rules! script {
 }
 
 script!(
-    basics, ddl, ddl_errors, dml, objects, queries, functions, refresh, optimize, rename, hardening
+    basics, ddl, ddl_errors, dml, objects, queries, functions, refresh, optimize, rename,
+    hardening, explain
 );

@@ -64,6 +64,34 @@ impl<'c, C: Cluster> Executor<'c, C> {
     }
 }
 
+/// A statement's plan as `EXPLAIN` prints it: a table scan whose filter
+/// pins down primary keys shows as the `Get` it runs as.
+pub fn explain(statement: &Explained, ctx: &EvalCtx) -> String {
+    use crate::planner::explain;
+    let lookups = |table: &crate::catalog::TableInfo,
+                   scan: &[crate::planner::ScanColumn],
+                   filter: Option<&crate::expr::Expr>| {
+        query::key_lookups(table, scan, filter, ctx)
+            .ok()
+            .flatten()
+            .map(|keys| keys.into_iter().map(|(id, _)| id).collect())
+    };
+    match statement {
+        Explained::Query(plan) => explain::explain(plan, &lookups),
+        Explained::Insert(plan) => explain::explain_insert(plan, &lookups),
+        Explained::Update(plan) => explain::explain_update(plan, &lookups),
+        Explained::Delete(plan) => explain::explain_delete(plan, &lookups),
+    }
+}
+
+/// A planned statement that `EXPLAIN` can print.
+pub enum Explained {
+    Query(QueryPlan),
+    Insert(crate::planner::dml::InsertPlan),
+    Update(crate::planner::dml::UpdatePlan),
+    Delete(crate::planner::dml::DeletePlan),
+}
+
 /// The documents of a response that should hold documents.
 fn docs(response: ShardResponse) -> Result<Vec<crate::storage::StoredDoc>> {
     match response {

@@ -337,14 +337,34 @@ impl Node {
                 self.optimize_tables(session, tables, with).await
             }
             Statement::Show(show) => self.show(session, show, ctx).await,
-            Statement::Explain(inner) => Ok(QueryResult {
-                cols: vec!["QUERY PLAN".into()],
-                types: vec![DataType::Text],
-                rows: vec![vec![Value::Text(
-                    format!("{inner:?}").chars().take(4000).collect(),
-                )]],
-                rowcount: 1,
-            }),
+            Statement::Explain(inner) => {
+                use crate::exec::Explained;
+                let planned = match inner.as_ref() {
+                    Statement::Query(q) => {
+                        Explained::Query(crate::planner::select::plan_query(&pctx, q)?)
+                    }
+                    Statement::Insert(i) => {
+                        Explained::Insert(crate::planner::dml::plan_insert(&pctx, i)?)
+                    }
+                    Statement::Update(u) => {
+                        Explained::Update(crate::planner::dml::plan_update(&pctx, u)?)
+                    }
+                    Statement::Delete(d) => {
+                        Explained::Delete(crate::planner::dml::plan_delete(&pctx, d)?)
+                    }
+                    _ => {
+                        return Err(Error::Unsupported(
+                            "EXPLAIN is supported for SELECT, INSERT, UPDATE and DELETE".into(),
+                        ));
+                    }
+                };
+                Ok(QueryResult {
+                    cols: vec!["QUERY PLAN".into()],
+                    types: vec![DataType::Text],
+                    rows: vec![vec![Value::Text(crate::exec::explain(&planned, &ctx))]],
+                    rowcount: 1,
+                })
+            }
             Statement::NoOp { tag } => {
                 Ok(QueryResult::affected(if tag == "SET" || tag == "RESET" {
                     1

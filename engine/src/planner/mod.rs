@@ -2,6 +2,7 @@
 
 pub mod bind;
 pub mod dml;
+pub mod explain;
 pub mod naming;
 pub mod plan;
 pub mod select;
