@@ -53,6 +53,7 @@ fn steps_table() -> TableInfo {
         settings: Default::default(),
         version: 1,
         routing_hash: RoutingHash::Murmur3,
+        bound: Default::default(),
     }
 }
 

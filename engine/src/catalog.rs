@@ -8,11 +8,12 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::expr::Expr;
 use crate::types::{ColumnPolicy, DataType, ObjectField};
 
 /// Schemas that always exist and hold system tables.
@@ -159,9 +160,55 @@ pub struct TableInfo {
     pub version: u64,
     #[serde(default)]
     pub routing_hash: RoutingHash,
+    /// The DEFAULT, GENERATED and CHECK expressions bound, once per table
+    /// version (see [`TableInfo::bound_exprs`]).
+    #[serde(skip)]
+    pub bound: BoundOnce,
+}
+
+/// A table's column expressions, bound (parsed, resolved and typed).
+#[derive(Debug, Default)]
+pub struct ColumnExprs {
+    /// Column name and its DEFAULT, coerced to the column's type.
+    pub defaults: Vec<(String, Expr)>,
+    /// Column index, name, GENERATED expression (coerced) and its SQL text.
+    pub generated: Vec<(usize, String, Expr, String)>,
+    /// CHECK constraints (column and table level) and their SQL text.
+    pub checks: Vec<(Expr, String)>,
+}
+
+/// Bound column expressions, computed on first use. A table is shared as an
+/// `Arc` while it does not change, and a changed table is a new value:
+/// cloning starts empty, so no clone keeps expressions of another version.
+#[derive(Debug, Default)]
+pub struct BoundOnce(OnceLock<Result<Arc<ColumnExprs>>>);
+
+impl Clone for BoundOnce {
+    fn clone(&self) -> Self {
+        BoundOnce::default()
+    }
+}
+
+impl PartialEq for BoundOnce {
+    /// A cache: never part of a table's identity.
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 impl TableInfo {
+    /// The table's column expressions bound by `bind` the first time they
+    /// are asked for, then reused by every statement on this version.
+    pub fn bound_exprs(
+        &self,
+        bind: impl FnOnce(&TableInfo) -> Result<ColumnExprs>,
+    ) -> Result<Arc<ColumnExprs>> {
+        self.bound
+            .0
+            .get_or_init(|| bind(self).map(Arc::new))
+            .clone()
+    }
+
     /// A table `doc.t` without columns, for tests.
     #[cfg(test)]
     pub fn for_tests(primary_key: &[&str], num_shards: u32) -> TableInfo {
@@ -181,6 +228,7 @@ impl TableInfo {
             settings: Default::default(),
             version: 1,
             routing_hash: RoutingHash::Murmur3,
+            bound: Default::default(),
         }
     }
 
@@ -511,6 +559,28 @@ struct CatalogFile {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn column_expressions_are_bound_once_per_table_version() {
+        let table = TableInfo::for_tests(&["id"], 1);
+        let calls = std::cell::Cell::new(0);
+        let bind = |_: &TableInfo| {
+            calls.set(calls.get() + 1);
+            Ok(ColumnExprs::default())
+        };
+        let first = table.bound_exprs(bind).unwrap();
+        let again = table.bound_exprs(bind).unwrap();
+        assert!(Arc::ptr_eq(&first, &again));
+        assert_eq!(calls.get(), 1);
+        // A changed table is a clone: it binds its own expressions.
+        let changed = table.clone();
+        changed.bound_exprs(bind).unwrap();
+        assert_eq!(calls.get(), 2);
+        assert_eq!(
+            changed, table,
+            "the cache is not part of a table's identity"
+        );
+    }
+
     use super::*;
 
     #[test]

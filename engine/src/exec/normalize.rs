@@ -8,11 +8,12 @@
 //! table before any row is written.
 
 use crate::breaker::HeapSize;
-use crate::catalog::TableInfo;
+use std::sync::Arc;
+
+use crate::catalog::{ColumnExprs, TableInfo};
 use crate::error::{Error, Result};
-use crate::expr::{EvalCtx, Expr};
-use crate::planner::PlanCtx;
-use crate::planner::bind::{Binder, Relation, coerce_to};
+use crate::expr::EvalCtx;
+use crate::planner::bind::{bind_over_columns, coerce_to};
 use crate::types::cast::{cast, display_typed};
 use crate::types::json::infer_type;
 use crate::types::{ColumnPolicy, DataType, Object, ObjectType, Value};
@@ -88,58 +89,40 @@ pub struct Normalizer<'t> {
     table: &'t TableInfo,
     /// The table's `mapping.depth.limit`: no stored value may nest deeper.
     depth_limit: usize,
-    defaults: Vec<(String, Expr)>,
-    generated: Vec<(usize, String, Expr, String)>,
-    checks: Vec<(Expr, String)>,
+    exprs: Arc<ColumnExprs>,
 }
 
-fn bind_over_table(table: &TableInfo, text: &str) -> Result<Expr> {
-    let e = crate::sql::parse_expr(text)?;
-    let ctx = PlanCtx::empty();
-    let cols = table
-        .columns
-        .iter()
-        .map(|c| (c.name.clone(), c.data_type.clone()))
-        .collect();
-    let mut b = Binder::new(
-        &ctx,
-        Relation::Rows {
-            qualifier: None,
-            schema: None,
-            columns: cols,
-        },
-    );
-    b.bind(&e)
+/// Binds a table's DEFAULT, GENERATED and CHECK expressions.
+fn bind_column_exprs(table: &TableInfo) -> Result<ColumnExprs> {
+    let bind = |text: &str| bind_over_columns(&table.columns, text);
+    let mut exprs = ColumnExprs::default();
+    for (i, c) in table.columns.iter().enumerate() {
+        if let Some(d) = &c.default_expr {
+            let e = coerce_to(bind(d)?, &c.data_type)?;
+            exprs.defaults.push((c.name.clone(), e));
+        }
+        if let Some(g) = &c.generated_expr {
+            let e = coerce_to(bind(g)?, &c.data_type)?;
+            exprs.generated.push((i, c.name.clone(), e, g.clone()));
+        }
+        if let Some(ch) = &c.check_expr {
+            exprs.checks.push((bind(ch)?, ch.clone()));
+        }
+    }
+    for ch in &table.checks {
+        exprs.checks.push((bind(ch)?, ch.clone()));
+    }
+    Ok(exprs)
 }
 
 impl<'t> Normalizer<'t> {
-    /// Prepares default, generated and check expressions of `table`.
+    /// A normaliser for `table`, with its column expressions bound once per
+    /// table version.
     pub fn new(table: &'t TableInfo) -> Result<Normalizer<'t>> {
-        let mut defaults = Vec::new();
-        let mut generated = Vec::new();
-        let mut checks = Vec::new();
-        for (i, c) in table.columns.iter().enumerate() {
-            if let Some(d) = &c.default_expr {
-                let e = coerce_to(bind_over_table(table, d)?, &c.data_type)?;
-                defaults.push((c.name.clone(), e));
-            }
-            if let Some(g) = &c.generated_expr {
-                let e = coerce_to(bind_over_table(table, g)?, &c.data_type)?;
-                generated.push((i, c.name.clone(), e, g.clone()));
-            }
-            if let Some(ch) = &c.check_expr {
-                checks.push((bind_over_table(table, ch)?, ch.clone()));
-            }
-        }
-        for ch in &table.checks {
-            checks.push((bind_over_table(table, ch)?, ch.clone()));
-        }
         Ok(Normalizer {
             table,
             depth_limit: table.mapping_depth_limit(),
-            defaults,
-            generated,
-            checks,
+            exprs: table.bound_exprs(bind_column_exprs)?,
         })
     }
 
@@ -209,19 +192,19 @@ impl<'t> Normalizer<'t> {
                 crate::breaker::format_bytes(MAX_ROW_BYTES as u64)
             )));
         }
-        for (name, e) in &self.defaults {
+        for (name, e) in &self.exprs.defaults {
             if !out.contains_key(name.as_str()) {
                 out.insert(name.into(), e.eval(&[], ctx)?);
             }
         }
-        if !self.generated.is_empty() || !self.checks.is_empty() {
+        if !self.exprs.generated.is_empty() || !self.exprs.checks.is_empty() {
             let values: Vec<Value> = table
                 .columns
                 .iter()
                 .map(|c| out.get(c.name.as_str()).cloned().unwrap_or(Value::Null))
                 .collect();
             let mut values = values;
-            for (idx, name, e, text) in &self.generated {
+            for (idx, name, e, text) in &self.exprs.generated {
                 let computed = e.eval(&values, ctx)?;
                 match out.get(name.as_str()) {
                     Some(given) if !given.is_null() => {
@@ -249,7 +232,7 @@ impl<'t> Normalizer<'t> {
                     }
                 }
             }
-            for (e, text) in &self.checks {
+            for (e, text) in &self.exprs.checks {
                 if matches!(e.eval(&values, ctx)?, Value::Bool(false)) {
                     return Err(Error::InvalidArgument(format!(
                         "Failed CHECK constraint(s): CHECK ({text}) and values {}",

@@ -11,8 +11,7 @@ use crate::catalog::{
 };
 use crate::error::{Error, Result};
 use crate::expr::EvalCtx;
-use crate::planner::PlanCtx;
-use crate::planner::bind::{Binder, Relation};
+use crate::planner::bind::bind_over_columns;
 use crate::sql::ast::{AlterAction, ColumnDef, CreateTable, IndexSpec, Show};
 use crate::sql::{expr_text, name_parts};
 use crate::storage::Shard;
@@ -61,25 +60,6 @@ fn setting_value(e: &sqlparser::ast::Expr) -> serde_json::Value {
             _ => serde_json::json!(t),
         },
     }
-}
-
-/// Binds an expression over a table's top-level columns, to validate it and learn its type.
-fn bind_over_columns(columns: &[ColumnInfo], text: &str) -> Result<crate::expr::Expr> {
-    let e = crate::sql::parse_expr(text)?;
-    let empty = PlanCtx::empty();
-    let cols = columns
-        .iter()
-        .map(|c| (c.name.clone(), c.data_type.clone()))
-        .collect();
-    let mut b = Binder::new(
-        &empty,
-        Relation::Rows {
-            qualifier: None,
-            schema: None,
-            columns: cols,
-        },
-    );
-    b.bind(&e)
 }
 
 fn column_info(def: &ColumnDef) -> Result<ColumnInfo> {
@@ -211,6 +191,7 @@ pub fn table_from_create(ident: TableIdent, ct: &CreateTable) -> Result<TableInf
         settings: BTreeMap::new(),
         version: 1,
         routing_hash: RoutingHash::Murmur3,
+        bound: Default::default(),
     };
     for (k, v) in &ct.with {
         apply_setting(&mut table, k, v)?;

@@ -17,7 +17,7 @@ use sqlparser::ast::{
 
 use super::PlanCtx;
 use super::plan::{Aggregation, ScanColumn, WindowCall};
-use crate::catalog::TableInfo;
+use crate::catalog::{ColumnInfo, TableInfo};
 use crate::error::{Error, Result};
 use crate::expr::{Access, AggCall, AggFunc, Expr, Func};
 use crate::sql::normalize_ident;
@@ -1518,4 +1518,25 @@ fn arith_operands(l: Expr, r: Expr) -> Result<(Expr, Expr)> {
         }
     };
     Ok((fix(l, &rt)?, fix(r, &lt)?))
+}
+
+/// Binds an expression (a DEFAULT, GENERATED or CHECK clause) over a
+/// table's top-level columns: to validate it when a table is defined, and
+/// to evaluate it on the rows written to the table.
+pub fn bind_over_columns(columns: &[ColumnInfo], text: &str) -> Result<Expr> {
+    let e = crate::sql::parse_expr(text)?;
+    let empty = PlanCtx::empty();
+    let cols = columns
+        .iter()
+        .map(|c| (c.name.clone(), c.data_type.clone()))
+        .collect();
+    let mut b = Binder::new(
+        &empty,
+        Relation::Rows {
+            qualifier: None,
+            schema: None,
+            columns: cols,
+        },
+    );
+    b.bind(&e)
 }
