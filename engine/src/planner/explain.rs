@@ -30,13 +30,35 @@ impl Display for QueryPlan {
 pub fn explain(plan: &QueryPlan, lookups: &KeyLookups) -> String {
     let mut lines = Vec::new();
     query(plan, lookups, 0, &mut lines);
+    draw(&lines)
+}
+
+/// Draws operators as a tree: an input that has a later sibling hangs from
+/// `├`, the last from `└`, and `│` continues a branch past its subtree.
+fn draw(lines: &Lines) -> String {
+    // Whether the operator at `i` has a later sibling (same depth, before
+    // the subtree of its parent ends).
+    let continues = |i: usize| {
+        let depth = lines[i].0;
+        lines[i + 1..]
+            .iter()
+            .take_while(|(d, _)| *d >= depth)
+            .any(|(d, _)| *d == depth)
+    };
     let mut out = String::new();
-    for (depth, line) in lines {
-        if depth > 0 {
-            out.push_str(&"  ".repeat(depth));
-            out.push_str("└ ");
+    // The index of the current ancestor at each depth.
+    let mut ancestors: Vec<usize> = Vec::new();
+    for (i, (depth, line)) in lines.iter().enumerate() {
+        ancestors.truncate(*depth);
+        if *depth > 0 {
+            out.push_str("  ");
+            for &a in ancestors.iter().skip(1) {
+                out.push_str(if continues(a) { "│ " } else { "  " });
+            }
+            out.push_str(if continues(i) { "├ " } else { "└ " });
         }
-        out.push_str(&line);
+        ancestors.push(i);
+        out.push_str(line);
         out.push('\n');
     }
     out.pop();
