@@ -188,60 +188,31 @@ impl AggColumn {
         }
     }
 
-    /// The block loops: one tight loop per accumulator kind.
+    /// The block loops: one pass over a block's slots per accumulator,
+    /// counting each slot as seen and folding its value in.
     fn add_block_i(&mut self, slots: &[usize], xs: &[i64]) {
-        for s in slots {
-            self.seen[*s] += 1;
-        }
+        let seen = &mut self.seen;
         match &mut self.accs {
-            Accs::Count(v) => slots.iter().for_each(|s| v[*s] += 1),
-            Accs::SumI(v) => slots.iter().zip(xs).for_each(|(s, x)| v[*s] += *x as i128),
-            Accs::SumF(v) | Accs::Avg(v) => {
-                slots.iter().zip(xs).for_each(|(s, x)| v[*s] += *x as f64)
-            }
-            Accs::MinI(v) => slots
-                .iter()
-                .zip(xs)
-                .for_each(|(s, x)| v[*s] = v[*s].min(*x)),
-            Accs::MaxI(v) => slots
-                .iter()
-                .zip(xs)
-                .for_each(|(s, x)| v[*s] = v[*s].max(*x)),
-            Accs::MinF(v) => slots
-                .iter()
-                .zip(xs)
-                .for_each(|(s, x)| v[*s] = v[*s].min(*x as f64)),
-            Accs::MaxF(v) => slots
-                .iter()
-                .zip(xs)
-                .for_each(|(s, x)| v[*s] = v[*s].max(*x as f64)),
+            Accs::Count(v) => fold_block(seen, v, slots, xs, |a, _| *a += 1),
+            Accs::SumI(v) => fold_block(seen, v, slots, xs, |a, x| *a += x as i128),
+            Accs::SumF(v) | Accs::Avg(v) => fold_block(seen, v, slots, xs, |a, x| *a += x as f64),
+            Accs::MinI(v) => fold_block(seen, v, slots, xs, |a, x| *a = (*a).min(x)),
+            Accs::MaxI(v) => fold_block(seen, v, slots, xs, |a, x| *a = (*a).max(x)),
+            Accs::MinF(v) => fold_block(seen, v, slots, xs, |a, x| *a = a.min(x as f64)),
+            Accs::MaxF(v) => fold_block(seen, v, slots, xs, |a, x| *a = a.max(x as f64)),
         }
     }
 
     fn add_block_f(&mut self, slots: &[usize], xs: &[f64]) {
-        for s in slots {
-            self.seen[*s] += 1;
-        }
+        let seen = &mut self.seen;
         match &mut self.accs {
-            Accs::Count(v) => slots.iter().for_each(|s| v[*s] += 1),
-            Accs::SumI(v) => slots.iter().zip(xs).for_each(|(s, x)| v[*s] += *x as i128),
-            Accs::SumF(v) | Accs::Avg(v) => slots.iter().zip(xs).for_each(|(s, x)| v[*s] += *x),
-            Accs::MinI(v) => slots
-                .iter()
-                .zip(xs)
-                .for_each(|(s, x)| v[*s] = v[*s].min(*x as i64)),
-            Accs::MaxI(v) => slots
-                .iter()
-                .zip(xs)
-                .for_each(|(s, x)| v[*s] = v[*s].max(*x as i64)),
-            Accs::MinF(v) => slots
-                .iter()
-                .zip(xs)
-                .for_each(|(s, x)| v[*s] = v[*s].min(*x)),
-            Accs::MaxF(v) => slots
-                .iter()
-                .zip(xs)
-                .for_each(|(s, x)| v[*s] = v[*s].max(*x)),
+            Accs::Count(v) => fold_block(seen, v, slots, xs, |a, _| *a += 1),
+            Accs::SumI(v) => fold_block(seen, v, slots, xs, |a, x| *a += x as i128),
+            Accs::SumF(v) | Accs::Avg(v) => fold_block(seen, v, slots, xs, |a, x| *a += x),
+            Accs::MinI(v) => fold_block(seen, v, slots, xs, |a, x| *a = (*a).min(x as i64)),
+            Accs::MaxI(v) => fold_block(seen, v, slots, xs, |a, x| *a = (*a).max(x as i64)),
+            Accs::MinF(v) => fold_block(seen, v, slots, xs, |a, x| *a = a.min(x)),
+            Accs::MaxF(v) => fold_block(seen, v, slots, xs, |a, x| *a = a.max(x)),
         }
     }
 
@@ -621,4 +592,21 @@ pub fn try_aggregate(
         }
     }
     Ok(Some(Partial::Groups(groups)))
+}
+
+/// One pass over a block: each row's slot is counted as seen and its value
+/// folded into the slot's accumulator (a single pass, where two would read
+/// the slots twice).
+#[inline(always)]
+fn fold_block<A, X: Copy>(
+    seen: &mut [i64],
+    acc: &mut [A],
+    slots: &[usize],
+    xs: &[X],
+    fold: impl Fn(&mut A, X),
+) {
+    for (s, x) in slots.iter().zip(xs) {
+        seen[*s] += 1;
+        fold(&mut acc[*s], *x);
+    }
 }
