@@ -56,6 +56,7 @@ pub mod runtime;
 pub mod server;
 pub mod sql;
 pub mod storage;
+pub mod transport;
 pub mod types;
 
 /// The CrateDB version Shoal is compatible with, reported to clients

@@ -107,3 +107,8 @@ pub fn random_u64() -> u64 {
         rand::random::<u64>()
     }
 }
+
+/// Runs `future` for at most `limit`; `None` if the time ran out first.
+pub async fn timeout<F: Future>(limit: Duration, future: F) -> Option<F::Output> {
+    tokio::time::timeout(limit, future).await.ok()
+}

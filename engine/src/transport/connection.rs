@@ -1,0 +1,309 @@
+//! Connections: the accepting side ([`Listener`]) checks the handshake and
+//! answers requests with a [`Handler`], each in a task of its own, so a slow
+//! request does not hold up the others; the connecting side
+//! ([`Connection`]) sends requests with ids and matches the responses,
+//! which may come in any order, to their callers.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{ReadHalf, WriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot};
+
+use super::frame::{read_frame, write_frame};
+use super::message::{Message, Payload};
+use crate::error::{Error, Result};
+
+/// Who a node is: what the handshake exchanges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeInfo {
+    pub cluster_name: String,
+    pub node_id: String,
+    pub node_name: String,
+}
+
+/// Answers the requests that arrive on accepted connections.
+pub trait Handler: Send + Sync + 'static {
+    fn handle(
+        &self,
+        from: &NodeInfo,
+        payload: Payload,
+    ) -> impl Future<Output = Result<Payload>> + Send;
+}
+
+/// Messages waiting to be written, per connection.
+const OUTBOX: usize = 1024;
+
+/// Accepts connections from other nodes.
+pub struct Listener {
+    local: SocketAddr,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl Listener {
+    /// Listens on `addr` for the nodes of `me.cluster_name`.
+    pub async fn bind<H: Handler>(
+        addr: SocketAddr,
+        me: NodeInfo,
+        handler: Arc<H>,
+    ) -> Result<Listener> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| Error::Io(format!("cannot listen for transport on {addr}: {e}")))?;
+        let local = listener
+            .local_addr()
+            .map_err(|e| Error::Io(format!("transport listener: {e}")))?;
+        let me = Arc::new(me);
+        let accept = crate::runtime::spawn(async move {
+            loop {
+                let (stream, peer) = match listener.accept().await {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        // Out of file descriptors, say: wait instead of spinning.
+                        tracing::warn!(error = %e, "transport accept failed");
+                        crate::runtime::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                let (me, handler) = (me.clone(), handler.clone());
+                crate::runtime::spawn(async move {
+                    if let Err(e) = serve(stream, &me, handler).await {
+                        tracing::info!(%peer, error = %e, "transport connection closed");
+                    }
+                });
+            }
+        });
+        Ok(Listener { local, accept })
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.accept.abort();
+    }
+}
+
+/// One accepted connection: the handshake, then requests until it closes.
+async fn serve<H: Handler>(stream: TcpStream, me: &NodeInfo, handler: Arc<H>) -> Result<()> {
+    let (mut reader, mut writer) = tokio::io::split(stream);
+    let peer = match read_frame::<_, Message>(&mut reader).await? {
+        Some(Message::Hello {
+            cluster_name,
+            node_id,
+            node_name,
+        }) => {
+            if cluster_name != me.cluster_name {
+                let reason = format!(
+                    "handshake failed: remote cluster name [{cluster_name}] does not match \
+                     local cluster name [{}]",
+                    me.cluster_name
+                );
+                write_frame(
+                    &mut writer,
+                    &Message::Refused {
+                        reason: reason.clone(),
+                    },
+                )
+                .await?;
+                tracing::warn!(node = %node_name, "{reason}");
+                return Err(Error::Io(reason));
+            }
+            NodeInfo {
+                cluster_name,
+                node_id,
+                node_name,
+            }
+        }
+        Some(_) => {
+            return Err(Error::Io(
+                "transport: the first message was not a handshake".into(),
+            ));
+        }
+        None => return Ok(()),
+    };
+    let welcome = Message::Welcome {
+        node_id: me.node_id.clone(),
+        node_name: me.node_name.clone(),
+    };
+    write_frame(&mut writer, &welcome).await?;
+    let (tx, rx) = mpsc::channel::<Message>(OUTBOX);
+    let writing = crate::runtime::spawn(write_loop(writer, rx));
+    let peer = Arc::new(peer);
+    let result = loop {
+        match read_frame::<_, Message>(&mut reader).await {
+            Ok(Some(Message::Request { id, payload })) => {
+                let (tx, handler, peer) = (tx.clone(), handler.clone(), peer.clone());
+                crate::runtime::spawn(async move {
+                    let result = handler.handle(&peer, payload).await;
+                    let _ = tx.send(Message::Response { id, result }).await;
+                });
+            }
+            Ok(Some(_)) => break Err(Error::Io("transport: unexpected message".into())),
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
+        }
+    };
+    drop(tx);
+    writing.abort();
+    result
+}
+
+/// Writes queued messages until the queue closes or the peer stops reading.
+async fn write_loop(mut writer: WriteHalf<TcpStream>, mut rx: mpsc::Receiver<Message>) {
+    while let Some(message) = rx.recv().await {
+        if write_frame(&mut writer, &message).await.is_err() {
+            return;
+        }
+    }
+}
+
+type Pending = Arc<Mutex<Option<HashMap<u64, oneshot::Sender<Result<Payload>>>>>>;
+
+/// A connection to another node, for sending it requests.
+pub struct Connection {
+    peer: NodeInfo,
+    outbox: mpsc::Sender<Message>,
+    /// Callers waiting for a response, by request id; `None` once closed.
+    pending: Pending,
+    next_id: AtomicU64,
+    tasks: [tokio::task::JoinHandle<()>; 2],
+}
+
+impl Connection {
+    /// Connects to `addr` and shakes hands as `me`, within `limit`.
+    pub async fn connect(addr: SocketAddr, me: &NodeInfo, limit: Duration) -> Result<Connection> {
+        crate::runtime::timeout(limit, Self::open(addr, me))
+            .await
+            .unwrap_or_else(|| {
+                Err(Error::Io(format!(
+                    "transport: connecting to {addr} timed out"
+                )))
+            })
+    }
+
+    async fn open(addr: SocketAddr, me: &NodeInfo) -> Result<Connection> {
+        let stream = TcpStream::connect(addr)
+            .await
+            .map_err(|e| Error::Io(format!("transport: cannot connect to {addr}: {e}")))?;
+        let (mut reader, mut writer) = tokio::io::split(stream);
+        let hello = Message::Hello {
+            cluster_name: me.cluster_name.clone(),
+            node_id: me.node_id.clone(),
+            node_name: me.node_name.clone(),
+        };
+        write_frame(&mut writer, &hello).await?;
+        let peer = match read_frame::<_, Message>(&mut reader).await? {
+            Some(Message::Welcome { node_id, node_name }) => NodeInfo {
+                cluster_name: me.cluster_name.clone(),
+                node_id,
+                node_name,
+            },
+            Some(Message::Refused { reason }) => return Err(Error::Io(reason)),
+            Some(_) => return Err(Error::Io("transport: unexpected handshake answer".into())),
+            None => return Err(Error::Io(format!("transport: {addr} closed the handshake"))),
+        };
+        let pending: Pending = Arc::new(Mutex::new(Some(HashMap::new())));
+        let (outbox, rx) = mpsc::channel(OUTBOX);
+        let writing = crate::runtime::spawn(write_loop(writer, rx));
+        let reading =
+            crate::runtime::spawn(read_loop(reader, pending.clone(), peer.node_name.clone()));
+        Ok(Connection {
+            peer,
+            outbox,
+            pending,
+            next_id: AtomicU64::new(1),
+            tasks: [writing, reading],
+        })
+    }
+
+    /// The node at the other end.
+    pub fn peer(&self) -> &NodeInfo {
+        &self.peer
+    }
+
+    /// Whether the connection is still open.
+    pub fn is_open(&self) -> bool {
+        lock(&self.pending).is_some()
+    }
+
+    /// Sends a request and waits at most `limit` for its response.
+    pub async fn request(&self, payload: Payload, limit: Duration) -> Result<Payload> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        match lock(&self.pending).as_mut() {
+            Some(waiting) => waiting.insert(id, tx),
+            None => return Err(self.closed()),
+        };
+        if self
+            .outbox
+            .send(Message::Request { id, payload })
+            .await
+            .is_err()
+        {
+            return Err(self.closed());
+        }
+        match crate::runtime::timeout(limit, rx).await {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(self.closed()),
+            None => {
+                if let Some(waiting) = lock(&self.pending).as_mut() {
+                    waiting.remove(&id);
+                }
+                Err(Error::Io(format!(
+                    "transport: request {id} to node [{}] timed out after {limit:?}",
+                    self.peer.node_name
+                )))
+            }
+        }
+    }
+
+    fn closed(&self) -> Error {
+        Error::ShardsUnavailable(format!(
+            "the connection to node [{}] is closed",
+            self.peer.node_name
+        ))
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// Hands each response to its caller; when the connection ends, every
+/// caller still waiting gets an error.
+async fn read_loop(mut reader: ReadHalf<TcpStream>, pending: Pending, peer: String) {
+    // Anything but a response ends the connection: a protocol error, the
+    // end of the stream, or a broken frame.
+    while let Ok(Some(Message::Response { id, result })) =
+        read_frame::<_, Message>(&mut reader).await
+    {
+        let waiter = lock(&pending).as_mut().and_then(|w| w.remove(&id));
+        if let Some(waiter) = waiter {
+            let _ = waiter.send(result);
+        }
+    }
+    let waiting = lock(&pending).take().unwrap_or_default();
+    for (_, waiter) in waiting {
+        let _ = waiter.send(Err(Error::ShardsUnavailable(format!(
+            "the connection to node [{peer}] closed"
+        ))));
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}

@@ -1,0 +1,90 @@
+//! The transport over madsim's simulated TCP: the same code the real server
+//! runs, between simulated nodes, with the network cut and healed.
+#![cfg(madsim)]
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use madsim::net::NetSim;
+use madsim::runtime::Handle;
+use shoal_engine::error::Result;
+use shoal_engine::transport::{Connection, Handler, Listener, NodeInfo, Payload};
+
+struct Pong;
+
+impl Handler for Pong {
+    async fn handle(&self, _from: &NodeInfo, payload: Payload) -> Result<Payload> {
+        match payload {
+            Payload::Ping => Ok(Payload::Pong),
+            other => Ok(other),
+        }
+    }
+}
+
+fn info(cluster: &str, name: &str) -> NodeInfo {
+    NodeInfo {
+        cluster_name: cluster.into(),
+        node_id: format!("id-{name}"),
+        node_name: name.into(),
+    }
+}
+
+const LIMIT: Duration = Duration::from_secs(1);
+
+#[madsim::test]
+async fn nodes_talk_refuse_strangers_and_survive_a_cut_link() {
+    let handle = Handle::current();
+    let ip1 = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+    let ip2 = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
+    let addr = SocketAddr::new(ip1, 4300);
+    let n1 = handle.create_node().name("n1").ip(ip1).build();
+    let n2 = handle.create_node().name("n2").ip(ip2).build();
+    n1.spawn(async move {
+        let listener = Listener::bind(addr, info("sim", "n1"), Arc::new(Pong))
+            .await
+            .unwrap();
+        std::future::pending::<()>().await;
+        drop(listener);
+    });
+    madsim::time::sleep(Duration::from_millis(10)).await;
+    let (id1, id2) = (n1.id(), n2.id());
+    n2.spawn(async move {
+        let conn = Connection::connect(addr, &info("sim", "n2"), LIMIT)
+            .await
+            .unwrap();
+        assert_eq!(conn.peer().node_name, "n1");
+        assert!(matches!(
+            conn.request(Payload::Ping, LIMIT).await,
+            Ok(Payload::Pong)
+        ));
+
+        let stranger = Connection::connect(addr, &info("other", "x"), LIMIT).await;
+        let err = stranger.err().expect("another cluster is refused");
+        assert!(
+            err.to_string()
+                .contains("does not match local cluster name [sim]"),
+            "{err}"
+        );
+
+        // A cut link: requests time out instead of hanging.
+        NetSim::current().clog_link(id2, id1);
+        NetSim::current().clog_link(id1, id2);
+        let cut = conn
+            .request(Payload::Ping, Duration::from_millis(200))
+            .await;
+        assert!(cut.unwrap_err().to_string().contains("timed out"));
+        // Healed: a new connection answers again.
+        NetSim::current().unclog_link(id2, id1);
+        NetSim::current().unclog_link(id1, id2);
+        let again = Connection::connect(addr, &info("sim", "n2"), LIMIT)
+            .await
+            .unwrap();
+        assert!(matches!(
+            again.request(Payload::Ping, LIMIT).await,
+            Ok(Payload::Pong)
+        ));
+    })
+    .await
+    .unwrap();
+}
