@@ -66,7 +66,7 @@ impl<'c, C: Cluster> Executor<'c, C> {
 
 /// A statement's plan as `EXPLAIN` prints it: a table scan whose filter
 /// pins down primary keys shows as the `Get` it runs as.
-pub fn explain(statement: &Explained, ctx: &EvalCtx) -> String {
+pub fn explain(statement: &Explained, ctx: &EvalCtx) -> Result<String> {
     use crate::planner::explain;
     let lookups = |table: &crate::catalog::TableInfo,
                    scan: &[crate::planner::ScanColumn],
@@ -79,8 +79,8 @@ pub fn explain(statement: &Explained, ctx: &EvalCtx) -> String {
     match statement {
         Explained::Query(plan) => explain::explain(plan, &lookups),
         Explained::Insert(plan) => explain::explain_insert(plan, &lookups),
-        Explained::Update(plan) => explain::explain_update(plan, &lookups),
-        Explained::Delete(plan) => explain::explain_delete(plan, &lookups),
+        Explained::Update(plan) => Ok(explain::explain_update(plan, &lookups)),
+        Explained::Delete(plan) => Ok(explain::explain_delete(plan, &lookups)),
     }
 }
 

@@ -353,23 +353,17 @@ impl<C: Cluster> Executor<'_, C> {
                 return Ok(());
             }
             // Only operations that compute a new version can come back;
-            // keep a copy of those (cheap for UPDATE, a row for upserts).
-            let kept: Batches = match update {
-                Some(_) => batches
-                    .iter()
-                    .map(|(s, ops)| {
-                        (
-                            *s,
-                            ops.iter().filter(|(_, op)| may_grow(op)).cloned().collect(),
-                        )
-                    })
-                    .collect(),
-                None => Batches::new(),
-            };
-            let mut kept = kept
-                .into_iter()
-                .map(|(s, ops)| (s, ops.into_iter()))
-                .collect::<BTreeMap<_, _>>();
+            // keep a copy of those (cheap for UPDATE, a row for upserts),
+            // in order, to find each again by its origin.
+            let mut kept: BTreeMap<u32, std::vec::IntoIter<(usize, WriteOp)>> = batches
+                .iter()
+                .filter(|_| update.is_some())
+                .map(|(s, ops)| {
+                    let growing: Vec<_> =
+                        ops.iter().filter(|(_, op)| may_grow(op)).cloned().collect();
+                    (*s, growing.into_iter())
+                })
+                .collect();
             let (origins, ops): (BTreeMap<u32, Vec<usize>>, BTreeMap<u32, Vec<WriteOp>>) = batches
                 .into_iter()
                 .map(|(s, ops)| {

@@ -36,8 +36,19 @@ impl Cluster for Node {
     }
 
     fn locate(&self, shard: &ShardId, _role: CopyRole) -> Result<String> {
-        self.local_shard(shard)?;
-        Ok(self.id.clone())
+        // Shards are keyed by table uuid: a copy here is a copy of this table.
+        let here = self
+            .shards
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&shard.uuid)
+            .is_some_and(|copies| (shard.shard as usize) < copies.len());
+        match here {
+            true => Ok(self.id.clone()),
+            false => Err(Error::ShardsUnavailable(format!(
+                "{shard} is not available"
+            ))),
+        }
     }
 
     async fn run(&self, node: &str, request: ShardRequest) -> Result<ShardResponse> {
@@ -98,23 +109,11 @@ impl Cluster for Node {
 /// A request encoded and decoded again, as a remote node would receive it.
 /// The statement's memory account does not travel: it is attached again,
 /// as a remote node would attach an account on its own breaker.
-fn over_the_wire_request(request: ShardRequest) -> Result<ShardRequest> {
-    let memory = match &request {
-        ShardRequest::Collect { ctx, .. } | ShardRequest::Targets { ctx, .. } => {
-            Some(ctx.memory.clone())
-        }
-        ShardRequest::Write(w) => Some(w.ctx.memory.clone()),
-        ShardRequest::Get { .. } => None,
-    };
+fn over_the_wire_request(mut request: ShardRequest) -> Result<ShardRequest> {
+    let memory = request.ctx_mut().map(|ctx| ctx.memory.clone());
     let mut decoded: ShardRequest = codec::decode(&codec::encode(&request)?)?;
-    if let Some(memory) = memory {
-        match &mut decoded {
-            ShardRequest::Collect { ctx, .. } | ShardRequest::Targets { ctx, .. } => {
-                ctx.memory = memory
-            }
-            ShardRequest::Write(w) => w.ctx.memory = memory,
-            ShardRequest::Get { .. } => {}
-        }
+    if let (Some(memory), Some(ctx)) = (memory, decoded.ctx_mut()) {
+        ctx.memory = memory;
     }
     Ok(decoded)
 }

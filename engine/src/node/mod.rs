@@ -361,7 +361,7 @@ impl Node {
                 Ok(QueryResult {
                     cols: vec!["QUERY PLAN".into()],
                     types: vec![DataType::Text],
-                    rows: vec![vec![Value::Text(crate::exec::explain(&planned, &ctx))]],
+                    rows: vec![vec![Value::Text(crate::exec::explain(&planned, &ctx)?)]],
                     rowcount: 1,
                 })
             }

@@ -12,6 +12,7 @@ use std::fmt::{self, Display, Write};
 
 use super::plan::{QueryPlan, ScanColumn, SelectPlan, SetOp, SortKey, Source, SystemTable};
 use crate::catalog::TableInfo;
+use crate::error::Result;
 use crate::expr::{Access, AggCall, AggFunc, Expr, Func};
 use crate::types::Value;
 
@@ -22,29 +23,34 @@ pub type KeyLookups<'a> =
 
 impl Display for QueryPlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&explain(self, &|_, _, _| None))
+        match explain(self, &|_, _, _| None) {
+            Ok(tree) => f.write_str(&tree),
+            Err(e) => write!(f, "{e}"),
+        }
     }
 }
 
-/// The plan as an operator tree, one operator per line.
-pub fn explain(plan: &QueryPlan, lookups: &KeyLookups) -> String {
+/// The plan as an operator tree, one operator per line. Fails, as running
+/// it would, when the plan nests deeper than the stack allows.
+pub fn explain(plan: &QueryPlan, lookups: &KeyLookups) -> Result<String> {
     let mut lines = Vec::new();
-    query(plan, lookups, 0, &mut lines);
-    draw(&lines)
+    query(plan, lookups, 0, &mut lines)?;
+    Ok(draw(&lines))
 }
 
 /// Draws operators as a tree: an input that has a later sibling hangs from
 /// `├`, the last from `└`, and `│` continues a branch past its subtree.
 fn draw(lines: &Lines) -> String {
-    // Whether the operator at `i` has a later sibling (same depth, before
-    // the subtree of its parent ends).
-    let continues = |i: usize| {
-        let depth = lines[i].0;
-        lines[i + 1..]
-            .iter()
-            .take_while(|(d, _)| *d >= depth)
-            .any(|(d, _)| *d == depth)
-    };
+    // Whether each operator has a later sibling (the same depth, before its
+    // parent's subtree ends), found in one pass from the end: `seen[d]` says
+    // an operator at depth `d` follows within the current subtree.
+    let mut continues = vec![false; lines.len()];
+    let mut seen: Vec<bool> = Vec::new();
+    for (i, (depth, _)) in lines.iter().enumerate().rev() {
+        seen.resize(depth + 1, false);
+        continues[i] = seen[*depth];
+        seen[*depth] = true;
+    }
     let mut out = String::new();
     // The index of the current ancestor at each depth.
     let mut ancestors: Vec<usize> = Vec::new();
@@ -53,9 +59,9 @@ fn draw(lines: &Lines) -> String {
         if *depth > 0 {
             out.push_str("  ");
             for &a in ancestors.iter().skip(1) {
-                out.push_str(if continues(a) { "│ " } else { "  " });
+                out.push_str(if continues[a] { "│ " } else { "  " });
             }
-            out.push_str(if continues(i) { "├ " } else { "└ " });
+            out.push_str(if continues[i] { "├ " } else { "└ " });
         }
         ancestors.push(i);
         out.push_str(line);
@@ -69,7 +75,9 @@ fn draw(lines: &Lines) -> String {
 type Lines = Vec<(usize, String)>;
 
 /// Appends `plan`'s operators, the first at `depth`.
-fn query(plan: &QueryPlan, lookups: &KeyLookups, depth: usize, lines: &mut Lines) {
+fn query(plan: &QueryPlan, lookups: &KeyLookups, depth: usize, lines: &mut Lines) -> Result<()> {
+    // Set operations and subqueries recurse along the plan.
+    crate::limits::check_stack()?;
     match plan {
         QueryPlan::Select(s) => select(s, lookups, depth, lines),
         QueryPlan::SetOp {
@@ -105,8 +113,8 @@ fn query(plan: &QueryPlan, lookups: &KeyLookups, depth: usize, lines: &mut Lines
                 }
             };
             lines.push((depth, line));
-            query(left, lookups, depth + 1, lines);
-            query(right, lookups, depth + 1, lines);
+            query(left, lookups, depth + 1, lines)?;
+            query(right, lookups, depth + 1, lines)
         }
     }
 }
@@ -115,7 +123,7 @@ fn all_suffix(all: bool) -> &'static str {
     if all { "All" } else { "" }
 }
 
-fn select(s: &SelectPlan, lookups: &KeyLookups, depth: usize, lines: &mut Lines) {
+fn select(s: &SelectPlan, lookups: &KeyLookups, depth: usize, lines: &mut Lines) -> Result<()> {
     let source_names = source_names(&s.source, s.source_width);
     // The row the outputs read: source ++ windows, or keys ++ aggregates ++ windows.
     let mut row_names: Vec<String> = match &s.aggregation {
@@ -263,11 +271,11 @@ fn select(s: &SelectPlan, lookups: &KeyLookups, depth: usize, lines: &mut Lines)
                 lines.push((depth, format!("Filter[{filter}]")));
                 depth += 1;
             }
-            query(q, lookups, depth, lines);
-            return;
+            return query(q, lookups, depth, lines);
         }
     };
     lines.push((depth, line));
+    Ok(())
 }
 
 /// The column names a source's rows have.
@@ -537,17 +545,15 @@ fn join_op(items: &[Expr], op: &str, names: &[String]) -> String {
 }
 
 /// `Insert[table | columns]` over where its rows come from.
-pub fn explain_insert(plan: &super::dml::InsertPlan, lookups: &KeyLookups) -> String {
+pub fn explain_insert(plan: &super::dml::InsertPlan, lookups: &KeyLookups) -> Result<String> {
     let head = format!("Insert[{} | {}]", plan.table.ident, plan.columns.join(", "));
     match &plan.rows {
-        super::dml::InsertRows::Values(rows) => {
-            format!(
-                "{head}\n  └ TableFunction[_values | [{}]] ({} rows)",
-                plan.columns.join(", "),
-                rows.len()
-            )
-        }
-        super::dml::InsertRows::Query(q) => nest(head, explain(q, lookups)),
+        super::dml::InsertRows::Values(rows) => Ok(format!(
+            "{head}\n  └ TableFunction[_values | [{}]] ({} rows)",
+            plan.columns.join(", "),
+            rows.len()
+        )),
+        super::dml::InsertRows::Query(q) => Ok(nest(head, explain(q, lookups)?)),
     }
 }
 

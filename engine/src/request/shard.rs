@@ -58,6 +58,15 @@ impl ShardRequest {
             ShardRequest::Write(w) => &w.shard,
         }
     }
+
+    /// The statement context the request carries, if any.
+    pub fn ctx_mut(&mut self) -> Option<&mut EvalCtx> {
+        match self {
+            ShardRequest::Collect { ctx, .. } | ShardRequest::Targets { ctx, .. } => Some(ctx),
+            ShardRequest::Write(w) => Some(&mut w.ctx),
+            ShardRequest::Get { .. } => None,
+        }
+    }
 }
 
 /// Operations for one shard.

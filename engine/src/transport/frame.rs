@@ -63,8 +63,22 @@ where
             version[0]
         )));
     }
-    let mut body = vec![0u8; len - 1];
-    r.read_exact(&mut body).await.map_err(truncated)?;
+    // The buffer grows with the bytes that arrive, not with what the
+    // length claims: a peer that announces 256 MB and sends nothing costs
+    // nothing.
+    let want = len - 1;
+    let mut body = Vec::with_capacity(want.min(64 * 1024));
+    (&mut *r)
+        .take(want as u64)
+        .read_to_end(&mut body)
+        .await
+        .map_err(truncated)?;
+    if body.len() < want {
+        return Err(Error::Io(format!(
+            "transport frame truncated: {} of {want} bytes",
+            body.len()
+        )));
+    }
     codec::decode(&body).map(Some)
 }
 
