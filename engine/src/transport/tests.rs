@@ -208,6 +208,12 @@ fn frames_reject_bad_lengths_versions_and_truncation() {
             .await
             .unwrap_err();
         assert!(short.to_string().contains("truncated"), "{short}");
+        // A large claimed length with little behind it is truncated, not a
+        // buffer of the claimed size.
+        let claimed = read(&[0x0c, 0, 0, 0, super::FRAME_VERSION, 1, 2])
+            .await
+            .unwrap_err();
+        assert!(claimed.to_string().contains("truncated: 2 of"), "{claimed}");
         // A frame written is read back.
         let mut buf = Vec::new();
         write_frame(
