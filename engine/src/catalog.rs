@@ -456,8 +456,10 @@ pub fn add_column_path(
     Ok(descend(&mut col.data_type, path, ty))
 }
 
-/// The set of tables, by schema and name.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// The set of tables, by schema and name. It travels (in the cluster
+/// state) in the form it is persisted in.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(from = "CatalogFile", into = "CatalogFile")]
 pub struct Catalog {
     tables: BTreeMap<TableIdent, Arc<TableInfo>>,
     /// Bumped on every change.
@@ -515,11 +517,7 @@ impl Catalog {
 
     /// Serialises the catalog for persistence.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let file = CatalogFile {
-            version: self.version,
-            tables: self.tables.values().cloned().collect(),
-        };
-        serde_json::to_vec_pretty(&file)
+        serde_json::to_vec_pretty(self)
             .map_err(|e| Error::internal(format!("cannot serialise catalog: {e}")))
     }
 
@@ -537,16 +535,7 @@ impl Catalog {
 
     /// Reads a persisted catalog.
     pub fn from_bytes(bytes: &[u8]) -> Result<Catalog> {
-        let file: CatalogFile = serde_json::from_slice(bytes)
-            .map_err(|e| Error::Io(format!("corrupt catalog: {e}")))?;
-        Ok(Catalog {
-            version: file.version,
-            tables: file
-                .tables
-                .into_iter()
-                .map(|t| (t.ident.clone(), t))
-                .collect(),
-        })
+        serde_json::from_slice(bytes).map_err(|e| Error::Io(format!("corrupt catalog: {e}")))
     }
 }
 
@@ -555,6 +544,28 @@ impl Catalog {
 struct CatalogFile {
     version: u64,
     tables: Vec<Arc<TableInfo>>,
+}
+
+impl From<CatalogFile> for Catalog {
+    fn from(file: CatalogFile) -> Catalog {
+        Catalog {
+            version: file.version,
+            tables: file
+                .tables
+                .into_iter()
+                .map(|t| (t.ident.clone(), t))
+                .collect(),
+        }
+    }
+}
+
+impl From<Catalog> for CatalogFile {
+    fn from(catalog: Catalog) -> CatalogFile {
+        CatalogFile {
+            version: catalog.version,
+            tables: catalog.tables.into_values().collect(),
+        }
+    }
 }
 
 #[cfg(test)]

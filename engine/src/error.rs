@@ -68,6 +68,10 @@ pub enum Error {
     /// A shard cannot serve the request (5002).
     #[error("ShardsUnavailableException[{0}]")]
     ShardsUnavailable(String),
+    /// The cluster refuses the operation: no master, so writes and schema
+    /// changes are blocked (5031).
+    #[error("ClusterBlockException[{0}]")]
+    ClusterBlock(String),
     /// A circuit breaker refused memory the work needed (5000, as in CrateDB).
     #[error("CircuitBreakingException[{0}]")]
     CircuitBreaking(String),
@@ -103,6 +107,7 @@ impl Error {
             Error::RelationExists(_) => 4093,
             Error::ShardsUnavailable(_) => 5002,
             Error::Killed(_) => 5005,
+            Error::ClusterBlock(_) => 5031,
             Error::Io(_) | Error::Internal(_) | Error::CircuitBreaking(_) => 5000,
         }
     }

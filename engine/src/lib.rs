@@ -42,6 +42,7 @@
 
 pub mod breaker;
 pub mod catalog;
+pub mod cluster;
 pub mod disk;
 pub mod error;
 pub mod exec;

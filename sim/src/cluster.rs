@@ -6,10 +6,12 @@
 //! which reopens the engine on the same disk (recovery from commit points
 //! and translogs). `crash` additionally drops every byte not yet fsynced.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
+use madsim::net::NetSim;
 use madsim::runtime::{Handle, NodeHandle};
+use shoal_engine::cluster::ClusterConfig;
 use shoal_engine::disk::{Disk, MemDisk};
 use shoal_engine::error::{Error, Result};
 use shoal_engine::node::{Node, NodeConfig, QueryResult, Session};
@@ -26,7 +28,7 @@ pub struct SimNode {
     engine: EngineSlot,
 }
 
-/// A simulated cluster (one node for now: the cluster layer comes later).
+/// A simulated cluster.
 pub struct SimCluster {
     pub cluster_name: String,
     pub nodes: Vec<SimNode>,
@@ -37,8 +39,30 @@ fn lock(slot: &EngineSlot) -> std::sync::MutexGuard<'_, Option<Arc<Node>>> {
 }
 
 impl SimCluster {
-    /// Starts `n` nodes named `n1`, `n2`, ... and waits until their engines are open.
+    /// Starts `n` nodes named `n1`, `n2`, ..., each on its own (no
+    /// cluster), and waits until their engines are open.
     pub async fn start(n: usize) -> SimCluster {
+        Self::boot(n, false).await
+    }
+
+    /// Starts `n` nodes that form one cluster: each listens on
+    /// `10.0.0.i:4300`, every node is a seed host, and the first three (or
+    /// all, when fewer) are the initial master nodes. Waits until every
+    /// node follows a master.
+    pub async fn form(n: usize) -> SimCluster {
+        let cluster = Self::boot(n, true).await;
+        for node in &cluster.nodes {
+            cluster.wait_member(&node.name).await;
+        }
+        cluster
+    }
+
+    /// The transport address of node `i` (1-based).
+    pub fn transport_of(i: usize) -> SocketAddr {
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, i as u8)), 4300)
+    }
+
+    async fn boot(n: usize, clustered: bool) -> SimCluster {
         let handle = Handle::current();
         let mut nodes = Vec::with_capacity(n);
         for i in 1..=n {
@@ -65,16 +89,25 @@ impl SimCluster {
                                 http_address: None,
                                 // Requests cross the codec, as between nodes.
                                 wire_check: true,
+                                cluster: clustered.then(|| ClusterConfig {
+                                    transport: SimCluster::transport_of(i),
+                                    seed_hosts: (1..=n).map(SimCluster::transport_of).collect(),
+                                    initial_master_nodes: (1..=n.min(3))
+                                        .map(|i| format!("n{i}"))
+                                        .collect(),
+                                }),
                                 ..NodeConfig::default()
                             };
                             let d: Arc<dyn Disk> = Arc::new(disk);
-                            match Node::open(config, d) {
-                                Ok(node) => {
-                                    node.start();
-                                    *lock(&engine) = Some(node);
-                                }
+                            let node = match Node::open(config, d) {
+                                Ok(node) => node,
                                 Err(e) => panic!("node {name} failed to open: {e}"),
+                            };
+                            if let Err(e) = node.start_cluster().await {
+                                panic!("node {name} failed to start its cluster member: {e}");
                             }
+                            node.start();
+                            *lock(&engine) = Some(node);
                             // The node lives as long as this task: park it.
                             std::future::pending::<()>().await;
                         }
@@ -105,6 +138,71 @@ impl SimCluster {
             .unwrap_or_else(|| panic!("no node {name}"))
     }
 
+    /// The engine of a running node.
+    pub fn engine(&self, name: &str) -> Option<Arc<Node>> {
+        lock(&self.node(name).engine).clone()
+    }
+
+    /// Waits (in simulated time) until `name` follows a master that counts
+    /// it as a member.
+    pub async fn wait_member(&self, name: &str) {
+        for _ in 0..600 {
+            let joined = self.engine(name).is_some_and(|e| {
+                let Some(c) = e.coordinator() else {
+                    return false;
+                };
+                c.master().is_some() && e.followed().state.members.contains_key(&c.id)
+            });
+            if joined {
+                return;
+            }
+            madsim::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("node {name} did not join a cluster within 60 s");
+    }
+
+    /// Waits (in simulated time, at most 60 s) until every running node
+    /// follows the same master and the cluster state up to the same log
+    /// index, with every node a member.
+    pub async fn wait_converged(&self) {
+        for _ in 0..600 {
+            let views: Vec<_> = self
+                .nodes
+                .iter()
+                .filter_map(|n| self.engine(&n.name))
+                .map(|e| {
+                    let master = e.coordinator().and_then(|c| c.master()).map(|(id, _)| id);
+                    let f = e.followed();
+                    (master, f.index, f.state.members.len())
+                })
+                .collect();
+            let first = views.first().cloned();
+            let same = views.iter().all(|v| Some(v) == first.as_ref());
+            if same && first.is_some_and(|(m, _, members)| m.is_some() && members == views.len()) {
+                return;
+            }
+            madsim::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!(
+            "the cluster did not converge within 60 s: {:?}",
+            self.masters()
+        );
+    }
+
+    /// The masters the running nodes follow, by node name.
+    pub fn masters(&self) -> Vec<(String, Option<String>)> {
+        self.nodes
+            .iter()
+            .map(|n| {
+                let master = self
+                    .engine(&n.name)
+                    .and_then(|e| e.coordinator().and_then(|c| c.master()))
+                    .map(|(_, m)| m.name);
+                (n.name.clone(), master)
+            })
+            .collect()
+    }
+
     async fn wait_up(&self, name: &str) {
         let node = self.node(name);
         for _ in 0..1000 {
@@ -131,6 +229,30 @@ impl SimCluster {
             .spawn(async move { engine.execute(&Session::default(), &sql, params).await })
             .await
             .map_err(|e| Error::Internal(format!("task on {name} failed: {e}")))?
+    }
+
+    /// Cuts every link between the nodes of `a` and those of `b`, both ways.
+    pub fn partition(&self, a: &[&str], b: &[&str]) {
+        let net = NetSim::current();
+        for x in a {
+            for y in b {
+                let (x, y) = (self.node(x).handle.id(), self.node(y).handle.id());
+                net.clog_link(x, y);
+                net.clog_link(y, x);
+            }
+        }
+    }
+
+    /// Restores every link between the nodes.
+    pub fn heal(&self) {
+        let net = NetSim::current();
+        for x in &self.nodes {
+            for y in &self.nodes {
+                if x.name != y.name {
+                    net.unclog_link(x.handle.id(), y.handle.id());
+                }
+            }
+        }
     }
 
     /// Kills a node: its tasks stop and its engine is dropped. The disk stays.

@@ -8,12 +8,19 @@ use std::time::Duration;
 
 use madsim::net::NetSim;
 use madsim::runtime::Handle;
+use serde::{Deserialize, Serialize};
 use shoal_engine::error::Result;
-use shoal_engine::transport::{Connection, Handler, Listener, NodeInfo, Payload};
+use shoal_engine::transport::{Connection, Handler, Listener, NodeInfo};
+
+#[derive(Debug, Serialize, Deserialize)]
+enum Payload {
+    Ping,
+    Pong,
+}
 
 struct Pong;
 
-impl Handler for Pong {
+impl Handler<Payload> for Pong {
     async fn handle(&self, _from: &NodeInfo, payload: Payload) -> Result<Payload> {
         match payload {
             Payload::Ping => Ok(Payload::Pong),
@@ -50,7 +57,7 @@ async fn nodes_talk_refuse_strangers_and_survive_a_cut_link() {
     madsim::time::sleep(Duration::from_millis(10)).await;
     let (id1, id2) = (n1.id(), n2.id());
     n2.spawn(async move {
-        let conn = Connection::connect(addr, &info("sim", "n2"), LIMIT)
+        let conn = Connection::<Payload>::connect(addr, &info("sim", "n2"), LIMIT)
             .await
             .unwrap();
         assert_eq!(conn.peer().node_name, "n1");
@@ -59,7 +66,7 @@ async fn nodes_talk_refuse_strangers_and_survive_a_cut_link() {
             Ok(Payload::Pong)
         ));
 
-        let stranger = Connection::connect(addr, &info("other", "x"), LIMIT).await;
+        let stranger = Connection::<Payload>::connect(addr, &info("other", "x"), LIMIT).await;
         let err = stranger.err().expect("another cluster is refused");
         assert!(
             err.to_string()
@@ -77,7 +84,7 @@ async fn nodes_talk_refuse_strangers_and_survive_a_cut_link() {
         // Healed: a new connection answers again.
         NetSim::current().unclog_link(id2, id1);
         NetSim::current().unclog_link(id1, id2);
-        let again = Connection::connect(addr, &info("sim", "n2"), LIMIT)
+        let again = Connection::<Payload>::connect(addr, &info("sim", "n2"), LIMIT)
             .await
             .unwrap();
         assert!(matches!(

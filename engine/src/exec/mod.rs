@@ -106,6 +106,7 @@ fn unexpected(response: &ShardResponse) -> Error {
         ShardResponse::Partial(_) => "a partial result",
         ShardResponse::Docs(_) => "documents",
         ShardResponse::Written(_) => "write outcomes",
+        ShardResponse::Refreshed => "a refresh",
     };
     Error::internal(format!("unexpected shard response: {kind}"))
 }

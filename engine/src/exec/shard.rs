@@ -51,6 +51,10 @@ pub fn serve(
             let (outcomes, sync) = apply_write(shard, table, write)?;
             Ok((ShardResponse::Written(outcomes), sync))
         }
+        // Refreshing waits for segment builds: the node runs it (async).
+        ShardRequest::Refresh { shard } => Err(Error::internal(format!(
+            "a refresh of {shard} reached the synchronous shard path"
+        ))),
     }
 }
 

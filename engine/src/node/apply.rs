@@ -8,7 +8,7 @@
 //! state is committed, and every node applies what was committed. A node
 //! opening its data directory applies the catalog it finds there.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
 use super::{CATALOG_PATH, Node};
@@ -41,16 +41,26 @@ impl Node {
         Ok((next, r))
     }
 
-    /// Applies a catalog state: persists it (unless it was just read from
-    /// disk), makes it current, then makes the local shards follow it —
-    /// shards of new tables are opened (or recovered), tables whose
-    /// definition changed are handed to their shards, and the shards of
-    /// tables that are gone are deleted.
+    /// Applies a catalog state on a node on its own: persists it (unless it
+    /// was just read from disk), then follows it with every shard local.
     pub(crate) fn apply_catalog(&self, next: Catalog, persist: bool) -> Result<()> {
         if persist {
             self.disk
                 .write_atomic(CATALOG_PATH, &next.to_checked_bytes()?)?;
         }
+        self.follow_catalog(next, |t| (0..t.num_shards).collect())
+    }
+
+    /// Makes a catalog current and the local shard copies follow it: the
+    /// copies `local` names for each table are opened (or recovered), those
+    /// it no longer names are closed, tables whose definition changed are
+    /// handed to their copies, and the copies of tables that are gone are
+    /// deleted.
+    pub(crate) fn follow_catalog(
+        &self,
+        next: Catalog,
+        local: impl Fn(&TableInfo) -> BTreeSet<u32>,
+    ) -> Result<()> {
         let next = Arc::new(next);
         let previous = std::mem::replace(
             &mut *self.catalog.write().unwrap_or_else(|p| p.into_inner()),
@@ -58,19 +68,27 @@ impl Node {
         );
         let mut result = Ok(());
         for table in next.tables() {
-            let open = self.shards_of(&table.uuid);
-            if open.is_empty() {
-                if let Err(e) = self.open_shards(table) {
-                    result = result.and(Err(e));
-                }
-                continue;
-            }
+            let wanted = local(table);
+            let open = self
+                .shards
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&table.uuid)
+                .cloned()
+                .unwrap_or_default();
             let changed = !previous
                 .table(&table.ident)
                 .is_some_and(|old| Arc::ptr_eq(old, table));
-            if changed {
-                for s in open {
+            for (id, s) in &open {
+                if !wanted.contains(id) {
+                    self.close_shard(&table.uuid, *id);
+                } else if changed {
                     s.set_table(table.clone());
+                }
+            }
+            for id in wanted.iter().filter(|id| !open.contains_key(id)) {
+                if let Err(e) = self.open_shard(table, *id) {
+                    result = result.and(Err(e));
                 }
             }
         }
@@ -88,9 +106,18 @@ impl Node {
         result
     }
 
-    /// Decides and applies a catalog change (under the caller's DDL lock).
-    pub(crate) fn update_catalog<R>(&self, f: impl FnOnce(&mut Catalog) -> Result<R>) -> Result<R> {
-        let (next, r) = self.decide_catalog(f)?;
+    /// Decides and applies a catalog change (under the caller's DDL lock):
+    /// on its own, the node applies it; in a cluster, it is proposed and
+    /// takes effect once committed (deciding again if another change came
+    /// first).
+    pub(crate) async fn update_catalog<R>(
+        &self,
+        mut f: impl FnMut(&mut Catalog) -> Result<R>,
+    ) -> Result<R> {
+        if self.coordinator().is_some() {
+            return self.propose_catalog(f).await;
+        }
+        let (next, r) = self.decide_catalog(&mut f)?;
         self.apply_catalog(next, true)?;
         Ok(r)
     }
@@ -98,7 +125,7 @@ impl Node {
     /// Updates a table's definition (e.g. columns added by a dynamic insert).
     pub(crate) async fn replace_table(
         &self,
-        f: impl FnOnce(&mut TableInfo) -> Result<bool>,
+        mut f: impl FnMut(&mut TableInfo) -> Result<bool>,
         ident: &TableIdent,
     ) -> Result<Arc<TableInfo>> {
         let _ddl = self.ddl.lock().await;
@@ -115,25 +142,34 @@ impl Node {
                 .cloned()
                 .ok_or_else(|| Error::RelationUnknown(ident.to_string()))
         })
+        .await
     }
 
-    /// Opens (or recovers) every shard of a table on this node.
-    fn open_shards(&self, table: &Arc<TableInfo>) -> Result<()> {
-        let mut list = Vec::with_capacity(table.num_shards as usize);
-        for s in 0..table.num_shards {
-            list.push(Arc::new(Shard::open(
-                table.clone(),
-                s,
-                self.disk.clone(),
-                self.config.durable,
-            )?));
-        }
+    /// Opens (or recovers) one shard copy of a table on this node.
+    fn open_shard(&self, table: &Arc<TableInfo>, id: u32) -> Result<()> {
+        let shard = Arc::new(Shard::open(
+            table.clone(),
+            id,
+            self.disk.clone(),
+            self.config.durable,
+        )?);
         self.shards
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(table.uuid.clone(), list);
-        tracing::info!(table = %table.ident, shards = table.num_shards, "opened shards");
+            .entry(table.uuid.clone())
+            .or_default()
+            .insert(id, shard);
+        tracing::info!(table = %table.ident, shard = id, "opened shard");
         Ok(())
+    }
+
+    /// Closes a shard copy this node no longer holds; its files stay.
+    fn close_shard(&self, uuid: &str, id: u32) {
+        let mut shards = self.shards.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(table) = shards.get_mut(uuid) {
+            table.remove(&id);
+        }
+        tracing::info!(table_uuid = uuid, shard = id, "closed shard");
     }
 
     /// Closes and deletes the shards of a table that is gone.
@@ -144,7 +180,7 @@ impl Node {
             .unwrap_or_else(|p| p.into_inner())
             .remove(uuid)
             .unwrap_or_default();
-        for s in removed {
+        for s in removed.into_values() {
             s.destroy()?;
         }
         self.disk.remove_dir(&format!("indices/{uuid}"))?;

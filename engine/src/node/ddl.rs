@@ -269,7 +269,11 @@ fn apply_setting(table: &mut TableInfo, key: &str, v: &sqlparser::ast::Expr) -> 
 }
 
 impl Node {
-    fn resolve_user_table(&self, session: &Session, name: &ObjectName) -> Result<Arc<TableInfo>> {
+    pub(super) fn resolve_user_table(
+        &self,
+        session: &Session,
+        name: &ObjectName,
+    ) -> Result<Arc<TableInfo>> {
         let ident = table_ident(session, name)?;
         let catalog = self.catalog();
         match catalog.table(&ident) {
@@ -301,18 +305,21 @@ impl Node {
         }
         let table = table_from_create(ident.clone(), ct)?;
         let _ddl = self.ddl.lock().await;
-        if self.catalog().table(&ident).is_some() {
-            if ct.if_not_exists {
-                return Ok(QueryResult::affected(0));
-            }
-            return Err(Error::RelationExists(ident.to_string()));
-        }
-        // The shards open as the new catalog is applied.
-        self.update_catalog(|c| {
-            c.put_table(table);
-            Ok(())
-        })?;
-        Ok(QueryResult::affected(1))
+        // The shards open as the new catalog is applied. The check is part
+        // of the decision: in a cluster, another node may create it first.
+        let created = self
+            .update_catalog(|c| {
+                if c.table(&ident).is_some() {
+                    if ct.if_not_exists {
+                        return Ok(false);
+                    }
+                    return Err(Error::RelationExists(ident.to_string()));
+                }
+                c.put_table(table.clone());
+                Ok(true)
+            })
+            .await?;
+        Ok(QueryResult::affected(i64::from(created)))
     }
 
     pub(super) async fn drop_table(
@@ -333,7 +340,8 @@ impl Node {
         self.update_catalog(|c| {
             c.remove_table(&table.ident);
             Ok(())
-        })?;
+        })
+        .await?;
         Ok(QueryResult::affected(1))
     }
 
@@ -359,7 +367,7 @@ impl Node {
                 let ident = table.ident.clone();
                 self.replace_table(
                     |t| {
-                        for info in infos {
+                        for info in infos.iter().cloned() {
                             if t.column(&info.name).is_some() {
                                 return Err(Error::Parse(format!(
                                     "The table {} already has a column named {}",
@@ -435,6 +443,9 @@ impl Node {
         session: &Session,
         names: &[ObjectName],
     ) -> Result<QueryResult> {
+        if self.coordinator().is_some() {
+            return self.refresh_in_cluster(session, names).await;
+        }
         self.on_every_shard(session, names, "refresh", |s| async move {
             s.refresh().await.map(|_| ())
         })
@@ -489,21 +500,23 @@ impl Node {
             ));
         }
         let _ddl = self.ddl.lock().await;
-        let renamed = self.update_catalog(|c| {
-            if c.table(&target).is_some() {
-                return Err(Error::RelationExists(target.to_string()));
-            }
-            let old = c
-                .remove_table(&table.ident)
-                .ok_or_else(|| Error::RelationUnknown(table.ident.to_string()))?;
-            let mut renamed = (*old).clone();
-            renamed.ident = target.clone();
-            renamed.version += 1;
-            c.put_table(renamed);
-            c.table(&target)
-                .cloned()
-                .ok_or_else(|| Error::internal("renamed table missing"))
-        })?;
+        let renamed = self
+            .update_catalog(|c| {
+                if c.table(&target).is_some() {
+                    return Err(Error::RelationExists(target.to_string()));
+                }
+                let old = c
+                    .remove_table(&table.ident)
+                    .ok_or_else(|| Error::RelationUnknown(table.ident.to_string()))?;
+                let mut renamed = (*old).clone();
+                renamed.ident = target.clone();
+                renamed.version += 1;
+                c.put_table(renamed);
+                c.table(&target)
+                    .cloned()
+                    .ok_or_else(|| Error::internal("renamed table missing"))
+            })
+            .await?;
         debug_assert!(
             self.shards_of(&renamed.uuid)
                 .iter()

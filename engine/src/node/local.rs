@@ -22,52 +22,30 @@ impl Node {
             .cloned()
             .ok_or_else(|| Error::RelationUnknown(id.table.to_string()))?;
         let shard = self
-            .shards_of(&id.uuid)
-            .get(id.shard as usize)
-            .cloned()
+            .shard(&id.uuid, id.shard)
             .ok_or_else(|| Error::ShardsUnavailable(format!("{id} is not available")))?;
         Ok((shard, table))
     }
-}
 
-impl Cluster for Node {
-    fn catalog(&self) -> Arc<Catalog> {
-        Node::catalog(self)
-    }
-
-    fn locate(&self, shard: &ShardId, _role: CopyRole) -> Result<String> {
-        // Shards are keyed by table uuid: a copy here is a copy of this table.
-        let here = self
-            .shards
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&shard.uuid)
-            .is_some_and(|copies| (shard.shard as usize) < copies.len());
-        match here {
-            true => Ok(self.id.clone()),
-            false => Err(Error::ShardsUnavailable(format!(
-                "{shard} is not available"
-            ))),
-        }
-    }
-
-    async fn run(&self, node: &str, request: ShardRequest) -> Result<ShardResponse> {
-        if node != self.id {
-            return Err(Error::ShardsUnavailable(format!(
-                "{} is on node {node}, which is not part of this cluster",
-                request.shard()
-            )));
-        }
+    /// Runs a request on this node's copy of its shard; a write is
+    /// answered once its operations are durable.
+    pub(super) async fn serve_local(&self, request: ShardRequest) -> Result<ShardResponse> {
         let request = match self.config.wire_check {
             true => over_the_wire_request(request)?,
             false => request,
         };
         let (shard, table) = self.local_shard(request.shard())?;
+        if let ShardRequest::Refresh { .. } = request {
+            shard.refresh().await?;
+            return Ok(ShardResponse::Refreshed);
+        }
         // Collects always leave the async workers, and so do big writes.
         let offload = match &request {
             ShardRequest::Collect { .. } => true,
             ShardRequest::Write(w) => w.ops.len() > OFFLOAD_ROWS,
-            ShardRequest::Get { .. } | ShardRequest::Targets { .. } => false,
+            ShardRequest::Get { .. }
+            | ShardRequest::Targets { .. }
+            | ShardRequest::Refresh { .. } => false,
         };
         let (response, sync) = if offload {
             crate::runtime::run_blocking(move || serve(&shard, &table, request)).await?
@@ -80,6 +58,37 @@ impl Cluster for Node {
         match self.config.wire_check {
             true => codec::decode(&codec::encode(&response)?),
             false => Ok(response),
+        }
+    }
+}
+
+impl Cluster for Node {
+    fn catalog(&self) -> Arc<Catalog> {
+        Node::catalog(self)
+    }
+
+    fn locate(&self, shard: &ShardId, role: CopyRole) -> Result<String> {
+        if let Some(c) = self.coordinator() {
+            return self.locate_in_cluster(shard, role, c.id);
+        }
+        match self.shard(&shard.uuid, shard.shard) {
+            Some(_) => Ok(self.id.clone()),
+            None => Err(Error::ShardsUnavailable(format!(
+                "{shard} is not available"
+            ))),
+        }
+    }
+
+    async fn run(&self, node: &str, request: ShardRequest) -> Result<ShardResponse> {
+        if node == self.id {
+            return self.serve_local(request).await;
+        }
+        match self.coordinator() {
+            Some(c) => c.send_shard(node, request).await,
+            None => Err(Error::ShardsUnavailable(format!(
+                "{} is on node {node}, which is not part of this cluster",
+                request.shard()
+            ))),
         }
     }
 

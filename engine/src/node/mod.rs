@@ -7,16 +7,16 @@
 
 mod apply;
 mod background;
+mod clustered;
 #[cfg(not(madsim))]
 mod copy;
 mod ddl;
 mod local;
 mod routing_table;
-pub mod settings;
 mod system;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use crate::breaker::Breakers;
 use crate::catalog::Catalog;
@@ -28,10 +28,11 @@ use crate::sql::{self, ast::Statement};
 use crate::storage::Shard;
 use crate::types::{DataType, Value};
 
+pub use crate::cluster::ClusterSettings;
+use crate::cluster::settings;
 pub use crate::request::QueryResult;
 pub(crate) use ddl::add_dynamic_columns;
 pub use routing_table::{RoutingTable, ShardRouting, ShardState};
-pub use settings::ClusterSettings;
 
 const CATALOG_PATH: &str = "_state/catalog.json";
 const NODE_PATH: &str = "_state/node.json";
@@ -55,6 +56,10 @@ pub struct NodeConfig {
     /// another node, and decode it back before use (tests: proves that
     /// everything execution sends is data that survives the wire).
     pub wire_check: bool,
+    /// Take part in a cluster (transport, seed hosts, initial master
+    /// nodes); `None` is a single node on its own, as CrateDB's
+    /// `discovery.type = single-node`.
+    pub cluster: Option<crate::cluster::ClusterConfig>,
 }
 
 /// The memory budget of a node that was given none: 1 GB, CrateDB's default
@@ -71,6 +76,7 @@ impl Default for NodeConfig {
             memory_limit: DEFAULT_MEMORY_LIMIT,
             copy_roots: Vec::new(),
             wire_check: false,
+            cluster: None,
         }
     }
 }
@@ -97,7 +103,8 @@ pub struct Node {
     pub id: String,
     pub(crate) disk: Arc<dyn Disk>,
     catalog: RwLock<Arc<Catalog>>,
-    shards: RwLock<HashMap<String, Vec<Arc<Shard>>>>,
+    /// The shard copies this node holds: by table uuid, by shard number.
+    shards: RwLock<HashMap<String, BTreeMap<u32, Arc<Shard>>>>,
     /// Serialises catalog changes.
     ddl: tokio::sync::Mutex<()>,
     /// Cluster settings (`SET GLOBAL`).
@@ -109,6 +116,10 @@ pub struct Node {
     copy_roots: copy::CopyRoots,
     /// When this node opened (`sys.nodes.os['uptime']`).
     started: tokio::time::Instant,
+    /// The node's part in the cluster, once started (see `clustered.rs`).
+    coordinator: OnceLock<Arc<crate::cluster::Coordinator>>,
+    /// The cluster state this node follows, and the log index it includes.
+    followed: tokio::sync::watch::Sender<clustered::Followed>,
 }
 
 impl std::fmt::Debug for Node {
@@ -155,6 +166,8 @@ impl Node {
             #[cfg(not(madsim))]
             copy_roots,
             started: crate::runtime::instant(),
+            coordinator: OnceLock::new(),
+            followed: tokio::sync::watch::channel(clustered::Followed::default()).0,
         });
         // Recovering is applying the catalog on disk to a node with no shards.
         node.apply_catalog(catalog, false)?;
@@ -169,18 +182,28 @@ impl Node {
             .clone()
     }
 
-    /// The shards of a table on this node, by shard id.
+    /// The shard copies of a table on this node, in shard order.
     pub fn shards_of(&self, table_uuid: &str) -> Vec<Arc<Shard>> {
         self.shards
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .get(table_uuid)
-            .cloned()
+            .map(|m| m.values().cloned().collect())
             .unwrap_or_default()
     }
 
-    /// Every shard on this node, by table uuid.
-    pub fn all_shards(&self) -> BTreeMap<String, Vec<Arc<Shard>>> {
+    /// This node's copy of shard `shard` of a table.
+    pub fn shard(&self, table_uuid: &str, shard: u32) -> Option<Arc<Shard>> {
+        self.shards
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(table_uuid)?
+            .get(&shard)
+            .cloned()
+    }
+
+    /// Every shard copy on this node, by table uuid and shard number.
+    pub fn all_shards(&self) -> BTreeMap<String, BTreeMap<u32, Arc<Shard>>> {
         self.shards
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -191,7 +214,21 @@ impl Node {
 
     /// The routing table: which node holds which shard copy.
     pub fn routing_table(&self) -> RoutingTable {
-        RoutingTable::single_node(&self.catalog(), &self.id, &self.all_shards())
+        match self.coordinator() {
+            Some(c) => {
+                RoutingTable::of_cluster(&self.followed.borrow().state, c.id, &self.all_shards())
+            }
+            None => RoutingTable::single_node(&self.catalog(), &self.id, &self.all_shards()),
+        }
+    }
+
+    /// Refuses work that needs a master when this node, in a cluster,
+    /// follows none.
+    fn check_master(&self) -> Result<()> {
+        match self.coordinator() {
+            Some(c) if c.master().is_none() => Err(crate::cluster::no_master()),
+            _ => Ok(()),
+        }
     }
 
     /// The cluster settings.
@@ -206,9 +243,12 @@ impl Node {
     /// persists the persistent ones.
     async fn change_settings(
         &self,
-        f: impl FnOnce(&mut ClusterSettings) -> Result<()>,
+        f: impl Fn(&mut ClusterSettings) -> Result<()>,
     ) -> Result<QueryResult> {
         let _ddl = self.ddl.lock().await;
+        if self.coordinator().is_some() {
+            return self.propose_settings(f).await;
+        }
         let mut next = self.cluster_settings();
         f(&mut next)?;
         self.disk
@@ -291,6 +331,9 @@ impl Node {
         stmt: &Statement,
         ctx: EvalCtx,
     ) -> Result<QueryResult> {
+        if is_write(stmt) {
+            self.check_master()?;
+        }
         let catalog = self.catalog();
         let pctx = crate::planner::PlanCtx::with_catalog(&catalog, &session.default_schema);
         match stmt {
@@ -388,8 +431,8 @@ impl Node {
                     values.push((name.clone(), setting_json(e, &ctx)?));
                 }
                 self.change_settings(|s| {
-                    for (name, v) in values {
-                        s.set(&name, v, *persistent)?;
+                    for (name, v) in &values {
+                        s.set(name, v.clone(), *persistent)?;
                     }
                     Ok(())
                 })
@@ -410,12 +453,21 @@ impl Node {
     /// Flushes every shard (graceful shutdown).
     pub async fn flush_all(&self) -> Result<()> {
         for (_, list) in self.all_shards() {
-            for s in list {
+            for s in list.into_values() {
                 s.flush().await?;
             }
         }
         Ok(())
     }
+}
+
+/// Whether a statement writes rows (refused without a master, as
+/// CrateDB's `cluster.no_master_block: write`).
+fn is_write(stmt: &Statement) -> bool {
+    matches!(
+        stmt,
+        Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) | Statement::Copy(_)
+    )
 }
 
 /// A setting's value: a constant expression, as JSON.

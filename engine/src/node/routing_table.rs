@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::catalog::{Catalog, TableInfo};
+use crate::cluster::{ClusterState, CopyState, MemberId};
 use crate::storage::Shard;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,13 +56,13 @@ impl RoutingTable {
     pub fn single_node(
         catalog: &Catalog,
         node_id: &str,
-        shards: &BTreeMap<String, Vec<Arc<Shard>>>,
+        shards: &BTreeMap<String, BTreeMap<u32, Arc<Shard>>>,
     ) -> RoutingTable {
         let mut copies = Vec::new();
         for table in catalog.tables() {
             let local = shards.get(&table.uuid);
             for s in 0..table.num_shards {
-                let shard = local.and_then(|l| l.get(s as usize)).cloned();
+                let shard = local.and_then(|l| l.get(&s)).cloned();
                 copies.push(ShardRouting {
                     table: table.clone(),
                     shard_id: s,
@@ -87,6 +88,53 @@ impl RoutingTable {
             }
         }
         RoutingTable { copies, nodes: 1 }
+    }
+
+    /// The routing table of a cluster, from the committed state: nodes are
+    /// named by their node ids, and the copies this node holds carry their
+    /// local shard.
+    pub fn of_cluster(
+        state: &ClusterState,
+        me: MemberId,
+        shards: &BTreeMap<String, BTreeMap<u32, Arc<Shard>>>,
+    ) -> RoutingTable {
+        let mut copies = Vec::new();
+        for table in state.catalog.tables() {
+            let Some(routing) = state.routing.tables.get(&table.uuid) else {
+                continue;
+            };
+            for (s, shard) in routing.iter().enumerate() {
+                for c in &shard.copies {
+                    let local = match c.node == Some(me) {
+                        true => shards
+                            .get(&table.uuid)
+                            .and_then(|l| l.get(&(s as u32)))
+                            .cloned(),
+                        false => None,
+                    };
+                    copies.push(ShardRouting {
+                        table: table.clone(),
+                        shard_id: s as u32,
+                        primary: c.primary,
+                        node: c
+                            .node
+                            .and_then(|n| state.members.get(&n))
+                            .map(|m| m.node_id.clone()),
+                        state: match c.state {
+                            CopyState::Unassigned => ShardState::Unassigned,
+                            CopyState::Initializing => ShardState::Initializing,
+                            CopyState::Started => ShardState::Started,
+                            CopyState::Relocating => ShardState::Relocating,
+                        },
+                        local,
+                    });
+                }
+            }
+        }
+        RoutingTable {
+            copies,
+            nodes: state.members.len().max(1),
+        }
     }
 
     /// Health per table: (table, health, severity, missing primaries, underreplicated shards).

@@ -46,6 +46,8 @@ pub enum ShardRequest {
     },
     /// Operations to apply on the shard's primary.
     Write(ShardWrite),
+    /// Makes everything written so far searchable (`REFRESH TABLE`).
+    Refresh { shard: ShardId },
 }
 
 impl ShardRequest {
@@ -54,7 +56,8 @@ impl ShardRequest {
         match self {
             ShardRequest::Collect { shard, .. }
             | ShardRequest::Get { shard, .. }
-            | ShardRequest::Targets { shard, .. } => shard,
+            | ShardRequest::Targets { shard, .. }
+            | ShardRequest::Refresh { shard } => shard,
             ShardRequest::Write(w) => &w.shard,
         }
     }
@@ -64,7 +67,7 @@ impl ShardRequest {
         match self {
             ShardRequest::Collect { ctx, .. } | ShardRequest::Targets { ctx, .. } => Some(ctx),
             ShardRequest::Write(w) => Some(&mut w.ctx),
-            ShardRequest::Get { .. } => None,
+            ShardRequest::Get { .. } | ShardRequest::Refresh { .. } => None,
         }
     }
 }
@@ -88,6 +91,8 @@ pub enum ShardResponse {
     /// One outcome per operation, in order; sent once the operations are
     /// durable.
     Written(Vec<WriteOutcome>),
+    /// The shard refreshed.
+    Refreshed,
 }
 
 /// A change to a table's schema that a statement asks for, decided by

@@ -56,6 +56,50 @@ pub struct ServerArgs {
     /// may wait for the client to read it.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub body_timeout: std::time::Duration,
+    /// Node-to-node transport address (CrateDB's transport.port, 4300).
+    /// Given with --seed-hosts or --initial-master-nodes, the node joins a
+    /// cluster; without them it runs on its own.
+    #[arg(long, value_name = "HOST:PORT", value_parser = parse_address)]
+    pub transport: Option<SocketAddr>,
+    /// Transport addresses of nodes to contact at start
+    /// (discovery.seed_hosts), comma-separated.
+    #[arg(long, value_name = "HOST:PORT,...", value_delimiter = ',', value_parser = parse_address)]
+    pub seed_hosts: Vec<SocketAddr>,
+    /// Names of the nodes that form a new cluster
+    /// (cluster.initial_master_nodes), comma-separated; needed once, when
+    /// the cluster first starts.
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+    pub initial_master_nodes: Vec<String>,
+}
+
+/// An address, by IP or host name (resolved once, at start).
+fn parse_address(text: &str) -> std::result::Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    text.trim()
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve '{text}': {e}"))?
+        .next()
+        .ok_or_else(|| format!("'{text}' resolves to no address"))
+}
+
+impl ServerArgs {
+    /// The cluster part of the node's configuration, if it is in one.
+    fn cluster(&self) -> Option<crate::cluster::ClusterConfig> {
+        if self.transport.is_none()
+            && self.seed_hosts.is_empty()
+            && self.initial_master_nodes.is_empty()
+        {
+            return None;
+        }
+        let transport = self
+            .transport
+            .unwrap_or_else(|| SocketAddr::new(self.http.ip(), 4300));
+        Some(crate::cluster::ClusterConfig {
+            transport,
+            seed_hosts: self.seed_hosts.clone(),
+            initial_master_nodes: self.initial_master_nodes.clone(),
+        })
+    }
 }
 
 fn parse_duration(text: &str) -> std::result::Result<std::time::Duration, String> {
@@ -156,8 +200,10 @@ async fn serve(args: ServerArgs) -> Result<()> {
         memory_limit: args.memory_limit.unwrap_or_else(default_memory_limit),
         copy_roots: args.copy_roots.clone(),
         wire_check: false,
+        cluster: args.cluster(),
     };
     let node = Node::open(config, disk)?;
+    node.start_cluster().await?;
     node.start();
     let listener = real_tokio::net::TcpListener::bind(args.http)
         .await

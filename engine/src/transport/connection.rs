@@ -28,12 +28,8 @@ pub struct NodeInfo {
 }
 
 /// Answers the requests that arrive on accepted connections.
-pub trait Handler: Send + Sync + 'static {
-    fn handle(
-        &self,
-        from: &NodeInfo,
-        payload: Payload,
-    ) -> impl Future<Output = Result<Payload>> + Send;
+pub trait Handler<P>: Send + Sync + 'static {
+    fn handle(&self, from: &NodeInfo, payload: P) -> impl Future<Output = Result<P>> + Send;
 }
 
 /// Messages waiting to be written, per connection.
@@ -47,7 +43,7 @@ pub struct Listener {
 
 impl Listener {
     /// Listens on `addr` for the nodes of `me.cluster_name`.
-    pub async fn bind<H: Handler>(
+    pub async fn bind<P: Payload, H: Handler<P>>(
         addr: SocketAddr,
         me: NodeInfo,
         handler: Arc<H>,
@@ -94,9 +90,13 @@ impl Drop for Listener {
 }
 
 /// One accepted connection: the handshake, then requests until it closes.
-async fn serve<H: Handler>(stream: TcpStream, me: &NodeInfo, handler: Arc<H>) -> Result<()> {
+async fn serve<P: Payload, H: Handler<P>>(
+    stream: TcpStream,
+    me: &NodeInfo,
+    handler: Arc<H>,
+) -> Result<()> {
     let (mut reader, mut writer) = tokio::io::split(stream);
-    let peer = match read_frame::<_, Message>(&mut reader).await? {
+    let peer = match read_frame::<_, Message<P>>(&mut reader).await? {
         Some(Message::Hello {
             cluster_name,
             node_id,
@@ -110,7 +110,7 @@ async fn serve<H: Handler>(stream: TcpStream, me: &NodeInfo, handler: Arc<H>) ->
                 );
                 write_frame(
                     &mut writer,
-                    &Message::Refused {
+                    &Message::<P>::Refused {
                         reason: reason.clone(),
                     },
                 )
@@ -131,16 +131,16 @@ async fn serve<H: Handler>(stream: TcpStream, me: &NodeInfo, handler: Arc<H>) ->
         }
         None => return Ok(()),
     };
-    let welcome = Message::Welcome {
+    let welcome = Message::<P>::Welcome {
         node_id: me.node_id.clone(),
         node_name: me.node_name.clone(),
     };
     write_frame(&mut writer, &welcome).await?;
-    let (tx, rx) = mpsc::channel::<Message>(OUTBOX);
+    let (tx, rx) = mpsc::channel::<Message<P>>(OUTBOX);
     let writing = crate::runtime::spawn(write_loop(writer, rx));
     let peer = Arc::new(peer);
     let result = loop {
-        match read_frame::<_, Message>(&mut reader).await {
+        match read_frame::<_, Message<P>>(&mut reader).await {
             Ok(Some(Message::Request { id, payload })) => {
                 let (tx, handler, peer) = (tx.clone(), handler.clone(), peer.clone());
                 crate::runtime::spawn(async move {
@@ -159,7 +159,10 @@ async fn serve<H: Handler>(stream: TcpStream, me: &NodeInfo, handler: Arc<H>) ->
 }
 
 /// Writes queued messages until the queue closes or the peer stops reading.
-async fn write_loop(mut writer: WriteHalf<TcpStream>, mut rx: mpsc::Receiver<Message>) {
+async fn write_loop<P: Payload>(
+    mut writer: WriteHalf<TcpStream>,
+    mut rx: mpsc::Receiver<Message<P>>,
+) {
     while let Some(message) = rx.recv().await {
         if write_frame(&mut writer, &message).await.is_err() {
             return;
@@ -167,21 +170,21 @@ async fn write_loop(mut writer: WriteHalf<TcpStream>, mut rx: mpsc::Receiver<Mes
     }
 }
 
-type Pending = Arc<Mutex<Option<HashMap<u64, oneshot::Sender<Result<Payload>>>>>>;
+type Pending<P> = Arc<Mutex<Option<HashMap<u64, oneshot::Sender<Result<P>>>>>>;
 
 /// A connection to another node, for sending it requests.
-pub struct Connection {
+pub struct Connection<P> {
     peer: NodeInfo,
-    outbox: mpsc::Sender<Message>,
+    outbox: mpsc::Sender<Message<P>>,
     /// Callers waiting for a response, by request id; `None` once closed.
-    pending: Pending,
+    pending: Pending<P>,
     next_id: AtomicU64,
     tasks: [tokio::task::JoinHandle<()>; 2],
 }
 
-impl Connection {
+impl<P: Payload> Connection<P> {
     /// Connects to `addr` and shakes hands as `me`, within `limit`.
-    pub async fn connect(addr: SocketAddr, me: &NodeInfo, limit: Duration) -> Result<Connection> {
+    pub async fn connect(addr: SocketAddr, me: &NodeInfo, limit: Duration) -> Result<Self> {
         crate::runtime::timeout(limit, Self::open(addr, me))
             .await
             .unwrap_or_else(|| {
@@ -191,18 +194,18 @@ impl Connection {
             })
     }
 
-    async fn open(addr: SocketAddr, me: &NodeInfo) -> Result<Connection> {
+    async fn open(addr: SocketAddr, me: &NodeInfo) -> Result<Self> {
         let stream = TcpStream::connect(addr)
             .await
             .map_err(|e| Error::Io(format!("transport: cannot connect to {addr}: {e}")))?;
         let (mut reader, mut writer) = tokio::io::split(stream);
-        let hello = Message::Hello {
+        let hello = Message::<P>::Hello {
             cluster_name: me.cluster_name.clone(),
             node_id: me.node_id.clone(),
             node_name: me.node_name.clone(),
         };
         write_frame(&mut writer, &hello).await?;
-        let peer = match read_frame::<_, Message>(&mut reader).await? {
+        let peer = match read_frame::<_, Message<P>>(&mut reader).await? {
             Some(Message::Welcome { node_id, node_name }) => NodeInfo {
                 cluster_name: me.cluster_name.clone(),
                 node_id,
@@ -212,7 +215,7 @@ impl Connection {
             Some(_) => return Err(Error::Io("transport: unexpected handshake answer".into())),
             None => return Err(Error::Io(format!("transport: {addr} closed the handshake"))),
         };
-        let pending: Pending = Arc::new(Mutex::new(Some(HashMap::new())));
+        let pending: Pending<P> = Arc::new(Mutex::new(Some(HashMap::new())));
         let (outbox, rx) = mpsc::channel(OUTBOX);
         let writing = crate::runtime::spawn(write_loop(writer, rx));
         let reading =
@@ -237,7 +240,7 @@ impl Connection {
     }
 
     /// Sends a request and waits at most `limit` for its response.
-    pub async fn request(&self, payload: Payload, limit: Duration) -> Result<Payload> {
+    pub async fn request(&self, payload: P, limit: Duration) -> Result<P> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         match lock(&self.pending).as_mut() {
@@ -275,7 +278,7 @@ impl Connection {
     }
 }
 
-impl Drop for Connection {
+impl<P> Drop for Connection<P> {
     fn drop(&mut self) {
         for t in &self.tasks {
             t.abort();
@@ -285,11 +288,11 @@ impl Drop for Connection {
 
 /// Hands each response to its caller; when the connection ends, every
 /// caller still waiting gets an error.
-async fn read_loop(mut reader: ReadHalf<TcpStream>, pending: Pending, peer: String) {
+async fn read_loop<P: Payload>(mut reader: ReadHalf<TcpStream>, pending: Pending<P>, peer: String) {
     // Anything but a response ends the connection: a protocol error, the
     // end of the stream, or a broken frame.
     while let Ok(Some(Message::Response { id, result })) =
-        read_frame::<_, Message>(&mut reader).await
+        read_frame::<_, Message<P>>(&mut reader).await
     {
         let waiter = lock(&pending).as_mut().and_then(|w| w.remove(&id));
         if let Some(waiter) = waiter {

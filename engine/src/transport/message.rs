@@ -4,11 +4,12 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::request::{ShardRequest, ShardResponse};
 
-/// One message on a connection.
+/// One message on a connection, carrying payloads of type `P` (the cluster
+/// layer's requests and responses; the transport does not look inside).
 #[derive(Debug, Serialize, Deserialize)]
-pub enum Message {
+#[serde(bound = "P: Serialize + serde::de::DeserializeOwned")]
+pub enum Message<P> {
     /// The first message of a connection, from the side that connected.
     Hello {
         cluster_name: String,
@@ -26,20 +27,15 @@ pub enum Message {
     },
     Request {
         id: u64,
-        payload: Payload,
+        payload: P,
     },
     Response {
         id: u64,
-        result: Result<Payload, Error>,
+        result: Result<P, Error>,
     },
 }
 
-/// What a request or response carries.
-#[derive(Debug, Serialize, Deserialize)]
-pub enum Payload {
-    /// Liveness: answered with `Pong`.
-    Ping,
-    Pong,
-    Shard(Box<ShardRequest>),
-    ShardResponse(ShardResponse),
-}
+/// What a payload type needs to travel.
+pub trait Payload: Serialize + serde::de::DeserializeOwned + Send + Sync + 'static {}
+
+impl<P: Serialize + serde::de::DeserializeOwned + Send + Sync + 'static> Payload for P {}

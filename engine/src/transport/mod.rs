@@ -3,13 +3,14 @@
 //! handshake that refuses another cluster, and requests matched to their
 //! responses by id, with timeouts.
 //!
-//! This is the first part of the cluster issue: the cluster layer will send
-//! its `ShardRequest`s and consensus messages through it. Reconnecting with
-//! backoff and the server's `--transport`/`--seed-hosts` flags come with it.
+//! The transport carries any serde payload and does not look inside: the
+//! cluster layer defines what nodes say (`cluster::Rpc`). [`Peers`] keeps
+//! one connection per address and reconnects with backoff.
 
 mod connection;
 mod frame;
 mod message;
+mod peers;
 
 #[cfg(test)]
 mod tests;
@@ -17,3 +18,4 @@ mod tests;
 pub use connection::{Connection, Handler, Listener, NodeInfo};
 pub use frame::{FRAME_VERSION, MAX_FRAME_BYTES, read_frame, write_frame};
 pub use message::{Message, Payload};
+pub use peers::Peers;

@@ -8,8 +8,19 @@ use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 
+use serde::{Deserialize, Serialize};
+
 use super::*;
 use crate::error::{Error, Result};
+
+/// What the test nodes say to each other.
+#[derive(Debug, Serialize, Deserialize)]
+enum Payload {
+    Ping,
+    Pong,
+    Shard(Box<crate::request::ShardRequest>),
+    ShardResponse(crate::request::ShardResponse),
+}
 
 fn node(cluster: &str, name: &str) -> NodeInfo {
     NodeInfo {
@@ -23,7 +34,7 @@ fn node(cluster: &str, name: &str) -> NodeInfo {
 /// table's shard number says (in milliseconds) and answers it back.
 struct Echo;
 
-impl Handler for Echo {
+impl Handler<Payload> for Echo {
     async fn handle(&self, _from: &NodeInfo, payload: Payload) -> Result<Payload> {
         match payload {
             Payload::Ping => Ok(Payload::Pong),
@@ -72,9 +83,10 @@ const LIMIT: Duration = Duration::from_secs(5);
 fn requests_are_answered_and_matched_by_id_in_any_order() {
     runtime().block_on(async {
         let listener = listen().await;
-        let conn = Connection::connect(listener.local_addr(), &node("shoal", "n2"), LIMIT)
-            .await
-            .unwrap();
+        let conn =
+            Connection::<Payload>::connect(listener.local_addr(), &node("shoal", "n2"), LIMIT)
+                .await
+                .unwrap();
         assert_eq!(conn.peer().node_name, "n1");
         assert!(matches!(
             conn.request(Payload::Ping, LIMIT).await,
@@ -118,7 +130,7 @@ fn requests_are_answered_and_matched_by_id_in_any_order() {
 fn another_clusters_node_is_refused() {
     runtime().block_on(async {
         let listener = listen().await;
-        let err = Connection::connect(listener.local_addr(), &node("other", "x"), LIMIT)
+        let err = Connection::<Payload>::connect(listener.local_addr(), &node("other", "x"), LIMIT)
             .await
             .err()
             .expect("refused");
@@ -134,9 +146,10 @@ fn another_clusters_node_is_refused() {
 fn a_request_that_takes_too_long_times_out_and_the_connection_goes_on() {
     runtime().block_on(async {
         let listener = listen().await;
-        let conn = Connection::connect(listener.local_addr(), &node("shoal", "n2"), LIMIT)
-            .await
-            .unwrap();
+        let conn =
+            Connection::<Payload>::connect(listener.local_addr(), &node("shoal", "n2"), LIMIT)
+                .await
+                .unwrap();
         let slow = crate::request::ShardRequest::Get {
             shard: crate::request::ShardId {
                 table: crate::catalog::TableIdent::new("doc", "t"),
@@ -173,7 +186,7 @@ fn garbage_closes_only_its_own_connection() {
             raw.write_all(&bytes).await.unwrap();
             drop(raw);
         }
-        let conn = Connection::connect(addr, &node("shoal", "n2"), LIMIT)
+        let conn = Connection::<Payload>::connect(addr, &node("shoal", "n2"), LIMIT)
             .await
             .unwrap();
         assert!(matches!(
@@ -186,9 +199,9 @@ fn garbage_closes_only_its_own_connection() {
 #[test]
 fn frames_reject_bad_lengths_versions_and_truncation() {
     runtime().block_on(async {
-        async fn read(bytes: &[u8]) -> Result<Option<Message>> {
+        async fn read(bytes: &[u8]) -> Result<Option<Message<Payload>>> {
             let mut r = bytes;
-            read_frame::<_, Message>(&mut r).await
+            read_frame::<_, Message<Payload>>(&mut r).await
         }
         assert!(
             read(&[]).await.unwrap().is_none(),
@@ -239,9 +252,10 @@ fn frames_reject_bad_lengths_versions_and_truncation() {
 fn dropping_the_listener_keeps_open_connections_and_refuses_new_ones() {
     runtime().block_on(async {
         let listener = listen().await;
-        let conn = Connection::connect(listener.local_addr(), &node("shoal", "n2"), LIMIT)
-            .await
-            .unwrap();
+        let conn =
+            Connection::<Payload>::connect(listener.local_addr(), &node("shoal", "n2"), LIMIT)
+                .await
+                .unwrap();
         drop(listener);
         // The accepted connection lives on in its own task: the listener
         // going away stops new connections only.
@@ -249,7 +263,7 @@ fn dropping_the_listener_keeps_open_connections_and_refuses_new_ones() {
             conn.request(Payload::Ping, LIMIT).await,
             Ok(Payload::Pong)
         ));
-        let refused = Connection::connect(
+        let refused = Connection::<Payload>::connect(
             conn_addr_of_nothing(),
             &node("shoal", "n3"),
             Duration::from_millis(500),

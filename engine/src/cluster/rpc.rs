@@ -1,0 +1,88 @@
+//! What nodes say to each other over the transport: consensus messages,
+//! discovery and joining, proposals forwarded to the master, and shard
+//! requests.
+
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+use serde::{Deserialize, Serialize};
+
+use super::raft::TypeConfig;
+use super::state::{Command, CommandResult, Member, MemberId};
+use crate::request::{ShardRequest, ShardResponse};
+
+/// One request or response between nodes.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Rpc {
+    AppendEntries(AppendEntriesRequest<TypeConfig>),
+    AppendEntriesResponse(AppendEntriesResponse<u64>),
+    Vote(VoteRequest<u64>),
+    VoteResponse(VoteResponse<u64>),
+    InstallSnapshot(InstallSnapshotRequest<TypeConfig>),
+    InstallSnapshotResponse(InstallSnapshotResponse<u64>),
+    /// Who are you, and which master do you follow?
+    Discover,
+    Discovered(Discovery),
+    /// A node asks the master to let it in.
+    Join {
+        id: MemberId,
+        member: Member,
+    },
+    Joined,
+    /// A command for the master to commit; answered once committed.
+    Propose(Command),
+    Proposed {
+        index: u64,
+        result: CommandResult,
+    },
+    /// Answered once this node follows the cluster state up to `index`
+    /// (the proposer waits for every node, as CrateDB's master waits for
+    /// every node to acknowledge a new cluster state).
+    AwaitFollowed {
+        index: u64,
+    },
+    Followed,
+    /// Liveness (the master's fault detection).
+    Ping,
+    Pong,
+    Shard(Box<ShardRequest>),
+    ShardResponse(ShardResponse),
+}
+
+/// A node's answer to [`Rpc::Discover`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Discovery {
+    pub id: MemberId,
+    pub member: Member,
+    /// Whether it belongs to a formed cluster.
+    pub initialized: bool,
+    /// The master it follows, if it knows one.
+    pub master: Option<(MemberId, Member)>,
+}
+
+impl Rpc {
+    /// The variant's name, for errors about unexpected answers.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Rpc::AppendEntries(_) => "AppendEntries",
+            Rpc::AppendEntriesResponse(_) => "AppendEntriesResponse",
+            Rpc::Vote(_) => "Vote",
+            Rpc::VoteResponse(_) => "VoteResponse",
+            Rpc::InstallSnapshot(_) => "InstallSnapshot",
+            Rpc::InstallSnapshotResponse(_) => "InstallSnapshotResponse",
+            Rpc::Discover => "Discover",
+            Rpc::Discovered(_) => "Discovered",
+            Rpc::Join { .. } => "Join",
+            Rpc::Joined => "Joined",
+            Rpc::Propose(_) => "Propose",
+            Rpc::Proposed { .. } => "Proposed",
+            Rpc::AwaitFollowed { .. } => "AwaitFollowed",
+            Rpc::Followed => "Followed",
+            Rpc::Ping => "Ping",
+            Rpc::Pong => "Pong",
+            Rpc::Shard(_) => "Shard",
+            Rpc::ShardResponse(_) => "ShardResponse",
+        }
+    }
+}

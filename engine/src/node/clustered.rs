@@ -1,0 +1,264 @@
+//! The node in a cluster: it starts its [`Coordinator`], follows the
+//! committed cluster state (the catalog, the settings, and the shard copies
+//! the routing table gives it), proposes its catalog and settings changes
+//! instead of applying them, and serves shard requests from other nodes.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+
+use super::{Node, QueryResult};
+use crate::catalog::Catalog;
+use crate::cluster::ClusterSettings;
+use crate::cluster::{
+    Applied, ClusterState, Command, CommandResult, Coordinator, CopyState, MemberId, ShardServer,
+};
+use crate::error::{Error, Result};
+use crate::exec::CopyRole;
+use crate::request::{ShardId, ShardRequest, ShardResponse};
+use crate::transport::NodeInfo;
+
+/// The cluster state a node follows, and the log index it includes.
+#[derive(Debug, Clone, Default)]
+pub struct Followed {
+    pub index: u64,
+    pub state: Arc<ClusterState>,
+}
+
+/// How often a proposal is decided again when another change came first.
+const MAX_DECISIONS: usize = 20;
+
+impl Node {
+    /// Joins the cluster the node's configuration names (a node without one
+    /// stays on its own): starts the coordinator and follows the cluster
+    /// state from then on.
+    pub async fn start_cluster(self: &Arc<Self>) -> Result<()> {
+        let Some(config) = self.config.cluster.clone() else {
+            return Ok(());
+        };
+        let info = NodeInfo {
+            cluster_name: self.config.cluster_name.clone(),
+            node_id: self.id.clone(),
+            node_name: self.config.node_name.clone(),
+        };
+        let coordinator = Coordinator::start(
+            config,
+            info,
+            self.config.http_address.clone(),
+            self.disk.clone(),
+        )
+        .await?;
+        let server: Arc<dyn ShardServer> = self.clone();
+        coordinator.serve_shards(Arc::downgrade(&server));
+        let _ = self.coordinator.set(coordinator.clone());
+        let rx = coordinator.subscribe();
+        crate::runtime::spawn(follow(Arc::downgrade(self), rx));
+        Ok(())
+    }
+
+    /// The node's part in the cluster, when it is in one.
+    pub fn coordinator(&self) -> Option<&Arc<Coordinator>> {
+        self.coordinator.get()
+    }
+
+    /// The cluster state this node follows.
+    pub fn followed(&self) -> Followed {
+        self.followed.borrow().clone()
+    }
+
+    /// Takes a committed cluster state: its catalog and settings become
+    /// current, and the local copies follow the routing table.
+    fn follow_state(&self, applied: &Applied, me: MemberId) {
+        let state = &applied.state;
+        let result =
+            self.follow_catalog(state.catalog.clone(), |t| local_shards(state, &t.uuid, me));
+        if let Err(e) = result {
+            tracing::error!(error = %e, "cannot follow the cluster state");
+        }
+        self.breakers.apply(state.settings.breakers());
+        *self.settings.write().unwrap_or_else(|p| p.into_inner()) = state.settings.clone();
+        self.followed.send_replace(Followed {
+            index: applied.index,
+            state: state.clone(),
+        });
+        if let Some(c) = self.coordinator() {
+            c.mark_followed(applied.index);
+        }
+    }
+
+    /// Proposes a command decided by `decide` on the state this node
+    /// follows; decides again when another change was committed first.
+    async fn propose_with<R>(
+        &self,
+        mut decide: impl FnMut(&Self, u64) -> Result<(Option<Command>, R)>,
+    ) -> Result<R> {
+        let coordinator = self.coordinator().ok_or_else(crate::cluster::no_master)?;
+        for _ in 0..MAX_DECISIONS {
+            let base = self.followed().state.version;
+            let (command, r) = decide(self, base)?;
+            let Some(command) = command else {
+                return Ok(r);
+            };
+            let (index, result) = coordinator.propose(command).await?;
+            coordinator.wait_followed_everywhere(index).await?;
+            match result {
+                CommandResult::Applied { .. } => return Ok(r),
+                CommandResult::Stale { .. } => continue,
+            }
+        }
+        Err(Error::internal(
+            "the cluster state kept changing while this change was decided; try again",
+        ))
+    }
+
+    /// A catalog change, in a cluster.
+    pub(super) async fn propose_catalog<R>(
+        &self,
+        mut f: impl FnMut(&mut Catalog) -> Result<R>,
+    ) -> Result<R> {
+        self.propose_with(|node, base| {
+            let (next, r) = node.decide_catalog(&mut f)?;
+            let unchanged = next.version == node.catalog().version;
+            let command = (!unchanged).then_some(Command::PutCatalog {
+                base,
+                catalog: next,
+            });
+            Ok((command, r))
+        })
+        .await
+    }
+
+    /// `SET GLOBAL` / `RESET GLOBAL`, in a cluster.
+    pub(super) async fn propose_settings(
+        &self,
+        f: impl Fn(&mut ClusterSettings) -> Result<()>,
+    ) -> Result<QueryResult> {
+        self.propose_with(|node, base| {
+            let mut settings = node.cluster_settings();
+            f(&mut settings)?;
+            Ok((Some(Command::PutSettings { base, settings }), ()))
+        })
+        .await?;
+        Ok(QueryResult::affected(1))
+    }
+
+    /// The node holding a copy of `shard` in `role`, by the routing table:
+    /// for reads a started copy here if there is one, else any started
+    /// copy; for writes the started primary.
+    pub(super) fn locate_in_cluster(
+        &self,
+        shard: &ShardId,
+        role: CopyRole,
+        me: MemberId,
+    ) -> Result<String> {
+        let followed = self.followed();
+        let state = &followed.state;
+        let unavailable = || Error::ShardsUnavailable(format!("{shard} is not available"));
+        let copies = state
+            .shard(&shard.uuid, shard.shard)
+            .ok_or_else(unavailable)?;
+        let started = copies.copies.iter().filter(|c| {
+            matches!(c.state, CopyState::Started | CopyState::Relocating)
+                && (role == CopyRole::Any || c.primary)
+        });
+        let chosen: Vec<MemberId> = started.filter_map(|c| c.node).collect();
+        let node = chosen
+            .iter()
+            .find(|n| **n == me)
+            .or_else(|| chosen.first())
+            .ok_or_else(unavailable)?;
+        state
+            .members
+            .get(node)
+            .map(|m| m.node_id.clone())
+            .ok_or_else(unavailable)
+    }
+}
+
+impl Node {
+    /// `REFRESH TABLE` in a cluster: every started copy of every shard of
+    /// the named tables refreshes, wherever it is.
+    pub(super) async fn refresh_in_cluster(
+        &self,
+        session: &super::Session,
+        names: &[sqlparser::ast::ObjectName],
+    ) -> Result<QueryResult> {
+        use crate::exec::Cluster;
+        let mut tables = Vec::with_capacity(names.len());
+        for n in names {
+            tables.push(self.resolve_user_table(session, n)?);
+        }
+        let followed = self.followed();
+        let mut requests = Vec::new();
+        for t in &tables {
+            for s in 0..t.num_shards {
+                let shard = ShardId {
+                    table: t.ident.clone(),
+                    uuid: t.uuid.clone(),
+                    shard: s,
+                };
+                let copies = followed
+                    .state
+                    .shard(&t.uuid, s)
+                    .ok_or_else(|| Error::ShardsUnavailable(format!("{shard} is not available")))?;
+                for c in &copies.copies {
+                    if c.state != CopyState::Started {
+                        continue;
+                    }
+                    let Some(member) = c.node.and_then(|n| followed.state.members.get(&n)) else {
+                        continue;
+                    };
+                    let node = member.node_id.clone();
+                    let shard = shard.clone();
+                    requests.push(
+                        async move { self.run(&node, ShardRequest::Refresh { shard }).await },
+                    );
+                }
+            }
+        }
+        for r in futures::future::join_all(requests).await {
+            r?;
+        }
+        Ok(QueryResult::affected(tables.len() as i64))
+    }
+}
+
+/// Follows every state the coordinator applies, in order.
+async fn follow(node: std::sync::Weak<Node>, mut rx: tokio::sync::watch::Receiver<Applied>) {
+    loop {
+        let applied = rx.borrow_and_update().clone();
+        let Some(n) = node.upgrade() else { return };
+        let Some(me) = n.coordinator().map(|c| c.id) else {
+            return;
+        };
+        n.follow_state(&applied, me);
+        drop(n);
+        if rx.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+impl ShardServer for Node {
+    fn serve_shard(&self, request: ShardRequest) -> BoxFuture<'_, Result<ShardResponse>> {
+        Box::pin(self.serve_local(request))
+    }
+}
+
+/// The shard numbers of a table this node holds, by the routing table.
+fn local_shards(state: &ClusterState, uuid: &str, me: MemberId) -> BTreeSet<u32> {
+    state
+        .routing
+        .tables
+        .get(uuid)
+        .map(|shards| {
+            shards
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.copies.iter().any(|c| c.node == Some(me)))
+                .map(|(i, _)| i as u32)
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -1,0 +1,188 @@
+//! Several nodes forming one cluster under madsim: consensus over the
+//! cluster state, tables whose shards are spread over the nodes, and
+//! statements answered the same through any node.
+#![cfg(madsim)]
+
+use std::collections::BTreeSet;
+
+use shoal_engine::types::Value;
+use shoal_sim::SimCluster;
+
+fn count(r: &shoal_engine::node::QueryResult) -> i64 {
+    match &r.rows[0][0] {
+        Value::Int(n) => *n,
+        other => panic!("not a count: {other:?}"),
+    }
+}
+
+#[madsim::test]
+async fn three_nodes_form_one_cluster_and_answer_alike() {
+    let c = SimCluster::form(3).await;
+    let masters: BTreeSet<Option<String>> = c.masters().into_iter().map(|(_, m)| m).collect();
+    assert_eq!(masters.len(), 1, "one master for all: {masters:?}");
+    assert!(masters.iter().all(Option::is_some));
+
+    c.execute(
+        "n1",
+        "CREATE TABLE t (id INT PRIMARY KEY, v TEXT) CLUSTERED INTO 6 SHARDS \
+         WITH (number_of_replicas = 0)",
+        vec![],
+    )
+    .await
+    .unwrap();
+    // The table is cluster state: every node knows it, and holds two of
+    // its six shards.
+    for n in ["n1", "n2", "n3"] {
+        let engine = c.engine(n).unwrap();
+        let table = engine
+            .catalog()
+            .tables()
+            .find(|t| t.ident.name == "t")
+            .cloned()
+            .unwrap_or_else(|| panic!("{n} does not know table t"));
+        assert_eq!(engine.shards_of(&table.uuid).len(), 2, "shards on {n}");
+    }
+    let again = c
+        .execute("n2", "CREATE TABLE t (id INT PRIMARY KEY)", vec![])
+        .await
+        .unwrap_err();
+    assert!(again.to_string().contains("already exists"), "{again}");
+
+    // 1,000 rows, ten per statement, through the three nodes in turn.
+    for batch in 0..100i64 {
+        let node = format!("n{}", batch % 3 + 1);
+        let values: Vec<String> = (0..10)
+            .map(|i| format!("({}, 'v{}')", batch * 10 + i, batch * 10 + i))
+            .collect();
+        let sql = format!("INSERT INTO t (id, v) VALUES {}", values.join(", "));
+        let r = c.execute(&node, &sql, vec![]).await.unwrap();
+        assert_eq!(r.rowcount, 10);
+    }
+    // A primary-key read sees a write at once, through any node.
+    c.execute("n3", "INSERT INTO t (id, v) VALUES (5000, 'new')", vec![])
+        .await
+        .unwrap();
+    for n in ["n1", "n2", "n3"] {
+        let r = c
+            .execute(n, "SELECT v FROM t WHERE id = 5000", vec![])
+            .await
+            .unwrap();
+        assert_eq!(r.rows, vec![vec![Value::Text("new".into())]], "on {n}");
+    }
+    c.execute("n2", "REFRESH TABLE t", vec![]).await.unwrap();
+    for n in ["n1", "n2", "n3"] {
+        let r = c
+            .execute(n, "SELECT count(*) FROM t", vec![])
+            .await
+            .unwrap();
+        assert_eq!(count(&r), 1001, "count on {n}");
+        let r = c
+            .execute(n, "SELECT sum(id) FROM t WHERE id < 1000", vec![])
+            .await
+            .unwrap();
+        assert_eq!(r.rows[0][0], Value::Int(499_500), "sum on {n}");
+    }
+
+    // Dynamic columns and DDL from any node reach every node.
+    c.execute(
+        "n3",
+        "INSERT INTO t (id, v, extra) VALUES (6000, 'x', 7)",
+        vec![],
+    )
+    .await
+    .unwrap();
+    c.execute("n1", "ALTER TABLE t ADD COLUMN more TEXT", vec![])
+        .await
+        .unwrap();
+    for n in ["n1", "n2", "n3"] {
+        let r = c
+            .execute(
+                n,
+                "SELECT column_name FROM information_schema.columns \
+                 WHERE table_name = 't' ORDER BY column_name",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let names: Vec<_> = r.rows.iter().map(|r| r[0].clone()).collect();
+        assert_eq!(
+            names,
+            ["extra", "id", "more", "v"].map(|s| Value::Text(s.into())),
+            "columns on {n}"
+        );
+    }
+    c.execute("n2", "DROP TABLE t", vec![]).await.unwrap();
+    for n in ["n1", "n2", "n3"] {
+        let err = c
+            .execute(n, "SELECT count(*) FROM t", vec![])
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("unknown"), "{n}: {err}");
+    }
+}
+
+#[madsim::test]
+async fn a_minority_holding_the_master_refuses_writes_and_the_majority_goes_on() {
+    let c = SimCluster::form(3).await;
+    c.execute(
+        "n1",
+        "CREATE TABLE t (id INT PRIMARY KEY) CLUSTERED INTO 3 SHARDS \
+         WITH (number_of_replicas = 0)",
+        vec![],
+    )
+    .await
+    .unwrap();
+    let master = c.masters()[0].1.clone().expect("a master");
+    let others: Vec<&str> = ["n1", "n2", "n3"]
+        .into_iter()
+        .filter(|n| *n != master)
+        .collect();
+    c.partition(&[&master], &others);
+    madsim::time::sleep(std::time::Duration::from_secs(5)).await;
+
+    // The majority elects another master and accepts schema changes.
+    let new_master = c
+        .engine(others[0])
+        .and_then(|e| e.coordinator().and_then(|c| c.master()))
+        .map(|(_, m)| m.name)
+        .expect("the majority has a master");
+    assert_ne!(new_master, master);
+    c.execute(others[0], "CREATE TABLE u (id INT)", vec![])
+        .await
+        .unwrap();
+    // The old master, alone, refuses writes and schema changes.
+    for sql in ["INSERT INTO t (id) VALUES (1)", "CREATE TABLE w (id INT)"] {
+        let err = c.execute(&master, sql, vec![]).await.unwrap_err();
+        assert!(err.to_string().contains("no master"), "{sql}: {err}");
+    }
+
+    c.heal();
+    c.wait_converged().await;
+    for n in ["n1", "n2", "n3"] {
+        let r = c
+            .execute(
+                n,
+                "SELECT table_name FROM information_schema.tables \
+                 WHERE table_schema = 'doc' ORDER BY table_name",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let names: Vec<_> = r.rows.iter().map(|r| r[0].clone()).collect();
+        assert_eq!(names, ["t", "u"].map(|s| Value::Text(s.into())), "on {n}");
+    }
+    // The old master's shards are back with it: writes reach every shard.
+    for i in 0..30 {
+        c.execute(&master, &format!("INSERT INTO t (id) VALUES ({i})"), vec![])
+            .await
+            .unwrap();
+    }
+    c.execute(&master, "REFRESH TABLE t", vec![]).await.unwrap();
+    for n in ["n1", "n2", "n3"] {
+        let r = c
+            .execute(n, "SELECT count(*) FROM t", vec![])
+            .await
+            .unwrap();
+        assert_eq!(count(&r), 30, "count on {n}");
+    }
+}
