@@ -451,11 +451,14 @@ async fn discover(weak: Weak<Coordinator>) {
     let mut announced = false;
     loop {
         let Some(c) = weak.upgrade() else { return };
-        let member = c.master().is_some_and(|(_, _)| {
-            let metrics = c.raft.metrics();
-            let m = metrics.borrow();
-            m.membership_config.membership().get_node(&c.id).is_some()
-        });
+        let member = c.master().is_some()
+            && c.raft
+                .metrics()
+                .borrow()
+                .membership_config
+                .membership()
+                .get_node(&c.id)
+                .is_some();
         if !member
             && let Err(e) = discover_round(&c).await
             && !announced

@@ -67,8 +67,8 @@ impl LogStore {
         }
         // A log file is appended to only by the process that created it
         // (creating one replaces it): continue in a new generation.
-        let file = disk.open_append(&log_file(generation.number + 1))?;
-        let mut log = Log {
+        let (generation, file) = start_generation(&*disk, &generation, &entries)?;
+        let log = Log {
             disk,
             generation,
             file,
@@ -76,7 +76,6 @@ impl LogStore {
             vote,
             committed,
         };
-        log.rewrite()?;
         Ok(LogStore {
             log: Arc::new(Mutex::new(log)),
         })
@@ -90,27 +89,35 @@ impl LogStore {
 impl Log {
     /// Writes the entries kept to a new generation and switches to it.
     fn rewrite(&mut self) -> Result<()> {
-        let next = self.generation.number + 1;
-        let path = log_file(next);
-        let file = self.disk.open_append(&path)?;
-        let mut buf = Vec::new();
-        for entry in self.entries.values() {
-            encode_record(entry, &mut buf)?;
-        }
-        file.append(&buf)?;
-        file.sync()?;
-        let old = log_file(self.generation.number);
-        let generation = Generation {
-            number: next,
-            last_purged: self.generation.last_purged,
-        };
-        self.disk
-            .write_atomic(GENERATION, &codec::encode(&generation)?)?;
+        let (generation, file) = start_generation(&*self.disk, &self.generation, &self.entries)?;
         self.generation = generation;
         self.file = file;
-        let _ = self.disk.remove(&old);
         Ok(())
     }
+}
+
+/// Writes `entries` to the generation after `previous`, makes it current
+/// and removes the previous file; answers the new generation and its file,
+/// open for appending.
+fn start_generation(
+    disk: &dyn Disk,
+    previous: &Generation,
+    entries: &BTreeMap<u64, Entry>,
+) -> Result<(Generation, Box<dyn AppendFile>)> {
+    let generation = Generation {
+        number: previous.number + 1,
+        last_purged: previous.last_purged,
+    };
+    let file = disk.open_append(&log_file(generation.number))?;
+    let mut buf = Vec::new();
+    for entry in entries.values() {
+        encode_record(entry, &mut buf)?;
+    }
+    file.append(&buf)?;
+    file.sync()?;
+    disk.write_atomic(GENERATION, &codec::encode(&generation)?)?;
+    let _ = disk.remove(&log_file(previous.number));
+    Ok((generation, file))
 }
 
 fn read_optional<T: serde::de::DeserializeOwned>(disk: &dyn Disk, path: &str) -> Result<Option<T>> {
