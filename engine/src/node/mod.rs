@@ -464,10 +464,12 @@ impl Node {
 /// Whether a statement writes rows (refused without a master, as
 /// CrateDB's `cluster.no_master_block: write`).
 fn is_write(stmt: &Statement) -> bool {
-    matches!(
-        stmt,
-        Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) | Statement::Copy(_)
-    )
+    match stmt {
+        Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => true,
+        // COPY TO reads; COPY FROM writes.
+        Statement::Copy(c) => matches!(c.direction, sql::ast::CopyDirection::From { .. }),
+        _ => false,
+    }
 }
 
 /// A setting's value: a constant expression, as JSON.
