@@ -276,6 +276,19 @@ impl TableInfo {
         !self.primary_key.is_empty()
     }
 
+    /// `unassigned.node_left.delayed_timeout`: how long the replicas of a
+    /// node that left wait for it before they are re-created elsewhere.
+    pub fn delayed_timeout(&self) -> std::time::Duration {
+        self.settings
+            .get(DELAYED_TIMEOUT)
+            .and_then(|v| match v {
+                serde_json::Value::String(s) => parse_time_value(s).ok(),
+                serde_json::Value::Number(n) => n.as_u64().map(std::time::Duration::from_millis),
+                _ => None,
+            })
+            .unwrap_or(DEFAULT_DELAYED_TIMEOUT)
+    }
+
     /// The replica count wanted on `nodes` nodes.
     pub fn replicas_wanted(&self, nodes: usize) -> u32 {
         self.number_of_replicas.wanted(nodes)
@@ -345,6 +358,35 @@ impl TableInfo {
 }
 
 /// The table setting that bounds how deep columns nest.
+/// The table setting for delayed allocation after a node left.
+pub const DELAYED_TIMEOUT: &str = "unassigned.node_left.delayed_timeout";
+/// Its default, as CrateDB's.
+pub const DEFAULT_DELAYED_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Parses an Elasticsearch time value: a number and a unit (`ms`, `s`,
+/// `m`, `h`, `d`), or `0`.
+pub fn parse_time_value(text: &str) -> Result<std::time::Duration> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (n, unit) = t.split_at(split);
+    let fail = || {
+        Error::InvalidArgument(format!(
+            "failed to parse [{text}], must be a time value such as 30s, 500ms or 1m"
+        ))
+    };
+    let n: u64 = n.parse().map_err(|_| fail())?;
+    let ms = match unit {
+        "" if n == 0 => 0,
+        "ms" => n,
+        "s" => n.saturating_mul(1000),
+        "m" => n.saturating_mul(60_000),
+        "h" => n.saturating_mul(3_600_000),
+        "d" => n.saturating_mul(86_400_000),
+        _ => return Err(fail()),
+    };
+    Ok(std::time::Duration::from_millis(ms))
+}
+
 pub const MAPPING_DEPTH_LIMIT: &str = "mapping.depth.limit";
 /// The table setting that bounds how many columns a table has.
 pub const TOTAL_FIELDS_LIMIT: &str = "mapping.total_fields.limit";

@@ -144,14 +144,23 @@ impl SimCluster {
     }
 
     /// Waits (in simulated time) until `name` follows a master that counts
-    /// it as a member.
+    /// it as a member, and has caught up with the master's cluster state.
     pub async fn wait_member(&self, name: &str) {
         for _ in 0..600 {
+            let master_index = self
+                .nodes
+                .iter()
+                .filter_map(|n| self.engine(&n.name))
+                .find(|e| e.coordinator().is_some_and(|c| c.is_master()))
+                .map(|e| e.followed().index);
             let joined = self.engine(name).is_some_and(|e| {
                 let Some(c) = e.coordinator() else {
                     return false;
                 };
-                c.master().is_some() && e.followed().state.members.contains_key(&c.id)
+                let followed = e.followed();
+                c.master().is_some()
+                    && followed.state.members.contains_key(&c.id)
+                    && master_index.is_some_and(|m| followed.index >= m)
             });
             if joined {
                 return;
@@ -187,6 +196,151 @@ impl SimCluster {
             "the cluster did not converge within 60 s: {:?}",
             self.masters()
         );
+    }
+
+    /// The cluster's health (`sys.cluster_health`) as `name` sees it.
+    pub async fn health(&self, name: &str) -> Result<String> {
+        let r = self
+            .execute(name, "SELECT health FROM sys.cluster_health", vec![])
+            .await?;
+        match r.rows.first().and_then(|r| r.first()) {
+            Some(Value::Text(h)) => Ok(h.clone()),
+            other => Err(Error::Internal(format!("health is {other:?}"))),
+        }
+    }
+
+    /// Waits (in simulated time, at most `limit`) until `name` sees the
+    /// cluster's health at `health`.
+    pub async fn wait_health(&self, name: &str, health: &str, limit: std::time::Duration) {
+        let deadline = madsim::time::Instant::now() + limit;
+        let mut last = None;
+        while madsim::time::Instant::now() < deadline {
+            let seen = self.health(name).await;
+            if seen.as_deref().is_ok_and(|h| h == health) {
+                return;
+            }
+            last = Some(seen);
+            madsim::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!(
+            "{name} did not see health {health} within {limit:?} (last: {last:?}); shards: {:?}",
+            self.shard_map(name)
+        );
+    }
+
+    /// The shard copies each node holds, as `name` follows the routing
+    /// table: node name → (table, shard, primary, state).
+    pub fn shard_map(
+        &self,
+        name: &str,
+    ) -> std::collections::BTreeMap<String, Vec<(String, u32, bool, String)>> {
+        let mut map = std::collections::BTreeMap::<String, Vec<_>>::new();
+        let Some(engine) = self.engine(name) else {
+            return map;
+        };
+        let state = engine.followed().state;
+        for table in state.catalog.tables() {
+            let Some(shards) = state.routing.tables.get(&table.uuid) else {
+                continue;
+            };
+            for (i, shard) in shards.iter().enumerate() {
+                for c in &shard.copies {
+                    let node = c
+                        .node
+                        .and_then(|n| state.members.get(&n))
+                        .map_or_else(|| "unassigned".to_string(), |m| m.name.clone());
+                    map.entry(node).or_default().push((
+                        table.ident.name.clone(),
+                        i as u32,
+                        c.primary,
+                        format!("{:?}", c.state),
+                    ));
+                }
+            }
+        }
+        map
+    }
+
+    /// Checks that every started copy of every shard of `table` holds the
+    /// same documents with the same `_seq_no`, `_primary_term`, `_version`
+    /// and source, reading each copy directly (SQL reads one copy). The
+    /// routing table is `name`'s. Answers the documents per shard.
+    pub fn check_copies_agree(
+        &self,
+        name: &str,
+        table: &str,
+    ) -> std::result::Result<usize, String> {
+        let engine = self.engine(name).ok_or(format!("{name} is down"))?;
+        let state = engine.followed().state;
+        let info = state
+            .catalog
+            .tables()
+            .find(|t| t.ident.name == table)
+            .ok_or(format!("no table {table}"))?;
+        let shards = state
+            .routing
+            .tables
+            .get(&info.uuid)
+            .ok_or(format!("{table} has no routing"))?;
+        let mut total = 0;
+        for (i, shard) in shards.iter().enumerate() {
+            let mut seen: Option<(String, Vec<_>)> = None;
+            for copy in &shard.copies {
+                if copy.state != shoal_engine::cluster::CopyState::Started {
+                    continue;
+                }
+                let member = copy
+                    .node
+                    .and_then(|n| state.members.get(&n))
+                    .ok_or(format!("shard {i}: a started copy without a node"))?;
+                let holder = self
+                    .engine(&member.name)
+                    .ok_or(format!("shard {i}: {} is down", member.name))?;
+                let local = holder
+                    .shard(&info.uuid, i as u32)
+                    .ok_or(format!("shard {i}: {} has no copy open", member.name))?;
+                let docs: Vec<_> = local
+                    .live_docs()
+                    .map_err(|e| format!("shard {i} on {}: {e}", member.name))?
+                    .into_iter()
+                    .map(|d| {
+                        (
+                            d.id,
+                            d.seq_no,
+                            d.primary_term,
+                            d.version,
+                            format!("{:?}", d.source),
+                        )
+                    })
+                    .collect();
+                match &seen {
+                    None => seen = Some((member.name.clone(), docs)),
+                    Some((first, expected)) if *expected != docs => {
+                        let missing: Vec<_> = expected
+                            .iter()
+                            .filter(|d| !docs.contains(d))
+                            .take(5)
+                            .collect();
+                        let extra: Vec<_> = docs
+                            .iter()
+                            .filter(|d| !expected.contains(d))
+                            .take(5)
+                            .collect();
+                        return Err(format!(
+                            "shard {i} of {table}: the copies on {first} ({} docs) and {} ({} docs) \
+                             differ; only on {first}: {missing:?}; only on {}: {extra:?}",
+                            expected.len(),
+                            member.name,
+                            docs.len(),
+                            member.name
+                        ));
+                    }
+                    Some(_) => {}
+                }
+            }
+            total += seen.map_or(0, |(_, d)| d.len());
+        }
+        Ok(total)
     }
 
     /// The masters the running nodes follow, by node name.

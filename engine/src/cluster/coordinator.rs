@@ -18,6 +18,7 @@ use openraft::error::{ClientWriteError, RaftError};
 use openraft::{ChangeMembers, Config, ServerState, SnapshotPolicy};
 use tokio::sync::watch;
 
+use super::delay::DelayTimers;
 use super::log_store::LogStore;
 use super::network::Network;
 use super::raft::Raft;
@@ -62,6 +63,8 @@ const PROPOSE_TIMEOUT: Duration = Duration::from_secs(10);
 const LEADER_LEASE_MS: u64 = 1000;
 /// How long a proposer waits for the other nodes to follow a new state.
 const ACK_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest a follower waits for its leader before it calls an election.
+const ELECTION_TIMEOUT_MAX_MS: u64 = 2000;
 /// Voters a cluster keeps at most.
 const MAX_VOTERS: usize = 5;
 
@@ -81,6 +84,8 @@ pub struct Coordinator {
     shards: OnceLock<Weak<dyn ShardServer>>,
     /// The log index up to which the node follows the cluster state.
     followed: watch::Sender<u64>,
+    /// When this node last took entries or a heartbeat from a leader.
+    heard_from_leader: Mutex<Option<tokio::time::Instant>>,
     _listener: Listener,
     tasks: Mutex<Vec<crate::runtime::JoinHandle<()>>>,
 }
@@ -128,7 +133,7 @@ impl Coordinator {
             cluster_name: info.cluster_name.clone(),
             heartbeat_interval: 200,
             election_timeout_min: 1000,
-            election_timeout_max: 2000,
+            election_timeout_max: ELECTION_TIMEOUT_MAX_MS,
             snapshot_policy: SnapshotPolicy::LogsSinceLast(500),
             max_in_snapshot_log_to_keep: 100,
             ..Config::default()
@@ -159,6 +164,7 @@ impl Coordinator {
             config,
             shards: OnceLock::new(),
             followed: watch::channel(0).0,
+            heard_from_leader: Mutex::new(None),
             _listener: listener,
             tasks: Mutex::new(Vec::new()),
         });
@@ -201,6 +207,16 @@ impl Coordinator {
                 .is_none_or(|ms| ms > LEADER_LEASE_MS)
         {
             return None;
+        }
+        // A follower knows a master only while it hears from it: a node
+        // restarted with an old leader in its vote has none until the
+        // leader reaches it.
+        if m.state != ServerState::Leader {
+            let heard = *lock(&self.heard_from_leader);
+            let lease = Duration::from_millis(ELECTION_TIMEOUT_MAX_MS);
+            if heard.is_none_or(|t| crate::runtime::instant().duration_since(t) > lease) {
+                return None;
+            }
         }
         let member = m.membership_config.membership().get_node(&leader)?.clone();
         Some((leader, member))
@@ -359,12 +375,13 @@ impl Coordinator {
     async fn handle(&self, rpc: Rpc) -> Result<Rpc> {
         let fail = |e: &dyn std::fmt::Display| Error::Io(format!("raft: {e}"));
         match rpc {
-            Rpc::AppendEntries(r) => self
-                .raft
-                .append_entries(r)
-                .await
-                .map(Rpc::AppendEntriesResponse)
-                .map_err(|e| fail(&e)),
+            Rpc::AppendEntries(r) => {
+                let response = self.raft.append_entries(r).await.map_err(|e| fail(&e))?;
+                if matches!(response, openraft::raft::AppendEntriesResponse::Success) {
+                    *lock(&self.heard_from_leader) = Some(crate::runtime::instant());
+                }
+                Ok(Rpc::AppendEntriesResponse(response))
+            }
             Rpc::Vote(r) => self
                 .raft
                 .vote(r)
@@ -518,15 +535,22 @@ async fn discover_round(c: &Coordinator) -> Result<()> {
 
 /// The master's checks: ping every member, remove those that failed
 /// [`FAILED_CHECKS`] times in a row, and promote learners while voters are
-/// fewer than wanted.
+/// fewer than wanted; end the wait of delayed replicas whose time is up.
 async fn watch_members(weak: Weak<Coordinator>) {
     let mut failures: HashMap<MemberId, u32> = HashMap::new();
+    let mut delays = DelayTimers::default();
     loop {
         crate::runtime::sleep(ROUND).await;
         let Some(c) = weak.upgrade() else { return };
         if !c.is_master() {
             failures.clear();
+            delays.clear();
             continue;
+        }
+        for command in delays.expired(&c.applied().state, crate::runtime::instant()) {
+            if let Err(e) = c.propose(command).await {
+                tracing::info!(error = %e, "cannot end a delayed allocation yet");
+            }
         }
         let membership = c.raft.metrics().borrow().membership_config.clone();
         let membership = membership.membership();

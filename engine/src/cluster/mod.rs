@@ -1,7 +1,9 @@
 //! The cluster: consensus over the cluster state (openraft), discovery and
 //! membership, and the messages nodes exchange.
 
+mod allocation;
 mod coordinator;
+mod delay;
 mod log_store;
 mod network;
 mod raft;

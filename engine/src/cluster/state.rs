@@ -42,6 +42,29 @@ pub enum Command {
         base: u64,
         settings: ClusterSettings,
     },
+    /// A copy finished recovering from its primary: it is started and in
+    /// sync. Names the copy by allocation id, so a report about a copy that
+    /// has since been replaced changes nothing.
+    ShardStarted {
+        uuid: String,
+        shard: u32,
+        allocation_id: String,
+    },
+    /// A copy failed (a write could not reach it, or its recovery failed):
+    /// it leaves the in-sync set and is allocated again.
+    ShardFailed {
+        uuid: String,
+        shard: u32,
+        allocation_id: String,
+        reason: String,
+    },
+    /// The delayed replicas of a shard whose node left have waited long
+    /// enough: they may go to another node.
+    EndDelay {
+        uuid: String,
+        shard: u32,
+        node: MemberId,
+    },
 }
 
 /// What applying one log entry did.
@@ -51,6 +74,8 @@ pub enum CommandResult {
     Applied { version: u64 },
     /// Refused: decided on an older state than `version`.
     Stale { version: u64 },
+    /// Changed nothing: the copy it names is no longer in that state.
+    Ignored { version: u64 },
 }
 
 /// The state of one shard copy, in CrateDB's words.
@@ -73,13 +98,42 @@ pub struct ShardCopy {
     /// The node that held this copy before it left: an unassigned primary
     /// waits for it, since no other node has its data.
     pub last_node: Option<MemberId>,
+    /// A replica of a node that left, waiting for it to come back
+    /// (`unassigned.node_left.delayed_timeout`) before it is allocated
+    /// elsewhere.
+    #[serde(default)]
+    pub delayed: bool,
 }
 
 /// The copies of one shard, the primary first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShardCopies {
+    /// Bumped whenever another copy becomes primary: a copy refuses
+    /// operations from a primary of an older term.
     pub primary_term: u64,
     pub copies: Vec<ShardCopy>,
+    /// The allocation ids of the copies that hold every acknowledged
+    /// operation: only these may become primary.
+    pub in_sync: BTreeSet<String>,
+}
+
+impl ShardCopies {
+    /// The primary copy.
+    pub fn primary(&self) -> Option<&ShardCopy> {
+        self.copies.iter().find(|c| c.primary)
+    }
+
+    /// The copy with this allocation id.
+    pub fn copy(&self, allocation_id: &str) -> Option<&ShardCopy> {
+        self.copies
+            .iter()
+            .find(|c| c.allocation_id.as_deref() == Some(allocation_id))
+    }
+
+    /// The copy `node` holds, if any.
+    pub fn on_node(&self, node: MemberId) -> Option<&ShardCopy> {
+        self.copies.iter().find(|c| c.node == Some(node))
+    }
 }
 
 /// The routing table as data: for each table (by uuid), its shards' copies.
@@ -104,19 +158,39 @@ pub struct ClusterState {
 }
 
 impl ClusterState {
-    /// Applies a command; a stale one changes nothing.
+    /// Applies a command; a stale one, or one about a copy that is gone,
+    /// changes nothing.
     pub fn apply(&mut self, command: Command) -> CommandResult {
-        let base = match &command {
-            Command::PutCatalog { base, .. } | Command::PutSettings { base, .. } => *base,
+        let version = self.version;
+        let applied = match command {
+            Command::PutCatalog { base, .. } | Command::PutSettings { base, .. }
+                if base != version =>
+            {
+                return CommandResult::Stale { version };
+            }
+            Command::PutCatalog { catalog, .. } => {
+                self.catalog = catalog;
+                true
+            }
+            Command::PutSettings { settings, .. } => {
+                self.settings = settings;
+                true
+            }
+            Command::ShardStarted {
+                uuid,
+                shard,
+                allocation_id,
+            } => self.start_copy(&uuid, shard, &allocation_id),
+            Command::ShardFailed {
+                uuid,
+                shard,
+                allocation_id,
+                reason,
+            } => self.fail_copy(&uuid, shard, &allocation_id, &reason),
+            Command::EndDelay { uuid, shard, node } => self.end_delay(&uuid, shard, node),
         };
-        if base != self.version {
-            return CommandResult::Stale {
-                version: self.version,
-            };
-        }
-        match command {
-            Command::PutCatalog { catalog, .. } => self.catalog = catalog,
-            Command::PutSettings { settings, .. } => self.settings = settings,
+        if !applied {
+            return CommandResult::Ignored { version };
         }
         self.version += 1;
         self.allocate();
@@ -135,99 +209,6 @@ impl ClusterState {
     /// The routing of a table's shard, if allocated.
     pub fn shard(&self, uuid: &str, shard: u32) -> Option<&ShardCopies> {
         self.routing.tables.get(uuid)?.get(shard as usize)
-    }
-
-    /// Brings the routing table in line with the catalog and the members:
-    /// new tables get their copies, copies of dropped tables go, copies on
-    /// nodes that left become unassigned, and unassigned primaries go to
-    /// the node that has their data, or, for a new shard, to the node with
-    /// the fewest copies.
-    ///
-    /// Only primaries are placed so far: replicas are listed, unassigned,
-    /// until replication exists.
-    pub fn allocate(&mut self) {
-        let members: BTreeSet<MemberId> = self.members.keys().copied().collect();
-        let node_count = members.len().max(1);
-        let tables: BTreeMap<&str, _> = self
-            .catalog
-            .tables()
-            .map(|t| (t.uuid.as_str(), t))
-            .collect();
-        self.routing
-            .tables
-            .retain(|uuid, _| tables.contains_key(uuid.as_str()));
-        for (uuid, table) in &tables {
-            let shards = self.routing.tables.entry(uuid.to_string()).or_default();
-            shards.truncate(table.num_shards as usize);
-            while shards.len() < table.num_shards as usize {
-                shards.push(ShardCopies {
-                    primary_term: 1,
-                    copies: vec![unassigned(true)],
-                });
-            }
-            let replicas = table.replicas_wanted(node_count) as usize;
-            for shard in shards.iter_mut() {
-                for copy in &mut shard.copies {
-                    if copy.node.is_some_and(|n| !members.contains(&n)) {
-                        copy.last_node = copy.node.take();
-                        copy.state = CopyState::Unassigned;
-                    }
-                }
-                // The primary is the first copy; the replicas follow it.
-                let wanted = 1 + replicas;
-                shard.copies.truncate(wanted);
-                while shard.copies.len() < wanted {
-                    shard.copies.push(unassigned(false));
-                }
-            }
-        }
-        let mut load: BTreeMap<MemberId, usize> = members.iter().map(|m| (*m, 0)).collect();
-        for copies in self.routing.tables.values().flatten() {
-            for c in &copies.copies {
-                if let Some(n) = c.node {
-                    *load.entry(n).or_default() += 1;
-                }
-            }
-        }
-        let mut next_allocation = self.routing.next_allocation;
-        for shards in self.routing.tables.values_mut() {
-            for shard in shards.iter_mut() {
-                let Some(primary) = shard.copies.iter_mut().find(|c| c.primary) else {
-                    continue;
-                };
-                if primary.node.is_some() {
-                    continue;
-                }
-                let target = match primary.last_node {
-                    // Its data is on the node that had it: wait for that node.
-                    Some(last) => members.contains(&last).then_some(last),
-                    None => load
-                        .iter()
-                        .min_by_key(|(id, n)| (**n, **id))
-                        .map(|(id, _)| *id),
-                };
-                if let Some(node) = target {
-                    primary.node = Some(node);
-                    primary.state = CopyState::Started;
-                    if primary.allocation_id.is_none() {
-                        next_allocation += 1;
-                        primary.allocation_id = Some(format!("a{next_allocation}"));
-                    }
-                    *load.entry(node).or_default() += 1;
-                }
-            }
-        }
-        self.routing.next_allocation = next_allocation;
-    }
-}
-
-fn unassigned(primary: bool) -> ShardCopy {
-    ShardCopy {
-        primary,
-        node: None,
-        state: CopyState::Unassigned,
-        allocation_id: None,
-        last_node: None,
     }
 }
 
@@ -254,8 +235,13 @@ mod tests {
     }
 
     fn with_table(s: &mut ClusterState, name: &str, shards: u32) -> String {
+        with_replicas(s, name, shards, "0")
+    }
+
+    fn with_replicas(s: &mut ClusterState, name: &str, shards: u32, replicas: &str) -> String {
         let mut catalog = s.catalog.clone();
         let mut t = TableInfo::for_tests(&[], shards);
+        t.number_of_replicas = crate::catalog::ReplicaSetting(replicas.into());
         t.ident = TableIdent::new("doc", name);
         t.uuid = format!("uuid-{name}");
         let uuid = t.uuid.clone();
@@ -293,6 +279,193 @@ mod tests {
         let mut a2 = a.clone();
         a2.allocate();
         assert_eq!(a2, b, "allocating again changes nothing");
+    }
+
+    /// Reports every initializing copy started, as their nodes would once
+    /// recovered, until none is left.
+    fn start_all(s: &mut ClusterState) {
+        loop {
+            let initializing: Vec<(String, u32, String)> = s
+                .routing
+                .tables
+                .iter()
+                .flat_map(|(uuid, shards)| {
+                    shards.iter().enumerate().flat_map(move |(i, sh)| {
+                        sh.copies
+                            .iter()
+                            .filter(|c| c.state == CopyState::Initializing)
+                            .filter_map(move |c| {
+                                Some((uuid.clone(), i as u32, c.allocation_id.clone()?))
+                            })
+                    })
+                })
+                .collect();
+            if initializing.is_empty() {
+                return;
+            }
+            for (uuid, shard, allocation_id) in initializing {
+                let r = s.apply(Command::ShardStarted {
+                    uuid,
+                    shard,
+                    allocation_id,
+                });
+                assert!(matches!(r, CommandResult::Applied { .. }));
+            }
+        }
+    }
+
+    fn remove_member(s: &mut ClusterState, id: MemberId) -> Member {
+        let mut members = s.members.clone();
+        let gone = members.remove(&id).unwrap();
+        let voters = s.voters.iter().copied().filter(|v| *v != id).collect();
+        s.set_members(members, voters);
+        gone
+    }
+
+    #[test]
+    fn replicas_never_share_a_node_with_their_primary_and_spread_evenly() {
+        let mut s = three();
+        let uuid = with_replicas(&mut s, "t", 6, "1");
+        start_all(&mut s);
+        assert_eq!(per_node(&s), BTreeMap::from([(1, 4), (2, 4), (3, 4)]));
+        for shard in &s.routing.tables[&uuid] {
+            let nodes: BTreeSet<_> = shard.copies.iter().filter_map(|c| c.node).collect();
+            assert_eq!(nodes.len(), 2, "{shard:?}");
+            assert_eq!(shard.in_sync.len(), 2);
+            assert!(shard.copies[0].primary);
+        }
+    }
+
+    #[test]
+    fn a_node_recovers_at_most_two_copies_at_once() {
+        let mut s = three();
+        with_replicas(&mut s, "t", 12, "1");
+        let mut recovering = BTreeMap::<MemberId, usize>::new();
+        for c in s.routing.tables.values().flatten().flat_map(|c| &c.copies) {
+            if c.state == CopyState::Initializing {
+                *recovering.entry(c.node.unwrap()).or_default() += 1;
+            }
+        }
+        assert!(recovering.values().all(|n| *n <= 2), "{recovering:?}");
+        start_all(&mut s);
+        assert_eq!(per_node(&s).values().sum::<usize>(), 24);
+    }
+
+    #[test]
+    fn losing_a_node_promotes_in_sync_replicas_and_allocates_new_ones() {
+        let mut s = three();
+        let uuid = with_replicas(&mut s, "t", 6, "1");
+        start_all(&mut s);
+        let before = s.routing.tables[&uuid].clone();
+        remove_member(&mut s, 1);
+        for (old, new) in before.iter().zip(&s.routing.tables[&uuid]) {
+            let primary = new.primary().unwrap();
+            assert_eq!(primary.state, CopyState::Started);
+            assert_ne!(primary.node, Some(1));
+            if old.primary().unwrap().node == Some(1) {
+                assert_eq!(new.primary_term, old.primary_term + 1);
+                assert_eq!(primary.allocation_id, old.copies[1].allocation_id);
+            } else {
+                assert_eq!(new.primary_term, old.primary_term);
+            }
+            assert!(new.copies.iter().all(|c| c.node != Some(1)));
+        }
+        // The replicas wait for the node that left until the master ends
+        // the delay; then they are re-created on the others.
+        start_all(&mut s);
+        assert_eq!(per_node(&s), BTreeMap::from([(2, 4), (3, 4)]));
+        let delayed = s.delayed_copies();
+        assert_eq!(delayed.len(), 4);
+        for (uuid, shard, node) in delayed {
+            s.apply(Command::EndDelay { uuid, shard, node });
+        }
+        start_all(&mut s);
+        assert_eq!(per_node(&s), BTreeMap::from([(2, 6), (3, 6)]));
+    }
+
+    #[test]
+    fn a_node_back_within_the_delay_gets_its_replicas_again() {
+        let mut s = three();
+        with_replicas(&mut s, "t", 6, "1");
+        start_all(&mut s);
+        let gone = remove_member(&mut s, 3);
+        assert_eq!(s.delayed_copies().len(), 4);
+        let mut members = s.members.clone();
+        members.insert(3, gone);
+        s.set_members(members, [1, 2, 3].into());
+        start_all(&mut s);
+        assert!(s.delayed_copies().is_empty());
+        assert_eq!(per_node(&s), BTreeMap::from([(1, 4), (2, 4), (3, 4)]));
+    }
+
+    #[test]
+    fn a_zero_delay_re_creates_replicas_at_once() {
+        let mut s = three();
+        let uuid = with_replicas(&mut s, "t", 6, "1");
+        let mut catalog = s.catalog.clone();
+        let mut t = (**catalog.tables().next().unwrap()).clone();
+        t.settings.insert(
+            crate::catalog::DELAYED_TIMEOUT.into(),
+            serde_json::json!("0"),
+        );
+        catalog.put_table(t);
+        s.apply(Command::PutCatalog {
+            base: s.version,
+            catalog,
+        });
+        start_all(&mut s);
+        remove_member(&mut s, 2);
+        assert!(s.delayed_copies().is_empty());
+        start_all(&mut s);
+        assert_eq!(per_node(&s), BTreeMap::from([(1, 6), (3, 6)]));
+        assert!(
+            s.routing.tables[&uuid]
+                .iter()
+                .all(|sh| sh.in_sync.len() == 2)
+        );
+    }
+
+    #[test]
+    fn a_failed_replica_leaves_the_in_sync_set_and_is_allocated_again() {
+        let mut s = three();
+        let uuid = with_replicas(&mut s, "t", 1, "1");
+        start_all(&mut s);
+        let replica = s.routing.tables[&uuid][0].copies[1].clone();
+        let id = replica.allocation_id.clone().unwrap();
+        let r = s.apply(Command::ShardFailed {
+            uuid: uuid.clone(),
+            shard: 0,
+            allocation_id: id.clone(),
+            reason: "test".into(),
+        });
+        assert!(matches!(r, CommandResult::Applied { .. }));
+        let shard = &s.routing.tables[&uuid][0];
+        assert!(!shard.in_sync.contains(&id));
+        let again = &shard.copies[1];
+        assert_eq!(again.state, CopyState::Initializing);
+        assert_ne!(again.allocation_id.as_deref(), Some(id.as_str()));
+        // A report about the replaced copy changes nothing.
+        let r = s.apply(Command::ShardStarted {
+            uuid,
+            shard: 0,
+            allocation_id: id,
+        });
+        assert!(matches!(r, CommandResult::Ignored { .. }));
+    }
+
+    #[test]
+    fn fewer_nodes_than_replicas_leave_replicas_unassigned() {
+        let mut s = three();
+        let uuid = with_replicas(&mut s, "t", 2, "3");
+        start_all(&mut s);
+        for shard in &s.routing.tables[&uuid] {
+            let unassigned = shard
+                .copies
+                .iter()
+                .filter(|c| c.state == CopyState::Unassigned)
+                .count();
+            assert_eq!((shard.copies.len(), unassigned), (4, 1));
+        }
     }
 
     #[test]

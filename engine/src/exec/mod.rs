@@ -102,13 +102,7 @@ fn docs(response: ShardResponse) -> Result<Vec<crate::storage::StoredDoc>> {
 
 /// The error for a response of the wrong kind.
 fn unexpected(response: &ShardResponse) -> Error {
-    let kind = match response {
-        ShardResponse::Partial(_) => "a partial result",
-        ShardResponse::Docs(_) => "documents",
-        ShardResponse::Written(_) => "write outcomes",
-        ShardResponse::Refreshed => "a refresh",
-    };
-    Error::internal(format!("unexpected shard response: {kind}"))
+    Error::internal(format!("unexpected shard response: {}", response.kind()))
 }
 
 /// The id of shard `shard` of `table`.

@@ -15,27 +15,46 @@ use crate::planner::dml::AssignmentPlan;
 use crate::request::{
     IfExists, ShardRequest, ShardResponse, ShardWrite, UpdateSpec, WriteOp, WriteOutcome,
 };
-use crate::storage::{Expect, Shard, StoredDoc, TranslogSync, WriteBatch};
+use crate::storage::{Expect, Op, Shard, StoredDoc, TranslogSync, WriteBatch, Written};
 use crate::types::{Object, Row, Value};
 
+/// What serving a request gave: the response, and for a write the
+/// translog sync to wait for before answering and (when asked for) the
+/// operations it sequenced, for the replicas.
+pub struct Served {
+    pub response: ShardResponse,
+    pub sync: Option<TranslogSync>,
+    pub ops: Vec<Op>,
+}
+
+impl From<ShardResponse> for Served {
+    fn from(response: ShardResponse) -> Served {
+        Served {
+            response,
+            sync: None,
+            ops: Vec::new(),
+        }
+    }
+}
+
 /// Runs a request on `shard` (of `table` as this node's catalog has it);
-/// a write also gives the translog sync to wait for before answering.
+/// `keep_ops`: a write also answers the operations it sequenced.
 pub fn serve(
     shard: &Shard,
     table: &TableInfo,
     request: ShardRequest,
-) -> Result<(ShardResponse, Option<TranslogSync>)> {
+    keep_ops: bool,
+) -> Result<Served> {
     match request {
-        ShardRequest::Collect { spec, ctx, .. } => Ok((
-            ShardResponse::Partial(collect_shard(&shard.snapshot(), &spec, &ctx)?),
-            None,
-        )),
+        ShardRequest::Collect { spec, ctx, .. } => {
+            Ok(ShardResponse::Partial(collect_shard(&shard.snapshot(), &spec, &ctx)?).into())
+        }
         ShardRequest::Get { ids, .. } => {
             let mut docs = Vec::with_capacity(ids.len());
             for id in &ids {
                 docs.extend(shard.get(id)?);
             }
-            Ok((ShardResponse::Docs(docs), None))
+            Ok(ShardResponse::Docs(docs).into())
         }
         ShardRequest::Targets {
             scan, filter, ctx, ..
@@ -45,15 +64,23 @@ pub fn serve(
             for id in &ids {
                 docs.extend(shard.get(id)?);
             }
-            Ok((ShardResponse::Docs(docs), None))
+            Ok(ShardResponse::Docs(docs).into())
         }
         ShardRequest::Write(write) => {
-            let (outcomes, sync) = apply_write(shard, table, write)?;
-            Ok((ShardResponse::Written(outcomes), sync))
+            let written = apply_write(shard, table, write, keep_ops)?;
+            Ok(Served {
+                response: ShardResponse::Written(written.result),
+                sync: written.sync,
+                ops: written.ops,
+            })
         }
-        // Refreshing waits for segment builds: the node runs it (async).
-        ShardRequest::Refresh { shard } => Err(Error::internal(format!(
-            "a refresh of {shard} reached the synchronous shard path"
+        // Refreshes wait for segment builds, replication and recovery for
+        // other nodes: the node runs them (async).
+        ShardRequest::Refresh { shard }
+        | ShardRequest::Replicate { shard, .. }
+        | ShardRequest::RecoverFiles { shard, .. }
+        | ShardRequest::RecoverOps { shard, .. } => Err(Error::internal(format!(
+            "a node-level request for {shard} reached the synchronous shard path"
         ))),
     }
 }
@@ -65,7 +92,8 @@ fn apply_write(
     shard: &Shard,
     table: &TableInfo,
     write: ShardWrite,
-) -> Result<(Vec<WriteOutcome>, Option<TranslogSync>)> {
+    keep_ops: bool,
+) -> Result<Written<Vec<WriteOutcome>>> {
     let ShardWrite {
         ctx, update, ops, ..
     } = write;
@@ -79,7 +107,7 @@ fn apply_write(
         spec: update.as_ref(),
         normalizer: normalizer.as_ref(),
     };
-    shard.write_deferred(|b| {
+    shard.write_sequenced(keep_ops, |b| {
         b.reserve(ops.len());
         let mut outcomes = Vec::with_capacity(ops.len());
         for op in ops {

@@ -16,6 +16,14 @@ use crate::catalog::{Catalog, TableIdent, TableInfo};
 use crate::error::{Error, Result};
 use crate::storage::Shard;
 
+/// The shard copies of a table a node holds: those to open from its disk,
+/// and those peer recovery opens (left as they are).
+#[derive(Debug, Default)]
+pub(crate) struct LocalCopies {
+    pub open: BTreeSet<u32>,
+    pub recovering: BTreeSet<u32>,
+}
+
 impl Node {
     /// Computes the next catalog with `f` applied to a copy of the current
     /// one, and checks it: tables that changed against their mapping
@@ -48,18 +56,21 @@ impl Node {
             self.disk
                 .write_atomic(CATALOG_PATH, &next.to_checked_bytes()?)?;
         }
-        self.follow_catalog(next, |t| (0..t.num_shards).collect())
+        self.follow_catalog(next, |t| LocalCopies {
+            open: (0..t.num_shards).collect(),
+            recovering: BTreeSet::new(),
+        })
     }
 
     /// Makes a catalog current and the local shard copies follow it: the
-    /// copies `local` names for each table are opened (or recovered), those
-    /// it no longer names are closed, tables whose definition changed are
-    /// handed to their copies, and the copies of tables that are gone are
-    /// deleted.
+    /// copies `local` names for each table are opened (or recovered from
+    /// disk), those it no longer names are closed, tables whose definition
+    /// changed are handed to their copies, and the copies of tables that
+    /// are gone are deleted.
     pub(crate) fn follow_catalog(
         &self,
         next: Catalog,
-        local: impl Fn(&TableInfo) -> BTreeSet<u32>,
+        local: impl Fn(&TableInfo) -> LocalCopies,
     ) -> Result<()> {
         let next = Arc::new(next);
         let previous = std::mem::replace(
@@ -68,7 +79,10 @@ impl Node {
         );
         let mut result = Ok(());
         for table in next.tables() {
-            let wanted = local(table);
+            let LocalCopies {
+                open: wanted,
+                recovering,
+            } = local(table);
             let open = self
                 .shards
                 .read()
@@ -80,7 +94,7 @@ impl Node {
                 .table(&table.ident)
                 .is_some_and(|old| Arc::ptr_eq(old, table));
             for (id, s) in &open {
-                if !wanted.contains(id) {
+                if !wanted.contains(id) && !recovering.contains(id) {
                     self.close_shard(&table.uuid, *id);
                 } else if changed {
                     s.set_table(table.clone());
@@ -163,8 +177,18 @@ impl Node {
         Ok(())
     }
 
+    /// Adds a shard copy that peer recovery opened.
+    pub(super) fn install_shard(&self, uuid: &str, id: u32, shard: Arc<Shard>) {
+        self.shards
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(uuid.to_string())
+            .or_default()
+            .insert(id, shard);
+    }
+
     /// Closes a shard copy this node no longer holds; its files stay.
-    fn close_shard(&self, uuid: &str, id: u32) {
+    pub(super) fn close_shard(&self, uuid: &str, id: u32) {
         let mut shards = self.shards.write().unwrap_or_else(|p| p.into_inner());
         if let Some(table) = shards.get_mut(uuid) {
             table.remove(&id);

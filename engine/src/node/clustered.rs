@@ -3,11 +3,11 @@
 //! the routing table gives it), proposes its catalog and settings changes
 //! instead of applying them, and serves shard requests from other nodes.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
+use super::apply::LocalCopies;
 use super::{Node, QueryResult};
 use crate::catalog::Catalog;
 use crate::cluster::ClusterSettings;
@@ -69,13 +69,14 @@ impl Node {
 
     /// Takes a committed cluster state: its catalog and settings become
     /// current, and the local copies follow the routing table.
-    fn follow_state(&self, applied: &Applied, me: MemberId) {
+    fn follow_state(self: &Arc<Self>, applied: &Applied, me: MemberId) {
         let state = &applied.state;
         let result =
-            self.follow_catalog(state.catalog.clone(), |t| local_shards(state, &t.uuid, me));
+            self.follow_catalog(state.catalog.clone(), |t| local_copies(state, &t.uuid, me));
         if let Err(e) = result {
             tracing::error!(error = %e, "cannot follow the cluster state");
         }
+        self.follow_replication(state, me);
         self.breakers.apply(state.settings.breakers());
         *self.settings.write().unwrap_or_else(|p| p.into_inner()) = state.settings.clone();
         self.followed.send_replace(Followed {
@@ -103,7 +104,7 @@ impl Node {
             let (index, result) = coordinator.propose(command).await?;
             coordinator.wait_followed_everywhere(index).await?;
             match result {
-                CommandResult::Applied { .. } => return Ok(r),
+                CommandResult::Applied { .. } | CommandResult::Ignored { .. } => return Ok(r),
                 CommandResult::Stale { .. } => continue,
             }
         }
@@ -246,19 +247,23 @@ impl ShardServer for Node {
     }
 }
 
-/// The shard numbers of a table this node holds, by the routing table.
-fn local_shards(state: &ClusterState, uuid: &str, me: MemberId) -> BTreeSet<u32> {
-    state
+/// The copies of a table this node holds, by the routing table: started
+/// ones open from disk, initializing ones are peer recovery's.
+fn local_copies(state: &ClusterState, uuid: &str, me: MemberId) -> LocalCopies {
+    let mut local = LocalCopies::default();
+    for (i, shard) in state
         .routing
         .tables
         .get(uuid)
-        .map(|shards| {
-            shards
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| s.copies.iter().any(|c| c.node == Some(me)))
-                .map(|(i, _)| i as u32)
-                .collect()
-        })
-        .unwrap_or_default()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        match shard.on_node(me).map(|c| c.state) {
+            Some(CopyState::Initializing) => local.recovering.insert(i as u32),
+            Some(_) => local.open.insert(i as u32),
+            None => false,
+        };
+    }
+    local
 }

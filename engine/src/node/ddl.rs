@@ -232,13 +232,16 @@ fn apply_setting(table: &mut TableInfo, key: &str, v: &sqlparser::ast::Expr) -> 
         | "routing.allocation.total_shards_per_node"
         | "allocation.max_retries"
         | "write.wait_for_active_shards"
-        | "unassigned.node_left.delayed_timeout"
         | "routing.allocation.enable"
         | "soft_deletes.retention_lease.period"
         | "max_ngram_diff"
         | "max_shingle_diff"
         | "warmer.enabled"
         | "merge.scheduler.max_thread_count" => {
+            table.settings.insert(key.to_string(), setting_value(v));
+        }
+        crate::catalog::DELAYED_TIMEOUT => {
+            crate::catalog::parse_time_value(&text)?;
             table.settings.insert(key.to_string(), setting_value(v));
         }
         crate::catalog::MAPPING_DEPTH_LIMIT | crate::catalog::TOTAL_FIELDS_LIMIT => {

@@ -34,31 +34,66 @@ impl Node {
             true => over_the_wire_request(request)?,
             false => request,
         };
+        let response = self.serve_request(request).await?;
+        match self.config.wire_check {
+            true => codec::decode(&codec::encode(&response)?),
+            false => Ok(response),
+        }
+    }
+}
+
+impl Node {
+    async fn serve_request(&self, request: ShardRequest) -> Result<ShardResponse> {
+        match request {
+            ShardRequest::Replicate {
+                shard,
+                primary_term,
+                ops,
+            } => return self.apply_from_primary(&shard, primary_term, ops).await,
+            ShardRequest::RecoverFiles {
+                shard,
+                allocation_id,
+            } => return self.serve_recovery_files(&shard, &allocation_id).await,
+            ShardRequest::RecoverOps {
+                shard,
+                allocation_id,
+            } => return self.serve_recovery_ops(&shard, &allocation_id).await,
+            _ => {}
+        }
         let (shard, table) = self.local_shard(request.shard())?;
         if let ShardRequest::Refresh { .. } = request {
             shard.refresh().await?;
             return Ok(ShardResponse::Refreshed);
         }
+        let replicated = match &request {
+            ShardRequest::Write(w) => self.has_replicas(&w.shard)?,
+            _ => false,
+        };
+        let shard_id = request.shard().clone();
         // Collects always leave the async workers, and so do big writes.
         let offload = match &request {
             ShardRequest::Collect { .. } => true,
             ShardRequest::Write(w) => w.ops.len() > OFFLOAD_ROWS,
-            ShardRequest::Get { .. }
-            | ShardRequest::Targets { .. }
-            | ShardRequest::Refresh { .. } => false,
+            _ => false,
         };
-        let (response, sync) = if offload {
-            crate::runtime::run_blocking(move || serve(&shard, &table, request)).await?
+        let served = if offload {
+            let shard = shard.clone();
+            crate::runtime::run_blocking(move || serve(&shard, &table, request, replicated)).await?
         } else {
-            serve(&shard, &table, request)?
+            serve(&shard, &table, request, replicated)?
         };
-        if let Some(sync) = sync {
-            SyncInFlight::wait_all(vec![TranslogSync::start(sync)]).await?;
-        }
-        match self.config.wire_check {
-            true => codec::decode(&codec::encode(&response)?),
-            false => Ok(response),
-        }
+        // The primary's own sync and the replicas' run side by side.
+        let durable = async {
+            match served.sync {
+                Some(sync) => SyncInFlight::wait_all(vec![TranslogSync::start(sync)]).await,
+                None => Ok(()),
+            }
+        };
+        let replicas = self.replicate(&shard_id, shard.primary_term(), served.ops);
+        let (durable, replicas) = futures::future::join(durable, replicas).await;
+        durable?;
+        replicas?;
+        Ok(served.response)
     }
 }
 

@@ -12,6 +12,7 @@ mod clustered;
 mod copy;
 mod ddl;
 mod local;
+mod replication;
 mod routing_table;
 mod system;
 
@@ -120,6 +121,8 @@ pub struct Node {
     coordinator: OnceLock<Arc<crate::cluster::Coordinator>>,
     /// The cluster state this node follows, and the log index it includes.
     followed: tokio::sync::watch::Sender<clustered::Followed>,
+    /// Replication and recovery bookkeeping (see `replication.rs`).
+    replication: replication::Replication,
 }
 
 impl std::fmt::Debug for Node {
@@ -168,6 +171,7 @@ impl Node {
             started: crate::runtime::instant(),
             coordinator: OnceLock::new(),
             followed: tokio::sync::watch::channel(clustered::Followed::default()).0,
+            replication: Default::default(),
         });
         // Recovering is applying the catalog on disk to a node with no shards.
         node.apply_catalog(catalog, false)?;

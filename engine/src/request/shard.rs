@@ -8,7 +8,7 @@ use super::write::{NewColumn, UpdateSpec, WriteOp, WriteOutcome};
 use crate::catalog::TableIdent;
 use crate::expr::{EvalCtx, Expr};
 use crate::planner::ScanColumn;
-use crate::storage::StoredDoc;
+use crate::storage::{Op, RecoveryFiles, StoredDoc};
 
 /// One shard of one table: what a request addresses. The uuid tells a
 /// dropped and re-created table from the one the request was planned on.
@@ -48,6 +48,24 @@ pub enum ShardRequest {
     Write(ShardWrite),
     /// Makes everything written so far searchable (`REFRESH TABLE`).
     Refresh { shard: ShardId },
+    /// Operations a primary sequenced, for a replica to apply. A replica
+    /// refuses them from a primary of an older term than it knows.
+    Replicate {
+        shard: ShardId,
+        primary_term: u64,
+        ops: Vec<Op>,
+    },
+    /// A recovering copy asks its primary for the segments.
+    RecoverFiles {
+        shard: ShardId,
+        allocation_id: String,
+    },
+    /// A recovering copy asks its primary for the operations since the
+    /// segments; new writes reach it from then on.
+    RecoverOps {
+        shard: ShardId,
+        allocation_id: String,
+    },
 }
 
 impl ShardRequest {
@@ -57,7 +75,10 @@ impl ShardRequest {
             ShardRequest::Collect { shard, .. }
             | ShardRequest::Get { shard, .. }
             | ShardRequest::Targets { shard, .. }
-            | ShardRequest::Refresh { shard } => shard,
+            | ShardRequest::Refresh { shard }
+            | ShardRequest::Replicate { shard, .. }
+            | ShardRequest::RecoverFiles { shard, .. }
+            | ShardRequest::RecoverOps { shard, .. } => shard,
             ShardRequest::Write(w) => &w.shard,
         }
     }
@@ -67,7 +88,11 @@ impl ShardRequest {
         match self {
             ShardRequest::Collect { ctx, .. } | ShardRequest::Targets { ctx, .. } => Some(ctx),
             ShardRequest::Write(w) => Some(&mut w.ctx),
-            ShardRequest::Get { .. } | ShardRequest::Refresh { .. } => None,
+            ShardRequest::Get { .. }
+            | ShardRequest::Refresh { .. }
+            | ShardRequest::Replicate { .. }
+            | ShardRequest::RecoverFiles { .. }
+            | ShardRequest::RecoverOps { .. } => None,
         }
     }
 }
@@ -93,6 +118,27 @@ pub enum ShardResponse {
     Written(Vec<WriteOutcome>),
     /// The shard refreshed.
     Refreshed,
+    /// The replica applied the operations, durably.
+    Replicated,
+    /// A recovery's segments.
+    RecoveryFiles(RecoveryFiles),
+    /// A recovery's operations since the segments.
+    RecoveryOps(Vec<Op>),
+}
+
+impl ShardResponse {
+    /// What kind of response this is, for errors.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ShardResponse::Partial(_) => "a partial result",
+            ShardResponse::Docs(_) => "documents",
+            ShardResponse::Written(_) => "write outcomes",
+            ShardResponse::Refreshed => "a refresh",
+            ShardResponse::Replicated => "a replication acknowledgement",
+            ShardResponse::RecoveryFiles(_) => "recovery files",
+            ShardResponse::RecoveryOps(_) => "recovery operations",
+        }
+    }
 }
 
 /// A change to a table's schema that a statement asks for, decided by

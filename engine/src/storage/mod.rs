@@ -11,8 +11,8 @@ pub mod translog;
 
 pub use document::{ShardSchema, StoredDoc};
 pub use maintenance::{FailureCounts, Maintenance, MaintenanceFailures};
-pub use shard::{Expect, Shard, ShardStats, Snapshot, WriteBatch};
-pub use translog::{SyncInFlight, TranslogSync};
+pub use shard::{Expect, RecoveryFiles, Shard, ShardStats, Snapshot, WriteBatch, Written};
+pub use translog::{Op, SyncInFlight, TranslogSync};
 
 #[cfg(test)]
 mod tests;

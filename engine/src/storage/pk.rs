@@ -84,6 +84,11 @@ impl PkIndex {
     }
 
     /// Whether no id is live.
+    /// Every entry, in no particular order.
+    pub fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.map.values().chain(self.overflow.values())
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

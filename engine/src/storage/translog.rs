@@ -18,7 +18,7 @@ use crate::disk::{AppendFile, Disk};
 use crate::error::{Error, Result};
 
 /// One logged operation.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Op {
     Index {
         id: String,

@@ -158,7 +158,8 @@ impl Shard {
                 }
             }
         }
-        st.translog.trim(generation)?;
+        let keep_from = Shard::retained_from(&st, generation);
+        st.translog.trim(keep_from)?;
         st.uncommitted_ops -= committing;
         drop(st);
         // Files of segments the commit point no longer references (merged away).

@@ -22,12 +22,14 @@
 //! - `merge.rs`: running a merge beside writes and refreshes;
 //! - `flush.rs`: commit points, and when and how to write them;
 //! - `open.rs`: opening a shard and recovering it from disk; deleting it;
+//! - `recovery.rs`: peer recovery, the source's and the target's steps;
 //! - `stats.rs`: what `sys.shards` and `sys.segments` show.
 
 mod flush;
 mod merge;
 mod merge_policy;
 mod open;
+mod recovery;
 mod refresh;
 mod snapshot;
 mod state;
@@ -36,10 +38,11 @@ mod write;
 
 pub use flush::{FLUSH_IDLE, FLUSH_THRESHOLD_BYTES};
 pub use open::shard_dir;
+pub use recovery::{RecoveredSegment, RecoveryFiles};
 pub use snapshot::{SegmentView, Snapshot};
 pub use state::Shard;
 pub use stats::{SegmentInfo, ShardStats};
-pub use write::{Expect, WriteBatch};
+pub use write::{Expect, WriteBatch, Written};
 
 #[cfg(test)]
 mod tests;

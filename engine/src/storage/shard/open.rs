@@ -93,6 +93,7 @@ impl Shard {
             pending_kills: Vec::new(),
             uncommitted_ops: 0,
             last_write: crate::runtime::instant(),
+            retained: BTreeMap::new(),
         };
         state.open_buffer();
         // Rebuild the pk index from the live documents of the segments.

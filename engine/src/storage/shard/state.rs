@@ -97,6 +97,9 @@ pub(super) struct State {
     /// (replayed ones included).
     pub(super) uncommitted_ops: u64,
     pub(super) last_write: tokio::time::Instant,
+    /// Recoveries in progress from this copy: allocation id → the first
+    /// translog generation kept for it ([`Shard::recovery_files`]).
+    pub(super) retained: BTreeMap<String, u64>,
 }
 
 /// A pk-index resolver: whether an entry points at the document with `id`.
@@ -338,6 +341,18 @@ impl Shard {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// Every live document, real-time, ordered by id: what the copy holds,
+    /// for checkers that compare copies (it loads the whole shard).
+    pub fn live_docs(&self) -> Result<Vec<StoredDoc>> {
+        let st = self.lock();
+        let mut docs = Vec::with_capacity(st.pk.len());
+        for e in st.pk.entries() {
+            docs.extend(st.load(*e)?);
+        }
+        docs.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(docs)
     }
 
     /// Real-time get by id.

@@ -24,6 +24,14 @@ pub enum Expect {
     Version { seq_no: u64, primary_term: u64 },
 }
 
+/// What a write did: the closure's result, the translog sync to wait for
+/// (in durable mode) and, when asked for, the operations in `_seq_no` order.
+pub struct Written<R> {
+    pub result: R,
+    pub sync: Option<TranslogSync>,
+    pub ops: Vec<Op>,
+}
+
 /// A staged write inside [`Shard::write`].
 #[derive(Debug)]
 enum Staged {
@@ -186,6 +194,17 @@ impl Shard {
         &self,
         f: impl FnOnce(&mut WriteBatch) -> Result<R>,
     ) -> Result<(R, Option<TranslogSync>)> {
+        let written = self.write_sequenced(false, f)?;
+        Ok((written.result, written.sync))
+    }
+
+    /// [`Shard::write_deferred`] that also answers the operations it
+    /// sequenced when `keep_ops` (a primary with replicas to send them to).
+    pub fn write_sequenced<R>(
+        &self,
+        keep_ops: bool,
+        f: impl FnOnce(&mut WriteBatch) -> Result<R>,
+    ) -> Result<Written<R>> {
         let mut st = self.lock();
         let (result, staged) = {
             let mut batch = WriteBatch {
@@ -198,7 +217,11 @@ impl Shard {
             (r, batch.staged)
         };
         if staged.is_empty() {
-            return Ok((result, None));
+            return Ok(Written {
+                result,
+                sync: None,
+                ops: Vec::new(),
+            });
         }
         // The operations reach the translog before the shard applies them:
         // a write the translog refused changes nothing.
@@ -243,10 +266,18 @@ impl Shard {
             ops.push((op, parsed, absent));
         }
         let sync = st.append_staged(written)?;
+        let mut kept = Vec::with_capacity(if keep_ops { ops.len() } else { 0 });
         for (op, parsed, absent) in ops {
+            if keep_ops {
+                kept.push(op.clone());
+            }
             st.apply_parsed(op, parsed, absent)?;
         }
-        Ok((result, self.durable.then_some(sync)))
+        Ok(Written {
+            result,
+            sync: self.durable.then_some(sync),
+            ops: kept,
+        })
     }
 
     /// Applies operations that a primary sequenced (a replica's write
@@ -258,6 +289,8 @@ impl Shard {
             return Ok(None);
         }
         let mut st = self.lock();
+        // Operations stay in this copy's translog however they arrived, so
+        // the copy's own restart replays them.
         let written = ops.len() as u64;
         for op in &ops {
             st.translog.stage(op);
@@ -267,5 +300,29 @@ impl Shard {
             st.apply(op)?;
         }
         Ok(self.durable.then_some(sync))
+    }
+}
+
+impl Shard {
+    /// The primary term this copy writes (a primary) or accepts (a replica) under.
+    pub fn primary_term(&self) -> u64 {
+        self.lock().primary_term
+    }
+
+    /// Raises the copy's primary term (never lowers it): a promoted primary
+    /// writes under its new term, and a replica refuses older ones.
+    pub fn raise_primary_term(&self, term: u64) {
+        let mut st = self.lock();
+        st.primary_term = st.primary_term.max(term);
+    }
+
+    /// The copy's local checkpoint: every operation up to it is processed.
+    pub fn local_checkpoint(&self) -> Option<u64> {
+        self.lock().processed.checkpoint()
+    }
+
+    /// The next sequence number the copy would assign.
+    pub fn max_seq_no(&self) -> Option<u64> {
+        self.lock().next_seq_no.checked_sub(1)
     }
 }

@@ -1,0 +1,385 @@
+//! Allocation: which node holds which shard copy. These are the master's
+//! decisions, written as pure functions of the cluster state that run as
+//! part of applying every committed entry, so every node computes the same
+//! routing table from the same log.
+//!
+//! The rules, after Elasticsearch's:
+//!
+//! * a copy on a node that left becomes unassigned; a replica's copy also
+//!   leaves the in-sync set (the primary writes on without it), and waits
+//!   for its node to come back for the table's
+//!   `unassigned.node_left.delayed_timeout` (the master ends the wait with
+//!   [`Command::EndDelay`]), so a restart does not copy every shard anew;
+//! * a primary without a node is replaced by an in-sync started replica,
+//!   under the next primary term; with no such replica it waits for the
+//!   node that has its data;
+//! * a new shard's primary goes to the node with the fewest copies, and is
+//!   started at once (it is empty);
+//! * a replica goes only where no copy of its shard is, once its primary
+//!   is started, preferring the node that last held it and then the node
+//!   with the fewest copies; it initializes (recovers from the primary)
+//!   until a [`Command::ShardStarted`] marks it started and in sync. A node
+//!   recovers at most [`CONCURRENT_RECOVERIES`] copies at once.
+//!
+//! [`Command::ShardStarted`]: super::Command::ShardStarted
+//! [`Command::EndDelay`]: super::Command::EndDelay
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::state::{ClusterState, CopyState, MemberId, ShardCopies, ShardCopy};
+
+/// Copies a node recovers at once (Elasticsearch's
+/// `cluster.routing.allocation.node_concurrent_recoveries`).
+pub const CONCURRENT_RECOVERIES: usize = 2;
+
+impl ClusterState {
+    /// Brings the routing table in line with the catalog and the members
+    /// (see the module notes).
+    pub fn allocate(&mut self) {
+        let members: BTreeSet<MemberId> = self.members.keys().copied().collect();
+        self.follow_catalog(members.len().max(1));
+        let delays: BTreeMap<String, bool> = self
+            .catalog
+            .tables()
+            .map(|t| (t.uuid.clone(), !t.delayed_timeout().is_zero()))
+            .collect();
+        for (uuid, shards) in self.routing.tables.iter_mut() {
+            let delay = delays.get(uuid).copied().unwrap_or(false);
+            for shard in shards {
+                release_departed(shard, &members, delay);
+                promote(shard, delay);
+            }
+        }
+        let mut load = Load::of(self.routing.tables.values().flatten(), &members);
+        let mut next = self.routing.next_allocation;
+        let mut allocation_id = || {
+            next += 1;
+            format!("a{next}")
+        };
+        for shard in self.routing.tables.values_mut().flatten() {
+            place_primary(shard, &members, &mut load, &mut allocation_id);
+        }
+        for shard in self.routing.tables.values_mut().flatten() {
+            place_replicas(shard, &members, &mut load, &mut allocation_id);
+        }
+        self.routing.next_allocation = next;
+    }
+
+    /// New tables get their shards, dropped tables lose them, and each
+    /// shard gets as many copies as its table wants with `nodes` nodes.
+    fn follow_catalog(&mut self, nodes: usize) {
+        let tables: BTreeMap<&str, _> = self
+            .catalog
+            .tables()
+            .map(|t| (t.uuid.as_str(), t))
+            .collect();
+        self.routing
+            .tables
+            .retain(|uuid, _| tables.contains_key(uuid.as_str()));
+        for (uuid, table) in &tables {
+            let shards = self.routing.tables.entry(uuid.to_string()).or_default();
+            shards.truncate(table.num_shards as usize);
+            while shards.len() < table.num_shards as usize {
+                shards.push(ShardCopies {
+                    primary_term: 1,
+                    copies: vec![unassigned(true)],
+                    in_sync: BTreeSet::new(),
+                });
+            }
+            let wanted = 1 + table.replicas_wanted(nodes) as usize;
+            for shard in shards.iter_mut() {
+                while shard.copies.len() > wanted {
+                    drop_least_useful_replica(shard);
+                }
+                while shard.copies.len() < wanted {
+                    shard.copies.push(unassigned(false));
+                }
+            }
+        }
+    }
+
+    /// Marks an initializing copy started and in sync.
+    pub(super) fn start_copy(&mut self, uuid: &str, shard: u32, allocation_id: &str) -> bool {
+        let Some(shard) = self.shard_mut(uuid, shard) else {
+            return false;
+        };
+        let Some(copy) = shard.copies.iter_mut().find(|c| {
+            c.allocation_id.as_deref() == Some(allocation_id) && c.state == CopyState::Initializing
+        }) else {
+            return false;
+        };
+        copy.state = CopyState::Started;
+        shard.in_sync.insert(allocation_id.to_string());
+        true
+    }
+
+    /// Takes a failed copy off its node. A failed primary keeps its claim
+    /// to its node (it is allocated there again unless a replica takes
+    /// over); a failed replica leaves the in-sync set and starts afresh.
+    pub(super) fn fail_copy(
+        &mut self,
+        uuid: &str,
+        shard: u32,
+        allocation_id: &str,
+        reason: &str,
+    ) -> bool {
+        let Some(shard) = self.shard_mut(uuid, shard) else {
+            return false;
+        };
+        let Some(copy) = shard
+            .copies
+            .iter_mut()
+            .find(|c| c.allocation_id.as_deref() == Some(allocation_id) && c.node.is_some())
+        else {
+            return false;
+        };
+        tracing::debug!(allocation_id, reason, "shard copy failed");
+        if copy.primary {
+            copy.last_node = copy.node.take();
+            copy.state = CopyState::Unassigned;
+        } else {
+            *copy = unassigned(false);
+            shard.in_sync.remove(allocation_id);
+        }
+        true
+    }
+
+    /// Lets the delayed replicas of a shard whose `node` left go elsewhere.
+    pub(super) fn end_delay(&mut self, uuid: &str, shard: u32, node: MemberId) -> bool {
+        let Some(shard) = self.shard_mut(uuid, shard) else {
+            return false;
+        };
+        let mut changed = false;
+        for c in &mut shard.copies {
+            if c.delayed && c.last_node == Some(node) && c.node.is_none() {
+                c.delayed = false;
+                changed = true;
+            }
+        }
+        changed
+    }
+
+    /// The delayed replicas: (table uuid, shard, the node they wait for).
+    pub fn delayed_copies(&self) -> Vec<(String, u32, MemberId)> {
+        let mut out = Vec::new();
+        for (uuid, shards) in &self.routing.tables {
+            for (i, shard) in shards.iter().enumerate() {
+                for c in &shard.copies {
+                    if let (true, None, Some(last)) = (c.delayed, c.node, c.last_node) {
+                        out.push((uuid.clone(), i as u32, last));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn shard_mut(&mut self, uuid: &str, shard: u32) -> Option<&mut ShardCopies> {
+        self.routing.tables.get_mut(uuid)?.get_mut(shard as usize)
+    }
+}
+
+/// Copies and recoveries per member.
+struct Load(BTreeMap<MemberId, (usize, usize)>);
+
+impl Load {
+    fn of<'a>(shards: impl Iterator<Item = &'a ShardCopies>, members: &BTreeSet<MemberId>) -> Load {
+        let mut load: BTreeMap<MemberId, (usize, usize)> =
+            members.iter().map(|m| (*m, (0, 0))).collect();
+        for c in shards.flat_map(|s| &s.copies) {
+            if let Some(l) = c.node.and_then(|n| load.get_mut(&n)) {
+                l.0 += 1;
+                l.1 += usize::from(c.state == CopyState::Initializing);
+            }
+        }
+        Load(load)
+    }
+
+    /// The member with the fewest copies among those `eligible` allows.
+    fn least_loaded(&self, eligible: impl Fn(MemberId, usize) -> bool) -> Option<MemberId> {
+        self.0
+            .iter()
+            .filter(|(id, (_, recovering))| eligible(**id, *recovering))
+            .min_by_key(|(id, (copies, _))| (*copies, **id))
+            .map(|(id, _)| *id)
+    }
+
+    fn add(&mut self, node: MemberId, recovering: bool) {
+        let l = self.0.entry(node).or_default();
+        l.0 += 1;
+        l.1 += usize::from(recovering);
+    }
+}
+
+/// Copies on nodes that left become unassigned; replicas wait for their
+/// node when the table `delay`s allocation.
+fn release_departed(shard: &mut ShardCopies, members: &BTreeSet<MemberId>, delay: bool) {
+    for copy in &mut shard.copies {
+        let Some(node) = copy.node.filter(|n| !members.contains(n)) else {
+            continue;
+        };
+        if copy.primary {
+            copy.node = None;
+            copy.last_node = Some(node);
+            copy.state = CopyState::Unassigned;
+        } else {
+            if let Some(id) = &copy.allocation_id {
+                shard.in_sync.remove(id);
+            }
+            *copy = ShardCopy {
+                last_node: Some(node),
+                delayed: delay,
+                ..unassigned(false)
+            };
+        }
+    }
+}
+
+/// Replaces a primary without a node by an in-sync started replica, under
+/// the next primary term. The old primary becomes an unassigned replica
+/// (waiting for its node when the table `delay`s allocation).
+fn promote(shard: &mut ShardCopies, delay: bool) {
+    let Some(p) = shard.copies.iter().position(|c| c.primary) else {
+        return;
+    };
+    if shard.copies[p].node.is_some() {
+        return;
+    }
+    let in_sync = &shard.in_sync;
+    let Some(r) = shard.copies.iter().position(|c| {
+        !c.primary
+            && c.state == CopyState::Started
+            && c.node.is_some()
+            && c.allocation_id
+                .as_ref()
+                .is_some_and(|a| in_sync.contains(a))
+    }) else {
+        return;
+    };
+    if let Some(old) = shard.copies[p].allocation_id.take() {
+        shard.in_sync.remove(&old);
+    }
+    shard.copies[p].primary = false;
+    shard.copies[p].delayed = delay;
+    shard.copies[r].primary = true;
+    shard.primary_term += 1;
+    // The primary is listed first.
+    shard.copies.sort_by_key(|c| !c.primary);
+}
+
+/// Gives an unassigned primary a node: the one with its data, or for a new
+/// shard the least loaded.
+fn place_primary(
+    shard: &mut ShardCopies,
+    members: &BTreeSet<MemberId>,
+    load: &mut Load,
+    allocation_id: &mut impl FnMut() -> String,
+) {
+    let Some(primary) = shard.copies.iter_mut().find(|c| c.primary) else {
+        return;
+    };
+    if primary.node.is_some() {
+        return;
+    }
+    let node = match primary.last_node {
+        // Its data is on the node that had it: wait for that node.
+        Some(last) if members.contains(&last) => last,
+        Some(_) => return,
+        None => match load.least_loaded(|_, _| true) {
+            Some(node) => node,
+            None => return,
+        },
+    };
+    if primary.allocation_id.is_some() {
+        // The same data under a new term: its node may have missed nothing,
+        // but a primary that comes back is a new primary.
+        shard.primary_term += 1;
+    } else {
+        let id = allocation_id();
+        shard.in_sync.insert(id.clone());
+        primary.allocation_id = Some(id);
+    }
+    primary.node = Some(node);
+    primary.last_node = None;
+    primary.state = CopyState::Started;
+    load.add(node, false);
+}
+
+/// Gives unassigned replicas of a shard with a started primary a node that
+/// holds no copy of the shard and is not recovering too many already.
+fn place_replicas(
+    shard: &mut ShardCopies,
+    members: &BTreeSet<MemberId>,
+    load: &mut Load,
+    allocation_id: &mut impl FnMut() -> String,
+) {
+    if !shard
+        .primary()
+        .is_some_and(|p| p.state == CopyState::Started)
+    {
+        return;
+    }
+    for i in 0..shard.copies.len() {
+        if shard.copies[i].node.is_some() {
+            continue;
+        }
+        let taken: BTreeSet<MemberId> = shard.copies.iter().filter_map(|c| c.node).collect();
+        let eligible = |node: MemberId, recovering: usize| {
+            !taken.contains(&node) && recovering < CONCURRENT_RECOVERIES
+        };
+        let recovering_on = |n: MemberId| load.0.get(&n).map_or(usize::MAX, |l| l.1);
+        let node = match shard.copies[i].last_node {
+            Some(last) if members.contains(&last) && eligible(last, recovering_on(last)) => {
+                Some(last)
+            }
+            // Waiting for its node to come back.
+            _ if shard.copies[i].delayed => None,
+            _ => load.least_loaded(eligible),
+        };
+        let Some(node) = node else { continue };
+        shard.copies[i] = ShardCopy {
+            primary: false,
+            node: Some(node),
+            state: CopyState::Initializing,
+            allocation_id: Some(allocation_id()),
+            last_node: None,
+            delayed: false,
+        };
+        load.add(node, true);
+    }
+}
+
+/// Drops the replica whose loss costs least: unassigned before
+/// initializing before started.
+fn drop_least_useful_replica(shard: &mut ShardCopies) {
+    let rank = |c: &ShardCopy| match c.state {
+        CopyState::Unassigned => 0,
+        CopyState::Initializing => 1,
+        CopyState::Started | CopyState::Relocating => 2,
+    };
+    let Some(i) = shard
+        .copies
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| !c.primary)
+        .min_by_key(|(i, c)| (rank(c), std::cmp::Reverse(*i)))
+        .map(|(i, _)| i)
+    else {
+        return;
+    };
+    let copy = shard.copies.remove(i);
+    if let Some(id) = copy.allocation_id {
+        shard.in_sync.remove(&id);
+    }
+}
+
+pub(super) fn unassigned(primary: bool) -> ShardCopy {
+    ShardCopy {
+        primary,
+        node: None,
+        state: CopyState::Unassigned,
+        allocation_id: None,
+        last_node: None,
+        delayed: false,
+    }
+}

@@ -1,0 +1,203 @@
+//! Peer recovery, both ends: a new copy of a shard gets its primary's
+//! segment files, then the operations the primary wrote since.
+//!
+//! The source (the primary) rolls its translog and keeps every generation
+//! from there on for the recovering copy (a *retention*), refreshes, and
+//! hands over its segments with their alive sets: they hold every operation
+//! below the roll point and maybe some after. The target writes them as its
+//! own commit point and opens the shard from them. Then the source starts
+//! sending new writes to the target, and reads the retained translog back:
+//! every operation since the roll point reaches the target at least once,
+//! by one way or the other, and applying by `_seq_no` makes repeats and any
+//! order harmless ([`crate::storage::seqno`]).
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::flush::{CommitPoint, CommitSegment};
+use super::open::shard_dir;
+use super::state::Shard;
+use crate::catalog::TableInfo;
+use crate::disk::Disk;
+use crate::error::{Error, Result};
+use crate::storage::translog::{Op, read_ops};
+
+/// What a primary hands a recovering copy first: its segments.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecoveryFiles {
+    pub segments: Vec<RecoveredSegment>,
+    /// Every operation below this is in the segments.
+    pub next_seq_no: u64,
+    pub primary_term: u64,
+    pub next_segment_id: u32,
+    /// The first translog generation the source keeps for this recovery.
+    pub translog_generation: u64,
+}
+
+/// One segment's files and, when some of its documents are dead, its alive set.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecoveredSegment {
+    pub id: u32,
+    pub files: Vec<(String, Vec<u8>)>,
+    pub alive: Option<Vec<u8>>,
+}
+
+impl RecoveryFiles {
+    /// The bytes the files take.
+    pub fn size(&self) -> u64 {
+        self.segments
+            .iter()
+            .flat_map(|s| {
+                s.files
+                    .iter()
+                    .map(|(_, b)| b.len())
+                    .chain(s.alive.iter().map(Vec::len))
+            })
+            .map(|n| n as u64)
+            .sum()
+    }
+}
+
+impl Shard {
+    /// The source's first step: keeps the translog from here on for
+    /// `allocation_id` and answers the segments (see the module notes).
+    pub async fn recovery_files(&self, allocation_id: &str) -> Result<RecoveryFiles> {
+        let _m = self.merge_lock.lock().await;
+        let _r = self.refresh_lock.lock().await;
+        let (translog_generation, next_seq_no) = {
+            let mut st = self.lock();
+            st.translog.roll()?;
+            let generation = st.translog.generation();
+            st.retained.insert(allocation_id.to_string(), generation);
+            (generation, st.next_seq_no)
+        };
+        let captured = match self.refresh_inner().await {
+            Ok(_) => {
+                let st = self.lock();
+                let segments: Vec<_> = st
+                    .segments
+                    .iter()
+                    .map(|(id, slot)| (*id, slot.segment.clone(), slot.published.clone()))
+                    .collect();
+                Ok((segments, st.primary_term, st.next_segment_id))
+            }
+            Err(e) => Err(e),
+        };
+        let (segments, primary_term, next_segment_id) = match captured {
+            Ok(c) => c,
+            Err(e) => {
+                self.release_retention(allocation_id);
+                return Err(e);
+            }
+        };
+        let mut out = Vec::with_capacity(segments.len());
+        for (id, segment, alive) in segments {
+            if alive.num_alive() == 0 {
+                continue;
+            }
+            let files = segment
+                .files()?
+                .into_iter()
+                .map(|(name, bytes)| (name, bytes.as_slice().to_vec()))
+                .collect();
+            out.push(RecoveredSegment {
+                id,
+                files,
+                alive: (!alive.all_alive()).then(|| alive.to_bytes()),
+            });
+        }
+        Ok(RecoveryFiles {
+            segments: out,
+            next_seq_no,
+            primary_term,
+            next_segment_id,
+            translog_generation,
+        })
+    }
+
+    /// The source's second step, once new writes also go to the target:
+    /// the operations logged since the first step. Ends the retention.
+    pub fn recovery_ops(&self, allocation_id: &str) -> Result<Vec<Op>> {
+        let from = {
+            let mut st = self.lock();
+            // Operations written before new writes went to the target are
+            // all in the log once it is synced.
+            st.translog.sync()?;
+            st.retained.get(allocation_id).copied()
+        };
+        let Some(from) = from else {
+            return Err(Error::internal(format!(
+                "no recovery of {allocation_id} is in progress on {}",
+                self.dir
+            )));
+        };
+        let result = read_ops(self.disk.as_ref(), &self.dir, from).map(|(ops, _)| ops);
+        self.release_retention(allocation_id);
+        result
+    }
+
+    /// Stops keeping the translog for a recovery (done, or abandoned).
+    pub fn release_retention(&self, allocation_id: &str) {
+        self.lock().retained.remove(allocation_id);
+    }
+
+    /// Stops keeping the translog for recoveries `keep` no longer names.
+    pub fn retain_only(&self, keep: impl Fn(&str) -> bool) {
+        self.lock().retained.retain(|id, _| keep(id));
+    }
+
+    /// The first translog generation a flush must keep.
+    pub(super) fn retained_from(st: &super::state::State, committed: u64) -> u64 {
+        st.retained
+            .values()
+            .copied()
+            .min()
+            .unwrap_or(committed)
+            .min(committed)
+    }
+
+    /// The target's first step: replaces whatever the shard's directory
+    /// holds with the source's segments as a commit point, and opens the
+    /// shard from them.
+    pub fn open_recovered(
+        table: Arc<TableInfo>,
+        shard_id: u32,
+        disk: Arc<dyn Disk>,
+        durable: bool,
+        files: RecoveryFiles,
+    ) -> Result<Shard> {
+        let dir = shard_dir(&table.uuid, shard_id);
+        disk.remove_dir(&dir)?;
+        let mut point = CommitPoint {
+            segments: Vec::with_capacity(files.segments.len()),
+            next_seq_no: files.next_seq_no,
+            primary_term: files.primary_term,
+            translog_generation: 1,
+            next_segment_id: files.next_segment_id,
+        };
+        for segment in files.segments {
+            let mut names = Vec::with_capacity(segment.files.len());
+            for (name, bytes) in &segment.files {
+                if name.contains('/') || name.starts_with('.') {
+                    return Err(Error::Io(format!(
+                        "recovery of {dir} sent a file named {name:?}"
+                    )));
+                }
+                disk.write_atomic(&format!("{dir}/seg-{}/{name}", segment.id), bytes)?;
+                names.push(name.clone());
+            }
+            if let Some(alive) = &segment.alive {
+                disk.write_atomic(&format!("{dir}/seg-{}.alive", segment.id), alive)?;
+            }
+            point.segments.push(CommitSegment {
+                id: segment.id,
+                files: names,
+                has_deletes: segment.alive.is_some(),
+            });
+        }
+        let bytes = serde_json::to_vec_pretty(&point).map_err(Error::internal)?;
+        disk.write_atomic(&format!("{dir}/commit.json"), &bytes)?;
+        Shard::open(table, shard_id, disk, durable)
+    }
+}

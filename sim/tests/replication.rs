@@ -1,0 +1,146 @@
+//! Replicated shards under madsim: replicas allocated beside the primaries,
+//! writes reaching every copy, and a cluster that loses a node promoting
+//! replicas and re-creating the missing copies until it is GREEN again.
+#![cfg(madsim)]
+
+use std::time::Duration;
+
+use shoal_engine::types::Value;
+use shoal_sim::SimCluster;
+
+fn count(r: &shoal_engine::node::QueryResult) -> i64 {
+    match &r.rows[0][0] {
+        Value::Int(n) => *n,
+        other => panic!("not a count: {other:?}"),
+    }
+}
+
+async fn insert_rows(c: &SimCluster, nodes: &[&str], from: i64, to: i64) {
+    for (k, start) in (from..to).step_by(10).enumerate() {
+        let node = nodes[k % nodes.len()];
+        let values: Vec<String> = (start..(start + 10).min(to))
+            .map(|i| format!("({i}, {i})"))
+            .collect();
+        let sql = format!("INSERT INTO t (id, v) VALUES {}", values.join(", "));
+        let r = c.execute(node, &sql, vec![]).await.unwrap();
+        assert_eq!(r.rowcount, values.len() as i64, "insert through {node}");
+    }
+}
+
+async fn assert_counts(c: &SimCluster, nodes: &[&str], expected: i64) {
+    c.execute(nodes[0], "REFRESH TABLE t", vec![])
+        .await
+        .unwrap();
+    for n in nodes {
+        let r = c
+            .execute(n, "SELECT count(*), sum(v) FROM t", vec![])
+            .await
+            .unwrap();
+        assert_eq!(count(&r), expected, "count on {n}");
+        assert_eq!(r.rows[0][1], Value::Int((0..expected).sum()), "sum on {n}");
+    }
+    // Every copy of every shard holds the same documents.
+    let docs = c.check_copies_agree(nodes[0], "t").unwrap();
+    assert_eq!(docs as i64, expected);
+}
+
+#[madsim::test]
+async fn replicas_spread_and_a_lost_node_is_replaced_without_an_operator() {
+    let c = SimCluster::form(3).await;
+    c.execute(
+        "n1",
+        "CREATE TABLE t (id INT PRIMARY KEY, v INT) CLUSTERED INTO 6 SHARDS \
+         WITH (number_of_replicas = 1)",
+        vec![],
+    )
+    .await
+    .unwrap();
+    c.wait_health("n1", "GREEN", Duration::from_secs(30)).await;
+    // Six primaries and six replicas: four copies on every node, never a
+    // primary and its replica on one node.
+    let map = c.shard_map("n2");
+    for n in ["n1", "n2", "n3"] {
+        let copies = &map[n];
+        assert_eq!(copies.len(), 4, "copies on {n}: {map:?}");
+        let shards: std::collections::BTreeSet<u32> = copies.iter().map(|c| c.1).collect();
+        assert_eq!(shards.len(), 4, "two copies of one shard on {n}: {map:?}");
+    }
+
+    insert_rows(&c, &["n1", "n2", "n3"], 0, 300).await;
+    assert_counts(&c, &["n1", "n2", "n3"], 300).await;
+
+    // The node with primaries dies (not the master, whose loss the
+    // partition tests cover).
+    let master = c.masters()[0].1.clone().unwrap();
+    let victim = ["n1", "n2", "n3"]
+        .into_iter()
+        .find(|n| *n != master)
+        .unwrap();
+    let survivors: Vec<&str> = ["n1", "n2", "n3"]
+        .into_iter()
+        .filter(|n| *n != victim)
+        .collect();
+    c.kill(victim);
+    c.wait_health(survivors[0], "YELLOW", Duration::from_secs(30))
+        .await;
+    // Its primaries' replicas were promoted: every row still answers.
+    assert_counts(&c, &survivors, 300).await;
+    // Writes go on. The missing replicas wait a minute for the node
+    // (`unassigned.node_left.delayed_timeout`), then are re-created.
+    insert_rows(&c, &survivors, 300, 400).await;
+    madsim::time::sleep(Duration::from_secs(30)).await;
+    assert_eq!(c.health(survivors[0]).await.unwrap(), "YELLOW");
+    c.wait_health(survivors[0], "GREEN", Duration::from_secs(120))
+        .await;
+    let map = c.shard_map(survivors[0]);
+    for n in &survivors {
+        assert_eq!(map[*n].len(), 6, "copies on {n}: {map:?}");
+    }
+    assert_counts(&c, &survivors, 400).await;
+
+    // The node comes back and rejoins.
+    c.restart(victim).await;
+    c.wait_member(victim).await;
+    c.wait_health(victim, "GREEN", Duration::from_secs(60))
+        .await;
+    assert_counts(&c, &["n1", "n2", "n3"], 400).await;
+}
+
+#[madsim::test]
+async fn a_node_back_within_the_delay_gets_its_copies_again() {
+    let c = SimCluster::form(3).await;
+    c.execute(
+        "n1",
+        "CREATE TABLE t (id INT PRIMARY KEY, v INT) CLUSTERED INTO 6 SHARDS \
+         WITH (number_of_replicas = 1)",
+        vec![],
+    )
+    .await
+    .unwrap();
+    c.wait_health("n1", "GREEN", Duration::from_secs(30)).await;
+    insert_rows(&c, &["n1", "n2", "n3"], 0, 200).await;
+    let master = c.masters()[0].1.clone().unwrap();
+    let victim = ["n1", "n2", "n3"]
+        .into_iter()
+        .find(|n| *n != master)
+        .unwrap();
+    let survivors: Vec<&str> = ["n1", "n2", "n3"]
+        .into_iter()
+        .filter(|n| *n != victim)
+        .collect();
+    c.kill(victim);
+    c.wait_health(survivors[0], "YELLOW", Duration::from_secs(30))
+        .await;
+    // Written while the node is away: it must catch up on them.
+    insert_rows(&c, &survivors, 200, 300).await;
+    c.restart(victim).await;
+    c.wait_member(victim).await;
+    c.wait_health(survivors[0], "GREEN", Duration::from_secs(30))
+        .await;
+    // Well within the minute: its replicas came back to it, nowhere else.
+    let map = c.shard_map(survivors[0]);
+    for n in ["n1", "n2", "n3"] {
+        assert_eq!(map[n].len(), 4, "copies on {n}: {map:?}");
+    }
+    assert_counts(&c, &["n1", "n2", "n3"], 300).await;
+}
