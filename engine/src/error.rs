@@ -68,6 +68,10 @@ pub enum Error {
     /// A shard cannot serve the request (5002).
     #[error("ShardsUnavailableException[{0}]")]
     ShardsUnavailable(String),
+    /// A shard copy refused operations from a primary of an older term than
+    /// it knows: the sender is no longer the primary (5002).
+    #[error("IllegalIndexShardStateException[{0}]")]
+    StalePrimary(String),
     /// The cluster refuses the operation: no master, so writes and schema
     /// changes are blocked (5031).
     #[error("ClusterBlockException[{0}]")]
@@ -105,7 +109,7 @@ impl Error {
             Error::DuplicateKey => 4091,
             Error::VersionConflict(_) => 4092,
             Error::RelationExists(_) => 4093,
-            Error::ShardsUnavailable(_) => 5002,
+            Error::ShardsUnavailable(_) | Error::StalePrimary(_) => 5002,
             Error::Killed(_) => 5005,
             Error::ClusterBlock(_) => 5031,
             Error::Io(_) | Error::Internal(_) | Error::CircuitBreaking(_) => 5000,

@@ -63,64 +63,7 @@ impl SimCluster {
     }
 
     async fn boot(n: usize, clustered: bool) -> SimCluster {
-        let handle = Handle::current();
-        let mut nodes = Vec::with_capacity(n);
-        for i in 1..=n {
-            let name = format!("n{i}");
-            let disk = MemDisk::new();
-            let engine: EngineSlot = Arc::new(Mutex::new(None));
-            let node_handle = {
-                let disk = disk.clone();
-                let engine = engine.clone();
-                let name = name.clone();
-                handle
-                    .create_node()
-                    .name(&name)
-                    .ip(IpAddr::V4(Ipv4Addr::new(10, 0, 0, i as u8)))
-                    .init(move || {
-                        let disk = disk.clone();
-                        let engine = engine.clone();
-                        let name = name.clone();
-                        async move {
-                            let config = NodeConfig {
-                                node_name: name.clone(),
-                                cluster_name: "sim".into(),
-                                durable: true,
-                                http_address: None,
-                                // Requests cross the codec, as between nodes.
-                                wire_check: true,
-                                cluster: clustered.then(|| ClusterConfig {
-                                    transport: SimCluster::transport_of(i),
-                                    seed_hosts: (1..=n).map(SimCluster::transport_of).collect(),
-                                    initial_master_nodes: (1..=n.min(3))
-                                        .map(|i| format!("n{i}"))
-                                        .collect(),
-                                }),
-                                ..NodeConfig::default()
-                            };
-                            let d: Arc<dyn Disk> = Arc::new(disk);
-                            let node = match Node::open(config, d) {
-                                Ok(node) => node,
-                                Err(e) => panic!("node {name} failed to open: {e}"),
-                            };
-                            if let Err(e) = node.start_cluster().await {
-                                panic!("node {name} failed to start its cluster member: {e}");
-                            }
-                            node.start();
-                            *lock(&engine) = Some(node);
-                            // The node lives as long as this task: park it.
-                            std::future::pending::<()>().await;
-                        }
-                    })
-                    .build()
-            };
-            nodes.push(SimNode {
-                name,
-                disk,
-                handle: node_handle,
-                engine,
-            });
-        }
+        let nodes = (1..=n).map(|i| Self::spawn_node(i, n, clustered)).collect();
         let cluster = SimCluster {
             cluster_name: "sim".into(),
             nodes,
@@ -129,6 +72,78 @@ impl SimCluster {
             cluster.wait_up(&node.name).await;
         }
         cluster
+    }
+
+    /// Starts a new node that joins the formed cluster through its seed
+    /// hosts (every node so far and itself); answers its name once it is a
+    /// member.
+    pub async fn add_node(&mut self) -> String {
+        let i = self.nodes.len() + 1;
+        let node = Self::spawn_node(i, i, true);
+        let name = node.name.clone();
+        self.nodes.push(node);
+        self.wait_up(&name).await;
+        self.wait_member(&name).await;
+        name
+    }
+
+    /// Creates simulated node `i` (named `n{i}`, at `10.0.0.{i}`) with
+    /// seeds `1..=seeds`; the first three nodes are the initial masters.
+    fn spawn_node(i: usize, seeds: usize, clustered: bool) -> SimNode {
+        let name = format!("n{i}");
+        let disk = MemDisk::new();
+        let engine: EngineSlot = Arc::new(Mutex::new(None));
+        let handle = {
+            let disk = disk.clone();
+            let engine = engine.clone();
+            let name = name.clone();
+            Handle::current()
+                .create_node()
+                .name(&name)
+                .ip(IpAddr::V4(Ipv4Addr::new(10, 0, 0, i as u8)))
+                .init(move || {
+                    let disk = disk.clone();
+                    let engine = engine.clone();
+                    let name = name.clone();
+                    async move {
+                        let config = NodeConfig {
+                            node_name: name.clone(),
+                            cluster_name: "sim".into(),
+                            durable: true,
+                            http_address: None,
+                            // Requests cross the codec, as between nodes.
+                            wire_check: true,
+                            cluster: clustered.then(|| ClusterConfig {
+                                transport: SimCluster::transport_of(i),
+                                seed_hosts: (1..=seeds).map(SimCluster::transport_of).collect(),
+                                initial_master_nodes: (1..=seeds.min(3))
+                                    .map(|i| format!("n{i}"))
+                                    .collect(),
+                            }),
+                            ..NodeConfig::default()
+                        };
+                        let d: Arc<dyn Disk> = Arc::new(disk);
+                        let node = match Node::open(config, d) {
+                            Ok(node) => node,
+                            Err(e) => panic!("node {name} failed to open: {e}"),
+                        };
+                        if let Err(e) = node.start_cluster().await {
+                            panic!("node {name} failed to start its cluster member: {e}");
+                        }
+                        node.start();
+                        *lock(&engine) = Some(node);
+                        // The node lives as long as this task: park it.
+                        std::future::pending::<()>().await;
+                    }
+                })
+                .build()
+        };
+        SimNode {
+            name,
+            disk,
+            handle,
+            engine,
+        }
     }
 
     fn node(&self, name: &str) -> &SimNode {

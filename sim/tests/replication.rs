@@ -144,3 +144,131 @@ async fn a_node_back_within_the_delay_gets_its_copies_again() {
     }
     assert_counts(&c, &["n1", "n2", "n3"], 300).await;
 }
+
+/// Inserts one row per statement through `node`, ids `from, from + step,
+/// ...` below `to`, for as long as `until` allows; answers the ids the
+/// cluster acknowledged.
+async fn write_until(
+    c: &SimCluster,
+    node: &str,
+    ids: impl Iterator<Item = i64>,
+    until: madsim::time::Instant,
+) -> Vec<i64> {
+    let mut acknowledged = Vec::new();
+    for id in ids {
+        if madsim::time::Instant::now() >= until {
+            break;
+        }
+        let sql = format!("INSERT INTO t (id, v) VALUES ({id}, {id})");
+        if c.execute(node, &sql, vec![]).await.is_ok() {
+            acknowledged.push(id);
+        } else {
+            madsim::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    acknowledged
+}
+
+#[madsim::test]
+async fn no_acknowledged_write_is_lost_when_the_master_dies_under_writes() {
+    let c = SimCluster::form(3).await;
+    c.execute(
+        "n1",
+        "CREATE TABLE t (id INT PRIMARY KEY, v INT) CLUSTERED INTO 4 SHARDS \
+         WITH (number_of_replicas = 1, \"unassigned.node_left.delayed_timeout\" = '5s')",
+        vec![],
+    )
+    .await
+    .unwrap();
+    c.wait_health("n1", "GREEN", Duration::from_secs(30)).await;
+    let master = c.masters()[0].1.clone().unwrap();
+    let until = madsim::time::Instant::now() + Duration::from_secs(8);
+    let writers = futures::future::join_all(
+        ["n1", "n2", "n3"]
+            .into_iter()
+            .enumerate()
+            .map(|(k, n)| write_until(&c, n, (k as i64..).step_by(3), until)),
+    );
+    let killer = async {
+        madsim::time::sleep(Duration::from_secs(2)).await;
+        c.kill(&master);
+    };
+    let (acknowledged, ()) = futures::future::join(writers, killer).await;
+    let acknowledged: Vec<i64> = acknowledged.into_iter().flatten().collect();
+    let survivors: Vec<&str> = ["n1", "n2", "n3"]
+        .into_iter()
+        .filter(|n| *n != master)
+        .collect();
+    assert!(
+        acknowledged.len() > 50,
+        "too few writes got through: {}",
+        acknowledged.len()
+    );
+    c.wait_health(survivors[0], "GREEN", Duration::from_secs(60))
+        .await;
+    c.execute(survivors[0], "REFRESH TABLE t", vec![])
+        .await
+        .unwrap();
+    let r = c
+        .execute(
+            survivors[1],
+            "SELECT id FROM t ORDER BY id LIMIT 100000",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let present: std::collections::BTreeSet<i64> = r
+        .rows
+        .iter()
+        .map(|row| match row[0] {
+            Value::Int(i) => i,
+            ref other => panic!("not an id: {other:?}"),
+        })
+        .collect();
+    let lost: Vec<i64> = acknowledged
+        .iter()
+        .copied()
+        .filter(|id| !present.contains(id))
+        .collect();
+    assert!(lost.is_empty(), "acknowledged writes lost: {lost:?}");
+    c.check_copies_agree(survivors[0], "t").unwrap();
+}
+
+#[madsim::test]
+async fn nodes_that_join_receive_copies_while_writes_go_on() {
+    let mut c = SimCluster::form(3).await;
+    c.execute(
+        "n1",
+        "CREATE TABLE t (id INT PRIMARY KEY, v INT) CLUSTERED INTO 6 SHARDS \
+         WITH (number_of_replicas = 1)",
+        vec![],
+    )
+    .await
+    .unwrap();
+    c.wait_health("n1", "GREEN", Duration::from_secs(30)).await;
+    insert_rows(&c, &["n1", "n2", "n3"], 0, 300).await;
+    let n4 = c.add_node().await;
+    // Writes go on while copies move to the new node.
+    insert_rows(&c, &["n1", &n4], 300, 400).await;
+    let n5 = c.add_node().await;
+    insert_rows(&c, &[&n5, "n2"], 400, 500).await;
+    // Balanced: 12 copies over 5 nodes, two or three each, and no
+    // relocation left.
+    let mut balanced = false;
+    for _ in 0..600 {
+        let map = c.shard_map("n1");
+        let counts: Vec<usize> = ["n1", "n2", "n3", "n4", "n5"]
+            .iter()
+            .map(|n| map.get(*n).map_or(0, Vec::len))
+            .collect();
+        let moving = map.values().flatten().any(|copy| copy.3 != "Started");
+        if !moving && counts.iter().all(|n| (2..=3).contains(n)) {
+            balanced = true;
+            break;
+        }
+        madsim::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(balanced, "not balanced: {:?}", c.shard_map("n1"));
+    assert_eq!(c.health("n1").await.unwrap(), "GREEN");
+    assert_counts(&c, &["n1", "n2", "n3", "n4", "n5"], 500).await;
+}

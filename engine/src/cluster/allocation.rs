@@ -19,7 +19,13 @@
 //!   is started, preferring the node that last held it and then the node
 //!   with the fewest copies; it initializes (recovers from the primary)
 //!   until a [`Command::ShardStarted`] marks it started and in sync. A node
-//!   recovers at most [`CONCURRENT_RECOVERIES`] copies at once.
+//!   recovers at most [`CONCURRENT_RECOVERIES`] copies at once;
+//! * once every copy is assigned and none recovers, copies are balanced:
+//!   while the node with the most copies has two more than the one with
+//!   the fewest, a started replica moves from one to the other (the old
+//!   copy RELOCATING, the new one INITIALIZING, the old one dropped once
+//!   the new one started), at most [`CONCURRENT_RELOCATIONS`] at once.
+//!   Primaries do not move (a primary hand-off is not built).
 //!
 //! [`Command::ShardStarted`]: super::Command::ShardStarted
 //! [`Command::EndDelay`]: super::Command::EndDelay
@@ -31,6 +37,9 @@ use super::state::{ClusterState, CopyState, MemberId, ShardCopies, ShardCopy};
 /// Copies a node recovers at once (Elasticsearch's
 /// `cluster.routing.allocation.node_concurrent_recoveries`).
 pub const CONCURRENT_RECOVERIES: usize = 2;
+/// Relocations the cluster runs at once (Elasticsearch's
+/// `cluster.routing.allocation.cluster_concurrent_rebalance`).
+pub const CONCURRENT_RELOCATIONS: usize = 2;
 
 impl ClusterState {
     /// Brings the routing table in line with the catalog and the members
@@ -62,6 +71,7 @@ impl ClusterState {
         for shard in self.routing.tables.values_mut().flatten() {
             place_replicas(shard, &members, &mut load, &mut allocation_id);
         }
+        rebalance(self, &members, &mut allocation_id);
         self.routing.next_allocation = next;
     }
 
@@ -88,7 +98,17 @@ impl ClusterState {
             }
             let wanted = 1 + table.replicas_wanted(nodes) as usize;
             for shard in shards.iter_mut() {
-                while shard.copies.len() > wanted {
+                if shard.copies.len() > wanted + relocations(shard) {
+                    // Fewer copies wanted: relocations are called off first.
+                    while let Some(i) = shard
+                        .copies
+                        .iter()
+                        .position(ShardCopy::is_relocation_target)
+                    {
+                        cancel_relocation(shard, i);
+                    }
+                }
+                while shard.copies.len() > wanted + relocations(shard) {
                     drop_least_useful_replica(shard);
                 }
                 while shard.copies.len() < wanted {
@@ -109,6 +129,18 @@ impl ClusterState {
             return false;
         };
         copy.state = CopyState::Started;
+        // A relocation is done: the old copy goes.
+        if let Some(source) = copy.relocating_node.take()
+            && let Some(i) = shard
+                .copies
+                .iter()
+                .position(|c| c.node == Some(source) && c.state == CopyState::Relocating)
+        {
+            let old = shard.copies.remove(i);
+            if let Some(id) = old.allocation_id {
+                shard.in_sync.remove(&id);
+            }
+        }
         shard.in_sync.insert(allocation_id.to_string());
         true
     }
@@ -134,6 +166,16 @@ impl ClusterState {
             return false;
         };
         tracing::debug!(allocation_id, reason, "shard copy failed");
+        if copy.is_relocation_target() {
+            if let Some(i) = shard
+                .copies
+                .iter()
+                .position(|c| c.allocation_id.as_deref() == Some(allocation_id))
+            {
+                cancel_relocation(shard, i);
+            }
+            return true;
+        }
         if copy.primary {
             copy.last_node = copy.node.take();
             copy.state = CopyState::Unassigned;
@@ -212,8 +254,30 @@ impl Load {
 }
 
 /// Copies on nodes that left become unassigned; replicas wait for their
-/// node when the table `delay`s allocation.
+/// node when the table `delay`s allocation. A relocation with an end on a
+/// node that left is settled first: without its target it is called off;
+/// without its source the target stays, as an ordinary recovering replica.
 fn release_departed(shard: &mut ShardCopies, members: &BTreeSet<MemberId>, delay: bool) {
+    while let Some(i) = shard
+        .copies
+        .iter()
+        .position(|c| c.is_relocation_target() && c.node.is_some_and(|n| !members.contains(&n)))
+    {
+        cancel_relocation(shard, i);
+    }
+    while let Some(i) = shard.copies.iter().position(|c| {
+        c.state == CopyState::Relocating && c.node.is_some_and(|n| !members.contains(&n))
+    }) {
+        let source = shard.copies.remove(i);
+        if let Some(id) = source.allocation_id {
+            shard.in_sync.remove(&id);
+        }
+        for c in &mut shard.copies {
+            if c.is_relocation_target() && c.relocating_node == source.node {
+                c.relocating_node = None;
+            }
+        }
+    }
     for copy in &mut shard.copies {
         let Some(node) = copy.node.filter(|n| !members.contains(n)) else {
             continue;
@@ -344,9 +408,133 @@ fn place_replicas(
             allocation_id: Some(allocation_id()),
             last_node: None,
             delayed: false,
+            relocating_node: None,
         };
         load.add(node, true);
     }
+}
+
+/// The relocations under way in a shard (each adds a copy for a while).
+fn relocations(shard: &ShardCopies) -> usize {
+    shard
+        .copies
+        .iter()
+        .filter(|c| c.is_relocation_target())
+        .count()
+}
+
+/// Calls off the relocation whose new copy is `target`: it goes, and the
+/// old copy is started again.
+fn cancel_relocation(shard: &mut ShardCopies, target: usize) {
+    let copy = shard.copies.remove(target);
+    if let Some(id) = &copy.allocation_id {
+        shard.in_sync.remove(id);
+    }
+    for c in &mut shard.copies {
+        if c.state == CopyState::Relocating && c.node == copy.relocating_node {
+            c.state = CopyState::Started;
+            c.relocating_node = None;
+        }
+    }
+}
+
+/// Moves started replicas from the node with the most copies to the one
+/// with the fewest while they differ by more than one, once every copy is
+/// assigned and none recovers (see the module notes).
+fn rebalance(
+    state: &mut ClusterState,
+    members: &BTreeSet<MemberId>,
+    allocation_id: &mut impl FnMut() -> String,
+) {
+    let copies = || {
+        state
+            .routing
+            .tables
+            .values()
+            .flatten()
+            .flat_map(|s| &s.copies)
+    };
+    // Only a cluster whose copies are all assigned and recovered moves any.
+    let busy = copies().any(|c| {
+        c.node.is_none() || (c.state == CopyState::Initializing && !c.is_relocation_target())
+    });
+    if busy {
+        return;
+    }
+    let mut relocating = copies()
+        .filter(|c| c.state == CopyState::Relocating)
+        .count();
+    while relocating < CONCURRENT_RELOCATIONS {
+        let Some((uuid, n, i, from, to)) = next_move(state, members) else {
+            return;
+        };
+        let Some(shard) = state
+            .routing
+            .tables
+            .get_mut(&uuid)
+            .and_then(|s| s.get_mut(n))
+        else {
+            return;
+        };
+        shard.copies[i].state = CopyState::Relocating;
+        shard.copies[i].relocating_node = Some(to);
+        shard.copies.push(ShardCopy {
+            primary: false,
+            node: Some(to),
+            state: CopyState::Initializing,
+            allocation_id: Some(allocation_id()),
+            last_node: None,
+            delayed: false,
+            relocating_node: Some(from),
+        });
+        relocating += 1;
+    }
+}
+
+/// The next replica to move for balance: (table uuid, shard, copy index,
+/// from node, to node), if the most loaded node has two copies more than
+/// the least loaded, counting relocations under way as done.
+fn next_move(
+    state: &ClusterState,
+    members: &BTreeSet<MemberId>,
+) -> Option<(String, usize, usize, MemberId, MemberId)> {
+    let mut load: BTreeMap<MemberId, usize> = members.iter().map(|m| (*m, 0)).collect();
+    for c in state
+        .routing
+        .tables
+        .values()
+        .flatten()
+        .flat_map(|s| &s.copies)
+    {
+        if c.state == CopyState::Relocating {
+            continue;
+        }
+        if let Some(l) = c.node.and_then(|n| load.get_mut(&n)) {
+            *l += 1;
+        }
+    }
+    let mut by_load: Vec<(usize, MemberId)> = load.iter().map(|(n, l)| (*l, *n)).collect();
+    by_load.sort();
+    let &(low, to) = by_load.first()?;
+    for &(high, from) in by_load.iter().rev() {
+        if high <= low + 1 {
+            return None;
+        }
+        for (uuid, shards) in &state.routing.tables {
+            for (n, shard) in shards.iter().enumerate() {
+                if shard.copies.iter().any(|c| c.node == Some(to)) {
+                    continue;
+                }
+                let movable = shard.copies.iter().position(|c| {
+                    !c.primary && c.node == Some(from) && c.state == CopyState::Started
+                });
+                if let Some(i) = movable {
+                    return Some((uuid.clone(), n, i, from, to));
+                }
+            }
+        }
+    }
+    None
 }
 
 /// Drops the replica whose loss costs least: unassigned before
@@ -381,5 +569,6 @@ pub(super) fn unassigned(primary: bool) -> ShardCopy {
         allocation_id: None,
         last_node: None,
         delayed: false,
+        relocating_node: None,
     }
 }

@@ -103,6 +103,18 @@ pub struct ShardCopy {
     /// elsewhere.
     #[serde(default)]
     pub delayed: bool,
+    /// A relocation's other end: on the copy being moved away (RELOCATING)
+    /// the node it moves to, on the new copy (INITIALIZING) the node it
+    /// comes from.
+    #[serde(default)]
+    pub relocating_node: Option<MemberId>,
+}
+
+impl ShardCopy {
+    /// Whether this is the new copy of a relocation, not yet started.
+    pub fn is_relocation_target(&self) -> bool {
+        self.state == CopyState::Initializing && self.relocating_node.is_some()
+    }
 }
 
 /// The copies of one shard, the primary first.
@@ -309,7 +321,7 @@ mod tests {
                     shard,
                     allocation_id,
                 });
-                assert!(matches!(r, CommandResult::Applied { .. }));
+                assert!(matches!(r, CommandResult::Applied { .. }), "{r:?}");
             }
         }
     }
@@ -465,6 +477,56 @@ mod tests {
                 .filter(|c| c.state == CopyState::Unassigned)
                 .count();
             assert_eq!((shard.copies.len(), unassigned), (4, 1));
+        }
+    }
+
+    #[test]
+    fn a_node_that_joins_receives_replicas_until_balanced() {
+        let mut s = three();
+        let uuid = with_replicas(&mut s, "t", 6, "1");
+        start_all(&mut s);
+        let primaries: Vec<_> = s.routing.tables[&uuid]
+            .iter()
+            .map(|sh| sh.primary().unwrap().node)
+            .collect();
+        let mut members = s.members.clone();
+        members.insert(4, member("n4"));
+        s.set_members(members, [1, 2, 3].into());
+        // At most two relocations at once, each a RELOCATING copy and its
+        // INITIALIZING target on the new node.
+        let relocating = s.routing.tables[&uuid]
+            .iter()
+            .flat_map(|sh| &sh.copies)
+            .filter(|c| c.state == CopyState::Relocating)
+            .count();
+        assert_eq!(relocating, 2);
+        start_all(&mut s);
+        assert_eq!(
+            per_node(&s),
+            BTreeMap::from([(1, 3), (2, 3), (3, 3), (4, 3)])
+        );
+        for (shard, primary) in s.routing.tables[&uuid].iter().zip(primaries) {
+            assert_eq!(shard.primary().unwrap().node, primary, "primaries stay");
+            assert_eq!(shard.copies.len(), 2);
+            assert_eq!(shard.in_sync.len(), 2);
+            let nodes: BTreeSet<_> = shard.copies.iter().filter_map(|c| c.node).collect();
+            assert_eq!(nodes.len(), 2);
+        }
+    }
+
+    #[test]
+    fn a_relocation_whose_target_leaves_is_called_off() {
+        let mut s = three();
+        let uuid = with_replicas(&mut s, "t", 6, "1");
+        start_all(&mut s);
+        let mut members = s.members.clone();
+        members.insert(4, member("n4"));
+        s.set_members(members, [1, 2, 3].into());
+        remove_member(&mut s, 4);
+        for shard in &s.routing.tables[&uuid] {
+            assert_eq!(shard.copies.len(), 2);
+            assert!(shard.copies.iter().all(|c| c.state == CopyState::Started));
+            assert!(shard.copies.iter().all(|c| c.relocating_node.is_none()));
         }
     }
 

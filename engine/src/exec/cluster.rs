@@ -30,9 +30,9 @@ pub trait Cluster: Send + Sync {
     /// The catalog as this node knows it.
     fn catalog(&self) -> Arc<Catalog>;
 
-    /// The node holding a copy of `shard` in `role`; `ShardsUnavailable`
-    /// when there is none.
-    fn locate(&self, shard: &ShardId, role: CopyRole) -> Result<String>;
+    /// The nodes holding a copy of `shard` in `role`, the one to ask first
+    /// first (never empty); `ShardsUnavailable` when there is none.
+    fn locate(&self, shard: &ShardId, role: CopyRole) -> Result<Vec<String>>;
 
     /// Runs a request on the copy of its shard that `node` holds. A write
     /// is answered once its operations are durable.

@@ -57,10 +57,28 @@ impl<'c, C: Cluster> Executor<'c, C> {
         })
     }
 
-    /// Sends a request to a copy of its shard in `role`.
+    /// Sends a request to a copy of its shard in `role`. A read that
+    /// cannot reach one copy (its node is gone, or no longer holds it) is
+    /// tried on the next; a write goes to the primary only.
     async fn request(&self, request: ShardRequest, role: CopyRole) -> Result<ShardResponse> {
-        let node = self.cluster.locate(request.shard(), role)?;
-        self.cluster.run(&node, request).await
+        let nodes = self.cluster.locate(request.shard(), role)?;
+        let Some((last, others)) = nodes.split_last() else {
+            return Err(Error::ShardsUnavailable(format!(
+                "{} is not available",
+                request.shard()
+            )));
+        };
+        if role == CopyRole::Any {
+            for node in others {
+                match self.cluster.run(node, request.clone()).await {
+                    Err(Error::ShardsUnavailable(e) | Error::Io(e)) => {
+                        tracing::debug!(node, error = %e, "shard copy unreachable, trying another");
+                    }
+                    answer => return answer,
+                }
+            }
+        }
+        self.cluster.run(last, request).await
     }
 }
 

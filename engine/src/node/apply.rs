@@ -187,11 +187,18 @@ impl Node {
             .insert(id, shard);
     }
 
-    /// Closes a shard copy this node no longer holds; its files stay.
+    /// Closes a shard copy this node no longer holds, and deletes its
+    /// files: the routing table gave the copy to another node (a copy that
+    /// comes back here is recovered afresh).
     pub(super) fn close_shard(&self, uuid: &str, id: u32) {
-        let mut shards = self.shards.write().unwrap_or_else(|p| p.into_inner());
-        if let Some(table) = shards.get_mut(uuid) {
-            table.remove(&id);
+        let removed = {
+            let mut shards = self.shards.write().unwrap_or_else(|p| p.into_inner());
+            shards.get_mut(uuid).and_then(|table| table.remove(&id))
+        };
+        if let Some(shard) = removed
+            && let Err(e) = shard.destroy()
+        {
+            tracing::warn!(table_uuid = uuid, shard = id, error = %e, "cannot delete a closed shard's files");
         }
         tracing::info!(table_uuid = uuid, shard = id, "closed shard");
     }

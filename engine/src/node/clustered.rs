@@ -144,15 +144,15 @@ impl Node {
         Ok(QueryResult::affected(1))
     }
 
-    /// The node holding a copy of `shard` in `role`, by the routing table:
-    /// for reads a started copy here if there is one, else any started
-    /// copy; for writes the started primary.
+    /// The nodes holding a copy of `shard` in `role`, by the routing table:
+    /// for reads every started copy, this node's first; for writes the
+    /// started primary.
     pub(super) fn locate_in_cluster(
         &self,
         shard: &ShardId,
         role: CopyRole,
         me: MemberId,
-    ) -> Result<String> {
+    ) -> Result<Vec<String>> {
         let followed = self.followed();
         let state = &followed.state;
         let unavailable = || Error::ShardsUnavailable(format!("{shard} is not available"));
@@ -163,17 +163,17 @@ impl Node {
             matches!(c.state, CopyState::Started | CopyState::Relocating)
                 && (role == CopyRole::Any || c.primary)
         });
-        let chosen: Vec<MemberId> = started.filter_map(|c| c.node).collect();
-        let node = chosen
+        let mut chosen: Vec<MemberId> = started.filter_map(|c| c.node).collect();
+        chosen.sort_by_key(|n| *n != me);
+        let nodes: Vec<String> = chosen
             .iter()
-            .find(|n| **n == me)
-            .or_else(|| chosen.first())
-            .ok_or_else(unavailable)?;
-        state
-            .members
-            .get(node)
+            .filter_map(|n| state.members.get(n))
             .map(|m| m.node_id.clone())
-            .ok_or_else(unavailable)
+            .collect();
+        if nodes.is_empty() {
+            return Err(unavailable());
+        }
+        Ok(nodes)
     }
 }
 

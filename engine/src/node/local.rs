@@ -102,12 +102,12 @@ impl Cluster for Node {
         Node::catalog(self)
     }
 
-    fn locate(&self, shard: &ShardId, role: CopyRole) -> Result<String> {
+    fn locate(&self, shard: &ShardId, role: CopyRole) -> Result<Vec<String>> {
         if let Some(c) = self.coordinator() {
             return self.locate_in_cluster(shard, role, c.id);
         }
         match self.shard(&shard.uuid, shard.shard) {
-            Some(_) => Ok(self.id.clone()),
+            Some(_) => Ok(vec![self.id.clone()]),
             None => Err(Error::ShardsUnavailable(format!(
                 "{shard} is not available"
             ))),

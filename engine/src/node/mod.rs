@@ -222,7 +222,12 @@ impl Node {
             Some(c) => {
                 RoutingTable::of_cluster(&self.followed.borrow().state, c.id, &self.all_shards())
             }
-            None => RoutingTable::single_node(&self.catalog(), &self.id, &self.all_shards()),
+            None => RoutingTable::single_node(
+                &self.catalog(),
+                &self.id,
+                &self.config.node_name,
+                &self.all_shards(),
+            ),
         }
     }
 

@@ -116,9 +116,13 @@ impl Node {
                 (allocation_id, node, result)
             }
         });
+        let mut stale = None;
         for (allocation_id, node, result) in futures::future::join_all(sends).await {
             match result {
                 Ok(ShardResponse::Replicated) => {}
+                // Not the copy's fault: this node is no longer the primary,
+                // and the write is not acknowledged.
+                Err(e @ Error::StalePrimary(_)) => stale = Some(e),
                 Ok(other) => {
                     let reason = format!("answered replication with {}", other.kind());
                     self.fail_copy(shard, &allocation_id, &node, reason).await?;
@@ -129,7 +133,7 @@ impl Node {
                 }
             }
         }
-        Ok(())
+        stale.map_or(Ok(()), Err)
     }
 
     /// Takes a copy that missed operations out of the in-sync set, through
@@ -167,7 +171,7 @@ impl Node {
         let copy = self.copy_of(shard)?;
         let known = copy.primary_term();
         if primary_term < known {
-            return Err(Error::InvalidArgument(format!(
+            return Err(Error::StalePrimary(format!(
                 "{shard}: operations from a primary of term {primary_term}, but this copy \
                  knows term {known}"
             )));
@@ -327,7 +331,11 @@ impl Node {
         allocation_id: &str,
     ) -> Result<()> {
         let coordinator = self.coordinator().ok_or_else(crate::cluster::no_master)?;
-        let primary = self.locate(id, CopyRole::Primary)?;
+        let primary = self
+            .locate(id, CopyRole::Primary)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::ShardsUnavailable(format!("{id} has no primary")))?;
         let files = match coordinator
             .send_shard(
                 &primary,

@@ -38,9 +38,21 @@ pub struct ShardRouting {
     pub shard_id: u32,
     pub primary: bool,
     pub node: Option<String>,
+    /// The holder's name (`sys.shards.node['name']`).
+    pub node_name: Option<String>,
     pub state: ShardState,
     /// The local copy, when it lives on this node.
     pub local: Option<Arc<Shard>>,
+    /// A relocation's other end (CrateDB's `relocating_node`).
+    pub relocating_node: Option<String>,
+}
+
+impl ShardRouting {
+    /// Whether this is the new copy of a relocation: it does not count
+    /// against health until it replaces the old one.
+    pub fn is_relocation_target(&self) -> bool {
+        self.state == ShardState::Initializing && self.relocating_node.is_some()
+    }
 }
 
 /// Which node holds which shard copy.
@@ -56,6 +68,7 @@ impl RoutingTable {
     pub fn single_node(
         catalog: &Catalog,
         node_id: &str,
+        node_name: &str,
         shards: &BTreeMap<String, BTreeMap<u32, Arc<Shard>>>,
     ) -> RoutingTable {
         let mut copies = Vec::new();
@@ -68,12 +81,14 @@ impl RoutingTable {
                     shard_id: s,
                     primary: true,
                     node: shard.as_ref().map(|_| node_id.to_string()),
+                    node_name: shard.as_ref().map(|_| node_name.to_string()),
                     state: if shard.is_some() {
                         ShardState::Started
                     } else {
                         ShardState::Unassigned
                     },
                     local: shard,
+                    relocating_node: None,
                 });
                 for _ in 0..table.replicas_wanted(1) {
                     copies.push(ShardRouting {
@@ -81,8 +96,10 @@ impl RoutingTable {
                         shard_id: s,
                         primary: false,
                         node: None,
+                        node_name: None,
                         state: ShardState::Unassigned,
                         local: None,
+                        relocating_node: None,
                     });
                 }
             }
@@ -112,14 +129,17 @@ impl RoutingTable {
                             .cloned(),
                         false => None,
                     };
+                    let node_id = |n: MemberId| state.members.get(&n).map(|m| m.node_id.clone());
                     copies.push(ShardRouting {
                         table: table.clone(),
                         shard_id: s as u32,
                         primary: c.primary,
-                        node: c
+                        node: c.node.and_then(node_id),
+                        node_name: c
                             .node
                             .and_then(|n| state.members.get(&n))
-                            .map(|m| m.node_id.clone()),
+                            .map(|m| m.name.clone()),
+                        relocating_node: c.relocating_node.and_then(node_id),
                         state: match c.state {
                             CopyState::Unassigned => ShardState::Unassigned,
                             CopyState::Initializing => ShardState::Initializing,
@@ -144,7 +164,8 @@ impl RoutingTable {
             let e = by_table
                 .entry(c.table.uuid.clone())
                 .or_insert((c.table.clone(), 0, 0));
-            if c.state != ShardState::Started {
+            let active = matches!(c.state, ShardState::Started | ShardState::Relocating);
+            if !active && !c.is_relocation_target() {
                 if c.primary {
                     e.1 += 1;
                 } else {

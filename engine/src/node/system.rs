@@ -391,7 +391,7 @@ impl Node {
                         Value::Bool(c.primary),
                         text(c.state.as_str()),
                         text(c.state.as_str()),
-                        Value::Null,
+                        c.relocating_node.clone().map(text).unwrap_or(Value::Null),
                         stats
                             .as_ref()
                             .map(|s| Value::Int(s.num_docs as i64))
@@ -401,20 +401,22 @@ impl Node {
                             .map(|s| Value::Int(s.size_bytes as i64))
                             .unwrap_or(Value::Null),
                         Value::Bool(false),
-                        match &c.node {
-                            Some(id) => object(vec![
-                                ("id", text(id)),
-                                ("name", text(&self.config.node_name)),
-                            ]),
-                            None => Value::Null,
+                        match (&c.node, &c.node_name) {
+                            (Some(id), Some(name)) => {
+                                object(vec![("id", text(id)), ("name", text(name))])
+                            }
+                            _ => Value::Null,
                         },
-                        match &stats {
-                            Some(s) => object(vec![
+                        match (&stats, &c.local) {
+                            (Some(s), Some(local)) => object(vec![
                                 ("max_seq_no", Value::Int(s.max_seq_no)),
-                                ("local_checkpoint", Value::Int(s.max_seq_no)),
+                                (
+                                    "local_checkpoint",
+                                    Value::Int(local.local_checkpoint().map_or(-1, |c| c as i64)),
+                                ),
                                 ("global_checkpoint", Value::Int(s.max_seq_no)),
                             ]),
-                            None => Value::Null,
+                            _ => Value::Null,
                         },
                         text("10.3.1"),
                         match &stats {
