@@ -44,9 +44,8 @@ async fn assert_counts(c: &SimCluster, nodes: &[&str], expected: i64) {
     assert_eq!(docs as i64, expected);
 }
 
-#[madsim::test]
-async fn replicas_spread_and_a_lost_node_is_replaced_without_an_operator() {
-    let c = SimCluster::form(3).await;
+/// Creates table `t`: 6 shards with 1 replica each; waits for GREEN.
+async fn create_replicated_table(c: &SimCluster) {
     c.execute(
         "n1",
         "CREATE TABLE t (id INT PRIMARY KEY, v INT) CLUSTERED INTO 6 SHARDS \
@@ -56,6 +55,21 @@ async fn replicas_spread_and_a_lost_node_is_replaced_without_an_operator() {
     .await
     .unwrap();
     c.wait_health("n1", "GREEN", Duration::from_secs(30)).await;
+}
+
+/// A node of n1..n3 that is not the master, and the two others. (The
+/// master's own loss is the partition tests' and the writes test's.)
+fn not_the_master(c: &SimCluster) -> (&'static str, Vec<&'static str>) {
+    let master = c.masters()[0].1.clone().unwrap();
+    let all = ["n1", "n2", "n3"];
+    let victim = all.into_iter().find(|n| *n != master).unwrap();
+    (victim, all.into_iter().filter(|n| *n != victim).collect())
+}
+
+#[madsim::test]
+async fn replicas_spread_and_a_lost_node_is_replaced_without_an_operator() {
+    let c = SimCluster::form(3).await;
+    create_replicated_table(&c).await;
     // Six primaries and six replicas: four copies on every node, never a
     // primary and its replica on one node.
     let map = c.shard_map("n2");
@@ -71,15 +85,7 @@ async fn replicas_spread_and_a_lost_node_is_replaced_without_an_operator() {
 
     // The node with primaries dies (not the master, whose loss the
     // partition tests cover).
-    let master = c.masters()[0].1.clone().unwrap();
-    let victim = ["n1", "n2", "n3"]
-        .into_iter()
-        .find(|n| *n != master)
-        .unwrap();
-    let survivors: Vec<&str> = ["n1", "n2", "n3"]
-        .into_iter()
-        .filter(|n| *n != victim)
-        .collect();
+    let (victim, survivors) = not_the_master(&c);
     c.kill(victim);
     c.wait_health(survivors[0], "YELLOW", Duration::from_secs(30))
         .await;
@@ -109,25 +115,9 @@ async fn replicas_spread_and_a_lost_node_is_replaced_without_an_operator() {
 #[madsim::test]
 async fn a_node_back_within_the_delay_gets_its_copies_again() {
     let c = SimCluster::form(3).await;
-    c.execute(
-        "n1",
-        "CREATE TABLE t (id INT PRIMARY KEY, v INT) CLUSTERED INTO 6 SHARDS \
-         WITH (number_of_replicas = 1)",
-        vec![],
-    )
-    .await
-    .unwrap();
-    c.wait_health("n1", "GREEN", Duration::from_secs(30)).await;
+    create_replicated_table(&c).await;
     insert_rows(&c, &["n1", "n2", "n3"], 0, 200).await;
-    let master = c.masters()[0].1.clone().unwrap();
-    let victim = ["n1", "n2", "n3"]
-        .into_iter()
-        .find(|n| *n != master)
-        .unwrap();
-    let survivors: Vec<&str> = ["n1", "n2", "n3"]
-        .into_iter()
-        .filter(|n| *n != victim)
-        .collect();
+    let (victim, survivors) = not_the_master(&c);
     c.kill(victim);
     c.wait_health(survivors[0], "YELLOW", Duration::from_secs(30))
         .await;
@@ -237,15 +227,7 @@ async fn no_acknowledged_write_is_lost_when_the_master_dies_under_writes() {
 #[madsim::test]
 async fn nodes_that_join_receive_copies_while_writes_go_on() {
     let mut c = SimCluster::form(3).await;
-    c.execute(
-        "n1",
-        "CREATE TABLE t (id INT PRIMARY KEY, v INT) CLUSTERED INTO 6 SHARDS \
-         WITH (number_of_replicas = 1)",
-        vec![],
-    )
-    .await
-    .unwrap();
-    c.wait_health("n1", "GREEN", Duration::from_secs(30)).await;
+    create_replicated_table(&c).await;
     insert_rows(&c, &["n1", "n2", "n3"], 0, 300).await;
     let n4 = c.add_node().await;
     // Writes go on while copies move to the new node.
