@@ -412,6 +412,16 @@ impl SimCluster {
         }
     }
 
+    /// Makes the network lose `loss` of its packets (a share, 0 to 1) and
+    /// delay each by a time in `latency`. Over TCP a lost packet is sent
+    /// again, so loss shows as delays and stalls, as on a real network.
+    pub fn set_network(&self, loss: f64, latency: std::ops::Range<std::time::Duration>) {
+        NetSim::current().update_config(|c| {
+            c.packet_loss_rate = loss;
+            c.send_latency = latency;
+        });
+    }
+
     /// Restores every link between the nodes.
     pub fn heal(&self) {
         let net = NetSim::current();

@@ -293,6 +293,7 @@ fn release_departed(shard: &mut ShardCopies, members: &BTreeSet<MemberId>, delay
             *copy = ShardCopy {
                 last_node: Some(node),
                 delayed: delay,
+                left_term: Some(shard.primary_term),
                 ..unassigned(false)
             };
         }
@@ -325,6 +326,9 @@ fn promote(shard: &mut ShardCopies, delay: bool) {
     }
     shard.copies[p].primary = false;
     shard.copies[p].delayed = delay;
+    // It may hold operations the new primary never saw: no catching up by
+    // operations for it.
+    shard.copies[p].left_term = None;
     shard.copies[r].primary = true;
     shard.primary_term += 1;
     // The primary is listed first.
@@ -392,8 +396,10 @@ fn place_replicas(
             !taken.contains(&node) && recovering < CONCURRENT_RECOVERIES
         };
         let recovering_on = |n: MemberId| load.0.get(&n).map_or(usize::MAX, |l| l.1);
+        let mut left_term = None;
         let node = match shard.copies[i].last_node {
             Some(last) if members.contains(&last) && eligible(last, recovering_on(last)) => {
+                left_term = shard.copies[i].left_term;
                 Some(last)
             }
             // Waiting for its node to come back.
@@ -409,6 +415,7 @@ fn place_replicas(
             last_node: None,
             delayed: false,
             relocating_node: None,
+            left_term,
         };
         load.add(node, true);
     }
@@ -486,6 +493,7 @@ fn rebalance(
             last_node: None,
             delayed: false,
             relocating_node: Some(from),
+            left_term: None,
         });
         relocating += 1;
     }
@@ -570,5 +578,6 @@ pub(super) fn unassigned(primary: bool) -> ShardCopy {
         last_node: None,
         delayed: false,
         relocating_node: None,
+        left_term: None,
     }
 }

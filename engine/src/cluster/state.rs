@@ -108,6 +108,11 @@ pub struct ShardCopy {
     /// comes from.
     #[serde(default)]
     pub relocating_node: Option<MemberId>,
+    /// A replica of a node that left: the primary term then. Allocated
+    /// back to that node under the same term, the copy's history is the
+    /// primary's, so it may catch up by operations alone.
+    #[serde(default)]
+    pub left_term: Option<u64>,
 }
 
 impl ShardCopy {

@@ -248,20 +248,21 @@ impl ShardServer for Node {
 }
 
 /// The copies of a table this node holds, by the routing table: started
-/// ones open from disk, initializing ones are peer recovery's.
+/// ones open from disk; initializing ones are peer recovery's, and so are
+/// replicas waiting for this node to come back (kept, to catch up by
+/// operations).
 fn local_copies(state: &ClusterState, uuid: &str, me: MemberId) -> LocalCopies {
     let mut local = LocalCopies::default();
-    for (i, shard) in state
-        .routing
-        .tables
-        .get(uuid)
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
+    let shards = state.routing.tables.get(uuid).into_iter().flatten();
+    for (i, shard) in shards.enumerate() {
+        let waiting = shard
+            .copies
+            .iter()
+            .any(|c| c.delayed && c.node.is_none() && c.last_node == Some(me));
         match shard.on_node(me).map(|c| c.state) {
             Some(CopyState::Initializing) => local.recovering.insert(i as u32),
             Some(_) => local.open.insert(i as u32),
+            None if waiting => local.recovering.insert(i as u32),
             None => false,
         };
     }

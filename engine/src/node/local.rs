@@ -53,7 +53,12 @@ impl Node {
             ShardRequest::RecoverFiles {
                 shard,
                 allocation_id,
-            } => return self.serve_recovery_files(&shard, &allocation_id).await,
+                ops_from,
+            } => {
+                return self
+                    .serve_recovery_files(&shard, &allocation_id, ops_from)
+                    .await;
+            }
             ShardRequest::RecoverOps {
                 shard,
                 allocation_id,

@@ -12,6 +12,7 @@ mod clustered;
 mod copy;
 mod ddl;
 mod local;
+mod recovery;
 mod replication;
 mod routing_table;
 mod system;
@@ -33,6 +34,7 @@ pub use crate::cluster::ClusterSettings;
 use crate::cluster::settings;
 pub use crate::request::QueryResult;
 pub(crate) use ddl::add_dynamic_columns;
+pub use recovery::Recovery;
 pub use routing_table::{RoutingTable, ShardRouting, ShardState};
 
 const CATALOG_PATH: &str = "_state/catalog.json";
@@ -121,8 +123,8 @@ pub struct Node {
     coordinator: OnceLock<Arc<crate::cluster::Coordinator>>,
     /// The cluster state this node follows, and the log index it includes.
     followed: tokio::sync::watch::Sender<clustered::Followed>,
-    /// Replication and recovery bookkeeping (see `replication.rs`).
-    replication: replication::Replication,
+    /// Recovery bookkeeping (see `recovery.rs`).
+    recoveries: recovery::Recoveries,
 }
 
 impl std::fmt::Debug for Node {
@@ -171,7 +173,7 @@ impl Node {
             started: crate::runtime::instant(),
             coordinator: OnceLock::new(),
             followed: tokio::sync::watch::channel(clustered::Followed::default()).0,
-            replication: Default::default(),
+            recoveries: Default::default(),
         });
         // Recovering is applying the catalog on disk to a node with no shards.
         node.apply_catalog(catalog, false)?;

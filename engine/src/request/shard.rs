@@ -55,10 +55,13 @@ pub enum ShardRequest {
         primary_term: u64,
         ops: Vec<Op>,
     },
-    /// A recovering copy asks its primary for the segments.
+    /// A recovering copy asks its primary for the segments; one that
+    /// holds every operation below `ops_from` asks to catch up by
+    /// operations alone, which the primary grants when it can.
     RecoverFiles {
         shard: ShardId,
         allocation_id: String,
+        ops_from: Option<u64>,
     },
     /// A recovering copy asks its primary for the operations since the
     /// segments; new writes reach it from then on.

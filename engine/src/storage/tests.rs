@@ -379,4 +379,61 @@ mod ordered_apply {
         shard.refresh().await.unwrap();
         assert_eq!(shard.snapshot().num_docs(), 1);
     }
+
+    #[tokio::test]
+    async fn a_replica_reopened_keeps_its_gaps_and_fills_them_later() {
+        let disk: Arc<dyn Disk> = Arc::new(MemDisk::new());
+        let shard = Shard::open(table(), 0, disk.clone(), false).unwrap();
+        // Operation 2 (id 2) never arrived; 3 and 4 did, one before a
+        // flush, one after.
+        shard
+            .apply_replicated(vec![op(0, 0, false), op(1, 1, false), op(3, 3, false)])
+            .unwrap();
+        shard.flush().await.unwrap();
+        shard.apply_replicated(vec![op(4, 0, false)]).unwrap();
+        assert_eq!(shard.local_checkpoint(), Some(1));
+        drop(shard);
+        let shard = Shard::open(table(), 0, disk, false).unwrap();
+        // The gap is still a gap: a recovery knows to send operation 2...
+        assert_eq!(shard.local_checkpoint(), Some(1));
+        let held = [
+            Some((4, row(0, 4))),
+            Some((1, row(1, 1))),
+            None,
+            Some((3, row(3, 3))),
+        ];
+        assert_eq!(contents(&shard), held);
+        // ...and once it arrives the checkpoint moves past everything held.
+        shard
+            .apply_replicated(vec![op(2, 2, false), op(3, 3, false)])
+            .unwrap();
+        assert_eq!(shard.local_checkpoint(), Some(4));
+        assert_eq!(contents(&shard)[2], Some((2, row(2, 2))));
+    }
+
+    #[tokio::test]
+    async fn a_copy_catches_up_by_operations_only_while_the_translog_has_them() {
+        let disk: Arc<dyn Disk> = Arc::new(MemDisk::new());
+        let primary = Shard::open(table(), 0, disk, false).unwrap();
+        apply_in_batches(
+            &primary,
+            (0..10).map(|s| op(s, s as i64 % IDS, false)).collect(),
+            3,
+        );
+        // A copy that holds everything below 4 may catch up by operations.
+        let plan = primary.recovery_files("r1", Some(4)).await.unwrap();
+        assert!(plan.ops_based && plan.segments.is_empty());
+        let ops = primary.recovery_ops("r1").unwrap();
+        assert!((4..10).all(|s| ops.iter().any(|o| o.seq_no() == s)));
+        // Once a flush dropped the log, it gets the segments instead.
+        primary.flush().await.unwrap();
+        apply_in_batches(
+            &primary,
+            (10..12).map(|s| op(s, s as i64 % IDS, false)).collect(),
+            3,
+        );
+        let plan = primary.recovery_files("r2", Some(4)).await.unwrap();
+        assert!(!plan.ops_based && !plan.segments.is_empty());
+        primary.release_retention("r2");
+    }
 }

@@ -317,6 +317,15 @@ fn parse_generation(name: &str) -> Option<u64> {
 
 /// Reads every operation of generations `>= from` in `dir`, in order. Stops
 /// at the first torn or corrupt record of a generation.
+/// The oldest translog generation in `dir`, if any.
+pub fn oldest_generation(disk: &dyn Disk, dir: &str) -> Result<Option<u64>> {
+    Ok(disk
+        .list(dir)?
+        .iter()
+        .filter_map(|n| parse_generation(n))
+        .min())
+}
+
 pub fn read_ops(disk: &dyn Disk, dir: &str, from: u64) -> Result<(Vec<Op>, u64)> {
     let mut gens: Vec<u64> = disk
         .list(dir)?

@@ -29,6 +29,13 @@ pub(super) struct CommitPoint {
     pub(super) primary_term: u64,
     pub(super) translog_generation: u64,
     pub(super) next_segment_id: u32,
+    /// Every operation below this sequence number is in the segments: the
+    /// copy's local checkpoint when the translog rolled, plus one. Recovery
+    /// starts its processed set here and replays the translog on top, so a
+    /// copy with gaps (a replica) keeps them and learns what it lacks.
+    /// Absent in commits written before it existed.
+    #[serde(default)]
+    pub(super) processed_below: Option<u64>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -75,10 +82,15 @@ impl Shard {
 
     async fn flush_inner(&self) -> Result<()> {
         // 1. Later writes go to a new translog generation...
-        let (generation, committing) = {
+        let (generation, committing, processed_below) = {
             let mut st = self.lock();
             st.translog.roll()?;
-            (st.translog.generation(), st.uncommitted_ops)
+            let processed_below = st.processed.checkpoint().map_or(0, |c| c + 1);
+            (
+                st.translog.generation(),
+                st.uncommitted_ops,
+                processed_below,
+            )
         };
         // 2. ...and everything before it goes into segments.
         self.refresh_inner().await?;
@@ -137,6 +149,7 @@ impl Shard {
             primary_term,
             translog_generation: generation,
             next_segment_id,
+            processed_below: Some(processed_below),
         };
         for (id, segment, has_deletes) in &segments {
             let files = segment.file_names()?;

@@ -124,16 +124,27 @@ impl Shard {
         // The translog holds the operations from the commit's generation
         // on; some may be in the committed segments already, which the
         // ordered apply skips.
+        let precise = match &commit {
+            None => Some(0),
+            Some(c) => c.processed_below,
+        };
         let first = ops.first().map_or(next_seq_no, Op::seq_no);
-        state.processed = LocalCheckpoint::starting_at(first.min(next_seq_no));
+        state.processed = LocalCheckpoint::starting_at(precise.unwrap_or(first.min(next_seq_no)));
         let replayed = ops.len() as u64;
         for op in ops {
             state.apply(op)?;
         }
-        // Whatever is below the highest sequence number now is in the
-        // segments or was replayed: this copy has all it will get.
-        state.processed = LocalCheckpoint::starting_at(state.next_seq_no);
-        state.tombstones = Tombstones::default();
+        match precise {
+            // The processed set is what the segments and the translog hold:
+            // a replica's gaps stay gaps, for a recovery to fill.
+            Some(_) => state.tombstones.prune(state.processed.checkpoint()),
+            // A commit of an older version: whatever is below the highest
+            // sequence number is taken as held.
+            None => {
+                state.processed = LocalCheckpoint::starting_at(state.next_seq_no);
+                state.tombstones = Tombstones::default();
+            }
+        }
         // Replayed operations stay uncommitted until a flush (the idle flush
         // at the latest) persists them, so the next open need not replay them.
         state.uncommitted_ops = replayed;

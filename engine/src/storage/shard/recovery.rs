@@ -10,6 +10,11 @@
 //! every operation since the roll point reaches the target at least once,
 //! by one way or the other, and applying by `_seq_no` makes repeats and any
 //! order harmless ([`crate::storage::seqno`]).
+//!
+//! A copy that already holds most of the shard (its node left and came
+//! back) may instead catch up by operations alone: when the source's
+//! translog still holds every operation above the copy's local checkpoint,
+//! no segment is sent ([`RecoveryFiles::ops_based`]).
 
 use std::sync::Arc;
 
@@ -21,7 +26,7 @@ use super::state::Shard;
 use crate::catalog::TableInfo;
 use crate::disk::Disk;
 use crate::error::{Error, Result};
-use crate::storage::translog::{Op, read_ops};
+use crate::storage::translog::{Op, oldest_generation, read_ops};
 
 /// What a primary hands a recovering copy first: its segments.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -33,6 +38,10 @@ pub struct RecoveryFiles {
     pub next_segment_id: u32,
     /// The first translog generation the source keeps for this recovery.
     pub translog_generation: u64,
+    /// No segments: the target keeps its own copy and catches up by the
+    /// operations above its local checkpoint.
+    #[serde(default)]
+    pub ops_based: bool,
 }
 
 /// One segment's files and, when some of its documents are dead, its alive set.
@@ -62,7 +71,18 @@ impl RecoveryFiles {
 impl Shard {
     /// The source's first step: keeps the translog from here on for
     /// `allocation_id` and answers the segments (see the module notes).
-    pub async fn recovery_files(&self, allocation_id: &str) -> Result<RecoveryFiles> {
+    /// `ops_from`: the target holds every operation below it, and may
+    /// catch up by operations alone if the translog still has the rest.
+    pub async fn recovery_files(
+        &self,
+        allocation_id: &str,
+        ops_from: Option<u64>,
+    ) -> Result<RecoveryFiles> {
+        if let Some(from) = ops_from
+            && let Some(plan) = self.ops_recovery(allocation_id, from)?
+        {
+            return Ok(plan);
+        }
         let _m = self.merge_lock.lock().await;
         let _r = self.refresh_lock.lock().await;
         let (translog_generation, next_seq_no) = {
@@ -70,7 +90,9 @@ impl Shard {
             st.translog.roll()?;
             let generation = st.translog.generation();
             st.retained.insert(allocation_id.to_string(), generation);
-            (generation, st.next_seq_no)
+            // What the segments will hold for sure: what this copy had
+            // processed without a gap when the translog rolled.
+            (generation, st.processed.checkpoint().map_or(0, |c| c + 1))
         };
         let captured = match self.refresh_inner().await {
             Ok(_) => {
@@ -113,7 +135,49 @@ impl Shard {
             primary_term,
             next_segment_id,
             translog_generation,
+            ops_based: false,
         })
+    }
+
+    /// Plans a recovery by operations alone, keeping the whole translog
+    /// for it, if the translog holds every operation from `from` up to this
+    /// copy's local checkpoint; `None` (and nothing kept) otherwise.
+    fn ops_recovery(&self, allocation_id: &str, from: u64) -> Result<Option<RecoveryFiles>> {
+        let (generation, upto, primary_term) = {
+            let mut st = self.lock();
+            st.translog.sync()?;
+            // Under the state lock, so no flush trims the log in between.
+            let Some(oldest) = oldest_generation(self.disk.as_ref(), &self.dir)? else {
+                return Ok(None);
+            };
+            st.retained.insert(allocation_id.to_string(), oldest);
+            (oldest, st.processed.checkpoint(), st.primary_term)
+        };
+        let covered = match upto {
+            None => true,
+            Some(upto) if upto < from => true,
+            Some(upto) => {
+                let (ops, _) = read_ops(self.disk.as_ref(), &self.dir, generation)?;
+                let held: std::collections::BTreeSet<u64> = ops
+                    .iter()
+                    .map(Op::seq_no)
+                    .filter(|s| (from..=upto).contains(s))
+                    .collect();
+                held.len() as u64 == upto - from + 1
+            }
+        };
+        if !covered {
+            self.release_retention(allocation_id);
+            return Ok(None);
+        }
+        Ok(Some(RecoveryFiles {
+            segments: Vec::new(),
+            next_seq_no: from,
+            primary_term,
+            next_segment_id: 0,
+            translog_generation: generation,
+            ops_based: true,
+        }))
     }
 
     /// The source's second step, once new writes also go to the target:
@@ -135,6 +199,20 @@ impl Shard {
         let result = read_ops(self.disk.as_ref(), &self.dir, from).map(|(ops, _)| ops);
         self.release_retention(allocation_id);
         result
+    }
+
+    /// Keeps the translog, from its oldest generation on, under `key` (a
+    /// primary whose replica's node left keeps the operations that replica
+    /// will need to catch up when it comes back). Nothing when already kept.
+    pub fn retain_history(&self, key: &str) -> Result<()> {
+        let mut st = self.lock();
+        if st.retained.contains_key(key) {
+            return Ok(());
+        }
+        if let Some(oldest) = oldest_generation(self.disk.as_ref(), &self.dir)? {
+            st.retained.insert(key.to_string(), oldest);
+        }
+        Ok(())
     }
 
     /// Stops keeping the translog for a recovery (done, or abandoned).
@@ -175,6 +253,7 @@ impl Shard {
             primary_term: files.primary_term,
             translog_generation: 1,
             next_segment_id: files.next_segment_id,
+            processed_below: Some(files.next_seq_no),
         };
         for segment in files.segments {
             let mut names = Vec::with_capacity(segment.files.len());

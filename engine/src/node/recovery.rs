@@ -1,0 +1,368 @@
+//! Peer recovery, the node's part. A copy the routing table assigns to
+//! this node as INITIALIZING is recovered here from its primary: the
+//! segments first, then the operations since (`storage/shard/recovery.rs`);
+//! then the node reports it started through the master. A replica that
+//! comes back to this node under the primary term it left with keeps its
+//! own data and asks to catch up by operations alone; its primary keeps
+//! the translog for it meanwhile. The primary's side answers those
+//! requests once it follows the state that lists the recovering copy.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::Node;
+use crate::catalog::TableInfo;
+use crate::cluster::{ClusterState, Command, CopyState, MemberId, ShardCopy};
+use crate::error::{Error, Result};
+use crate::exec::{Cluster, CopyRole};
+use crate::request::{ShardId, ShardRequest, ShardResponse};
+use crate::storage::{Shard, SyncInFlight, TranslogSync};
+
+/// How long a failed recovery waits before giving its copy back to the
+/// master (which allocates it again), so a failing source is not hammered.
+const RECOVERY_RETRY_DELAY: Duration = Duration::from_secs(1);
+
+/// How long a recovery source waits to follow the cluster state that lists
+/// the recovering copy.
+const RECOVERY_STATE_WAIT: Duration = Duration::from_secs(10);
+
+/// The translog retention a primary holds while a replica waits for its node.
+const NODE_LEFT: &str = "node-left";
+
+/// How many completed recoveries a node remembers.
+const RECOVERY_LOG: usize = 1000;
+
+/// A completed recovery of a copy on this node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recovery {
+    pub shard: ShardId,
+    pub allocation_id: String,
+    /// Whether segments were copied; false when the copy caught up by
+    /// operations alone.
+    pub files: bool,
+    pub bytes: u64,
+    pub operations: usize,
+}
+
+/// A node's recovery bookkeeping, as target and as source.
+#[derive(Debug, Default)]
+pub(super) struct Recoveries {
+    /// For each shard this node is primary of: the recovering copies
+    /// (allocation ids) that receive new writes.
+    tracking: std::sync::Mutex<HashMap<(String, u32), BTreeSet<String>>>,
+    /// The copies (allocation ids) this node recovers, or recovered and
+    /// reported started.
+    recovering: std::sync::Mutex<BTreeSet<String>>,
+    /// The recoveries this node completed, oldest first (the last
+    /// [`RECOVERY_LOG`]).
+    done: std::sync::Mutex<VecDeque<Recovery>>,
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Node {
+    /// The recovering copies (allocation ids) of a shard this node is
+    /// primary of that receive new writes.
+    pub(super) fn tracked_copies(&self, shard: &ShardId) -> BTreeSet<String> {
+        lock(&self.recoveries.tracking)
+            .get(&(shard.uuid.clone(), shard.shard))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The recoveries this node completed, oldest first.
+    pub fn recoveries(&self) -> Vec<Recovery> {
+        lock(&self.recoveries.done).iter().cloned().collect()
+    }
+
+    /// The primary's first recovery step: the segments, or none when the
+    /// copy may catch up by operations (it asks, it comes back under the
+    /// term it left with, and the translog still has what it lacks).
+    pub(super) async fn serve_recovery_files(
+        &self,
+        shard: &ShardId,
+        allocation_id: &str,
+        ops_from: Option<u64>,
+    ) -> Result<ShardResponse> {
+        let (recovering, term) = self.recovering_copy(shard, allocation_id).await?;
+        let ops_from = ops_from.filter(|_| recovering.left_term == Some(term));
+        let copy = self.copy_of(shard)?;
+        let files = copy.recovery_files(allocation_id, ops_from).await?;
+        Ok(ShardResponse::RecoveryFiles(files))
+    }
+
+    /// The primary's second recovery step: new writes go to the copy from
+    /// now on, and the operations since the segments are answered.
+    pub(super) async fn serve_recovery_ops(
+        &self,
+        shard: &ShardId,
+        allocation_id: &str,
+    ) -> Result<ShardResponse> {
+        self.recovering_copy(shard, allocation_id).await?;
+        let copy = self.copy_of(shard)?;
+        lock(&self.recoveries.tracking)
+            .entry((shard.uuid.clone(), shard.shard))
+            .or_default()
+            .insert(allocation_id.to_string());
+        let id = allocation_id.to_string();
+        let ops = crate::runtime::run_blocking(move || copy.recovery_ops(&id)).await;
+        if ops.is_err()
+            && let Some(t) =
+                lock(&self.recoveries.tracking).get_mut(&(shard.uuid.clone(), shard.shard))
+        {
+            t.remove(allocation_id);
+        }
+        Ok(ShardResponse::RecoveryOps(ops?))
+    }
+
+    /// The recovering copy a request names, and the shard's primary term.
+    /// The target may follow the cluster state ahead of this node, so a
+    /// copy not listed yet is waited for (a while); one the routing table
+    /// does not list as recovering is refused.
+    async fn recovering_copy(
+        &self,
+        shard: &ShardId,
+        allocation_id: &str,
+    ) -> Result<(ShardCopy, u64)> {
+        let find = |f: &super::clustered::Followed| {
+            let copies = f.state.shard(&shard.uuid, shard.shard)?;
+            let copy = copies.copy(allocation_id)?;
+            Some((copy.clone(), copies.primary_term))
+        };
+        let mut rx = self.followed.subscribe();
+        let listed =
+            crate::runtime::timeout(RECOVERY_STATE_WAIT, rx.wait_for(|f| find(f).is_some()));
+        let found = match listed.await {
+            Some(Ok(f)) => find(&f),
+            _ => None,
+        };
+        match found {
+            Some((c, term)) if c.state == CopyState::Initializing => Ok((c, term)),
+            _ => Err(Error::ShardsUnavailable(format!(
+                "{shard}: no copy {allocation_id} is recovering"
+            ))),
+        }
+    }
+
+    /// Follows the routing table's replication side: recoveries start for
+    /// copies newly assigned here, copies learn their primary term, and
+    /// bookkeeping for copies that are gone is dropped.
+    pub(super) fn follow_replication(self: &Arc<Self>, state: &ClusterState, me: MemberId) {
+        let mut initializing_here = BTreeSet::new();
+        let mut initializing_anywhere = BTreeSet::new();
+        for table in state.catalog.tables() {
+            let Some(shards) = state.routing.tables.get(&table.uuid) else {
+                continue;
+            };
+            for (n, copies) in shards.iter().enumerate() {
+                let n = n as u32;
+                let recovering: BTreeSet<&str> = copies
+                    .copies
+                    .iter()
+                    .filter(|c| c.state == CopyState::Initializing)
+                    .filter_map(|c| c.allocation_id.as_deref())
+                    .collect();
+                initializing_anywhere.extend(recovering.iter().map(|s| s.to_string()));
+                let local = self.shard(&table.uuid, n);
+                if let Some(local) = &local {
+                    local.raise_primary_term(copies.primary_term);
+                    // A primary keeps its translog while a replica waits
+                    // for its node, so that it can catch up by operations.
+                    let waiting = copies.copies.iter().any(|c| {
+                        (c.delayed && c.node.is_none())
+                            || (c.state == CopyState::Initializing && c.left_term.is_some())
+                    });
+                    let is_primary = copies.primary().is_some_and(|p| p.node == Some(me));
+                    if waiting
+                        && is_primary
+                        && let Err(e) = local.retain_history(NODE_LEFT)
+                    {
+                        tracing::warn!(table = %table.ident, shard = n, error = %e, "cannot keep the translog");
+                    }
+                    local.retain_only(|id| {
+                        recovering.contains(id) || (id == NODE_LEFT && waiting && is_primary)
+                    });
+                }
+                let Some(mine) = copies.on_node(me) else {
+                    continue;
+                };
+                let Some(id) = mine
+                    .allocation_id
+                    .clone()
+                    .filter(|_| mine.state == CopyState::Initializing)
+                else {
+                    continue;
+                };
+                initializing_here.insert(id.clone());
+                if lock(&self.recoveries.recovering).insert(id.clone()) {
+                    // What this node still holds of the shard may let it
+                    // catch up by operations.
+                    let node = self.clone();
+                    let table = table.clone();
+                    crate::runtime::spawn(async move { node.recover(table, n, id, local).await });
+                }
+            }
+        }
+        lock(&self.recoveries.recovering).retain(|id| initializing_here.contains(id));
+        for tracked in lock(&self.recoveries.tracking).values_mut() {
+            tracked.retain(|id| initializing_anywhere.contains(id));
+        }
+    }
+
+    /// Recovers a copy assigned here from its primary and reports it
+    /// started; on failure gives it back to the master.
+    async fn recover(
+        self: Arc<Self>,
+        table: Arc<TableInfo>,
+        shard: u32,
+        allocation_id: String,
+        existing: Option<Arc<Shard>>,
+    ) {
+        let id = ShardId {
+            table: table.ident.clone(),
+            uuid: table.uuid.clone(),
+            shard,
+        };
+        let result = self
+            .recover_from_primary(&table, &id, &allocation_id, existing)
+            .await;
+        let e = match result {
+            Ok(done) => {
+                let mut log = lock(&self.recoveries.done);
+                if log.len() >= RECOVERY_LOG {
+                    log.pop_front();
+                }
+                log.push_back(done);
+                return;
+            }
+            Err(e) => e,
+        };
+        tracing::warn!(shard = %id, allocation_id, error = %e, "recovery failed");
+        crate::runtime::sleep(RECOVERY_RETRY_DELAY).await;
+        lock(&self.recoveries.recovering).remove(&allocation_id);
+        let Some(coordinator) = self.coordinator() else {
+            return;
+        };
+        let failed = Command::ShardFailed {
+            uuid: id.uuid.clone(),
+            shard,
+            allocation_id,
+            reason: format!("recovery failed: {e}"),
+        };
+        if let Err(e) = coordinator.propose(failed).await {
+            tracing::warn!(shard = %id, error = %e, "cannot report a failed recovery");
+        }
+    }
+
+    async fn recover_from_primary(
+        &self,
+        table: &Arc<TableInfo>,
+        id: &ShardId,
+        allocation_id: &str,
+        existing: Option<Arc<Shard>>,
+    ) -> Result<Recovery> {
+        let coordinator = self.coordinator().ok_or_else(crate::cluster::no_master)?;
+        let primary = self
+            .locate(id, CopyRole::Primary)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::ShardsUnavailable(format!("{id} has no primary")))?;
+        let files = match coordinator
+            .send_shard(
+                &primary,
+                ShardRequest::RecoverFiles {
+                    shard: id.clone(),
+                    allocation_id: allocation_id.to_string(),
+                    ops_from: existing
+                        .as_ref()
+                        .map(|s| s.local_checkpoint().map_or(0, |c| c + 1)),
+                },
+            )
+            .await?
+        {
+            ShardResponse::RecoveryFiles(f) => f,
+            other => return Err(unexpected(&other)),
+        };
+        let (segments, bytes, ops_based) = (files.segments.len(), files.size(), files.ops_based);
+        let copy = match (files.ops_based, existing) {
+            (true, Some(existing)) => existing,
+            (true, None) => {
+                return Err(Error::internal(format!(
+                    "{id}: the primary offered a recovery by operations to a node without a copy"
+                )));
+            }
+            (false, existing) => {
+                // Whatever this node held of the shard is replaced.
+                if existing.is_some() {
+                    self.close_shard(&id.uuid, id.shard);
+                }
+                let disk = self.disk.clone();
+                let durable = self.config.durable;
+                let (t, n) = (table.clone(), id.shard);
+                Arc::new(
+                    crate::runtime::run_blocking(move || {
+                        Shard::open_recovered(t, n, disk, durable, files)
+                    })
+                    .await?,
+                )
+            }
+        };
+        if let Some(current) = self
+            .catalog()
+            .table(&id.table)
+            .filter(|t| t.uuid == id.uuid)
+        {
+            copy.set_table(current.clone());
+        }
+        self.install_shard(&id.uuid, id.shard, copy.clone());
+        let ops = match coordinator
+            .send_shard(
+                &primary,
+                ShardRequest::RecoverOps {
+                    shard: id.clone(),
+                    allocation_id: allocation_id.to_string(),
+                },
+            )
+            .await?
+        {
+            ShardResponse::RecoveryOps(ops) => ops,
+            other => return Err(unexpected(&other)),
+        };
+        let replayed = ops.len();
+        let applied = copy.clone();
+        let sync = crate::runtime::run_blocking(move || applied.apply_replicated(ops)).await?;
+        wait_durable(sync).await?;
+        coordinator
+            .propose(Command::ShardStarted {
+                uuid: id.uuid.clone(),
+                shard: id.shard,
+                allocation_id: allocation_id.to_string(),
+            })
+            .await?;
+        tracing::info!(
+            shard = %id, allocation_id, segments, bytes, operations = replayed,
+            "recovered from the primary"
+        );
+        Ok(Recovery {
+            shard: id.clone(),
+            allocation_id: allocation_id.to_string(),
+            files: !ops_based,
+            bytes,
+            operations: replayed,
+        })
+    }
+}
+
+async fn wait_durable(sync: Option<TranslogSync>) -> Result<()> {
+    match sync {
+        Some(sync) => SyncInFlight::wait_all(vec![sync.start()]).await,
+        None => Ok(()),
+    }
+}
+
+fn unexpected(response: &ShardResponse) -> Error {
+    Error::internal(format!("unexpected shard response: {}", response.kind()))
+}
