@@ -249,34 +249,136 @@ async fn no_acknowledged_write_is_lost_when_the_master_dies_under_writes() {
 }
 
 #[madsim::test]
-async fn nodes_that_join_receive_copies_while_writes_go_on() {
+async fn nodes_that_join_receive_copies_while_writes_go_on_and_a_decommissioned_one_is_drained() {
     let mut c = SimCluster::form(3).await;
     create_replicated_table(&c).await;
     insert_rows(&c, &["n1", "n2", "n3"], 0, 300).await;
     let n4 = c.add_node().await;
-    // Writes go on while copies move to the new node.
-    insert_rows(&c, &["n1", &n4], 300, 400).await;
     let n5 = c.add_node().await;
-    insert_rows(&c, &[&n5, "n2"], 400, 500).await;
-    // Balanced: 12 copies over 5 nodes, two or three each, and no
-    // relocation left.
-    let mut balanced = false;
-    for _ in 0..600 {
-        let map = c.shard_map("n1");
-        let counts: Vec<usize> = ["n1", "n2", "n3", "n4", "n5"]
-            .iter()
-            .map(|n| map.get(*n).map_or(0, Vec::len))
-            .collect();
-        let moving = map.values().flatten().any(|copy| copy.3 != "Started");
-        if !moving && counts.iter().all(|n| (2..=3).contains(n)) {
-            balanced = true;
-            break;
+    // Writers keep going while copies move to the new nodes.
+    let until = madsim::time::Instant::now() + Duration::from_secs(10);
+    let writers = futures::future::join_all(
+        ["n1", "n2", "n3"]
+            .into_iter()
+            .enumerate()
+            .map(|(k, n)| write_until(&c, n, (1000 + k as i64..).step_by(3), until)),
+    );
+    let settle = async {
+        for _ in 0..600 {
+            if balanced(&c, &["n1", "n2", "n3", "n4", "n5"], 2..=3) {
+                return true;
+            }
+            madsim::time::sleep(Duration::from_millis(100)).await;
         }
-        madsim::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(balanced, "not balanced: {:?}", c.shard_map("n1"));
+        false
+    };
+    let (acknowledged, balanced_in_time) = futures::future::join(writers, settle).await;
+    assert!(balanced_in_time, "not balanced: {:?}", c.shard_map("n1"));
     assert_eq!(c.health("n1").await.unwrap(), "GREEN");
-    assert_counts(&c, &["n1", "n2", "n3", "n4", "n5"], 500).await;
+    let acknowledged: Vec<i64> = acknowledged.into_iter().flatten().collect();
+    assert!(
+        acknowledged.len() > 20,
+        "too few writes: {}",
+        acknowledged.len()
+    );
+    assert_present(&c, "n2", &acknowledged).await;
+    assert_counts_at_least(&c, &["n1", "n2", "n3", &n4, &n5], 300 + acknowledged.len()).await;
+
+    // Decommissioning n1 moves every copy it holds to the others: its
+    // primaries hand off to their new copies, while writes go on.
+    let primaries_on_n1 = c.shard_map("n2")["n1"].iter().filter(|copy| copy.2).count();
+    assert!(primaries_on_n1 > 0, "{:?}", c.shard_map("n2"));
+    let r = c
+        .execute("n2", "ALTER CLUSTER DECOMMISSION 'n1'", vec![])
+        .await
+        .unwrap();
+    assert_eq!(r.rowcount, 1);
+    let until = madsim::time::Instant::now() + Duration::from_secs(10);
+    let writers = futures::future::join_all(
+        ["n2", "n3", "n1"]
+            .into_iter()
+            .enumerate()
+            .map(|(k, n)| write_until(&c, n, (100_000 + k as i64..).step_by(3), until)),
+    );
+    let drain = async {
+        for _ in 0..600 {
+            let gone = c.shard_map("n2").get("n1").is_none();
+            if gone && balanced(&c, &["n2", "n3", "n4", "n5"], 3..=3) {
+                return true;
+            }
+            madsim::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    };
+    let (more, drained) = futures::future::join(writers, drain).await;
+    assert!(drained, "n1 not drained: {:?}", c.shard_map("n2"));
+    let more: Vec<i64> = more.into_iter().flatten().collect();
+    assert_present(&c, "n3", &more).await;
+    let acknowledged: Vec<i64> = acknowledged.into_iter().chain(more).collect();
+    assert_eq!(c.health("n2").await.unwrap(), "GREEN");
+    assert_counts_at_least(&c, &["n2", "n3", &n4, &n5], 300 + acknowledged.len()).await;
+    let unknown = c
+        .execute("n2", "ALTER CLUSTER DECOMMISSION 'n9'", vec![])
+        .await
+        .unwrap_err();
+    assert!(
+        unknown.to_string().contains("not part of the cluster"),
+        "{unknown}"
+    );
+}
+
+/// Whether every copy is started and each of `nodes` holds a number of
+/// copies in `range`, as n1 (or the first node) sees the routing table.
+fn balanced(c: &SimCluster, nodes: &[&str], range: std::ops::RangeInclusive<usize>) -> bool {
+    let map = c.shard_map(nodes[0]);
+    let moving = map.values().flatten().any(|copy| copy.3 != "Started");
+    !moving
+        && nodes
+            .iter()
+            .all(|n| range.contains(&map.get(*n).map_or(0, Vec::len)))
+}
+
+/// Every id in `ids` is found through `node` (after a refresh).
+async fn assert_present(c: &SimCluster, node: &str, ids: &[i64]) {
+    c.execute(node, "REFRESH TABLE t", vec![]).await.unwrap();
+    let r = c
+        .execute(node, "SELECT id FROM t LIMIT 100000", vec![])
+        .await
+        .unwrap();
+    let present: std::collections::BTreeSet<Value> =
+        r.rows.into_iter().map(|mut r| r.remove(0)).collect();
+    let lost: Vec<&i64> = ids
+        .iter()
+        .filter(|id| !present.contains(&Value::Int(**id)))
+        .collect();
+    assert!(lost.is_empty(), "acknowledged writes lost: {lost:?}");
+}
+
+/// Every node counts the same rows, at least `at_least` (writes whose
+/// outcome was unknown may be there too), and every copy agrees.
+async fn assert_counts_at_least(c: &SimCluster, nodes: &[&str], at_least: usize) {
+    c.execute(nodes[0], "REFRESH TABLE t", vec![])
+        .await
+        .unwrap();
+    let mut counts = Vec::new();
+    for n in nodes {
+        let r = c
+            .execute(n, "SELECT count(*) FROM t", vec![])
+            .await
+            .unwrap();
+        counts.push(count(&r));
+    }
+    assert!(
+        counts.iter().all(|n| *n == counts[0]),
+        "counts differ: {counts:?}"
+    );
+    assert!(
+        counts[0] as usize >= at_least,
+        "{} rows, expected at least {at_least}",
+        counts[0]
+    );
+    let docs = c.check_copies_agree(nodes[0], "t").unwrap();
+    assert_eq!(docs as i64, counts[0]);
 }
 
 /// Increments counter `id` `times` times through `node` by optimistic
@@ -377,4 +479,32 @@ async fn under_loss_and_latency_no_write_and_no_update_is_lost() {
         .collect();
     assert!(lost.is_empty(), "acknowledged writes lost: {lost:?}");
     c.check_copies_agree("n1", "t").unwrap();
+}
+
+#[madsim::test]
+async fn number_of_replicas_changes_live() {
+    let c = SimCluster::form(3).await;
+    create_replicated_table(&c).await;
+    insert_rows(&c, &["n1", "n2", "n3"], 0, 100).await;
+    c.execute("n2", "ALTER TABLE t SET (number_of_replicas = 2)", vec![])
+        .await
+        .unwrap();
+    c.wait_health("n1", "GREEN", Duration::from_secs(60)).await;
+    let map = c.shard_map("n1");
+    for n in ["n1", "n2", "n3"] {
+        assert_eq!(map[n].len(), 6, "every node holds every shard: {map:?}");
+    }
+    assert_counts(&c, &["n1", "n2", "n3"], 100).await;
+    // A range is evaluated against the nodes: '0-1' on three nodes is one.
+    c.execute(
+        "n3",
+        "ALTER TABLE t SET (number_of_replicas = '0-1')",
+        vec![],
+    )
+    .await
+    .unwrap();
+    c.wait_health("n1", "GREEN", Duration::from_secs(60)).await;
+    let map = c.shard_map("n1");
+    assert_eq!(map.values().map(Vec::len).sum::<usize>(), 12, "{map:?}");
+    assert_counts(&c, &["n1", "n2", "n3"], 100).await;
 }

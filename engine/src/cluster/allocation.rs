@@ -20,26 +20,22 @@
 //!   with the fewest copies; it initializes (recovers from the primary)
 //!   until a [`Command::ShardStarted`] marks it started and in sync. A node
 //!   recovers at most [`CONCURRENT_RECOVERIES`] copies at once;
-//! * once every copy is assigned and none recovers, copies are balanced:
-//!   while the node with the most copies has two more than the one with
-//!   the fewest, a started replica moves from one to the other (the old
-//!   copy RELOCATING, the new one INITIALIZING, the old one dropped once
-//!   the new one started), at most [`CONCURRENT_RELOCATIONS`] at once.
-//!   Primaries do not move (a primary hand-off is not built).
+//! * no new copy goes to a node being drained (`ALTER CLUSTER
+//!   DECOMMISSION`);
+//! * once every copy is assigned and none recovers, copies move off
+//!   draining nodes and between nodes for balance (`rebalance.rs`).
 //!
 //! [`Command::ShardStarted`]: super::Command::ShardStarted
 //! [`Command::EndDelay`]: super::Command::EndDelay
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::rebalance::{cancel_relocation, finish_relocation, rebalance, relocations};
 use super::state::{ClusterState, CopyState, MemberId, ShardCopies, ShardCopy};
 
 /// Copies a node recovers at once (Elasticsearch's
 /// `cluster.routing.allocation.node_concurrent_recoveries`).
 pub const CONCURRENT_RECOVERIES: usize = 2;
-/// Relocations the cluster runs at once (Elasticsearch's
-/// `cluster.routing.allocation.cluster_concurrent_rebalance`).
-pub const CONCURRENT_RELOCATIONS: usize = 2;
 
 impl ClusterState {
     /// Brings the routing table in line with the catalog and the members
@@ -47,6 +43,16 @@ impl ClusterState {
     pub fn allocate(&mut self) {
         let members: BTreeSet<MemberId> = self.members.keys().copied().collect();
         self.follow_catalog(members.len().max(1));
+        // New copies go to nodes that are not being drained (to any, when
+        // every node is).
+        let mut targets: BTreeSet<MemberId> = members
+            .iter()
+            .copied()
+            .filter(|m| !self.draining.contains(m))
+            .collect();
+        if targets.is_empty() {
+            targets = members.clone();
+        }
         let delays: BTreeMap<String, bool> = self
             .catalog
             .tables()
@@ -59,7 +65,7 @@ impl ClusterState {
                 promote(shard, delay);
             }
         }
-        let mut load = Load::of(self.routing.tables.values().flatten(), &members);
+        let mut load = Load::of(self.routing.tables.values().flatten(), &targets);
         let mut next = self.routing.next_allocation;
         let mut allocation_id = || {
             next += 1;
@@ -123,23 +129,15 @@ impl ClusterState {
         let Some(shard) = self.shard_mut(uuid, shard) else {
             return false;
         };
-        let Some(copy) = shard.copies.iter_mut().find(|c| {
+        let Some(i) = shard.copies.iter().position(|c| {
             c.allocation_id.as_deref() == Some(allocation_id) && c.state == CopyState::Initializing
         }) else {
             return false;
         };
-        copy.state = CopyState::Started;
+        shard.copies[i].state = CopyState::Started;
         // A relocation is done: the old copy goes.
-        if let Some(source) = copy.relocating_node.take()
-            && let Some(i) = shard
-                .copies
-                .iter()
-                .position(|c| c.node == Some(source) && c.state == CopyState::Relocating)
-        {
-            let old = shard.copies.remove(i);
-            if let Some(id) = old.allocation_id {
-                shard.in_sync.remove(&id);
-            }
+        if let Some(source) = shard.copies[i].relocating_node.take() {
+            finish_relocation(shard, i, source);
         }
         shard.in_sync.insert(allocation_id.to_string());
         true
@@ -419,130 +417,6 @@ fn place_replicas(
         };
         load.add(node, true);
     }
-}
-
-/// The relocations under way in a shard (each adds a copy for a while).
-fn relocations(shard: &ShardCopies) -> usize {
-    shard
-        .copies
-        .iter()
-        .filter(|c| c.is_relocation_target())
-        .count()
-}
-
-/// Calls off the relocation whose new copy is `target`: it goes, and the
-/// old copy is started again.
-fn cancel_relocation(shard: &mut ShardCopies, target: usize) {
-    let copy = shard.copies.remove(target);
-    if let Some(id) = &copy.allocation_id {
-        shard.in_sync.remove(id);
-    }
-    for c in &mut shard.copies {
-        if c.state == CopyState::Relocating && c.node == copy.relocating_node {
-            c.state = CopyState::Started;
-            c.relocating_node = None;
-        }
-    }
-}
-
-/// Moves started replicas from the node with the most copies to the one
-/// with the fewest while they differ by more than one, once every copy is
-/// assigned and none recovers (see the module notes).
-fn rebalance(
-    state: &mut ClusterState,
-    members: &BTreeSet<MemberId>,
-    allocation_id: &mut impl FnMut() -> String,
-) {
-    let copies = || {
-        state
-            .routing
-            .tables
-            .values()
-            .flatten()
-            .flat_map(|s| &s.copies)
-    };
-    // Only a cluster whose copies are all assigned and recovered moves any.
-    let busy = copies().any(|c| {
-        c.node.is_none() || (c.state == CopyState::Initializing && !c.is_relocation_target())
-    });
-    if busy {
-        return;
-    }
-    let mut relocating = copies()
-        .filter(|c| c.state == CopyState::Relocating)
-        .count();
-    while relocating < CONCURRENT_RELOCATIONS {
-        let Some((uuid, n, i, from, to)) = next_move(state, members) else {
-            return;
-        };
-        let Some(shard) = state
-            .routing
-            .tables
-            .get_mut(&uuid)
-            .and_then(|s| s.get_mut(n))
-        else {
-            return;
-        };
-        shard.copies[i].state = CopyState::Relocating;
-        shard.copies[i].relocating_node = Some(to);
-        shard.copies.push(ShardCopy {
-            primary: false,
-            node: Some(to),
-            state: CopyState::Initializing,
-            allocation_id: Some(allocation_id()),
-            last_node: None,
-            delayed: false,
-            relocating_node: Some(from),
-            left_term: None,
-        });
-        relocating += 1;
-    }
-}
-
-/// The next replica to move for balance: (table uuid, shard, copy index,
-/// from node, to node), if the most loaded node has two copies more than
-/// the least loaded, counting relocations under way as done.
-fn next_move(
-    state: &ClusterState,
-    members: &BTreeSet<MemberId>,
-) -> Option<(String, usize, usize, MemberId, MemberId)> {
-    let mut load: BTreeMap<MemberId, usize> = members.iter().map(|m| (*m, 0)).collect();
-    for c in state
-        .routing
-        .tables
-        .values()
-        .flatten()
-        .flat_map(|s| &s.copies)
-    {
-        if c.state == CopyState::Relocating {
-            continue;
-        }
-        if let Some(l) = c.node.and_then(|n| load.get_mut(&n)) {
-            *l += 1;
-        }
-    }
-    let mut by_load: Vec<(usize, MemberId)> = load.iter().map(|(n, l)| (*l, *n)).collect();
-    by_load.sort();
-    let &(low, to) = by_load.first()?;
-    for &(high, from) in by_load.iter().rev() {
-        if high <= low + 1 {
-            return None;
-        }
-        for (uuid, shards) in &state.routing.tables {
-            for (n, shard) in shards.iter().enumerate() {
-                if shard.copies.iter().any(|c| c.node == Some(to)) {
-                    continue;
-                }
-                let movable = shard.copies.iter().position(|c| {
-                    !c.primary && c.node == Some(from) && c.state == CopyState::Started
-                });
-                if let Some(i) = movable {
-                    return Some((uuid.clone(), n, i, from, to));
-                }
-            }
-        }
-    }
-    None
 }
 
 /// Drops the replica whose loss costs least: unassigned before

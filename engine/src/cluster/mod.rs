@@ -7,6 +7,7 @@ mod delay;
 mod log_store;
 mod network;
 mod raft;
+mod rebalance;
 mod rpc;
 mod runtime;
 pub mod settings;

@@ -65,6 +65,11 @@ pub enum Command {
         shard: u32,
         node: MemberId,
     },
+    /// `ALTER CLUSTER DECOMMISSION`: every copy moves off the node, and no
+    /// new one goes to it.
+    Decommission {
+        node: MemberId,
+    },
 }
 
 /// What applying one log entry did.
@@ -172,6 +177,9 @@ pub struct ClusterState {
     pub members: BTreeMap<MemberId, Member>,
     pub voters: BTreeSet<MemberId>,
     pub routing: Routing,
+    /// Nodes being drained (`ALTER CLUSTER DECOMMISSION`).
+    #[serde(default)]
+    pub draining: BTreeSet<MemberId>,
 }
 
 impl ClusterState {
@@ -205,6 +213,9 @@ impl ClusterState {
                 reason,
             } => self.fail_copy(&uuid, shard, &allocation_id, &reason),
             Command::EndDelay { uuid, shard, node } => self.end_delay(&uuid, shard, node),
+            Command::Decommission { node } => {
+                self.members.contains_key(&node) && self.draining.insert(node)
+            }
         };
         if !applied {
             return CommandResult::Ignored { version };
@@ -220,6 +231,9 @@ impl ClusterState {
     pub fn set_members(&mut self, members: BTreeMap<MemberId, Member>, voters: BTreeSet<MemberId>) {
         self.members = members;
         self.voters = voters;
+        // A drained node that left comes back as a new one.
+        let members = &self.members;
+        self.draining.retain(|m| members.contains_key(m));
         self.allocate();
     }
 
@@ -517,6 +531,55 @@ mod tests {
             let nodes: BTreeSet<_> = shard.copies.iter().filter_map(|c| c.node).collect();
             assert_eq!(nodes.len(), 2);
         }
+    }
+
+    #[test]
+    fn two_nodes_that_join_receive_primaries_and_replicas_until_balanced() {
+        let mut s = three();
+        let uuid = with_replicas(&mut s, "t", 6, "1");
+        start_all(&mut s);
+        let mut members = s.members.clone();
+        members.insert(4, member("n4"));
+        members.insert(5, member("n5"));
+        s.set_members(members, [1, 2, 3].into());
+        start_all(&mut s);
+        let loads = per_node(&s);
+        assert_eq!(loads.values().sum::<usize>(), 12);
+        assert!(loads.values().all(|n| (2..=3).contains(n)), "{loads:?}");
+        let mut primaries = BTreeMap::<MemberId, usize>::new();
+        for shard in &s.routing.tables[&uuid] {
+            let p = shard.primary().unwrap();
+            *primaries.entry(p.node.unwrap()).or_default() += 1;
+            assert_eq!(shard.copies.len(), 2);
+            assert_eq!(shard.in_sync.len(), 2);
+            // A primary that moved did so under the next term.
+            assert!(shard.primary_term >= 1);
+        }
+        assert!(primaries.values().all(|n| *n <= 2), "{primaries:?}");
+    }
+
+    #[test]
+    fn a_decommissioned_node_is_drained_of_every_copy() {
+        let mut s = three();
+        let mut members = s.members.clone();
+        members.insert(4, member("n4"));
+        s.set_members(members, [1, 2, 3].into());
+        let uuid = with_replicas(&mut s, "t", 6, "1");
+        start_all(&mut s);
+        assert!(per_node(&s).get(&2).is_some_and(|n| *n > 0));
+        let r = s.apply(Command::Decommission { node: 2 });
+        assert!(matches!(r, CommandResult::Applied { .. }));
+        start_all(&mut s);
+        let loads = per_node(&s);
+        assert_eq!(loads.get(&2), None, "{loads:?}");
+        assert_eq!(loads.values().sum::<usize>(), 12);
+        for shard in &s.routing.tables[&uuid] {
+            assert!(shard.copies.iter().all(|c| c.state == CopyState::Started));
+        }
+        // Nothing new goes there either.
+        with_replicas(&mut s, "u", 3, "1");
+        start_all(&mut s);
+        assert_eq!(per_node(&s).get(&2), None);
     }
 
     #[test]

@@ -79,7 +79,8 @@ pub fn serve(
         ShardRequest::Refresh { shard }
         | ShardRequest::Replicate { shard, .. }
         | ShardRequest::RecoverFiles { shard, .. }
-        | ShardRequest::RecoverOps { shard, .. } => Err(Error::internal(format!(
+        | ShardRequest::RecoverOps { shard, .. }
+        | ShardRequest::HandOff { shard, .. } => Err(Error::internal(format!(
             "a node-level request for {shard} reached the synchronous shard path"
         ))),
     }

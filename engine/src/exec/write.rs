@@ -426,6 +426,7 @@ impl<C: Cluster> Executor<'_, C> {
                 ctx: self.ctx.clone(),
                 update: update.cloned(),
                 ops,
+                forwarded: false,
             };
             async move {
                 let response = self.request(ShardRequest::Write(write), CopyRole::Primary);

@@ -144,6 +144,30 @@ impl Node {
         Ok(QueryResult::affected(1))
     }
 
+    /// `ALTER CLUSTER DECOMMISSION 'node'`: the node (by id or name) is
+    /// drained of its shard copies, which move to the other nodes.
+    pub(super) async fn decommission(&self, node: &str) -> Result<QueryResult> {
+        if self.coordinator().is_none() {
+            return Err(Error::Unsupported(
+                "ALTER CLUSTER DECOMMISSION needs a cluster: this node runs on its own".into(),
+            ));
+        }
+        self.propose_with(|n, _| {
+            let state = n.followed().state;
+            let member = state
+                .members
+                .iter()
+                .find(|(_, m)| m.node_id == node || m.name == node)
+                .map(|(id, _)| *id)
+                .ok_or_else(|| {
+                    Error::InvalidArgument(format!("Node \"{node}\" is not part of the cluster"))
+                })?;
+            Ok((Some(Command::Decommission { node: member }), ()))
+        })
+        .await?;
+        Ok(QueryResult::affected(1))
+    }
+
     /// The nodes holding a copy of `shard` in `role`, by the routing table:
     /// for reads every started copy, this node's first; for writes the
     /// started primary.
@@ -178,8 +202,8 @@ impl Node {
 }
 
 impl Node {
-    /// `REFRESH TABLE` in a cluster: every started copy of every shard of
-    /// the named tables refreshes, wherever it is.
+    /// `REFRESH TABLE` in a cluster: every started or recovering copy of
+    /// every shard of the named tables refreshes, wherever it is.
     pub(super) async fn refresh_in_cluster(
         &self,
         session: &super::Session,
@@ -203,23 +227,38 @@ impl Node {
                     .state
                     .shard(&t.uuid, s)
                     .ok_or_else(|| Error::ShardsUnavailable(format!("{shard} is not available")))?;
-                for c in &copies.copies {
-                    if c.state != CopyState::Started {
-                        continue;
-                    }
-                    let Some(member) = c.node.and_then(|n| followed.state.members.get(&n)) else {
-                        continue;
-                    };
+                // Recovering copies too: they get every new write, and may
+                // be started by the time the next query reads.
+                let holders = copies
+                    .copies
+                    .iter()
+                    .filter(|c| c.state != CopyState::Unassigned);
+                for member in holders.filter_map(|c| followed.state.members.get(&c.node?)) {
                     let node = member.node_id.clone();
                     let shard = shard.clone();
-                    requests.push(
-                        async move { self.run(&node, ShardRequest::Refresh { shard }).await },
-                    );
+                    requests.push(async move {
+                        let key = (shard.uuid.clone(), shard.shard);
+                        (key, self.run(&node, ShardRequest::Refresh { shard }).await)
+                    });
                 }
             }
         }
-        for r in futures::future::join_all(requests).await {
-            r?;
+        // A copy that cannot refresh is no error while another copy of its
+        // shard did (it was just moved or its node just left); a shard none
+        // of whose copies refreshed is.
+        let mut refreshed = std::collections::HashMap::new();
+        for (key, r) in futures::future::join_all(requests).await {
+            let entry = refreshed.entry(key).or_insert(Err(None));
+            match (r, &entry) {
+                (Ok(_), _) => *entry = Ok(()),
+                (Err(e), Err(None)) => *entry = Err(Some(e)),
+                (Err(_), _) => {}
+            }
+        }
+        for r in refreshed.into_values() {
+            if let Err(Some(e)) = r {
+                return Err(e);
+            }
         }
         Ok(QueryResult::affected(tables.len() as i64))
     }

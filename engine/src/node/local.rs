@@ -63,8 +63,30 @@ impl Node {
                 shard,
                 allocation_id,
             } => return self.serve_recovery_ops(&shard, &allocation_id).await,
+            ShardRequest::HandOff {
+                shard,
+                allocation_id,
+            } => return self.serve_hand_off(&shard, &allocation_id).await,
             _ => {}
         }
+        // A primary's writes pass its shard's gate, which a hand-off closes;
+        // past it, a write that finds the primary elsewhere is sent on.
+        let gate = match &request {
+            ShardRequest::Write(w) if self.coordinator().is_some() => {
+                Some(self.write_gates.of(&w.shard).read_owned().await)
+            }
+            _ => None,
+        };
+        let request = match request {
+            ShardRequest::Write(w) => match self.primary_elsewhere(&w.shard) {
+                Some(node) => {
+                    drop(gate);
+                    return self.forward_write(w, &node).await;
+                }
+                None => ShardRequest::Write(w),
+            },
+            other => other,
+        };
         let (shard, table) = self.local_shard(request.shard())?;
         if let ShardRequest::Refresh { .. } = request {
             shard.refresh().await?;
@@ -96,6 +118,7 @@ impl Node {
         };
         let replicas = self.replicate(&shard_id, shard.primary_term(), served.ops);
         let (durable, replicas) = futures::future::join(durable, replicas).await;
+        drop(gate);
         durable?;
         replicas?;
         Ok(served.response)

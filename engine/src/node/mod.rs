@@ -125,6 +125,8 @@ pub struct Node {
     followed: tokio::sync::watch::Sender<clustered::Followed>,
     /// Recovery bookkeeping (see `recovery.rs`).
     recoveries: recovery::Recoveries,
+    /// The gates of the shards' writes on their primaries (see `replication.rs`).
+    write_gates: replication::WriteGates,
 }
 
 impl std::fmt::Debug for Node {
@@ -174,6 +176,7 @@ impl Node {
             coordinator: OnceLock::new(),
             followed: tokio::sync::watch::channel(clustered::Followed::default()).0,
             recoveries: Default::default(),
+            write_gates: Default::default(),
         });
         // Recovering is applying the catalog on disk to a node with no shards.
         node.apply_catalog(catalog, false)?;
@@ -433,6 +436,7 @@ impl Node {
                 "COPY is not available in the simulator".into(),
             )),
             Statement::Kill { .. } => Ok(QueryResult::affected(0)),
+            Statement::Decommission { node } => self.decommission(node).await,
             Statement::SetGlobal {
                 persistent,
                 assignments,

@@ -207,6 +207,8 @@ impl Node {
             }
         }
         lock(&self.recoveries.recovering).retain(|id| initializing_here.contains(id));
+        self.write_gates
+            .retain(|uuid, shard| state.shard(uuid, shard).is_some());
         for tracked in lock(&self.recoveries.tracking).values_mut() {
             tracked.retain(|id| initializing_anywhere.contains(id));
         }
@@ -335,13 +337,32 @@ impl Node {
         let applied = copy.clone();
         let sync = crate::runtime::run_blocking(move || applied.apply_replicated(ops)).await?;
         wait_durable(sync).await?;
-        coordinator
-            .propose(Command::ShardStarted {
-                uuid: id.uuid.clone(),
-                shard: id.shard,
-                allocation_id: allocation_id.to_string(),
-            })
-            .await?;
+        // A copy starts searchable as of the end of its recovery (as an
+        // Elasticsearch recovery finalizes with a refresh): a REFRESH that
+        // ran while it recovered did not reach it.
+        copy.refresh().await?;
+        match self.relocating_primary(id, allocation_id) {
+            // The new copy of a relocating primary: the primary hands off.
+            Some(source) => {
+                let request = ShardRequest::HandOff {
+                    shard: id.clone(),
+                    allocation_id: allocation_id.to_string(),
+                };
+                match coordinator.send_shard(&source, request).await? {
+                    ShardResponse::HandedOff => {}
+                    other => return Err(unexpected(&other)),
+                }
+            }
+            None => {
+                coordinator
+                    .propose(Command::ShardStarted {
+                        uuid: id.uuid.clone(),
+                        shard: id.shard,
+                        allocation_id: allocation_id.to_string(),
+                    })
+                    .await?;
+            }
+        }
         tracing::info!(
             shard = %id, allocation_id, segments, bytes, operations = replayed,
             "recovered from the primary"
@@ -353,6 +374,55 @@ impl Node {
             bytes,
             operations: replayed,
         })
+    }
+
+    /// The node id of the primary that the copy `allocation_id` relocates
+    /// from, if it is the new copy of a relocating primary.
+    fn relocating_primary(&self, id: &ShardId, allocation_id: &str) -> Option<String> {
+        let followed = self.followed();
+        let state = &followed.state;
+        let copies = state.shard(&id.uuid, id.shard)?;
+        let source = copies.copy(allocation_id)?.relocating_node?;
+        let primary = copies.primary()?;
+        (primary.node == Some(source) && primary.state == CopyState::Relocating)
+            .then(|| state.members.get(&source).map(|m| m.node_id.clone()))
+            .flatten()
+    }
+
+    /// The primary's side of a hand-off: with the shard's writes held (none
+    /// in flight, so the new copy has every one), the new copy is started
+    /// through the master, which makes it primary under the next term; the
+    /// writes held are let go once every node follows that, and are sent
+    /// on to the new primary.
+    pub(super) async fn serve_hand_off(
+        &self,
+        shard: &ShardId,
+        allocation_id: &str,
+    ) -> Result<ShardResponse> {
+        let (copy, _) = self.recovering_copy(shard, allocation_id).await?;
+        let coordinator = self.coordinator().ok_or_else(crate::cluster::no_master)?;
+        if copy.relocating_node != Some(coordinator.id) {
+            return Err(Error::ShardsUnavailable(format!(
+                "{shard}: copy {allocation_id} does not relocate from this node"
+            )));
+        }
+        let gate = self.write_gates.of(shard);
+        let _held = gate.write().await;
+        let (index, result) = coordinator
+            .propose(Command::ShardStarted {
+                uuid: shard.uuid.clone(),
+                shard: shard.shard,
+                allocation_id: allocation_id.to_string(),
+            })
+            .await?;
+        if !matches!(result, crate::cluster::CommandResult::Applied { .. }) {
+            return Err(Error::ShardsUnavailable(format!(
+                "{shard}: copy {allocation_id} is no longer relocating"
+            )));
+        }
+        coordinator.wait_followed_everywhere(index).await?;
+        tracing::info!(%shard, allocation_id, "primary handed off");
+        Ok(ShardResponse::HandedOff)
     }
 }
 

@@ -7,7 +7,14 @@
 //! never become primary with operations missing). A copy that refuses the
 //! operations because it knows a newer primary term fails the write, not
 //! itself: the sender is no longer the primary.
+//!
+//! Each shard's writes on its primary pass a [`WriteGates`] gate (shared);
+//! a primary handing off to its relocated copy closes it (exclusive), so no
+//! write is in flight while the other copy becomes primary. A write that
+//! reaches a node that is no longer the primary is sent on, once, to the
+//! one the routing table names.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +24,63 @@ use crate::error::{Error, Result};
 use crate::request::{ShardId, ShardRequest, ShardResponse};
 use crate::storage::{Op, Shard, SyncInFlight};
 
+/// One shard's gate: writes hold it shared, a hand-off exclusively.
+type Gate = Arc<tokio::sync::RwLock<()>>;
+
+/// A gate per shard that its primary's writes pass (see the module notes).
+#[derive(Debug, Default)]
+pub(super) struct WriteGates(std::sync::Mutex<HashMap<(String, u32), Gate>>);
+
+impl WriteGates {
+    /// The gate of a shard.
+    pub(super) fn of(&self, shard: &ShardId) -> Gate {
+        let mut gates = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        gates
+            .entry((shard.uuid.clone(), shard.shard))
+            .or_default()
+            .clone()
+    }
+
+    /// Forgets the gates of shards `keep` does not name.
+    pub(super) fn retain(&self, keep: impl Fn(&str, u32) -> bool) {
+        let mut gates = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        gates.retain(|(uuid, shard), _| keep(uuid, *shard));
+    }
+}
+
 impl Node {
+    /// The node holding the started primary of `shard`, when the routing
+    /// table this node follows puts it on another node (in a cluster).
+    pub(super) fn primary_elsewhere(&self, shard: &ShardId) -> Option<String> {
+        let me = self.coordinator()?.id;
+        let followed = self.followed();
+        let state = &followed.state;
+        let primary = state.shard(&shard.uuid, shard.shard)?.primary()?;
+        let node = primary.node.filter(|n| *n != me)?;
+        matches!(primary.state, CopyState::Started | CopyState::Relocating)
+            .then(|| state.members.get(&node).map(|m| m.node_id.clone()))
+            .flatten()
+    }
+
+    /// Sends a write on to the shard's primary on another node, once.
+    pub(super) async fn forward_write(
+        &self,
+        mut write: crate::request::ShardWrite,
+        node: &str,
+    ) -> Result<ShardResponse> {
+        if write.forwarded {
+            return Err(Error::ShardsUnavailable(format!(
+                "{}: its primary moved while the write was on its way; try again",
+                write.shard
+            )));
+        }
+        let coordinator = self.coordinator().ok_or_else(crate::cluster::no_master)?;
+        write.forwarded = true;
+        coordinator
+            .send_shard(node, ShardRequest::Write(write))
+            .await
+    }
+
     /// Whether a write to `shard` must keep its operations for replicas:
     /// in a cluster, the shard has a replica assigned. Refuses a write
     /// when the routing table this node follows does not make it the

@@ -69,6 +69,13 @@ pub enum ShardRequest {
         shard: ShardId,
         allocation_id: String,
     },
+    /// The new copy of a relocating primary, recovered, asks the primary to
+    /// hand off: with its writes held, the primary has the copy started
+    /// (and made primary) through the master.
+    HandOff {
+        shard: ShardId,
+        allocation_id: String,
+    },
 }
 
 impl ShardRequest {
@@ -81,7 +88,8 @@ impl ShardRequest {
             | ShardRequest::Refresh { shard }
             | ShardRequest::Replicate { shard, .. }
             | ShardRequest::RecoverFiles { shard, .. }
-            | ShardRequest::RecoverOps { shard, .. } => shard,
+            | ShardRequest::RecoverOps { shard, .. }
+            | ShardRequest::HandOff { shard, .. } => shard,
             ShardRequest::Write(w) => &w.shard,
         }
     }
@@ -95,7 +103,8 @@ impl ShardRequest {
             | ShardRequest::Refresh { .. }
             | ShardRequest::Replicate { .. }
             | ShardRequest::RecoverFiles { .. }
-            | ShardRequest::RecoverOps { .. } => None,
+            | ShardRequest::RecoverOps { .. }
+            | ShardRequest::HandOff { .. } => None,
         }
     }
 }
@@ -109,6 +118,10 @@ pub struct ShardWrite {
     /// How `Update` operations and `IfExists::Update` compute a new version.
     pub update: Option<UpdateSpec>,
     pub ops: Vec<WriteOp>,
+    /// Sent on by a node that was the primary (it handed off to another):
+    /// not sent on again.
+    #[serde(default)]
+    pub forwarded: bool,
 }
 
 /// What a shard answers.
@@ -127,6 +140,8 @@ pub enum ShardResponse {
     RecoveryFiles(RecoveryFiles),
     /// A recovery's operations since the segments.
     RecoveryOps(Vec<Op>),
+    /// The primary handed off to the new copy.
+    HandedOff,
 }
 
 impl ShardResponse {
@@ -140,6 +155,7 @@ impl ShardResponse {
             ShardResponse::Replicated => "a replication acknowledgement",
             ShardResponse::RecoveryFiles(_) => "recovery files",
             ShardResponse::RecoveryOps(_) => "recovery operations",
+            ShardResponse::HandedOff => "a hand-off",
         }
     }
 }

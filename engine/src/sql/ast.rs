@@ -47,6 +47,10 @@ pub enum Statement {
     Kill {
         job: Option<String>,
     },
+    /// `ALTER CLUSTER DECOMMISSION 'node'` (a node id or name).
+    Decommission {
+        node: String,
+    },
     /// `SET GLOBAL [PERSISTENT | TRANSIENT] name = value [, ...]`
     /// (transient unless PERSISTENT is given, as in CrateDB).
     SetGlobal {

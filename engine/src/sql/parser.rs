@@ -249,6 +249,14 @@ fn parse_statement(p: &mut Parser) -> PResult<Statement> {
         }
         "ALTER" => {
             p.next_token();
+            if word(p, "CLUSTER") {
+                if word(p, "DECOMMISSION") {
+                    return Ok(Statement::Decommission {
+                        node: p.parse_literal_string()?,
+                    });
+                }
+                return unsupported(format!("ALTER CLUSTER {}", p.peek_token().token));
+            }
             if !word(p, "TABLE") {
                 return unsupported(format!("ALTER {}", p.peek_token().token));
             }
