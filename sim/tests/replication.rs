@@ -82,6 +82,36 @@ async fn replicas_spread_and_a_lost_node_is_replaced_without_an_operator() {
 
     insert_rows(&c, &["n1", "n2", "n3"], 0, 300).await;
     assert_counts(&c, &["n1", "n2", "n3"], 300).await;
+    // The system tables every node contributes to answer alike everywhere:
+    // three nodes, twelve copies with their document counts.
+    let shards_sql = "SELECT id, \"primary\", state, node['name'], num_docs FROM sys.shards \
+                      WHERE table_name = 't' ORDER BY id, \"primary\", node['name']";
+    let nodes_sql = "SELECT name FROM sys.nodes ORDER BY name";
+    let first = c.execute("n1", shards_sql, vec![]).await.unwrap();
+    assert_eq!(first.rows.len(), 12, "{:?}", first.rows);
+    let docs: i64 = first
+        .rows
+        .iter()
+        .filter(|r| r[1] == Value::Bool(true))
+        .map(|r| match r[4] {
+            Value::Int(n) => n,
+            ref other => panic!("num_docs {other:?} in {r:?}"),
+        })
+        .sum();
+    assert_eq!(docs, 300);
+    for n in ["n2", "n3"] {
+        let r = c.execute(n, shards_sql, vec![]).await.unwrap();
+        assert_eq!(r.rows, first.rows, "sys.shards through {n}");
+        let r = c.execute(n, nodes_sql, vec![]).await.unwrap();
+        let names: Vec<Value> = ["n1", "n2", "n3"].map(|s| Value::Text(s.into())).to_vec();
+        assert_eq!(
+            r.rows
+                .into_iter()
+                .map(|mut r| r.remove(0))
+                .collect::<Vec<_>>(),
+            names
+        );
+    }
 
     // The node with primaries dies (not the master, whose loss the
     // partition tests cover).

@@ -27,8 +27,10 @@ use super::state::{Command, CommandResult, Member, MemberId};
 use super::state_machine::{Applied, StateMachine};
 use crate::disk::Disk;
 use crate::error::{Error, Result};
+use crate::planner::SystemTable;
 use crate::request::{ShardRequest, ShardResponse};
 use crate::transport::{Handler, Listener, NodeInfo, Peers};
+use crate::types::Row;
 
 /// How a node takes part in a cluster (CrateDB's discovery settings).
 #[derive(Debug, Clone)]
@@ -43,9 +45,11 @@ pub struct ClusterConfig {
     pub initial_master_nodes: Vec<String>,
 }
 
-/// Serves shard requests that arrive from other nodes (the node).
+/// Serves what other nodes ask of this node's data (the node): shard
+/// requests, and its own rows of the system tables every node contributes to.
 pub trait ShardServer: Send + Sync + 'static {
     fn serve_shard(&self, request: ShardRequest) -> BoxFuture<'_, Result<ShardResponse>>;
+    fn local_rows(&self, table: SystemTable) -> BoxFuture<'_, Result<Vec<Row>>>;
 }
 
 /// How often discovery and the master's checks run.
@@ -341,6 +345,43 @@ impl Coordinator {
         }
     }
 
+    /// The node, once it serves requests.
+    fn server(&self) -> Result<Arc<dyn ShardServer>> {
+        self.shards
+            .get()
+            .and_then(Weak::upgrade)
+            .ok_or_else(|| Error::ShardsUnavailable("the node is starting".into()))
+    }
+
+    /// Every other member's own rows of a system table, by member; a
+    /// member that does not answer in time contributes none (logged).
+    pub async fn gather_rows(&self, table: SystemTable) -> Vec<(MemberId, Vec<Row>)> {
+        let state = self.applied().state;
+        let asks = state
+            .members
+            .iter()
+            .filter(|(id, _)| **id != self.id)
+            .map(|(id, m)| async move {
+                let answer = match address(m) {
+                    Ok(addr) => self.peers.request(addr, Rpc::NodeRows(table), RPC_TIMEOUT).await,
+                    Err(e) => Err(e),
+                };
+                let rows = match answer {
+                    Ok(Rpc::Rows(rows)) => rows,
+                    Ok(other) => {
+                        tracing::info!(node = %m.name, answer = other.kind(), "unexpected answer to NodeRows");
+                        Vec::new()
+                    }
+                    Err(e) => {
+                        tracing::info!(node = %m.name, error = %e, "a node did not give its system rows");
+                        Vec::new()
+                    }
+                };
+                (*id, rows)
+            });
+        futures::future::join_all(asks).await
+    }
+
     /// The answer to a discovery request.
     async fn discovery(&self) -> Discovery {
         Discovery {
@@ -410,13 +451,10 @@ impl Coordinator {
             }
             Rpc::Ping => Ok(Rpc::Pong),
             Rpc::Shard(request) => {
-                let server = self
-                    .shards
-                    .get()
-                    .and_then(Weak::upgrade)
-                    .ok_or_else(|| Error::ShardsUnavailable("the node is starting".into()))?;
+                let server = self.server()?;
                 server.serve_shard(*request).await.map(Rpc::ShardResponse)
             }
+            Rpc::NodeRows(table) => self.server()?.local_rows(table).await.map(Rpc::Rows),
             other => Err(Error::Io(format!(
                 "unexpected request {} from another node",
                 other.kind()

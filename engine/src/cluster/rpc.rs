@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use super::raft::TypeConfig;
 use super::state::{Command, CommandResult, Member, MemberId};
+use crate::planner::SystemTable;
 use crate::request::{ShardRequest, ShardResponse};
+use crate::types::Row;
 
 /// One request or response between nodes.
 #[derive(Debug, Serialize, Deserialize)]
@@ -48,6 +50,10 @@ pub enum Rpc {
     Pong,
     Shard(Box<ShardRequest>),
     ShardResponse(ShardResponse),
+    /// A node's own rows of a system table that every node contributes to
+    /// (`sys.nodes`, `sys.shards`, `sys.segments`).
+    NodeRows(SystemTable),
+    Rows(Vec<Row>),
 }
 
 /// A node's answer to [`Rpc::Discover`].
@@ -83,6 +89,8 @@ impl Rpc {
             Rpc::Pong => "Pong",
             Rpc::Shard(_) => "Shard",
             Rpc::ShardResponse(_) => "ShardResponse",
+            Rpc::NodeRows(_) => "NodeRows",
+            Rpc::Rows(_) => "Rows",
         }
     }
 }

@@ -49,6 +49,11 @@ pub trait Cluster: Send + Sync {
         change: SchemaChange,
     ) -> impl Future<Output = Result<Arc<TableInfo>>> + Send;
 
-    /// The rows of a system table, for a session whose schema is `schema`.
-    fn system_rows(&self, table: SystemTable, schema: &str) -> Vec<Row>;
+    /// The rows of a system table, for a session whose schema is `schema`
+    /// (in a cluster, gathered from every node where each holds its own).
+    fn system_rows(
+        &self,
+        table: SystemTable,
+        schema: &str,
+    ) -> impl Future<Output = Result<Vec<Row>>> + Send;
 }

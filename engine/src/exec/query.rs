@@ -160,7 +160,11 @@ impl<C: Cluster> Executor<'_, C> {
                     })
                     .collect()
             }
-            Source::System(st) => self.cluster.system_rows(*st, &self.ctx.current_schema),
+            Source::System(st) => {
+                self.cluster
+                    .system_rows(*st, &self.ctx.current_schema)
+                    .await?
+            }
         };
         if rows.len() <= OFFLOAD_ROWS {
             return Ok(vec![collect_rows(rows, spec, &self.ctx)?]);

@@ -284,6 +284,13 @@ impl ShardServer for Node {
     fn serve_shard(&self, request: ShardRequest) -> BoxFuture<'_, Result<ShardResponse>> {
         Box::pin(self.serve_local(request))
     }
+
+    fn local_rows(
+        &self,
+        table: crate::planner::SystemTable,
+    ) -> BoxFuture<'_, Result<Vec<crate::types::Row>>> {
+        Box::pin(async move { Ok(self.own_rows(table)) })
+    }
 }
 
 /// The copies of a table this node holds, by the routing table: started

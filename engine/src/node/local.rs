@@ -173,8 +173,8 @@ impl Cluster for Node {
         }
     }
 
-    fn system_rows(&self, table: SystemTable, schema: &str) -> Vec<Row> {
-        Node::system_rows(self, table, schema)
+    async fn system_rows(&self, table: SystemTable, schema: &str) -> Result<Vec<Row>> {
+        self.gathered_rows(table, schema).await
     }
 }
 

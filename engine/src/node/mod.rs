@@ -11,6 +11,7 @@ mod clustered;
 #[cfg(not(madsim))]
 mod copy;
 mod ddl;
+mod gather;
 mod local;
 mod recovery;
 mod replication;

@@ -124,10 +124,20 @@ const KEYWORDS: &[&str] = &[
 ];
 
 impl Node {
-    /// The rows of a system table.
+    /// The rows of a system table, as this node alone knows them.
     pub(crate) fn system_rows(&self, st: SystemTable, default_schema: &str) -> Vec<Row> {
+        self.system_rows_with(st, default_schema, &self.routing_table())
+    }
+
+    /// The rows of a system table, the shard copies listed being those of
+    /// `routing`.
+    pub(super) fn system_rows_with(
+        &self,
+        st: SystemTable,
+        default_schema: &str,
+        routing: &super::RoutingTable,
+    ) -> Vec<Row> {
         let catalog = self.catalog();
-        let routing = self.routing_table();
         match st {
             SystemTable::InfoTables => {
                 let mut rows = Vec::new();

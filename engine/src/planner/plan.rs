@@ -85,7 +85,7 @@ impl SortKey {
 }
 
 /// A system table whose rows the executor computes from node state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum SystemTable {
     InfoTables,
     InfoColumns,
