@@ -15,32 +15,14 @@
 //! once background merges have settled, and again after
 //! `OPTIMIZE TABLE steps WITH (max_num_segments = 1)`.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use shoal_tests::bench::{
+    BATCH, BulkReply, QUERIES, RUNS, build_batches, check_answer, ensure_csv, fmt_ms, median,
+    pk_lookups,
+};
 use shoal_tests::{Server, TempDir};
-
-const BATCH: usize = 1000;
-const RUNS: usize = 21;
-
-const QUERIES: [(&str, &str); 4] = [
-    ("Q1", "SELECT sum(steps) FROM steps WHERE user_id = 42"),
-    (
-        "Q2",
-        "SELECT date_trunc('day', ts) AS d, sum(steps) FROM steps WHERE user_id = 42 AND ts >= '2025-03-01' \
-         AND ts < '2025-04-01' GROUP BY d ORDER BY d",
-    ),
-    (
-        "Q3",
-        "SELECT device, count(*), avg(steps) FROM steps GROUP BY device",
-    ),
-    (
-        "Q4",
-        "SELECT user_id, sum(steps) AS s FROM steps GROUP BY user_id ORDER BY s DESC LIMIT 10",
-    ),
-];
 
 /// Peers at N = 5M and N = 1M, from ../shared/bench/README.md (medians, ms; ingest rows/s).
 /// Columns: PostgreSQL 15 (PK + GIN), DuckDB 1.4.4, SQLite 3.40, tantivy 0.27 in-process.
@@ -105,100 +87,11 @@ fn parse_args() -> Args {
     }
 }
 
-fn ensure_csv(args: &Args) -> PathBuf {
-    let csv = args.data.join(format!("steps_{}.csv", args.rows));
-    if csv.exists() {
-        return csv;
-    }
-    std::fs::create_dir_all(&args.data).expect("data dir");
-    let generator = args.shared.join("gen.py");
-    assert!(
-        generator.exists(),
-        "{} not found: pass --shared DIR",
-        generator.display()
-    );
-    eprintln!(
-        "generating {} rows with {} ...",
-        args.rows,
-        generator.display()
-    );
-    let status = Command::new("python3")
-        .arg(&generator)
-        .args(["--rows", &args.rows.to_string(), "--out"])
-        .arg(&args.data)
-        .args(["--formats", "csv"])
-        .status()
-        .expect("run gen.py");
-    assert!(status.success(), "gen.py failed");
-    csv
-}
-
-/// Request bodies of `BATCH` rows each.
-fn build_batches(csv: &Path) -> Vec<Vec<u8>> {
-    let text = std::fs::read_to_string(csv).expect("read csv");
-    let mut batches = Vec::new();
-    let mut rows: Vec<Value> = Vec::with_capacity(BATCH);
-    for line in text.lines().skip(1) {
-        let mut f = line.splitn(5, ',');
-        let (Some(u), Some(ts), Some(st), Some(dev), Some(note)) =
-            (f.next(), f.next(), f.next(), f.next(), f.next())
-        else {
-            continue;
-        };
-        let u: i64 = u.parse().expect("user_id");
-        let st: i64 = st.parse().expect("steps");
-        rows.push(json!([u, ts, st, dev, note]));
-        if rows.len() == BATCH {
-            batches.push(body(&rows));
-            rows.clear();
-        }
-    }
-    if !rows.is_empty() {
-        batches.push(body(&rows));
-    }
-    batches
-}
-
-fn body(rows: &[Value]) -> Vec<u8> {
-    serde_json::to_vec(&json!({
-        "stmt": "INSERT INTO steps (user_id, ts, steps, device, note) VALUES (?, ?, ?, ?, ?)",
-        "bulk_args": rows,
-    }))
-    .expect("json")
-}
-
-/// The part of a bulk reply the ingest checks.
-#[derive(serde::Deserialize)]
-struct BulkReply {
-    duration: f64,
-    results: Vec<BulkResult>,
-}
-
-#[derive(serde::Deserialize)]
-struct BulkResult {
-    rowcount: i64,
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
-fn fmt_ms(ms: f64) -> String {
-    if ms < 1.0 {
-        format!("{ms:.3}")
-    } else if ms < 100.0 {
-        format!("{ms:.1}")
-    } else {
-        format!("{ms:.0}")
-    }
-}
-
 fn main() {
     let args = parse_args();
-    let csv = ensure_csv(&args);
+    let csv = ensure_csv(args.rows, &args.data, &args.shared);
     eprintln!("building request bodies from {} ...", csv.display());
-    let batches = build_batches(&csv);
+    let (batches, keys) = build_batches(&csv);
     let rows: usize = args.rows;
     let dir = TempDir::new("steps-bench");
     let server = Server::start(&dir.0);
@@ -309,6 +202,7 @@ fn main() {
     let optimize_secs = t.elapsed().as_secs_f64();
     eprintln!("  OPTIMIZE TABLE steps WITH (max_num_segments = 1) took {optimize_secs:.1} s");
     let optimized = time_queries(&server, rows);
+    let q6 = pk_lookups(&[server.url("")], &keys, 8, 10);
     let stats = server
         .sql("SELECT sum(size), count(*) FROM sys.shards WHERE table_name = 'steps'")
         .ok();
@@ -351,6 +245,10 @@ fn main() {
             p.1[3]
         );
     }
+    println!(
+        "| Q6 queries/s (8 clients, 10 s) | {:.1}k | | 70.5k (pgbench, 8 connections) | – | – | – |",
+        q6 / 1000.0
+    );
     println!();
     println!(
         "on-disk size of shard copies: {:.0} MB in {} shards",
@@ -379,22 +277,4 @@ fn time_queries(server: &Server, rows: usize) -> Vec<(&'static str, f64)> {
         timings.push((name, median(runs)));
     }
     timings
-}
-
-fn check_answer(name: &str, rows: usize, body: &Value) {
-    match (name, rows) {
-        ("Q1", 5_000_000) => assert_eq!(body["rows"][0][0], json!(5117132), "Q1 answer"),
-        ("Q4", 5_000_000) => assert_eq!(body["rows"][0], json!([3951, 5513977]), "Q4 answer"),
-        ("Q3", _) => assert_eq!(
-            body["rows"].as_array().map(Vec::len),
-            Some(6),
-            "Q3 has 6 devices"
-        ),
-        ("Q4", _) => assert_eq!(
-            body["rows"].as_array().map(Vec::len),
-            Some(10),
-            "Q4 has 10 rows"
-        ),
-        _ => {}
-    }
 }

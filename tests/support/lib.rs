@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+pub mod bench;
+
 /// The `shoal` binary: `$SHOAL_BIN`, else next to the test executable's target dir.
 pub fn shoal_bin() -> PathBuf {
     if let Ok(p) = std::env::var("SHOAL_BIN") {
@@ -143,14 +145,8 @@ impl Server {
         let child = Command::new(shoal_bin())
             .args(["server", "--data"])
             .arg(&self.data)
-            .args([
-                "--http",
-                &format!("127.0.0.1:{}", self.port),
-                "--node-name",
-                "crate",
-                "--cluster-name",
-                "Testing-CrateDB",
-            ])
+            .args(["--http", &format!("127.0.0.1:{}", self.port)])
+            .args(self.default_args())
             .args(&self.extra_args)
             .stdout(Stdio::null())
             .stderr(log)
@@ -174,6 +170,19 @@ impl Server {
             std::thread::sleep(Duration::from_millis(50));
         }
         panic!("shoal server did not start listening on port {}", self.port);
+    }
+
+    /// The node and cluster names CrateDB's own tests use, unless the
+    /// extra arguments name others.
+    fn default_args(&self) -> Vec<&'static str> {
+        let mut args = Vec::new();
+        if !self.extra_args.iter().any(|a| a == "--node-name") {
+            args.extend(["--node-name", "crate"]);
+        }
+        if !self.extra_args.iter().any(|a| a == "--cluster-name") {
+            args.extend(["--cluster-name", "Testing-CrateDB"]);
+        }
+        args
     }
 
     /// `http://127.0.0.1:<port><path>`.

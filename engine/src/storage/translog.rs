@@ -26,7 +26,8 @@ pub enum Op {
         version: u64,
         primary_term: u64,
         /// The row, encoded as [`super::source`] does; shared with the
-        /// indexing buffer.
+        /// indexing buffer. Travels as one byte string.
+        #[serde(with = "arc_bytes")]
         source: Arc<[u8]>,
     },
     Delete {
@@ -34,6 +35,22 @@ pub enum Op {
         seq_no: u64,
         primary_term: u64,
     },
+}
+
+/// `Arc<[u8]>` as a serde byte string (not a sequence of numbers).
+mod arc_bytes {
+    use std::sync::Arc;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &Arc<[u8]>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(bytes)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<[u8]>, D::Error> {
+        let buf = serde_bytes::ByteBuf::deserialize(d)?;
+        Ok(Arc::from(buf.into_vec()))
+    }
 }
 
 impl Op {

@@ -66,6 +66,9 @@ impl Listener {
                         continue;
                     }
                 };
+                // Requests and answers are small frames waiting on each
+                // other: Nagle's algorithm would hold each for a delayed ACK.
+                let _ = stream.set_nodelay(true);
                 let (me, handler) = (me.clone(), handler.clone());
                 crate::runtime::spawn(async move {
                     if let Err(e) = serve(stream, &me, handler).await {
@@ -198,6 +201,7 @@ impl<P: Payload> Connection<P> {
         let stream = TcpStream::connect(addr)
             .await
             .map_err(|e| Error::Io(format!("transport: cannot connect to {addr}: {e}")))?;
+        let _ = stream.set_nodelay(true);
         let (mut reader, mut writer) = tokio::io::split(stream);
         let hello = Message::<P>::Hello {
             cluster_name: me.cluster_name.clone(),

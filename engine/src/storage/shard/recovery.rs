@@ -48,7 +48,9 @@ pub struct RecoveryFiles {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RecoveredSegment {
     pub id: u32,
-    pub files: Vec<(String, Vec<u8>)>,
+    /// (name, contents); contents travel as byte strings.
+    pub files: Vec<(String, serde_bytes::ByteBuf)>,
+    #[serde(with = "serde_bytes")]
     pub alive: Option<Vec<u8>>,
 }
 
@@ -121,7 +123,7 @@ impl Shard {
             let files = segment
                 .files()?
                 .into_iter()
-                .map(|(name, bytes)| (name, bytes.as_slice().to_vec()))
+                .map(|(name, bytes)| (name, serde_bytes::ByteBuf::from(bytes.as_slice())))
                 .collect();
             out.push(RecoveredSegment {
                 id,

@@ -1,0 +1,250 @@
+//! The steps benchmark on a cluster of real `shoal server` processes on
+//! this machine: ingest with 0 and 1 replicas, Q1–Q4 and Q6 (primary-key
+//! lookups from 8 concurrent clients), to set beside the single-node
+//! figures of `steps-bench` (docs/performance.md).
+//!
+//! ```text
+//! cargo build --release -p shoal-shell --bin shoal -p shoal-tests --bin cluster-bench
+//! SHOAL_BIN=target/release/shoal target/release/cluster-bench --rows 1000000
+//! ```
+//!
+//! Every process shares the machine's cores: three nodes on two cores do
+//! not triple anything; what this shows is what replication and the hops
+//! between nodes cost. Bulk requests go to the nodes in turn, one client;
+//! queries go to the first node; lookups spread their clients over the nodes.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use shoal_tests::bench::{
+    BulkReply, QUERIES, RUNS, build_batches, check_answer, ensure_csv, fmt_ms, median, pk_lookups,
+};
+use shoal_tests::{Server, TempDir, free_port};
+
+const SHARDS: usize = 6;
+
+struct Args {
+    rows: usize,
+    nodes: usize,
+    data: PathBuf,
+    shared: PathBuf,
+}
+
+fn parse_args() -> Args {
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut args = Args {
+        rows: 1_000_000,
+        nodes: 3,
+        data: workspace.join("target/bench-data"),
+        shared: workspace.join("../shared/bench"),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--rows" => args.rows = it.next().and_then(|v| v.parse().ok()).expect("--rows N"),
+            "--nodes" => args.nodes = it.next().and_then(|v| v.parse().ok()).expect("--nodes N"),
+            "--data" => args.data = PathBuf::from(it.next().expect("--data DIR")),
+            "--shared" => args.shared = PathBuf::from(it.next().expect("--shared DIR")),
+            "-h" | "--help" => {
+                println!("cluster-bench [--rows N] [--nodes N] [--data DIR] [--shared DIR]");
+                std::process::exit(0);
+            }
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    args
+}
+
+/// What one table (one replica setting) measured.
+struct Run {
+    replicas: usize,
+    ingest_rate: f64,
+    ingest_secs: f64,
+    queries: Vec<(&'static str, f64)>,
+    lookups: f64,
+}
+
+fn main() {
+    let args = parse_args();
+    let csv = ensure_csv(args.rows, &args.data, &args.shared);
+    eprintln!("building request bodies from {} ...", csv.display());
+    let (batches, keys) = build_batches(&csv);
+    let dir = TempDir::new("cluster-bench");
+    let nodes = start_cluster(&dir, args.nodes);
+    let urls: Vec<String> = nodes.iter().map(|n| n.url("")).collect();
+    let mut runs = Vec::new();
+    for replicas in [0, 1] {
+        runs.push(measure(&nodes, &urls, &batches, &keys, args.rows, replicas));
+    }
+    println!();
+    println!(
+        "steps benchmark, N = {}, {} `shoal server` processes on this machine, {SHARDS} shards, HTTP \
+         (medians of {RUNS}; ingest = bulk requests of 1000 rows to the nodes in turn, one client, + REFRESH)",
+        args.rows, args.nodes
+    );
+    println!();
+    println!(
+        "| operation | {} |",
+        runs.iter()
+            .map(|r| format!("{} nodes, {} replica(s)", args.nodes, r.replicas))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
+    println!("|---|{}", "---|".repeat(runs.len()));
+    let cells = |f: &dyn Fn(&Run) -> String| runs.iter().map(f).collect::<Vec<_>>().join(" | ");
+    println!(
+        "| ingest rows/s | {} |",
+        cells(&|r| format!("{:.0}k ({:.1} s)", r.ingest_rate / 1000.0, r.ingest_secs))
+    );
+    for (i, (name, _)) in QUERIES.iter().enumerate() {
+        println!("| {name} ms | {} |", cells(&|r| fmt_ms(r.queries[i].1)));
+    }
+    println!(
+        "| Q6 queries/s (8 clients, 10 s) | {} |",
+        cells(&|r| format!("{:.1}k", r.lookups / 1000.0))
+    );
+}
+
+/// Starts `n` nodes forming one cluster and waits until it has.
+fn start_cluster(dir: &TempDir, n: usize) -> Vec<Server> {
+    let names: Vec<String> = (1..=n).map(|i| format!("n{i}")).collect();
+    let transports: Vec<u16> = (0..n).map(|_| free_port()).collect();
+    let seeds = transports
+        .iter()
+        .map(|p| format!("127.0.0.1:{p}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let masters = names.join(",");
+    let nodes: Vec<Server> = names
+        .iter()
+        .zip(&transports)
+        .map(|(name, port)| {
+            let transport = format!("127.0.0.1:{port}");
+            Server::start_with(
+                &dir.0.join(name),
+                &[
+                    "--transport",
+                    &transport,
+                    "--seed-hosts",
+                    &seeds,
+                    "--initial-master-nodes",
+                    &masters,
+                    "--node-name",
+                    name,
+                    "--cluster-name",
+                    "bench",
+                ],
+            )
+        })
+        .collect();
+    wait_for("the cluster to form", || {
+        let r = nodes[0].sql("SELECT count(*) FROM sys.nodes");
+        r.status == 200 && r.scalar().as_u64() == Some(n as u64)
+    });
+    eprintln!("{n} nodes formed a cluster");
+    nodes
+}
+
+fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        if ready() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("{what} did not happen within 120 s");
+}
+
+fn measure(
+    nodes: &[Server],
+    urls: &[String],
+    batches: &[Vec<u8>],
+    keys: &[(i64, String)],
+    rows: usize,
+    replicas: usize,
+) -> Run {
+    let first = &nodes[0];
+    first.sql("DROP TABLE IF EXISTS steps");
+    first
+        .sql(&format!(
+            "CREATE TABLE steps (user_id INT, ts TIMESTAMP, steps INT, device TEXT, note TEXT, \
+             PRIMARY KEY (user_id, ts)) CLUSTERED INTO {SHARDS} SHARDS \
+             WITH (number_of_replicas = {replicas})"
+        ))
+        .ok();
+    wait_for("health GREEN", || green(first));
+    eprintln!("replicas {replicas}: ingest ...");
+    let started = Instant::now();
+    for (i, b) in batches.iter().enumerate() {
+        let node = &nodes[i % nodes.len()];
+        let (status, text) = node.post_text("", b, &[]);
+        assert_eq!(status, 200, "batch {i}: {text}");
+        let reply: BulkReply = serde_json::from_str(&text).expect("bulk reply");
+        if let Some(bad) = reply.results.iter().find(|r| r.rowcount != 1) {
+            panic!("batch {i}: a row failed: {}", bad.rowcount);
+        }
+    }
+    first.sql("REFRESH TABLE steps").ok();
+    let ingest_secs = started.elapsed().as_secs_f64();
+    let count = first.sql("SELECT count(*) FROM steps").ok();
+    assert_eq!(
+        count.scalar().as_u64(),
+        Some(rows as u64),
+        "row count after ingest"
+    );
+    eprintln!(
+        "  {:.0} rows/s; waiting for merges to settle ...",
+        rows as f64 / ingest_secs
+    );
+    settle(nodes);
+    let mut queries = Vec::new();
+    for (name, q) in QUERIES {
+        let warm = first.sql(q).ok();
+        check_answer(name, rows, &warm.body);
+        let mut times = Vec::with_capacity(RUNS);
+        for _ in 0..RUNS {
+            let t = Instant::now();
+            first.sql(q).ok();
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        queries.push((name, median(times)));
+    }
+    let lookups = pk_lookups(urls, keys, 8, 10);
+    Run {
+        replicas,
+        ingest_rate: rows as f64 / ingest_secs,
+        ingest_secs,
+        queries,
+        lookups,
+    }
+}
+
+fn green(node: &Server) -> bool {
+    let r = node.sql("SELECT health FROM sys.cluster_health");
+    r.status == 200 && r.scalar().as_str() == Some("GREEN")
+}
+
+/// Waits until the servers together used less than 5% of a core for 2 s
+/// (background merges done), at most 3 minutes.
+fn settle(nodes: &[Server]) {
+    let cpu = || {
+        nodes
+            .iter()
+            .map(|n| n.cpu_seconds().unwrap_or(0.0))
+            .sum::<f64>()
+    };
+    let started = Instant::now();
+    let mut quiet_since = Instant::now();
+    let mut then = cpu();
+    while quiet_since.elapsed() < Duration::from_secs(2)
+        && started.elapsed() < Duration::from_secs(180)
+    {
+        std::thread::sleep(Duration::from_millis(500));
+        let now = cpu();
+        if now - then > 0.025 {
+            quiet_since = Instant::now();
+        }
+        then = now;
+    }
+}

@@ -1,0 +1,185 @@
+//! What the steps benchmarks share (../shared/bench/README.md): the data
+//! (generated once by the shared `gen.py`), the bulk request bodies, the
+//! queries and their answers, primary-key lookups from concurrent clients,
+//! and formatting.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// Rows per bulk request.
+pub const BATCH: usize = 1000;
+/// Timed runs per query (the median is reported).
+pub const RUNS: usize = 21;
+
+pub const QUERIES: [(&str, &str); 4] = [
+    ("Q1", "SELECT sum(steps) FROM steps WHERE user_id = 42"),
+    (
+        "Q2",
+        "SELECT date_trunc('day', ts) AS d, sum(steps) FROM steps WHERE user_id = 42 AND ts >= '2025-03-01' \
+         AND ts < '2025-04-01' GROUP BY d ORDER BY d",
+    ),
+    (
+        "Q3",
+        "SELECT device, count(*), avg(steps) FROM steps GROUP BY device",
+    ),
+    (
+        "Q4",
+        "SELECT user_id, sum(steps) AS s FROM steps GROUP BY user_id ORDER BY s DESC LIMIT 10",
+    ),
+];
+
+/// Q6: a primary-key lookup.
+pub const LOOKUP: &str = "SELECT * FROM steps WHERE user_id = ? AND ts = ?";
+
+/// The CSV of `rows` rows in `data`, generated with `shared/gen.py` when missing.
+pub fn ensure_csv(rows: usize, data: &Path, shared: &Path) -> PathBuf {
+    let csv = data.join(format!("steps_{rows}.csv"));
+    if csv.exists() {
+        return csv;
+    }
+    std::fs::create_dir_all(data).expect("data dir");
+    let generator = shared.join("gen.py");
+    assert!(
+        generator.exists(),
+        "{} not found: pass --shared DIR (the shared bench directory)",
+        generator.display()
+    );
+    eprintln!("generating {rows} rows with {} ...", generator.display());
+    let status = Command::new("python3")
+        .arg(&generator)
+        .args(["--rows", &rows.to_string(), "--out"])
+        .arg(data)
+        .args(["--formats", "csv"])
+        .status()
+        .expect("run gen.py");
+    assert!(status.success(), "gen.py failed");
+    csv
+}
+
+/// The bulk request bodies of the CSV, and a sample of its primary keys
+/// (every 500th row) for lookups.
+pub fn build_batches(csv: &Path) -> (Vec<Vec<u8>>, Vec<(i64, String)>) {
+    let text = std::fs::read_to_string(csv).expect("read csv");
+    let mut batches = Vec::new();
+    let mut keys = Vec::new();
+    let mut rows: Vec<Value> = Vec::with_capacity(BATCH);
+    for (i, line) in text.lines().skip(1).enumerate() {
+        let mut f = line.splitn(5, ',');
+        let (Some(u), Some(ts), Some(st), Some(dev), Some(note)) =
+            (f.next(), f.next(), f.next(), f.next(), f.next())
+        else {
+            continue;
+        };
+        let u: i64 = u.parse().expect("user_id");
+        let st: i64 = st.parse().expect("steps");
+        if i % 500 == 0 {
+            keys.push((u, ts.to_string()));
+        }
+        rows.push(json!([u, ts, st, dev, note]));
+        if rows.len() == BATCH {
+            batches.push(body(&rows));
+            rows.clear();
+        }
+    }
+    if !rows.is_empty() {
+        batches.push(body(&rows));
+    }
+    (batches, keys)
+}
+
+fn body(rows: &[Value]) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "stmt": "INSERT INTO steps (user_id, ts, steps, device, note) VALUES (?, ?, ?, ?, ?)",
+        "bulk_args": rows,
+    }))
+    .expect("json")
+}
+
+/// The part of a bulk reply the ingest checks.
+#[derive(serde::Deserialize)]
+pub struct BulkReply {
+    pub duration: f64,
+    pub results: Vec<BulkResult>,
+}
+
+#[derive(serde::Deserialize)]
+pub struct BulkResult {
+    pub rowcount: i64,
+}
+
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+pub fn fmt_ms(ms: f64) -> String {
+    if ms < 1.0 {
+        format!("{ms:.3}")
+    } else if ms < 100.0 {
+        format!("{ms:.1}")
+    } else {
+        format!("{ms:.0}")
+    }
+}
+
+/// Checks the answers the README gives (and the shapes otherwise).
+pub fn check_answer(name: &str, rows: usize, body: &Value) {
+    match (name, rows) {
+        ("Q1", 5_000_000) => assert_eq!(body["rows"][0][0], json!(5117132), "Q1 answer"),
+        ("Q4", 5_000_000) => assert_eq!(body["rows"][0], json!([3951, 5513977]), "Q4 answer"),
+        ("Q3", _) => assert_eq!(
+            body["rows"].as_array().map(Vec::len),
+            Some(6),
+            "Q3 has 6 devices"
+        ),
+        ("Q4", _) => assert_eq!(
+            body["rows"].as_array().map(Vec::len),
+            Some(10),
+            "Q4 has 10 rows"
+        ),
+        _ => {}
+    }
+}
+
+/// Q6: primary-key lookups of `keys` from `clients` concurrent clients (each
+/// its own connection, client `i` talking to `urls[i % urls.len()]`) for
+/// `secs` seconds; answers queries per second. Every lookup must find its
+/// row.
+pub fn pk_lookups(urls: &[String], keys: &[(i64, String)], clients: usize, secs: u64) -> f64 {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let started = Instant::now();
+    let threads: Vec<_> = (0..clients)
+        .map(|i| {
+            let url = format!("{}/_sql", urls[i % urls.len()]);
+            let keys: Vec<(i64, String)> = keys.iter().skip(i).step_by(clients).cloned().collect();
+            std::thread::spawn(move || {
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .build()
+                    .into();
+                let mut done = 0u64;
+                for (user, ts) in keys.iter().cycle() {
+                    if Instant::now() >= deadline {
+                        break;
+                    }
+                    let body = json!({"stmt": LOOKUP, "args": [user, ts]});
+                    let mut resp = agent
+                        .post(&url)
+                        .header("Content-Type", "application/json")
+                        .send(serde_json::to_vec(&body).expect("json").as_slice())
+                        .expect("lookup");
+                    let text = resp.body_mut().read_to_string().unwrap_or_default();
+                    let reply: Value = serde_json::from_str(&text).expect("lookup reply");
+                    assert_eq!(reply["rowcount"], json!(1), "lookup {user} {ts}: {text}");
+                    done += 1;
+                }
+                done
+            })
+        })
+        .collect();
+    let total: u64 = threads.into_iter().map(|t| t.join().expect("client")).sum();
+    total as f64 / started.elapsed().as_secs_f64()
+}
