@@ -295,6 +295,11 @@ impl MemDisk {
         }
     }
 
+    /// Loses everything (an operator wiped the data directory).
+    pub fn wipe(&self) {
+        self.lock().clear();
+    }
+
     /// Fills the disk (`true`): writes, appends and syncs fail until it is
     /// emptied again (`false`). Reads keep working.
     pub fn set_full(&self, full: bool) {

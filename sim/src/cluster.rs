@@ -447,6 +447,13 @@ impl SimCluster {
         self.node(name).disk.crash();
     }
 
+    /// Kills a node and wipes its disk: restarted, it is a new node at the
+    /// old address, with the old name.
+    pub fn wipe(&self, name: &str) {
+        self.kill(name);
+        self.node(name).disk.wipe();
+    }
+
     /// Restarts a killed node; it recovers from its disk.
     pub async fn restart(&self, name: &str) {
         let node = self.node(name);

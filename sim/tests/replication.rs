@@ -538,3 +538,71 @@ async fn number_of_replicas_changes_live() {
     assert_eq!(map.values().map(Vec::len).sum::<usize>(), 12, "{map:?}");
     assert_counts(&c, &["n1", "n2", "n3"], 100).await;
 }
+
+#[madsim::test]
+async fn a_node_restarted_on_a_wiped_data_directory_joins_as_a_new_node() {
+    let c = SimCluster::form(3).await;
+    c.execute(
+        "n1",
+        "CREATE TABLE t (id INT PRIMARY KEY, v INT) CLUSTERED INTO 6 SHARDS \
+         WITH (number_of_replicas = 1, \"unassigned.node_left.delayed_timeout\" = '5s')",
+        vec![],
+    )
+    .await
+    .unwrap();
+    c.wait_health("n1", "GREEN", Duration::from_secs(30)).await;
+    insert_rows(&c, &["n1", "n2", "n3"], 0, 200).await;
+    let (victim, survivors) = not_the_master(&c);
+    let old_id = c.engine(victim).unwrap().coordinator().unwrap().id;
+    c.wipe(victim);
+    c.restart(victim).await;
+    c.wait_member(victim).await;
+    let new_id = c.engine(victim).unwrap().coordinator().unwrap().id;
+    assert_ne!(old_id, new_id, "a wiped node has a new identity");
+    // The old member is removed (the address answers under another id),
+    // its copies are re-created, and the new node receives its share.
+    let mut settled = false;
+    for _ in 0..1200 {
+        let state = c.engine(survivors[0]).unwrap().followed().state;
+        let members_ok = state.members.len() == 3 && !state.members.contains_key(&old_id);
+        if members_ok && balanced(&c, &[survivors[0], survivors[1], victim], 4..=4) {
+            settled = true;
+            break;
+        }
+        madsim::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(settled, "not settled: {:?}", c.shard_map(survivors[0]));
+    assert_counts(&c, &["n1", "n2", "n3"], 200).await;
+}
+
+#[madsim::test]
+async fn a_node_that_loses_its_unsynced_bytes_loses_nothing_acknowledged() {
+    let c = SimCluster::form(3).await;
+    create_replicated_table(&c).await;
+    let (victim, survivors) = not_the_master(&c);
+    let until = madsim::time::Instant::now() + Duration::from_secs(6);
+    let writers = futures::future::join_all(
+        ["n1", "n2", "n3"]
+            .into_iter()
+            .enumerate()
+            .map(|(k, n)| write_until(&c, n, (k as i64..).step_by(3), until)),
+    );
+    let crash = async {
+        madsim::time::sleep(Duration::from_secs(2)).await;
+        c.crash(victim);
+        madsim::time::sleep(Duration::from_secs(2)).await;
+        c.restart(victim).await;
+    };
+    let (acknowledged, ()) = futures::future::join(writers, crash).await;
+    let acknowledged: Vec<i64> = acknowledged.into_iter().flatten().collect();
+    assert!(
+        acknowledged.len() > 20,
+        "too few writes: {}",
+        acknowledged.len()
+    );
+    c.wait_member(victim).await;
+    c.wait_health(survivors[0], "GREEN", Duration::from_secs(120))
+        .await;
+    assert_present(&c, survivors[1], &acknowledged).await;
+    assert_counts_at_least(&c, &["n1", "n2", "n3"], acknowledged.len()).await;
+}

@@ -90,6 +90,8 @@ pub struct Coordinator {
     followed: watch::Sender<u64>,
     /// When this node last took entries or a heartbeat from a leader.
     heard_from_leader: Mutex<Option<tokio::time::Instant>>,
+    /// Shard requests this node sent to others (a query's messages).
+    shard_requests: std::sync::atomic::AtomicU64,
     _listener: Listener,
     tasks: Mutex<Vec<crate::runtime::JoinHandle<()>>>,
 }
@@ -169,6 +171,7 @@ impl Coordinator {
             shards: OnceLock::new(),
             followed: watch::channel(0).0,
             heard_from_leader: Mutex::new(None),
+            shard_requests: Default::default(),
             _listener: listener,
             tasks: Mutex::new(Vec::new()),
         });
@@ -321,8 +324,16 @@ impl Coordinator {
         Ok(())
     }
 
+    /// How many shard requests this node has sent to other nodes.
+    pub fn shard_requests_sent(&self) -> u64 {
+        self.shard_requests
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Sends a shard request to the member `node_id` (its `sys.nodes.id`).
     pub async fn send_shard(&self, node_id: &str, request: ShardRequest) -> Result<ShardResponse> {
+        self.shard_requests
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let state = self.applied().state;
         let member = state
             .members
@@ -415,21 +426,32 @@ impl Coordinator {
 
     async fn handle(&self, rpc: Rpc) -> Result<Rpc> {
         let fail = |e: &dyn std::fmt::Display| Error::Io(format!("raft: {e}"));
+        if let Rpc::AppendEntries { to, .. }
+        | Rpc::Vote { to, .. }
+        | Rpc::InstallSnapshot { to, .. } = &rpc
+            && *to != self.id
+        {
+            // Answered as unreachable: the sender's member is gone from here.
+            return Err(Error::ShardsUnavailable(format!(
+                "a consensus message for member {to} reached member {} at its address",
+                self.id
+            )));
+        }
         match rpc {
-            Rpc::AppendEntries(r) => {
+            Rpc::AppendEntries { req: r, .. } => {
                 let response = self.raft.append_entries(r).await.map_err(|e| fail(&e))?;
                 if matches!(response, openraft::raft::AppendEntriesResponse::Success) {
                     *lock(&self.heard_from_leader) = Some(crate::runtime::instant());
                 }
                 Ok(Rpc::AppendEntriesResponse(response))
             }
-            Rpc::Vote(r) => self
+            Rpc::Vote { req: r, .. } => self
                 .raft
                 .vote(r)
                 .await
                 .map(Rpc::VoteResponse)
                 .map_err(|e| fail(&e)),
-            Rpc::InstallSnapshot(r) => self
+            Rpc::InstallSnapshot { req: r, .. } => self
                 .raft
                 .install_snapshot(r)
                 .await
@@ -449,7 +471,7 @@ impl Coordinator {
                 self.wait_followed(index, ACK_TIMEOUT).await?;
                 Ok(Rpc::Followed)
             }
-            Rpc::Ping => Ok(Rpc::Pong),
+            Rpc::Ping => Ok(Rpc::Pong { id: self.id }),
             Rpc::Shard(request) => {
                 let server = self.server()?;
                 server.serve_shard(*request).await.map(Rpc::ShardResponse)
@@ -605,7 +627,7 @@ async fn watch_members(weak: Weak<Coordinator>) {
                 let ok = match addr {
                     Ok(addr) => matches!(
                         peers.request(addr, Rpc::Ping, PING_TIMEOUT).await,
-                        Ok(Rpc::Pong)
+                        Ok(Rpc::Pong { id: answered }) if answered == *id
                     ),
                     Err(_) => false,
                 };

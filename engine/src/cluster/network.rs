@@ -86,7 +86,13 @@ impl RaftNetwork<TypeConfig> for MemberClient {
         option: RPCOption,
     ) -> RpcResult<AppendEntriesResponse<u64>> {
         match self
-            .call(Rpc::AppendEntries(rpc), option.hard_ttl())
+            .call(
+                Rpc::AppendEntries {
+                    to: self.target,
+                    req: rpc,
+                },
+                option.hard_ttl(),
+            )
             .await?
         {
             Rpc::AppendEntriesResponse(r) => Ok(r),
@@ -100,7 +106,13 @@ impl RaftNetwork<TypeConfig> for MemberClient {
         option: RPCOption,
     ) -> RpcResult<InstallSnapshotResponse<u64>, InstallSnapshotError> {
         match self
-            .call(Rpc::InstallSnapshot(rpc), option.hard_ttl())
+            .call(
+                Rpc::InstallSnapshot {
+                    to: self.target,
+                    req: rpc,
+                },
+                option.hard_ttl(),
+            )
             .await?
         {
             Rpc::InstallSnapshotResponse(r) => Ok(r),
@@ -113,7 +125,11 @@ impl RaftNetwork<TypeConfig> for MemberClient {
         rpc: VoteRequest<u64>,
         option: RPCOption,
     ) -> RpcResult<VoteResponse<u64>> {
-        match self.call(Rpc::Vote(rpc), option.hard_ttl()).await? {
+        let vote = Rpc::Vote {
+            to: self.target,
+            req: rpc,
+        };
+        match self.call(vote, option.hard_ttl()).await? {
             Rpc::VoteResponse(r) => Ok(r),
             other => Err(self.unexpected(other)),
         }

@@ -17,11 +17,23 @@ use crate::types::Row;
 /// One request or response between nodes.
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Rpc {
-    AppendEntries(AppendEntriesRequest<TypeConfig>),
+    /// Consensus messages name the member they are for (`to`): a node
+    /// restarted on a wiped data directory answers at the old address
+    /// under a new id, and must not take the old member's messages.
+    AppendEntries {
+        to: MemberId,
+        req: AppendEntriesRequest<TypeConfig>,
+    },
     AppendEntriesResponse(AppendEntriesResponse<u64>),
-    Vote(VoteRequest<u64>),
+    Vote {
+        to: MemberId,
+        req: VoteRequest<u64>,
+    },
     VoteResponse(VoteResponse<u64>),
-    InstallSnapshot(InstallSnapshotRequest<TypeConfig>),
+    InstallSnapshot {
+        to: MemberId,
+        req: InstallSnapshotRequest<TypeConfig>,
+    },
     InstallSnapshotResponse(InstallSnapshotResponse<u64>),
     /// Who are you, and which master do you follow?
     Discover,
@@ -47,7 +59,11 @@ pub enum Rpc {
     Followed,
     /// Liveness (the master's fault detection).
     Ping,
-    Pong,
+    /// Who answered: a node restarted on a wiped data directory answers at
+    /// the old address under a new id, and is not the member pinged.
+    Pong {
+        id: MemberId,
+    },
     Shard(Box<ShardRequest>),
     ShardResponse(ShardResponse),
     /// A node's own rows of a system table that every node contributes to
@@ -71,11 +87,11 @@ impl Rpc {
     /// The variant's name, for errors about unexpected answers.
     pub fn kind(&self) -> &'static str {
         match self {
-            Rpc::AppendEntries(_) => "AppendEntries",
+            Rpc::AppendEntries { .. } => "AppendEntries",
             Rpc::AppendEntriesResponse(_) => "AppendEntriesResponse",
-            Rpc::Vote(_) => "Vote",
+            Rpc::Vote { .. } => "Vote",
             Rpc::VoteResponse(_) => "VoteResponse",
-            Rpc::InstallSnapshot(_) => "InstallSnapshot",
+            Rpc::InstallSnapshot { .. } => "InstallSnapshot",
             Rpc::InstallSnapshotResponse(_) => "InstallSnapshotResponse",
             Rpc::Discover => "Discover",
             Rpc::Discovered(_) => "Discovered",
@@ -86,7 +102,7 @@ impl Rpc {
             Rpc::AwaitFollowed { .. } => "AwaitFollowed",
             Rpc::Followed => "Followed",
             Rpc::Ping => "Ping",
-            Rpc::Pong => "Pong",
+            Rpc::Pong { .. } => "Pong",
             Rpc::Shard(_) => "Shard",
             Rpc::ShardResponse(_) => "ShardResponse",
             Rpc::NodeRows(_) => "NodeRows",
