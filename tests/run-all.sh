@@ -46,11 +46,8 @@ step "simulation build: tests with the determinism check"
 export MADSIM_TEST_NUM=${SHOAL_SIM_SEEDS:-8}
 # Doctests are left to the normal build: rustdoc would compile the crate without the madsim cfg.
 RUSTFLAGS="--cfg madsim" CARGO_TARGET_DIR=target/sim cargo test -p shoal-engine -p shoal-sim --lib --tests
-# One test at a time: simulations running side by side in one process share
-# its thread-local state (std's hash keys are per thread), which shows as
-# non-determinism that is not the engine's.
 MADSIM_TEST_CHECK_DETERMINISM=1 MADSIM_TEST_NUM=2 RUSTFLAGS="--cfg madsim" CARGO_TARGET_DIR=target/sim \
-    cargo test -p shoal-sim --tests -- --test-threads 1
+    cargo test -p shoal-sim --tests
 
 step "CrateDB documentation conformance"
 if [ -f "$SHARED/conformance/cratedb-docs/run.py" ]; then

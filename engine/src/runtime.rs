@@ -76,6 +76,28 @@ impl<R> Blocking<R> {
     }
 }
 
+/// Checks `ready` every `every` until it answers something, at most for
+/// `limit`. For waits that several tasks may share: tokio's `watch`
+/// channels wake their waiters in an order drawn from tokio's own random
+/// numbers, seeded per process, which a simulation cannot reproduce;
+/// polling on the (simulated) clock wakes them in a reproducible order.
+pub async fn poll_until<T>(
+    limit: Duration,
+    every: Duration,
+    mut ready: impl FnMut() -> Option<T>,
+) -> Option<T> {
+    let deadline = instant() + limit;
+    loop {
+        if let Some(v) = ready() {
+            return Some(v);
+        }
+        if instant() >= deadline {
+            return None;
+        }
+        sleep(every).await;
+    }
+}
+
 /// Sleeps for `d` (simulated time under madsim).
 pub async fn sleep(d: Duration) {
     tokio::time::sleep(d).await

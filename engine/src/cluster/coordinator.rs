@@ -290,10 +290,11 @@ impl Coordinator {
 
     /// Waits until the node follows the cluster state up to `index`.
     pub async fn wait_followed(&self, index: u64, limit: Duration) -> Result<()> {
-        let mut rx = self.followed.subscribe();
-        match crate::runtime::timeout(limit, rx.wait_for(|i| *i >= index)).await {
-            Some(Ok(_)) => Ok(()),
-            _ => Err(Error::internal(format!(
+        let rx = self.followed.subscribe();
+        let followed = || (*rx.borrow() >= index).then_some(());
+        match crate::runtime::poll_until(limit, Duration::from_millis(2), followed).await {
+            Some(()) => Ok(()),
+            None => Err(Error::internal(format!(
                 "node {} did not follow the cluster state up to {index} within {limit:?}",
                 self.me.name
             ))),

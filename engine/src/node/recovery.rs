@@ -132,13 +132,14 @@ impl Node {
             let copy = copies.copy(allocation_id)?;
             Some((copy.clone(), copies.primary_term))
         };
-        let mut rx = self.followed.subscribe();
-        let listed =
-            crate::runtime::timeout(RECOVERY_STATE_WAIT, rx.wait_for(|f| find(f).is_some()));
-        let found = match listed.await {
-            Some(Ok(f)) => find(&f),
-            _ => None,
-        };
+        let rx = self.followed.subscribe();
+        let listed = || find(&rx.borrow());
+        let found = crate::runtime::poll_until(
+            RECOVERY_STATE_WAIT,
+            std::time::Duration::from_millis(2),
+            listed,
+        )
+        .await;
         match found {
             Some((c, term)) if c.state == CopyState::Initializing => Ok((c, term)),
             _ => Err(Error::ShardsUnavailable(format!(
