@@ -516,9 +516,26 @@ async fn number_of_replicas_changes_live() {
     let c = SimCluster::form(3).await;
     create_replicated_table(&c).await;
     insert_rows(&c, &["n1", "n2", "n3"], 0, 100).await;
+    // With allocation limited to primaries, the new replicas wait (YELLOW).
+    c.execute(
+        "n1",
+        "SET GLOBAL PERSISTENT \"cluster.routing.allocation.enable\" = 'primaries'",
+        vec![],
+    )
+    .await
+    .unwrap();
     c.execute("n2", "ALTER TABLE t SET (number_of_replicas = 2)", vec![])
         .await
         .unwrap();
+    madsim::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(c.health("n3").await.unwrap(), "YELLOW");
+    c.execute(
+        "n3",
+        "SET GLOBAL PERSISTENT \"cluster.routing.allocation.enable\" = 'all'",
+        vec![],
+    )
+    .await
+    .unwrap();
     c.wait_health("n1", "GREEN", Duration::from_secs(60)).await;
     let map = c.shard_map("n1");
     for n in ["n1", "n2", "n3"] {

@@ -22,6 +22,9 @@
 //!   recovers at most [`CONCURRENT_RECOVERIES`] copies at once;
 //! * no new copy goes to a node being drained (`ALTER CLUSTER
 //!   DECOMMISSION`);
+//! * `cluster.routing.allocation.enable` limits what is placed: `all`,
+//!   `primaries` (no replicas, no moves), `new_primaries` (only primaries
+//!   of new shards), `none`;
 //! * once every copy is assigned and none recovers, copies move off
 //!   draining nodes and between nodes for balance (`rebalance.rs`).
 //!
@@ -31,6 +34,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::rebalance::{cancel_relocation, finish_relocation, rebalance, relocations};
+use super::settings::AllocationEnable;
 use super::state::{ClusterState, CopyState, MemberId, ShardCopies, ShardCopy};
 
 /// Copies a node recovers at once (Elasticsearch's
@@ -71,13 +75,25 @@ impl ClusterState {
             next += 1;
             format!("a{next}")
         };
+        // `cluster.routing.allocation.enable` limits what may be placed.
+        let enable = self.settings.allocation_enable();
         for shard in self.routing.tables.values_mut().flatten() {
-            place_primary(shard, &members, &mut load, &mut allocation_id);
+            let new = shard.primary().is_some_and(|p| p.allocation_id.is_none());
+            let allowed = match enable {
+                AllocationEnable::All | AllocationEnable::Primaries => true,
+                AllocationEnable::NewPrimaries => new,
+                AllocationEnable::None => false,
+            };
+            if allowed {
+                place_primary(shard, &members, &mut load, &mut allocation_id);
+            }
         }
-        for shard in self.routing.tables.values_mut().flatten() {
-            place_replicas(shard, &members, &mut load, &mut allocation_id);
+        if enable == AllocationEnable::All {
+            for shard in self.routing.tables.values_mut().flatten() {
+                place_replicas(shard, &members, &mut load, &mut allocation_id);
+            }
+            rebalance(self, &members, &mut allocation_id);
         }
-        rebalance(self, &members, &mut allocation_id);
         self.routing.next_allocation = next;
     }
 

@@ -23,6 +23,20 @@ pub const QUERY_BREAKER_LIMIT: &str = "indices.breaker.query.limit";
 pub const REQUEST_BREAKER_LIMIT: &str = "indices.breaker.request.limit";
 pub const TOTAL_BREAKER_LIMIT: &str = "indices.breaker.total.limit";
 pub const MAX_SHARDS_PER_NODE: &str = "cluster.max_shards_per_node";
+pub const ALLOCATION_ENABLE: &str = "cluster.routing.allocation.enable";
+
+/// Which shard copies allocation may place (`cluster.routing.allocation.enable`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AllocationEnable {
+    /// Every copy (the default).
+    All,
+    /// Primaries only, no replicas.
+    Primaries,
+    /// Only the primaries of new shards (never allocated before).
+    NewPrimaries,
+    /// Nothing.
+    None,
+}
 
 /// The default of `cluster.max_shards_per_node` (CrateDB's and Elasticsearch's).
 pub const DEFAULT_MAX_SHARDS_PER_NODE: u64 = 1000;
@@ -127,6 +141,16 @@ impl ClusterSettings {
         b
     }
 
+    /// `cluster.routing.allocation.enable`.
+    pub fn allocation_enable(&self) -> AllocationEnable {
+        match self.get(ALLOCATION_ENABLE).and_then(Json::as_str) {
+            Some("primaries") => AllocationEnable::Primaries,
+            Some("new_primaries") => AllocationEnable::NewPrimaries,
+            Some("none") => AllocationEnable::None,
+            _ => AllocationEnable::All,
+        }
+    }
+
     /// `cluster.max_shards_per_node`.
     pub fn max_shards_per_node(&self) -> u64 {
         self.get(MAX_SHARDS_PER_NODE)
@@ -213,6 +237,13 @@ fn validate(name: &str, value: Json) -> Result<Json> {
             Limit::parse(name, &text)?;
             Ok(Json::String(text))
         }
+        ALLOCATION_ENABLE => match text.trim().to_ascii_lowercase().as_str() {
+            t @ ("all" | "primaries" | "new_primaries" | "none") => Ok(Json::from(t)),
+            _ => Err(Error::InvalidArgument(format!(
+                "Illegal value [{text}] for setting [{name}]: must be one of all, primaries, \
+                 new_primaries, none"
+            ))),
+        },
         MAX_SHARDS_PER_NODE => match text.trim().parse::<u64>() {
             Ok(n) if (1..=1_000_000).contains(&n) => Ok(Json::from(n)),
             _ => Err(Error::InvalidArgument(format!(

@@ -598,6 +598,57 @@ mod tests {
         }
     }
 
+    fn set_enable(s: &mut ClusterState, value: &str) {
+        let mut settings = s.settings.clone();
+        settings
+            .set(
+                super::super::settings::ALLOCATION_ENABLE,
+                serde_json::json!(value),
+                true,
+            )
+            .unwrap();
+        let r = s.apply(Command::PutSettings {
+            base: s.version,
+            settings,
+        });
+        assert!(matches!(r, CommandResult::Applied { .. }));
+    }
+
+    #[test]
+    fn allocation_enable_limits_what_is_placed() {
+        let mut s = three();
+        set_enable(&mut s, "none");
+        let uuid = with_replicas(&mut s, "t", 2, "1");
+        assert_eq!(per_node(&s).values().sum::<usize>(), 0, "nothing placed");
+        set_enable(&mut s, "new_primaries");
+        assert_eq!(
+            per_node(&s).values().sum::<usize>(),
+            2,
+            "new primaries only"
+        );
+        set_enable(&mut s, "primaries");
+        start_all(&mut s);
+        assert_eq!(per_node(&s).values().sum::<usize>(), 2, "no replicas");
+        set_enable(&mut s, "all");
+        start_all(&mut s);
+        assert_eq!(per_node(&s).values().sum::<usize>(), 4);
+        assert!(
+            s.routing.tables[&uuid]
+                .iter()
+                .all(|sh| sh.in_sync.len() == 2)
+        );
+        let mut settings = s.settings.clone();
+        assert!(
+            settings
+                .set(
+                    super::super::settings::ALLOCATION_ENABLE,
+                    serde_json::json!("sometimes"),
+                    true
+                )
+                .is_err()
+        );
+    }
+
     #[test]
     fn a_stale_command_changes_nothing() {
         let mut s = three();

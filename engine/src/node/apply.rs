@@ -224,7 +224,10 @@ impl Node {
     /// Elasticsearch does (a table wanting a million replicas is refused,
     /// instead of listing millions of unassigned copies).
     fn check_shard_limit(&self, current: &Catalog, next: &Catalog) -> Result<()> {
-        let nodes = 1u64;
+        let nodes = match self.coordinator() {
+            Some(_) => self.followed().state.members.len().max(1) as u64,
+            None => 1,
+        };
         let count = |c: &Catalog| -> u64 {
             c.tables()
                 .map(|t| t.num_shards as u64 * (1 + t.replicas_wanted(nodes as usize) as u64))
