@@ -289,6 +289,13 @@ impl TableInfo {
             .unwrap_or(DEFAULT_DELAYED_TIMEOUT)
     }
 
+    /// `allocation.max_retries`: failed allocations of a copy in a row
+    /// after which it waits for `ALTER CLUSTER REROUTE RETRY FAILED`.
+    pub fn max_retries(&self) -> u32 {
+        self.usize_setting("allocation.max_retries")
+            .map_or(DEFAULT_MAX_RETRIES, |n| n.min(u32::MAX as usize) as u32)
+    }
+
     /// The replica count wanted on `nodes` nodes.
     pub fn replicas_wanted(&self, nodes: usize) -> u32 {
         self.number_of_replicas.wanted(nodes)
@@ -358,6 +365,9 @@ impl TableInfo {
 }
 
 /// The table setting that bounds how deep columns nest.
+/// The default of `allocation.max_retries` (Elasticsearch's).
+pub const DEFAULT_MAX_RETRIES: u32 = 5;
+
 /// The table setting for delayed allocation after a node left.
 pub const DELAYED_TIMEOUT: &str = "unassigned.node_left.delayed_timeout";
 /// Its default, as CrateDB's.

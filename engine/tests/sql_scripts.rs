@@ -160,6 +160,17 @@ macro_rules! script {
 }
 
 script!(
-    basics, ddl, ddl_errors, dml, objects, queries, functions, refresh, optimize, rename,
-    hardening, explain
+    basics,
+    ddl,
+    ddl_errors,
+    dml,
+    objects,
+    queries,
+    functions,
+    refresh,
+    optimize,
+    rename,
+    hardening,
+    explain,
+    cluster_statements
 );

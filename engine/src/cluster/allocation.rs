@@ -22,6 +22,9 @@
 //!   recovers at most [`CONCURRENT_RECOVERIES`] copies at once;
 //! * no new copy goes to a node being drained (`ALTER CLUSTER
 //!   DECOMMISSION`);
+//! * a replica whose allocation failed `allocation.max_retries` times in a
+//!   row (default 5) is not allocated again until `ALTER CLUSTER REROUTE
+//!   RETRY FAILED` ([`Command::RetryFailed`]);
 //! * `cluster.routing.allocation.enable` limits what is placed: `all`,
 //!   `primaries` (no replicas, no moves), `new_primaries` (only primaries
 //!   of new shards), `none`;
@@ -30,6 +33,7 @@
 //!
 //! [`Command::ShardStarted`]: super::Command::ShardStarted
 //! [`Command::EndDelay`]: super::Command::EndDelay
+//! [`Command::RetryFailed`]: super::Command::RetryFailed
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -89,8 +93,16 @@ impl ClusterState {
             }
         }
         if enable == AllocationEnable::All {
-            for shard in self.routing.tables.values_mut().flatten() {
-                place_replicas(shard, &members, &mut load, &mut allocation_id);
+            let retries: BTreeMap<String, u32> = self
+                .catalog
+                .tables()
+                .map(|t| (t.uuid.clone(), t.max_retries()))
+                .collect();
+            for (uuid, shards) in self.routing.tables.iter_mut() {
+                let max_retries = retries.get(uuid).copied().unwrap_or(u32::MAX);
+                for shard in shards {
+                    place_replicas(shard, &members, max_retries, &mut load, &mut allocation_id);
+                }
             }
             rebalance(self, &members, &mut allocation_id);
         }
@@ -151,6 +163,7 @@ impl ClusterState {
             return false;
         };
         shard.copies[i].state = CopyState::Started;
+        shard.copies[i].failures = 0;
         // A relocation is done: the old copy goes.
         if let Some(source) = shard.copies[i].relocating_node.take() {
             finish_relocation(shard, i, source);
@@ -194,10 +207,32 @@ impl ClusterState {
             copy.last_node = copy.node.take();
             copy.state = CopyState::Unassigned;
         } else {
-            *copy = unassigned(false);
+            *copy = ShardCopy {
+                failures: copy.failures.saturating_add(1),
+                ..unassigned(false)
+            };
             shard.in_sync.remove(allocation_id);
         }
         true
+    }
+
+    /// Forgets the failures of the unassigned copies that failed: they are
+    /// allocated again. Answers how many copies that concerns.
+    pub fn retry_failed(&mut self) -> usize {
+        let mut n = 0;
+        for copy in self
+            .routing
+            .tables
+            .values_mut()
+            .flatten()
+            .flat_map(|s| &mut s.copies)
+        {
+            if copy.failures > 0 && copy.node.is_none() {
+                copy.failures = 0;
+                n += 1;
+            }
+        }
+        n
     }
 
     /// Lets the delayed replicas of a shard whose `node` left go elsewhere.
@@ -392,6 +427,7 @@ fn place_primary(
 fn place_replicas(
     shard: &mut ShardCopies,
     members: &BTreeSet<MemberId>,
+    max_retries: u32,
     load: &mut Load,
     allocation_id: &mut impl FnMut() -> String,
 ) {
@@ -402,7 +438,7 @@ fn place_replicas(
         return;
     }
     for i in 0..shard.copies.len() {
-        if shard.copies[i].node.is_some() {
+        if shard.copies[i].node.is_some() || shard.copies[i].failures >= max_retries {
             continue;
         }
         let taken: BTreeSet<MemberId> = shard.copies.iter().filter_map(|c| c.node).collect();
@@ -430,6 +466,7 @@ fn place_replicas(
             delayed: false,
             relocating_node: None,
             left_term,
+            failures: shard.copies[i].failures,
         };
         load.add(node, true);
     }
@@ -469,5 +506,6 @@ pub(super) fn unassigned(primary: bool) -> ShardCopy {
         delayed: false,
         relocating_node: None,
         left_term: None,
+        failures: 0,
     }
 }

@@ -70,6 +70,9 @@ pub enum Command {
     Decommission {
         node: MemberId,
     },
+    /// `ALTER CLUSTER REROUTE RETRY FAILED`: copies that failed too often
+    /// are allocated again.
+    RetryFailed,
 }
 
 /// What applying one log entry did.
@@ -118,6 +121,11 @@ pub struct ShardCopy {
     /// primary's, so it may catch up by operations alone.
     #[serde(default)]
     pub left_term: Option<u64>,
+    /// Failed allocations in a row; at the table's `allocation.max_retries`
+    /// the copy is no longer allocated until `ALTER CLUSTER REROUTE RETRY
+    /// FAILED`.
+    #[serde(default)]
+    pub failures: u32,
 }
 
 impl ShardCopy {
@@ -216,6 +224,7 @@ impl ClusterState {
             Command::Decommission { node } => {
                 self.members.contains_key(&node) && self.draining.insert(node)
             }
+            Command::RetryFailed => self.retry_failed() > 0,
         };
         if !applied {
             return CommandResult::Ignored { version };
@@ -647,6 +656,37 @@ mod tests {
                 )
                 .is_err()
         );
+    }
+
+    #[test]
+    fn a_replica_failing_too_often_waits_for_a_retry() {
+        let mut s = three();
+        let uuid = with_replicas(&mut s, "t", 1, "1");
+        start_all(&mut s);
+        for round in 0..crate::catalog::DEFAULT_MAX_RETRIES {
+            let id = s.routing.tables[&uuid][0].copies[1]
+                .allocation_id
+                .clone()
+                .unwrap_or_else(|| panic!("round {round}: the replica is not allocated"));
+            s.apply(Command::ShardFailed {
+                uuid: uuid.clone(),
+                shard: 0,
+                allocation_id: id,
+                reason: "test".into(),
+            });
+        }
+        let replica = &s.routing.tables[&uuid][0].copies[1];
+        assert_eq!((replica.node, replica.failures), (None, 5));
+        let r = s.apply(Command::RetryFailed);
+        assert!(matches!(r, CommandResult::Applied { .. }));
+        start_all(&mut s);
+        let replica = &s.routing.tables[&uuid][0].copies[1];
+        assert_eq!((replica.state, replica.failures), (CopyState::Started, 0));
+        // Nothing left to retry.
+        assert!(matches!(
+            s.apply(Command::RetryFailed),
+            CommandResult::Ignored { .. }
+        ));
     }
 
     #[test]

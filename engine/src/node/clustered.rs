@@ -168,6 +168,28 @@ impl Node {
         Ok(QueryResult::affected(1))
     }
 
+    /// `ALTER CLUSTER REROUTE RETRY FAILED`: replicas whose allocation
+    /// failed too often are allocated again; answers how many. A node on
+    /// its own has none.
+    pub(super) async fn retry_failed(&self) -> Result<QueryResult> {
+        if self.coordinator().is_none() {
+            return Ok(QueryResult::affected(0));
+        }
+        let failed = self
+            .followed()
+            .state
+            .routing
+            .tables
+            .values()
+            .flatten()
+            .flat_map(|s| &s.copies)
+            .filter(|c| c.failures > 0 && c.node.is_none())
+            .count();
+        self.propose_with(|_, _| Ok((Some(Command::RetryFailed), ())))
+            .await?;
+        Ok(QueryResult::affected(failed as i64))
+    }
+
     /// The nodes holding a copy of `shard` in `role`, by the routing table:
     /// for reads every started copy, this node's first; for writes the
     /// started primary.

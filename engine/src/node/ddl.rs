@@ -241,7 +241,12 @@ fn apply_setting(table: &mut TableInfo, key: &str, v: &sqlparser::ast::Expr) -> 
             table.settings.insert(key.to_string(), setting_value(v));
         }
         crate::catalog::DELAYED_TIMEOUT => {
-            crate::catalog::parse_time_value(&text)?;
+            crate::catalog::parse_time_value(&text).map_err(|_| {
+                Error::InvalidArgument(format!(
+                    "failed to parse setting [{key}] with value [{text}] as a time value: unit \
+                     is missing or unrecognized"
+                ))
+            })?;
             table.settings.insert(key.to_string(), setting_value(v));
         }
         crate::catalog::MAPPING_DEPTH_LIMIT | crate::catalog::TOTAL_FIELDS_LIMIT => {

@@ -438,6 +438,7 @@ impl Node {
             )),
             Statement::Kill { .. } => Ok(QueryResult::affected(0)),
             Statement::Decommission { node } => self.decommission(node).await,
+            Statement::RerouteRetryFailed => self.retry_failed().await,
             Statement::SetGlobal {
                 persistent,
                 assignments,

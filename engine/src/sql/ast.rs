@@ -51,6 +51,8 @@ pub enum Statement {
     Decommission {
         node: String,
     },
+    /// `ALTER CLUSTER REROUTE RETRY FAILED`.
+    RerouteRetryFailed,
     /// `SET GLOBAL [PERSISTENT | TRANSIENT] name = value [, ...]`
     /// (transient unless PERSISTENT is given, as in CrateDB).
     SetGlobal {

@@ -255,7 +255,13 @@ fn parse_statement(p: &mut Parser) -> PResult<Statement> {
                         node: p.parse_literal_string()?,
                     });
                 }
-                return unsupported(format!("ALTER CLUSTER {}", p.peek_token().token));
+                if words(p, &["REROUTE", "RETRY", "FAILED"]) {
+                    return Ok(Statement::RerouteRetryFailed);
+                }
+                return unsupported(format!(
+                    "ALTER CLUSTER {} is not supported",
+                    p.peek_token().token
+                ));
             }
             if !word(p, "TABLE") {
                 return unsupported(format!("ALTER {}", p.peek_token().token));
