@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use shoal_tests::bench::{
-    BulkReply, QUERIES, RUNS, build_batches, check_answer, ensure_csv, fmt_ms, median, pk_lookups,
+    BulkReply, QUERIES, RUNS, build_batches, ensure_csv, fmt_ms, pk_lookups, time_queries,
 };
 use shoal_tests::{Server, TempDir, free_port};
 
@@ -198,18 +198,7 @@ fn measure(
         rows as f64 / ingest_secs
     );
     settle(nodes);
-    let mut queries = Vec::new();
-    for (name, q) in QUERIES {
-        let warm = first.sql(q).ok();
-        check_answer(name, rows, &warm.body);
-        let mut times = Vec::with_capacity(RUNS);
-        for _ in 0..RUNS {
-            let t = Instant::now();
-            first.sql(q).ok();
-            times.push(t.elapsed().as_secs_f64() * 1000.0);
-        }
-        queries.push((name, median(times)));
-    }
+    let queries = time_queries(first, rows);
     let lookups = pk_lookups(urls, keys, 8, 10);
     Run {
         replicas,

@@ -19,8 +19,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use shoal_tests::bench::{
-    BATCH, BulkReply, QUERIES, RUNS, build_batches, check_answer, ensure_csv, fmt_ms, median,
-    pk_lookups,
+    BATCH, BulkReply, RUNS, build_batches, ensure_csv, fmt_ms, median, pk_lookups, time_queries,
 };
 use shoal_tests::{Server, TempDir};
 
@@ -259,22 +258,4 @@ fn main() {
         println!("keeping server data in {}", dir.0.display());
         std::mem::forget(dir);
     }
-}
-
-/// Q1–Q4: one warm-up each (its answer checked), then the median of RUNS
-/// timed runs, in ms.
-fn time_queries(server: &Server, rows: usize) -> Vec<(&'static str, f64)> {
-    let mut timings = Vec::new();
-    for (name, q) in QUERIES {
-        let warm = server.sql(q).ok();
-        check_answer(name, rows, &warm.body);
-        let mut runs = Vec::with_capacity(RUNS);
-        for _ in 0..RUNS {
-            let t = Instant::now();
-            server.sql(q).ok();
-            runs.push(t.elapsed().as_secs_f64() * 1000.0);
-        }
-        timings.push((name, median(runs)));
-    }
-    timings
 }

@@ -144,6 +144,24 @@ pub fn check_answer(name: &str, rows: usize, body: &Value) {
     }
 }
 
+/// Q1–Q4 through `server`: one warm-up each (its answer checked), then the
+/// median of [`RUNS`] timed runs, in ms.
+pub fn time_queries(server: &crate::Server, rows: usize) -> Vec<(&'static str, f64)> {
+    let mut timings = Vec::new();
+    for (name, q) in QUERIES {
+        let warm = server.sql(q).ok();
+        check_answer(name, rows, &warm.body);
+        let mut runs = Vec::with_capacity(RUNS);
+        for _ in 0..RUNS {
+            let t = Instant::now();
+            server.sql(q).ok();
+            runs.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        timings.push((name, median(runs)));
+    }
+    timings
+}
+
 /// Q6: primary-key lookups of `keys` from `clients` concurrent clients (each
 /// its own connection, client `i` talking to `urls[i % urls.len()]`) for
 /// `secs` seconds; answers queries per second. Every lookup must find its

@@ -159,21 +159,53 @@ fn next_move(state: &ClusterState, members: &BTreeSet<MemberId>) -> Option<Move>
     let mut by_load: Vec<(usize, MemberId)> = load.iter().map(|(n, l)| (*l, *n)).collect();
     by_load.sort();
     // Off draining nodes first, to the least loaded node without a copy.
+    let drain = first_move(state, |shard, primaries| {
+        let copy = shard.copies.iter().position(|c| {
+            c.primary == primaries
+                && c.state == CopyState::Started
+                && c.node.is_some_and(|n| draining.contains(&n))
+        })?;
+        let to = by_load
+            .iter()
+            .map(|(_, m)| *m)
+            .find(|m| shard.copies.iter().all(|c| c.node != Some(*m)))?;
+        Some((copy, shard.copies[copy].node?, to))
+    });
+    if drain.is_some() {
+        return drain;
+    }
+    let &(low, to) = by_load.first()?;
+    for &(high, from) in by_load.iter().rev() {
+        if high <= low + 1 {
+            return None;
+        }
+        let balance = first_move(state, |shard, primaries| {
+            if shard.copies.iter().any(|c| c.node == Some(to)) {
+                return None;
+            }
+            let copy = shard.copies.iter().position(|c| {
+                c.primary == primaries && c.node == Some(from) && c.state == CopyState::Started
+            })?;
+            Some((copy, from, to))
+        });
+        if balance.is_some() {
+            return balance;
+        }
+    }
+    None
+}
+
+/// The first move `pick` chooses, trying every shard's replicas before any
+/// primary: given a shard and whether primaries are wanted, `pick` answers
+/// (copy index, from, to).
+fn first_move(
+    state: &ClusterState,
+    mut pick: impl FnMut(&ShardCopies, bool) -> Option<(usize, MemberId, MemberId)>,
+) -> Option<Move> {
     for primaries in [false, true] {
         for (uuid, shards) in &state.routing.tables {
             for (n, shard) in shards.iter().enumerate() {
-                let Some(copy) = shard.copies.iter().position(|c| {
-                    c.primary == primaries
-                        && c.state == CopyState::Started
-                        && c.node.is_some_and(|n| draining.contains(&n))
-                }) else {
-                    continue;
-                };
-                let to = by_load
-                    .iter()
-                    .map(|(_, m)| *m)
-                    .find(|m| shard.copies.iter().all(|c| c.node != Some(*m)));
-                if let (Some(to), Some(from)) = (to, shard.copies[copy].node) {
+                if let Some((copy, from, to)) = pick(shard, primaries) {
                     return Some(Move {
                         uuid: uuid.clone(),
                         shard: n,
@@ -181,35 +213,6 @@ fn next_move(state: &ClusterState, members: &BTreeSet<MemberId>) -> Option<Move>
                         from,
                         to,
                     });
-                }
-            }
-        }
-    }
-    let &(low, to) = by_load.first()?;
-    for &(high, from) in by_load.iter().rev() {
-        if high <= low + 1 {
-            return None;
-        }
-        for primaries in [false, true] {
-            for (uuid, shards) in &state.routing.tables {
-                for (n, shard) in shards.iter().enumerate() {
-                    if shard.copies.iter().any(|c| c.node == Some(to)) {
-                        continue;
-                    }
-                    let movable = shard.copies.iter().position(|c| {
-                        c.primary == primaries
-                            && c.node == Some(from)
-                            && c.state == CopyState::Started
-                    });
-                    if let Some(copy) = movable {
-                        return Some(Move {
-                            uuid: uuid.clone(),
-                            shard: n,
-                            copy,
-                            from,
-                            to,
-                        });
-                    }
                 }
             }
         }

@@ -119,7 +119,7 @@ fn docs(response: ShardResponse) -> Result<Vec<crate::storage::StoredDoc>> {
 }
 
 /// The error for a response of the wrong kind.
-fn unexpected(response: &ShardResponse) -> Error {
+pub(crate) fn unexpected(response: &ShardResponse) -> Error {
     Error::internal(format!("unexpected shard response: {}", response.kind()))
 }
 

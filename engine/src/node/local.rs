@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::exec::{Cluster, CopyRole, OFFLOAD_ROWS, serve};
 use crate::planner::SystemTable;
 use crate::request::{SchemaChange, ShardId, ShardRequest, ShardResponse, codec};
-use crate::storage::{Shard, SyncInFlight, TranslogSync};
+use crate::storage::{Shard, SyncInFlight};
 use crate::types::Row;
 
 impl Node {
@@ -110,12 +110,7 @@ impl Node {
             serve(&shard, &table, request, replicated)?
         };
         // The primary's own sync and the replicas' run side by side.
-        let durable = async {
-            match served.sync {
-                Some(sync) => SyncInFlight::wait_all(vec![TranslogSync::start(sync)]).await,
-                None => Ok(()),
-            }
-        };
+        let durable = SyncInFlight::wait_for(served.sync);
         let replicas = self.replicate(&shard_id, shard.primary_term(), served.ops);
         let (durable, replicas) = futures::future::join(durable, replicas).await;
         drop(gate);

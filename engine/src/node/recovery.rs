@@ -17,7 +17,7 @@ use crate::cluster::{ClusterState, Command, CopyState, MemberId, ShardCopy};
 use crate::error::{Error, Result};
 use crate::exec::{Cluster, CopyRole};
 use crate::request::{ShardId, ShardRequest, ShardResponse};
-use crate::storage::{Shard, SyncInFlight, TranslogSync};
+use crate::storage::{Shard, SyncInFlight};
 
 /// How long a failed recovery waits before giving its copy back to the
 /// master (which allocates it again), so a failing source is not hammered.
@@ -287,7 +287,7 @@ impl Node {
             .await?
         {
             ShardResponse::RecoveryFiles(f) => f,
-            other => return Err(unexpected(&other)),
+            other => return Err(crate::exec::unexpected(&other)),
         };
         let (segments, bytes, ops_based) = (files.segments.len(), files.size(), files.ops_based);
         let copy = match (files.ops_based, existing) {
@@ -332,12 +332,12 @@ impl Node {
             .await?
         {
             ShardResponse::RecoveryOps(ops) => ops,
-            other => return Err(unexpected(&other)),
+            other => return Err(crate::exec::unexpected(&other)),
         };
         let replayed = ops.len();
         let applied = copy.clone();
         let sync = crate::runtime::run_blocking(move || applied.apply_replicated(ops)).await?;
-        wait_durable(sync).await?;
+        SyncInFlight::wait_for(sync).await?;
         // A copy starts searchable as of the end of its recovery (as an
         // Elasticsearch recovery finalizes with a refresh): a REFRESH that
         // ran while it recovered did not reach it.
@@ -351,7 +351,7 @@ impl Node {
                 };
                 match coordinator.send_shard(&source, request).await? {
                     ShardResponse::HandedOff => {}
-                    other => return Err(unexpected(&other)),
+                    other => return Err(crate::exec::unexpected(&other)),
                 }
             }
             None => {
@@ -425,15 +425,4 @@ impl Node {
         tracing::info!(%shard, allocation_id, "primary handed off");
         Ok(ShardResponse::HandedOff)
     }
-}
-
-async fn wait_durable(sync: Option<TranslogSync>) -> Result<()> {
-    match sync {
-        Some(sync) => SyncInFlight::wait_all(vec![sync.start()]).await,
-        None => Ok(()),
-    }
-}
-
-fn unexpected(response: &ShardResponse) -> Error {
-    Error::internal(format!("unexpected shard response: {}", response.kind()))
 }

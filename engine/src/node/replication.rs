@@ -218,9 +218,7 @@ impl Node {
         } else {
             copy.apply_replicated(ops)?
         };
-        if let Some(sync) = sync {
-            SyncInFlight::wait_all(vec![sync.start()]).await?;
-        }
+        SyncInFlight::wait_for(sync).await?;
         Ok(ShardResponse::Replicated)
     }
 

@@ -213,6 +213,14 @@ pub struct SyncInFlight(crate::runtime::Blocking<Result<()>>);
 
 impl SyncInFlight {
     /// Waits until all the given syncs are done; fails if any failed.
+    /// Waits for a write's sync, if it has one (off the async workers).
+    pub async fn wait_for(sync: Option<TranslogSync>) -> Result<()> {
+        match sync {
+            Some(sync) => SyncInFlight::wait_all(vec![sync.start()]).await,
+            None => Ok(()),
+        }
+    }
+
     pub async fn wait_all(syncs: Vec<SyncInFlight>) -> Result<()> {
         let mut result = Ok(());
         for s in syncs {
