@@ -68,6 +68,10 @@ pub enum Error {
     /// A shard cannot serve the request (5002).
     #[error("ShardsUnavailableException[{0}]")]
     ShardsUnavailable(String),
+    /// A request could not be sent: the node it was for cannot be reached.
+    /// It was never delivered, so it may be retried elsewhere (5002).
+    #[error("ShardsUnavailableException[{0}]")]
+    NodeUnreachable(String),
     /// A shard copy refused operations from a primary of an older term than
     /// it knows: the sender is no longer the primary (5002).
     #[error("IllegalIndexShardStateException[{0}]")]
@@ -109,7 +113,9 @@ impl Error {
             Error::DuplicateKey => 4091,
             Error::VersionConflict(_) => 4092,
             Error::RelationExists(_) => 4093,
-            Error::ShardsUnavailable(_) | Error::StalePrimary(_) => 5002,
+            Error::ShardsUnavailable(_) | Error::NodeUnreachable(_) | Error::StalePrimary(_) => {
+                5002
+            }
             Error::Killed(_) => 5005,
             Error::ClusterBlock(_) => 5031,
             Error::Io(_) | Error::Internal(_) | Error::CircuitBreaking(_) => 5000,

@@ -358,6 +358,76 @@ impl SimCluster {
         Ok(total)
     }
 
+    /// Waits up to `limit` until, for each shard of `table`, every started
+    /// copy has processed every operation up to the shard's highest
+    /// sequence number (no gaps: a promoted primary filled those its
+    /// predecessor left) and knows it as the global checkpoint.
+    pub async fn wait_checkpoints(
+        &self,
+        name: &str,
+        table: &str,
+        limit: std::time::Duration,
+    ) -> std::result::Result<(), String> {
+        let deadline = madsim::time::Instant::now() + limit;
+        loop {
+            let problem = self.checkpoint_problem(name, table)?;
+            match problem {
+                None => return Ok(()),
+                Some(p) if madsim::time::Instant::now() >= deadline => return Err(p),
+                Some(_) => madsim::time::sleep(std::time::Duration::from_millis(100)).await,
+            }
+        }
+    }
+
+    /// What [`SimCluster::wait_checkpoints`] waits for, if it is not so yet.
+    fn checkpoint_problem(
+        &self,
+        name: &str,
+        table: &str,
+    ) -> std::result::Result<Option<String>, String> {
+        let engine = self.engine(name).ok_or(format!("{name} is down"))?;
+        let state = engine.followed().state;
+        let info = state
+            .catalog
+            .tables()
+            .find(|t| t.ident.name == table)
+            .ok_or(format!("no table {table}"))?;
+        let Some(shards) = state.routing.tables.get(&info.uuid) else {
+            return Err(format!("{table} has no routing"));
+        };
+        for (i, shard) in shards.iter().enumerate() {
+            let mut seen = Vec::new();
+            for copy in &shard.copies {
+                if copy.state != shoal_engine::cluster::CopyState::Started {
+                    continue;
+                }
+                let member = copy.node.and_then(|n| state.members.get(&n));
+                let local = member
+                    .and_then(|m| self.engine(&m.name))
+                    .and_then(|e| e.shard(&info.uuid, i as u32));
+                let Some(local) = local else {
+                    return Ok(Some(format!("shard {i}: a started copy is not open")));
+                };
+                let name = member.map(|m| m.name.clone()).unwrap_or_default();
+                let stats = (
+                    local.max_seq_no(),
+                    local.local_checkpoint(),
+                    local.global_checkpoint(),
+                );
+                seen.push((name, stats));
+            }
+            let first = seen.first().map(|(_, s)| *s);
+            let agreed = seen.iter().all(|(_, s)| Some(*s) == first);
+            if !agreed || first.is_some_and(|(max, local, global)| max != local || local != global)
+            {
+                return Ok(Some(format!(
+                    "shard {i} of {table}: (max_seq_no, local, global checkpoint) per copy: {seen:?}"
+                )));
+            }
+        }
+        Ok(None)
+    }
+
     /// The masters the running nodes follow, by node name.
     pub fn masters(&self) -> Vec<(String, Option<String>)> {
         self.nodes

@@ -186,3 +186,95 @@ async fn a_minority_holding_the_master_refuses_writes_and_the_majority_goes_on()
         assert_eq!(count(&r), 30, "count on {n}");
     }
 }
+
+/// Schema changes during a partition that isolates the master: the
+/// majority's (a new table, a column added by ALTER TABLE, a column added
+/// dynamically by an INSERT) are committed once and reach every node after
+/// heal; the minority's (a dynamic column, a table) are refused and leave
+/// no trace. Every acknowledged row is there, the same through every node,
+/// and the copies of each shard agree.
+#[madsim::test]
+async fn schema_changes_during_a_partition_are_consistent_after_heal() {
+    use std::time::Duration;
+    let c = SimCluster::form(3).await;
+    c.execute(
+        "n1",
+        "CREATE TABLE d (id INT PRIMARY KEY, o OBJECT(DYNAMIC)) CLUSTERED INTO 3 SHARDS \
+         WITH (number_of_replicas = 1, column_policy = 'dynamic')",
+        vec![],
+    )
+    .await
+    .unwrap();
+    c.wait_health("n1", "GREEN", Duration::from_secs(30)).await;
+    for i in 0..10 {
+        c.execute("n2", &format!("INSERT INTO d (id) VALUES ({i})"), vec![])
+            .await
+            .unwrap();
+    }
+    let master = c.masters()[0].1.clone().expect("a master");
+    let others: Vec<&str> = ["n1", "n2", "n3"]
+        .into_iter()
+        .filter(|n| *n != master)
+        .collect();
+    c.partition(&[&master], &others);
+    madsim::time::sleep(Duration::from_secs(5)).await;
+
+    // The minority refuses schema changes, dynamic ones included.
+    for sql in [
+        "INSERT INTO d (id, minority) VALUES (100, 1)",
+        "INSERT INTO d (id, o) VALUES (101, {minority_key = 1})",
+        "CREATE TABLE minority (id INT)",
+    ] {
+        let err = c.execute(&master, sql, vec![]).await.unwrap_err();
+        assert!(err.to_string().contains("no master"), "{sql}: {err}");
+    }
+    // The majority makes them, through both of its nodes.
+    let mut acknowledged = 10;
+    for (k, sql) in [
+        "INSERT INTO d (id, extra) VALUES (20, 'x')",
+        "ALTER TABLE d ADD COLUMN added TEXT",
+        "INSERT INTO d (id, o) VALUES (21, {k = 'v'})",
+        "INSERT INTO d (id, added, extra) VALUES (22, 'a', 'y')",
+        "CREATE TABLE majority (id INT)",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        c.execute(others[k % 2], sql, vec![]).await.unwrap();
+        acknowledged += sql.starts_with("INSERT") as i64;
+    }
+
+    c.heal();
+    c.wait_converged().await;
+    c.wait_health(&master, "GREEN", Duration::from_secs(60))
+        .await;
+    c.execute(&master, "REFRESH TABLE d", vec![]).await.unwrap();
+    let columns = "SELECT column_name FROM information_schema.columns \
+                   WHERE table_name = 'd' ORDER BY column_name";
+    let tables = "SELECT table_name FROM information_schema.tables \
+                  WHERE table_schema = 'doc' ORDER BY table_name";
+    let rows = "SELECT id, extra, added, o FROM d ORDER BY id";
+    let expected_columns: Vec<Value> = ["added", "extra", "id", "o", "o['k']"]
+        .map(|s| Value::Text(s.into()))
+        .to_vec();
+    let first = c.execute("n1", rows, vec![]).await.unwrap();
+    assert_eq!(first.rows.len() as i64, acknowledged);
+    for n in ["n1", "n2", "n3"] {
+        let r = c.execute(n, columns, vec![]).await.unwrap();
+        let names: Vec<Value> = r.rows.into_iter().map(|mut r| r.remove(0)).collect();
+        assert_eq!(names, expected_columns, "columns of d on {n}");
+        let r = c.execute(n, tables, vec![]).await.unwrap();
+        let names: Vec<Value> = r.rows.into_iter().map(|mut r| r.remove(0)).collect();
+        assert_eq!(
+            names,
+            ["d", "majority"].map(|s| Value::Text(s.into())),
+            "on {n}"
+        );
+        let r = c.execute(n, rows, vec![]).await.unwrap();
+        assert_eq!(r.rows, first.rows, "the rows of d through {n}");
+    }
+    c.check_copies_agree("n1", "d").unwrap();
+    c.wait_checkpoints("n1", "d", Duration::from_secs(10))
+        .await
+        .unwrap();
+}

@@ -113,6 +113,42 @@ async fn replicas_spread_and_a_lost_node_is_replaced_without_an_operator() {
         );
     }
 
+    // Replicas report their local checkpoints to their primaries, which
+    // ship the global checkpoint back: once writes stop, every copy knows
+    // that all of them hold every operation.
+    madsim::time::sleep(Duration::from_secs(2)).await;
+    let settled = "SELECT count(*) FROM sys.shards WHERE table_name = 't' \
+                   AND seq_no_stats['global_checkpoint'] = seq_no_stats['max_seq_no'] \
+                   AND seq_no_stats['local_checkpoint'] = seq_no_stats['max_seq_no']";
+    let r = c.execute("n3", settled, vec![]).await.unwrap();
+    assert_eq!(count(&r), 12, "copies whose checkpoints caught up");
+    // Primaries were created on their nodes' disks; replicas recovered
+    // from them, and are done.
+    let recoveries = "SELECT \"primary\", recovery['type'], recovery['stage'], \
+                      recovery['size']['percent'], count(*) FROM sys.shards \
+                      WHERE table_name = 't' GROUP BY 1, 2, 3, 4 ORDER BY 1";
+    let r = c.execute("n2", recoveries, vec![]).await.unwrap();
+    let text = |s: &str| Value::Text(s.into());
+    assert_eq!(
+        r.rows,
+        vec![
+            vec![
+                Value::Bool(false),
+                text("REPLICA"),
+                text("DONE"),
+                Value::Float(100.0),
+                Value::Int(6)
+            ],
+            vec![
+                Value::Bool(true),
+                text("STORE"),
+                text("DONE"),
+                Value::Float(100.0),
+                Value::Int(6)
+            ],
+        ]
+    );
+
     // The node with primaries dies (not the master, whose loss the
     // partition tests cover).
     let (victim, survivors) = not_the_master(&c);
@@ -140,6 +176,10 @@ async fn replicas_spread_and_a_lost_node_is_replaced_without_an_operator() {
     c.wait_health(victim, "GREEN", Duration::from_secs(60))
         .await;
     assert_counts(&c, &["n1", "n2", "n3"], 400).await;
+    c.check_copies_agree("n1", "t").unwrap();
+    c.wait_checkpoints("n1", "t", Duration::from_secs(10))
+        .await
+        .unwrap();
 }
 
 #[madsim::test]
@@ -276,6 +316,9 @@ async fn no_acknowledged_write_is_lost_when_the_master_dies_under_writes() {
         .collect();
     assert!(lost.is_empty(), "acknowledged writes lost: {lost:?}");
     c.check_copies_agree(survivors[0], "t").unwrap();
+    c.wait_checkpoints(survivors[0], "t", Duration::from_secs(10))
+        .await
+        .unwrap();
 }
 
 #[madsim::test]

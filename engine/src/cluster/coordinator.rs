@@ -90,7 +90,8 @@ pub struct Coordinator {
     followed: watch::Sender<u64>,
     /// When this node last took entries or a heartbeat from a leader.
     heard_from_leader: Mutex<Option<tokio::time::Instant>>,
-    /// Shard requests this node sent to others (a query's messages).
+    /// Shard requests this node sent to others (a statement's messages;
+    /// not housekeeping, such as shipping a global checkpoint).
     shard_requests: std::sync::atomic::AtomicU64,
     _listener: Listener,
     tasks: Mutex<Vec<crate::runtime::JoinHandle<()>>>,
@@ -333,8 +334,10 @@ impl Coordinator {
 
     /// Sends a shard request to the member `node_id` (its `sys.nodes.id`).
     pub async fn send_shard(&self, node_id: &str, request: ShardRequest) -> Result<ShardResponse> {
-        self.shard_requests
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if !request.is_housekeeping() {
+            self.shard_requests
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         let state = self.applied().state;
         let member = state
             .members

@@ -60,7 +60,7 @@ impl MemberClient {
         match self.peers.request(addr, rpc, limit).await {
             Ok(answer) => Ok(answer),
             // Not connected (or backing off): openraft should back off too.
-            Err(e @ Error::ShardsUnavailable(_)) => {
+            Err(e @ (Error::ShardsUnavailable(_) | Error::NodeUnreachable(_))) => {
                 Err(RPCError::Unreachable(Unreachable::new(&e)))
             }
             Err(e) => Err(RPCError::Network(NetworkError::new(&e))),

@@ -71,16 +71,43 @@ impl<'c, C: Cluster> Executor<'c, C> {
         if role == CopyRole::Any {
             for node in others {
                 match self.cluster.run(node, request.clone()).await {
-                    Err(Error::ShardsUnavailable(e) | Error::Io(e)) => {
+                    Err(Error::ShardsUnavailable(e) | Error::NodeUnreachable(e) | Error::Io(e)) => {
                         tracing::debug!(node, error = %e, "shard copy unreachable, trying another");
                     }
                     answer => return answer,
                 }
             }
         }
-        self.cluster.run(last, request).await
+        if role != CopyRole::Primary {
+            return self.cluster.run(last, request).await;
+        }
+        // A primary whose node cannot be reached is about to be replaced
+        // (its node left): the write waits for the routing table to name
+        // another, as Elasticsearch's replication retries on a new cluster
+        // state. It was never delivered, so sending it again is safe.
+        let mut node = last.clone();
+        let deadline = crate::runtime::instant() + PRIMARY_WAIT;
+        loop {
+            match self.cluster.run(&node, request.clone()).await {
+                Err(Error::NodeUnreachable(e)) if crate::runtime::instant() < deadline => {
+                    tracing::debug!(node, error = %e, "primary unreachable, waiting for another");
+                    crate::runtime::sleep(PRIMARY_POLL).await;
+                    if let Some(next) = self.cluster.locate(request.shard(), role)?.pop() {
+                        node = next;
+                    }
+                }
+                answer => return answer,
+            }
+        }
     }
 }
+
+/// How long a write waits for an unreachable primary to be replaced
+/// (Elasticsearch waits up to a minute).
+const PRIMARY_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// How often it looks for the replacement meanwhile.
+const PRIMARY_POLL: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// A statement's plan as `EXPLAIN` prints it: a table scan whose filter
 /// pins down primary keys shows as the `Get` it runs as.

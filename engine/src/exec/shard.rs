@@ -78,6 +78,7 @@ pub fn serve(
         // other nodes: the node runs them (async).
         ShardRequest::Refresh { shard }
         | ShardRequest::Replicate { shard, .. }
+        | ShardRequest::Resync { shard, .. }
         | ShardRequest::RecoverFiles { shard, .. }
         | ShardRequest::RecoverOps { shard, .. }
         | ShardRequest::HandOff { shard, .. } => Err(Error::internal(format!(

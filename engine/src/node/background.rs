@@ -1,6 +1,7 @@
 //! The node's housekeeping loop: periodic refresh (per table's
-//! `refresh_interval`), segment merges after refreshes, and flushes once a
-//! translog grows past its threshold or its shard has been idle for a while.
+//! `refresh_interval`), segment merges after refreshes, flushes once a
+//! translog grows past its threshold or its shard has been idle for a
+//! while, and the primaries' global checkpoints shipped to their copies.
 //!
 //! Each shard's work runs in a `shard` span (node, table, shard), so a
 //! failure is logged with where it happened, and counted on the shard
@@ -17,12 +18,20 @@ use super::Node;
 /// How often the loop wakes up.
 const TICK: Duration = Duration::from_millis(50);
 
+/// How often primaries ship a global checkpoint that moved to their copies.
+const CHECKPOINT_SYNC: Duration = Duration::from_secs(1);
+
 pub(super) fn start(node: Weak<Node>) {
     crate::runtime::spawn(async move {
         let mut last_refresh: HashMap<String, tokio::time::Instant> = HashMap::new();
+        let mut last_checkpoint_sync = crate::runtime::instant();
         loop {
             crate::runtime::sleep(TICK).await;
             let Some(node) = node.upgrade() else { return };
+            if crate::runtime::instant().duration_since(last_checkpoint_sync) >= CHECKPOINT_SYNC {
+                last_checkpoint_sync = crate::runtime::instant();
+                node.sync_global_checkpoints().await;
+            }
             let catalog = node.catalog();
             let now = crate::runtime::instant();
             for table in catalog.tables() {

@@ -48,8 +48,14 @@ impl Node {
             ShardRequest::Replicate {
                 shard,
                 primary_term,
+                global_checkpoint,
                 ops,
-            } => return self.apply_from_primary(&shard, primary_term, ops).await,
+            } => {
+                return self
+                    .apply_from_primary(&shard, primary_term, global_checkpoint, ops)
+                    .await;
+            }
+            ShardRequest::Resync { shard, batch } => return self.serve_resync(&shard, batch).await,
             ShardRequest::RecoverFiles {
                 shard,
                 allocation_id,
@@ -70,9 +76,11 @@ impl Node {
             _ => {}
         }
         // A primary's writes pass its shard's gate, which a hand-off closes;
-        // past it, a write that finds the primary elsewhere is sent on.
+        // past it, a write that finds the primary elsewhere is sent on. A
+        // primary's first write under a new term waits for its resync.
         let gate = match &request {
             ShardRequest::Write(w) if self.coordinator().is_some() => {
+                self.resync_if_due(&w.shard).await?;
                 Some(self.write_gates.of(&w.shard).read_owned().await)
             }
             _ => None,

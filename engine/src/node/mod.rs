@@ -14,7 +14,9 @@ mod ddl;
 mod gather;
 mod local;
 mod recovery;
+mod recovery_state;
 mod replication;
+mod resync;
 mod routing_table;
 mod system;
 

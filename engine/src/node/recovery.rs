@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::Node;
+use super::recovery_state::{RecoveryStage, RecoveryState, RecoveryStates, RecoveryType};
 use crate::catalog::TableInfo;
 use crate::cluster::{ClusterState, Command, CopyState, MemberId, ShardCopy};
 use crate::error::{Error, Result};
@@ -57,6 +58,8 @@ pub(super) struct Recoveries {
     /// The recoveries this node completed, oldest first (the last
     /// [`RECOVERY_LOG`]).
     done: std::sync::Mutex<VecDeque<Recovery>>,
+    /// The recovery of each copy on this node, as `sys.shards` shows it.
+    states: RecoveryStates,
 }
 
 fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -71,6 +74,20 @@ impl Node {
             .get(&(shard.uuid.clone(), shard.shard))
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// How this node's copy of a shard recovered, or where its recovery
+    /// is; a copy opened from this node's disk is a `STORE` recovery.
+    pub(super) fn recovery_state(&self, uuid: &str, shard: u32) -> Option<RecoveryState> {
+        if let Some(state) = self.recoveries.states.get(uuid, shard) {
+            return Some(state);
+        }
+        let local = self.shard(uuid, shard)?;
+        let stats = local.stats();
+        Some(RecoveryState::from_store(
+            local.segments().len() as u64,
+            stats.size_bytes,
+        ))
     }
 
     /// The recoveries this node completed, oldest first.
@@ -149,11 +166,13 @@ impl Node {
     }
 
     /// Follows the routing table's replication side: recoveries start for
-    /// copies newly assigned here, copies learn their primary term, and
+    /// copies newly assigned here, copies learn their primary term, a
+    /// primary under a new term resyncs the other copies, and
     /// bookkeeping for copies that are gone is dropped.
     pub(super) fn follow_replication(self: &Arc<Self>, state: &ClusterState, me: MemberId) {
         let mut initializing_here = BTreeSet::new();
         let mut initializing_anywhere = BTreeSet::new();
+        let mut resyncs = Vec::new();
         for table in state.catalog.tables() {
             let Some(shards) = state.routing.tables.get(&table.uuid) else {
                 continue;
@@ -186,6 +205,13 @@ impl Node {
                     local.retain_only(|id| {
                         recovering.contains(id) || (id == NODE_LEFT && waiting && is_primary)
                     });
+                    if is_primary && local.resync_due().is_some() {
+                        resyncs.push(ShardId {
+                            table: table.ident.clone(),
+                            uuid: table.uuid.clone(),
+                            shard: n,
+                        });
+                    }
                 }
                 let Some(mine) = copies.on_node(me) else {
                     continue;
@@ -207,6 +233,12 @@ impl Node {
                 }
             }
         }
+        self.start_due_resyncs(resyncs);
+        self.recoveries.states.retain(|uuid, n| {
+            state
+                .shard(uuid, n)
+                .is_some_and(|copies| copies.on_node(me).is_some())
+        });
         lock(&self.recoveries.recovering).retain(|id| initializing_here.contains(id));
         self.write_gates
             .retain(|uuid, shard| state.shard(uuid, shard).is_some());
@@ -268,6 +300,12 @@ impl Node {
         existing: Option<Arc<Shard>>,
     ) -> Result<Recovery> {
         let coordinator = self.coordinator().ok_or_else(crate::cluster::no_master)?;
+        let kind = match self.relocating_primary(id, allocation_id) {
+            Some(_) => RecoveryType::Relocating,
+            None => RecoveryType::Replica,
+        };
+        let states = &self.recoveries.states;
+        states.begin(&id.uuid, id.shard, kind);
         let primary = self
             .locate(id, CopyRole::Primary)?
             .into_iter()
@@ -290,6 +328,17 @@ impl Node {
             other => return Err(crate::exec::unexpected(&other)),
         };
         let (segments, bytes, ops_based) = (files.segments.len(), files.size(), files.ops_based);
+        states.update(&id.uuid, id.shard, |s| {
+            s.stage = RecoveryStage::Index;
+            s.files.used = segments as u64;
+            s.size.used = bytes;
+            if ops_based && let Some(existing) = &existing {
+                s.files.used = existing.segments().len() as u64;
+                s.size.used = existing.stats().size_bytes;
+                s.files.reused = s.files.used;
+                s.size.reused = s.size.used;
+            }
+        });
         let copy = match (files.ops_based, existing) {
             (true, Some(existing)) => existing,
             (true, None) => {
@@ -321,6 +370,11 @@ impl Node {
             copy.set_table(current.clone());
         }
         self.install_shard(&id.uuid, id.shard, copy.clone());
+        states.update(&id.uuid, id.shard, |s| {
+            s.files.recovered = s.files.used - s.files.reused;
+            s.size.recovered = s.size.used - s.size.reused;
+            s.stage = RecoveryStage::Translog;
+        });
         let ops = match coordinator
             .send_shard(
                 &primary,
@@ -342,6 +396,7 @@ impl Node {
         // Elasticsearch recovery finalizes with a refresh): a REFRESH that
         // ran while it recovered did not reach it.
         copy.refresh().await?;
+        states.update(&id.uuid, id.shard, |s| s.stage = RecoveryStage::Finalize);
         match self.relocating_primary(id, allocation_id) {
             // The new copy of a relocating primary: the primary hands off.
             Some(source) => {
@@ -364,6 +419,7 @@ impl Node {
                     .await?;
             }
         }
+        states.update(&id.uuid, id.shard, RecoveryState::finish);
         tracing::info!(
             shard = %id, allocation_id, segments, bytes, operations = replayed,
             "recovered from the primary"

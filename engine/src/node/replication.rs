@@ -100,15 +100,20 @@ impl Node {
         Ok(copies.copies.iter().any(|c| !c.primary && c.node.is_some()))
     }
 
-    /// The copies a primary's operations go to: (allocation id, node id).
-    fn replication_targets(&self, shard: &ShardId) -> Vec<(String, String)> {
+    /// The copies a primary's operations go to: (allocation id, node id),
+    /// and the allocation ids of the in-sync ones.
+    pub(super) fn replication_targets(
+        &self,
+        shard: &ShardId,
+    ) -> (Vec<(String, String)>, Vec<String>) {
         let followed = self.followed();
         let state = &followed.state;
         let Some(copies) = state.shard(&shard.uuid, shard.shard) else {
-            return Vec::new();
+            return Default::default();
         };
         let tracked = self.tracked_copies(shard);
-        copies
+        let mut in_sync = Vec::new();
+        let targets = copies
             .copies
             .iter()
             .filter(|c| !c.primary)
@@ -120,13 +125,19 @@ impl Node {
                     CopyState::Initializing => tracked.contains(id),
                     CopyState::Unassigned => false,
                 };
+                if wanted && copies.in_sync.contains(id) {
+                    in_sync.push(id.clone());
+                }
                 wanted.then(|| (id.clone(), member.node_id.clone()))
             })
-            .collect()
+            .collect();
+        (targets, in_sync)
     }
 
     /// Sends a primary's operations to the shard's other copies and waits
-    /// for each; a copy that fails is failed through the master.
+    /// for each; a copy that fails is failed through the master. The
+    /// answers move the global checkpoint; with no operations, this only
+    /// ships it.
     pub(super) async fn replicate(
         &self,
         shard: &ShardId,
@@ -136,13 +147,16 @@ impl Node {
         let Some(coordinator) = self.coordinator() else {
             return Ok(());
         };
-        let targets = self.replication_targets(shard);
-        if targets.is_empty() || ops.is_empty() {
+        let copy = self.copy_of(shard)?;
+        let (targets, in_sync) = self.replication_targets(shard);
+        if targets.is_empty() {
+            copy.advance_global_checkpoint(&in_sync);
             return Ok(());
         }
         let request = ShardRequest::Replicate {
             shard: shard.clone(),
             primary_term,
+            global_checkpoint: copy.shipped_global_checkpoint(),
             ops,
         };
         let sends = targets.into_iter().map(|(allocation_id, node)| {
@@ -155,7 +169,9 @@ impl Node {
         let mut stale = None;
         for (allocation_id, node, result) in futures::future::join_all(sends).await {
             match result {
-                Ok(ShardResponse::Replicated) => {}
+                Ok(ShardResponse::Replicated { local_checkpoint }) => {
+                    copy.record_peer_checkpoint(&allocation_id, local_checkpoint);
+                }
                 // Not the copy's fault: this node is no longer the primary,
                 // and the write is not acknowledged.
                 Err(e @ Error::StalePrimary(_)) => stale = Some(e),
@@ -169,13 +185,57 @@ impl Node {
                 }
             }
         }
-        stale.map_or(Ok(()), Err)
+        if let Some(stale) = stale {
+            return Err(stale);
+        }
+        // Failed copies left the in-sync set meanwhile.
+        let (_, in_sync) = self.replication_targets(shard);
+        copy.advance_global_checkpoint(&in_sync);
+        Ok(())
     }
 
+    /// Ships each local primary's global checkpoint to its copies when it
+    /// moved since it was last shipped (writes ship it too, one step
+    /// behind; this lets copies of a shard that went quiet catch up).
+    pub(super) async fn sync_global_checkpoints(&self) {
+        let Some(coordinator) = self.coordinator() else {
+            return;
+        };
+        let me = coordinator.id;
+        let followed = self.followed();
+        for table in followed.state.catalog.tables() {
+            let Some(shards) = followed.state.routing.tables.get(&table.uuid) else {
+                continue;
+            };
+            let primaries = shards
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.primary().is_some_and(|p| p.node == Some(me)));
+            for (n, _) in primaries {
+                let id = ShardId {
+                    table: table.ident.clone(),
+                    uuid: table.uuid.clone(),
+                    shard: n as u32,
+                };
+                let Ok(copy) = self.copy_of(&id) else {
+                    continue;
+                };
+                if !copy.global_checkpoint_unshipped() || copy.resync_due().is_some() {
+                    continue;
+                }
+                let gate = self.write_gates.of(&id);
+                let _gate = gate.read().await;
+                let term = copy.primary_term();
+                if let Err(e) = self.replicate(&id, term, Vec::new()).await {
+                    tracing::debug!(shard = %id, error = %e, "global checkpoint not shipped");
+                }
+            }
+        }
+    }
     /// Takes a copy that missed operations out of the in-sync set, through
     /// the master; the write waits for that (it cannot be acknowledged
     /// while a copy without it could become primary).
-    async fn fail_copy(
+    pub(super) async fn fail_copy(
         &self,
         shard: &ShardId,
         allocation_id: &str,
@@ -197,29 +257,29 @@ impl Node {
             .await
     }
 
-    /// A replica applies operations from its primary.
+    /// A replica applies operations from its primary, and learns the
+    /// global checkpoint the primary knows.
     pub(super) async fn apply_from_primary(
         &self,
         shard: &ShardId,
         primary_term: u64,
+        global_checkpoint: Option<u64>,
         ops: Vec<Op>,
     ) -> Result<ShardResponse> {
         let copy = self.copy_of(shard)?;
-        let known = copy.primary_term();
-        if primary_term < known {
-            return Err(Error::StalePrimary(format!(
-                "{shard}: operations from a primary of term {primary_term}, but this copy \
-                 knows term {known}"
-            )));
-        }
+        check_term(shard, &copy, primary_term)?;
         copy.raise_primary_term(primary_term);
+        copy.learn_global_checkpoint(global_checkpoint);
+        let applying = copy.clone();
         let sync = if ops.len() > crate::exec::OFFLOAD_ROWS {
-            crate::runtime::run_blocking(move || copy.apply_replicated(ops)).await?
+            crate::runtime::run_blocking(move || applying.apply_replicated(ops)).await?
         } else {
-            copy.apply_replicated(ops)?
+            applying.apply_replicated(ops)?
         };
         SyncInFlight::wait_for(sync).await?;
-        Ok(ShardResponse::Replicated)
+        Ok(ShardResponse::Replicated {
+            local_checkpoint: copy.local_checkpoint(),
+        })
     }
 
     /// This node's open copy of a shard.
@@ -227,4 +287,16 @@ impl Node {
         self.shard(&shard.uuid, shard.shard)
             .ok_or_else(|| Error::ShardsUnavailable(format!("{shard} is not available")))
     }
+}
+
+/// Refuses a primary's request of an older term than the copy knows.
+pub(super) fn check_term(shard: &ShardId, copy: &Shard, primary_term: u64) -> Result<()> {
+    let known = copy.primary_term();
+    if primary_term < known {
+        return Err(Error::StalePrimary(format!(
+            "{shard}: a request from a primary of term {primary_term}, but this copy knows \
+             term {known}"
+        )));
+    }
+    Ok(())
 }

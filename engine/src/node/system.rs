@@ -424,7 +424,10 @@ impl Node {
                                     "local_checkpoint",
                                     Value::Int(local.local_checkpoint().map_or(-1, |c| c as i64)),
                                 ),
-                                ("global_checkpoint", Value::Int(s.max_seq_no)),
+                                (
+                                    "global_checkpoint",
+                                    Value::Int(local.global_checkpoint().map_or(-1, |c| c as i64)),
+                                ),
                             ]),
                             _ => Value::Null,
                         },
@@ -446,6 +449,12 @@ impl Node {
                                 text(crate::storage::shard::shard_dir(&c.table.uuid, c.shard_id))
                             }
                             None => Value::Null,
+                        },
+                        match c.node.as_deref() == Some(self.id.as_str()) {
+                            true => self
+                                .recovery_state(&c.table.uuid, c.shard_id)
+                                .map_or(Value::Null, |r| r.to_value()),
+                            false => Value::Null,
                         },
                         match &c.local {
                             Some(shard) => {

@@ -221,6 +221,32 @@ pub fn lookup(schema: &str, name: &str) -> Option<(SystemTable, Vec<(String, Dat
                 ("closed", Boolean),
                 ("blob_path", Text),
                 ("path", Text),
+                (
+                    "recovery",
+                    obj(&[
+                        (
+                            "files",
+                            obj(&[
+                                ("percent", Double),
+                                ("recovered", BigInt),
+                                ("reused", BigInt),
+                                ("used", BigInt),
+                            ]),
+                        ),
+                        (
+                            "size",
+                            obj(&[
+                                ("percent", Double),
+                                ("recovered", BigInt),
+                                ("reused", BigInt),
+                                ("used", BigInt),
+                            ]),
+                        ),
+                        ("stage", Text),
+                        ("total_time", BigInt),
+                        ("type", Text),
+                    ]),
+                ),
                 // Shoal's own: background maintenance that failed.
                 (
                     "maintenance",

@@ -8,7 +8,7 @@ use super::write::{NewColumn, UpdateSpec, WriteOp, WriteOutcome};
 use crate::catalog::TableIdent;
 use crate::expr::{EvalCtx, Expr};
 use crate::planner::ScanColumn;
-use crate::storage::{Op, RecoveryFiles, StoredDoc};
+use crate::storage::{Op, RecoveryFiles, ResyncBatch, StoredDoc};
 
 /// One shard of one table: what a request addresses. The uuid tells a
 /// dropped and re-created table from the one the request was planned on.
@@ -50,11 +50,17 @@ pub enum ShardRequest {
     Refresh { shard: ShardId },
     /// Operations a primary sequenced, for a replica to apply. A replica
     /// refuses them from a primary of an older term than it knows.
+    /// They carry the global checkpoint the primary knows; with no
+    /// operations, they only ship that.
     Replicate {
         shard: ShardId,
         primary_term: u64,
+        global_checkpoint: Option<u64>,
         ops: Vec<Op>,
     },
+    /// A promoted primary brings another copy to its own history
+    /// ([`crate::storage::ResyncBatch`]).
+    Resync { shard: ShardId, batch: ResyncBatch },
     /// A recovering copy asks its primary for the segments; one that
     /// holds every operation below `ops_from` asks to catch up by
     /// operations alone, which the primary grants when it can.
@@ -87,11 +93,18 @@ impl ShardRequest {
             | ShardRequest::Targets { shard, .. }
             | ShardRequest::Refresh { shard }
             | ShardRequest::Replicate { shard, .. }
+            | ShardRequest::Resync { shard, .. }
             | ShardRequest::RecoverFiles { shard, .. }
             | ShardRequest::RecoverOps { shard, .. }
             | ShardRequest::HandOff { shard, .. } => shard,
             ShardRequest::Write(w) => &w.shard,
         }
+    }
+
+    /// Whether the request is the node's own housekeeping, not part of a
+    /// statement: a primary shipping its global checkpoint alone.
+    pub fn is_housekeeping(&self) -> bool {
+        matches!(self, ShardRequest::Replicate { ops, .. } if ops.is_empty())
     }
 
     /// The statement context the request carries, if any.
@@ -102,6 +115,7 @@ impl ShardRequest {
             ShardRequest::Get { .. }
             | ShardRequest::Refresh { .. }
             | ShardRequest::Replicate { .. }
+            | ShardRequest::Resync { .. }
             | ShardRequest::RecoverFiles { .. }
             | ShardRequest::RecoverOps { .. }
             | ShardRequest::HandOff { .. } => None,
@@ -134,8 +148,16 @@ pub enum ShardResponse {
     Written(Vec<WriteOutcome>),
     /// The shard refreshed.
     Refreshed,
-    /// The replica applied the operations, durably.
-    Replicated,
+    /// The replica applied the operations, durably; its local checkpoint.
+    Replicated {
+        local_checkpoint: Option<u64>,
+    },
+    /// The copy took a resync: its local checkpoint, or what it holds that
+    /// the primary does not.
+    Resynced {
+        local_checkpoint: Option<u64>,
+        diverged: Option<String>,
+    },
     /// A recovery's segments.
     RecoveryFiles(RecoveryFiles),
     /// A recovery's operations since the segments.
@@ -152,7 +174,8 @@ impl ShardResponse {
             ShardResponse::Docs(_) => "documents",
             ShardResponse::Written(_) => "write outcomes",
             ShardResponse::Refreshed => "a refresh",
-            ShardResponse::Replicated => "a replication acknowledgement",
+            ShardResponse::Replicated { .. } => "a replication acknowledgement",
+            ShardResponse::Resynced { .. } => "a resync acknowledgement",
             ShardResponse::RecoveryFiles(_) => "recovery files",
             ShardResponse::RecoveryOps(_) => "recovery operations",
             ShardResponse::HandedOff => "a hand-off",

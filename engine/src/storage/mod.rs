@@ -11,7 +11,9 @@ pub mod translog;
 
 pub use document::{ShardSchema, StoredDoc};
 pub use maintenance::{FailureCounts, Maintenance, MaintenanceFailures};
-pub use shard::{Expect, RecoveryFiles, Shard, ShardStats, Snapshot, WriteBatch, Written};
+pub use shard::{
+    Expect, RecoveryFiles, ResyncBatch, Resynced, Shard, ShardStats, Snapshot, WriteBatch, Written,
+};
 pub use translog::{Op, SyncInFlight, TranslogSync};
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Which operations a shard copy has processed, and the deletes it must
-//! remember, so that applying operations is idempotent and ordered.
+//! remember, so that applying operations is idempotent and ordered; and
+//! what it knows of the global checkpoint ([`GlobalCheckpoint`]).
 //!
 //! A replica receives a primary's operations out of order and, after a
 //! retry or a recovery, more than once. Two rules make every copy end in the
@@ -9,9 +10,12 @@
 //!   sequence number up to the checkpoint, and the ones seen above it);
 //! * an operation older than what the copy holds for its id does not
 //!   replace it: neither a newer document nor a newer delete, which is why a
-//!   delete leaves a [`Tombstones`] entry. A tombstone is needed only while
-//!   an older operation for its id could still arrive, that is while its
-//!   sequence number is above the local checkpoint.
+//!   delete leaves a [`Tombstones`] entry. A tombstone is needed while an
+//!   older operation for its id could still arrive, that is while its
+//!   sequence number is above the local checkpoint, and, in a replicated
+//!   shard, while it is above the global checkpoint: a primary-replica
+//!   resync compares the copies' deletes above it
+//!   ([`crate::storage::shard`]'s `resync.rs`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -48,6 +52,14 @@ impl LocalCheckpoint {
             self.above.insert(seq_no);
         }
         debug_assert!(self.above.first().is_none_or(|s| *s > self.next));
+    }
+
+    /// The sequence numbers up to `last` that were not processed: the gaps
+    /// a promoted primary fills with no-ops.
+    pub fn gaps(&self, last: u64) -> Vec<u64> {
+        (self.next..=last)
+            .filter(|s| !self.above.contains(s))
+            .collect()
     }
 
     /// The highest sequence number below which every operation was
@@ -103,6 +115,54 @@ impl Tombstones {
     pub fn is_empty(&self) -> bool {
         self.by_id.is_empty()
     }
+
+    /// The deletes above `seq_no` (all of them when `None`): (seq_no, id).
+    pub fn above(&self, seq_no: Option<u64>) -> impl Iterator<Item = (u64, &str)> {
+        let from = seq_no.map_or(0, |s| s + 1);
+        self.by_seq_no
+            .range(from..)
+            .map(|(s, id)| (*s, id.as_str()))
+    }
+}
+
+/// What one copy knows of its shard's global checkpoint.
+#[derive(Debug, Default)]
+pub(crate) struct GlobalCheckpoint {
+    /// Every operation up to it is on every in-sync copy (as far as this
+    /// copy knows; `None`: nothing known).
+    pub(crate) known: Option<u64>,
+    /// Whether the copy takes part in replication: an unreplicated copy
+    /// forgets history at its local checkpoint.
+    pub(crate) tracked: bool,
+    /// On a primary: the local checkpoints its other in-sync copies last
+    /// reported, by allocation id.
+    pub(crate) peers: BTreeMap<String, Option<u64>>,
+    /// On a primary: the global checkpoint last sent to the copies.
+    pub(crate) shipped: Option<u64>,
+    /// Translog generations rolled since the copy opened: generation → the
+    /// sequence number its operations are all below.
+    pub(crate) rolled: BTreeMap<u64, u64>,
+}
+
+impl GlobalCheckpoint {
+    /// Raises the known global checkpoint (never lowers it).
+    pub(crate) fn raise(&mut self, to: Option<u64>) {
+        self.tracked = true;
+        self.known = self.known.max(to);
+    }
+
+    /// The first translog generation that may hold an operation above the
+    /// global checkpoint, when the copy is replicated.
+    pub(crate) fn first_needed_generation(&self) -> Option<u64> {
+        if !self.tracked {
+            return None;
+        }
+        let above = self.known.map_or(0, |g| g + 1);
+        self.rolled
+            .iter()
+            .find(|(_, below)| **below > above)
+            .map(|(generation, _)| *generation)
+    }
 }
 
 #[cfg(test)]
@@ -136,5 +196,21 @@ mod tests {
         assert_eq!((t.get("a"), t.get("b")), (Some(9), None));
         t.remove("a");
         assert!(t.is_empty());
+    }
+
+    #[test]
+    fn only_generations_above_the_global_checkpoint_are_needed() {
+        let mut g = GlobalCheckpoint::default();
+        g.rolled.insert(3, 10);
+        g.rolled.insert(4, 20);
+        assert_eq!(g.first_needed_generation(), None, "untracked");
+        g.raise(None);
+        assert_eq!(g.first_needed_generation(), Some(3));
+        g.raise(Some(9));
+        assert_eq!(g.first_needed_generation(), Some(4), "10 holds only 0..=9");
+        g.raise(Some(19));
+        assert_eq!(g.first_needed_generation(), None);
+        g.raise(Some(5));
+        assert_eq!(g.known, Some(19), "never lowered");
     }
 }

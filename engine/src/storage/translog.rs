@@ -35,6 +35,10 @@ pub enum Op {
         seq_no: u64,
         primary_term: u64,
     },
+    /// A sequence number the shard will never see an operation for: a
+    /// promoted primary fills the gaps the old one left with these, so
+    /// every copy's local checkpoint can pass them (Elasticsearch's no-op).
+    NoOp { seq_no: u64, primary_term: u64 },
 }
 
 /// `Arc<[u8]>` as a serde byte string (not a sequence of numbers).
@@ -57,7 +61,9 @@ impl Op {
     /// The operation's sequence number.
     pub fn seq_no(&self) -> u64 {
         match self {
-            Op::Index { seq_no, .. } | Op::Delete { seq_no, .. } => *seq_no,
+            Op::Index { seq_no, .. } | Op::Delete { seq_no, .. } | Op::NoOp { seq_no, .. } => {
+                *seq_no
+            }
         }
     }
 
@@ -65,6 +71,7 @@ impl Op {
     pub fn id(&self) -> &str {
         match self {
             Op::Index { id, .. } | Op::Delete { id, .. } => id,
+            Op::NoOp { .. } => "",
         }
     }
 
@@ -85,6 +92,10 @@ impl Op {
                 seq_no,
                 primary_term,
             } => (2, id, *seq_no, 0, *primary_term, &[]),
+            Op::NoOp {
+                seq_no,
+                primary_term,
+            } => (3, "", *seq_no, 0, *primary_term, &[]),
         };
         out.push(kind);
         out.extend_from_slice(&seq_no.to_le_bytes());
@@ -122,6 +133,10 @@ impl Op {
             }),
             2 => Some(Op::Delete {
                 id,
+                seq_no,
+                primary_term,
+            }),
+            3 => Some(Op::NoOp {
                 seq_no,
                 primary_term,
             }),

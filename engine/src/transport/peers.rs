@@ -77,7 +77,7 @@ impl<P: Payload> Peers<P> {
         }
         let now = crate::runtime::instant();
         if let Some(at) = slot.retry_at.filter(|at| *at > now) {
-            return Err(Error::ShardsUnavailable(format!(
+            return Err(Error::NodeUnreachable(format!(
                 "node at {addr} is not reachable ({}); next attempt in {} ms",
                 slot.last_error,
                 (at - now).as_millis()
@@ -105,7 +105,9 @@ impl<P: Payload> Peers<P> {
                 if slot.failures == 1 {
                     tracing::info!(%addr, error = %e, "transport cannot connect; retrying with backoff");
                 }
-                Err(e)
+                Err(Error::NodeUnreachable(format!(
+                    "node at {addr} is not reachable ({e})"
+                )))
             }
         }
     }

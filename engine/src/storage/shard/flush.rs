@@ -36,6 +36,9 @@ pub(super) struct CommitPoint {
     /// Absent in commits written before it existed.
     #[serde(default)]
     pub(super) processed_below: Option<u64>,
+    /// The global checkpoint the copy knew, in a replicated shard.
+    #[serde(default)]
+    pub(super) global_checkpoint: Option<u64>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -84,7 +87,9 @@ impl Shard {
         // 1. Later writes go to a new translog generation...
         let (generation, committing, processed_below) = {
             let mut st = self.lock();
+            let closed = st.translog.generation();
             st.translog.roll()?;
+            st.note_roll(closed);
             let processed_below = st.processed.checkpoint().map_or(0, |c| c + 1);
             (
                 st.translog.generation(),
@@ -110,11 +115,13 @@ impl Shard {
                 work.push((*id, (!slot.persisted).then(|| slot.segment.clone()), alive));
                 segments.push((*id, slot.segment.clone(), has_deletes));
             }
+            let global = st.global.tracked.then_some(st.global.known).flatten();
             let commit = (
                 st.next_seq_no,
                 st.primary_term,
                 st.next_segment_id,
                 segments,
+                global,
             );
             (commit, work)
         };
@@ -142,7 +149,7 @@ impl Shard {
         })
         .await?;
         // 5. The commit point, then cleanup.
-        let (next_seq_no, primary_term, next_segment_id, segments) = commit;
+        let (next_seq_no, primary_term, next_segment_id, segments, global_checkpoint) = commit;
         let mut point = CommitPoint {
             segments: Vec::with_capacity(segments.len()),
             next_seq_no,
@@ -150,6 +157,7 @@ impl Shard {
             translog_generation: generation,
             next_segment_id,
             processed_below: Some(processed_below),
+            global_checkpoint,
         };
         for (id, segment, has_deletes) in &segments {
             let files = segment.file_names()?;
@@ -173,6 +181,7 @@ impl Shard {
         }
         let keep_from = Shard::retained_from(&st, generation);
         st.translog.trim(keep_from)?;
+        st.note_trim(keep_from);
         st.uncommitted_ops -= committing;
         drop(st);
         // Files of segments the commit point no longer references (merged away).

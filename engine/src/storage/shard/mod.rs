@@ -23,14 +23,18 @@
 //! - `flush.rs`: commit points, and when and how to write them;
 //! - `open.rs`: opening a shard and recovering it from disk; deleting it;
 //! - `recovery.rs`: peer recovery, the source's and the target's steps;
+//! - `checkpoint.rs`: the global checkpoint, and the history kept above it;
+//! - `resync.rs`: a promoted primary's resync of the other copies;
 //! - `stats.rs`: what `sys.shards` and `sys.segments` show.
 
+mod checkpoint;
 mod flush;
 mod merge;
 mod merge_policy;
 mod open;
 mod recovery;
 mod refresh;
+mod resync;
 mod snapshot;
 mod state;
 mod stats;
@@ -39,6 +43,7 @@ mod write;
 pub use flush::{FLUSH_IDLE, FLUSH_THRESHOLD_BYTES};
 pub use open::shard_dir;
 pub use recovery::{RecoveredSegment, RecoveryFiles};
+pub use resync::{ResyncBatch, Resynced};
 pub use snapshot::{SegmentView, Snapshot};
 pub use state::Shard;
 pub use stats::{SegmentInfo, ShardStats};

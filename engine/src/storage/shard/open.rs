@@ -15,8 +15,8 @@ use crate::error::{Error, Result};
 use crate::storage::maintenance::MaintenanceFailures;
 use crate::storage::pk::{Entry, PkIndex, Place};
 use crate::storage::segment::{AliveSet, Segment};
-use crate::storage::seqno::{LocalCheckpoint, Tombstones};
-use crate::storage::translog::{Op, Translog, read_ops};
+use crate::storage::seqno::{GlobalCheckpoint, LocalCheckpoint, Tombstones};
+use crate::storage::translog::{Op, Translog, oldest_generation, read_ops};
 
 /// The directory of a shard on disk.
 pub fn shard_dir(table_uuid: &str, shard: u32) -> String {
@@ -94,6 +94,14 @@ impl Shard {
             uncommitted_ops: 0,
             last_write: crate::runtime::instant(),
             retained: BTreeMap::new(),
+            global: GlobalCheckpoint {
+                known: commit.as_ref().and_then(|c| c.global_checkpoint),
+                tracked: commit
+                    .as_ref()
+                    .is_some_and(|c| c.global_checkpoint.is_some()),
+                ..Default::default()
+            },
+            resynced_term: primary_term,
         };
         state.open_buffer();
         // Rebuild the pk index from the live documents of the segments.
@@ -137,13 +145,23 @@ impl Shard {
         match precise {
             // The processed set is what the segments and the translog hold:
             // a replica's gaps stay gaps, for a recovery to fill.
-            Some(_) => state.tombstones.prune(state.processed.checkpoint()),
+            Some(_) => {
+                let floor = state.history_floor();
+                state.tombstones.prune(floor);
+            }
             // A commit of an older version: whatever is below the highest
             // sequence number is taken as held.
             None => {
                 state.processed = LocalCheckpoint::starting_at(state.next_seq_no);
                 state.tombstones = Tombstones::default();
             }
+        }
+        // The generations on disk hold only operations below the next
+        // sequence number: kept while the global checkpoint is below it.
+        if let Some(oldest) = oldest_generation(disk.as_ref(), &dir)?
+            && oldest < state.translog.generation()
+        {
+            state.note_roll(oldest);
         }
         // Replayed operations stay uncommitted until a flush (the idle flush
         // at the latest) persists them, so the next open need not replay them.

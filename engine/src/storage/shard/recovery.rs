@@ -42,6 +42,9 @@ pub struct RecoveryFiles {
     /// operations above its local checkpoint.
     #[serde(default)]
     pub ops_based: bool,
+    /// The global checkpoint the source knows.
+    #[serde(default)]
+    pub global_checkpoint: Option<u64>,
 }
 
 /// One segment's files and, when some of its documents are dead, its alive set.
@@ -89,7 +92,9 @@ impl Shard {
         let _r = self.refresh_lock.lock().await;
         let (translog_generation, next_seq_no) = {
             let mut st = self.lock();
+            let closed = st.translog.generation();
             st.translog.roll()?;
+            st.note_roll(closed);
             let generation = st.translog.generation();
             st.retained.insert(allocation_id.to_string(), generation);
             // What the segments will hold for sure: what this copy had
@@ -104,11 +109,12 @@ impl Shard {
                     .iter()
                     .map(|(id, slot)| (*id, slot.segment.clone(), slot.published.clone()))
                     .collect();
-                Ok((segments, st.primary_term, st.next_segment_id))
+                let global = st.global.tracked.then_some(st.global.known).flatten();
+                Ok((segments, st.primary_term, st.next_segment_id, global))
             }
             Err(e) => Err(e),
         };
-        let (segments, primary_term, next_segment_id) = match captured {
+        let (segments, primary_term, next_segment_id, global_checkpoint) = match captured {
             Ok(c) => c,
             Err(e) => {
                 self.release_retention(allocation_id);
@@ -138,6 +144,7 @@ impl Shard {
             next_segment_id,
             translog_generation,
             ops_based: false,
+            global_checkpoint,
         })
     }
 
@@ -179,6 +186,7 @@ impl Shard {
             next_segment_id: 0,
             translog_generation: generation,
             ops_based: true,
+            global_checkpoint: None,
         }))
     }
 
@@ -227,11 +235,13 @@ impl Shard {
         self.lock().retained.retain(|id, _| keep(id));
     }
 
-    /// The first translog generation a flush must keep.
+    /// The first translog generation a flush must keep: the committed one,
+    /// or an older one a recovery or the global checkpoint still needs.
     pub(super) fn retained_from(st: &super::state::State, committed: u64) -> u64 {
         st.retained
             .values()
             .copied()
+            .chain(st.global.first_needed_generation())
             .min()
             .unwrap_or(committed)
             .min(committed)
@@ -256,6 +266,7 @@ impl Shard {
             translog_generation: 1,
             next_segment_id: files.next_segment_id,
             processed_below: Some(files.next_seq_no),
+            global_checkpoint: files.global_checkpoint,
         };
         for segment in files.segments {
             let mut names = Vec::with_capacity(segment.files.len());

@@ -21,7 +21,7 @@ use crate::storage::document::{BufferedDoc, MetaColumn, StoredDoc, shard_schema}
 use crate::storage::maintenance::MaintenanceFailures;
 use crate::storage::pk::{Entry, PkIndex, Place};
 use crate::storage::segment::{AliveSet, Segment};
-use crate::storage::seqno::{LocalCheckpoint, Tombstones};
+use crate::storage::seqno::{GlobalCheckpoint, LocalCheckpoint, Tombstones};
 use crate::storage::source::parse_source;
 use crate::storage::translog::{Op, Translog, TranslogSync};
 use crate::types::Object;
@@ -100,6 +100,11 @@ pub(super) struct State {
     /// Recoveries in progress from this copy: allocation id → the first
     /// translog generation kept for it ([`Shard::recovery_files`]).
     pub(super) retained: BTreeMap<String, u64>,
+    /// What the copy knows of the shard's global checkpoint.
+    pub(super) global: GlobalCheckpoint,
+    /// The primary term whose resync this copy, as primary, has done
+    /// ([`Shard::resync_batch`]); writes of a newer term wait for it.
+    pub(super) resynced_term: u64,
 }
 
 /// A pk-index resolver: whether an entry points at the document with `id`.
@@ -119,6 +124,17 @@ fn is_id<'a>(
 }
 
 impl State {
+    /// The sequence number up to which the copy's history may be forgotten
+    /// (deletes, translog): its local checkpoint, and in a replicated shard
+    /// no higher than the global checkpoint. `None`: keep everything.
+    pub(super) fn history_floor(&self) -> Option<u64> {
+        let local = self.processed.checkpoint();
+        if !self.global.tracked {
+            return local;
+        }
+        local.min(self.global.known)
+    }
+
     /// Looks an id up unless the caller already knows it is absent.
     pub(super) fn lookup_unless(&self, known_absent: bool, id: &str) -> Option<Entry> {
         if known_absent { None } else { self.lookup(id) }
@@ -195,6 +211,9 @@ impl State {
         }
         self.processed.mark(seq_no);
         self.next_seq_no = self.next_seq_no.max(seq_no + 1);
+        if let Op::NoOp { .. } = op {
+            return Ok(());
+        }
         let live = self.lookup_unless(known_absent, op.id());
         let deleted = if self.tombstones.is_empty() {
             None
@@ -249,17 +268,19 @@ impl State {
                         }
                     }
                     // Remembered while an older operation for the id could
-                    // still arrive: not on a primary, whose operations come
-                    // in order.
-                    if self.processed.checkpoint().is_none_or(|c| seq_no > c) {
+                    // still arrive, or a resync may compare it (above the
+                    // history floor): not on an unreplicated primary, whose
+                    // operations come in order.
+                    if self.history_floor().is_none_or(|c| seq_no > c) {
                         self.tombstones.insert(&id, seq_no);
                     }
                 }
+                Op::NoOp { .. } => {}
             }
             self.unrefreshed = true;
         }
         if !self.tombstones.is_empty() {
-            self.tombstones.prune(self.processed.checkpoint());
+            self.tombstones.prune(self.history_floor());
         }
         Ok(())
     }

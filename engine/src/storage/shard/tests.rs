@@ -37,3 +37,110 @@ async fn a_failed_build_loses_nothing() {
     assert_eq!(shard.segments()[0].deleted_docs, 0);
     assert_eq!(shard.get("2").unwrap().unwrap().source["n"], Value::Int(2));
 }
+
+/// A primary fails after its last operations reached some copies and not
+/// others; one copy is promoted and resyncs another. Whatever each held,
+/// the resynced copy ends holding exactly what the new primary holds, or
+/// reports that it diverged because it holds an operation the primary
+/// lacks, and it never reports that when it received nothing the primary
+/// did not.
+mod resync {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::storage::source::write_source;
+    use crate::storage::tests::row;
+    use crate::storage::translog::Op;
+
+    const IDS: u64 = 4;
+
+    /// The old primary's operation `seq_no`: index or delete one of few ids.
+    fn op(seq_no: u64, id: u64, delete: bool) -> Op {
+        let id = id.to_string();
+        if delete {
+            return Op::Delete {
+                id,
+                seq_no,
+                primary_term: 1,
+            };
+        }
+        let mut source = Vec::new();
+        write_source(&mut source, &row(0, seq_no as i64));
+        Op::Index {
+            id,
+            seq_no,
+            version: 1,
+            primary_term: 1,
+            source: source.into(),
+        }
+    }
+
+    fn copy(history: &[Op], received: &[bool], global: u64) -> Shard {
+        let shard = Shard::open(table(), 0, Arc::new(MemDisk::new()), false).unwrap();
+        let ops = history
+            .iter()
+            .zip(received)
+            .filter(|(o, r)| o.seq_no() <= global || **r)
+            .map(|(o, _)| o.clone())
+            .collect();
+        // Replicas know the global checkpoint before the operations arrive.
+        shard.learn_global_checkpoint(Some(global));
+        shard.apply_replicated(ops).unwrap();
+        shard
+    }
+
+    fn contents(shard: &Shard) -> Vec<Option<(u64, u64)>> {
+        (0..IDS)
+            .map(|id| {
+                let doc = shard.get(&id.to_string()).unwrap();
+                doc.map(|d| (d.seq_no, d.primary_term))
+            })
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn copies_agree_or_diverge(
+            history in prop::collection::vec((0..IDS, prop::bool::weighted(0.3)), 1..24),
+            global in 0usize..24,
+            promoted in prop::collection::vec(any::<bool>(), 24),
+            other in prop::collection::vec(any::<bool>(), 24),
+        ) {
+            let history: Vec<Op> = history
+                .iter()
+                .enumerate()
+                .map(|(s, (id, delete))| op(s as u64, *id, *delete))
+                .collect();
+            let global = (global % history.len()) as u64;
+            let primary = copy(&history, &promoted, global);
+            let replica = copy(&history, &other, global);
+            primary.raise_primary_term(2);
+            prop_assert_eq!(primary.resync_due(), Some(2));
+            let (batch, _) = primary.resync_batch(usize::MAX).unwrap();
+            let batch = batch.unwrap();
+            let max = batch.max_seq_no;
+            prop_assert_eq!(primary.local_checkpoint(), max, "the primary filled its gaps");
+            let subset = (0..history.len())
+                .all(|s| s as u64 <= global || !other[s] || promoted[s]);
+            match replica.apply_resync(batch).unwrap() {
+                Resynced::Applied(_) => {
+                    prop_assert_eq!(contents(&replica), contents(&primary));
+                    prop_assert_eq!(replica.local_checkpoint(), max);
+                    // New writes of the new term land the same on both.
+                    let (written, ops) = {
+                        let w = primary
+                            .write_sequenced(true, |b| b.put("1", row(1, -1), Expect::Any))
+                            .unwrap();
+                        (w.result, w.ops)
+                    };
+                    prop_assert!(written);
+                    replica.apply_replicated(ops).unwrap();
+                    prop_assert_eq!(contents(&replica), contents(&primary));
+                }
+                Resynced::Diverged(what) => {
+                    prop_assert!(!subset, "diverged on {} though it received nothing extra", what);
+                }
+            }
+        }
+    }
+}

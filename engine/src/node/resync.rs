@@ -1,0 +1,148 @@
+//! Primary-replica resync, the node's part: a copy that became primary
+//! under a new term (promoted, or handed a relocated primary) brings the
+//! shard's other in-sync copies to its own history before it writes under
+//! that term ([`crate::storage::Shard::resync_batch`] explains what is
+//! compared). It runs once the routing table makes this node the primary,
+//! and the first write of the new term waits for it; the shard's write gate
+//! is held throughout, so no write of the new term overtakes it. A copy
+//! that diverged, or cannot be reached, is failed through the master and
+//! recovers anew.
+
+use std::sync::Arc;
+
+use super::Node;
+use super::replication::check_term;
+use crate::error::{Error, Result};
+use crate::request::{ShardId, ShardRequest, ShardResponse};
+use crate::storage::{ResyncBatch, Resynced, SyncInFlight};
+
+/// Above this many documents past the global checkpoint, the other copies
+/// are recovered from files instead (one message holds the whole resync).
+const RESYNC_MAX_OPS: usize = 50_000;
+
+impl Node {
+    /// Whether the routing table this node follows puts the shard's primary here.
+    fn primary_here(&self, shard: &ShardId) -> bool {
+        let Some(me) = self.coordinator().map(|c| c.id) else {
+            return false;
+        };
+        let followed = self.followed();
+        let copies = followed.state.shard(&shard.uuid, shard.shard);
+        copies
+            .and_then(|c| c.primary())
+            .is_some_and(|p| p.node == Some(me))
+    }
+
+    /// Resyncs the shard's other copies if this node is its primary and
+    /// has not resynced them for its term yet.
+    pub(super) async fn resync_if_due(&self, shard: &ShardId) -> Result<()> {
+        let Ok(copy) = self.copy_of(shard) else {
+            return Ok(());
+        };
+        if copy.resync_due().is_none() || !self.primary_here(shard) {
+            return Ok(());
+        }
+        let gate = self.write_gates.of(shard);
+        let _held = gate.write().await;
+        let Some(term) = copy.resync_due() else {
+            return Ok(());
+        };
+        if !self.primary_here(shard) {
+            return Ok(());
+        }
+        let coordinator = self.coordinator().ok_or_else(crate::cluster::no_master)?;
+        let (targets, in_sync) = self.replication_targets(shard);
+        let targets: Vec<_> = targets
+            .into_iter()
+            .filter(|(id, _)| in_sync.contains(id))
+            .collect();
+        let building = copy.clone();
+        let (batch, sync) =
+            crate::runtime::run_blocking(move || building.resync_batch(RESYNC_MAX_OPS)).await?;
+        SyncInFlight::wait_for(sync).await?;
+        let Some(batch) = batch else {
+            for (allocation_id, node) in &targets {
+                let reason = "too many operations above the global checkpoint to resync".into();
+                self.fail_copy(shard, allocation_id, node, reason).await?;
+            }
+            copy.resynced(term);
+            return Ok(());
+        };
+        let sends = targets.iter().map(|(allocation_id, node)| {
+            let request = ShardRequest::Resync {
+                shard: shard.clone(),
+                batch: batch.clone(),
+            };
+            let coordinator = coordinator.clone();
+            async move {
+                (
+                    allocation_id,
+                    node,
+                    coordinator.send_shard(node, request).await,
+                )
+            }
+        });
+        for (allocation_id, node, result) in futures::future::join_all(sends).await {
+            let reason = match result {
+                Ok(ShardResponse::Resynced {
+                    local_checkpoint,
+                    diverged: None,
+                }) => {
+                    copy.record_peer_checkpoint(allocation_id, local_checkpoint);
+                    continue;
+                }
+                Ok(ShardResponse::Resynced {
+                    diverged: Some(what),
+                    ..
+                }) => format!("holds {what}, which the new primary never received"),
+                Ok(other) => format!("answered a resync with {}", other.kind()),
+                Err(e @ Error::StalePrimary(_)) => return Err(e),
+                Err(e) => e.to_string(),
+            };
+            self.fail_copy(shard, allocation_id, node, reason).await?;
+        }
+        copy.resynced(term);
+        let (_, in_sync) = self.replication_targets(shard);
+        copy.advance_global_checkpoint(&in_sync);
+        tracing::info!(%shard, term, copies = targets.len(), "resynced the shard's copies");
+        Ok(())
+    }
+
+    /// Starts the resync of each local primary that needs one.
+    pub(super) fn start_due_resyncs(self: &Arc<Self>, shards: Vec<ShardId>) {
+        for shard in shards {
+            let node = self.clone();
+            crate::runtime::spawn(async move {
+                if let Err(e) = node.resync_if_due(&shard).await {
+                    tracing::warn!(%shard, error = %e, "resync failed; the next write retries it");
+                }
+            });
+        }
+    }
+
+    /// A copy takes its new primary's resync.
+    pub(super) async fn serve_resync(
+        &self,
+        shard: &ShardId,
+        batch: ResyncBatch,
+    ) -> Result<ShardResponse> {
+        let copy = self.copy_of(shard)?;
+        check_term(shard, &copy, batch.primary_term)?;
+        let applying = copy.clone();
+        let resynced = crate::runtime::run_blocking(move || applying.apply_resync(batch)).await?;
+        let diverged = match resynced {
+            Resynced::Applied(sync) => {
+                SyncInFlight::wait_for(sync).await?;
+                None
+            }
+            Resynced::Diverged(what) => {
+                tracing::warn!(%shard, %what, "this copy diverged from its new primary");
+                Some(what)
+            }
+        };
+        Ok(ShardResponse::Resynced {
+            local_checkpoint: copy.local_checkpoint(),
+            diverged,
+        })
+    }
+}

@@ -1,0 +1,94 @@
+//! The global checkpoint: the sequence number up to which every in-sync
+//! copy of a shard has processed every operation (Elasticsearch's).
+//!
+//! The primary learns its replicas' local checkpoints from their answers to
+//! its operations, takes the minimum with its own, and ships the result
+//! with the next operations, so each copy knows a global checkpoint that
+//! lags the true one a little and is never ahead of it. Below it the copies
+//! agree, so history below it may be forgotten: deletes stop being
+//! remembered and translog generations are dropped
+//! ([`super::state::State::history_floor`]). Above it the copies may
+//! differ when a primary fails mid-write; the new primary's resync compares
+//! them there (`resync.rs`).
+
+use super::state::{Shard, State};
+
+impl State {
+    /// Notes that the current translog generation is being closed.
+    pub(super) fn note_roll(&mut self, closed: u64) {
+        let below = self.next_seq_no;
+        self.global.rolled.insert(closed, below);
+    }
+
+    /// Forgets the rolled generations a trim removed.
+    pub(super) fn note_trim(&mut self, kept_from: u64) {
+        self.global.rolled = self.global.rolled.split_off(&kept_from);
+    }
+}
+
+impl Shard {
+    /// The global checkpoint this copy knows; an unreplicated copy's is its
+    /// local checkpoint.
+    pub fn global_checkpoint(&self) -> Option<u64> {
+        let st = self.lock();
+        match st.global.tracked {
+            true => st.global.known.min(st.processed.checkpoint()),
+            false => st.processed.checkpoint(),
+        }
+    }
+
+    /// A replica learns the global checkpoint its primary shipped.
+    pub fn learn_global_checkpoint(&self, known: Option<u64>) {
+        let mut st = self.lock();
+        st.global.raise(known);
+        if !st.tombstones.is_empty() {
+            let floor = st.history_floor();
+            st.tombstones.prune(floor);
+        }
+    }
+
+    /// A primary's global checkpoint as it sends it to the copies.
+    pub fn shipped_global_checkpoint(&self) -> Option<u64> {
+        let mut st = self.lock();
+        st.global.shipped = st.global.known;
+        st.global.known
+    }
+
+    /// Whether a primary's global checkpoint moved since it last sent it.
+    pub fn global_checkpoint_unshipped(&self) -> bool {
+        let st = self.lock();
+        st.global.tracked && st.global.known != st.global.shipped
+    }
+
+    /// A primary records the local checkpoint a copy reported.
+    pub fn record_peer_checkpoint(&self, allocation_id: &str, local: Option<u64>) {
+        let mut st = self.lock();
+        let entry = st
+            .global
+            .peers
+            .entry(allocation_id.to_string())
+            .or_default();
+        *entry = (*entry).max(local);
+    }
+
+    /// A primary recomputes the global checkpoint over its own local
+    /// checkpoint and those of `in_sync` (its other in-sync copies); a copy
+    /// that has not reported yet holds it where it is. Answers the result.
+    pub fn advance_global_checkpoint(&self, in_sync: &[String]) -> Option<u64> {
+        let mut st = self.lock();
+        st.global.peers.retain(|id, _| in_sync.contains(id));
+        let mut global = st.processed.checkpoint();
+        for id in in_sync {
+            match st.global.peers.get(id) {
+                Some(local) => global = global.min(*local),
+                None => return st.global.known,
+            }
+        }
+        st.global.raise(global);
+        if !st.tombstones.is_empty() {
+            let floor = st.history_floor();
+            st.tombstones.prune(floor);
+        }
+        st.global.known
+    }
+}
