@@ -80,6 +80,7 @@ pub fn serve(
         | ShardRequest::Replicate { shard, .. }
         | ShardRequest::Resync { shard, .. }
         | ShardRequest::RecoverFiles { shard, .. }
+        | ShardRequest::RecoverChunk { shard, .. }
         | ShardRequest::RecoverOps { shard, .. }
         | ShardRequest::HandOff { shard, .. } => Err(Error::internal(format!(
             "a node-level request for {shard} reached the synchronous shard path"

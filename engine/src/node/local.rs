@@ -65,6 +65,17 @@ impl Node {
                     .serve_recovery_files(&shard, &allocation_id, ops_from)
                     .await;
             }
+            ShardRequest::RecoverChunk {
+                shard,
+                allocation_id,
+                segment,
+                file,
+                offset,
+            } => {
+                return self
+                    .serve_recovery_chunk(&shard, &allocation_id, segment, file, offset)
+                    .await;
+            }
             ShardRequest::RecoverOps {
                 shard,
                 allocation_id,

@@ -111,6 +111,23 @@ impl Node {
         Ok(ShardResponse::RecoveryFiles(files))
     }
 
+    /// A chunk of a segment file a recovery listed, for the copy to fetch.
+    pub(super) async fn serve_recovery_chunk(
+        &self,
+        shard: &ShardId,
+        allocation_id: &str,
+        segment: u32,
+        file: String,
+        offset: u64,
+    ) -> Result<ShardResponse> {
+        self.recovering_copy(shard, allocation_id).await?;
+        let copy = self.copy_of(shard)?;
+        let id = allocation_id.to_string();
+        let chunk =
+            crate::runtime::run_blocking(move || copy.recovery_chunk(&id, segment, &file, offset));
+        Ok(ShardResponse::RecoveryChunk(chunk.await?))
+    }
+
     /// The primary's second recovery step: new writes go to the copy from
     /// now on, and the operations since the segments are answered.
     pub(super) async fn serve_recovery_ops(
@@ -330,7 +347,7 @@ impl Node {
         let (segments, bytes, ops_based) = (files.segments.len(), files.size(), files.ops_based);
         states.update(&id.uuid, id.shard, |s| {
             s.stage = RecoveryStage::Index;
-            s.files.used = segments as u64;
+            s.files.used = files.file_count();
             s.size.used = bytes;
             if ops_based && let Some(existing) = &existing {
                 s.files.used = existing.segments().len() as u64;
@@ -351,6 +368,8 @@ impl Node {
                 if existing.is_some() {
                     self.close_shard(&id.uuid, id.shard);
                 }
+                self.fetch_segments(&primary, id, allocation_id, &files)
+                    .await?;
                 let disk = self.disk.clone();
                 let durable = self.config.durable;
                 let (t, n) = (table.clone(), id.shard);
@@ -370,11 +389,7 @@ impl Node {
             copy.set_table(current.clone());
         }
         self.install_shard(&id.uuid, id.shard, copy.clone());
-        states.update(&id.uuid, id.shard, |s| {
-            s.files.recovered = s.files.used - s.files.reused;
-            s.size.recovered = s.size.used - s.size.reused;
-            s.stage = RecoveryStage::Translog;
-        });
+        states.update(&id.uuid, id.shard, |s| s.stage = RecoveryStage::Translog);
         let ops = match coordinator
             .send_shard(
                 &primary,
@@ -431,6 +446,66 @@ impl Node {
             bytes,
             operations: replayed,
         })
+    }
+
+    /// Fetches the segments a recovery listed from the primary, in chunks,
+    /// writing each file to this node's disk once complete (the recovery's
+    /// progress counts files and bytes as they arrive).
+    async fn fetch_segments(
+        &self,
+        primary: &str,
+        id: &ShardId,
+        allocation_id: &str,
+        files: &crate::storage::RecoveryFiles,
+    ) -> Result<()> {
+        let coordinator = self.coordinator().ok_or_else(crate::cluster::no_master)?;
+        let (uuid, n) = (id.uuid.clone(), id.shard);
+        let disk = self.disk.clone();
+        crate::runtime::run_blocking(move || Shard::clear_for_recovery(disk.as_ref(), &uuid, n))
+            .await?;
+        let progress = |files: u64, bytes: u64| {
+            self.recoveries.states.update(&id.uuid, id.shard, |s| {
+                s.files.recovered += files;
+                s.size.recovered += bytes;
+            })
+        };
+        for listed in &files.segments {
+            for (name, len) in &listed.files {
+                let mut contents = Vec::with_capacity((*len as usize).min(64 << 20));
+                while (contents.len() as u64) < *len {
+                    let request = ShardRequest::RecoverChunk {
+                        shard: id.clone(),
+                        allocation_id: allocation_id.to_string(),
+                        segment: listed.id,
+                        file: name.clone(),
+                        offset: contents.len() as u64,
+                    };
+                    let chunk = match coordinator.send_shard(primary, request).await? {
+                        ShardResponse::RecoveryChunk(c) if !c.is_empty() => c,
+                        ShardResponse::RecoveryChunk(_) => {
+                            return Err(Error::Io(format!(
+                                "{id}: the primary's segment file {name} ended early"
+                            )));
+                        }
+                        other => return Err(crate::exec::unexpected(&other)),
+                    };
+                    progress(0, chunk.len() as u64);
+                    contents.extend_from_slice(&chunk);
+                }
+                let (disk, uuid, segment, name) =
+                    (self.disk.clone(), id.uuid.clone(), listed.id, name.clone());
+                crate::runtime::run_blocking(move || {
+                    Shard::write_recovered_file(disk.as_ref(), &uuid, n, segment, &name, &contents)
+                })
+                .await?;
+                progress(1, 0);
+            }
+            if let Some(alive) = &listed.alive {
+                Shard::write_recovered_alive(self.disk.as_ref(), &id.uuid, n, listed.id, alive)?;
+                progress(1, alive.len() as u64);
+            }
+        }
+        Ok(())
     }
 
     /// The node id of the primary that the copy `allocation_id` relocates

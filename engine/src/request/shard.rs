@@ -69,6 +69,15 @@ pub enum ShardRequest {
         allocation_id: String,
         ops_from: Option<u64>,
     },
+    /// A recovering copy fetches a chunk of a segment file its primary
+    /// listed, from `offset`.
+    RecoverChunk {
+        shard: ShardId,
+        allocation_id: String,
+        segment: u32,
+        file: String,
+        offset: u64,
+    },
     /// A recovering copy asks its primary for the operations since the
     /// segments; new writes reach it from then on.
     RecoverOps {
@@ -95,6 +104,7 @@ impl ShardRequest {
             | ShardRequest::Replicate { shard, .. }
             | ShardRequest::Resync { shard, .. }
             | ShardRequest::RecoverFiles { shard, .. }
+            | ShardRequest::RecoverChunk { shard, .. }
             | ShardRequest::RecoverOps { shard, .. }
             | ShardRequest::HandOff { shard, .. } => shard,
             ShardRequest::Write(w) => &w.shard,
@@ -117,6 +127,7 @@ impl ShardRequest {
             | ShardRequest::Replicate { .. }
             | ShardRequest::Resync { .. }
             | ShardRequest::RecoverFiles { .. }
+            | ShardRequest::RecoverChunk { .. }
             | ShardRequest::RecoverOps { .. }
             | ShardRequest::HandOff { .. } => None,
         }
@@ -158,8 +169,10 @@ pub enum ShardResponse {
         local_checkpoint: Option<u64>,
         diverged: Option<String>,
     },
-    /// A recovery's segments.
+    /// A recovery's list of segments.
     RecoveryFiles(RecoveryFiles),
+    /// A chunk of a recovery's segment file.
+    RecoveryChunk(#[serde(with = "serde_bytes")] Vec<u8>),
     /// A recovery's operations since the segments.
     RecoveryOps(Vec<Op>),
     /// The primary handed off to the new copy.
@@ -177,6 +190,7 @@ impl ShardResponse {
             ShardResponse::Replicated { .. } => "a replication acknowledgement",
             ShardResponse::Resynced { .. } => "a resync acknowledgement",
             ShardResponse::RecoveryFiles(_) => "recovery files",
+            ShardResponse::RecoveryChunk(_) => "a recovery chunk",
             ShardResponse::RecoveryOps(_) => "recovery operations",
             ShardResponse::HandedOff => "a hand-off",
         }

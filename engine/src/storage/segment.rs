@@ -9,6 +9,7 @@
 
 use std::path::Path;
 
+use tantivy::HasLen;
 use tantivy::directory::{Directory, OwnedBytes, RamDirectory};
 use tantivy::indexer::merge_filtered_segments;
 use tantivy::{Index, IndexSettings, SegmentReader};
@@ -262,6 +263,34 @@ impl Segment {
             }
         }
         Ok(out)
+    }
+
+    /// The names and lengths of the segment's files.
+    pub fn file_lengths(&self) -> Result<Vec<(String, u64)>> {
+        let mut out = Vec::new();
+        for name in self.file_names()? {
+            let len = self
+                .dir
+                .open_read(Path::new(&name))
+                .map_err(|e| Error::Io(format!("reading segment file {name}: {e}")))?
+                .len();
+            out.push((name, len as u64));
+        }
+        Ok(out)
+    }
+
+    /// Up to `max` bytes of one of the segment's files, from `offset`.
+    pub fn read_file_range(&self, name: &str, offset: u64, max: usize) -> Result<Vec<u8>> {
+        let file = self
+            .dir
+            .open_read(Path::new(name))
+            .map_err(|e| Error::Io(format!("reading segment file {name}: {e}")))?;
+        let start = (offset as usize).min(file.len());
+        let end = start.saturating_add(max).min(file.len());
+        let bytes = file
+            .read_bytes_slice(start..end)
+            .map_err(|e| Error::Io(format!("reading segment file {name}: {e}")))?;
+        Ok(bytes.as_slice().to_vec())
     }
 
     /// Re-opens a persisted segment from its files.

@@ -42,7 +42,7 @@ mod write;
 
 pub use flush::{FLUSH_IDLE, FLUSH_THRESHOLD_BYTES};
 pub use open::shard_dir;
-pub use recovery::{RecoveredSegment, RecoveryFiles};
+pub use recovery::{RECOVERY_CHUNK_BYTES, RecoveryFiles, SegmentToCopy};
 pub use resync::{ResyncBatch, Resynced};
 pub use snapshot::{SegmentView, Snapshot};
 pub use state::Shard;

@@ -94,6 +94,7 @@ impl Shard {
             uncommitted_ops: 0,
             last_write: crate::runtime::instant(),
             retained: BTreeMap::new(),
+            sending: BTreeMap::new(),
             global: GlobalCheckpoint {
                 known: commit.as_ref().and_then(|c| c.global_checkpoint),
                 tracked: commit

@@ -28,10 +28,14 @@ use crate::disk::Disk;
 use crate::error::{Error, Result};
 use crate::storage::translog::{Op, oldest_generation, read_ops};
 
-/// What a primary hands a recovering copy first: its segments.
+/// What a primary hands a recovering copy first: the list of its
+/// segments' files, which the copy then fetches in chunks
+/// ([`Shard::recovery_chunk`]): no message is larger than a chunk, the
+/// copy holds one file in memory at a time, and the recovery's progress
+/// shows.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RecoveryFiles {
-    pub segments: Vec<RecoveredSegment>,
+    pub segments: Vec<SegmentToCopy>,
     /// Every operation below this is in the segments.
     pub next_seq_no: u64,
     pub primary_term: u64,
@@ -47,29 +51,41 @@ pub struct RecoveryFiles {
     pub global_checkpoint: Option<u64>,
 }
 
-/// One segment's files and, when some of its documents are dead, its alive set.
+/// The bytes of a segment file a recovery chunk carries at most. Small in
+/// the simulator, so that its small shards' files travel in many chunks.
+pub const RECOVERY_CHUNK_BYTES: usize = if cfg!(madsim) { 4 << 10 } else { 4 << 20 };
+
+/// A segment a recovering copy is to fetch: its files (name, length) and,
+/// when some of its documents are dead, its alive set.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RecoveredSegment {
+pub struct SegmentToCopy {
     pub id: u32,
-    /// (name, contents); contents travel as byte strings.
-    pub files: Vec<(String, serde_bytes::ByteBuf)>,
+    pub files: Vec<(String, u64)>,
     #[serde(with = "serde_bytes")]
     pub alive: Option<Vec<u8>>,
 }
 
+impl SegmentToCopy {
+    /// The bytes its files and alive set take.
+    pub fn bytes(&self) -> u64 {
+        let files: u64 = self.files.iter().map(|(_, len)| len).sum();
+        files + self.alive.as_ref().map_or(0, |a| a.len() as u64)
+    }
+}
+
 impl RecoveryFiles {
-    /// The bytes the files take.
+    /// The bytes the segments take.
     pub fn size(&self) -> u64 {
-        self.segments
+        self.segments.iter().map(SegmentToCopy::bytes).sum()
+    }
+
+    /// How many files the segments have (alive sets included).
+    pub fn file_count(&self) -> u64 {
+        let files = self
+            .segments
             .iter()
-            .flat_map(|s| {
-                s.files
-                    .iter()
-                    .map(|(_, b)| b.len())
-                    .chain(s.alive.iter().map(Vec::len))
-            })
-            .map(|n| n as u64)
-            .sum()
+            .map(|s| s.files.len() + s.alive.is_some() as usize);
+        files.sum::<usize>() as u64
     }
 }
 
@@ -121,22 +137,22 @@ impl Shard {
                 return Err(e);
             }
         };
+        let segments: Vec<_> = segments
+            .into_iter()
+            .filter(|(_, _, alive)| alive.num_alive() > 0)
+            .collect();
         let mut out = Vec::with_capacity(segments.len());
-        for (id, segment, alive) in segments {
-            if alive.num_alive() == 0 {
-                continue;
-            }
-            let files = segment
-                .files()?
-                .into_iter()
-                .map(|(name, bytes)| (name, serde_bytes::ByteBuf::from(bytes.as_slice())))
-                .collect();
-            out.push(RecoveredSegment {
-                id,
-                files,
+        for (id, segment, alive) in &segments {
+            out.push(SegmentToCopy {
+                id: *id,
+                files: segment.file_lengths()?,
                 alive: (!alive.all_alive()).then(|| alive.to_bytes()),
             });
         }
+        // Kept until the recovery ends, for the copy to fetch.
+        self.lock()
+            .sending
+            .insert(allocation_id.to_string(), segments);
         Ok(RecoveryFiles {
             segments: out,
             next_seq_no,
@@ -190,6 +206,29 @@ impl Shard {
         }))
     }
 
+    /// A chunk of one file of the segments a recovery listed: at most
+    /// [`RECOVERY_CHUNK_BYTES`] from `offset`.
+    pub fn recovery_chunk(
+        &self,
+        allocation_id: &str,
+        segment: u32,
+        file: &str,
+        offset: u64,
+    ) -> Result<Vec<u8>> {
+        let found = {
+            let st = self.lock();
+            let listed = st.sending.get(allocation_id);
+            listed.and_then(|s| s.iter().find(|(id, _, _)| *id == segment).cloned())
+        };
+        let Some((_, segment, _)) = found else {
+            return Err(Error::internal(format!(
+                "no recovery of {allocation_id} is sending segment {segment} from {}",
+                self.dir
+            )));
+        };
+        segment.read_file_range(file, offset, RECOVERY_CHUNK_BYTES)
+    }
+
     /// The source's second step, once new writes also go to the target:
     /// the operations logged since the first step. Ends the retention.
     pub fn recovery_ops(&self, allocation_id: &str) -> Result<Vec<Op>> {
@@ -225,14 +264,20 @@ impl Shard {
         Ok(())
     }
 
-    /// Stops keeping the translog for a recovery (done, or abandoned).
+    /// Stops keeping the translog and segments for a recovery (done, or
+    /// abandoned).
     pub fn release_retention(&self, allocation_id: &str) {
-        self.lock().retained.remove(allocation_id);
+        let mut st = self.lock();
+        st.retained.remove(allocation_id);
+        st.sending.remove(allocation_id);
     }
 
-    /// Stops keeping the translog for recoveries `keep` no longer names.
+    /// Stops keeping the translog and segments for recoveries `keep` no
+    /// longer names.
     pub fn retain_only(&self, keep: impl Fn(&str) -> bool) {
-        self.lock().retained.retain(|id, _| keep(id));
+        let mut st = self.lock();
+        st.retained.retain(|id, _| keep(id));
+        st.sending.retain(|id, _| keep(id));
     }
 
     /// The first translog generation a flush must keep: the committed one,
@@ -247,9 +292,47 @@ impl Shard {
             .min(committed)
     }
 
-    /// The target's first step: replaces whatever the shard's directory
-    /// holds with the source's segments as a commit point, and opens the
-    /// shard from them.
+    /// The target's first step: clears whatever the shard's directory
+    /// holds, for the source's segments.
+    pub fn clear_for_recovery(disk: &dyn Disk, table_uuid: &str, shard_id: u32) -> Result<()> {
+        disk.remove_dir(&shard_dir(table_uuid, shard_id))?;
+        Ok(())
+    }
+
+    /// The target writes one file of a segment it fetched.
+    pub fn write_recovered_file(
+        disk: &dyn Disk,
+        table_uuid: &str,
+        shard_id: u32,
+        segment: u32,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<()> {
+        let dir = shard_dir(table_uuid, shard_id);
+        if name.contains('/') || name.starts_with('.') || name.is_empty() {
+            return Err(Error::Io(format!(
+                "recovery of {dir} sent a file named {name:?}"
+            )));
+        }
+        disk.write_atomic(&format!("{dir}/seg-{segment}/{name}"), bytes)?;
+        Ok(())
+    }
+
+    /// The target writes the alive set of a segment it fetched.
+    pub fn write_recovered_alive(
+        disk: &dyn Disk,
+        table_uuid: &str,
+        shard_id: u32,
+        segment: u32,
+        alive: &[u8],
+    ) -> Result<()> {
+        let dir = shard_dir(table_uuid, shard_id);
+        disk.write_atomic(&format!("{dir}/seg-{segment}.alive"), alive)?;
+        Ok(())
+    }
+
+    /// The target's last file step: once every listed segment is written,
+    /// records them as its commit point and opens the shard from them.
     pub fn open_recovered(
         table: Arc<TableInfo>,
         shard_id: u32,
@@ -258,9 +341,16 @@ impl Shard {
         files: RecoveryFiles,
     ) -> Result<Shard> {
         let dir = shard_dir(&table.uuid, shard_id);
-        disk.remove_dir(&dir)?;
-        let mut point = CommitPoint {
-            segments: Vec::with_capacity(files.segments.len()),
+        let point = CommitPoint {
+            segments: files
+                .segments
+                .into_iter()
+                .map(|s| CommitSegment {
+                    id: s.id,
+                    files: s.files.into_iter().map(|(name, _)| name).collect(),
+                    has_deletes: s.alive.is_some(),
+                })
+                .collect(),
             next_seq_no: files.next_seq_no,
             primary_term: files.primary_term,
             translog_generation: 1,
@@ -268,26 +358,6 @@ impl Shard {
             processed_below: Some(files.next_seq_no),
             global_checkpoint: files.global_checkpoint,
         };
-        for segment in files.segments {
-            let mut names = Vec::with_capacity(segment.files.len());
-            for (name, bytes) in &segment.files {
-                if name.contains('/') || name.starts_with('.') {
-                    return Err(Error::Io(format!(
-                        "recovery of {dir} sent a file named {name:?}"
-                    )));
-                }
-                disk.write_atomic(&format!("{dir}/seg-{}/{name}", segment.id), bytes)?;
-                names.push(name.clone());
-            }
-            if let Some(alive) = &segment.alive {
-                disk.write_atomic(&format!("{dir}/seg-{}.alive", segment.id), alive)?;
-            }
-            point.segments.push(CommitSegment {
-                id: segment.id,
-                files: names,
-                has_deletes: segment.alive.is_some(),
-            });
-        }
         let bytes = serde_json::to_vec_pretty(&point).map_err(Error::internal)?;
         disk.write_atomic(&format!("{dir}/commit.json"), &bytes)?;
         Shard::open(table, shard_id, disk, durable)

@@ -72,6 +72,9 @@ impl Buffers {
     }
 }
 
+/// A segment a recovery sends: its id, files and alive set as captured.
+pub(super) type SegmentSent = (u32, Arc<Segment>, Arc<AliveSet>);
+
 #[derive(Debug)]
 pub(super) struct State {
     pub(super) table: Arc<TableInfo>,
@@ -100,6 +103,9 @@ pub(super) struct State {
     /// Recoveries in progress from this copy: allocation id → the first
     /// translog generation kept for it ([`Shard::recovery_files`]).
     pub(super) retained: BTreeMap<String, u64>,
+    /// Recoveries in progress from this copy: allocation id → the segments
+    /// listed for it, kept until fetched ([`Shard::recovery_segment`]).
+    pub(super) sending: BTreeMap<String, Vec<SegmentSent>>,
     /// What the copy knows of the shard's global checkpoint.
     pub(super) global: GlobalCheckpoint,
     /// The primary term whose resync this copy, as primary, has done
