@@ -155,6 +155,28 @@ async fn a_minority_holding_the_master_refuses_writes_and_the_majority_goes_on()
         let err = c.execute(&master, sql, vec![]).await.unwrap_err();
         assert!(err.to_string().contains("no master"), "{sql}: {err}");
     }
+    // It cannot tell what is missing, and says so (CrateDB's -1 counts).
+    let r = c
+        .execute(
+            &master,
+            "SELECT health, missing_shards, underreplicated_shards FROM sys.cluster_health",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        r.rows,
+        vec![vec![
+            Value::Text("RED".into()),
+            Value::Int(-1),
+            Value::Int(-1)
+        ]]
+    );
+    assert_eq!(
+        c.health(others[0]).await.unwrap(),
+        "RED",
+        "the isolated node held primaries without replicas"
+    );
 
     c.heal();
     c.wait_converged().await;

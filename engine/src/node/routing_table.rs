@@ -45,6 +45,9 @@ pub struct ShardRouting {
     pub local: Option<Arc<Shard>>,
     /// A relocation's other end (CrateDB's `relocating_node`).
     pub relocating_node: Option<String>,
+    /// A primary that was never started: its table (or shard) is new, so
+    /// while it is not started no data is missing (YELLOW, not RED).
+    pub new_primary: bool,
 }
 
 impl ShardRouting {
@@ -89,6 +92,7 @@ impl RoutingTable {
                     },
                     local: shard,
                     relocating_node: None,
+                    new_primary: false,
                 });
                 for _ in 0..table.replicas_wanted(1) {
                     copies.push(ShardRouting {
@@ -100,6 +104,7 @@ impl RoutingTable {
                         state: ShardState::Unassigned,
                         local: None,
                         relocating_node: None,
+                        new_primary: false,
                     });
                 }
             }
@@ -147,6 +152,14 @@ impl RoutingTable {
                             CopyState::Relocating => ShardState::Relocating,
                         },
                         local,
+                        // Never allocated, or initializing for the first
+                        // time (a primary allocated again gets a new term).
+                        new_primary: c.primary
+                            && match c.state {
+                                CopyState::Unassigned => c.allocation_id.is_none(),
+                                CopyState::Initializing => shard.primary_term == 1,
+                                _ => false,
+                            },
                     });
                 }
             }
@@ -157,7 +170,8 @@ impl RoutingTable {
         }
     }
 
-    /// Health per table: (table, health, severity, missing primaries, underreplicated shards).
+    /// Health per table: (table, health, severity, missing primaries,
+    /// underreplicated shards, new primaries not started included).
     pub fn health(&self) -> Vec<(Arc<TableInfo>, &'static str, i16, i32, i32)> {
         let mut by_table: BTreeMap<String, (Arc<TableInfo>, i32, i32)> = BTreeMap::new();
         for c in &self.copies {
@@ -166,7 +180,9 @@ impl RoutingTable {
                 .or_insert((c.table.clone(), 0, 0));
             let active = matches!(c.state, ShardState::Started | ShardState::Relocating);
             if !active && !c.is_relocation_target() {
-                if c.primary {
+                // As Elasticsearch's: a primary missing is RED, unless it
+                // is new (no data can be missing yet): then YELLOW.
+                if c.primary && !c.new_primary {
                     e.1 += 1;
                 } else {
                     e.2 += 1;
@@ -186,5 +202,49 @@ impl RoutingTable {
                 (t, h, sev, missing, under)
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{ReplicaSetting, TableIdent};
+    use crate::cluster::{Command, Member};
+
+    /// Health as CrateDB defines it: a new table's primaries not yet
+    /// assigned make it YELLOW (no data can be missing); a primary that
+    /// held data and is missing makes it RED.
+    #[test]
+    fn a_new_primary_not_assigned_is_yellow_and_a_lost_one_red() {
+        let mut s = ClusterState::default();
+        let mut catalog = s.catalog.clone();
+        let mut t = TableInfo::for_tests(&[], 2);
+        t.number_of_replicas = ReplicaSetting("0".into());
+        t.ident = TableIdent::new("doc", "t");
+        catalog.put_table(t);
+        let version = s.version;
+        s.apply(Command::PutCatalog {
+            base: version,
+            catalog,
+        });
+        let health = |s: &ClusterState| {
+            let table = RoutingTable::of_cluster(s, 1, &BTreeMap::new());
+            let (_, health, severity, missing, under) = table.health().remove(0);
+            (health, severity, missing, under)
+        };
+        // No node to put the primaries on yet.
+        assert_eq!(health(&s), ("YELLOW", 2, 0, 2));
+        let member = Member {
+            name: "n1".into(),
+            node_id: "id-n1".into(),
+            transport: "n1:4300".into(),
+            http: None,
+        };
+        s.set_members(BTreeMap::from([(1, member)]), [1].into());
+        // A new primary starts on its node's empty store at once.
+        assert_eq!(health(&s), ("GREEN", 1, 0, 0));
+        // The node leaves: its primaries, which held data, are missing.
+        s.set_members(BTreeMap::new(), Default::default());
+        assert_eq!(health(&s), ("RED", 3, 2, 0));
     }
 }

@@ -515,6 +515,17 @@ impl Node {
                 })
                 .collect(),
             SystemTable::SysClusterHealth => {
+                // Without a master the node cannot tell what is missing.
+                if self.coordinator().is_some_and(|c| c.master().is_none()) {
+                    return vec![vec![
+                        text("RED"),
+                        Value::Int(3),
+                        text("No master node elected."),
+                        Value::Int(0),
+                        Value::Int(-1),
+                        Value::Int(-1),
+                    ]];
+                }
                 let health = routing.health();
                 let worst = health.iter().map(|h| h.2).max().unwrap_or(1);
                 let missing: i32 = health.iter().map(|h| h.3).sum();
