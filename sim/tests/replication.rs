@@ -385,6 +385,11 @@ async fn nodes_that_join_receive_copies_while_writes_go_on_and_a_decommissioned_
     };
     let (more, drained) = futures::future::join(writers, drain).await;
     assert!(drained, "n1 not drained: {:?}", c.shard_map("n2"));
+    // Drained, it would stop itself (`shoal server` does): it says so.
+    let engine = c.engine("n1").unwrap();
+    madsim::time::timeout(Duration::from_secs(5), engine.decommissioned())
+        .await
+        .expect("n1 knows it is decommissioned and drained");
     let more: Vec<i64> = more.into_iter().flatten().collect();
     assert_present(&c, "n3", &more).await;
     let acknowledged: Vec<i64> = acknowledged.into_iter().chain(more).collect();

@@ -4,7 +4,9 @@ The `crate` Python client, connected to all three, creates a replicated
 table, writes through the cluster and reads back through another node; one
 process is SIGKILLed: the cluster turns YELLOW, then GREEN again without an
 operator (its replicas are re-created on the other two), the client keeps
-working, and no acknowledged row is lost.
+working, and no acknowledged row is lost. The killed node comes back; then
+another is decommissioned: its shards move away and its process stops
+itself.
 """
 
 import os
@@ -32,18 +34,24 @@ class Cluster:
         self.http = [_free_port() for _ in range(size)]
         self.transport = [_free_port() for _ in range(size)]
         self.names = [f"n{i + 1}" for i in range(size)]
+        self.binary = binary
+        self.procs = [None] * size
+        for i in range(size):
+            self.start(i)
+
+    def start(self, i):
+        """Starts node i (again, on its data directory)."""
+        name = self.names[i]
         seeds = ",".join(f"127.0.0.1:{p}" for p in self.transport)
-        self.procs = []
-        for i, name in enumerate(self.names):
-            log = open(os.path.join(self.root, f"{name}.log"), "w")
-            self.procs.append(subprocess.Popen(
-                [binary, "server", "--data", os.path.join(self.root, name),
-                 "--http", f"127.0.0.1:{self.http[i]}",
-                 "--transport", f"127.0.0.1:{self.transport[i]}",
-                 "--seed-hosts", seeds,
-                 "--initial-master-nodes", ",".join(self.names),
-                 "--node-name", name, "--cluster-name", "pytest-cluster"],
-                stdout=subprocess.DEVNULL, stderr=log))
+        log = open(os.path.join(self.root, f"{name}.log"), "a")
+        self.procs[i] = subprocess.Popen(
+            [self.binary, "server", "--data", os.path.join(self.root, name),
+             "--http", f"127.0.0.1:{self.http[i]}",
+             "--transport", f"127.0.0.1:{self.transport[i]}",
+             "--seed-hosts", seeds,
+             "--initial-master-nodes", ",".join(self.names),
+             "--node-name", name, "--cluster-name", "pytest-cluster"],
+            stdout=subprocess.DEVNULL, stderr=log)
 
     def url(self, i):
         return f"http://127.0.0.1:{self.http[i]}"
@@ -159,3 +167,38 @@ def test_a_replicated_table_survives_a_sigkill(cluster):
         assert not lost, f"acknowledged rows lost through {url}: {lost[:20]}"
     cur.execute("DROP TABLE t")
     conn.close()
+
+
+def _scalar(url, sql):
+    conn = client.connect(url)
+    try:
+        cur = conn.cursor()
+        cur.execute(sql)
+        return cur.fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_a_decommissioned_node_is_drained_and_stops_itself(cluster):
+    cluster.start(2)
+    _wait("n3 back in the cluster",
+          lambda: _scalar(cluster.url(0), "SELECT count(*) FROM sys.nodes") == 3,
+          cluster=cluster)
+    cur = client.connect(cluster.url(0), error_trace=True, timeout=30).cursor()
+    cur.execute("CREATE TABLE u (id INT) CLUSTERED INTO 6 SHARDS WITH (number_of_replicas = 0)")
+    cur.executemany("INSERT INTO u (id) VALUES (?)", [(i,) for i in range(60)])
+    cur.execute("REFRESH TABLE u")
+    on_n2 = "SELECT count(*) FROM sys.shards WHERE table_name = 'u' AND node['name'] = 'n2'"
+    _wait("n2 holding shards of u", lambda: _scalar(cluster.url(0), on_n2) > 0, cluster=cluster)
+
+    cur.execute("ALTER CLUSTER DECOMMISSION 'n2'")
+    _wait("n2 stopping itself", lambda: cluster.procs[1].poll() is not None, timeout=90,
+          cluster=cluster)
+    assert cluster.procs[1].returncode == 0, cluster.logs()
+    assert "decommissioned" in cluster.logs()
+    _wait("two nodes left",
+          lambda: _scalar(cluster.url(0), "SELECT count(*) FROM sys.nodes") == 2,
+          cluster=cluster)
+    _wait("health GREEN", lambda: _health(cluster.url(0)) == "GREEN", cluster=cluster)
+    for i in (0, 2):
+        assert _scalar(cluster.url(i), "SELECT count(*) FROM u") == 60

@@ -168,6 +168,29 @@ impl Node {
         Ok(QueryResult::affected(1))
     }
 
+    /// Resolves once this node was decommissioned and holds no shard copy
+    /// any more: CrateDB's decommissioned node then stops itself, and so
+    /// does `shoal server` (the cluster notices it left, with nothing to
+    /// re-create).
+    pub async fn decommissioned(&self) {
+        while !self.drained() {
+            crate::runtime::sleep(std::time::Duration::from_millis(500)).await;
+        }
+    }
+
+    /// Whether this node is decommissioned and holds no copy, nor is a
+    /// relocation's source.
+    fn drained(&self) -> bool {
+        let Some(me) = self.coordinator().map(|c| c.id) else {
+            return false;
+        };
+        let followed = self.followed();
+        let state = &followed.state;
+        let mut copies = state.routing.tables.values().flatten().flat_map(|s| &s.copies);
+        state.draining.contains(&me)
+            && !copies.any(|c| c.node == Some(me) || c.relocating_node == Some(me))
+    }
+
     /// `ALTER CLUSTER REROUTE RETRY FAILED`: replicas whose allocation
     /// failed too often are allocated again; answers how many. A node on
     /// its own has none.

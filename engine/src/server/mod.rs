@@ -226,8 +226,14 @@ async fn serve(args: ServerArgs) -> Result<()> {
         }
     });
     let (stop, stopped) = real_tokio::sync::watch::channel(false);
+    let decommissioned = node.clone();
     real_tokio::spawn(async move {
-        shutdown_signal().await;
+        real_tokio::select! {
+            _ = shutdown_signal() => {}
+            _ = decommissioned.decommissioned() => {
+                eprintln!("shoal: this node was decommissioned and holds no shards; stopping");
+            }
+        }
         let _ = stop.send(true);
     });
     let limits = listener::Limits {
