@@ -517,6 +517,15 @@ impl SimCluster {
         self.node(name).disk.crash();
     }
 
+    /// Damages a file on a node's disk (a killed node's, say, before it
+    /// restarts): its contents become garbage.
+    pub fn damage(&self, name: &str, path: &str) {
+        let disk = &self.node(name).disk;
+        if let Err(e) = disk.write_atomic(path, b"\0damaged\0") {
+            panic!("cannot damage {path} on {name}: {e}");
+        }
+    }
+
     /// Kills a node and wipes its disk: restarted, it is a new node at the
     /// old address, with the old name.
     pub fn wipe(&self, name: &str) {

@@ -300,3 +300,51 @@ async fn schema_changes_during_a_partition_are_consistent_after_heal() {
         .await
         .unwrap();
 }
+
+/// `OPTIMIZE TABLE` through one node merges every copy of every shard,
+/// wherever it is, as `REFRESH` refreshes them all.
+#[madsim::test]
+async fn optimize_reaches_every_copy() {
+    use std::time::Duration;
+    let c = SimCluster::form(3).await;
+    c.execute(
+        "n1",
+        "CREATE TABLE o (id INT PRIMARY KEY) CLUSTERED INTO 3 SHARDS \
+         WITH (number_of_replicas = 1, refresh_interval = 0)",
+        vec![],
+    )
+    .await
+    .unwrap();
+    c.wait_health("n1", "GREEN", Duration::from_secs(30)).await;
+    // Several refreshes: several segments per copy.
+    for round in 0..4 {
+        let values: Vec<String> = (0..30).map(|i| format!("({})", round * 100 + i)).collect();
+        let sql = format!("INSERT INTO o (id) VALUES {}", values.join(", "));
+        c.execute("n2", &sql, vec![]).await.unwrap();
+        c.execute("n3", "REFRESH TABLE o", vec![]).await.unwrap();
+    }
+    let segments = "SELECT shard_id, node['name'], count(*) FROM sys.segments \
+                    WHERE table_name = 'o' GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 1";
+    let r = c.execute("n1", segments, vec![]).await.unwrap();
+    assert!(
+        matches!(r.rows[0][2], Value::Int(n) if n > 1),
+        "several segments per copy before: {:?}",
+        r.rows
+    );
+    let r = c
+        .execute("n2", "OPTIMIZE TABLE o WITH (max_num_segments = 1)", vec![])
+        .await
+        .unwrap();
+    assert_eq!(r.rowcount, 1);
+    let per_copy = "SELECT shard_id, node['name'], count(*) FROM sys.segments \
+                    WHERE table_name = 'o' GROUP BY 1, 2 ORDER BY 1, 2";
+    let r = c.execute("n3", per_copy, vec![]).await.unwrap();
+    assert_eq!(r.rows.len(), 6, "every copy: {:?}", r.rows);
+    assert!(
+        r.rows.iter().all(|row| row[2] == Value::Int(1)),
+        "one segment per copy after: {:?}",
+        r.rows
+    );
+    let r = c.execute("n1", "SELECT count(*) FROM o", vec![]).await.unwrap();
+    assert_eq!(count(&r), 120);
+}

@@ -375,7 +375,7 @@ async fn nodes_that_join_receive_copies_while_writes_go_on_and_a_decommissioned_
     );
     let drain = async {
         for _ in 0..600 {
-            let gone = c.shard_map("n2").get("n1").is_none();
+            let gone = !c.shard_map("n2").contains_key("n1");
             if gone && balanced(&c, &["n2", "n3", "n4", "n5"], 3..=3) {
                 return true;
             }
@@ -670,4 +670,91 @@ async fn a_node_that_loses_its_unsynced_bytes_loses_nothing_acknowledged() {
         .await;
     assert_present(&c, survivors[1], &acknowledged).await;
     assert_counts_at_least(&c, &["n1", "n2", "n3"], acknowledged.len()).await;
+}
+
+/// A primary whose files are damaged cannot be opened on its node: the
+/// node fails it, the master tries it there again under a new term, and
+/// after `allocation.max_retries` failures leaves it unassigned (RED, with
+/// the reason in `sys.allocations`) until `ALTER CLUSTER REROUTE RETRY
+/// FAILED`. A shard with a replica is not harmed: the replica is promoted.
+#[madsim::test]
+async fn a_primary_that_cannot_be_opened_is_failed_and_retried_a_bounded_number_of_times() {
+    let c = SimCluster::form(3).await;
+    for (name, replicas) in [("lone", 0), ("kept", 1)] {
+        c.execute(
+            "n1",
+            &format!(
+                "CREATE TABLE {name} (id INT PRIMARY KEY) CLUSTERED INTO 1 SHARDS \
+                 WITH (number_of_replicas = {replicas}, \"allocation.max_retries\" = 2)"
+            ),
+            vec![],
+        )
+        .await
+        .unwrap();
+    }
+    c.wait_health("n1", "GREEN", Duration::from_secs(30)).await;
+    for name in ["lone", "kept"] {
+        c.execute(
+            "n1",
+            &format!("INSERT INTO {name} (id) VALUES (1), (2)"),
+            vec![],
+        )
+        .await
+        .unwrap();
+    }
+    // The node holding the lone table's primary has what it holds of both
+    // tables damaged while it is down.
+    let state = c.engine("n1").unwrap().followed().state;
+    let holder = |name: &str| -> (String, Option<String>) {
+        let table = state
+            .catalog
+            .tables()
+            .find(|t| t.ident.name == name)
+            .unwrap();
+        let copies = &state.routing.tables[&table.uuid][0];
+        let node = copies.primary().and_then(|p| p.node).unwrap();
+        (table.uuid.clone(), Some(state.members[&node].name.clone()))
+    };
+    let (lone, victim) = holder("lone");
+    let victim = victim.unwrap();
+    let survivors: Vec<&str> = ["n1", "n2", "n3"]
+        .into_iter()
+        .filter(|n| *n != victim)
+        .collect();
+    let (kept, _) = holder("kept");
+    c.kill(&victim);
+    for uuid in [&lone, &kept] {
+        c.damage(&victim, &format!("indices/{uuid}/0/commit.json"));
+    }
+    c.restart(&victim).await;
+    c.wait_member(&victim).await;
+    c.wait_health(survivors[0], "RED", Duration::from_secs(60))
+        .await;
+    // Tried twice, then left unassigned with the reason.
+    madsim::time::sleep(Duration::from_secs(5)).await;
+    let r = c
+        .execute(
+            survivors[0],
+            "SELECT \"primary\", current_state, explanation FROM sys.allocations \
+             WHERE table_name = 'lone'",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.rows.len(), 1, "{:?}", r.rows);
+    assert_eq!(r.rows[0][0], Value::Bool(true));
+    assert_eq!(r.rows[0][1], Value::Text("UNASSIGNED".into()));
+    let explanation = format!("{:?}", r.rows[0][2]);
+    assert!(explanation.contains("failed 2 times"), "{explanation}");
+    // The replicated table lost nothing: its replica took over.
+    let r = c
+        .execute(survivors[1], "SELECT count(*) FROM kept", vec![])
+        .await
+        .unwrap();
+    assert_eq!(count(&r), 2);
+    let r = c
+        .execute(survivors[0], "ALTER CLUSTER REROUTE RETRY FAILED", vec![])
+        .await
+        .unwrap();
+    assert!(r.rowcount >= 1, "the lone primary is allocated again");
 }

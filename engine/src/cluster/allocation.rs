@@ -81,23 +81,26 @@ impl ClusterState {
         };
         // `cluster.routing.allocation.enable` limits what may be placed.
         let enable = self.settings.allocation_enable();
-        for shard in self.routing.tables.values_mut().flatten() {
-            let new = shard.primary().is_some_and(|p| p.allocation_id.is_none());
-            let allowed = match enable {
-                AllocationEnable::All | AllocationEnable::Primaries => true,
-                AllocationEnable::NewPrimaries => new,
-                AllocationEnable::None => false,
-            };
-            if allowed {
-                place_primary(shard, &members, &mut load, &mut allocation_id);
+        let retries: BTreeMap<String, u32> = self
+            .catalog
+            .tables()
+            .map(|t| (t.uuid.clone(), t.max_retries()))
+            .collect();
+        for (uuid, shards) in self.routing.tables.iter_mut() {
+            let max_retries = retries.get(uuid).copied().unwrap_or(u32::MAX);
+            for shard in shards {
+                let new = shard.primary().is_some_and(|p| p.allocation_id.is_none());
+                let allowed = match enable {
+                    AllocationEnable::All | AllocationEnable::Primaries => true,
+                    AllocationEnable::NewPrimaries => new,
+                    AllocationEnable::None => false,
+                };
+                if allowed {
+                    place_primary(shard, &members, max_retries, &mut load, &mut allocation_id);
+                }
             }
         }
         if enable == AllocationEnable::All {
-            let retries: BTreeMap<String, u32> = self
-                .catalog
-                .tables()
-                .map(|t| (t.uuid.clone(), t.max_retries()))
-                .collect();
             for (uuid, shards) in self.routing.tables.iter_mut() {
                 let max_retries = retries.get(uuid).copied().unwrap_or(u32::MAX);
                 for shard in shards {
@@ -206,6 +209,7 @@ impl ClusterState {
         if copy.primary {
             copy.last_node = copy.node.take();
             copy.state = CopyState::Unassigned;
+            copy.failures = copy.failures.saturating_add(1);
         } else {
             *copy = ShardCopy {
                 failures: copy.failures.saturating_add(1),
@@ -389,13 +393,15 @@ fn promote(shard: &mut ShardCopies, delay: bool) {
 fn place_primary(
     shard: &mut ShardCopies,
     members: &BTreeSet<MemberId>,
+    max_retries: u32,
     load: &mut Load,
     allocation_id: &mut impl FnMut() -> String,
 ) {
     let Some(primary) = shard.copies.iter_mut().find(|c| c.primary) else {
         return;
     };
-    if primary.node.is_some() {
+    // One that failed too often on its node waits for RETRY FAILED.
+    if primary.node.is_some() || primary.failures >= max_retries {
         return;
     }
     let node = match primary.last_node {

@@ -38,6 +38,18 @@ pub enum AllocationEnable {
     None,
 }
 
+impl AllocationEnable {
+    /// The setting's value.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            AllocationEnable::All => "all",
+            AllocationEnable::Primaries => "primaries",
+            AllocationEnable::NewPrimaries => "new_primaries",
+            AllocationEnable::None => "none",
+        }
+    }
+}
+
 /// The default of `cluster.max_shards_per_node` (CrateDB's and Elasticsearch's).
 pub const DEFAULT_MAX_SHARDS_PER_NODE: u64 = 1000;
 

@@ -77,6 +77,7 @@ pub fn serve(
         // Refreshes wait for segment builds, replication and recovery for
         // other nodes: the node runs them (async).
         ShardRequest::Refresh { shard }
+        | ShardRequest::Optimize { shard, .. }
         | ShardRequest::Replicate { shard, .. }
         | ShardRequest::Resync { shard, .. }
         | ShardRequest::RecoverFiles { shard, .. }

@@ -186,7 +186,12 @@ impl Node {
         };
         let followed = self.followed();
         let state = &followed.state;
-        let mut copies = state.routing.tables.values().flatten().flat_map(|s| &s.copies);
+        let mut copies = state
+            .routing
+            .tables
+            .values()
+            .flatten()
+            .flat_map(|s| &s.copies);
         state.draining.contains(&me)
             && !copies.any(|c| c.node == Some(me) || c.relocating_node == Some(me))
     }
@@ -247,12 +252,15 @@ impl Node {
 }
 
 impl Node {
-    /// `REFRESH TABLE` in a cluster: every started or recovering copy of
-    /// every shard of the named tables refreshes, wherever it is.
-    pub(super) async fn refresh_in_cluster(
+    /// `REFRESH TABLE` and `OPTIMIZE TABLE` in a cluster: `request` runs
+    /// on every started copy of every shard of the named tables, wherever
+    /// it is, and on the recovering copies too when `recovering`.
+    pub(super) async fn on_every_copy(
         &self,
         session: &super::Session,
         names: &[sqlparser::ast::ObjectName],
+        recovering: bool,
+        request: impl Fn(ShardId) -> ShardRequest,
     ) -> Result<QueryResult> {
         use crate::exec::Cluster;
         let mut tables = Vec::with_capacity(names.len());
@@ -272,25 +280,22 @@ impl Node {
                     .state
                     .shard(&t.uuid, s)
                     .ok_or_else(|| Error::ShardsUnavailable(format!("{shard} is not available")))?;
-                // Recovering copies too: they get every new write, and may
-                // be started by the time the next query reads.
-                let holders = copies
-                    .copies
-                    .iter()
-                    .filter(|c| c.state != CopyState::Unassigned);
+                let holders = copies.copies.iter().filter(|c| match c.state {
+                    CopyState::Unassigned => false,
+                    CopyState::Initializing => recovering,
+                    CopyState::Started | CopyState::Relocating => true,
+                });
                 for member in holders.filter_map(|c| followed.state.members.get(&c.node?)) {
                     let node = member.node_id.clone();
-                    let shard = shard.clone();
-                    requests.push(async move {
-                        let key = (shard.uuid.clone(), shard.shard);
-                        (key, self.run(&node, ShardRequest::Refresh { shard }).await)
-                    });
+                    let key = (shard.uuid.clone(), shard.shard);
+                    let request = request(shard.clone());
+                    requests.push(async move { (key, self.run(&node, request).await) });
                 }
             }
         }
-        // A copy that cannot refresh is no error while another copy of its
-        // shard did (it was just moved or its node just left); a shard none
-        // of whose copies refreshed is.
+        // A copy that fails is no error while another copy of its shard
+        // did the work (it was just moved or its node just left); a shard
+        // none of whose copies did is.
         let mut refreshed = std::collections::HashMap::new();
         for (key, r) in futures::future::join_all(requests).await {
             let entry = refreshed.entry(key).or_insert(Err(None));

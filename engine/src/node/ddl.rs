@@ -12,6 +12,7 @@ use crate::catalog::{
 use crate::error::{Error, Result};
 use crate::expr::EvalCtx;
 use crate::planner::bind::bind_over_columns;
+use crate::request::ShardRequest;
 use crate::sql::ast::{AlterAction, ColumnDef, CreateTable, IndexSpec, Show};
 use crate::sql::{expr_text, name_parts};
 use crate::storage::Shard;
@@ -452,7 +453,10 @@ impl Node {
         names: &[ObjectName],
     ) -> Result<QueryResult> {
         if self.coordinator().is_some() {
-            return self.refresh_in_cluster(session, names).await;
+            // Recovering copies too: they get every new write, and may be
+            // started by the time the next query reads.
+            let refresh = |shard| ShardRequest::Refresh { shard };
+            return self.on_every_copy(session, names, true, refresh).await;
         }
         self.on_every_shard(session, names, "refresh", |s| async move {
             s.refresh().await.map(|_| ())
@@ -541,6 +545,15 @@ impl Node {
         with: &[(String, sqlparser::ast::Expr)],
     ) -> Result<QueryResult> {
         let options = OptimizeOptions::parse(with)?;
+        if self.coordinator().is_some() {
+            let optimize = |shard| ShardRequest::Optimize {
+                shard,
+                max_num_segments: options.max_num_segments,
+                only_expunge_deletes: options.only_expunge_deletes,
+                flush: options.flush,
+            };
+            return self.on_every_copy(session, names, false, optimize).await;
+        }
         self.on_every_shard(session, names, "optimize", |s| async move {
             s.refresh().await?;
             s.force_merge(options.max_num_segments, options.only_expunge_deletes)

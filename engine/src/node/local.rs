@@ -107,9 +107,27 @@ impl Node {
             other => other,
         };
         let (shard, table) = self.local_shard(request.shard())?;
-        if let ShardRequest::Refresh { .. } = request {
-            shard.refresh().await?;
-            return Ok(ShardResponse::Refreshed);
+        match request {
+            ShardRequest::Refresh { .. } => {
+                shard.refresh().await?;
+                return Ok(ShardResponse::Refreshed);
+            }
+            ShardRequest::Optimize {
+                max_num_segments,
+                only_expunge_deletes,
+                flush,
+                ..
+            } => {
+                shard.refresh().await?;
+                shard
+                    .force_merge(max_num_segments, only_expunge_deletes)
+                    .await?;
+                if flush {
+                    shard.flush().await?;
+                }
+                return Ok(ShardResponse::Optimized);
+            }
+            _ => {}
         }
         let replicated = match &request {
             ShardRequest::Write(w) => self.has_replicas(&w.shard)?,

@@ -60,6 +60,9 @@ pub(super) struct Recoveries {
     done: std::sync::Mutex<VecDeque<Recovery>>,
     /// The recovery of each copy on this node, as `sys.shards` shows it.
     states: RecoveryStates,
+    /// Copies this node could not open and reported failed: (allocation
+    /// id, primary term).
+    unopened: std::sync::Mutex<BTreeSet<(String, u64)>>,
 }
 
 fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -233,6 +236,15 @@ impl Node {
                 let Some(mine) = copies.on_node(me) else {
                     continue;
                 };
+                // A copy this node should hold open but could not open
+                // (its files are damaged, say) is failed, so the master
+                // promotes a replica or tries again.
+                if local.is_none()
+                    && matches!(mine.state, CopyState::Started | CopyState::Relocating)
+                    && let Some(id) = &mine.allocation_id
+                {
+                    self.report_unopened(table, n, id, copies.primary_term);
+                }
                 let Some(id) = mine
                     .allocation_id
                     .clone()
@@ -262,6 +274,33 @@ impl Node {
         for tracked in lock(&self.recoveries.tracking).values_mut() {
             tracked.retain(|id| initializing_anywhere.contains(id));
         }
+    }
+
+    /// Reports a copy this node could not open as failed, once per copy
+    /// and primary term.
+    fn report_unopened(self: &Arc<Self>, table: &TableInfo, shard: u32, id: &str, term: u64) {
+        if !lock(&self.recoveries.unopened).insert((id.to_string(), term)) {
+            return;
+        }
+        let Some(coordinator) = self.coordinator().cloned() else {
+            return;
+        };
+        tracing::warn!(table = %table.ident, shard, allocation_id = id, "cannot open a shard copy; failing it");
+        let failed = Command::ShardFailed {
+            uuid: table.uuid.clone(),
+            shard,
+            allocation_id: id.to_string(),
+            reason: "the copy could not be opened on its node".into(),
+        };
+        let node = self.clone();
+        let key = (id.to_string(), term);
+        crate::runtime::spawn(async move {
+            if let Err(e) = coordinator.propose(failed).await {
+                // Reported again when the node next follows a state.
+                tracing::warn!(error = %e, "cannot report a shard copy that did not open");
+                lock(&node.recoveries.unopened).remove(&key);
+            }
+        });
     }
 
     /// Recovers a copy assigned here from its primary and reports it

@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::catalog::{Catalog, TableInfo};
-use crate::cluster::{ClusterState, CopyState, MemberId};
+use crate::cluster::settings::AllocationEnable;
+use crate::cluster::{ClusterState, CopyState, MemberId, ShardCopies, ShardCopy};
 use crate::storage::Shard;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +49,8 @@ pub struct ShardRouting {
     /// A primary that was never started: its table (or shard) is new, so
     /// while it is not started no data is missing (YELLOW, not RED).
     pub new_primary: bool,
+    /// Why an unassigned copy is not allocated (`sys.allocations`).
+    pub unassigned_reason: Option<String>,
 }
 
 impl ShardRouting {
@@ -93,6 +96,7 @@ impl RoutingTable {
                     local: shard,
                     relocating_node: None,
                     new_primary: false,
+                    unassigned_reason: None,
                 });
                 for _ in 0..table.replicas_wanted(1) {
                     copies.push(ShardRouting {
@@ -105,6 +109,9 @@ impl RoutingTable {
                         local: None,
                         relocating_node: None,
                         new_primary: false,
+                        unassigned_reason: Some(
+                            "a copy of this shard is already allocated to this node".into(),
+                        ),
                     });
                 }
             }
@@ -160,6 +167,7 @@ impl RoutingTable {
                                 CopyState::Initializing => shard.primary_term == 1,
                                 _ => false,
                             },
+                        unassigned_reason: unassigned_reason(state, table, shard, c),
                     });
                 }
             }
@@ -203,6 +211,66 @@ impl RoutingTable {
             })
             .collect()
     }
+}
+
+/// Why an unassigned copy is not allocated, in Elasticsearch's words
+/// where it has them (CrateDB shows those in `sys.allocations`).
+fn unassigned_reason(
+    state: &ClusterState,
+    table: &TableInfo,
+    shard: &ShardCopies,
+    copy: &ShardCopy,
+) -> Option<String> {
+    if copy.state != CopyState::Unassigned {
+        return None;
+    }
+    let max_retries = table.max_retries();
+    if copy.failures >= max_retries {
+        return Some(format!(
+            "shard has exceeded the maximum number of retries [{max_retries}] on failed \
+             allocation attempts - manually call [ALTER CLUSTER REROUTE RETRY FAILED] to retry \
+             (failed {} times in a row)",
+            copy.failures
+        ));
+    }
+    if copy.delayed {
+        return Some(
+            "delaying the allocation of a replica whose node left, until the node returns or \
+             [unassigned.node_left.delayed_timeout] passes"
+                .into(),
+        );
+    }
+    let enable = state.settings.allocation_enable();
+    let new = copy.allocation_id.is_none();
+    let allowed = match enable {
+        AllocationEnable::All => true,
+        AllocationEnable::Primaries => copy.primary,
+        AllocationEnable::NewPrimaries => copy.primary && new,
+        AllocationEnable::None => false,
+    };
+    if !allowed {
+        return Some(format!(
+            "allocation is limited by [cluster.routing.allocation.enable] = [{}]",
+            enable.as_str()
+        ));
+    }
+    if copy.primary {
+        return Some(match copy.last_node {
+            Some(_) => "cannot allocate because a previous copy of the primary shard existed \
+                        but can no longer be found on the nodes in the cluster"
+                .into(),
+            None => {
+                "cannot allocate because allocation is not permitted to any of the nodes".into()
+            }
+        });
+    }
+    let started_primary = shard
+        .primary()
+        .is_some_and(|p| matches!(p.state, CopyState::Started | CopyState::Relocating));
+    Some(match started_primary {
+        false => "primary shard for this replica is not yet active".into(),
+        true => "a copy of this shard is already allocated to every node".into(),
+    })
 }
 
 #[cfg(test)]

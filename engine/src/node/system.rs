@@ -548,12 +548,7 @@ impl Node {
                 .copies
                 .iter()
                 .map(|c| {
-                    let explanation = match c.state {
-                        super::ShardState::Unassigned if !c.primary => Value::Text(
-                            "a copy of this shard is already allocated to this node".into(),
-                        ),
-                        _ => Value::Null,
-                    };
+                    let explanation = c.unassigned_reason.clone().map_or(Value::Null, Value::Text);
                     vec![
                         text(&c.table.ident.schema),
                         text(&c.table.ident.name),

@@ -48,6 +48,14 @@ pub enum ShardRequest {
     Write(ShardWrite),
     /// Makes everything written so far searchable (`REFRESH TABLE`).
     Refresh { shard: ShardId },
+    /// Merges the copy's segments (`OPTIMIZE TABLE`): down to
+    /// `max_num_segments`, or only those with deletes; flushes after.
+    Optimize {
+        shard: ShardId,
+        max_num_segments: Option<usize>,
+        only_expunge_deletes: bool,
+        flush: bool,
+    },
     /// Operations a primary sequenced, for a replica to apply. A replica
     /// refuses them from a primary of an older term than it knows.
     /// They carry the global checkpoint the primary knows; with no
@@ -101,6 +109,7 @@ impl ShardRequest {
             | ShardRequest::Get { shard, .. }
             | ShardRequest::Targets { shard, .. }
             | ShardRequest::Refresh { shard }
+            | ShardRequest::Optimize { shard, .. }
             | ShardRequest::Replicate { shard, .. }
             | ShardRequest::Resync { shard, .. }
             | ShardRequest::RecoverFiles { shard, .. }
@@ -124,6 +133,7 @@ impl ShardRequest {
             ShardRequest::Write(w) => Some(&mut w.ctx),
             ShardRequest::Get { .. }
             | ShardRequest::Refresh { .. }
+            | ShardRequest::Optimize { .. }
             | ShardRequest::Replicate { .. }
             | ShardRequest::Resync { .. }
             | ShardRequest::RecoverFiles { .. }
@@ -159,6 +169,8 @@ pub enum ShardResponse {
     Written(Vec<WriteOutcome>),
     /// The shard refreshed.
     Refreshed,
+    /// The copy merged its segments.
+    Optimized,
     /// The replica applied the operations, durably; its local checkpoint.
     Replicated {
         local_checkpoint: Option<u64>,
@@ -187,6 +199,7 @@ impl ShardResponse {
             ShardResponse::Docs(_) => "documents",
             ShardResponse::Written(_) => "write outcomes",
             ShardResponse::Refreshed => "a refresh",
+            ShardResponse::Optimized => "an optimize",
             ShardResponse::Replicated { .. } => "a replication acknowledgement",
             ShardResponse::Resynced { .. } => "a resync acknowledgement",
             ShardResponse::RecoveryFiles(_) => "recovery files",
