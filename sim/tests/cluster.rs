@@ -345,6 +345,9 @@ async fn optimize_reaches_every_copy() {
         "one segment per copy after: {:?}",
         r.rows
     );
-    let r = c.execute("n1", "SELECT count(*) FROM o", vec![]).await.unwrap();
+    let r = c
+        .execute("n1", "SELECT count(*) FROM o", vec![])
+        .await
+        .unwrap();
     assert_eq!(count(&r), 120);
 }

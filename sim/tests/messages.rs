@@ -17,6 +17,15 @@ fn sent(c: &SimCluster) -> u64 {
         .sum()
 }
 
+/// Housekeeping requests every node has sent so far.
+fn housekeeping(c: &SimCluster) -> u64 {
+    c.nodes
+        .iter()
+        .filter_map(|n| c.engine(&n.name))
+        .filter_map(|e| e.coordinator().map(|co| co.housekeeping_requests_sent()))
+        .sum()
+}
+
 /// Shard requests the statement made, run through `node`.
 async fn messages(c: &SimCluster, node: &str, sql: &str) -> u64 {
     let before = sent(c);
@@ -49,12 +58,17 @@ async fn measure(nodes: usize) {
     .await
     .unwrap();
     c.execute("n1", "REFRESH TABLE t", vec![]).await.unwrap();
+    // Once the global checkpoints are shipped, nothing else moves: reads
+    // send no housekeeping either.
+    madsim::time::sleep(Duration::from_secs(3)).await;
+    let quiet = housekeeping(&c);
     let mut lookup = 0;
     for id in 0..20 {
         let m = messages(&c, "n1", &format!("SELECT v FROM t WHERE id = {id}")).await;
         assert!(m <= 1, "a lookup sent {m} shard requests on {nodes} nodes");
         lookup = lookup.max(m);
     }
+    assert_eq!(housekeeping(&c), quiet, "reads sent housekeeping requests");
     let scan = messages(&c, "n1", "SELECT count(*) FROM t").await;
     // Each shard once; those with a copy on n1 are read there.
     let local = c.shard_map("n1").get("n1").map_or(0, |copies| {

@@ -91,8 +91,10 @@ pub struct Coordinator {
     /// When this node last took entries or a heartbeat from a leader.
     heard_from_leader: Mutex<Option<tokio::time::Instant>>,
     /// Shard requests this node sent to others (a statement's messages;
-    /// not housekeeping, such as shipping a global checkpoint).
+    /// not housekeeping, such as shipping a global checkpoint, counted
+    /// apart).
     shard_requests: std::sync::atomic::AtomicU64,
+    housekeeping_requests: std::sync::atomic::AtomicU64,
     _listener: Listener,
     tasks: Mutex<Vec<crate::runtime::JoinHandle<()>>>,
 }
@@ -173,6 +175,7 @@ impl Coordinator {
             followed: watch::channel(0).0,
             heard_from_leader: Mutex::new(None),
             shard_requests: Default::default(),
+            housekeeping_requests: Default::default(),
             _listener: listener,
             tasks: Mutex::new(Vec::new()),
         });
@@ -332,12 +335,19 @@ impl Coordinator {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// How many housekeeping requests this node has sent to other nodes.
+    pub fn housekeeping_requests_sent(&self) -> u64 {
+        self.housekeeping_requests
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Sends a shard request to the member `node_id` (its `sys.nodes.id`).
     pub async fn send_shard(&self, node_id: &str, request: ShardRequest) -> Result<ShardResponse> {
-        if !request.is_housekeeping() {
-            self.shard_requests
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
+        let counter = match request.is_housekeeping() {
+            true => &self.housekeeping_requests,
+            false => &self.shard_requests,
+        };
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let state = self.applied().state;
         let member = state
             .members

@@ -79,7 +79,12 @@ impl Node {
             ShardRequest::RecoverOps {
                 shard,
                 allocation_id,
-            } => return self.serve_recovery_ops(&shard, &allocation_id).await,
+                cursor,
+            } => {
+                return self
+                    .serve_recovery_ops(&shard, &allocation_id, cursor)
+                    .await;
+            }
             ShardRequest::HandOff {
                 shard,
                 allocation_id,

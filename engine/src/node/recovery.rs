@@ -132,11 +132,13 @@ impl Node {
     }
 
     /// The primary's second recovery step: new writes go to the copy from
-    /// now on, and the operations since the segments are answered.
+    /// the first page on, and the operations since the segments are
+    /// answered a page at a time.
     pub(super) async fn serve_recovery_ops(
         &self,
         shard: &ShardId,
         allocation_id: &str,
+        cursor: Option<crate::storage::OpsCursor>,
     ) -> Result<ShardResponse> {
         self.recovering_copy(shard, allocation_id).await?;
         let copy = self.copy_of(shard)?;
@@ -145,7 +147,7 @@ impl Node {
             .or_default()
             .insert(allocation_id.to_string());
         let id = allocation_id.to_string();
-        let ops = crate::runtime::run_blocking(move || copy.recovery_ops(&id)).await;
+        let ops = crate::runtime::run_blocking(move || copy.recovery_ops_page(&id, cursor)).await;
         if ops.is_err()
             && let Some(t) =
                 lock(&self.recoveries.tracking).get_mut(&(shard.uuid.clone(), shard.shard))
@@ -429,23 +431,28 @@ impl Node {
         }
         self.install_shard(&id.uuid, id.shard, copy.clone());
         states.update(&id.uuid, id.shard, |s| s.stage = RecoveryStage::Translog);
-        let ops = match coordinator
-            .send_shard(
-                &primary,
-                ShardRequest::RecoverOps {
-                    shard: id.clone(),
-                    allocation_id: allocation_id.to_string(),
-                },
-            )
-            .await?
-        {
-            ShardResponse::RecoveryOps(ops) => ops,
-            other => return Err(crate::exec::unexpected(&other)),
-        };
-        let replayed = ops.len();
-        let applied = copy.clone();
-        let sync = crate::runtime::run_blocking(move || applied.apply_replicated(ops)).await?;
-        SyncInFlight::wait_for(sync).await?;
+        let mut cursor = None;
+        let mut replayed = 0;
+        loop {
+            let request = ShardRequest::RecoverOps {
+                shard: id.clone(),
+                allocation_id: allocation_id.to_string(),
+                cursor,
+            };
+            let page = match coordinator.send_shard(&primary, request).await? {
+                ShardResponse::RecoveryOps(page) => page,
+                other => return Err(crate::exec::unexpected(&other)),
+            };
+            replayed += page.ops.len();
+            let applied = copy.clone();
+            let ops = page.ops;
+            let sync = crate::runtime::run_blocking(move || applied.apply_replicated(ops)).await?;
+            SyncInFlight::wait_for(sync).await?;
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
         // A copy starts searchable as of the end of its recovery (as an
         // Elasticsearch recovery finalizes with a refresh): a REFRESH that
         // ran while it recovered did not reach it.

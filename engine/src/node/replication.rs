@@ -136,14 +136,23 @@ impl Node {
 
     /// Sends a primary's operations to the shard's other copies and waits
     /// for each; a copy that fails is failed through the master. The
-    /// answers move the global checkpoint; with no operations, this only
-    /// ships it.
+    /// answers move the global checkpoint. Nothing to send (a read) sends
+    /// nothing.
     pub(super) async fn replicate(
         &self,
         shard: &ShardId,
         primary_term: u64,
         ops: Vec<Op>,
     ) -> Result<()> {
+        if ops.is_empty() {
+            return Ok(());
+        }
+        self.send_to_copies(shard, primary_term, ops).await
+    }
+
+    /// [`Node::replicate`]'s work; with no operations, it only ships the
+    /// global checkpoint.
+    async fn send_to_copies(&self, shard: &ShardId, primary_term: u64, ops: Vec<Op>) -> Result<()> {
         let Some(coordinator) = self.coordinator() else {
             return Ok(());
         };
@@ -220,13 +229,13 @@ impl Node {
                 let Ok(copy) = self.copy_of(&id) else {
                     continue;
                 };
-                if !copy.global_checkpoint_unshipped() || copy.resync_due().is_some() {
+                if !copy.global_checkpoint_sync_due() || copy.resync_due().is_some() {
                     continue;
                 }
                 let gate = self.write_gates.of(&id);
                 let _gate = gate.read().await;
                 let term = copy.primary_term();
-                if let Err(e) = self.replicate(&id, term, Vec::new()).await {
+                if let Err(e) = self.send_to_copies(&id, term, Vec::new()).await {
                     tracing::debug!(shard = %id, error = %e, "global checkpoint not shipped");
                 }
             }

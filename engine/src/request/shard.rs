@@ -8,7 +8,7 @@ use super::write::{NewColumn, UpdateSpec, WriteOp, WriteOutcome};
 use crate::catalog::TableIdent;
 use crate::expr::{EvalCtx, Expr};
 use crate::planner::ScanColumn;
-use crate::storage::{Op, RecoveryFiles, ResyncBatch, StoredDoc};
+use crate::storage::{Op, OpsCursor, OpsPage, RecoveryFiles, ResyncBatch, StoredDoc};
 
 /// One shard of one table: what a request addresses. The uuid tells a
 /// dropped and re-created table from the one the request was planned on.
@@ -87,10 +87,12 @@ pub enum ShardRequest {
         offset: u64,
     },
     /// A recovering copy asks its primary for the operations since the
-    /// segments; new writes reach it from then on.
+    /// segments, a page at a time (`cursor`: none for the first, then the
+    /// previous page's `next`); new writes reach it from the first on.
     RecoverOps {
         shard: ShardId,
         allocation_id: String,
+        cursor: Option<OpsCursor>,
     },
     /// The new copy of a relocating primary, recovered, asks the primary to
     /// hand off: with its writes held, the primary has the copy started
@@ -185,8 +187,8 @@ pub enum ShardResponse {
     RecoveryFiles(RecoveryFiles),
     /// A chunk of a recovery's segment file.
     RecoveryChunk(#[serde(with = "serde_bytes")] Vec<u8>),
-    /// A recovery's operations since the segments.
-    RecoveryOps(Vec<Op>),
+    /// A page of a recovery's operations since the segments.
+    RecoveryOps(OpsPage),
     /// The primary handed off to the new copy.
     HandedOff,
 }

@@ -423,7 +423,16 @@ mod ordered_apply {
         // A copy that holds everything below 4 may catch up by operations.
         let plan = primary.recovery_files("r1", Some(4)).await.unwrap();
         assert!(plan.ops_based && plan.segments.is_empty());
-        let ops = primary.recovery_ops("r1").unwrap();
+        let mut ops = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = primary.recovery_ops_page("r1", cursor).unwrap();
+            ops.extend(page.ops);
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
         assert!((4..10).all(|s| ops.iter().any(|o| o.seq_no() == s)));
         // Once a flush dropped the log, it gets the segments instead.
         primary.flush().await.unwrap();

@@ -377,35 +377,49 @@ pub fn read_ops(disk: &dyn Disk, dir: &str, from: u64) -> Result<(Vec<Op>, u64)>
     let mut last = from;
     for g in gens.into_iter().filter(|g| *g >= from) {
         last = g;
-        let bytes = disk.read(&format!("{dir}/{}", file_name(g)))?;
-        let mut pos = 0usize;
-        while pos + 8 <= bytes.len() {
-            let len = u32::from_le_bytes(bytes[pos..pos + 4].try_into().map_err(Error::internal)?)
-                as usize;
-            let crc = u32::from_le_bytes(
-                bytes[pos + 4..pos + 8]
-                    .try_into()
-                    .map_err(Error::internal)?,
-            );
-            // A zero length is where the written part ends and the zeros
-            // the disk allocated ahead begin.
-            if len == 0 {
-                break;
-            }
-            let Some(body) = bytes.get(pos + 8..pos + 8 + len) else {
-                break;
-            };
-            if crc32fast::hash(body) != crc {
-                break;
-            }
-            match Op::decode(body) {
-                Some(op) => ops.push(op),
-                None => break,
-            }
-            pos += 8 + len;
-        }
+        read_generation_into(disk, dir, g, &mut ops)?;
     }
     Ok((ops, last))
+}
+
+/// The operations of one translog generation (none if it is gone).
+pub fn read_generation(disk: &dyn Disk, dir: &str, generation: u64) -> Result<Vec<Op>> {
+    let mut ops = Vec::new();
+    if disk.exists(&format!("{dir}/{}", file_name(generation))) {
+        read_generation_into(disk, dir, generation, &mut ops)?;
+    }
+    Ok(ops)
+}
+
+fn read_generation_into(disk: &dyn Disk, dir: &str, g: u64, ops: &mut Vec<Op>) -> Result<()> {
+    let bytes = disk.read(&format!("{dir}/{}", file_name(g)))?;
+    let mut pos = 0usize;
+    while pos + 8 <= bytes.len() {
+        let len =
+            u32::from_le_bytes(bytes[pos..pos + 4].try_into().map_err(Error::internal)?) as usize;
+        let crc = u32::from_le_bytes(
+            bytes[pos + 4..pos + 8]
+                .try_into()
+                .map_err(Error::internal)?,
+        );
+        // A zero length is where the written part ends and the zeros
+        // the disk allocated ahead begin.
+        if len == 0 {
+            break;
+        }
+        let Some(body) = bytes.get(pos + 8..pos + 8 + len) else {
+            break;
+        };
+        if crc32fast::hash(body) != crc {
+            break;
+        }
+        match Op::decode(body) {
+            Some(op) => ops.push(op),
+            None => break,
+        }
+        pos += 8 + len;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

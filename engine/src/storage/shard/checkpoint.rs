@@ -54,10 +54,14 @@ impl Shard {
         st.global.known
     }
 
-    /// Whether a primary's global checkpoint moved since it last sent it.
-    pub fn global_checkpoint_unshipped(&self) -> bool {
+    /// Whether a primary should ship its global checkpoint: it moved since
+    /// it was last sent, or it is behind the primary's own local
+    /// checkpoint (a copy that has not reported since it started holds it
+    /// back, and reports only when something is sent to it).
+    pub fn global_checkpoint_sync_due(&self) -> bool {
         let st = self.lock();
-        st.global.tracked && st.global.known != st.global.shipped
+        let behind = st.global.known < st.processed.checkpoint();
+        st.global.tracked && (st.global.known != st.global.shipped || behind)
     }
 
     /// A primary records the local checkpoint a copy reported.

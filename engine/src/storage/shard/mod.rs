@@ -42,7 +42,9 @@ mod write;
 
 pub use flush::{FLUSH_IDLE, FLUSH_THRESHOLD_BYTES};
 pub use open::shard_dir;
-pub use recovery::{RECOVERY_CHUNK_BYTES, RecoveryFiles, SegmentToCopy};
+pub use recovery::{
+    OpsCursor, OpsPage, RECOVERY_CHUNK_BYTES, RECOVERY_OPS_PAGE_BYTES, RecoveryFiles, SegmentToCopy,
+};
 pub use resync::{ResyncBatch, Resynced};
 pub use snapshot::{SegmentView, Snapshot};
 pub use state::Shard;

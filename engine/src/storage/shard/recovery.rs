@@ -26,7 +26,7 @@ use super::state::Shard;
 use crate::catalog::TableInfo;
 use crate::disk::Disk;
 use crate::error::{Error, Result};
-use crate::storage::translog::{Op, oldest_generation, read_ops};
+use crate::storage::translog::{Op, oldest_generation, read_generation, read_ops};
 
 /// What a primary hands a recovering copy first: the list of its
 /// segments' files, which the copy then fetches in chunks
@@ -54,6 +54,26 @@ pub struct RecoveryFiles {
 /// The bytes of a segment file a recovery chunk carries at most. Small in
 /// the simulator, so that its small shards' files travel in many chunks.
 pub const RECOVERY_CHUNK_BYTES: usize = if cfg!(madsim) { 4 << 10 } else { 4 << 20 };
+
+/// The bytes of operations (their sources) a page of a recovery's
+/// operations phase carries, about.
+pub const RECOVERY_OPS_PAGE_BYTES: usize = if cfg!(madsim) { 4 << 10 } else { 8 << 20 };
+
+/// Where a recovery's operations phase is: the translog generation, the
+/// operations of it already sent, and the last generation to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpsCursor {
+    pub generation: u64,
+    pub skip: usize,
+    pub last: u64,
+}
+
+/// A page of a recovery's operations, and where the next one starts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OpsPage {
+    pub ops: Vec<Op>,
+    pub next: Option<OpsCursor>,
+}
 
 /// A segment a recovering copy is to fetch: its files (name, length) and,
 /// when some of its documents are dead, its alive set.
@@ -230,24 +250,86 @@ impl Shard {
     }
 
     /// The source's second step, once new writes also go to the target:
-    /// the operations logged since the first step. Ends the retention.
-    pub fn recovery_ops(&self, allocation_id: &str) -> Result<Vec<Op>> {
-        let from = {
-            let mut st = self.lock();
-            // Operations written before new writes went to the target are
-            // all in the log once it is synced.
-            st.translog.sync()?;
-            st.retained.get(allocation_id).copied()
+    /// the operations logged since the first step, a page at a time (at
+    /// most [`RECOVERY_OPS_PAGE_BYTES`] of sources). `cursor` is `None` for
+    /// the first page, then the page's `next`; the last page (no `next`)
+    /// ends the retention.
+    pub fn recovery_ops_page(
+        &self,
+        allocation_id: &str,
+        cursor: Option<OpsCursor>,
+    ) -> Result<OpsPage> {
+        let cursor = match cursor {
+            Some(c) => c,
+            None => {
+                let mut st = self.lock();
+                // Operations written before new writes went to the target
+                // are all in the log once it is synced; later ones reach the
+                // target directly, so the generation current now is the last
+                // one to read.
+                st.translog.sync()?;
+                let Some(from) = st.retained.get(allocation_id).copied() else {
+                    return Err(Error::internal(format!(
+                        "no recovery of {allocation_id} is in progress on {}",
+                        self.dir
+                    )));
+                };
+                OpsCursor {
+                    generation: from,
+                    skip: 0,
+                    last: st.translog.generation(),
+                }
+            }
         };
-        let Some(from) = from else {
-            return Err(Error::internal(format!(
-                "no recovery of {allocation_id} is in progress on {}",
-                self.dir
-            )));
+        // One generation is read once and kept while its pages are sent.
+        let cached = {
+            let st = self.lock();
+            let source = st.sending_ops.get(allocation_id);
+            source
+                .filter(|(g, _)| *g == cursor.generation)
+                .map(|(_, ops)| ops.clone())
         };
-        let result = read_ops(self.disk.as_ref(), &self.dir, from).map(|(ops, _)| ops);
-        self.release_retention(allocation_id);
-        result
+        let ops = match cached {
+            Some(ops) => ops,
+            None => {
+                let ops = Arc::new(read_generation(
+                    self.disk.as_ref(),
+                    &self.dir,
+                    cursor.generation,
+                )?);
+                self.lock()
+                    .sending_ops
+                    .insert(allocation_id.to_string(), (cursor.generation, ops.clone()));
+                ops
+            }
+        };
+        let mut page = Vec::new();
+        let mut bytes = 0usize;
+        for op in ops.iter().skip(cursor.skip) {
+            if !page.is_empty() && bytes >= RECOVERY_OPS_PAGE_BYTES {
+                break;
+            }
+            bytes += match op {
+                Op::Index { source, id, .. } => source.len() + id.len(),
+                Op::Delete { id, .. } => id.len(),
+                Op::NoOp { .. } => 0,
+            } + 32;
+            page.push(op.clone());
+        }
+        let skip = cursor.skip + page.len();
+        let next = if skip < ops.len() {
+            Some(OpsCursor { skip, ..cursor })
+        } else if cursor.generation < cursor.last {
+            Some(OpsCursor {
+                generation: cursor.generation + 1,
+                skip: 0,
+                last: cursor.last,
+            })
+        } else {
+            self.release_retention(allocation_id);
+            None
+        };
+        Ok(OpsPage { ops: page, next })
     }
 
     /// Keeps the translog, from its oldest generation on, under `key` (a
@@ -270,6 +352,7 @@ impl Shard {
         let mut st = self.lock();
         st.retained.remove(allocation_id);
         st.sending.remove(allocation_id);
+        st.sending_ops.remove(allocation_id);
     }
 
     /// Stops keeping the translog and segments for recoveries `keep` no
@@ -278,6 +361,7 @@ impl Shard {
         let mut st = self.lock();
         st.retained.retain(|id, _| keep(id));
         st.sending.retain(|id, _| keep(id));
+        st.sending_ops.retain(|id, _| keep(id));
     }
 
     /// The first translog generation a flush must keep: the committed one,

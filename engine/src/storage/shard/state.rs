@@ -106,6 +106,8 @@ pub(super) struct State {
     /// Recoveries in progress from this copy: allocation id → the segments
     /// listed for it, kept until fetched ([`Shard::recovery_segment`]).
     pub(super) sending: BTreeMap<String, Vec<SegmentSent>>,
+    /// And the translog generation whose operations it is sending.
+    pub(super) sending_ops: BTreeMap<String, (u64, Arc<Vec<Op>>)>,
     /// What the copy knows of the shard's global checkpoint.
     pub(super) global: GlobalCheckpoint,
     /// The primary term whose resync this copy, as primary, has done
