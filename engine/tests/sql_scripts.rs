@@ -172,5 +172,6 @@ script!(
     rename,
     hardening,
     explain,
-    cluster_statements
+    cluster_statements,
+    routing
 );

@@ -79,6 +79,30 @@ async fn measure(nodes: usize) {
             .len()
     });
     assert_eq!(scan as usize, shards - local, "a scan on {nodes} nodes");
+    // A filter on the routing column asks the one shard it routes to.
+    c.execute(
+        "n1",
+        &format!("CREATE TABLE r (id INT, v INT) CLUSTERED BY (v) INTO {shards} SHARDS"),
+        vec![],
+    )
+    .await
+    .unwrap();
+    c.wait_health("n1", "GREEN", Duration::from_secs(60)).await;
+    let values: Vec<String> = (0..200).map(|i| format!("({i}, {})", i % 10)).collect();
+    let sql = format!("INSERT INTO r (id, v) VALUES {}", values.join(", "));
+    c.execute("n1", &sql, vec![]).await.unwrap();
+    c.execute("n1", "REFRESH TABLE r", vec![]).await.unwrap();
+    for v in 0..10 {
+        let sql = format!("SELECT count(*) FROM r WHERE v = {v}");
+        let before = sent(&c);
+        let r = c.execute("n1", &sql, vec![]).await.unwrap();
+        let m = sent(&c) - before;
+        assert!(
+            m <= 1,
+            "a routed count sent {m} shard requests on {nodes} nodes"
+        );
+        assert_eq!(r.rows, vec![vec![shoal_engine::types::Value::Int(20)]]);
+    }
     let insert = messages(&c, "n1", "INSERT INTO t (id, v) VALUES (1000, 1)").await;
     assert!(insert <= 2, "a one-row insert sent {insert} shard requests");
     eprintln!("| {nodes} | {shards} (1 replica) | {lookup} | {scan} | {insert} |");

@@ -176,7 +176,15 @@ impl<C: Cluster> Executor<'_, C> {
 
     /// Runs a collect phase on every shard of a table, all at once.
     async fn collect_table(&self, table: &TableInfo, spec: &CollectSpec) -> Result<Vec<Partial>> {
-        let requests = (0..table.num_shards).map(|s| {
+        let routed = routed_shards(table, &spec.scan, spec.filter.as_ref(), &self.ctx)?;
+        let shards: Vec<u32> = match routed {
+            Some(s) if !s.is_empty() => s.into_iter().collect(),
+            // No value can match: one shard answers (nothing), so the
+            // result keeps its shape (a count of 0, say).
+            Some(_) => vec![0],
+            None => (0..table.num_shards).collect(),
+        };
+        let requests = shards.into_iter().map(|s| {
             self.request(
                 ShardRequest::Collect {
                     shard: shard_id(table, s),
@@ -678,6 +686,39 @@ pub(crate) fn key_lookups(
         out.push((id, shard));
     }
     Ok(Some(distinct_keys(out)))
+}
+
+/// The shards a filter can match when it pins the table's routing column
+/// (its `CLUSTERED BY` column) to values, as CrateDB routes such queries;
+/// `None` when it does not.
+pub(crate) fn routed_shards(
+    table: &TableInfo,
+    scan: &[ScanColumn],
+    filter: Option<&Expr>,
+    ctx: &crate::expr::EvalCtx,
+) -> Result<Option<std::collections::BTreeSet<u32>>> {
+    let (Some(filter), Some(column)) = (filter, &table.clustered_by) else {
+        return Ok(None);
+    };
+    let at = scan
+        .iter()
+        .position(|c| matches!(c, ScanColumn::User { name, .. } if name == column));
+    let Some(values) = at.and_then(|i| equalities(filter, ctx).remove(&i)) else {
+        return Ok(None);
+    };
+    let mut shards = std::collections::BTreeSet::new();
+    for v in values.into_iter().filter(|v| !v.is_null()) {
+        let mut row = Object::default();
+        row.insert(column.as_str().into(), v);
+        // The routing value is the column's, or the id when the column is
+        // the whole primary key.
+        let id = match table.primary_key.as_slice() {
+            [pk] if pk == column => doc_id(table, &row)?,
+            _ => String::new(),
+        };
+        shards.insert(shard_for(table, &routing_value(table, &row, &id)?));
+    }
+    Ok(Some(shards))
 }
 
 /// Keys without repeats, in first-seen order: `pk IN (1, 1)` and
