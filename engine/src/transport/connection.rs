@@ -2,7 +2,10 @@
 //! answers requests with a [`Handler`], each in a task of its own, so a slow
 //! request does not hold up the others; the connecting side
 //! ([`Connection`]) sends requests with ids and matches the responses,
-//! which may come in any order, to their callers.
+//! which may come in any order, to their callers. While requests wait, the
+//! connecting side pings once a second: a request fails only after the
+//! other side has been silent for its limit, so long work on a live node
+//! is waited for (as Elasticsearch's transport keeps connections alive).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -151,6 +154,11 @@ async fn serve<P: Payload, H: Handler<P>>(
                     let _ = tx.send(Message::Response { id, result }).await;
                 });
             }
+            Ok(Some(Message::Ping)) => {
+                if tx.send(Message::Pong).await.is_err() {
+                    break Ok(());
+                }
+            }
             Ok(Some(_)) => break Err(Error::Io("transport: unexpected message".into())),
             Ok(None) => break Ok(()),
             Err(e) => break Err(e),
@@ -175,6 +183,16 @@ async fn write_loop<P: Payload>(
 
 type Pending<P> = Arc<Mutex<Option<HashMap<u64, oneshot::Sender<Result<P>>>>>>;
 
+/// How often a connection with requests waiting pings the other side.
+const PING_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The longest a request waits for its answer, however alive the other
+/// side shows itself.
+const REQUEST_MAX: Duration = Duration::from_secs(3600);
+
+/// When a connection last heard from the other side.
+type LastHeard = Arc<Mutex<tokio::time::Instant>>;
+
 /// A connection to another node, for sending it requests.
 pub struct Connection<P> {
     peer: NodeInfo,
@@ -182,7 +200,8 @@ pub struct Connection<P> {
     /// Callers waiting for a response, by request id; `None` once closed.
     pending: Pending<P>,
     next_id: AtomicU64,
-    tasks: [tokio::task::JoinHandle<()>; 2],
+    last_heard: LastHeard,
+    tasks: [tokio::task::JoinHandle<()>; 3],
 }
 
 impl<P: Payload> Connection<P> {
@@ -220,16 +239,23 @@ impl<P: Payload> Connection<P> {
             None => return Err(Error::Io(format!("transport: {addr} closed the handshake"))),
         };
         let pending: Pending<P> = Arc::new(Mutex::new(Some(HashMap::new())));
+        let last_heard: LastHeard = Arc::new(Mutex::new(crate::runtime::instant()));
         let (outbox, rx) = mpsc::channel(OUTBOX);
         let writing = crate::runtime::spawn(write_loop(writer, rx));
-        let reading =
-            crate::runtime::spawn(read_loop(reader, pending.clone(), peer.node_name.clone()));
+        let reading = crate::runtime::spawn(read_loop(
+            reader,
+            pending.clone(),
+            last_heard.clone(),
+            peer.node_name.clone(),
+        ));
+        let pinging = crate::runtime::spawn(ping_loop(outbox.clone(), pending.clone()));
         Ok(Connection {
             peer,
             outbox,
             pending,
             next_id: AtomicU64::new(1),
-            tasks: [writing, reading],
+            last_heard,
+            tasks: [writing, reading, pinging],
         })
     }
 
@@ -243,7 +269,10 @@ impl<P: Payload> Connection<P> {
         lock(&self.pending).is_some()
     }
 
-    /// Sends a request and waits at most `limit` for its response.
+    /// Sends a request and waits for its response as long as the other
+    /// side shows it is alive (it answers pings while the request runs),
+    /// failing after `limit` without a word from it. So a long query on
+    /// another node is waited for, and a node that went silent is not.
     pub async fn request(&self, payload: P, limit: Duration) -> Result<P> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
@@ -259,18 +288,27 @@ impl<P: Payload> Connection<P> {
         {
             return Err(self.closed());
         }
-        match crate::runtime::timeout(limit, rx).await {
-            Some(Ok(result)) => result,
-            Some(Err(_)) => Err(self.closed()),
-            None => {
-                if let Some(waiting) = lock(&self.pending).as_mut() {
-                    waiting.remove(&id);
-                }
-                Err(Error::Io(format!(
-                    "transport: request {id} to node [{}] timed out after {limit:?}",
-                    self.peer.node_name
-                )))
+        let mut rx = rx;
+        let started = crate::runtime::instant();
+        loop {
+            match crate::runtime::timeout(limit, &mut rx).await {
+                Some(Ok(result)) => return result,
+                Some(Err(_)) => return Err(self.closed()),
+                None => {}
             }
+            let now = crate::runtime::instant();
+            let silent = now.duration_since(*lock(&self.last_heard));
+            if silent < limit && now.duration_since(started) < REQUEST_MAX {
+                continue;
+            }
+            if let Some(waiting) = lock(&self.pending).as_mut() {
+                waiting.remove(&id);
+            }
+            return Err(Error::Io(format!(
+                "transport: request {id} to node [{}] timed out: nothing heard from it for \
+                 {silent:?}",
+                self.peer.node_name
+            )));
         }
     }
 
@@ -290,17 +328,44 @@ impl<P> Drop for Connection<P> {
     }
 }
 
-/// Hands each response to its caller; when the connection ends, every
-/// caller still waiting gets an error.
-async fn read_loop<P: Payload>(mut reader: ReadHalf<TcpStream>, pending: Pending<P>, peer: String) {
-    // Anything but a response ends the connection: a protocol error, the
-    // end of the stream, or a broken frame.
-    while let Ok(Some(Message::Response { id, result })) =
-        read_frame::<_, Message<P>>(&mut reader).await
-    {
-        let waiter = lock(&pending).as_mut().and_then(|w| w.remove(&id));
-        if let Some(waiter) = waiter {
-            let _ = waiter.send(result);
+/// Pings the other side while requests wait, so that they can tell a
+/// busy node from a silent one.
+async fn ping_loop<P: Payload>(outbox: mpsc::Sender<Message<P>>, pending: Pending<P>) {
+    loop {
+        crate::runtime::sleep(PING_INTERVAL).await;
+        let waiting = match lock(&pending).as_ref() {
+            Some(w) => !w.is_empty(),
+            None => return,
+        };
+        if waiting && outbox.send(Message::Ping).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Hands each response to its caller and notes when the other side was
+/// last heard from; when the connection ends, every caller still waiting
+/// gets an error.
+async fn read_loop<P: Payload>(
+    mut reader: ReadHalf<TcpStream>,
+    pending: Pending<P>,
+    last_heard: LastHeard,
+    peer: String,
+) {
+    // Anything but a response or a pong ends the connection: a protocol
+    // error, the end of the stream, or a broken frame.
+    loop {
+        let message = read_frame::<_, Message<P>>(&mut reader).await;
+        *lock(&last_heard) = crate::runtime::instant();
+        match message {
+            Ok(Some(Message::Response { id, result })) => {
+                let waiter = lock(&pending).as_mut().and_then(|w| w.remove(&id));
+                if let Some(waiter) = waiter {
+                    let _ = waiter.send(result);
+                }
+            }
+            Ok(Some(Message::Pong)) => {}
+            _ => break,
         }
     }
     let waiting = lock(&pending).take().unwrap_or_default();

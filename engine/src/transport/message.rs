@@ -33,6 +33,10 @@ pub enum Message<P> {
         id: u64,
         result: Result<P, Error>,
     },
+    /// Asks the accepting side to show it is alive while requests wait.
+    Ping,
+    /// The answer to a ping.
+    Pong,
 }
 
 /// What a payload type needs to travel.

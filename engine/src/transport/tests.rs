@@ -170,6 +170,34 @@ fn a_request_that_takes_too_long_times_out_and_the_connection_goes_on() {
     });
 }
 
+/// A request that runs longer than the limit is waited for while the other
+/// side answers the connection's pings: the limit bounds silence, not work.
+#[test]
+fn a_long_request_on_a_live_node_is_waited_for() {
+    runtime().block_on(async {
+        let listener = listen().await;
+        let conn =
+            Connection::<Payload>::connect(listener.local_addr(), &node("shoal", "n2"), LIMIT)
+                .await
+                .unwrap();
+        let long = crate::request::ShardRequest::Get {
+            shard: crate::request::ShardId {
+                table: crate::catalog::TableIdent::new("doc", "t"),
+                uuid: "u".into(),
+                shard: 2500,
+            },
+            ids: vec!["x".into()],
+        };
+        let answer = conn
+            .request(Payload::Shard(Box::new(long)), Duration::from_millis(1500))
+            .await;
+        assert!(
+            matches!(answer, Ok(Payload::ShardResponse(_))),
+            "{answer:?}"
+        );
+    });
+}
+
 #[test]
 fn garbage_closes_only_its_own_connection() {
     runtime().block_on(async {
