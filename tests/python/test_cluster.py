@@ -185,6 +185,11 @@ def test_a_decommissioned_node_is_drained_and_stops_itself(cluster):
           lambda: _scalar(cluster.url(0), "SELECT count(*) FROM sys.nodes") == 3,
           cluster=cluster)
     cur = client.connect(cluster.url(0), error_trace=True, timeout=30).cursor()
+    # Every node shows its own ports and the host's figures.
+    cur.execute("SELECT name, port['http'], port['transport'], heap['max'] > 0, "
+                "load['1'] >= 0, fs['total']['available'] > 0 FROM sys.nodes ORDER BY name")
+    assert cur.fetchall() == [[name, cluster.http[i], cluster.transport[i], True, True, True]
+                              for i, name in enumerate(cluster.names)]
     cur.execute("CREATE TABLE u (id INT) CLUSTERED INTO 6 SHARDS WITH (number_of_replicas = 0)")
     cur.executemany("INSERT INTO u (id) VALUES (?)", [(i,) for i in range(60)])
     cur.execute("REFRESH TABLE u")

@@ -12,6 +12,7 @@ mod clustered;
 mod copy;
 mod ddl;
 mod gather;
+mod host;
 mod local;
 mod recovery;
 mod recovery_state;

@@ -317,33 +317,64 @@ impl Node {
             ]],
             SystemTable::SysNodes => {
                 let http = self.config.http_address.clone().unwrap_or_default();
+                let port_of = |address: &str| {
+                    let port = address
+                        .rsplit(':')
+                        .next()
+                        .and_then(|p| p.parse::<i64>().ok());
+                    port.map_or(Value::Null, Value::Int)
+                };
+                let transport = self
+                    .config
+                    .cluster
+                    .as_ref()
+                    .map(|c| c.transport.port() as i64);
+                let host = super::host::host_stats(self.disk.local_path());
+                let int = |n: Option<u64>| n.map_or(Value::Null, |n| Value::Int(n as i64));
+                let float = |n: Option<f64>| n.map_or(Value::Null, Value::Float);
+                // The node has no JVM: its heap is its memory budget, and
+                // what the breakers account of it is in use.
+                let budget = self.breakers.budget();
+                let used = self.breakers.parent.used().min(budget);
+                let memory_used = host
+                    .memory
+                    .map(|(total, available)| total - available.min(total));
+                let percent = |part: Option<u64>| match (part, host.memory) {
+                    (Some(part), Some((total, _))) if total > 0 => {
+                        Value::Int((part * 100 / total) as i64)
+                    }
+                    _ => Value::Null,
+                };
                 vec![vec![
                     text(self.id.clone()),
                     text(&self.config.node_name),
                     text("localhost"),
-                    text(http),
+                    text(&http),
+                    object(vec![
+                        ("http", port_of(&http)),
+                        ("transport", transport.map_or(Value::Null, Value::Int)),
+                        ("psql", Value::Null),
+                    ]),
                     object(vec![
                         ("number", text(crate::VERSION)),
                         ("build_hash", text("shoal")),
                         ("build_snapshot", Value::Bool(false)),
                     ]),
                     object(vec![
-                        ("used", Value::Null),
-                        ("max", Value::Null),
-                        ("free", Value::Null),
+                        ("used", Value::Int(used as i64)),
+                        ("max", Value::Int(budget as i64)),
+                        ("free", Value::Int((budget - used) as i64)),
                     ]),
                     object(vec![
-                        ("1", Value::Null),
-                        ("5", Value::Null),
-                        ("15", Value::Null),
+                        ("1", float(host.load.map(|l| l[0]))),
+                        ("5", float(host.load.map(|l| l[1]))),
+                        ("15", float(host.load.map(|l| l[2]))),
                     ]),
-                    // Host memory is not measured (it would be an OS read on the
-                    // simulated path); the node has no JVM.
                     object(vec![
-                        ("used", Value::Null),
-                        ("free", Value::Null),
-                        ("used_percent", Value::Null),
-                        ("free_percent", Value::Null),
+                        ("used", int(memory_used)),
+                        ("free", int(host.memory.map(|(_, available)| available))),
+                        ("used_percent", percent(memory_used)),
+                        ("free_percent", percent(host.memory.map(|(_, a)| a))),
                     ]),
                     object(vec![
                         ("timestamp", Value::Int(crate::runtime::now_millis())),
@@ -381,9 +412,9 @@ impl Node {
                     object(vec![(
                         "total",
                         object(vec![
-                            ("size", Value::Null),
+                            ("size", int(host.disk.map(|(size, _)| size))),
                             ("used", Value::Int(self.disk.size_of("") as i64)),
-                            ("available", Value::Null),
+                            ("available", int(host.disk.map(|(_, available)| available))),
                         ]),
                     )]),
                 ]]

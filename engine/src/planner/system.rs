@@ -141,6 +141,10 @@ pub fn lookup(schema: &str, name: &str) -> Option<(SystemTable, Vec<(String, Dat
                 ("hostname", Text),
                 ("rest_url", Text),
                 (
+                    "port",
+                    obj(&[("http", Integer), ("transport", Integer), ("psql", Integer)]),
+                ),
+                (
                     "version",
                     obj(&[
                         ("number", Text),
