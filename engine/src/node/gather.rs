@@ -5,7 +5,8 @@
 //! copies: every node answers them alike. The other system tables come
 //! from the cluster state, which every node follows.
 
-use super::Node;
+use super::{Node, RoutingTable};
+use crate::catalog::DEFAULT_SCHEMA;
 use crate::error::Result;
 use crate::planner::SystemTable;
 use crate::types::Row;
@@ -17,12 +18,29 @@ impl Node {
             return Ok(self.system_rows(st, schema));
         };
         let mut by_member = coordinator.gather_rows(st).await;
-        by_member.push((coordinator.id, self.own_rows(st)));
+        // One routing table for this node's rows and the unassigned copies.
+        let routing = self.routing_table();
+        let nodes = routing.nodes;
+        let (mine, unassigned): (Vec<_>, Vec<_>) = routing
+            .copies
+            .into_iter()
+            .filter(|c| c.node.is_none() || c.node.as_deref() == Some(self.id.as_str()))
+            .partition(|c| c.node.is_some());
+        let mine = RoutingTable {
+            copies: mine,
+            nodes,
+        };
+        by_member.push((
+            coordinator.id,
+            self.system_rows_with(st, DEFAULT_SCHEMA, &mine),
+        ));
         by_member.sort_by_key(|(id, _)| *id);
         let mut rows: Vec<Row> = by_member.into_iter().flat_map(|(_, r)| r).collect();
         if st == SystemTable::SysShards {
-            let mut unassigned = self.routing_table();
-            unassigned.copies.retain(|c| c.node.is_none());
+            let unassigned = RoutingTable {
+                copies: unassigned,
+                nodes,
+            };
             rows.extend(self.system_rows_with(st, schema, &unassigned));
         }
         Ok(rows)
@@ -35,7 +53,7 @@ impl Node {
         routing
             .copies
             .retain(|c| c.node.as_deref() == Some(self.id.as_str()));
-        self.system_rows_with(st, crate::catalog::DEFAULT_SCHEMA, &routing)
+        self.system_rows_with(st, DEFAULT_SCHEMA, &routing)
     }
 }
 
