@@ -509,6 +509,9 @@ impl Node {
         let disk = self.disk.clone();
         crate::runtime::run_blocking(move || Shard::clear_for_recovery(disk.as_ref(), &uuid, n))
             .await?;
+        // A file is held whole until written: accounted on the request
+        // breaker, so a recovery cannot take the node's memory.
+        let account = crate::breaker::MemoryAccount::new(self.breakers.request.clone());
         let progress = |files: u64, bytes: u64| {
             self.recoveries.states.update(&id.uuid, id.shard, |s| {
                 s.files.recovered += files;
@@ -517,6 +520,7 @@ impl Node {
         };
         for listed in &files.segments {
             for (name, len) in &listed.files {
+                account.reserve(*len, "recovery")?;
                 let mut contents = Vec::with_capacity((*len as usize).min(64 << 20));
                 while (contents.len() as u64) < *len {
                     let request = ShardRequest::RecoverChunk {
@@ -544,6 +548,7 @@ impl Node {
                     Shard::write_recovered_file(disk.as_ref(), &uuid, n, segment, &name, &contents)
                 })
                 .await?;
+                account.release(*len);
                 progress(1, 0);
             }
             if let Some(alive) = &listed.alive {
