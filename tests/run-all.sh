@@ -8,7 +8,7 @@
 # corpora are read from ../shared when present and skipped otherwise.
 #
 # Environment:
-#   SHOAL_SIM_SEEDS   seeds per simulation test (default 8)
+#   SHOAL_SIM_SEEDS   seeds per simulation test (default 24; a soak: 1000)
 #   SHOAL_FUZZ_CASES  generated cases of the SQL fuzz target (default 1200)
 #   SHOAL_SLOW=1      also run the slow reports (sqllogictest corpus)
 set -euo pipefail
@@ -43,7 +43,7 @@ step "python client tests"
 .venv/bin/python -m pytest -q tests/python
 
 step "simulation build: tests with the determinism check"
-export MADSIM_TEST_NUM=${SHOAL_SIM_SEEDS:-8}
+export MADSIM_TEST_NUM=${SHOAL_SIM_SEEDS:-24}
 # Doctests are left to the normal build: rustdoc would compile the crate without the madsim cfg.
 RUSTFLAGS="--cfg madsim" CARGO_TARGET_DIR=target/sim cargo test -p shoal-engine -p shoal-sim --lib --tests
 MADSIM_TEST_CHECK_DETERMINISM=1 MADSIM_TEST_NUM=2 RUSTFLAGS="--cfg madsim" CARGO_TARGET_DIR=target/sim \
