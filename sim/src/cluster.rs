@@ -285,18 +285,8 @@ impl SimCluster {
         name: &str,
         table: &str,
     ) -> std::result::Result<usize, String> {
-        let engine = self.engine(name).ok_or(format!("{name} is down"))?;
-        let state = engine.followed().state;
-        let info = state
-            .catalog
-            .tables()
-            .find(|t| t.ident.name == table)
-            .ok_or(format!("no table {table}"))?;
-        let shards = state
-            .routing
-            .tables
-            .get(&info.uuid)
-            .ok_or(format!("{table} has no routing"))?;
+        let (state, uuid) = self.table_state(name, table)?;
+        let shards = &state.routing.tables[&uuid];
         let mut total = 0;
         for (i, shard) in shards.iter().enumerate() {
             let mut seen: Option<(String, Vec<_>)> = None;
@@ -312,7 +302,7 @@ impl SimCluster {
                     .engine(&member.name)
                     .ok_or(format!("shard {i}: {} is down", member.name))?;
                 let local = holder
-                    .shard(&info.uuid, i as u32)
+                    .shard(&uuid, i as u32)
                     .ok_or(format!("shard {i}: {} has no copy open", member.name))?;
                 let docs: Vec<_> = local
                     .live_docs()
@@ -385,16 +375,8 @@ impl SimCluster {
         name: &str,
         table: &str,
     ) -> std::result::Result<Option<String>, String> {
-        let engine = self.engine(name).ok_or(format!("{name} is down"))?;
-        let state = engine.followed().state;
-        let info = state
-            .catalog
-            .tables()
-            .find(|t| t.ident.name == table)
-            .ok_or(format!("no table {table}"))?;
-        let Some(shards) = state.routing.tables.get(&info.uuid) else {
-            return Err(format!("{table} has no routing"));
-        };
+        let (state, uuid) = self.table_state(name, table)?;
+        let shards = &state.routing.tables[&uuid];
         for (i, shard) in shards.iter().enumerate() {
             let mut seen = Vec::new();
             for copy in &shard.copies {
@@ -404,7 +386,7 @@ impl SimCluster {
                 let member = copy.node.and_then(|n| state.members.get(&n));
                 let local = member
                     .and_then(|m| self.engine(&m.name))
-                    .and_then(|e| e.shard(&info.uuid, i as u32));
+                    .and_then(|e| e.shard(&uuid, i as u32));
                 let Some(local) = local else {
                     return Ok(Some(format!("shard {i}: a started copy is not open")));
                 };
@@ -426,6 +408,27 @@ impl SimCluster {
             }
         }
         Ok(None)
+    }
+
+    /// The cluster state `name` follows, and the uuid of `table` in it
+    /// (which has a routing table).
+    fn table_state(
+        &self,
+        name: &str,
+        table: &str,
+    ) -> std::result::Result<(Arc<shoal_engine::cluster::ClusterState>, String), String> {
+        let engine = self.engine(name).ok_or(format!("{name} is down"))?;
+        let state = engine.followed().state;
+        let uuid = state
+            .catalog
+            .tables()
+            .find(|t| t.ident.name == table)
+            .map(|t| t.uuid.clone())
+            .ok_or(format!("no table {table}"))?;
+        if !state.routing.tables.contains_key(&uuid) {
+            return Err(format!("{table} has no routing"));
+        }
+        Ok((state, uuid))
     }
 
     /// The masters the running nodes follow, by node name.

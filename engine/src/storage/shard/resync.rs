@@ -89,13 +89,7 @@ impl Shard {
                     primary_term,
                 })
                 .collect();
-            for op in &noops {
-                st.translog.stage(op);
-            }
-            let sync = st.append_staged(noops.len() as u64)?;
-            for op in noops {
-                st.apply(op)?;
-            }
+            let sync = st.log_and_apply(noops)?;
             self.durable.then_some(sync)
         };
         let global_checkpoint = st.global.known;
@@ -191,13 +185,7 @@ impl Shard {
         let sync = if ops.is_empty() {
             None
         } else {
-            for op in &ops {
-                st.translog.stage(op);
-            }
-            let sync = st.append_staged(ops.len() as u64)?;
-            for op in ops {
-                st.apply(op)?;
-            }
+            let sync = st.log_and_apply(ops)?;
             self.durable.then_some(sync)
         };
         st.global.tracked = true;

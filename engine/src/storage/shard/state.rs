@@ -293,6 +293,19 @@ impl State {
         Ok(())
     }
 
+    /// Logs sequenced operations (a replica's, a resync's) to the translog,
+    /// then applies them by the `_seq_no` rules; the sync to wait for.
+    pub(super) fn log_and_apply(&mut self, ops: Vec<Op>) -> Result<TranslogSync> {
+        for op in &ops {
+            self.translog.stage(op);
+        }
+        let sync = self.append_staged(ops.len() as u64)?;
+        for op in ops {
+            self.apply(op)?;
+        }
+        Ok(sync)
+    }
+
     /// Writes the staged translog records of `written` applied operations
     /// out; the sync to wait for before acknowledging them.
     pub(super) fn append_staged(&mut self, written: u64) -> Result<TranslogSync> {

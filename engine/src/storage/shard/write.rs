@@ -288,17 +288,9 @@ impl Shard {
         if ops.is_empty() {
             return Ok(None);
         }
-        let mut st = self.lock();
         // Operations stay in this copy's translog however they arrived, so
         // the copy's own restart replays them.
-        let written = ops.len() as u64;
-        for op in &ops {
-            st.translog.stage(op);
-        }
-        let sync = st.append_staged(written)?;
-        for op in ops {
-            st.apply(op)?;
-        }
+        let sync = self.lock().log_and_apply(ops)?;
         Ok(self.durable.then_some(sync))
     }
 }
