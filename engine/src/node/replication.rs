@@ -204,8 +204,10 @@ impl Node {
     }
 
     /// Ships each local primary's global checkpoint to its copies when it
-    /// moved since it was last shipped (writes ship it too, one step
-    /// behind; this lets copies of a shard that went quiet catch up).
+    /// moved since it was last shipped, or lags the primary's own local
+    /// checkpoint (writes ship it too, one step behind; this lets the
+    /// copies of a shard that went quiet catch up, and copies that just
+    /// started report their local checkpoints).
     pub(super) async fn sync_global_checkpoints(&self) {
         let Some(coordinator) = self.coordinator() else {
             return;
@@ -241,6 +243,7 @@ impl Node {
             }
         }
     }
+
     /// Takes a copy that missed operations out of the in-sync set, through
     /// the master; the write waits for that (it cannot be acknowledged
     /// while a copy without it could become primary).
