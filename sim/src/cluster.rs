@@ -485,6 +485,24 @@ impl SimCluster {
         }
     }
 
+    /// Cuts the link from `from` to `to` one way: what `from` sends never
+    /// arrives; the other way still works.
+    pub fn cut(&self, from: &str, to: &str) {
+        let (x, y) = (self.node(from).handle.id(), self.node(to).handle.id());
+        NetSim::current().clog_link(x, y);
+    }
+
+    /// Freezes a node (a long GC pause, a stopped VM): its tasks do not
+    /// run, its connections stay open, nothing it holds is lost.
+    pub fn pause(&self, name: &str) {
+        Handle::current().pause(self.node(name).handle.id());
+    }
+
+    /// Lets a paused node run again.
+    pub fn resume(&self, name: &str) {
+        Handle::current().resume(self.node(name).handle.id());
+    }
+
     /// Makes the network lose `loss` of its packets (a share, 0 to 1) and
     /// delay each by a time in `latency`. Over TCP a lost packet is sent
     /// again, so loss shows as delays and stalls, as on a real network.
