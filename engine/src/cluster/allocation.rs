@@ -90,12 +90,7 @@ impl ClusterState {
             let max_retries = retries.get(uuid).copied().unwrap_or(u32::MAX);
             for shard in shards {
                 let new = shard.primary().is_some_and(|p| p.allocation_id.is_none());
-                let allowed = match enable {
-                    AllocationEnable::All | AllocationEnable::Primaries => true,
-                    AllocationEnable::NewPrimaries => new,
-                    AllocationEnable::None => false,
-                };
-                if allowed {
+                if enable.allows(true, new) {
                     place_primary(shard, &members, max_retries, &mut load, &mut allocation_id);
                 }
             }

@@ -348,17 +348,14 @@ impl Coordinator {
             false => &self.shard_requests,
         };
         counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let state = self.applied().state;
-        let member = state
-            .members
-            .values()
-            .find(|m| m.node_id == node_id)
-            .ok_or_else(|| {
-                Error::ShardsUnavailable(format!("node {node_id} is not part of the cluster"))
-            })?;
+        let member = self.member(node_id)?;
         match self
             .peers
-            .request(address(member)?, Rpc::Shard(Box::new(request)), RPC_TIMEOUT)
+            .request(
+                address(&member)?,
+                Rpc::Shard(Box::new(request)),
+                RPC_TIMEOUT,
+            )
             .await?
         {
             Rpc::ShardResponse(r) => Ok(r),
@@ -368,6 +365,22 @@ impl Coordinator {
                 other.kind()
             ))),
         }
+    }
+
+    /// Connects to the member `node_id` unless connected; `NodeUnreachable`
+    /// when it cannot be.
+    pub async fn reach(&self, node_id: &str) -> Result<()> {
+        let member = self.member(node_id)?;
+        self.peers.connection(address(&member)?).await.map(|_| ())
+    }
+
+    /// The member whose node id is `node_id`.
+    fn member(&self, node_id: &str) -> Result<Member> {
+        let state = self.applied().state;
+        let member = state.members.values().find(|m| m.node_id == node_id);
+        member.cloned().ok_or_else(|| {
+            Error::ShardsUnavailable(format!("node {node_id} is not part of the cluster"))
+        })
     }
 
     /// The node, once it serves requests.

@@ -39,6 +39,17 @@ pub enum AllocationEnable {
 }
 
 impl AllocationEnable {
+    /// Whether a copy may be placed: a primary or a replica, `new` when it
+    /// was never allocated before.
+    pub fn allows(&self, primary: bool, new: bool) -> bool {
+        match self {
+            AllocationEnable::All => true,
+            AllocationEnable::Primaries => primary,
+            AllocationEnable::NewPrimaries => primary && new,
+            AllocationEnable::None => false,
+        }
+    }
+
     /// The setting's value.
     pub fn as_str(&self) -> &'static str {
         match self {

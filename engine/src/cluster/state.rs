@@ -153,6 +153,11 @@ impl ShardCopies {
         self.copies.iter().find(|c| c.primary)
     }
 
+    /// Whether the primary is assigned to `node`.
+    pub fn primary_on(&self, node: MemberId) -> bool {
+        self.primary().is_some_and(|p| p.node == Some(node))
+    }
+
     /// The copy with this allocation id.
     pub fn copy(&self, allocation_id: &str) -> Option<&ShardCopy> {
         self.copies

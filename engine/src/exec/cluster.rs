@@ -42,6 +42,10 @@ pub trait Cluster: Send + Sync {
         request: ShardRequest,
     ) -> impl Future<Output = Result<ShardResponse>> + Send;
 
+    /// Makes sure a request can be sent to `node` (connected, or this
+    /// node); `NodeUnreachable` when it cannot.
+    fn reach(&self, node: &str) -> impl Future<Output = Result<()>> + Send;
+
     /// Asks for a schema change; answers the table once the change is
     /// decided and applied on this node.
     fn change_schema(

@@ -84,11 +84,12 @@ impl<'c, C: Cluster> Executor<'c, C> {
         // A primary whose node cannot be reached is about to be replaced
         // (its node left): the write waits for the routing table to name
         // another, as Elasticsearch's replication retries on a new cluster
-        // state. It was never delivered, so sending it again is safe.
+        // state. The node is reached before the request is handed over, so
+        // the request need not be kept for a second try.
         let mut node = last.clone();
         let deadline = crate::runtime::instant() + PRIMARY_WAIT;
         loop {
-            match self.cluster.run(&node, request.clone()).await {
+            match self.cluster.reach(&node).await {
                 Err(Error::NodeUnreachable(e)) if crate::runtime::instant() < deadline => {
                     tracing::debug!(node, error = %e, "primary unreachable, waiting for another");
                     crate::runtime::sleep(PRIMARY_POLL).await;
@@ -96,7 +97,8 @@ impl<'c, C: Cluster> Executor<'c, C> {
                         node = next;
                     }
                 }
-                answer => return answer,
+                Err(e) => return Err(e),
+                Ok(()) => return self.cluster.run(&node, request).await,
             }
         }
     }

@@ -192,6 +192,18 @@ impl Cluster for Node {
         }
     }
 
+    async fn reach(&self, node: &str) -> Result<()> {
+        if node == self.id {
+            return Ok(());
+        }
+        match self.coordinator() {
+            Some(c) => c.reach(node).await,
+            None => Err(Error::ShardsUnavailable(format!(
+                "node {node} is not part of this cluster"
+            ))),
+        }
+    }
+
     async fn change_schema(&self, change: SchemaChange) -> Result<Arc<TableInfo>> {
         match change {
             SchemaChange::AddColumns {

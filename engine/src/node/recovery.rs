@@ -80,17 +80,16 @@ impl Node {
     }
 
     /// How this node's copy of a shard recovered, or where its recovery
-    /// is; a copy opened from this node's disk is a `STORE` recovery.
-    pub(super) fn recovery_state(&self, uuid: &str, shard: u32) -> Option<RecoveryState> {
-        if let Some(state) = self.recoveries.states.get(uuid, shard) {
-            return Some(state);
-        }
-        let local = self.shard(uuid, shard)?;
-        let stats = local.stats();
-        Some(RecoveryState::from_store(
-            local.segments().len() as u64,
-            stats.size_bytes,
-        ))
+    /// is; a copy opened from this node's disk (its `stats` given, as
+    /// `sys.shards` has them) is a `STORE` recovery.
+    pub(super) fn recovery_state(
+        &self,
+        uuid: &str,
+        shard: u32,
+        stats: Option<&crate::storage::ShardStats>,
+    ) -> Option<RecoveryState> {
+        let store = || stats.map(|s| RecoveryState::from_store(s.segments as u64, s.size_bytes));
+        self.recoveries.states.get(uuid, shard).or_else(store)
     }
 
     /// The recoveries this node completed, oldest first.
@@ -217,7 +216,7 @@ impl Node {
                         (c.delayed && c.node.is_none())
                             || (c.state == CopyState::Initializing && c.left_term.is_some())
                     });
-                    let is_primary = copies.primary().is_some_and(|p| p.node == Some(me));
+                    let is_primary = copies.primary_on(me);
                     if waiting
                         && is_primary
                         && let Err(e) = local.retain_history(NODE_LEFT)

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::system::object;
 use crate::types::Value;
 
 /// How a copy is recovered.
@@ -143,12 +144,6 @@ impl RecoveryType {
             RecoveryType::Relocating => "RELOCATING",
         }
     }
-}
-
-fn object(fields: Vec<(&str, Value)>) -> Value {
-    Value::Object(Box::new(
-        fields.into_iter().map(|(k, v)| (k.into(), v)).collect(),
-    ))
 }
 
 /// The recoveries of the copies on this node, by shard (table uuid, number).

@@ -91,8 +91,7 @@ impl Node {
         };
         let followed = self.followed();
         let copies = followed.state.shard(&shard.uuid, shard.shard);
-        let Some(copies) = copies.filter(|c| c.primary().is_some_and(|p| p.node == Some(me)))
-        else {
+        let Some(copies) = copies.filter(|c| c.primary_on(me)) else {
             return Err(Error::ShardsUnavailable(format!(
                 "{shard}: this node does not hold its primary"
             )));
@@ -218,10 +217,7 @@ impl Node {
             let Some(shards) = followed.state.routing.tables.get(&table.uuid) else {
                 continue;
             };
-            let primaries = shards
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| c.primary().is_some_and(|p| p.node == Some(me)));
+            let primaries = shards.iter().enumerate().filter(|(_, c)| c.primary_on(me));
             for (n, _) in primaries {
                 let id = ShardId {
                     table: table.ident.clone(),

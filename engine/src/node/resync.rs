@@ -28,9 +28,7 @@ impl Node {
         };
         let followed = self.followed();
         let copies = followed.state.shard(&shard.uuid, shard.shard);
-        copies
-            .and_then(|c| c.primary())
-            .is_some_and(|p| p.node == Some(me))
+        copies.is_some_and(|c| c.primary_on(me))
     }
 
     /// Resyncs the shard's other copies if this node is its primary and

@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::catalog::{Catalog, TableInfo};
-use crate::cluster::settings::AllocationEnable;
 use crate::cluster::{ClusterState, CopyState, MemberId, ShardCopies, ShardCopy};
 use crate::storage::Shard;
 
@@ -241,14 +240,7 @@ fn unassigned_reason(
         );
     }
     let enable = state.settings.allocation_enable();
-    let new = copy.allocation_id.is_none();
-    let allowed = match enable {
-        AllocationEnable::All => true,
-        AllocationEnable::Primaries => copy.primary,
-        AllocationEnable::NewPrimaries => copy.primary && new,
-        AllocationEnable::None => false,
-    };
-    if !allowed {
+    if !enable.allows(copy.primary, copy.allocation_id.is_none()) {
         return Some(format!(
             "allocation is limited by [cluster.routing.allocation.enable] = [{}]",
             enable.as_str()

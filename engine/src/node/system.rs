@@ -10,7 +10,7 @@ fn text(s: impl Into<String>) -> Value {
     Value::Text(s.into())
 }
 
-fn object(fields: Vec<(&str, Value)>) -> Value {
+pub(super) fn object(fields: Vec<(&str, Value)>) -> Value {
     let mut o = Object::default();
     for (k, v) in fields {
         o.insert(k.into(), v);
@@ -483,7 +483,7 @@ impl Node {
                         },
                         match c.node.as_deref() == Some(self.id.as_str()) {
                             true => self
-                                .recovery_state(&c.table.uuid, c.shard_id)
+                                .recovery_state(&c.table.uuid, c.shard_id, stats.as_ref())
                                 .map_or(Value::Null, |r| r.to_value()),
                             false => Value::Null,
                         },

@@ -79,14 +79,28 @@ async fn listen() -> Listener {
 
 const LIMIT: Duration = Duration::from_secs(5);
 
+/// A connection to `listener` as node n2.
+async fn connect(listener: &Listener) -> Connection<Payload> {
+    Connection::<Payload>::connect(listener.local_addr(), &node("shoal", "n2"), LIMIT)
+        .await
+        .unwrap()
+}
+
+/// A `Get` of `ids` that [`Echo`] answers after `millis` milliseconds.
+fn get_taking(millis: u32, ids: Vec<String>) -> Payload {
+    let shard = crate::request::ShardId {
+        table: crate::catalog::TableIdent::new("doc", "t"),
+        uuid: "u".into(),
+        shard: millis,
+    };
+    Payload::Shard(Box::new(crate::request::ShardRequest::Get { shard, ids }))
+}
+
 #[test]
 fn requests_are_answered_and_matched_by_id_in_any_order() {
     runtime().block_on(async {
         let listener = listen().await;
-        let conn =
-            Connection::<Payload>::connect(listener.local_addr(), &node("shoal", "n2"), LIMIT)
-                .await
-                .unwrap();
+        let conn = connect(&listener).await;
         assert_eq!(conn.peer().node_name, "n1");
         assert!(matches!(
             conn.request(Payload::Ping, LIMIT).await,
@@ -98,19 +112,8 @@ fn requests_are_answered_and_matched_by_id_in_any_order() {
         for delay in [40u32, 30, 20, 10, 0] {
             let conn = conn.clone();
             calls.push(tokio::spawn(async move {
-                let shard = crate::request::ShardId {
-                    table: crate::catalog::TableIdent::new("doc", "t"),
-                    uuid: "u".into(),
-                    shard: delay,
-                };
-                let get = crate::request::ShardRequest::Get {
-                    shard,
-                    ids: vec![format!("id{delay}")],
-                };
-                (
-                    delay,
-                    conn.request(Payload::Shard(Box::new(get)), LIMIT).await,
-                )
+                let get = get_taking(delay, vec![format!("id{delay}")]);
+                (delay, conn.request(get, LIMIT).await)
             }));
         }
         for call in calls {
@@ -146,20 +149,9 @@ fn another_clusters_node_is_refused() {
 fn a_request_that_takes_too_long_times_out_and_the_connection_goes_on() {
     runtime().block_on(async {
         let listener = listen().await;
-        let conn =
-            Connection::<Payload>::connect(listener.local_addr(), &node("shoal", "n2"), LIMIT)
-                .await
-                .unwrap();
-        let slow = crate::request::ShardRequest::Get {
-            shard: crate::request::ShardId {
-                table: crate::catalog::TableIdent::new("doc", "t"),
-                uuid: "u".into(),
-                shard: 500,
-            },
-            ids: vec![],
-        };
+        let conn = connect(&listener).await;
         let err = conn
-            .request(Payload::Shard(Box::new(slow)), Duration::from_millis(50))
+            .request(get_taking(500, vec![]), Duration::from_millis(50))
             .await
             .expect_err("timeout");
         assert!(err.to_string().contains("timed out"), "{err}");
@@ -176,20 +168,12 @@ fn a_request_that_takes_too_long_times_out_and_the_connection_goes_on() {
 fn a_long_request_on_a_live_node_is_waited_for() {
     runtime().block_on(async {
         let listener = listen().await;
-        let conn =
-            Connection::<Payload>::connect(listener.local_addr(), &node("shoal", "n2"), LIMIT)
-                .await
-                .unwrap();
-        let long = crate::request::ShardRequest::Get {
-            shard: crate::request::ShardId {
-                table: crate::catalog::TableIdent::new("doc", "t"),
-                uuid: "u".into(),
-                shard: 2500,
-            },
-            ids: vec!["x".into()],
-        };
+        let conn = connect(&listener).await;
         let answer = conn
-            .request(Payload::Shard(Box::new(long)), Duration::from_millis(1500))
+            .request(
+                get_taking(2500, vec!["x".into()]),
+                Duration::from_millis(1500),
+            )
             .await;
         assert!(
             matches!(answer, Ok(Payload::ShardResponse(_))),
@@ -280,10 +264,7 @@ fn frames_reject_bad_lengths_versions_and_truncation() {
 fn dropping_the_listener_keeps_open_connections_and_refuses_new_ones() {
     runtime().block_on(async {
         let listener = listen().await;
-        let conn =
-            Connection::<Payload>::connect(listener.local_addr(), &node("shoal", "n2"), LIMIT)
-                .await
-                .unwrap();
+        let conn = connect(&listener).await;
         drop(listener);
         // The accepted connection lives on in its own task: the listener
         // going away stops new connections only.

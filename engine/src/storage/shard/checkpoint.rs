@@ -41,10 +41,7 @@ impl Shard {
     pub fn learn_global_checkpoint(&self, known: Option<u64>) {
         let mut st = self.lock();
         st.global.raise(known);
-        if !st.tombstones.is_empty() {
-            let floor = st.history_floor();
-            st.tombstones.prune(floor);
-        }
+        st.prune_tombstones();
     }
 
     /// A primary's global checkpoint as it sends it to the copies.
@@ -89,10 +86,7 @@ impl Shard {
             }
         }
         st.global.raise(global);
-        if !st.tombstones.is_empty() {
-            let floor = st.history_floor();
-            st.tombstones.prune(floor);
-        }
+        st.prune_tombstones();
         st.global.known
     }
 }

@@ -147,10 +147,7 @@ impl Shard {
         match precise {
             // The processed set is what the segments and the translog hold:
             // a replica's gaps stay gaps, for a recovery to fill.
-            Some(_) => {
-                let floor = state.history_floor();
-                state.tombstones.prune(floor);
-            }
+            Some(_) => state.prune_tombstones(),
             // A commit of an older version: whatever is below the highest
             // sequence number is taken as held.
             None => {

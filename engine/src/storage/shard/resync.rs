@@ -188,8 +188,7 @@ impl Shard {
             let sync = st.log_and_apply(ops)?;
             self.durable.then_some(sync)
         };
-        st.global.tracked = true;
-        st.global.known = st.global.known.max(above);
+        st.global.raise(above);
         Ok(Resynced::Applied(sync))
     }
 }

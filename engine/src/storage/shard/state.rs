@@ -143,6 +143,14 @@ impl State {
         local.min(self.global.known)
     }
 
+    /// Forgets the deletes at or below the history floor.
+    pub(super) fn prune_tombstones(&mut self) {
+        if !self.tombstones.is_empty() {
+            let floor = self.history_floor();
+            self.tombstones.prune(floor);
+        }
+    }
+
     /// Looks an id up unless the caller already knows it is absent.
     pub(super) fn lookup_unless(&self, known_absent: bool, id: &str) -> Option<Entry> {
         if known_absent { None } else { self.lookup(id) }
@@ -287,9 +295,7 @@ impl State {
             }
             self.unrefreshed = true;
         }
-        if !self.tombstones.is_empty() {
-            self.tombstones.prune(self.history_floor());
-        }
+        self.prune_tombstones();
         Ok(())
     }
 
