@@ -121,6 +121,19 @@ async fn three_nodes_form_one_cluster_and_answer_alike() {
     }
 }
 
+/// Cuts the master of n1..n3 off from the two others, both ways, and gives
+/// the majority 5 s to elect another; answers the old master and the others.
+async fn isolate_the_master(c: &SimCluster) -> (String, Vec<&'static str>) {
+    let master = c.masters()[0].1.clone().expect("a master");
+    let others: Vec<&str> = ["n1", "n2", "n3"]
+        .into_iter()
+        .filter(|n| *n != master)
+        .collect();
+    c.partition(&[&master], &others);
+    madsim::time::sleep(std::time::Duration::from_secs(5)).await;
+    (master, others)
+}
+
 #[madsim::test]
 async fn a_minority_holding_the_master_refuses_writes_and_the_majority_goes_on() {
     let c = SimCluster::form(3).await;
@@ -132,13 +145,7 @@ async fn a_minority_holding_the_master_refuses_writes_and_the_majority_goes_on()
     )
     .await
     .unwrap();
-    let master = c.masters()[0].1.clone().expect("a master");
-    let others: Vec<&str> = ["n1", "n2", "n3"]
-        .into_iter()
-        .filter(|n| *n != master)
-        .collect();
-    c.partition(&[&master], &others);
-    madsim::time::sleep(std::time::Duration::from_secs(5)).await;
+    let (master, others) = isolate_the_master(&c).await;
 
     // The majority elects another master and accepts schema changes.
     let new_master = c
@@ -233,13 +240,7 @@ async fn schema_changes_during_a_partition_are_consistent_after_heal() {
             .await
             .unwrap();
     }
-    let master = c.masters()[0].1.clone().expect("a master");
-    let others: Vec<&str> = ["n1", "n2", "n3"]
-        .into_iter()
-        .filter(|n| *n != master)
-        .collect();
-    c.partition(&[&master], &others);
-    madsim::time::sleep(Duration::from_secs(5)).await;
+    let (master, others) = isolate_the_master(&c).await;
 
     // The minority refuses schema changes, dynamic ones included.
     for sql in [

@@ -6,24 +6,26 @@
 
 use std::time::Duration;
 
+use shoal_engine::cluster::Coordinator;
 use shoal_sim::SimCluster;
 
-/// Shard requests every node has sent so far.
-fn sent(c: &SimCluster) -> u64 {
+/// A count every node's coordinator keeps, summed over the nodes.
+fn summed(c: &SimCluster, count: impl Fn(&Coordinator) -> u64) -> u64 {
     c.nodes
         .iter()
         .filter_map(|n| c.engine(&n.name))
-        .filter_map(|e| e.coordinator().map(|co| co.shard_requests_sent()))
+        .filter_map(|e| e.coordinator().map(|co| count(co)))
         .sum()
+}
+
+/// Shard requests every node has sent so far.
+fn sent(c: &SimCluster) -> u64 {
+    summed(c, Coordinator::shard_requests_sent)
 }
 
 /// Housekeeping requests every node has sent so far.
 fn housekeeping(c: &SimCluster) -> u64 {
-    c.nodes
-        .iter()
-        .filter_map(|n| c.engine(&n.name))
-        .filter_map(|e| e.coordinator().map(|co| co.housekeeping_requests_sent()))
-        .sum()
+    summed(c, Coordinator::housekeeping_requests_sent)
 }
 
 /// Shard requests the statement made, run through `node`.

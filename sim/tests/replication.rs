@@ -253,9 +253,9 @@ async fn write_until(
     acknowledged
 }
 
-#[madsim::test]
-async fn no_acknowledged_write_is_lost_when_the_master_dies_under_writes() {
-    let c = SimCluster::form(3).await;
+/// Creates table `t` for the fault tests: 4 shards, 1 replica, replicas
+/// of a node that left re-created after 5 s; waits for GREEN.
+async fn create_table_for_faults(c: &SimCluster) {
     c.execute(
         "n1",
         "CREATE TABLE t (id INT PRIMARY KEY, v INT) CLUSTERED INTO 4 SHARDS \
@@ -265,20 +265,34 @@ async fn no_acknowledged_write_is_lost_when_the_master_dies_under_writes() {
     .await
     .unwrap();
     c.wait_health("n1", "GREEN", Duration::from_secs(30)).await;
+}
+
+/// One writer per node n1..n3 (ids apart by node) until `until`; answers
+/// every id acknowledged.
+async fn write_through_every_node(c: &SimCluster, until: madsim::time::Instant) -> Vec<i64> {
+    let writers = ["n1", "n2", "n3"]
+        .into_iter()
+        .enumerate()
+        .map(|(k, n)| write_until(c, n, (k as i64..).step_by(3), until));
+    futures::future::join_all(writers)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+#[madsim::test]
+async fn no_acknowledged_write_is_lost_when_the_master_dies_under_writes() {
+    let c = SimCluster::form(3).await;
+    create_table_for_faults(&c).await;
     let master = c.masters()[0].1.clone().unwrap();
     let until = madsim::time::Instant::now() + Duration::from_secs(8);
-    let writers = futures::future::join_all(
-        ["n1", "n2", "n3"]
-            .into_iter()
-            .enumerate()
-            .map(|(k, n)| write_until(&c, n, (k as i64..).step_by(3), until)),
-    );
+    let writers = write_through_every_node(&c, until);
     let killer = async {
         madsim::time::sleep(Duration::from_secs(2)).await;
         c.kill(&master);
     };
     let (acknowledged, ()) = futures::future::join(writers, killer).await;
-    let acknowledged: Vec<i64> = acknowledged.into_iter().flatten().collect();
     let survivors: Vec<&str> = ["n1", "n2", "n3"]
         .into_iter()
         .filter(|n| *n != master)
@@ -346,9 +360,9 @@ async fn nodes_that_join_receive_copies_while_writes_go_on_and_a_decommissioned_
         false
     };
     let (acknowledged, balanced_in_time) = futures::future::join(writers, settle).await;
+    let acknowledged: Vec<i64> = acknowledged.into_iter().flatten().collect();
     assert!(balanced_in_time, "not balanced: {:?}", c.shard_map("n1"));
     assert_eq!(c.health("n1").await.unwrap(), "GREEN");
-    let acknowledged: Vec<i64> = acknowledged.into_iter().flatten().collect();
     assert!(
         acknowledged.len() > 20,
         "too few writes: {}",
@@ -514,12 +528,7 @@ async fn under_loss_and_latency_no_write_and_no_update_is_lost() {
             .into_iter()
             .map(|n| increment(&c, n, -1, 15)),
     );
-    let writers = futures::future::join_all(
-        ["n1", "n2", "n3"]
-            .into_iter()
-            .enumerate()
-            .map(|(k, n)| write_until(&c, n, (k as i64..).step_by(3), until)),
-    );
+    let writers = write_through_every_node(&c, until);
     let (counters, acknowledged) = futures::future::join(counters, writers).await;
     c.set_network(0.0, Duration::from_millis(1)..Duration::from_millis(2));
     c.wait_health("n1", "GREEN", Duration::from_secs(60)).await;
@@ -543,7 +552,6 @@ async fn under_loss_and_latency_no_write_and_no_update_is_lost() {
             "counter {v} on {n}: {done} increments acknowledged, {unknown} unknown"
         );
     }
-    let acknowledged: Vec<i64> = acknowledged.into_iter().flatten().collect();
     assert!(!acknowledged.is_empty(), "no insert got through");
     let r = c
         .execute("n3", "SELECT id FROM t WHERE id >= 0 LIMIT 100000", vec![])
@@ -646,12 +654,7 @@ async fn a_node_that_loses_its_unsynced_bytes_loses_nothing_acknowledged() {
     create_replicated_table(&c).await;
     let (victim, survivors) = not_the_master(&c);
     let until = madsim::time::Instant::now() + Duration::from_secs(6);
-    let writers = futures::future::join_all(
-        ["n1", "n2", "n3"]
-            .into_iter()
-            .enumerate()
-            .map(|(k, n)| write_until(&c, n, (k as i64..).step_by(3), until)),
-    );
+    let writers = write_through_every_node(&c, until);
     let crash = async {
         madsim::time::sleep(Duration::from_secs(2)).await;
         c.crash(victim);
@@ -659,7 +662,6 @@ async fn a_node_that_loses_its_unsynced_bytes_loses_nothing_acknowledged() {
         c.restart(victim).await;
     };
     let (acknowledged, ()) = futures::future::join(writers, crash).await;
-    let acknowledged: Vec<i64> = acknowledged.into_iter().flatten().collect();
     assert!(
         acknowledged.len() > 20,
         "too few writes: {}",
@@ -768,27 +770,14 @@ async fn a_primary_that_cannot_be_opened_is_failed_and_retried_a_bounded_number_
 #[madsim::test]
 async fn a_one_way_cut_and_a_paused_node_lose_nothing_acknowledged() {
     let c = SimCluster::form(3).await;
-    c.execute(
-        "n1",
-        "CREATE TABLE t (id INT PRIMARY KEY, v INT) CLUSTERED INTO 4 SHARDS \
-         WITH (number_of_replicas = 1, \"unassigned.node_left.delayed_timeout\" = '5s')",
-        vec![],
-    )
-    .await
-    .unwrap();
-    c.wait_health("n1", "GREEN", Duration::from_secs(30)).await;
+    create_table_for_faults(&c).await;
     let master = c.masters()[0].1.clone().unwrap();
     let others: Vec<&str> = ["n1", "n2", "n3"]
         .into_iter()
         .filter(|n| *n != master)
         .collect();
     let until = madsim::time::Instant::now() + Duration::from_secs(14);
-    let writers = futures::future::join_all(
-        ["n1", "n2", "n3"]
-            .into_iter()
-            .enumerate()
-            .map(|(k, n)| write_until(&c, n, (k as i64..).step_by(3), until)),
-    );
+    let writers = write_through_every_node(&c, until);
     let faults = async {
         madsim::time::sleep(Duration::from_secs(2)).await;
         c.cut(&master, others[0]);
@@ -800,7 +789,6 @@ async fn a_one_way_cut_and_a_paused_node_lose_nothing_acknowledged() {
         c.resume(others[1]);
     };
     let (acknowledged, ()) = futures::future::join(writers, faults).await;
-    let acknowledged: Vec<i64> = acknowledged.into_iter().flatten().collect();
     assert!(
         acknowledged.len() > 50,
         "too few writes got through: {}",

@@ -109,14 +109,18 @@ def cluster():
     c.stop()
 
 
-def _health(url):
+def _scalar(url, sql):
     conn = client.connect(url)
     try:
         cur = conn.cursor()
-        cur.execute("SELECT health FROM sys.cluster_health")
+        cur.execute(sql)
         return cur.fetchone()[0]
     finally:
         conn.close()
+
+
+def _health(url):
+    return _scalar(url, "SELECT health FROM sys.cluster_health")
 
 
 def test_a_replicated_table_survives_a_sigkill(cluster):
@@ -167,16 +171,6 @@ def test_a_replicated_table_survives_a_sigkill(cluster):
         assert not lost, f"acknowledged rows lost through {url}: {lost[:20]}"
     cur.execute("DROP TABLE t")
     conn.close()
-
-
-def _scalar(url, sql):
-    conn = client.connect(url)
-    try:
-        cur = conn.cursor()
-        cur.execute(sql)
-        return cur.fetchone()[0]
-    finally:
-        conn.close()
 
 
 def test_a_decommissioned_node_is_drained_and_stops_itself(cluster):
