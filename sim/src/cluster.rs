@@ -17,6 +17,8 @@ use shoal_engine::error::{Error, Result};
 use shoal_engine::node::{Node, NodeConfig, QueryResult, Session};
 use shoal_engine::types::Value;
 
+use crate::trace;
+
 /// Where a simulated node's engine lives while the node is up.
 type EngineSlot = Arc<Mutex<Option<Arc<Node>>>>;
 
@@ -63,6 +65,11 @@ impl SimCluster {
     }
 
     async fn boot(n: usize, clustered: bool) -> SimCluster {
+        trace::begin();
+        trace::record(
+            "START",
+            &format!("{n} nodes{}", if clustered { ", one cluster" } else { "" }),
+        );
         let nodes = (1..=n).map(|i| Self::spawn_node(i, n, clustered)).collect();
         let cluster = SimCluster {
             cluster_name: "sim".into(),
@@ -79,6 +86,7 @@ impl SimCluster {
     /// member.
     pub async fn add_node(&mut self) -> String {
         let i = self.nodes.len() + 1;
+        trace::record("START", &format!("n{i} joins"));
         let node = Self::spawn_node(i, i, true);
         let name = node.name.clone();
         self.nodes.push(node);
@@ -475,6 +483,10 @@ impl SimCluster {
 
     /// Cuts every link between the nodes of `a` and those of `b`, both ways.
     pub fn partition(&self, a: &[&str], b: &[&str]) {
+        trace::record(
+            "FAULT",
+            &format!("partition {} | {}", a.join(" "), b.join(" ")),
+        );
         let net = NetSim::current();
         for x in a {
             for y in b {
@@ -488,6 +500,7 @@ impl SimCluster {
     /// Cuts the link from `from` to `to` one way: what `from` sends never
     /// arrives; the other way still works.
     pub fn cut(&self, from: &str, to: &str) {
+        trace::record("FAULT", &format!("cut {from} -> {to}"));
         let (x, y) = (self.node(from).handle.id(), self.node(to).handle.id());
         NetSim::current().clog_link(x, y);
     }
@@ -495,11 +508,13 @@ impl SimCluster {
     /// Freezes a node (a long GC pause, a stopped VM): its tasks do not
     /// run, its connections stay open, nothing it holds is lost.
     pub fn pause(&self, name: &str) {
+        trace::record("FAULT", &format!("pause {name}"));
         Handle::current().pause(self.node(name).handle.id());
     }
 
     /// Lets a paused node run again.
     pub fn resume(&self, name: &str) {
+        trace::record("HEAL", &format!("resume {name}"));
         Handle::current().resume(self.node(name).handle.id());
     }
 
@@ -507,6 +522,10 @@ impl SimCluster {
     /// delay each by a time in `latency`. Over TCP a lost packet is sent
     /// again, so loss shows as delays and stalls, as on a real network.
     pub fn set_network(&self, loss: f64, latency: std::ops::Range<std::time::Duration>) {
+        trace::record(
+            "FAULT",
+            &format!("network loss {:.1}% latency {latency:?}", loss * 100.0),
+        );
         NetSim::current().update_config(|c| {
             c.packet_loss_rate = loss;
             c.send_latency = latency;
@@ -515,6 +534,7 @@ impl SimCluster {
 
     /// Restores every link between the nodes.
     pub fn heal(&self) {
+        trace::record("HEAL", "heal every link");
         let net = NetSim::current();
         for x in &self.nodes {
             for y in &self.nodes {
@@ -527,6 +547,7 @@ impl SimCluster {
 
     /// Kills a node: its tasks stop and its engine is dropped. The disk stays.
     pub fn kill(&self, name: &str) {
+        trace::record("FAULT", &format!("kill {name}"));
         let node = self.node(name);
         Handle::current().kill(node.handle.id());
         *lock(&node.engine) = None;
@@ -534,6 +555,7 @@ impl SimCluster {
 
     /// Kills a node and drops every byte it had not fsynced (power loss).
     pub fn crash(&self, name: &str) {
+        trace::record("FAULT", &format!("crash {name} (unsynced bytes lost)"));
         self.kill(name);
         self.node(name).disk.crash();
     }
@@ -541,6 +563,7 @@ impl SimCluster {
     /// Damages a file on a node's disk (a killed node's, say, before it
     /// restarts): its contents become garbage.
     pub fn damage(&self, name: &str, path: &str) {
+        trace::record("FAULT", &format!("damage {path} on {name}"));
         let disk = &self.node(name).disk;
         if let Err(e) = disk.write_atomic(path, b"\0damaged\0") {
             panic!("cannot damage {path} on {name}: {e}");
@@ -550,15 +573,40 @@ impl SimCluster {
     /// Kills a node and wipes its disk: restarted, it is a new node at the
     /// old address, with the old name.
     pub fn wipe(&self, name: &str) {
+        trace::record("FAULT", &format!("wipe the disk of {name}"));
         self.kill(name);
         self.node(name).disk.wipe();
     }
 
     /// Restarts a killed node; it recovers from its disk.
     pub async fn restart(&self, name: &str) {
+        trace::record("HEAL", &format!("restart {name}"));
         let node = self.node(name);
         *lock(&node.engine) = None;
         Handle::current().restart(node.handle.id());
         self.wait_up(name).await;
     }
 }
+
+impl SimCluster {
+    /// The last `n` events of the simulation, oldest first ([`trace`]).
+    pub fn trace(&self, n: usize) -> Vec<String> {
+        trace::last(n)
+    }
+}
+
+impl Drop for SimCluster {
+    /// A failing test shows what led to its failure.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let events = trace::last(TRACE_ON_FAILURE);
+            eprintln!("--- the last {} events of the simulation:", events.len());
+            for e in events {
+                eprintln!("{e}");
+            }
+        }
+    }
+}
+
+/// Events printed when a test fails.
+const TRACE_ON_FAILURE: usize = 200;

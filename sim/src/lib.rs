@@ -4,10 +4,14 @@
 //! simulated runtime: time, tasks and randomness are driven by one seed, so a
 //! failing run reproduces exactly with `MADSIM_TEST_SEED`. [`SimCluster`]
 //! starts engine nodes on harness-owned in-memory disks and injects faults
-//! (kill, crash, restart). Without the cfg this crate is empty.
+//! (kill, crash, restart, partitions, pauses, loss and latency); the
+//! [`trace`] of engine events and injected faults is printed when a test
+//! fails. Without the cfg this crate is empty.
 
 #[cfg(madsim)]
 mod cluster;
+#[cfg(madsim)]
+pub mod trace;
 
 #[cfg(madsim)]
 pub use cluster::{SimCluster, SimNode};

@@ -113,6 +113,23 @@ async fn replicas_spread_and_a_lost_node_is_replaced_without_an_operator() {
         );
     }
 
+    // Each node logs the statements it handled; the log is gathered from
+    // every node, and a query of sys.jobs sees itself where it runs.
+    let handled = "SELECT DISTINCT node['name'] FROM sys.jobs_log \
+                   WHERE stmt LIKE 'INSERT%' ORDER BY 1";
+    let r = c.execute("n1", handled, vec![]).await.unwrap();
+    let names: Vec<Value> = ["n1", "n2", "n3"].map(|s| Value::Text(s.into())).to_vec();
+    assert_eq!(
+        r.rows,
+        names.iter().map(|n| vec![n.clone()]).collect::<Vec<_>>()
+    );
+    let running = "SELECT node['name'], stmt FROM sys.jobs WHERE stmt LIKE '%sys.jobs%'";
+    let r = c.execute("n3", running, vec![]).await.unwrap();
+    assert_eq!(
+        r.rows,
+        vec![vec![Value::Text("n3".into()), Value::Text(running.into())]]
+    );
+
     // Replicas report their local checkpoints to their primaries, which
     // ship the global checkpoint back: once writes stop, every copy knows
     // that all of them hold every operation.
@@ -169,6 +186,23 @@ async fn replicas_spread_and_a_lost_node_is_replaced_without_an_operator() {
         assert_eq!(map[*n].len(), 6, "copies on {n}: {map:?}");
     }
     assert_counts(&c, &survivors, 400).await;
+    // The trace tells the story in order: the kill, the master seeing the
+    // node leave, replicas promoted, new copies recovering.
+    let events = c.trace(shoal_sim::trace::KEPT).join("\n");
+    let kill = format!("FAULT kill {victim}");
+    let mut from = 0;
+    for step in [
+        kill.as_str(),
+        "node left the cluster",
+        "this copy is the primary under a new term",
+        "recovering a copy from its primary",
+        "recovered from the primary",
+    ] {
+        match events[from..].find(step) {
+            Some(at) => from += at,
+            None => panic!("{step:?} missing after position {from} of the trace:\n{events}"),
+        }
+    }
 
     // The node comes back and rejoins.
     c.restart(victim).await;

@@ -28,7 +28,7 @@ use super::state_machine::{Applied, StateMachine};
 use crate::disk::Disk;
 use crate::error::{Error, Result};
 use crate::planner::SystemTable;
-use crate::request::{ShardRequest, ShardResponse};
+use crate::request::{CopyOutcome, CopyPart, ShardRequest, ShardResponse};
 use crate::transport::{Handler, Listener, NodeInfo, Peers};
 use crate::types::Row;
 
@@ -46,10 +46,12 @@ pub struct ClusterConfig {
 }
 
 /// Serves what other nodes ask of this node's data (the node): shard
-/// requests, and its own rows of the system tables every node contributes to.
+/// requests, its own rows of the system tables every node contributes to,
+/// and its part of COPY statements.
 pub trait ShardServer: Send + Sync + 'static {
     fn serve_shard(&self, request: ShardRequest) -> BoxFuture<'_, Result<ShardResponse>>;
     fn local_rows(&self, table: SystemTable) -> BoxFuture<'_, Result<Vec<Row>>>;
+    fn copy_part(&self, part: CopyPart) -> BoxFuture<'_, Result<CopyOutcome>>;
 }
 
 /// How often discovery and the master's checks run.
@@ -183,7 +185,8 @@ impl Coordinator {
         let weak = Arc::downgrade(&coordinator);
         let tasks = vec![
             crate::runtime::spawn(discover(weak.clone())),
-            crate::runtime::spawn(watch_members(weak)),
+            crate::runtime::spawn(watch_members(weak.clone())),
+            crate::runtime::spawn(forget_departed(weak, coordinator.subscribe())),
         ];
         *lock(&coordinator.tasks) = tasks;
         tracing::info!(id, name = %coordinator.me.name, transport = %coordinator.me.transport, "cluster member started");
@@ -367,6 +370,25 @@ impl Coordinator {
         }
     }
 
+    /// Runs a part of a COPY statement on the member `node_id`. The
+    /// transport's pings keep a long import waited for.
+    pub async fn send_copy(&self, node_id: &str, part: CopyPart) -> Result<CopyOutcome> {
+        let member = self.member(node_id)?;
+        let rpc = Rpc::Copy(Box::new(part));
+        match self
+            .peers
+            .request(address(&member)?, rpc, RPC_TIMEOUT)
+            .await?
+        {
+            Rpc::Copied(outcome) => Ok(outcome),
+            other => Err(Error::Io(format!(
+                "node {} answered a COPY part with {}",
+                member.name,
+                other.kind()
+            ))),
+        }
+    }
+
     /// Connects to the member `node_id` unless connected; `NodeUnreachable`
     /// when it cannot be.
     pub async fn reach(&self, node_id: &str) -> Result<()> {
@@ -504,6 +526,7 @@ impl Coordinator {
                 server.serve_shard(*request).await.map(Rpc::ShardResponse)
             }
             Rpc::NodeRows(table) => self.server()?.local_rows(table).await.map(Rpc::Rows),
+            Rpc::Copy(part) => self.server()?.copy_part(*part).await.map(Rpc::Copied),
             other => Err(Error::Io(format!(
                 "unexpected request {} from another node",
                 other.kind()
@@ -626,10 +649,20 @@ async fn discover_round(c: &Coordinator) -> Result<()> {
 async fn watch_members(weak: Weak<Coordinator>) {
     let mut failures: HashMap<MemberId, u32> = HashMap::new();
     let mut delays = DelayTimers::default();
+    let mut was_master = false;
     loop {
         crate::runtime::sleep(ROUND).await;
         let Some(c) = weak.upgrade() else { return };
-        if !c.is_master() {
+        let master = c.is_master();
+        if master != was_master {
+            let term = c.raft.metrics().borrow().current_term;
+            match master {
+                true => tracing::info!(term, "this node is the master"),
+                false => tracing::info!(term, "this node is no longer the master"),
+            }
+            was_master = master;
+        }
+        if !master {
             failures.clear();
             delays.clear();
             continue;
@@ -663,7 +696,7 @@ async fn watch_members(weak: Weak<Coordinator>) {
         });
         let answers = futures::future::join_all(pings).await;
         let mut gone = Vec::new();
-        for (id, ok) in answers {
+        for &(id, ok) in &answers {
             let count = failures.entry(id).or_default();
             *count = if ok { 0 } else { *count + 1 };
             if *count >= FAILED_CHECKS {
@@ -698,10 +731,22 @@ async fn watch_members(weak: Weak<Coordinator>) {
             .voter_ids()
             .collect();
         if voters.len() < wanted {
-            let learner = others
+            // A learner in the membership now (not one just removed) that
+            // answered its last ping.
+            let learners: Vec<MemberId> = c
+                .raft
+                .metrics()
+                .borrow()
+                .membership_config
+                .membership()
+                .learner_ids()
+                .collect();
+            let answered: BTreeSet<MemberId> = answers
                 .iter()
+                .filter(|(_, ok)| *ok)
                 .map(|(id, _)| *id)
-                .find(|id| !voters.contains(id) && failures.get(id).copied().unwrap_or(0) == 0);
+                .collect();
+            let learner = learners.into_iter().find(|id| answered.contains(id));
             if let Some(id) = learner {
                 let change = ChangeMembers::AddVoterIds(BTreeSet::from([id]));
                 if let Err(e) = c.raft.change_membership(change, true).await {
@@ -711,6 +756,29 @@ async fn watch_members(weak: Weak<Coordinator>) {
                 }
             }
         }
+    }
+}
+
+/// Closes the connections to members the cluster state no longer lists,
+/// so requests waiting on a node that left fail as it leaves (a node
+/// restarted at the same address under a new id keeps its connection).
+async fn forget_departed(weak: Weak<Coordinator>, mut applied: watch::Receiver<Applied>) {
+    let addresses = |a: &Applied| -> BTreeSet<SocketAddr> {
+        a.state
+            .members
+            .values()
+            .filter_map(|m| address(m).ok())
+            .collect()
+    };
+    let mut known = addresses(&applied.borrow_and_update());
+    while applied.changed().await.is_ok() {
+        let now = addresses(&applied.borrow_and_update());
+        let Some(c) = weak.upgrade() else { return };
+        for addr in known.difference(&now) {
+            tracing::info!(%addr, "closing the connection to a node that left");
+            c.peers.forget(*addr).await;
+        }
+        known = now;
     }
 }
 

@@ -1,6 +1,6 @@
 //! What nodes say to each other over the transport: consensus messages,
-//! discovery and joining, proposals forwarded to the master, and shard
-//! requests.
+//! discovery and joining, proposals forwarded to the master, shard
+//! requests, and the parts of statements that run on every node.
 
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::raft::TypeConfig;
 use super::state::{Command, CommandResult, Member, MemberId};
 use crate::planner::SystemTable;
-use crate::request::{ShardRequest, ShardResponse};
+use crate::request::{CopyOutcome, CopyPart, ShardRequest, ShardResponse};
 use crate::types::Row;
 
 /// One request or response between nodes.
@@ -70,6 +70,10 @@ pub enum Rpc {
     /// (`sys.nodes`, `sys.shards`, `sys.segments`).
     NodeRows(SystemTable),
     Rows(Vec<Row>),
+    /// This node's part of a COPY statement (it reads or writes its own
+    /// file system).
+    Copy(Box<CopyPart>),
+    Copied(CopyOutcome),
 }
 
 /// A node's answer to [`Rpc::Discover`].
@@ -107,6 +111,8 @@ impl Rpc {
             Rpc::ShardResponse(_) => "ShardResponse",
             Rpc::NodeRows(_) => "NodeRows",
             Rpc::Rows(_) => "Rows",
+            Rpc::Copy(_) => "Copy",
+            Rpc::Copied(_) => "Copied",
         }
     }
 }

@@ -341,6 +341,23 @@ impl ShardServer for Node {
     ) -> BoxFuture<'_, Result<Vec<crate::types::Row>>> {
         Box::pin(async move { Ok(self.own_rows(table)) })
     }
+
+    fn copy_part(
+        &self,
+        part: crate::request::CopyPart,
+    ) -> BoxFuture<'_, Result<crate::request::CopyOutcome>> {
+        #[cfg(not(madsim))]
+        return Box::pin(self.run_copy_part(part, None));
+        #[cfg(madsim)]
+        {
+            let _ = part;
+            Box::pin(async {
+                Err(Error::Unsupported(
+                    "COPY is not available in the simulator".into(),
+                ))
+            })
+        }
+    }
 }
 
 /// The copies of a table this node holds, by the routing table: started

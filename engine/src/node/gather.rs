@@ -1,6 +1,7 @@
-//! System tables across the cluster. `sys.nodes`, `sys.shards` and
-//! `sys.segments` hold what each node knows of itself (its resources, its
-//! shard copies' statistics), so a statement gathers every member's own
+//! System tables across the cluster. `sys.nodes`, `sys.shards`,
+//! `sys.segments`, `sys.jobs` and `sys.jobs_log` hold what each node knows
+//! of itself (its resources, its shard copies' statistics, the statements
+//! it handles), so a statement gathers every member's own
 //! rows (`Rpc::NodeRows`), in member order, and adds the unassigned shard
 //! copies: every node answers them alike. The other system tables come
 //! from the cluster state, which every node follows.
@@ -61,6 +62,10 @@ impl Node {
 fn per_node(st: SystemTable) -> bool {
     matches!(
         st,
-        SystemTable::SysNodes | SystemTable::SysShards | SystemTable::SysSegments
+        SystemTable::SysNodes
+            | SystemTable::SysShards
+            | SystemTable::SysSegments
+            | SystemTable::SysJobs
+            | SystemTable::SysJobsLog
     )
 }

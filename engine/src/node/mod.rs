@@ -13,6 +13,7 @@ mod copy;
 mod ddl;
 mod gather;
 mod host;
+mod jobs;
 mod local;
 mod recovery;
 mod recovery_state;
@@ -131,6 +132,8 @@ pub struct Node {
     recoveries: recovery::Recoveries,
     /// The gates of the shards' writes on their primaries (see `replication.rs`).
     write_gates: replication::WriteGates,
+    /// The statements it runs and has run (`sys.jobs`, `sys.jobs_log`).
+    jobs: jobs::Jobs,
 }
 
 impl std::fmt::Debug for Node {
@@ -180,6 +183,7 @@ impl Node {
             coordinator: OnceLock::new(),
             followed: tokio::sync::watch::channel(clustered::Followed::default()).0,
             recoveries: Default::default(),
+            jobs: Default::default(),
             write_gates: Default::default(),
         });
         // Recovering is applying the catalog on disk to a node with no shards.
@@ -283,13 +287,22 @@ impl Node {
         sql: &str,
         params: Vec<Value>,
     ) -> Result<QueryResult> {
-        // One account for everything the statement holds, from its tokens
-        // to its result rows; dropping it at the end gives it all back.
-        let memory = self.breakers.statement();
-        let stmt = parse_statement(sql, &memory).await?;
-        let mut ctx = self.eval_ctx(session, params);
-        ctx.memory = memory;
-        self.execute_statement(session, &stmt, ctx).await
+        let mut job = self.jobs.start(sql, &session.user);
+        // Boxed: the statement's future is deep, and callers' futures
+        // (the simulator's tasks) nest it further.
+        let result = Box::pin(async {
+            // One account for everything the statement holds, from its
+            // tokens to its result rows; dropping it gives it all back.
+            let memory = self.breakers.statement();
+            let stmt = parse_statement(sql, &memory).await?;
+            job.classify(&stmt);
+            let mut ctx = self.eval_ctx(session, params);
+            ctx.memory = memory;
+            self.execute_statement(session, &stmt, ctx).await
+        })
+        .await;
+        job.finish(&result);
+        result
     }
 
     /// Executes a statement once per parameter row (HTTP `bulk_args`).
@@ -300,10 +313,24 @@ impl Node {
         sql: &str,
         bulk: Vec<Vec<Value>>,
     ) -> Result<Vec<Result<i64>>> {
+        let mut job = self.jobs.start(sql, &session.user);
+        let result = self.run_bulk(session, sql, bulk, &mut job).await;
+        job.finish(&result);
+        result
+    }
+
+    async fn run_bulk(
+        &self,
+        session: &Session,
+        sql: &str,
+        bulk: Vec<Vec<Value>>,
+        job: &mut jobs::Running<'_>,
+    ) -> Result<Vec<Result<i64>>> {
         // The parsed statement stays accounted while its rows run; each
         // row's execution has an account of its own.
         let parsed = self.breakers.statement();
         let stmt = parse_statement(sql, &parsed).await?;
+        job.classify(&stmt);
         match &stmt {
             Statement::Query(_) | Statement::Show(_) | Statement::Explain(_) => {
                 return Err(Error::Unsupported(

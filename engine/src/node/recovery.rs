@@ -25,8 +25,11 @@ use crate::storage::{Shard, SyncInFlight};
 const RECOVERY_RETRY_DELAY: Duration = Duration::from_secs(1);
 
 /// How long a recovery source waits to follow the cluster state that lists
-/// the recovering copy.
+/// the recovering copy, and to have its own copy open.
 const RECOVERY_STATE_WAIT: Duration = Duration::from_secs(10);
+
+/// How often a recovery source looks again while it waits.
+const SOURCE_POLL: Duration = Duration::from_millis(2);
 
 /// The translog retention a primary holds while a replica waits for its node.
 const NODE_LEFT: &str = "node-left";
@@ -108,7 +111,10 @@ impl Node {
     ) -> Result<ShardResponse> {
         let (recovering, term) = self.recovering_copy(shard, allocation_id).await?;
         let ops_from = ops_from.filter(|_| recovering.left_term == Some(term));
-        let copy = self.copy_of(shard)?;
+        // A primary the same cluster state created may still be opening.
+        let opened = || self.copy_of(shard).ok();
+        let copy = crate::runtime::poll_until(RECOVERY_STATE_WAIT, SOURCE_POLL, opened).await;
+        let copy = copy.map_or_else(|| self.copy_of(shard), Ok)?;
         let files = copy.recovery_files(allocation_id, ops_from).await?;
         Ok(ShardResponse::RecoveryFiles(files))
     }
@@ -146,7 +152,11 @@ impl Node {
             .or_default()
             .insert(allocation_id.to_string());
         let id = allocation_id.to_string();
-        let ops = crate::runtime::run_blocking(move || copy.recovery_ops_page(&id, cursor)).await;
+        // The generation it sends from is held on the request breaker.
+        let breaker = self.breakers.request.clone();
+        let ops =
+            crate::runtime::run_blocking(move || copy.recovery_ops_page(&id, cursor, &breaker))
+                .await;
         if ops.is_err()
             && let Some(t) =
                 lock(&self.recoveries.tracking).get_mut(&(shard.uuid.clone(), shard.shard))
@@ -172,12 +182,7 @@ impl Node {
         };
         let rx = self.followed.subscribe();
         let listed = || find(&rx.borrow());
-        let found = crate::runtime::poll_until(
-            RECOVERY_STATE_WAIT,
-            std::time::Duration::from_millis(2),
-            listed,
-        )
-        .await;
+        let found = crate::runtime::poll_until(RECOVERY_STATE_WAIT, SOURCE_POLL, listed).await;
         match found {
             Some((c, term)) if c.state == CopyState::Initializing => Ok((c, term)),
             _ => Err(Error::ShardsUnavailable(format!(
@@ -208,15 +213,17 @@ impl Node {
                     .collect();
                 initializing_anywhere.extend(recovering.iter().map(|s| s.to_string()));
                 let local = self.shard(&table.uuid, n);
+                let is_primary = copies.primary_on(me);
                 if let Some(local) = &local {
-                    local.raise_primary_term(copies.primary_term);
+                    if local.raise_primary_term(copies.primary_term) && is_primary {
+                        tracing::info!(table = %table.ident, shard = n, term = copies.primary_term, "this copy is the primary under a new term");
+                    }
                     // A primary keeps its translog while a replica waits
                     // for its node, so that it can catch up by operations.
                     let waiting = copies.copies.iter().any(|c| {
                         (c.delayed && c.node.is_none())
                             || (c.state == CopyState::Initializing && c.left_term.is_some())
                     });
-                    let is_primary = copies.primary_on(me);
                     if waiting
                         && is_primary
                         && let Err(e) = local.retain_history(NODE_LEFT)
@@ -255,6 +262,7 @@ impl Node {
                 };
                 initializing_here.insert(id.clone());
                 if lock(&self.recoveries.recovering).insert(id.clone()) {
+                    tracing::info!(table = %table.ident, shard = n, allocation_id = %id, "recovering a copy from its primary");
                     // What this node still holds of the shard may let it
                     // catch up by operations.
                     let node = self.clone();
@@ -363,6 +371,9 @@ impl Node {
         };
         let states = &self.recoveries.states;
         states.begin(&id.uuid, id.shard, kind);
+        // Recoveries start while the node takes a new cluster state: the
+        // primary is looked up in that state, not the one before.
+        self.recovering_copy(id, allocation_id).await?;
         let primary = self
             .locate(id, CopyRole::Primary)?
             .into_iter()

@@ -14,11 +14,16 @@ use super::Node;
 use super::replication::check_term;
 use crate::error::{Error, Result};
 use crate::request::{ShardId, ShardRequest, ShardResponse};
-use crate::storage::{ResyncBatch, Resynced, SyncInFlight};
+use crate::storage::{ResyncBatch, ResyncLimit, Resynced, SyncInFlight};
 
-/// Above this many documents past the global checkpoint, the other copies
-/// are recovered from files instead (one message holds the whole resync).
-const RESYNC_MAX_OPS: usize = 50_000;
+/// Past this many documents and deletes above the global checkpoint, or
+/// this many bytes of them, the other copies are recovered from files
+/// instead: one message holds the whole resync, well under the transport's
+/// frame limit.
+const RESYNC_LIMIT: ResyncLimit = ResyncLimit {
+    ops: 50_000,
+    bytes: 64 << 20,
+};
 
 impl Node {
     /// Whether the routing table this node follows puts the shard's primary here.
@@ -56,11 +61,11 @@ impl Node {
             .collect();
         let building = copy.clone();
         let (batch, sync) =
-            crate::runtime::run_blocking(move || building.resync_batch(RESYNC_MAX_OPS)).await?;
+            crate::runtime::run_blocking(move || building.resync_batch(RESYNC_LIMIT)).await?;
         SyncInFlight::wait_for(sync).await?;
         let Some(batch) = batch else {
             for (allocation_id, node) in &targets {
-                let reason = "too many operations above the global checkpoint to resync".into();
+                let reason = "too much above the global checkpoint to resync".into();
                 self.fail_copy(shard, allocation_id, node, reason).await?;
             }
             copy.resynced(term);

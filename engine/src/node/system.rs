@@ -512,10 +512,7 @@ impl Node {
                             text(&c.table.ident.schema),
                             text(""),
                             Value::Int(c.shard_id as i64),
-                            object(vec![
-                                ("id", text(self.id.clone())),
-                                ("name", text(&self.config.node_name)),
-                            ]),
+                            self.node_object(),
                             text(format!("_{}", seg.id)),
                             Value::Int(seg.num_docs as i64),
                             Value::Int(seg.deleted_docs as i64),
@@ -593,9 +590,9 @@ impl Node {
                     ]
                 })
                 .collect(),
-            SystemTable::SysJobs | SystemTable::SysJobsLog | SystemTable::SysNodeChecks => {
-                Vec::new()
-            }
+            SystemTable::SysJobs => self.jobs.running_rows(&self.node_object()),
+            SystemTable::SysJobsLog => self.jobs.log_rows(&self.node_object()),
+            SystemTable::SysNodeChecks => Vec::new(),
             SystemTable::SysChecks => {
                 let any_unreplicable = routing.health().iter().any(|h| h.4 > 0);
                 vec![
@@ -687,5 +684,13 @@ impl Node {
                 text("schema search path"),
             ]],
         }
+    }
+
+    /// The node as system tables show it: `{id, name}`.
+    fn node_object(&self) -> Value {
+        object(vec![
+            ("id", text(self.id.clone())),
+            ("name", text(&self.config.node_name)),
+        ])
     }
 }

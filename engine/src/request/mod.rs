@@ -5,6 +5,7 @@
 //! another node in a cluster.
 
 pub mod codec;
+mod copy;
 mod read;
 mod result;
 mod shard;
@@ -13,6 +14,7 @@ mod write;
 #[cfg(test)]
 mod tests;
 
+pub use copy::{CopyOptions, CopyOutcome, CopyPart, CopyTask, FileShare};
 pub use read::{CollectMode, CollectSpec, Groups, Partial};
 pub use result::QueryResult;
 pub use shard::{SchemaChange, ShardId, ShardRequest, ShardResponse, ShardWrite};

@@ -12,8 +12,8 @@ pub mod translog;
 pub use document::{ShardSchema, StoredDoc};
 pub use maintenance::{FailureCounts, Maintenance, MaintenanceFailures};
 pub use shard::{
-    Expect, OpsCursor, OpsPage, RecoveryFiles, ResyncBatch, Resynced, Shard, ShardStats, Snapshot,
-    WriteBatch, Written,
+    Expect, OpsCursor, OpsPage, RecoveryFiles, ResyncBatch, ResyncLimit, Resynced, Shard,
+    ShardStats, Snapshot, WriteBatch, Written,
 };
 pub use translog::{Op, SyncInFlight, TranslogSync};
 

@@ -426,7 +426,9 @@ mod ordered_apply {
         let mut ops = Vec::new();
         let mut cursor = None;
         loop {
-            let page = primary.recovery_ops_page("r1", cursor).unwrap();
+            let page = primary
+                .recovery_ops_page("r1", cursor, &crate::breaker::Breaker::unlimited())
+                .unwrap();
             ops.extend(page.ops);
             match page.next {
                 Some(next) => cursor = Some(next),

@@ -24,6 +24,7 @@ use cap_std::ambient_authority;
 use cap_std::fs::{Dir, File, OpenOptions, OpenOptionsExt};
 
 use crate::error::{Error, Result};
+use crate::request::FileShare;
 
 /// The directories COPY may use, opened.
 pub struct CopyRoots {
@@ -128,7 +129,12 @@ impl CopyRoots {
     /// The files a COPY FROM URI names: one path, or a glob in the file
     /// name (`*`, `?`, `[...]`, `{a,b}`). Each is opened, or carries the
     /// reason it could not be.
-    pub fn sources(&self, uri: &str) -> Result<Vec<(String, io::Result<std::fs::File>)>> {
+    pub fn sources(
+        &self,
+        uri: &str,
+        share: Option<FileShare>,
+    ) -> Result<Vec<(String, io::Result<std::fs::File>)>> {
+        let mine = |position: usize| share.is_none_or(|s| s.takes(position));
         let (dir, root, rel) = self.locate(uri)?;
         let name = rel
             .file_name()
@@ -138,6 +144,9 @@ impl CopyRoots {
         let shown = |rel: &Path| root.join(rel).display().to_string();
         let mut out = Vec::new();
         let Some(matcher) = glob(&name)? else {
+            if !mine(0) {
+                return Ok(out);
+            }
             let opened = self.open_source(dir, &rel, &shown(&rel));
             out.push((shown(&rel), opened));
             return Ok(out);
@@ -156,13 +165,14 @@ impl CopyRoots {
             Err(_) => Vec::new(),
         };
         names.sort();
-        for n in names {
-            let rel = parent.join(&n);
-            // Directories and the like are not matches; a file that cannot
-            // be opened (a symlink out of the root) is reported.
-            if dir.metadata(&rel).is_ok_and(|m| !m.is_file()) {
+        // Directories and the like are not matches; a file that cannot be
+        // opened (a symlink out of the root) is reported.
+        names.retain(|n| !dir.metadata(parent.join(n)).is_ok_and(|m| !m.is_file()));
+        for (position, n) in names.into_iter().enumerate() {
+            if !mine(position) {
                 continue;
             }
+            let rel = parent.join(&n);
             let opened = self.open_source(dir, &rel, &shown(&rel));
             out.push((shown(&rel), opened));
         }
@@ -201,9 +211,13 @@ impl CopyRoots {
             match current.open_dir(part) {
                 Ok(next) => current = next,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    current
-                        .create_dir(part)
-                        .map_err(|e| Error::Io(format!("cannot create {shown}: {e}")))?;
+                    // Another node sharing the storage may create it first.
+                    match current.create_dir(part) {
+                        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
+                            return Err(Error::Io(format!("cannot create {shown}: {e}")));
+                        }
+                        _ => {}
+                    }
                     current = current
                         .open_dir(part)
                         .map_err(|e| Error::Io(format!("cannot open {shown}: {e}")))?;
@@ -321,12 +335,14 @@ mod tests {
         let around = CopyRoots::open(std::slice::from_ref(&base), Some(&data)).unwrap();
         let r = |p: &Path| format!("file://{}", p.display());
         assert!(
-            around.sources(&r(&data.join("secret.json"))).unwrap()[0]
+            around.sources(&r(&data.join("secret.json")), None).unwrap()[0]
                 .1
                 .is_err()
         );
         assert!(
-            around.sources(&r(&base.join("outside.json"))).unwrap()[0]
+            around
+                .sources(&r(&base.join("outside.json")), None)
+                .unwrap()[0]
                 .1
                 .is_ok()
         );
@@ -341,36 +357,58 @@ mod tests {
         let (base, root, roots) = setup();
         let r = |p: &Path| format!("file://{}", p.display());
         assert!(
-            roots.sources(&r(&root.join("a.json"))).unwrap()[0]
+            roots.sources(&r(&root.join("a.json")), None).unwrap()[0]
                 .1
                 .is_ok()
         );
         assert!(
-            roots.sources(&r(&root.join("sub/b.json"))).unwrap()[0]
+            roots.sources(&r(&root.join("sub/b.json")), None).unwrap()[0]
                 .1
                 .is_ok()
         );
-        let globbed = roots.sources(&r(&root.join("*.json"))).unwrap();
+        let globbed = roots.sources(&r(&root.join("*.json")), None).unwrap();
         assert_eq!(globbed.len(), 2);
         assert!(globbed[0].0.ends_with("a.json") && globbed[0].1.is_ok());
         assert!(globbed[1].0.ends_with("escape.json") && globbed[1].1.is_err());
+        // Shared storage: each node its share of the files, each file once.
+        let share = |index| Some(FileShare { index, of: 2 });
+        let first = roots.sources(&r(&root.join("*.json")), share(0)).unwrap();
+        let second = roots.sources(&r(&root.join("*.json")), share(1)).unwrap();
+        assert_eq!((first.len(), second.len()), (1, 1));
+        assert!(first[0].0.ends_with("a.json") && second[0].0.ends_with("escape.json"));
+        assert!(
+            roots
+                .sources(&r(&root.join("a.json")), share(1))
+                .unwrap()
+                .is_empty()
+        );
         // Outside the root, relative, with '..', or through a symlink out.
-        assert!(roots.sources("file:///etc/passwd").is_err());
-        assert!(roots.sources("a.json").is_err());
-        assert!(roots.sources(&r(&root.join("../outside.json"))).is_err());
+        assert!(roots.sources("file:///etc/passwd", None).is_err());
+        assert!(roots.sources("a.json", None).is_err());
         assert!(
-            roots.sources(&r(&root.join("escape.json"))).unwrap()[0]
+            roots
+                .sources(&r(&root.join("../outside.json")), None)
+                .is_err()
+        );
+        assert!(
+            roots.sources(&r(&root.join("escape.json")), None).unwrap()[0]
                 .1
                 .is_err()
         );
         assert!(
-            roots.sources(&r(&root.join("data/secret.json"))).unwrap()[0]
+            roots
+                .sources(&r(&root.join("data/secret.json")), None)
+                .unwrap()[0]
                 .1
                 .is_err()
         );
-        assert!(roots.sources("s3://bucket/x").is_err());
+        assert!(roots.sources("s3://bucket/x", None).is_err());
         // Only regular files: not a directory.
-        assert!(roots.sources(&r(&root.join("sub"))).unwrap()[0].1.is_err());
+        assert!(
+            roots.sources(&r(&root.join("sub")), None).unwrap()[0]
+                .1
+                .is_err()
+        );
         std::fs::remove_dir_all(base).unwrap();
     }
 

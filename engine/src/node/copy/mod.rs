@@ -1,12 +1,18 @@
 //! `COPY t FROM 'uri'` and `COPY t TO DIRECTORY 'path'`: bulk import from
-//! and export to files on the node's file system, as CrateDB does.
+//! and export to files on the nodes' file systems, as CrateDB does.
+//!
+//! The statement runs where the files and the data are ([`parts`]): every
+//! node reads the files its own file system has under the URI (with
+//! `shared = true` each file once, by one node; `node_filters` and
+//! `num_readers` choose the nodes), and every node exports the shards it
+//! holds into its own directory. This module runs one node's part.
 //!
 //! Import reads JSON lines (default) or CSV with a header from every file
 //! matching the URI (`file:///path/*.json` or a plain path; `*` globs in the
 //! file name), streamed in batches ([`reader`]). Rows go through the normal
 //! write path, so they are typed, validated and may add columns; rows that
 //! fail are counted as errors and skipped. `RETURN SUMMARY` reports per
-//! file. Export writes one file of JSON lines per shard
+//! node and file. Export writes one file of JSON lines per shard
 //! (`<table>_<shard>_.json[.gz]`) from the last refresh. Which files COPY may
 //! touch at all is decided in [`files`].
 //!
@@ -14,133 +20,94 @@
 //! madsim, where COPY is refused.
 
 mod files;
+mod parts;
 mod reader;
 
 pub use files::CopyRoots;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use super::{Node, QueryResult, Session};
+use super::Node;
+use crate::breaker::MemoryAccount;
+use crate::catalog::TableInfo;
 use crate::error::{Error, Result};
 use crate::expr::EvalCtx;
-use crate::sql::ast::{Copy, CopyDirection};
-use crate::types::{DataType, Object, Value};
-
-/// Parsed COPY options.
-struct CopyOptions {
-    format: Option<String>,
-    compression: Option<String>,
-    /// COPY FROM: `overwrite_duplicates` (replace rows whose key exists).
-    overwrite_duplicates: bool,
-    /// COPY TO: `overwrite` (replace files that exist; a Shoal option).
-    overwrite_files: bool,
-}
-
-fn options(with: &[(String, sqlparser::ast::Expr)]) -> Result<CopyOptions> {
-    let mut o = CopyOptions {
-        format: None,
-        compression: None,
-        overwrite_duplicates: false,
-        overwrite_files: false,
-    };
-    for (k, v) in with {
-        let text = crate::sql::expr_text(v);
-        match k.as_str() {
-            "format" => o.format = Some(text.to_lowercase()),
-            "compression" => o.compression = Some(text.to_lowercase()),
-            "overwrite_duplicates" => o.overwrite_duplicates = text == "true",
-            "overwrite" => o.overwrite_files = text == "true",
-            "bulk_size"
-            | "shared"
-            | "node_filters"
-            | "num_readers"
-            | "fail_fast"
-            | "wait_for_completion"
-            | "empty_string_as_null"
-            | "delimiter"
-            | "header"
-            | "skip"
-            | "validation" => {}
-            other => {
-                return Err(Error::InvalidArgument(format!(
-                    "Unknown COPY option: {other}"
-                )));
-            }
-        }
-    }
-    Ok(o)
-}
+use crate::request::{CopyOptions, CopyOutcome, CopyPart, CopyTask, FileShare};
+use crate::types::{Object, Value};
 
 impl Node {
-    pub(super) async fn copy(
+    /// Runs this node's part of a COPY statement. `memory` is the
+    /// statement's account when the part runs on the handling node; a part
+    /// sent from another node is accounted on this node's breaker.
+    pub(in crate::node) async fn run_copy_part(
         &self,
-        session: &Session,
-        copy: &Copy,
-        ctx: EvalCtx,
-    ) -> Result<QueryResult> {
-        #[cfg(madsim)]
-        {
-            let _ = (session, copy, ctx);
-            Err(Error::Unsupported(
-                "COPY is not available in the simulator".into(),
-            ))
-        }
-        #[cfg(not(madsim))]
-        {
-            let catalog = self.catalog();
-            let pctx = crate::planner::PlanCtx::with_catalog(&catalog, &session.default_schema);
-            let table = match crate::planner::select::resolve_table(&pctx, &copy.table)? {
-                crate::planner::select::TableRef::User(t) => t,
-                crate::planner::select::TableRef::System(..) => {
-                    return Err(Error::Unsupported("COPY works on user tables only".into()));
+        part: CopyPart,
+        memory: Option<Arc<MemoryAccount>>,
+    ) -> Result<CopyOutcome> {
+        let CopyPart {
+            table,
+            uuid,
+            columns,
+            options,
+            task,
+            mut ctx,
+        } = part;
+        ctx.memory = memory.unwrap_or_else(|| self.breakers.statement());
+        let info = self
+            .catalog()
+            .table(&table)
+            .filter(|t| t.uuid == uuid)
+            .cloned()
+            .ok_or_else(|| Error::RelationUnknown(table.to_string()))?;
+        match task {
+            CopyTask::From {
+                uri,
+                share,
+                summary,
+            } => {
+                let outcome = self
+                    .copy_from(info, &columns, &uri, share, &options, summary, ctx)
+                    .await?;
+                if let CopyOutcome::Imported { rows, .. } = &outcome {
+                    tracing::info!(%table, %uri, rows, "COPY FROM imported this node's files");
                 }
-            };
-            drop(pctx);
-            let opts = options(&copy.with)?;
-            match &copy.direction {
-                CopyDirection::From {
-                    uri,
-                    return_summary,
-                } => {
-                    let uri = constant_text(uri, &ctx)?;
-                    self.copy_from(table, &copy.columns, &uri, &opts, *return_summary, ctx)
-                        .await
-                }
-                CopyDirection::To {
-                    directory,
-                    selection,
-                } => {
-                    let dir = constant_text(directory, &ctx)?;
-                    self.copy_to(
-                        session,
-                        copy,
-                        &table,
-                        &dir,
-                        selection.as_deref(),
-                        &opts,
-                        ctx,
+                Ok(outcome)
+            }
+            CopyTask::To {
+                directory,
+                selection,
+                shards,
+            } => {
+                let rows = self
+                    .copy_to(
+                        &info, &columns, &directory, selection, &shards, &options, ctx,
                     )
-                    .await
-                }
+                    .await?;
+                tracing::info!(%table, ?shards, rows, %directory, "COPY TO exported shards");
+                Ok(CopyOutcome::Exported { rows })
             }
         }
     }
 
+    /// Imports this node's files.
+    #[allow(clippy::too_many_arguments)]
     async fn copy_from(
         &self,
-        table: std::sync::Arc<crate::catalog::TableInfo>,
+        table: Arc<TableInfo>,
         columns: &[String],
         uri: &str,
+        share: Option<FileShare>,
         opts: &CopyOptions,
         summary: bool,
         ctx: EvalCtx,
-    ) -> Result<QueryResult> {
+    ) -> Result<CopyOutcome> {
         let conflict = opts
             .overwrite_duplicates
             .then_some(crate::planner::dml::ConflictPlan::Overwrite);
         let mut total = 0i64;
         let mut summary_rows = Vec::new();
-        for (file_name, opened) in self.copy_roots.sources(uri)? {
+        for (file_name, opened) in self.copy_roots.sources(uri, share)? {
             let file = match opened {
                 Ok(f) => f,
                 Err(e) => {
@@ -203,12 +170,15 @@ impl Node {
             ));
         }
         if !summary {
-            return Ok(QueryResult::affected(total));
+            return Ok(CopyOutcome::Imported {
+                rows: total,
+                summary: Vec::new(),
+            });
         }
         let mut node = Object::default();
         node.insert("id".into(), Value::Text(self.id.clone()));
         node.insert("name".into(), Value::Text(self.config.node_name.clone()));
-        let rows: Vec<Vec<Value>> = summary_rows
+        let summary = summary_rows
             .into_iter()
             .map(|(uri, ok, err, errors)| {
                 vec![
@@ -220,57 +190,47 @@ impl Node {
                 ]
             })
             .collect();
-        Ok(QueryResult {
-            cols: ["node", "uri", "success_count", "error_count", "errors"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
-            types: vec![
-                DataType::object(),
-                DataType::Text,
-                DataType::BigInt,
-                DataType::BigInt,
-                DataType::object(),
-            ],
-            rowcount: rows.len() as i64,
-            rows,
+        Ok(CopyOutcome::Imported {
+            rows: total,
+            summary,
         })
     }
 
+    /// Exports `shards` of the table, each from the copy this node holds
+    /// (or, when it has just moved away, from another), one file each.
     #[allow(clippy::too_many_arguments)]
     async fn copy_to(
         &self,
-        session: &Session,
-        copy: &Copy,
-        table: &crate::catalog::TableInfo,
+        table: &TableInfo,
+        columns: &[String],
         dir: &str,
-        selection: Option<&sqlparser::ast::Expr>,
+        selection: Option<String>,
+        shards: &[u32],
         opts: &CopyOptions,
         ctx: EvalCtx,
-    ) -> Result<QueryResult> {
-        let target = std::sync::Arc::new(self.copy_roots.target_dir(dir)?);
+    ) -> Result<i64> {
+        let target = Arc::new(self.copy_roots.target_dir(dir)?);
         let gzip = opts.compression.as_deref() == Some("gzip");
-        let cols = if copy.columns.is_empty() {
+        let cols = if columns.is_empty() {
             "*".to_string()
         } else {
-            copy.columns.join(", ")
+            columns.join(", ")
+        };
+        let filter = selection.map(|s| format!(" WHERE {s}")).unwrap_or_default();
+        let sql = format!(
+            "SELECT _raw, {cols} FROM \"{}\".\"{}\"{filter}",
+            table.ident.schema, table.ident.name
+        );
+        let crate::sql::ast::Statement::Query(q) = crate::sql::parse_one(&sql)? else {
+            return Err(Error::internal("COPY TO's query is not a query"));
+        };
+        let plan = {
+            let catalog = self.catalog();
+            let pctx = crate::planner::PlanCtx::with_catalog(&catalog, &ctx.current_schema);
+            crate::planner::select::plan_query(&pctx, &q)?
         };
         let mut total = 0i64;
-        for shard in 0..table.num_shards {
-            // Each shard's rows: a query restricted to that shard's documents.
-            let filter = selection.map(|s| format!(" WHERE {s}")).unwrap_or_default();
-            let sql = format!(
-                "SELECT _raw, {cols} FROM \"{}\".\"{}\"{filter}",
-                table.ident.schema, table.ident.name
-            );
-            let stmt = crate::sql::parse_one(&sql)?;
-            let crate::sql::ast::Statement::Query(q) = stmt else {
-                continue;
-            };
-            let catalog = self.catalog();
-            let pctx = crate::planner::PlanCtx::with_catalog(&catalog, &session.default_schema);
-            let plan = crate::planner::select::plan_query(&pctx, &q)?;
-            drop(pctx);
+        for &shard in shards {
             let rows = crate::exec::Executor::new(self, ctx.clone())
                 .shard_rows(&plan, table, shard)
                 .await?;
@@ -280,7 +240,7 @@ impl Node {
                 if gzip { ".gz" } else { "" }
             );
             let count = rows.len() as i64;
-            let columns = copy.columns.clone();
+            let columns = columns.to_vec();
             let target = target.clone();
             let overwrite = opts.overwrite_files;
             // Written off the async workers: the disk may be slow.
@@ -291,7 +251,7 @@ impl Node {
             .await?;
             total += count;
         }
-        Ok(QueryResult::affected(total))
+        Ok(total)
     }
 }
 
@@ -367,17 +327,5 @@ impl FileErrors {
             out.insert(msg.into(), Value::Object(Box::new(detail)));
         }
         Value::Object(Box::new(out))
-    }
-}
-
-fn constant_text(e: &sqlparser::ast::Expr, ctx: &EvalCtx) -> Result<String> {
-    let empty = crate::planner::PlanCtx::empty();
-    let mut b = crate::planner::bind::Binder::new(&empty, crate::planner::bind::Relation::None);
-    match b.bind(e)?.eval(&[], ctx)? {
-        Value::Text(s) => Ok(s),
-        other => Err(Error::InvalidArgument(format!(
-            "COPY needs a text URI or path, got {}",
-            crate::types::cast::literal(&other)
-        ))),
     }
 }

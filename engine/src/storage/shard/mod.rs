@@ -45,7 +45,7 @@ pub use open::shard_dir;
 pub use recovery::{
     OpsCursor, OpsPage, RECOVERY_CHUNK_BYTES, RECOVERY_OPS_PAGE_BYTES, RecoveryFiles, SegmentToCopy,
 };
-pub use resync::{ResyncBatch, Resynced};
+pub use resync::{ResyncBatch, ResyncLimit, Resynced};
 pub use snapshot::{SegmentView, Snapshot};
 pub use state::Shard;
 pub use stats::{SegmentInfo, ShardStats};

@@ -95,7 +95,6 @@ impl Shard {
             last_write: crate::runtime::instant(),
             retained: BTreeMap::new(),
             sending: BTreeMap::new(),
-            sending_ops: BTreeMap::new(),
             global: GlobalCheckpoint {
                 known: commit.as_ref().and_then(|c| c.global_checkpoint),
                 tracked: commit

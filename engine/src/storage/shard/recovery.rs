@@ -22,7 +22,8 @@ use serde::{Deserialize, Serialize};
 
 use super::flush::{CommitPoint, CommitSegment};
 use super::open::shard_dir;
-use super::state::Shard;
+use super::state::{SentGeneration, Shard};
+use crate::breaker::{Breaker, MemoryAccount};
 use crate::catalog::TableInfo;
 use crate::disk::Disk;
 use crate::error::{Error, Result};
@@ -172,7 +173,9 @@ impl Shard {
         // Kept until the recovery ends, for the copy to fetch.
         self.lock()
             .sending
-            .insert(allocation_id.to_string(), segments);
+            .entry(allocation_id.to_string())
+            .or_default()
+            .segments = segments;
         Ok(RecoveryFiles {
             segments: out,
             next_seq_no,
@@ -237,7 +240,7 @@ impl Shard {
     ) -> Result<Vec<u8>> {
         let found = {
             let st = self.lock();
-            let listed = st.sending.get(allocation_id);
+            let listed = st.sending.get(allocation_id).map(|s| &s.segments);
             listed.and_then(|s| s.iter().find(|(id, _, _)| *id == segment).cloned())
         };
         let Some((_, segment, _)) = found else {
@@ -253,11 +256,13 @@ impl Shard {
     /// the operations logged since the first step, a page at a time (at
     /// most [`RECOVERY_OPS_PAGE_BYTES`] of sources). `cursor` is `None` for
     /// the first page, then the page's `next`; the last page (no `next`)
-    /// ends the retention.
+    /// ends the retention. The generation being sent is kept in memory,
+    /// accounted on `breaker`.
     pub fn recovery_ops_page(
         &self,
         allocation_id: &str,
         cursor: Option<OpsCursor>,
+        breaker: &Arc<Breaker>,
     ) -> Result<OpsPage> {
         let cursor = match cursor {
             Some(c) => c,
@@ -284,22 +289,38 @@ impl Shard {
         // One generation is read once and kept while its pages are sent.
         let cached = {
             let st = self.lock();
-            let source = st.sending_ops.get(allocation_id);
-            source
-                .filter(|(g, _)| *g == cursor.generation)
-                .map(|(_, ops)| ops.clone())
+            let generation = st
+                .sending
+                .get(allocation_id)
+                .and_then(|s| s.generation.as_ref());
+            generation
+                .filter(|g| g.number == cursor.generation)
+                .map(|g| g.ops.clone())
         };
         let ops = match cached {
             Some(ops) => ops,
             None => {
+                // The previous generation is given back before the next is read.
+                if let Some(s) = self.lock().sending.get_mut(allocation_id) {
+                    s.generation = None;
+                }
                 let ops = Arc::new(read_generation(
                     self.disk.as_ref(),
                     &self.dir,
                     cursor.generation,
                 )?);
+                let memory = MemoryAccount::new(breaker.clone());
+                let held: usize = ops.iter().map(op_bytes).sum();
+                memory.reserve(held as u64, "recovery source operations")?;
                 self.lock()
-                    .sending_ops
-                    .insert(allocation_id.to_string(), (cursor.generation, ops.clone()));
+                    .sending
+                    .entry(allocation_id.to_string())
+                    .or_default()
+                    .generation = Some(SentGeneration {
+                    number: cursor.generation,
+                    ops: ops.clone(),
+                    _memory: memory,
+                });
                 ops
             }
         };
@@ -309,11 +330,7 @@ impl Shard {
             if !page.is_empty() && bytes >= RECOVERY_OPS_PAGE_BYTES {
                 break;
             }
-            bytes += match op {
-                Op::Index { source, id, .. } => source.len() + id.len(),
-                Op::Delete { id, .. } => id.len(),
-                Op::NoOp { .. } => 0,
-            } + 32;
+            bytes += op_bytes(op);
             page.push(op.clone());
         }
         let skip = cursor.skip + page.len();
@@ -352,7 +369,6 @@ impl Shard {
         let mut st = self.lock();
         st.retained.remove(allocation_id);
         st.sending.remove(allocation_id);
-        st.sending_ops.remove(allocation_id);
     }
 
     /// Stops keeping the translog and segments for recoveries `keep` no
@@ -361,7 +377,6 @@ impl Shard {
         let mut st = self.lock();
         st.retained.retain(|id, _| keep(id));
         st.sending.retain(|id, _| keep(id));
-        st.sending_ops.retain(|id, _| keep(id));
     }
 
     /// The first translog generation a flush must keep: the committed one,
@@ -445,5 +460,15 @@ impl Shard {
         let bytes = serde_json::to_vec_pretty(&point).map_err(Error::internal)?;
         disk.write_atomic(&format!("{dir}/commit.json"), &bytes)?;
         Shard::open(table, shard_id, disk, durable)
+    }
+}
+
+/// What an operation weighs in memory and in a page: its id and source,
+/// and a little for the rest.
+fn op_bytes(op: &Op) -> usize {
+    32 + match op {
+        Op::Index { source, id, .. } => source.len() + id.len(),
+        Op::Delete { id, .. } => id.len(),
+        Op::NoOp { .. } => 0,
     }
 }

@@ -26,6 +26,24 @@ use crate::error::Result;
 use crate::storage::source::write_source;
 use crate::storage::translog::{Op, TranslogSync};
 
+/// How much a resync may carry in its one message: past it, the other
+/// copies recover from files instead.
+#[derive(Debug, Clone, Copy)]
+pub struct ResyncLimit {
+    /// Documents and deletes above the global checkpoint.
+    pub ops: usize,
+    /// Bytes of their sources and ids.
+    pub bytes: usize,
+}
+
+impl ResyncLimit {
+    /// No limit (tests).
+    pub const NONE: ResyncLimit = ResyncLimit {
+        ops: usize::MAX,
+        bytes: usize::MAX,
+    };
+}
+
 /// What a promoted primary sends its other copies.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ResyncBatch {
@@ -68,11 +86,11 @@ impl Shard {
 
     /// The new primary's side (see the module notes): fills its gaps with
     /// no-ops and answers what the other copies must hold, or `None` when
-    /// more than `max_ops` documents lie above the global checkpoint (those
+    /// more than `limit` allows lies above the global checkpoint (those
     /// copies are better recovered from files).
     pub fn resync_batch(
         &self,
-        max_ops: usize,
+        limit: ResyncLimit,
     ) -> Result<(Option<ResyncBatch>, Option<TranslogSync>)> {
         let mut st = self.lock();
         let primary_term = st.primary_term;
@@ -99,15 +117,20 @@ impl Shard {
             .filter(|e| global_checkpoint.is_none_or(|g| e.seq_no > g))
             .copied()
             .collect();
-        if above.len() > max_ops {
+        if above.len() > limit.ops {
             return Ok((None, sync));
         }
         let mut ops = Vec::with_capacity(above.len());
         let mut source = Vec::new();
+        let mut bytes = 0usize;
         for entry in above {
             let Some(doc) = st.load(entry)? else { continue };
             source.clear();
             write_source(&mut source, &doc.source);
+            bytes += source.len() + doc.id.len();
+            if bytes > limit.bytes {
+                return Ok((None, sync));
+            }
             ops.push(Op::Index {
                 id: doc.id,
                 seq_no: doc.seq_no,

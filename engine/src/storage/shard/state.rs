@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tantivy::TantivyDocument;
 
 use super::snapshot::Snapshot;
+use crate::breaker::MemoryAccount;
 use crate::catalog::TableInfo;
 use crate::disk::Disk;
 use crate::error::Result;
@@ -75,6 +76,26 @@ impl Buffers {
 /// A segment a recovery sends: its id, files and alive set as captured.
 pub(super) type SegmentSent = (u32, Arc<Segment>, Arc<AliveSet>);
 
+/// What a recovery from this copy holds until it ends.
+#[derive(Debug, Default)]
+pub(super) struct Sending {
+    /// The segments listed for it, kept until fetched
+    /// ([`Shard::recovery_segment`]).
+    pub(super) segments: Vec<SegmentSent>,
+    /// The translog generation whose operations it is sending, read once
+    /// for all its pages.
+    pub(super) generation: Option<SentGeneration>,
+}
+
+/// A translog generation read for a recovery, accounted on the breaker it
+/// was read for while kept.
+#[derive(Debug)]
+pub(super) struct SentGeneration {
+    pub(super) number: u64,
+    pub(super) ops: Arc<Vec<Op>>,
+    pub(super) _memory: MemoryAccount,
+}
+
 #[derive(Debug)]
 pub(super) struct State {
     pub(super) table: Arc<TableInfo>,
@@ -103,11 +124,9 @@ pub(super) struct State {
     /// Recoveries in progress from this copy: allocation id → the first
     /// translog generation kept for it ([`Shard::recovery_files`]).
     pub(super) retained: BTreeMap<String, u64>,
-    /// Recoveries in progress from this copy: allocation id → the segments
-    /// listed for it, kept until fetched ([`Shard::recovery_segment`]).
-    pub(super) sending: BTreeMap<String, Vec<SegmentSent>>,
-    /// And the translog generation whose operations it is sending.
-    pub(super) sending_ops: BTreeMap<String, (u64, Arc<Vec<Op>>)>,
+    /// Recoveries in progress from this copy: allocation id → what is
+    /// kept for it until it ends.
+    pub(super) sending: BTreeMap<String, Sending>,
     /// What the copy knows of the shard's global checkpoint.
     pub(super) global: GlobalCheckpoint,
     /// The primary term whose resync this copy, as primary, has done

@@ -98,6 +98,21 @@ mod resync {
             .collect()
     }
 
+    /// Past its limit, in documents or in bytes, a resync gives way to
+    /// recovery from files.
+    #[test]
+    fn a_resync_past_its_limit_is_refused() {
+        let history: Vec<Op> = (0..IDS).map(|s| op(s, s, false)).collect();
+        let primary = copy(&history, &[true; IDS as usize], 0);
+        primary.raise_primary_term(2);
+        let limit = |ops, bytes| super::resync::ResyncLimit { ops, bytes };
+        let batch = |l| primary.resync_batch(l).unwrap().0;
+        // Three documents lie above the global checkpoint 0.
+        assert_eq!(batch(limit(3, usize::MAX)).unwrap().ops.len(), 3);
+        assert!(batch(limit(2, usize::MAX)).is_none());
+        assert!(batch(limit(usize::MAX, 10)).is_none());
+    }
+
     proptest! {
         #[test]
         fn copies_agree_or_diverge(
@@ -116,7 +131,7 @@ mod resync {
             let replica = copy(&history, &other, global);
             primary.raise_primary_term(2);
             prop_assert_eq!(primary.resync_due(), Some(2));
-            let (batch, _) = primary.resync_batch(usize::MAX).unwrap();
+            let (batch, _) = primary.resync_batch(super::resync::ResyncLimit::NONE).unwrap();
             let batch = batch.unwrap();
             let max = batch.max_seq_no;
             prop_assert_eq!(primary.local_checkpoint(), max, "the primary filled its gaps");

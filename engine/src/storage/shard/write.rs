@@ -302,10 +302,13 @@ impl Shard {
     }
 
     /// Raises the copy's primary term (never lowers it): a promoted primary
-    /// writes under its new term, and a replica refuses older ones.
-    pub fn raise_primary_term(&self, term: u64) {
+    /// writes under its new term, and a replica refuses older ones. Whether
+    /// it was raised.
+    pub fn raise_primary_term(&self, term: u64) -> bool {
         let mut st = self.lock();
+        let raised = term > st.primary_term;
         st.primary_term = st.primary_term.max(term);
+        raised
     }
 
     /// The copy's local checkpoint: every operation up to it is processed.
