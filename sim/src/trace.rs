@@ -42,7 +42,13 @@ pub fn begin() {
         // The engine's events from info on; other crates' only when they
         // fail. Not openraft's: the engine reports what matters of
         // consensus, and openraft logs every retry to an unreachable node.
-        let filter = tracing_subscriber::EnvFilter::new("error,openraft=off,shoal_engine=info");
+        // (`Targets`, not `EnvFilter`: its hash maps would draw on the
+        // simulation's random numbers the first time only, and the
+        // determinism check compares two runs.)
+        let filter = tracing_subscriber::filter::Targets::new()
+            .with_default(tracing::Level::ERROR)
+            .with_target("openraft", tracing_subscriber::filter::LevelFilter::OFF)
+            .with_target("shoal_engine", tracing::Level::INFO);
         let subscriber = tracing_subscriber::registry().with(Recorder.with_filter(filter));
         let _ = tracing::subscriber::set_global_default(subscriber);
     });

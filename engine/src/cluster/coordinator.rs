@@ -185,8 +185,7 @@ impl Coordinator {
         let weak = Arc::downgrade(&coordinator);
         let tasks = vec![
             crate::runtime::spawn(discover(weak.clone())),
-            crate::runtime::spawn(watch_members(weak.clone())),
-            crate::runtime::spawn(forget_departed(weak, coordinator.subscribe())),
+            crate::runtime::spawn(watch_members(weak)),
         ];
         *lock(&coordinator.tasks) = tasks;
         tracing::info!(id, name = %coordinator.me.name, transport = %coordinator.me.transport, "cluster member started");
@@ -756,29 +755,6 @@ async fn watch_members(weak: Weak<Coordinator>) {
                 }
             }
         }
-    }
-}
-
-/// Closes the connections to members the cluster state no longer lists,
-/// so requests waiting on a node that left fail as it leaves (a node
-/// restarted at the same address under a new id keeps its connection).
-async fn forget_departed(weak: Weak<Coordinator>, mut applied: watch::Receiver<Applied>) {
-    let addresses = |a: &Applied| -> BTreeSet<SocketAddr> {
-        a.state
-            .members
-            .values()
-            .filter_map(|m| address(m).ok())
-            .collect()
-    };
-    let mut known = addresses(&applied.borrow_and_update());
-    while applied.changed().await.is_ok() {
-        let now = addresses(&applied.borrow_and_update());
-        let Some(c) = weak.upgrade() else { return };
-        for addr in known.difference(&now) {
-            tracing::info!(%addr, "closing the connection to a node that left");
-            c.peers.forget(*addr).await;
-        }
-        known = now;
     }
 }
 

@@ -196,8 +196,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_statement_runs_then_is_logged() {
+    // Async tests: ids and times come from the runtime (the simulator's
+    // under madsim).
+    #[tokio::test]
+    async fn a_statement_runs_then_is_logged() {
         let jobs = Jobs::default();
         let node = Value::Null;
         let mut running = jobs.start("SELECT 1", "crate");
@@ -217,8 +219,8 @@ mod tests {
         assert_eq!(&id[14..15], "4");
     }
 
-    #[test]
-    fn long_statements_are_cut_and_the_log_is_bounded() {
+    #[tokio::test]
+    async fn long_statements_are_cut_and_the_log_is_bounded() {
         let jobs = Jobs::default();
         let long = "é".repeat(STMT_KEPT);
         drop(jobs.start(&long, "crate"));

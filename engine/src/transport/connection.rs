@@ -312,21 +312,6 @@ impl<P: Payload> Connection<P> {
         }
     }
 
-    /// Closes the connection (its node left the cluster): every request
-    /// still waiting fails now, not after the silence limit.
-    pub fn close(&self) {
-        for t in &self.tasks {
-            t.abort();
-        }
-        let waiting = lock(&self.pending).take().unwrap_or_default();
-        for (_, waiter) in waiting {
-            let _ = waiter.send(Err(Error::ShardsUnavailable(format!(
-                "node [{}] left the cluster",
-                self.peer.node_name
-            ))));
-        }
-    }
-
     fn closed(&self) -> Error {
         Error::ShardsUnavailable(format!(
             "the connection to node [{}] is closed",

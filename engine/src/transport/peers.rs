@@ -112,19 +112,13 @@ impl<P: Payload> Peers<P> {
         }
     }
 
-    /// Forgets the connection to `addr` (a node that left): requests
-    /// waiting on it fail at once, and the next request connects afresh,
-    /// without waiting for a backoff.
-    pub async fn forget(&self, addr: SocketAddr) {
-        let slot = self
-            .slots
+    /// Forgets the connection to `addr` (a node that left): the next
+    /// request connects afresh, without waiting for a backoff.
+    pub fn forget(&self, addr: SocketAddr) {
+        self.slots
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&addr);
-        let Some(slot) = slot else { return };
-        if let Some(conn) = slot.lock().await.open.take() {
-            conn.close();
-        }
     }
 }
 
