@@ -11,6 +11,8 @@
 #[cfg(madsim)]
 mod cluster;
 #[cfg(madsim)]
+pub mod scenario;
+#[cfg(madsim)]
 pub mod trace;
 
 #[cfg(madsim)]

@@ -227,7 +227,8 @@ impl Node {
                 let Ok(copy) = self.copy_of(&id) else {
                     continue;
                 };
-                if !copy.global_checkpoint_sync_due() || copy.resync_due().is_some() {
+                let (_, in_sync) = self.replication_targets(&id);
+                if !copy.global_checkpoint_sync_due(&in_sync) || copy.resync_due().is_some() {
                     continue;
                 }
                 let gate = self.write_gates.of(&id);

@@ -52,13 +52,16 @@ impl Shard {
     }
 
     /// Whether a primary should ship its global checkpoint: it moved since
-    /// it was last sent, or it is behind the primary's own local
-    /// checkpoint (a copy that has not reported since it started holds it
-    /// back, and reports only when something is sent to it).
-    pub fn global_checkpoint_sync_due(&self) -> bool {
+    /// it was last sent, it is behind the primary's own local checkpoint,
+    /// or one of `in_sync` (its other in-sync copies) has not reported
+    /// since it became one (a copy back in sync after a partition). A copy
+    /// reports only when something is sent to it, and learns the global
+    /// checkpoint from what is sent.
+    pub fn global_checkpoint_sync_due(&self, in_sync: &[String]) -> bool {
         let st = self.lock();
         let behind = st.global.known < st.processed.checkpoint();
-        st.global.tracked && (st.global.known != st.global.shipped || behind)
+        let unreported = in_sync.iter().any(|id| !st.global.peers.contains_key(id));
+        st.global.tracked && (st.global.known != st.global.shipped || behind || unreported)
     }
 
     /// A primary records the local checkpoint a copy reported.

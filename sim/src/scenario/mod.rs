@@ -1,0 +1,327 @@
+//! Scenario files: scripted failure scenarios on a simulated cluster, in
+//! the goldenscript format (commands, `---`, the expected output).
+//!
+//! ```text
+//! # A node dies; its replicas are promoted and re-created elsewhere.
+//! cluster nodes=3
+//! n1: > CREATE TABLE t (id INT PRIMARY KEY) WITH (number_of_replicas = 1)
+//! wait health green
+//! kill n2
+//! wait health green within 120s
+//! n3: > SELECT count(*) FROM t
+//! ---
+//! n1: CREATE OK, 1 row affected
+//! n3: +----------+
+//! ...
+//! ```
+//!
+//! A [`Scenario`] runs one file for one seed: it owns a madsim runtime for
+//! that seed and runs each command to completion on it, so simulated time
+//! moves only while a command runs, and the same seed replays the same run.
+//! Statements are `nN: > SQL` and print as the shell does (crash's tables
+//! and status lines; errors as their messages, expected with `!`); the
+//! harness commands are in [`step`]. Outputs leave out what differs
+//! between seeds (timings, ids, which node got which copy), so one file
+//! holds for every seed.
+
+mod render;
+mod run;
+mod step;
+
+pub use run::{Failure, check_determinism, run_file};
+pub use step::{Condition, Step};
+
+use std::error::Error;
+use std::fmt::Write as _;
+use std::ops::Range;
+use std::time::Duration;
+
+use madsim::runtime::Runtime;
+
+use crate::{SimCluster, trace};
+
+/// The longest a command may run, in simulated time (a statement that
+/// waits on an unreachable primary takes 30 s; nothing takes minutes).
+const COMMAND_LIMIT: Duration = Duration::from_secs(600);
+
+/// How often `wait` looks again.
+const WAIT_POLL: Duration = Duration::from_millis(100);
+
+/// One scenario run: a seed, its runtime and the cluster in it.
+pub struct Scenario {
+    seed: u64,
+    runtime: Runtime,
+    cluster: Option<SimCluster>,
+    paused: Vec<String>,
+    loss: f64,
+    latency: Range<Duration>,
+}
+
+impl Scenario {
+    /// A run for `seed`; the first command (`cluster nodes=N`) starts the
+    /// cluster.
+    pub fn new(seed: u64) -> Scenario {
+        Scenario {
+            seed,
+            runtime: Runtime::with_seed_and_config(seed, madsim::Config::default()),
+            cluster: None,
+            paused: Vec::new(),
+            loss: 0.0,
+            latency: madsim::net::Config::default().send_latency,
+        }
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Runs a harness command.
+    fn run_step(&mut self, step: Step) -> Result<String, Box<dyn Error>> {
+        if let Step::Cluster { nodes } = step {
+            if self.cluster.is_some() {
+                return Err("the cluster is already running".into());
+            }
+            self.cluster = Some(self.runtime.block_on(SimCluster::form(nodes)));
+            return Ok(String::new());
+        }
+        let Some(cluster) = self.cluster.as_mut() else {
+            return Err("no cluster yet: start with `cluster nodes=N`".into());
+        };
+        for name in step_nodes(&step) {
+            if !cluster.nodes.iter().any(|n| &n.name == name) {
+                return Err(format!("there is no node {name}").into());
+            }
+        }
+        let rt = &self.runtime;
+        match step {
+            Step::Cluster { .. } => unreachable!("handled above"),
+            Step::Kill(n) => rt.block_on(async { cluster.kill(&n) }),
+            Step::Crash(n) => rt.block_on(async { cluster.crash(&n) }),
+            Step::Restart(n) => {
+                self.paused.retain(|p| *p != n);
+                rt.block_on(cluster.restart(&n));
+            }
+            Step::Pause(n) => {
+                rt.block_on(async { cluster.pause(&n) });
+                self.paused.push(n);
+            }
+            Step::Resume(n) => {
+                rt.block_on(async { cluster.resume(&n) });
+                self.paused.retain(|p| *p != n);
+            }
+            Step::Start => {
+                let name = rt.block_on(cluster.add_node());
+                return Ok(format!("{name} joined\n"));
+            }
+            Step::Partition(a, b) => {
+                let (a, b): (Vec<&str>, Vec<&str>) = (
+                    a.iter().map(String::as_str).collect(),
+                    b.iter().map(String::as_str).collect(),
+                );
+                rt.block_on(async { cluster.partition(&a, &b) });
+            }
+            Step::Cut(from, to) => rt.block_on(async { cluster.cut(&from, &to) }),
+            Step::Heal => rt.block_on(async { cluster.heal() }),
+            Step::Loss(loss) => {
+                self.loss = loss;
+                let latency = self.latency.clone();
+                rt.block_on(async { cluster.set_network(loss, latency) });
+            }
+            Step::Latency(lo, hi) => {
+                self.latency = lo..hi;
+                let loss = self.loss;
+                rt.block_on(async { cluster.set_network(loss, lo..hi) });
+            }
+            Step::Sleep(d) => rt.block_on(async { madsim::time::sleep(d).await }),
+            Step::Wait(condition, limit) => {
+                let paused = &self.paused;
+                return rt.block_on(wait(cluster, paused, &condition, limit));
+            }
+            Step::Health => {
+                let node = serving(cluster, &self.paused)?;
+                let health = rt.block_on(cluster.health(&node))?;
+                return Ok(format!("health: {health}\n"));
+            }
+            Step::Shards { full } => {
+                let node = serving(cluster, &self.paused)?;
+                return Ok(render::shards(&cluster.shard_map(&node), full));
+            }
+            Step::Trace(n) => return Ok(trace::last(n).join("\n") + "\n"),
+            Step::Check => {
+                let node = serving(cluster, &self.paused)?;
+                return rt.block_on(check(cluster, &node));
+            }
+        }
+        Ok(String::new())
+    }
+
+    /// Runs a statement on a node.
+    fn run_sql(&mut self, node: &str, sql: &str) -> Result<String, Box<dyn Error>> {
+        let Some(cluster) = self.cluster.as_ref() else {
+            return Err("no cluster yet: start with `cluster nodes=N`".into());
+        };
+        if !cluster.nodes.iter().any(|n| n.name == node) {
+            return Err(format!("there is no node {node}").into());
+        }
+        if self.paused.iter().any(|p| p == node) {
+            return Err(format!("{node} is paused").into());
+        }
+        let run = cluster.execute(node, sql, Vec::new());
+        let result = self
+            .runtime
+            .block_on(async { madsim::time::timeout(COMMAND_LIMIT, run).await });
+        match result {
+            Err(_) => Err(format!("{node} did not answer within {COMMAND_LIMIT:?}").into()),
+            Ok(Err(e)) => Err(e.to_string().into()),
+            Ok(Ok(r)) => Ok(render::result(sql, &r)),
+        }
+    }
+}
+
+impl goldenscript::Runner for Scenario {
+    type Command = goldenscript::Command;
+
+    fn run(
+        &mut self,
+        command: &goldenscript::Command,
+        context: &goldenscript::Context,
+    ) -> Result<String, Box<dyn Error>> {
+        if let Some(node) = &context.prefix {
+            if !command.args.is_empty() {
+                return Err("a statement is written `nN: > SQL`".into());
+            }
+            return self.run_sql(node, &command.name);
+        }
+        // A plain command's words, or a literal's whole line.
+        let mut text = command.name.clone();
+        for arg in &command.args {
+            let _ = write!(text, " {arg}");
+        }
+        let step = Step::parse(&text)?;
+        self.run_step(step)
+    }
+}
+
+/// The nodes a step names.
+fn step_nodes(step: &Step) -> Vec<&String> {
+    match step {
+        Step::Kill(n) | Step::Crash(n) | Step::Restart(n) | Step::Pause(n) | Step::Resume(n) => {
+            vec![n]
+        }
+        Step::Partition(a, b) => a.iter().chain(b).collect(),
+        Step::Cut(a, b) => vec![a, b],
+        _ => Vec::new(),
+    }
+}
+
+/// The first node that is up and not paused: it answers `health`,
+/// `shards`, `wait` and `check`.
+fn serving(cluster: &SimCluster, paused: &[String]) -> Result<String, String> {
+    cluster
+        .nodes
+        .iter()
+        .map(|n| n.name.clone())
+        .find(|n| cluster.engine(n).is_some() && !paused.contains(n))
+        .ok_or_else(|| "no node is running".to_string())
+}
+
+/// `wait`: polls the condition until it holds or the limit passes.
+async fn wait(
+    cluster: &SimCluster,
+    paused: &[String],
+    condition: &Condition,
+    limit: Duration,
+) -> Result<String, Box<dyn Error>> {
+    let deadline = madsim::time::Instant::now() + limit;
+    loop {
+        let last = match holds(cluster, paused, condition).await {
+            Ok(()) => return Ok(String::new()),
+            Err(seen) => seen,
+        };
+        if madsim::time::Instant::now() >= deadline {
+            return Err(format!("not within {limit:?}: {last}").into());
+        }
+        madsim::time::sleep(WAIT_POLL).await;
+    }
+}
+
+/// Whether a `wait` condition holds; what was seen when it does not.
+async fn holds(
+    cluster: &SimCluster,
+    paused: &[String],
+    condition: &Condition,
+) -> Result<(), String> {
+    let node = serving(cluster, paused)?;
+    match condition {
+        Condition::Health(want) => {
+            let seen = cluster.health(&node).await.map_err(|e| e.to_string())?;
+            if &seen == want {
+                return Ok(());
+            }
+            Err(format!("health is {seen}"))
+        }
+        Condition::Nodes(want) => {
+            let running: Vec<_> = cluster
+                .nodes
+                .iter()
+                .filter_map(|n| cluster.engine(&n.name))
+                .collect();
+            let counts: Vec<usize> = running
+                .iter()
+                .map(|e| e.followed().state.members.len())
+                .collect();
+            if counts.iter().all(|c| c == want) && running.len() == *want {
+                return Ok(());
+            }
+            Err(format!(
+                "{} nodes running, members seen: {counts:?}",
+                running.len()
+            ))
+        }
+        Condition::RelocationsDone => {
+            let map = cluster.shard_map(&node);
+            let moving = map.values().flatten().filter(|c| c.3 != "Started").count();
+            if moving == 0 {
+                return Ok(());
+            }
+            Err(format!("{moving} copies not started"))
+        }
+        Condition::MasterElected => {
+            let masters = cluster.masters();
+            if masters.iter().any(|(_, m)| m.is_some()) {
+                return Ok(());
+            }
+            Err("no node follows a master".into())
+        }
+    }
+}
+
+/// `check`: every user table's copies hold the same documents, and every
+/// copy has processed everything up to the global checkpoint.
+async fn check(cluster: &SimCluster, node: &str) -> Result<String, Box<dyn Error>> {
+    let tables = cluster
+        .execute(
+            node,
+            "SELECT table_schema || '.' || table_name FROM information_schema.tables \
+             WHERE table_schema NOT IN ('sys', 'information_schema', 'pg_catalog') \
+             ORDER BY 1",
+            Vec::new(),
+        )
+        .await?;
+    let mut out = String::new();
+    for row in &tables.rows {
+        let Some(shoal_engine::types::Value::Text(name)) = row.first() else {
+            continue;
+        };
+        let table = name.rsplit('.').next().unwrap_or(name);
+        cluster
+            .wait_checkpoints(node, table, Duration::from_secs(30))
+            .await
+            .map_err(|e| format!("{name}: checkpoints: {e}"))?;
+        let docs = cluster
+            .check_copies_agree(node, table)
+            .map_err(|e| format!("{name}: copies disagree: {e}"))?;
+        writeln!(out, "check {name}: every copy agrees, {docs} documents")?;
+    }
+    Ok(out)
+}
