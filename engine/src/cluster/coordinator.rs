@@ -267,6 +267,24 @@ impl Coordinator {
         }
     }
 
+    /// Commits a decision only the master may take (a node left or is
+    /// back, a delay ended), here: never forwarded, so a master that lost
+    /// its quorum cannot have a later master apply what it decided on an
+    /// old view. An entry it could not commit within the limit is
+    /// discarded by the next master.
+    async fn decide_as_master(&self, command: Command) -> Result<()> {
+        match crate::runtime::timeout(ACK_TIMEOUT, self.raft.client_write(command)).await {
+            Some(Ok(_)) => Ok(()),
+            Some(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_)))) => {
+                Err(no_master())
+            }
+            Some(Err(e)) => Err(Error::internal(format!("decision failed: {e}"))),
+            None => Err(Error::internal(format!(
+                "decision not committed within {ACK_TIMEOUT:?}"
+            ))),
+        }
+    }
+
     /// One attempt: commit here if master, else on the master.
     async fn commit(&self, command: Command) -> Result<(u64, CommandResult)> {
         match self.raft.client_write(command.clone()).await {
@@ -667,7 +685,7 @@ async fn watch_members(weak: Weak<Coordinator>) {
             continue;
         }
         for command in delays.expired(&c.applied().state, crate::runtime::instant()) {
-            if let Err(e) = c.propose(command).await {
+            if let Err(e) = c.decide_as_master(command).await {
                 tracing::info!(error = %e, "cannot end a delayed allocation yet");
             }
         }
@@ -702,15 +720,46 @@ async fn watch_members(weak: Weak<Coordinator>) {
                 gone.push(id);
             }
         }
+        let wanted = voters_wanted(&c.config);
+        let departed = c.applied().state.departed.clone();
+        // A learner that answered its ping: it may take a lost voter's place.
+        let mut spare = membership
+            .learner_ids()
+            .find(|id| answers.contains(&(*id, true)));
         for id in gone {
             let name = membership
                 .get_node(&id)
                 .map(|m| m.name.clone())
                 .unwrap_or_default();
-            let change = if voters.contains(&id) {
-                ChangeMembers::RemoveVoters(BTreeSet::from([id]))
-            } else {
-                ChangeMembers::RemoveNodes(BTreeSet::from([id]))
+            let voter = voters.contains(&id);
+            if voter && voters.len() <= wanted && spare.is_none() {
+                // Removing it would leave fewer voters than the cluster
+                // keeps, so that one more failure would lose the quorum:
+                // it keeps its vote and only leaves the members.
+                if !departed.contains_key(&id) {
+                    match c.decide_as_master(Command::NodeLeft { node: id }).await {
+                        Ok(_) => {
+                            tracing::warn!(node = %name, id, "node left the cluster: it stopped answering (it keeps its vote)")
+                        }
+                        Err(e) => {
+                            tracing::info!(node = %name, error = %e, "cannot mark a node as left yet")
+                        }
+                    }
+                }
+                continue;
+            }
+            if voter && let Some(learner) = spare.take() {
+                // The learner votes before the lost voter stops voting.
+                let change = ChangeMembers::AddVoterIds(BTreeSet::from([learner]));
+                if let Err(e) = c.raft.change_membership(change, true).await {
+                    tracing::info!(id = learner, error = %e, "cannot promote a learner yet");
+                    continue;
+                }
+                tracing::info!(id = learner, node = %name, "learner promoted to voter in place of a lost one");
+            }
+            let change = match voter {
+                true => ChangeMembers::RemoveVoters(BTreeSet::from([id])),
+                false => ChangeMembers::RemoveNodes(BTreeSet::from([id])),
             };
             match c.raft.change_membership(change, false).await {
                 Ok(_) => {
@@ -720,7 +769,13 @@ async fn watch_members(weak: Weak<Coordinator>) {
                 Err(e) => tracing::info!(node = %name, error = %e, "cannot remove node yet"),
             }
         }
-        let wanted = voters_wanted(&c.config);
+        // A voter that left and answers again is a member once more.
+        for id in departed.keys().filter(|id| answers.contains(&(**id, true))) {
+            match c.decide_as_master(Command::NodeBack { node: *id }).await {
+                Ok(_) => tracing::info!(id, "a node that left is back"),
+                Err(e) => tracing::info!(id, error = %e, "cannot take a node back yet"),
+            }
+        }
         let voters: BTreeSet<MemberId> = c
             .raft
             .metrics()

@@ -73,6 +73,18 @@ pub enum Command {
     /// `ALTER CLUSTER REROUTE RETRY FAILED`: copies that failed too often
     /// are allocated again.
     RetryFailed,
+    /// A voter stopped answering, and removing it would leave fewer voters
+    /// than the cluster keeps: it stays a voter (so the others keep their
+    /// quorum when another fails, as Elasticsearch keeps at least three in
+    /// its voting configuration) but leaves the members, and its copies
+    /// are allocated as for any node that left.
+    NodeLeft {
+        node: MemberId,
+    },
+    /// A voter that left answers again: it is a member once more.
+    NodeBack {
+        node: MemberId,
+    },
 }
 
 /// What applying one log entry did.
@@ -186,13 +198,17 @@ pub struct ClusterState {
     pub version: u64,
     pub catalog: Catalog,
     pub settings: ClusterSettings,
-    /// Every member, voters and learners.
+    /// Every member, voters and learners: the nodes in the cluster.
     pub members: BTreeMap<MemberId, Member>,
     pub voters: BTreeSet<MemberId>,
     pub routing: Routing,
     /// Nodes being drained (`ALTER CLUSTER DECOMMISSION`).
     #[serde(default)]
     pub draining: BTreeSet<MemberId>,
+    /// Voters that left but keep their vote ([`Command::NodeLeft`]): not
+    /// members until they answer again.
+    #[serde(default)]
+    pub departed: BTreeMap<MemberId, Member>,
 }
 
 impl ClusterState {
@@ -230,6 +246,21 @@ impl ClusterState {
                 self.members.contains_key(&node) && self.draining.insert(node)
             }
             Command::RetryFailed => self.retry_failed() > 0,
+            Command::NodeLeft { node } => match self.members.remove(&node) {
+                Some(member) => {
+                    self.departed.insert(node, member);
+                    self.draining.remove(&node);
+                    true
+                }
+                None => false,
+            },
+            Command::NodeBack { node } => match self.departed.remove(&node) {
+                Some(member) => {
+                    self.members.insert(node, member);
+                    true
+                }
+                None => false,
+            },
         };
         if !applied {
             return CommandResult::Ignored { version };
@@ -242,7 +273,19 @@ impl ClusterState {
     }
 
     /// Takes a committed membership: who is in the cluster and who votes.
-    pub fn set_members(&mut self, members: BTreeMap<MemberId, Member>, voters: BTreeSet<MemberId>) {
+    /// A departed voter stays out of the members while it is in the
+    /// membership; one the membership dropped is forgotten.
+    pub fn set_members(
+        &mut self,
+        mut members: BTreeMap<MemberId, Member>,
+        voters: BTreeSet<MemberId>,
+    ) {
+        self.departed.retain(|id, _| members.contains_key(id));
+        for (id, member) in self.departed.iter_mut() {
+            if let Some(m) = members.remove(id) {
+                *member = m;
+            }
+        }
         self.members = members;
         self.voters = voters;
         // A drained node that left comes back as a new one.
@@ -365,6 +408,51 @@ mod tests {
         let voters = s.voters.iter().copied().filter(|v| *v != id).collect();
         s.set_members(members, voters);
         gone
+    }
+
+    /// A voter that leaves but keeps its vote is out of the members, so its
+    /// copies are allocated as for any node that left; back, it is a member
+    /// again, and a membership that keeps it does not bring it back.
+    #[test]
+    fn a_departed_voter_keeps_its_vote_but_not_its_copies() {
+        let mut s = three();
+        let uuid = with_replicas(&mut s, "t", 6, "1");
+        start_all(&mut s);
+        let r = s.apply(Command::NodeLeft { node: 2 });
+        assert!(matches!(r, CommandResult::Applied { .. }));
+        assert!(!s.members.contains_key(&2) && s.departed.contains_key(&2));
+        assert!(s.voters.contains(&2));
+        // Its primaries were promoted on the others.
+        for shard in &s.routing.tables[&uuid] {
+            assert!(
+                shard
+                    .primary()
+                    .is_some_and(|p| p.node.is_some() && p.node != Some(2))
+            );
+        }
+        // The same membership committed again (a learner joining) keeps it out.
+        let mut members = s.members.clone();
+        members.insert(2, s.departed[&2].clone());
+        let voters = s.voters.clone();
+        s.set_members(members, voters);
+        assert!(!s.members.contains_key(&2));
+        assert!(matches!(
+            s.apply(Command::NodeLeft { node: 2 }),
+            CommandResult::Ignored { .. }
+        ));
+        let r = s.apply(Command::NodeBack { node: 2 });
+        assert!(matches!(r, CommandResult::Applied { .. }));
+        assert!(s.members.contains_key(&2) && s.departed.is_empty());
+        // Removed from the membership for good, a departed voter is forgotten.
+        s.apply(Command::NodeLeft { node: 3 });
+        remove_member_everywhere(&mut s, 3);
+        assert!(s.departed.is_empty() && !s.members.contains_key(&3));
+    }
+
+    fn remove_member_everywhere(s: &mut ClusterState, id: MemberId) {
+        let members = s.members.clone();
+        let voters = s.voters.iter().copied().filter(|v| *v != id).collect();
+        s.set_members(members, voters);
     }
 
     #[test]

@@ -31,6 +31,7 @@ mod step;
 pub use run::{Failure, check_determinism, run_file};
 pub use step::{Condition, Step};
 
+use std::collections::BTreeMap;
 use std::error::Error;
 use std::fmt::Write as _;
 use std::ops::Range;
@@ -53,6 +54,8 @@ pub struct Scenario {
     runtime: Runtime,
     cluster: Option<SimCluster>,
     paused: Vec<String>,
+    /// Names bound with `let`.
+    names: BTreeMap<String, String>,
     loss: f64,
     latency: Range<Duration>,
 }
@@ -66,6 +69,7 @@ impl Scenario {
             runtime: Runtime::with_seed_and_config(seed, madsim::Config::default()),
             cluster: None,
             paused: Vec::new(),
+            names: BTreeMap::new(),
             loss: 0.0,
             latency: madsim::net::Config::default().send_latency,
         }
@@ -190,16 +194,99 @@ impl goldenscript::Runner for Scenario {
             if !command.args.is_empty() {
                 return Err("a statement is written `nN: > SQL`".into());
             }
-            return self.run_sql(node, &command.name);
+            let node = self.resolve(node)?.join(" ");
+            return self.run_sql(&node, &command.name);
         }
         // A plain command's words, or a literal's whole line.
         let mut text = command.name.clone();
         for arg in &command.args {
             let _ = write!(text, " {arg}");
         }
-        let step = Step::parse(&text)?;
+        // `let NAME=master`: a name for the node a role has now.
+        if let Some(binding) = text.strip_prefix("let ") {
+            let (name, role) = binding
+                .split_once('=')
+                .ok_or("let needs a name and a node: let old=master")?;
+            let (name, role) = (name.trim(), role.trim());
+            if is_node(name) || ["master", "other", "third", "rest"].contains(&name) {
+                return Err(format!("{name} is a node name already").into());
+            }
+            let node = self.resolve(role)?.join(" ");
+            if !is_node(&node) {
+                return Err(format!("{role} is not a node").into());
+            }
+            self.names.insert(name.to_string(), node);
+            return Ok(String::new());
+        }
+        let mut words = Vec::new();
+        for word in text.split_whitespace() {
+            // (`wait master elected` names no node.)
+            match text.starts_with("wait ") {
+                true => words.push(word.to_string()),
+                false => words.extend(self.resolve(word)?),
+            }
+        }
+        // `rest`: every node the command does not name otherwise.
+        if let Some(at) = words.iter().position(|w| w == "rest") {
+            let named: Vec<String> = words.iter().filter(|w| is_node(w)).cloned().collect();
+            let rest = self
+                .cluster
+                .iter()
+                .flat_map(|c| &c.nodes)
+                .map(|n| n.name.clone());
+            let rest: Vec<String> = rest.filter(|n| !named.contains(n)).collect();
+            words.splice(at..=at, rest);
+        }
+        let step = Step::parse(&words.join(" "))?;
         self.run_step(step)
     }
+}
+
+impl Scenario {
+    /// A word of a command with its node names resolved: a name bound with
+    /// `let`, `master` (the node most running nodes follow as master),
+    /// `other` (the first node, by name, that is not the master) or `third`
+    /// (the next one), so that a scenario can aim at roles whose node
+    /// differs between seeds.
+    fn resolve(&self, word: &str) -> Result<Vec<String>, String> {
+        if let Some(node) = self.names.get(word) {
+            return Ok(vec![node.clone()]);
+        }
+        if !["master", "other", "third"].contains(&word) {
+            return Ok(vec![word.to_string()]);
+        }
+        let cluster = self.cluster.as_ref().ok_or("no cluster yet")?;
+        let mut votes: BTreeMap<String, usize> = BTreeMap::new();
+        for (_, m) in cluster.masters() {
+            if let Some(m) = m {
+                *votes.entry(m).or_default() += 1;
+            }
+        }
+        let master = votes
+            .into_iter()
+            .max_by_key(|(_, n)| *n)
+            .map(|(m, _)| m)
+            .ok_or("no node follows a master")?;
+        if word == "master" {
+            return Ok(vec![master]);
+        }
+        let mut others = cluster
+            .nodes
+            .iter()
+            .map(|n| n.name.clone())
+            .filter(|n| *n != master);
+        let other = match word {
+            "other" => others.next(),
+            _ => others.nth(1),
+        };
+        Ok(vec![other.ok_or(format!("no node to be {word}"))?])
+    }
+}
+
+/// Whether a word is a node's name: `n` and a number.
+fn is_node(word: &str) -> bool {
+    word.strip_prefix('n')
+        .is_some_and(|d| !d.is_empty() && d.chars().all(|c| c.is_ascii_digit()))
 }
 
 /// The nodes a step names.
@@ -214,14 +301,21 @@ fn step_nodes(step: &Step) -> Vec<&String> {
     }
 }
 
-/// The first node that is up and not paused: it answers `health`,
-/// `shards`, `wait` and `check`.
+/// The node that answers `health`, `shards`, `wait` and `check`: the
+/// master when it is up (its view of the cluster is the one decided),
+/// else the first node that is up and not paused.
 fn serving(cluster: &SimCluster, paused: &[String]) -> Result<String, String> {
+    let up = |n: &String| cluster.engine(n).is_some() && !paused.contains(n);
+    let masters = cluster.masters();
+    let followed = masters.iter().filter_map(|(_, m)| m.clone());
+    if let Some(master) = followed.filter(|m| up(m)).max() {
+        return Ok(master);
+    }
     cluster
         .nodes
         .iter()
         .map(|n| n.name.clone())
-        .find(|n| cluster.engine(n).is_some() && !paused.contains(n))
+        .find(up)
         .ok_or_else(|| "no node is running".to_string())
 }
 
@@ -261,30 +355,46 @@ async fn holds(
             Err(format!("health is {seen}"))
         }
         Condition::Nodes(want) => {
-            let running: Vec<_> = cluster
+            // Every running node follows the same master, up to the same
+            // cluster state, which counts them all.
+            let views: Vec<_> = cluster
                 .nodes
                 .iter()
                 .filter_map(|n| cluster.engine(&n.name))
+                .map(|e| {
+                    let master = e.coordinator().and_then(|c| c.master()).map(|(id, _)| id);
+                    let f = e.followed();
+                    (master, f.index, f.state.members.len())
+                })
                 .collect();
-            let counts: Vec<usize> = running
-                .iter()
-                .map(|e| e.followed().state.members.len())
-                .collect();
-            if counts.iter().all(|c| c == want) && running.len() == *want {
+            let agreed = views.windows(2).all(|w| w[0] == w[1]);
+            let first = views.first();
+            if agreed
+                && views.len() == *want
+                && first.is_some_and(|(m, _, members)| m.is_some() && members == want)
+            {
                 return Ok(());
             }
+            let seen: Vec<usize> = views.iter().map(|v| v.2).collect();
             Err(format!(
-                "{} nodes running, members seen: {counts:?}",
-                running.len()
+                "{} nodes running, members seen: {seen:?}, agreeing: {agreed}",
+                views.len()
             ))
         }
         Condition::RelocationsDone => {
+            // Every copy started, and the master's allocation would move
+            // nothing more (between two relocations every copy may be
+            // started while the copies are not balanced yet).
+            let engine = cluster.engine(&node).ok_or("the serving node is down")?;
+            let state = engine.followed().state;
             let map = cluster.shard_map(&node);
             let moving = map.values().flatten().filter(|c| c.3 != "Started").count();
-            if moving == 0 {
+            let mut next = (*state).clone();
+            next.allocate();
+            if moving == 0 && next.routing == state.routing {
                 return Ok(());
             }
-            Err(format!("{moving} copies not started"))
+            Err(format!("{moving} copies not started, or more to move"))
         }
         Condition::MasterElected => {
             let masters = cluster.masters();
