@@ -198,19 +198,7 @@ impl SimCluster {
     /// index, with every node a member.
     pub async fn wait_converged(&self) {
         for _ in 0..600 {
-            let views: Vec<_> = self
-                .nodes
-                .iter()
-                .filter_map(|n| self.engine(&n.name))
-                .map(|e| {
-                    let master = e.coordinator().and_then(|c| c.master()).map(|(id, _)| id);
-                    let f = e.followed();
-                    (master, f.index, f.state.members.len())
-                })
-                .collect();
-            let first = views.first().cloned();
-            let same = views.iter().all(|v| Some(v) == first.as_ref());
-            if same && first.is_some_and(|(m, _, members)| m.is_some() && members == views.len()) {
+            if self.converged().is_some() {
                 return;
             }
             madsim::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -219,6 +207,24 @@ impl SimCluster {
             "the cluster did not converge within 60 s: {:?}",
             self.masters()
         );
+    }
+
+    /// How many nodes are running, if every one of them follows the same
+    /// master, up to the same cluster state, which counts them all.
+    pub fn converged(&self) -> Option<usize> {
+        let views: Vec<_> = self
+            .nodes
+            .iter()
+            .filter_map(|n| self.engine(&n.name))
+            .map(|e| {
+                let master = e.coordinator().and_then(|c| c.master()).map(|(id, _)| id);
+                let f = e.followed();
+                (master, f.index, f.state.members.len())
+            })
+            .collect();
+        let first = views.first()?;
+        let same = views.iter().all(|v| v == first);
+        (same && first.0.is_some() && first.2 == views.len()).then_some(views.len())
     }
 
     /// The cluster's health (`sys.cluster_health`) as `name` sees it.

@@ -722,10 +722,13 @@ async fn watch_members(weak: Weak<Coordinator>) {
         }
         let wanted = voters_wanted(&c.config);
         let departed = c.applied().state.departed.clone();
+        let answered: BTreeSet<MemberId> = answers
+            .iter()
+            .filter(|(_, ok)| *ok)
+            .map(|(id, _)| *id)
+            .collect();
         // A learner that answered its ping: it may take a lost voter's place.
-        let mut spare = membership
-            .learner_ids()
-            .find(|id| answers.contains(&(*id, true)));
+        let mut spare = membership.learner_ids().find(|id| answered.contains(id));
         for id in gone {
             let name = membership
                 .get_node(&id)
@@ -748,14 +751,12 @@ async fn watch_members(weak: Weak<Coordinator>) {
                 }
                 continue;
             }
-            if voter && let Some(learner) = spare.take() {
-                // The learner votes before the lost voter stops voting.
-                let change = ChangeMembers::AddVoterIds(BTreeSet::from([learner]));
-                if let Err(e) = c.raft.change_membership(change, true).await {
-                    tracing::info!(id = learner, error = %e, "cannot promote a learner yet");
-                    continue;
-                }
-                tracing::info!(id = learner, node = %name, "learner promoted to voter in place of a lost one");
+            // The learner votes before the lost voter stops voting.
+            if voter
+                && let Some(learner) = spare.take()
+                && !promote(&c, learner).await
+            {
+                continue;
             }
             let change = match voter {
                 true => ChangeMembers::RemoveVoters(BTreeSet::from([id])),
@@ -770,7 +771,7 @@ async fn watch_members(weak: Weak<Coordinator>) {
             }
         }
         // A voter that left and answers again is a member once more.
-        for id in departed.keys().filter(|id| answers.contains(&(**id, true))) {
+        for id in departed.keys().filter(|id| answered.contains(id)) {
             match c.decide_as_master(Command::NodeBack { node: *id }).await {
                 Ok(_) => tracing::info!(id, "a node that left is back"),
                 Err(e) => tracing::info!(id, error = %e, "cannot take a node back yet"),
@@ -787,28 +788,32 @@ async fn watch_members(weak: Weak<Coordinator>) {
         if voters.len() < wanted {
             // A learner in the membership now (not one just removed) that
             // answered its last ping.
-            let learners: Vec<MemberId> = c
+            let learner = c
                 .raft
                 .metrics()
                 .borrow()
                 .membership_config
                 .membership()
                 .learner_ids()
-                .collect();
-            let answered: BTreeSet<MemberId> = answers
-                .iter()
-                .filter(|(_, ok)| *ok)
-                .map(|(id, _)| *id)
-                .collect();
-            let learner = learners.into_iter().find(|id| answered.contains(id));
+                .find(|id| answered.contains(id));
             if let Some(id) = learner {
-                let change = ChangeMembers::AddVoterIds(BTreeSet::from([id]));
-                if let Err(e) = c.raft.change_membership(change, true).await {
-                    tracing::info!(id, error = %e, "cannot promote a learner yet");
-                } else {
-                    tracing::info!(id, "learner promoted to voter");
-                }
+                promote(&c, id).await;
             }
+        }
+    }
+}
+
+/// Makes a learner a voter; whether it did.
+async fn promote(c: &Coordinator, id: MemberId) -> bool {
+    let change = ChangeMembers::AddVoterIds(BTreeSet::from([id]));
+    match c.raft.change_membership(change, true).await {
+        Ok(_) => {
+            tracing::info!(id, "learner promoted to voter");
+            true
+        }
+        Err(e) => {
+            tracing::info!(id, error = %e, "cannot promote a learner yet");
+            false
         }
     }
 }

@@ -11,8 +11,9 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::system::object;
 use crate::sql::ast::Statement;
-use crate::types::{Object, Row, Value};
+use crate::types::{Row, Value};
 
 /// Statements kept in `sys.jobs_log`.
 const LOG_SIZE: usize = 10_000;
@@ -96,12 +97,13 @@ impl Jobs {
         lock(&self.log)
             .iter()
             .map(|f| {
-                let mut classification = Object::default();
-                classification.insert("type".into(), Value::Text(f.kind.into()));
-                classification.insert("labels".into(), Value::Array(Vec::new()));
+                let classification = object(vec![
+                    ("type", Value::Text(f.kind.into())),
+                    ("labels", Value::Array(Vec::new())),
+                ]);
                 vec![
                     Value::Text(f.job.id.clone()),
-                    Value::Object(Box::new(classification)),
+                    classification,
                     Value::Int(f.job.started),
                     Value::Int(f.ended),
                     f.error.clone().map_or(Value::Null, Value::Text),

@@ -521,15 +521,21 @@ fn is_write(stmt: &Statement) -> bool {
 
 /// A setting's value: a constant expression, as JSON.
 fn setting_json(e: &sqlparser::ast::Expr, ctx: &EvalCtx) -> Result<serde_json::Value> {
-    let empty = crate::planner::PlanCtx::empty();
-    let mut b = crate::planner::bind::Binder::new(&empty, crate::planner::bind::Relation::None);
     let v = match e {
         // A bare word (`SET GLOBAL stats.enabled = false` is fine, but so is
         // `... = off`-style text) is taken as text.
         sqlparser::ast::Expr::Identifier(id) => Value::Text(id.value.clone()),
-        other => b.bind(other)?.eval(&[], ctx)?,
+        other => constant(other, ctx)?,
     };
     Ok(crate::types::json::to_json(&v))
+}
+
+/// The value of a constant expression of a statement (parameters allowed):
+/// a setting's, a COPY option's.
+fn constant(e: &sqlparser::ast::Expr, ctx: &EvalCtx) -> Result<Value> {
+    let empty = crate::planner::PlanCtx::empty();
+    let mut b = crate::planner::bind::Binder::new(&empty, crate::planner::bind::Relation::None);
+    b.bind(e)?.eval(&[], ctx)
 }
 
 /// Statements longer than this are parsed off the async workers.

@@ -686,8 +686,8 @@ impl Node {
         }
     }
 
-    /// The node as system tables show it: `{id, name}`.
-    fn node_object(&self) -> Value {
+    /// The node as system tables (and COPY's summary) show it: `{id, name}`.
+    pub(super) fn node_object(&self) -> Value {
         object(vec![
             ("id", text(self.id.clone())),
             ("name", text(&self.config.node_name)),

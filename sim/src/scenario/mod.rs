@@ -354,33 +354,11 @@ async fn holds(
             }
             Err(format!("health is {seen}"))
         }
-        Condition::Nodes(want) => {
-            // Every running node follows the same master, up to the same
-            // cluster state, which counts them all.
-            let views: Vec<_> = cluster
-                .nodes
-                .iter()
-                .filter_map(|n| cluster.engine(&n.name))
-                .map(|e| {
-                    let master = e.coordinator().and_then(|c| c.master()).map(|(id, _)| id);
-                    let f = e.followed();
-                    (master, f.index, f.state.members.len())
-                })
-                .collect();
-            let agreed = views.windows(2).all(|w| w[0] == w[1]);
-            let first = views.first();
-            if agreed
-                && views.len() == *want
-                && first.is_some_and(|(m, _, members)| m.is_some() && members == want)
-            {
-                return Ok(());
-            }
-            let seen: Vec<usize> = views.iter().map(|v| v.2).collect();
-            Err(format!(
-                "{} nodes running, members seen: {seen:?}, agreeing: {agreed}",
-                views.len()
-            ))
-        }
+        Condition::Nodes(want) => match cluster.converged() {
+            Some(n) if n == *want => Ok(()),
+            Some(n) => Err(format!("{n} nodes in the cluster")),
+            None => Err("the running nodes do not follow one master and state yet".into()),
+        },
         Condition::RelocationsDone => {
             // Every copy started, and the master's allocation would move
             // nothing more (between two relocations every copy may be

@@ -175,20 +175,10 @@ impl Node {
                 summary: Vec::new(),
             });
         }
-        let mut node = Object::default();
-        node.insert("id".into(), Value::Text(self.id.clone()));
-        node.insert("name".into(), Value::Text(self.config.node_name.clone()));
+        let node = self.node_object();
         let summary = summary_rows
             .into_iter()
-            .map(|(uri, ok, err, errors)| {
-                vec![
-                    Value::Object(Box::new(node.clone())),
-                    Value::Text(uri),
-                    ok,
-                    err,
-                    errors,
-                ]
-            })
+            .map(|(uri, ok, err, errors)| vec![node.clone(), Value::Text(uri), ok, err, errors])
             .collect();
         Ok(CopyOutcome::Imported {
             rows: total,

@@ -18,7 +18,7 @@ use regex::Regex;
 use crate::error::{Error, Result};
 use crate::exec::{Cluster, CopyRole};
 use crate::expr::EvalCtx;
-use crate::node::{Node, QueryResult, Session};
+use crate::node::{Node, QueryResult, Session, constant};
 use crate::request::{CopyOptions, CopyOutcome, CopyPart, CopyTask, FileShare, ShardId};
 use crate::sql::ast::{Copy, CopyDirection};
 use crate::types::{DataType, Value};
@@ -285,13 +285,6 @@ fn node_filters(e: &sqlparser::ast::Expr, ctx: &EvalCtx) -> Result<NodeFilters> 
         }
     }
     Ok(out)
-}
-
-/// A constant expression of the statement (parameters allowed).
-fn constant(e: &sqlparser::ast::Expr, ctx: &EvalCtx) -> Result<Value> {
-    let empty = crate::planner::PlanCtx::empty();
-    let mut b = crate::planner::bind::Binder::new(&empty, crate::planner::bind::Relation::None);
-    b.bind(e)?.eval(&[], ctx)
 }
 
 fn constant_text(e: &sqlparser::ast::Expr, ctx: &EvalCtx) -> Result<String> {
