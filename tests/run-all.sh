@@ -17,6 +17,12 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 SHARED=${SHOAL_SHARED:-$ROOT/../shared}
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+# A clean clone builds everything twice (normal and simulation builds), and
+# every test binary links the whole engine: keep only line tables (backtraces
+# still name file and line) and no incremental caches, so that both builds fit
+# in a few GB of disk (full debug info took 19 GB and filled CI's disk).
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
+export CARGO_PROFILE_DEV_DEBUG=${CARGO_PROFILE_DEV_DEBUG:-line-tables-only}
 start=$(date +%s)
 step() { printf '\n=== %s (%ss)\n' "$1" "$(( $(date +%s) - start ))"; }
 
