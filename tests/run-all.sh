@@ -9,6 +9,8 @@
 #
 # Environment:
 #   SHOAL_SIM_SEEDS   seeds per simulation test (default 24; a soak: 1000)
+#   SHOAL_PROPERTY_CASES  random fault schedules per property test (default 24;
+#                     a soak: `cargo scenario --property --cases 5000`)
 #   SHOAL_FUZZ_CASES  generated cases of the SQL fuzz target (default 1200)
 #   SHOAL_SLOW=1      also run the slow reports (sqllogictest corpus)
 set -euo pipefail
@@ -52,8 +54,9 @@ step "simulation build: tests with the determinism check"
 export MADSIM_TEST_NUM=${SHOAL_SIM_SEEDS:-24}
 # Doctests are left to the normal build: rustdoc would compile the crate without the madsim cfg.
 RUSTFLAGS="--cfg madsim" CARGO_TARGET_DIR=target/sim cargo test -p shoal-engine -p shoal-sim --lib --tests
+# (The property tests are not madsim tests and check their own determinism.)
 MADSIM_TEST_CHECK_DETERMINISM=1 MADSIM_TEST_NUM=2 RUSTFLAGS="--cfg madsim" CARGO_TARGET_DIR=target/sim \
-    cargo test -p shoal-sim --tests
+    cargo test -p shoal-sim --tests -- --skip property_
 
 step "CrateDB documentation conformance"
 if [ -f "$SHARED/conformance/cratedb-docs/run.py" ]; then

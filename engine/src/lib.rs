@@ -50,6 +50,7 @@ pub mod expr;
 pub mod limits;
 pub mod node;
 pub mod planner;
+pub mod planted;
 pub mod request;
 pub mod routing;
 pub mod runtime;

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use madsim::net::NetSim;
 use madsim::runtime::{Handle, NodeHandle};
+use madsim::task::NodeId;
 use shoal_engine::cluster::ClusterConfig;
 use shoal_engine::disk::{Disk, MemDisk};
 use shoal_engine::error::{Error, Result};
@@ -28,6 +29,40 @@ pub struct SimNode {
     pub disk: MemDisk,
     handle: NodeHandle,
     engine: EngineSlot,
+}
+
+/// Sends statements to a simulated cluster's nodes; cheap to clone.
+#[derive(Clone)]
+pub struct Client {
+    nodes: Vec<(String, NodeId, EngineSlot)>,
+}
+
+impl Client {
+    /// The nodes' names, in order.
+    pub fn names(&self) -> Vec<String> {
+        self.nodes.iter().map(|(n, ..)| n.clone()).collect()
+    }
+
+    /// Executes SQL on a node, inside that node's simulated context.
+    pub async fn execute(&self, name: &str, sql: &str, params: Vec<Value>) -> Result<QueryResult> {
+        let (_, id, slot) = self
+            .nodes
+            .iter()
+            .find(|(n, ..)| n == name)
+            .ok_or_else(|| Error::ShardsUnavailable(format!("node {name} is unknown")))?;
+        let engine = lock(slot)
+            .clone()
+            .ok_or_else(|| Error::ShardsUnavailable(format!("node {name} is down")))?;
+        let sql = sql.to_string();
+        // A NodeHandle is tied to one incarnation of the node: fetch the current one.
+        let handle = Handle::current()
+            .get_node(*id)
+            .ok_or_else(|| Error::ShardsUnavailable(format!("node {name} is unknown")))?;
+        handle
+            .spawn(async move { engine.execute(&Session::default(), &sql, params).await })
+            .await
+            .map_err(|e| Error::Internal(format!("task on {name} failed: {e}")))?
+    }
 }
 
 /// A simulated cluster.
@@ -472,19 +507,19 @@ impl SimCluster {
 
     /// Executes SQL on a node, inside that node's simulated context.
     pub async fn execute(&self, name: &str, sql: &str, params: Vec<Value>) -> Result<QueryResult> {
-        let node = self.node(name);
-        let engine = lock(&node.engine)
-            .clone()
-            .ok_or_else(|| Error::ShardsUnavailable(format!("node {name} is down")))?;
-        let sql = sql.to_string();
-        // A NodeHandle is tied to one incarnation of the node: fetch the current one.
-        let handle = Handle::current()
-            .get_node(node.handle.id())
-            .ok_or_else(|| Error::ShardsUnavailable(format!("node {name} is unknown")))?;
-        handle
-            .spawn(async move { engine.execute(&Session::default(), &sql, params).await })
-            .await
-            .map_err(|e| Error::Internal(format!("task on {name} failed: {e}")))?
+        self.client().execute(name, sql, params).await
+    }
+
+    /// A client of the cluster's nodes (those it has now) that tasks can
+    /// own: background writers outlive any borrow of the cluster.
+    pub fn client(&self) -> Client {
+        Client {
+            nodes: self
+                .nodes
+                .iter()
+                .map(|n| (n.name.clone(), n.handle.id(), n.engine.clone()))
+                .collect(),
+        }
     }
 
     /// Cuts every link between the nodes of `a` and those of `b`, both ways.

@@ -9,11 +9,18 @@
 //! fails. Without the cfg this crate is empty.
 
 #[cfg(madsim)]
+pub mod check;
+#[cfg(madsim)]
 mod cluster;
+#[cfg(madsim)]
+pub mod property;
 #[cfg(madsim)]
 pub mod scenario;
 #[cfg(madsim)]
 pub mod trace;
 
 #[cfg(madsim)]
-pub use cluster::{SimCluster, SimNode};
+pub mod workload;
+
+#[cfg(madsim)]
+pub use cluster::{Client, SimCluster, SimNode};

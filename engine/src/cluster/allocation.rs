@@ -40,6 +40,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::rebalance::{cancel_relocation, finish_relocation, rebalance, relocations};
 use super::settings::AllocationEnable;
 use super::state::{ClusterState, CopyState, MemberId, ShardCopies, ShardCopy};
+use crate::planted::{Bug, planted};
 
 /// Copies a node recovers at once (Elasticsearch's
 /// `cluster.routing.allocation.node_concurrent_recoveries`).
@@ -338,10 +339,19 @@ fn release_departed(shard: &mut ShardCopies, members: &BTreeSet<MemberId>, delay
             if let Some(id) = &copy.allocation_id {
                 shard.in_sync.remove(id);
             }
+            // A started copy holds a prefix of this term's history, and may
+            // catch up by operations if it returns under the same term. One
+            // still recovering holds whatever its node had before (a
+            // demoted primary's operations the new primary never saw,
+            // say): it keeps what it was recovering towards.
+            let left_term = match copy.state {
+                CopyState::Started | CopyState::Relocating => Some(shard.primary_term),
+                CopyState::Initializing | CopyState::Unassigned => copy.left_term,
+            };
             *copy = ShardCopy {
                 last_node: Some(node),
                 delayed: delay,
-                left_term: Some(shard.primary_term),
+                left_term,
                 ..unassigned(false)
             };
         }
@@ -359,13 +369,15 @@ fn promote(shard: &mut ShardCopies, delay: bool) {
         return;
     }
     let in_sync = &shard.in_sync;
+    let out_of_sync = planted(Bug::PromoteOutOfSync);
     let Some(r) = shard.copies.iter().position(|c| {
         !c.primary
-            && c.state == CopyState::Started
             && c.node.is_some()
-            && c.allocation_id
-                .as_ref()
-                .is_some_and(|a| in_sync.contains(a))
+            && (out_of_sync
+                || c.state == CopyState::Started
+                    && c.allocation_id
+                        .as_ref()
+                        .is_some_and(|a| in_sync.contains(a)))
     }) else {
         return;
     };

@@ -362,8 +362,11 @@ impl ShardServer for Node {
 
 /// The copies of a table this node holds, by the routing table: started
 /// ones open from disk; initializing ones are peer recovery's, and so are
-/// replicas waiting for this node to come back (kept, to catch up by
-/// operations).
+/// copies waiting for this node to come back, kept as they are: replicas
+/// (to catch up by operations) and primaries (the master gives the
+/// primary back to the node with its data; a node catching up on the
+/// states of its absence passes through one where its primary has no node,
+/// and deleting the copy there lost every acknowledged write of the shard).
 fn local_copies(state: &ClusterState, uuid: &str, me: MemberId) -> LocalCopies {
     let mut local = LocalCopies::default();
     let shards = state.routing.tables.get(uuid).into_iter().flatten();
@@ -371,7 +374,7 @@ fn local_copies(state: &ClusterState, uuid: &str, me: MemberId) -> LocalCopies {
         let waiting = shard
             .copies
             .iter()
-            .any(|c| c.delayed && c.node.is_none() && c.last_node == Some(me));
+            .any(|c| (c.delayed || c.primary) && c.node.is_none() && c.last_node == Some(me));
         match shard.on_node(me).map(|c| c.state) {
             Some(CopyState::Initializing) => local.recovering.insert(i as u32),
             Some(_) => local.open.insert(i as u32),

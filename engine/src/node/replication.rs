@@ -21,6 +21,7 @@ use std::time::Duration;
 use super::Node;
 use crate::cluster::{Command, CopyState};
 use crate::error::{Error, Result};
+use crate::planted::{Bug, planted};
 use crate::request::{ShardId, ShardRequest, ShardResponse};
 use crate::storage::{Op, Shard, SyncInFlight};
 
@@ -167,6 +168,15 @@ impl Node {
             global_checkpoint: copy.shipped_global_checkpoint(),
             ops,
         };
+        if planted(Bug::AckBeforeReplicas) && request_has_ops(&request) {
+            let coordinator = coordinator.clone();
+            tokio::spawn(async move {
+                for (_, node) in targets {
+                    let _ = coordinator.send_shard(&node, request.clone()).await;
+                }
+            });
+            return Ok(());
+        }
         let sends = targets.into_iter().map(|(allocation_id, node)| {
             let request = request.clone();
             async move {
@@ -308,4 +318,10 @@ pub(super) fn check_term(shard: &ShardId, copy: &Shard, primary_term: u64) -> Re
         )));
     }
     Ok(())
+}
+
+/// Whether a replication request carries operations (not only the global
+/// checkpoint).
+fn request_has_ops(request: &ShardRequest) -> bool {
+    matches!(request, ShardRequest::Replicate { ops, .. } if !ops.is_empty())
 }

@@ -6,6 +6,11 @@
 //! each file runs twice and must leave the same events (the determinism
 //! check). A failure prints the seed, the diff and the last events.
 //!
+//! `cargo scenario --property [--cases N] [--seed N]` is the soak: N random
+//! fault schedules (the property test's, see `shoal_sim::property`) from
+//! the given seed; the first failure is shrunk and written as a scenario
+//! file under `target/sim-failures/`.
+//!
 //! Simulation needs the `--cfg madsim` build: `cargo scenario` is an alias
 //! (`.cargo/config.toml`) that builds it in `target/sim`.
 
@@ -34,9 +39,13 @@ mod runner {
         seed: u64,
         seeds: u64,
         rewrite: bool,
+        /// `--property`: the soak of random fault schedules.
+        property: bool,
+        cases: u64,
     }
 
-    const USAGE: &str = "usage: cargo scenario [PATH ...] [--seed N] [--seeds N] [--rewrite]";
+    const USAGE: &str = "usage: cargo scenario [PATH ...] [--seed N] [--seeds N] [--rewrite]\n       \
+                         cargo scenario --property [--cases N] [--seed N]";
 
     fn options() -> Result<Options, String> {
         let mut o = Options {
@@ -44,6 +53,8 @@ mod runner {
             seed: 1,
             seeds: 1,
             rewrite: false,
+            property: false,
+            cases: 1000,
         };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -56,6 +67,8 @@ mod runner {
                 "--seed" => o.seed = number("--seed")?,
                 "--seeds" => o.seeds = number("--seeds")?.max(1),
                 "--rewrite" => o.rewrite = true,
+                "--property" => o.property = true,
+                "--cases" => o.cases = number("--cases")?.max(1),
                 "-h" | "--help" => return Err(USAGE.into()),
                 flag if flag.starts_with("--") => return Err(format!("unknown {flag}\n{USAGE}")),
                 path => o.paths.push(PathBuf::from(path)),
@@ -90,6 +103,9 @@ mod runner {
                 return 2;
             }
         };
+        if o.property {
+            return soak(o.seed, o.cases);
+        }
         let mut all = Vec::new();
         for p in &o.paths {
             match files(p) {
@@ -134,5 +150,63 @@ mod runner {
         }
         println!("{} passed, {failed} failed", all.len() - failed);
         i32::from(failed > 0)
+    }
+
+    /// `--property`: random fault schedules until one fails or `cases` pass.
+    fn soak(seed: u64, cases: u64) -> i32 {
+        use proptest::test_runner::{
+            Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner,
+        };
+        println!("property soak: {cases} random fault schedules from seed {seed}");
+        let mut bytes = [0u8; 32];
+        bytes[..8].copy_from_slice(&seed.to_le_bytes());
+        let config = Config {
+            cases: u32::try_from(cases).unwrap_or(u32::MAX),
+            max_shrink_iters: 200,
+            failure_persistence: None,
+            ..Config::default()
+        };
+        let mut runner =
+            TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &bytes));
+        // (proptest's test is a `Fn`.)
+        let runs = std::cell::Cell::new(0u64);
+        let result = runner.run(&shoal_sim::property::cases(), |case| {
+            runs.set(runs.get() + 1);
+            if runs.get().is_multiple_of(50) {
+                println!("  {} runs", runs.get());
+            }
+            case.run().map_err(|f| TestCaseError::fail(f.to_string()))
+        });
+        match result {
+            Ok(()) => {
+                println!("{cases} cases passed");
+                0
+            }
+            Err(TestError::Fail(why, case)) => {
+                let dir = Path::new("target/sim-failures");
+                let file = dir.join(format!("property-{}.scn", case.seed));
+                let written = std::fs::create_dir_all(dir)
+                    .and_then(|()| std::fs::write(&file, case.scenario()));
+                println!(
+                    "FAIL after {} runs (shrunk):\n{why}\n\n{}",
+                    runs.get(),
+                    case.scenario()
+                );
+                match written {
+                    Ok(()) => println!(
+                        "written to {}: cargo scenario {} --seed {}",
+                        file.display(),
+                        file.display(),
+                        case.seed
+                    ),
+                    Err(e) => println!("cannot write {}: {e}", file.display()),
+                }
+                1
+            }
+            Err(TestError::Abort(why)) => {
+                println!("aborted: {why}");
+                2
+            }
+        }
     }
 }

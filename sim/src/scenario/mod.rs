@@ -28,7 +28,7 @@ mod render;
 mod run;
 mod step;
 
-pub use run::{Failure, check_determinism, run_file};
+pub use run::{Actual, Failure, check_determinism, run_file, run_text};
 pub use step::{Condition, Step};
 
 use std::collections::BTreeMap;
@@ -39,6 +39,8 @@ use std::time::Duration;
 
 use madsim::runtime::Runtime;
 
+use crate::check::check_all;
+use crate::workload::{self, History, Workload};
 use crate::{SimCluster, trace};
 
 /// The longest a command may run, in simulated time (a statement that
@@ -58,6 +60,13 @@ pub struct Scenario {
     names: BTreeMap<String, String>,
     loss: f64,
     latency: Range<Duration>,
+    /// The background clients, while they run.
+    workload: Option<Workload>,
+    /// What they did, once stopped.
+    history: Option<History>,
+    /// Whether the checkers ran after the last command (else they run at
+    /// the end of the file).
+    checked: bool,
 }
 
 impl Scenario {
@@ -72,6 +81,9 @@ impl Scenario {
             names: BTreeMap::new(),
             loss: 0.0,
             latency: madsim::net::Config::default().send_latency,
+            workload: None,
+            history: None,
+            checked: false,
         }
     }
 
@@ -152,8 +164,31 @@ impl Scenario {
             }
             Step::Trace(n) => return Ok(trace::last(n).join("\n") + "\n"),
             Step::Check => {
+                if self.workload.is_some() {
+                    return Err("the workload still runs: `workload stop` first".into());
+                }
+                // Judged now, pass or fail: not again at the end.
+                self.checked = true;
                 let node = serving(cluster, &self.paused)?;
-                return rt.block_on(check(cluster, &node));
+                let up = running(cluster, &self.paused);
+                let history = self.history.as_ref();
+                return Ok(rt.block_on(check_all(cluster, &node, &up, history))?);
+            }
+            Step::WorkloadStart { clients, replicas } => {
+                if self.workload.is_some() || self.history.is_some() {
+                    return Err("a scenario runs one workload".into());
+                }
+                let node = serving(cluster, &self.paused)?;
+                for sql in workload::setup(3, replicas) {
+                    let run = cluster.execute(&node, &sql, Vec::new());
+                    rt.block_on(run).map_err(|e| format!("{sql}: {e}"))?;
+                }
+                let client = cluster.client();
+                self.workload = Some(rt.block_on(async { Workload::start(client, clients) }));
+            }
+            Step::WorkloadStop => {
+                let running = self.workload.take().ok_or("no workload runs")?;
+                self.history = Some(rt.block_on(running.stop()));
             }
         }
         Ok(String::new())
@@ -185,11 +220,30 @@ impl Scenario {
 impl goldenscript::Runner for Scenario {
     type Command = goldenscript::Command;
 
+    /// The checkers judge every scenario at its end, after healing the
+    /// network and resuming paused nodes, unless its last command was
+    /// `check`.
+    fn end_script(&mut self) -> Result<(), Box<dyn Error>> {
+        if self.checked || self.cluster.is_none() {
+            return Ok(());
+        }
+        if self.workload.is_some() {
+            self.run_step(Step::WorkloadStop)?;
+        }
+        for node in std::mem::take(&mut self.paused) {
+            self.run_step(Step::Resume(node))?;
+        }
+        self.run_step(Step::Loss(0.0))?;
+        self.run_step(Step::Heal)?;
+        self.run_step(Step::Check).map(|_| ())
+    }
+
     fn run(
         &mut self,
         command: &goldenscript::Command,
         context: &goldenscript::Context,
     ) -> Result<String, Box<dyn Error>> {
+        self.checked = false;
         if let Some(node) = &context.prefix {
             if !command.args.is_empty() {
                 return Err("a statement is written `nN: > SQL`".into());
@@ -319,6 +373,14 @@ fn serving(cluster: &SimCluster, paused: &[String]) -> Result<String, String> {
         .ok_or_else(|| "no node is running".to_string())
 }
 
+/// The nodes that are up and not paused.
+fn running(cluster: &SimCluster, paused: &[String]) -> Vec<String> {
+    let names = cluster.nodes.iter().map(|n| n.name.clone());
+    names
+        .filter(|n| cluster.engine(n).is_some() && !paused.contains(n))
+        .collect()
+}
+
 /// `wait`: polls the condition until it holds or the limit passes.
 async fn wait(
     cluster: &SimCluster,
@@ -382,34 +444,4 @@ async fn holds(
             Err("no node follows a master".into())
         }
     }
-}
-
-/// `check`: every user table's copies hold the same documents, and every
-/// copy has processed everything up to the global checkpoint.
-async fn check(cluster: &SimCluster, node: &str) -> Result<String, Box<dyn Error>> {
-    let tables = cluster
-        .execute(
-            node,
-            "SELECT table_schema || '.' || table_name FROM information_schema.tables \
-             WHERE table_schema NOT IN ('sys', 'information_schema', 'pg_catalog') \
-             ORDER BY 1",
-            Vec::new(),
-        )
-        .await?;
-    let mut out = String::new();
-    for row in &tables.rows {
-        let Some(shoal_engine::types::Value::Text(name)) = row.first() else {
-            continue;
-        };
-        let table = name.rsplit('.').next().unwrap_or(name);
-        cluster
-            .wait_checkpoints(node, table, Duration::from_secs(30))
-            .await
-            .map_err(|e| format!("{name}: checkpoints: {e}"))?;
-        let docs = cluster
-            .check_copies_agree(node, table)
-            .map_err(|e| format!("{name}: copies disagree: {e}"))?;
-        writeln!(out, "check {name}: every copy agrees, {docs} documents")?;
-    }
-    Ok(out)
 }

@@ -46,28 +46,59 @@ impl std::error::Error for Failure {}
 /// into the file instead of comparing. Answers the run's events.
 pub fn run_file(path: &Path, seed: u64, rewrite: bool) -> Result<Vec<String>, Failure> {
     let file = path.display().to_string();
-    let fail = |what: String| Failure {
+    let input = std::fs::read_to_string(path).map_err(|e| Failure {
         file: file.clone(),
         seed,
-        what,
-        trace: trace::last(FAILURE_EVENTS),
+        what: format!("cannot read: {e}"),
+        trace: Vec::new(),
+    })?;
+    match run_text(&file, &input, seed) {
+        Err(Actual { output, .. }) if rewrite && !output.is_empty() => {
+            std::fs::write(path, &output).map_err(|e| Failure {
+                file,
+                seed,
+                what: format!("cannot rewrite: {e}"),
+                trace: Vec::new(),
+            })?;
+            Ok(trace::last(trace::KEPT))
+        }
+        Err(Actual { failure, .. }) => Err(failure),
+        Ok(events) => Ok(events),
+    }
+}
+
+/// A run whose output differs from the expected: the failure, and the
+/// output (empty when a command failed).
+pub struct Actual {
+    pub failure: Failure,
+    pub output: String,
+}
+
+/// Runs a scenario's text (named `file` in what a failure prints) for
+/// `seed`, and compares its output with the text. Answers the run's events.
+pub fn run_text(file: &str, input: &str, seed: u64) -> Result<Vec<String>, Actual> {
+    let fail = |what: String, output: String| Actual {
+        failure: Failure {
+            file: file.to_string(),
+            seed,
+            what,
+            trace: trace::last(FAILURE_EVENTS),
+        },
+        output,
     };
-    let input = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read: {e}")))?;
     let output = {
         let mut scenario = Scenario::new(seed);
-        goldenscript::generate(&mut scenario, &input).map_err(|e| fail(e.to_string()))?
+        goldenscript::generate(&mut scenario, input)
+            .map_err(|e| fail(e.to_string(), String::new()))?
     };
     if output != input {
-        if !rewrite {
-            let diff = similar::TextDiff::from_lines(&input, &output);
-            let diff = diff
-                .unified_diff()
-                .context_radius(3)
-                .header("expected", "actual")
-                .to_string();
-            return Err(fail(diff));
-        }
-        std::fs::write(path, &output).map_err(|e| fail(format!("cannot rewrite: {e}")))?;
+        let diff = similar::TextDiff::from_lines(input, &output);
+        let diff = diff
+            .unified_diff()
+            .context_radius(3)
+            .header("expected", "actual")
+            .to_string();
+        return Err(fail(diff, output));
     }
     Ok(trace::last(trace::KEPT))
 }

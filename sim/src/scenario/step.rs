@@ -44,6 +44,14 @@ pub enum Step {
     Trace(usize),
     /// `check`: every checker, now.
     Check,
+    /// `workload start clients=3 replicas=1`: creates the workload's tables
+    /// and starts background clients (see [`crate::workload`]).
+    WorkloadStart {
+        clients: usize,
+        replicas: usize,
+    },
+    /// `workload stop`: stops the clients; `check` then judges their history.
+    WorkloadStop,
 }
 
 /// What `wait` waits for.
@@ -177,6 +185,27 @@ impl Step {
                 None => 30,
             }),
             "check" => Step::Check,
+            "workload" => match words.get(1) {
+                Some(&"start") => {
+                    let setting = |key: &str, default: usize| -> Result<usize, String> {
+                        let prefix = format!("{key}=");
+                        match words.iter().find_map(|w| w.strip_prefix(prefix.as_str())) {
+                            None => Ok(default),
+                            Some(v) => v.parse().map_err(|_| format!("bad {key} {v}")),
+                        }
+                    };
+                    let clients = setting("clients", 3)?;
+                    if !(1..=50).contains(&clients) {
+                        return Err(format!("a workload has 1 to 50 clients, not {clients}"));
+                    }
+                    Step::WorkloadStart {
+                        clients,
+                        replicas: setting("replicas", 1)?,
+                    }
+                }
+                Some(&"stop") => Step::WorkloadStop,
+                _ => return Err("workload start [clients=N] [replicas=N], or workload stop".into()),
+            },
             other => return Err(format!("unknown command {other}")),
         };
         Ok(step)

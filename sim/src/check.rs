@@ -1,0 +1,243 @@
+//! Checkers: the invariants a cluster must keep through any faults, judged
+//! on the cluster's copies and on a workload's [`History`].
+//!
+//! Safety: no acknowledged write is lost; every copy of a shard holds the
+//! same documents (read from each copy, not through SQL, which reads one);
+//! one `(_seq_no, _primary_term)` never maps to two values; optimistic
+//! read-modify-write loses no update; every node returns the same rows.
+//! Liveness, once the faults stop: health returns to GREEN and every copy
+//! catches up to the global checkpoint. A [`Violation`] names the invariant
+//! and the rows or operations involved; the runner adds the seed.
+
+use std::fmt;
+use std::time::Duration;
+
+use shoal_engine::types::Value;
+
+use crate::SimCluster;
+use crate::workload::{COUNTER, History, ROWS};
+
+/// How long the liveness checks wait after the faults stop.
+const SETTLE: Duration = Duration::from_secs(120);
+
+/// A broken invariant.
+#[derive(Debug)]
+pub struct Violation {
+    pub invariant: &'static str,
+    pub detail: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invariant violated: {}\n{}", self.invariant, self.detail)
+    }
+}
+
+impl std::error::Error for Violation {}
+
+fn violation(invariant: &'static str, detail: impl Into<String>) -> Violation {
+    Violation {
+        invariant,
+        detail: detail.into(),
+    }
+}
+
+/// Runs every checker through `node` (the master), reading every node of
+/// `up`; `history` is what a stopped workload did. Answers one line per
+/// table (and one for the workload), the same for every seed.
+pub async fn check_all(
+    cluster: &SimCluster,
+    node: &str,
+    up: &[String],
+    history: Option<&History>,
+) -> Result<String, Violation> {
+    const GREEN: &str = "health returns GREEN after the faults stop";
+    let deadline = madsim::time::Instant::now() + SETTLE;
+    loop {
+        match cluster.health(node).await {
+            Ok(h) if h == "GREEN" => break,
+            seen if madsim::time::Instant::now() >= deadline => {
+                let seen = seen.map_err(|e| e.to_string());
+                return Err(violation(GREEN, format!("after {SETTLE:?}: {seen:?}")));
+            }
+            _ => madsim::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+    let mut out = String::new();
+    for table in user_tables(cluster, node).await? {
+        let name = table.rsplit('.').next().unwrap_or(&table);
+        cluster
+            .wait_checkpoints(node, name, Duration::from_secs(30))
+            .await
+            .map_err(|e| {
+                violation(
+                    "every copy reaches the global checkpoint",
+                    format!("{table}: {e}"),
+                )
+            })?;
+        let docs = cluster
+            .check_copies_agree(node, name)
+            .map_err(|e| violation("all copies of each shard converge", format!("{table}: {e}")))?;
+        same_rows_everywhere(cluster, node, up, &table).await?;
+        // How many rows the workload wrote differs between seeds.
+        let docs = match name == ROWS {
+            true => String::new(),
+            false => format!(", {docs} documents"),
+        };
+        out.push_str(&format!(
+            "check {table}: every copy agrees{docs}, the same rows through every node\n"
+        ));
+    }
+    if let Some(history) = history {
+        check_history(cluster, node, history).await?;
+        out.push_str(
+            "check workload: every acknowledged insert present, no increment lost, one value per version\n",
+        );
+    }
+    Ok(out)
+}
+
+/// The user tables, as `schema.name`.
+async fn user_tables(cluster: &SimCluster, node: &str) -> Result<Vec<String>, Violation> {
+    let sql = "SELECT table_schema || '.' || table_name FROM information_schema.tables \
+               WHERE table_schema NOT IN ('sys', 'information_schema', 'pg_catalog') ORDER BY 1";
+    let tables = query(cluster, node, sql).await?;
+    Ok(tables
+        .into_iter()
+        .filter_map(|row| match row.into_iter().next() {
+            Some(Value::Text(t)) => Some(t),
+            _ => None,
+        })
+        .collect())
+}
+
+async fn query(cluster: &SimCluster, node: &str, sql: &str) -> Result<Vec<Vec<Value>>, Violation> {
+    cluster
+        .execute(node, sql, Vec::new())
+        .await
+        .map(|r| r.rows)
+        .map_err(|e| {
+            violation(
+                "the cluster answers once the faults stop",
+                format!("{sql} through {node}: {e}"),
+            )
+        })
+}
+
+/// Every running node returns the same rows for `SELECT *` (after a refresh).
+async fn same_rows_everywhere(
+    cluster: &SimCluster,
+    node: &str,
+    up: &[String],
+    table: &str,
+) -> Result<(), Violation> {
+    const SAME: &str = "every node returns the same rows for the same query";
+    query(cluster, node, &format!("REFRESH TABLE {table}")).await?;
+    let rows_through = |n: String| async move {
+        let mut rows: Vec<String> = query(cluster, &n, &format!("SELECT * FROM {table}"))
+            .await?
+            .iter()
+            .map(|r| format!("{r:?}"))
+            .collect();
+        rows.sort();
+        Ok::<_, Violation>((n, rows))
+    };
+    let (first, expected) = rows_through(node.to_string()).await?;
+    for other in up.iter().filter(|n| *n != node) {
+        let (other, rows) = rows_through(other.clone()).await?;
+        if rows != expected {
+            let only = |a: &[String], b: &[String]| -> Vec<String> {
+                a.iter()
+                    .filter(|r| !b.contains(r))
+                    .take(5)
+                    .cloned()
+                    .collect()
+            };
+            return Err(violation(
+                SAME,
+                format!(
+                    "SELECT * FROM {table}: {} rows through {first}, {} through {other}; \
+                     only through {first}: {:?}; only through {other}: {:?}",
+                    expected.len(),
+                    rows.len(),
+                    only(&expected, &rows),
+                    only(&rows, &expected)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The workload's invariants: acknowledged inserts are present, the
+/// counter counts every acknowledged increment (and no more than those
+/// whose outcome is unknown besides), and what the clients saw was sound.
+async fn check_history(
+    cluster: &SimCluster,
+    node: &str,
+    history: &History,
+) -> Result<(), Violation> {
+    if let Some(broken) = history.violations.first() {
+        return Err(violation(
+            "what the clients read is consistent",
+            broken.clone(),
+        ));
+    }
+    query(cluster, node, &format!("REFRESH TABLE {ROWS}")).await?;
+    let present: std::collections::BTreeSet<i64> =
+        query(cluster, node, &format!("SELECT id FROM {ROWS}"))
+            .await?
+            .into_iter()
+            .filter_map(|r| match r.first() {
+                Some(Value::Int(id)) => Some(*id),
+                _ => None,
+            })
+            .collect();
+    let lost: Vec<i64> = history.inserted.difference(&present).copied().collect();
+    if !lost.is_empty() {
+        return Err(violation(
+            "no acknowledged write is lost",
+            format!(
+                "{} of {} acknowledged inserts into {ROWS} are missing, ids {:?}",
+                lost.len(),
+                history.inserted.len(),
+                &lost[..lost.len().min(20)]
+            ),
+        ));
+    }
+    let invented: Vec<i64> = present
+        .iter()
+        .filter(|id| !history.inserted.contains(id) && !history.insert_unknown.contains(id))
+        .copied()
+        .collect();
+    if !invented.is_empty() {
+        return Err(violation(
+            "no row appears that no client wrote",
+            format!("ids {:?} in {ROWS}", &invented[..invented.len().min(20)]),
+        ));
+    }
+    let counter = query(
+        cluster,
+        node,
+        &format!("SELECT v FROM {COUNTER} WHERE id = 0"),
+    )
+    .await?;
+    let Some(Value::Int(v)) = counter.first().and_then(|r| r.first()) else {
+        return Err(violation(
+            "no acknowledged write is lost",
+            format!("the counter's row is {counter:?}"),
+        ));
+    };
+    let (acked, unknown) = (history.increments_acked, history.increments_unknown);
+    if *v < acked || *v > acked + unknown {
+        return Err(violation(
+            "optimistic read-modify-write loses no update",
+            format!(
+                "the counter is {v} after {acked} acknowledged increments, {unknown} of unknown \
+                 outcome and {} refused",
+                history.increments_conflicted
+            ),
+        ));
+    }
+    Ok(())
+}
