@@ -459,7 +459,10 @@ fn place_replicas(
             !taken.contains(&node) && recovering < CONCURRENT_RECOVERIES
         };
         let recovering_on = |n: MemberId| load.0.get(&n).map_or(usize::MAX, |l| l.1);
-        let mut left_term = None;
+        // A fresh copy gets only this term's history (the node keeps no
+        // other copy of the shard: it deletes those it is not waited for);
+        // one back on its node keeps what its data was judged then.
+        let mut left_term = Some(shard.primary_term);
         let node = match shard.copies[i].last_node {
             Some(last) if members.contains(&last) && eligible(last, recovering_on(last)) => {
                 left_term = shard.copies[i].left_term;

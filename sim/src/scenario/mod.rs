@@ -220,13 +220,22 @@ impl Scenario {
 impl goldenscript::Runner for Scenario {
     type Command = goldenscript::Command;
 
-    /// The checkers judge every scenario at its end, after healing the
-    /// network and resuming paused nodes, unless its last command was
-    /// `check`.
+    /// The checkers judge every scenario at its end, once the faults stop
+    /// (the network healed, paused nodes resumed, stopped ones restarted
+    /// and back in the cluster), unless its last command was `check`.
     fn end_script(&mut self) -> Result<(), Box<dyn Error>> {
-        if self.checked || self.cluster.is_none() {
+        let Some(cluster) = self.cluster.as_ref() else {
+            return Ok(());
+        };
+        if self.checked {
             return Ok(());
         }
+        let names: Vec<String> = cluster.nodes.iter().map(|n| n.name.clone()).collect();
+        let stopped: Vec<String> = names
+            .iter()
+            .filter(|n| cluster.engine(n).is_none())
+            .cloned()
+            .collect();
         if self.workload.is_some() {
             self.run_step(Step::WorkloadStop)?;
         }
@@ -235,6 +244,11 @@ impl goldenscript::Runner for Scenario {
         }
         self.run_step(Step::Loss(0.0))?;
         self.run_step(Step::Heal)?;
+        for node in stopped {
+            self.run_step(Step::Restart(node))?;
+        }
+        let all = Condition::Nodes(names.len());
+        self.run_step(Step::Wait(all, Duration::from_secs(120)))?;
         self.run_step(Step::Check).map(|_| ())
     }
 
