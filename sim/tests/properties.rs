@@ -24,10 +24,12 @@ fn env(name: &str, default: u64) -> u64 {
 
 /// A runner over a fixed, seeded set of cases.
 fn runner(cases: u32) -> TestRunner {
+    runner_from(env("SHOAL_PROPERTY_SEED", 1), cases)
+}
+
+fn runner_from(set: u64, cases: u32) -> TestRunner {
     let mut seed = [0u8; 32];
-    // Set 1 finds the two open bugs of `scenarios/open/`; until they are
-    // fixed CI runs set 2, which does not (docs/simulation.md).
-    seed[..8].copy_from_slice(&env("SHOAL_PROPERTY_SEED", 2).to_le_bytes());
+    seed[..8].copy_from_slice(&set.to_le_bytes());
     let config = Config {
         cases,
         max_shrink_iters: 48,
@@ -38,8 +40,8 @@ fn runner(cases: u32) -> TestRunner {
 }
 
 /// Runs the cases; answers the minimal failing case and its failure.
-fn search(cases_run: u32) -> Option<(Case, String)> {
-    let result = runner(cases_run).run(&cases(), |case| {
+fn search(mut runner: TestRunner) -> Option<(Case, String)> {
+    let result = runner.run(&cases(), |case| {
         case.run().map_err(|f| TestCaseError::fail(f.to_string()))
     });
     match result {
@@ -53,7 +55,7 @@ fn search(cases_run: u32) -> Option<(Case, String)> {
 fn property_random_fault_schedules_keep_every_invariant() {
     plant(None);
     let budget = env("SHOAL_PROPERTY_CASES", 24) as u32;
-    if let Some((case, why)) = search(budget) {
+    if let Some((case, why)) = search(runner(budget)) {
         panic!(
             "a fault schedule broke an invariant:\n{why}\n\nthe minimal case as a scenario \
              file:\n{}",
@@ -64,9 +66,9 @@ fn property_random_fault_schedules_keep_every_invariant() {
 
 /// Plants `bug`, expects the property test to catch it, and replays the
 /// printed reproduction: it fails again with the bug, and passes without.
-fn caught(bug: Bug, budget: u32) {
+fn caught(bug: Bug, set: u64, budget: u32) {
     plant(Some(bug));
-    let found = search(budget);
+    let found = search(runner_from(set, budget));
     let Some((case, why)) = found else {
         plant(None);
         panic!("the planted bug {bug:?} went unnoticed in {budget} cases");
@@ -90,16 +92,22 @@ fn caught(bug: Bug, budget: u32) {
 
 #[test]
 fn property_catches_a_primary_acknowledging_before_its_replicas() {
+    let set = env("SHOAL_PROPERTY_SEED", 1);
     caught(
         Bug::AckBeforeReplicas,
+        set,
         env("SHOAL_PROPERTY_CASES", 24) as u32,
     );
 }
 
 #[test]
 fn property_catches_promoting_a_replica_that_is_not_in_sync() {
+    // Set 1's shrunk case for this bug (seed 572541) also fails without
+    // it: a cluster bug not yet found (see docs/simulation.md); until it is
+    // fixed this test searches set 2.
     caught(
         Bug::PromoteOutOfSync,
+        2,
         env("SHOAL_PROPERTY_CASES", 24) as u32,
     );
 }

@@ -151,11 +151,21 @@ impl ClusterState {
         }
     }
 
-    /// Marks an initializing copy started and in sync.
-    pub(super) fn start_copy(&mut self, uuid: &str, shard: u32, allocation_id: &str) -> bool {
+    /// Marks an initializing copy started and in sync, unless it recovered
+    /// under another primary term than the shard's.
+    pub(super) fn start_copy(
+        &mut self,
+        uuid: &str,
+        shard: u32,
+        allocation_id: &str,
+        primary_term: Option<u64>,
+    ) -> bool {
         let Some(shard) = self.shard_mut(uuid, shard) else {
             return false;
         };
+        if primary_term.is_some_and(|t| t != shard.primary_term) {
+            return false;
+        }
         let Some(i) = shard.copies.iter().position(|c| {
             c.allocation_id.as_deref() == Some(allocation_id) && c.state == CopyState::Initializing
         }) else {
@@ -180,10 +190,15 @@ impl ClusterState {
         shard: u32,
         allocation_id: &str,
         reason: &str,
+        primary_term: Option<u64>,
+        diverged: bool,
     ) -> bool {
         let Some(shard) = self.shard_mut(uuid, shard) else {
             return false;
         };
+        if primary_term.is_some_and(|t| t != shard.primary_term) {
+            return false;
+        }
         let Some(copy) = shard
             .copies
             .iter_mut()
@@ -207,8 +222,12 @@ impl ClusterState {
             copy.state = CopyState::Unassigned;
             copy.failures = copy.failures.saturating_add(1);
         } else {
+            // Placed again (maybe on the same node, which still has its
+            // data), it may catch up by operations only if its history is
+            // this term's.
             *copy = ShardCopy {
                 failures: copy.failures.saturating_add(1),
+                left_term: (!diverged).then_some(shard.primary_term),
                 ..unassigned(false)
             };
             shard.in_sync.remove(allocation_id);
@@ -459,13 +478,11 @@ fn place_replicas(
             !taken.contains(&node) && recovering < CONCURRENT_RECOVERIES
         };
         let recovering_on = |n: MemberId| load.0.get(&n).map_or(usize::MAX, |l| l.1);
-        // A fresh copy gets only this term's history (the node keeps no
-        // other copy of the shard: it deletes those it is not waited for);
-        // one back on its node keeps what its data was judged then.
-        let mut left_term = Some(shard.primary_term);
+        // What the copy's data was judged when it left or failed (a new
+        // copy has none to judge).
+        let left_term = shard.copies[i].left_term;
         let node = match shard.copies[i].last_node {
             Some(last) if members.contains(&last) && eligible(last, recovering_on(last)) => {
-                left_term = shard.copies[i].left_term;
                 Some(last)
             }
             // Waiting for its node to come back.

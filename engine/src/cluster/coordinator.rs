@@ -770,8 +770,11 @@ async fn watch_members(weak: Weak<Coordinator>) {
                 Err(e) => tracing::info!(node = %name, error = %e, "cannot remove node yet"),
             }
         }
-        // A voter that left and answers again is a member once more.
-        for id in departed.keys().filter(|id| answered.contains(id)) {
+        // A voter that left and answers again is a member once more; so is
+        // the master itself, elected while it was away (its vote kept),
+        // which no ping of its own marks back.
+        let back = |id: &&MemberId| answered.contains(id) || **id == c.id;
+        for id in departed.keys().filter(back) {
             match c.decide_as_master(Command::NodeBack { node: *id }).await {
                 Ok(_) => tracing::info!(id, "a node that left is back"),
                 Err(e) => tracing::info!(id, error = %e, "cannot take a node back yet"),

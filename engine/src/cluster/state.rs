@@ -49,6 +49,12 @@ pub enum Command {
         uuid: String,
         shard: u32,
         allocation_id: String,
+        /// The primary term the copy recovered under: a copy that recovered
+        /// from a primary since replaced is not started (the new primary
+        /// may have operations the old one never sent), it fails and
+        /// recovers again. (Absent in log entries written before it.)
+        #[serde(default)]
+        primary_term: Option<u64>,
     },
     /// A copy failed (a write could not reach it, or its recovery failed):
     /// it leaves the in-sync set and is allocated again.
@@ -57,6 +63,16 @@ pub enum Command {
         shard: u32,
         allocation_id: String,
         reason: String,
+        /// The term of the primary that fails the copy: a primary replaced
+        /// since (whose request arrives late, after a partition) fails
+        /// nothing — the copy may be the new primary. (None: the copy's own
+        /// node reports it; absent in log entries written before it.)
+        #[serde(default)]
+        primary_term: Option<u64>,
+        /// The copy's history may hold operations the primary never had
+        /// (a resync found it): its data is not reused.
+        #[serde(default)]
+        diverged: bool,
     },
     /// The delayed replicas of a shard whose node left have waited long
     /// enough: they may go to another node.
@@ -234,13 +250,23 @@ impl ClusterState {
                 uuid,
                 shard,
                 allocation_id,
-            } => self.start_copy(&uuid, shard, &allocation_id),
+                primary_term,
+            } => self.start_copy(&uuid, shard, &allocation_id, primary_term),
             Command::ShardFailed {
                 uuid,
                 shard,
                 allocation_id,
                 reason,
-            } => self.fail_copy(&uuid, shard, &allocation_id, &reason),
+                primary_term,
+                diverged,
+            } => self.fail_copy(
+                &uuid,
+                shard,
+                &allocation_id,
+                &reason,
+                primary_term,
+                diverged,
+            ),
             Command::EndDelay { uuid, shard, node } => self.end_delay(&uuid, shard, node),
             Command::Decommission { node } => {
                 self.members.contains_key(&node) && self.draining.insert(node)
@@ -396,6 +422,7 @@ mod tests {
                     uuid,
                     shard,
                     allocation_id,
+                    primary_term: None,
                 });
                 assert!(matches!(r, CommandResult::Applied { .. }), "{r:?}");
             }
@@ -570,6 +597,8 @@ mod tests {
             shard: 0,
             allocation_id: id.clone(),
             reason: "test".into(),
+            primary_term: None,
+            diverged: false,
         });
         assert!(matches!(r, CommandResult::Applied { .. }));
         let shard = &s.routing.tables[&uuid][0];
@@ -582,6 +611,7 @@ mod tests {
             uuid,
             shard: 0,
             allocation_id: id,
+            primary_term: None,
         });
         assert!(matches!(r, CommandResult::Ignored { .. }));
     }
@@ -766,6 +796,8 @@ mod tests {
                 shard: 0,
                 allocation_id: id,
                 reason: "test".into(),
+                primary_term: None,
+                diverged: false,
             });
         }
         let replica = &s.routing.tables[&uuid][0].copies[1];

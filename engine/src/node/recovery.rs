@@ -300,6 +300,8 @@ impl Node {
             shard,
             allocation_id: id.to_string(),
             reason: "the copy could not be opened on its node".into(),
+            primary_term: None,
+            diverged: true,
         };
         let node = self.clone();
         let key = (id.to_string(), term);
@@ -351,6 +353,8 @@ impl Node {
             shard,
             allocation_id,
             reason: format!("recovery failed: {e}"),
+            primary_term: None,
+            diverged: true,
         };
         if let Err(e) = coordinator.propose(failed).await {
             tracing::warn!(shard = %id, error = %e, "cannot report a failed recovery");
@@ -373,7 +377,7 @@ impl Node {
         states.begin(&id.uuid, id.shard, kind);
         // Recoveries start while the node takes a new cluster state: the
         // primary is looked up in that state, not the one before.
-        self.recovering_copy(id, allocation_id).await?;
+        let (_, term) = self.recovering_copy(id, allocation_id).await?;
         let primary = self
             .locate(id, CopyRole::Primary)?
             .into_iter()
@@ -481,13 +485,19 @@ impl Node {
                 }
             }
             None => {
-                coordinator
+                let (_, result) = coordinator
                     .propose(Command::ShardStarted {
                         uuid: id.uuid.clone(),
                         shard: id.shard,
                         allocation_id: allocation_id.to_string(),
+                        primary_term: Some(term),
                     })
                     .await?;
+                if !matches!(result, crate::cluster::CommandResult::Applied { .. }) {
+                    return Err(Error::ShardsUnavailable(format!(
+                        "{id}: the primary changed while copy {allocation_id} recovered from it"
+                    )));
+                }
             }
         }
         states.update(&id.uuid, id.shard, RecoveryState::finish);
@@ -592,7 +602,7 @@ impl Node {
         shard: &ShardId,
         allocation_id: &str,
     ) -> Result<ShardResponse> {
-        let (copy, _) = self.recovering_copy(shard, allocation_id).await?;
+        let (copy, term) = self.recovering_copy(shard, allocation_id).await?;
         let coordinator = self.coordinator().ok_or_else(crate::cluster::no_master)?;
         if copy.relocating_node != Some(coordinator.id) {
             return Err(Error::ShardsUnavailable(format!(
@@ -606,6 +616,7 @@ impl Node {
                 uuid: shard.uuid.clone(),
                 shard: shard.shard,
                 allocation_id: allocation_id.to_string(),
+                primary_term: Some(term),
             })
             .await?;
         if !matches!(result, crate::cluster::CommandResult::Applied { .. }) {

@@ -195,10 +195,13 @@ impl Node {
                 Err(e @ Error::StalePrimary(_)) => stale = Some(e),
                 Ok(other) => {
                     let reason = format!("answered replication with {}", other.kind());
-                    self.fail_copy(shard, &allocation_id, &node, reason).await?;
+                    let failure = CopyFailure::same_history(reason);
+                    self.fail_copy(shard, primary_term, &allocation_id, &node, failure)
+                        .await?;
                 }
                 Err(e) => {
-                    self.fail_copy(shard, &allocation_id, &node, e.to_string())
+                    let failure = CopyFailure::same_history(e.to_string());
+                    self.fail_copy(shard, primary_term, &allocation_id, &node, failure)
                         .await?
                 }
             }
@@ -257,10 +260,12 @@ impl Node {
     pub(super) async fn fail_copy(
         &self,
         shard: &ShardId,
+        primary_term: u64,
         allocation_id: &str,
         node: &str,
-        reason: String,
+        failure: CopyFailure,
     ) -> Result<()> {
+        let CopyFailure { reason, diverged } = failure;
         tracing::warn!(%shard, allocation_id, node, %reason, "failing a shard copy");
         let coordinator = self.coordinator().ok_or_else(crate::cluster::no_master)?;
         let (index, _) = coordinator
@@ -269,11 +274,28 @@ impl Node {
                 shard: shard.shard,
                 allocation_id: allocation_id.to_string(),
                 reason,
+                primary_term: Some(primary_term),
+                diverged,
             })
             .await?;
         coordinator
             .wait_followed(index, Duration::from_secs(10))
-            .await
+            .await?;
+        // The master ignores a primary of an older term (the copy may be
+        // the new primary): this one must not acknowledge the write.
+        let state = self.followed().state;
+        let term = state
+            .routing
+            .tables
+            .get(&shard.uuid)
+            .and_then(|shards| shards.get(shard.shard as usize))
+            .map(|copies| copies.primary_term);
+        if term != Some(primary_term) {
+            return Err(Error::StalePrimary(format!(
+                "{shard}: primary term {primary_term} was replaced; the copy was not failed"
+            )));
+        }
+        Ok(())
     }
 
     /// A replica applies operations from its primary, and learns the
@@ -324,4 +346,22 @@ pub(super) fn check_term(shard: &ShardId, copy: &Shard, primary_term: u64) -> Re
 /// checkpoint).
 fn request_has_ops(request: &ShardRequest) -> bool {
     matches!(request, ShardRequest::Replicate { ops, .. } if !ops.is_empty())
+}
+
+/// Why a primary fails a copy, and whether the copy's history may hold
+/// operations the primary never had (found by a resync after a promotion):
+/// such a copy's data is not reused to catch up by operations.
+pub(super) struct CopyFailure {
+    pub reason: String,
+    pub diverged: bool,
+}
+
+impl CopyFailure {
+    /// A copy of this term's history that could not take a write.
+    pub fn same_history(reason: String) -> CopyFailure {
+        CopyFailure {
+            reason,
+            diverged: false,
+        }
+    }
 }

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use super::Node;
-use super::replication::check_term;
+use super::replication::{CopyFailure, check_term};
 use crate::error::{Error, Result};
 use crate::request::{ShardId, ShardRequest, ShardResponse};
 use crate::storage::{ResyncBatch, ResyncLimit, Resynced, SyncInFlight};
@@ -66,7 +66,12 @@ impl Node {
         let Some(batch) = batch else {
             for (allocation_id, node) in &targets {
                 let reason = "too much above the global checkpoint to resync".into();
-                self.fail_copy(shard, allocation_id, node, reason).await?;
+                let failure = CopyFailure {
+                    reason,
+                    diverged: true,
+                };
+                self.fail_copy(shard, term, allocation_id, node, failure)
+                    .await?;
             }
             copy.resynced(term);
             return Ok(());
@@ -102,7 +107,12 @@ impl Node {
                 Err(e @ Error::StalePrimary(_)) => return Err(e),
                 Err(e) => e.to_string(),
             };
-            self.fail_copy(shard, allocation_id, node, reason).await?;
+            let failure = CopyFailure {
+                reason,
+                diverged: true,
+            };
+            self.fail_copy(shard, term, allocation_id, node, failure)
+                .await?;
         }
         copy.resynced(term);
         let (_, in_sync) = self.replication_targets(shard);
