@@ -7,6 +7,7 @@
 use std::fmt::Write as _;
 
 use proptest::prelude::*;
+use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 
 use crate::scenario::{Failure, run_text};
 
@@ -168,4 +169,40 @@ pub fn cases() -> impl Strategy<Value = Case> {
             replicas: replicas.min(nodes - 1),
             faults,
         })
+}
+
+/// A runner over the fixed set of cases that `set` seeds, shrinking a
+/// failure for at most `max_shrink_iters` runs.
+pub fn runner(set: u64, cases: u32, max_shrink_iters: u32) -> TestRunner {
+    let mut seed = [0u8; 32];
+    seed[..8].copy_from_slice(&set.to_le_bytes());
+    let config = Config {
+        cases,
+        max_shrink_iters,
+        failure_persistence: None,
+        ..Config::default()
+    };
+    TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed))
+}
+
+/// What a search of cases found.
+pub enum Search {
+    Passed,
+    /// The minimal failing case, and its failure.
+    Failed(Case, String),
+    Aborted(String),
+}
+
+/// Runs `cases` cases of set `set` (calling `each` before every run,
+/// shrinking runs included) and shrinks the first failure.
+pub fn search(set: u64, cases: u32, max_shrink_iters: u32, each: impl Fn()) -> Search {
+    let result = runner(set, cases, max_shrink_iters).run(&self::cases(), |case| {
+        each();
+        case.run().map_err(|f| TestCaseError::fail(f.to_string()))
+    });
+    match result {
+        Ok(()) => Search::Passed,
+        Err(TestError::Fail(why, case)) => Search::Failed(case, why.to_string()),
+        Err(TestError::Abort(why)) => Search::Aborted(why.to_string()),
+    }
 }

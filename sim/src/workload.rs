@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use shoal_engine::node::QueryResult;
 use shoal_engine::types::Value;
 
 use crate::cluster::Client;
@@ -139,7 +140,7 @@ async fn run_client(
 /// One optimistic increment of the counter; false when a statement failed.
 async fn increment(client: &Client, node: &str, history: &Mutex<History>) -> bool {
     let read = format!("SELECT v, _seq_no, _primary_term FROM {COUNTER} WHERE id = 0");
-    let Some(rows) = run(client, node, &read, Vec::new()).await else {
+    let Some(QueryResult { rows, .. }) = run(client, node, &read, Vec::new()).await else {
         return false;
     };
     let Some([Value::Int(v), Value::Int(seq_no), Value::Int(term)]) =
@@ -174,7 +175,7 @@ async fn increment(client: &Client, node: &str, history: &Mutex<History>) -> boo
         Value::Int(version.0),
         Value::Int(version.1),
     ];
-    let outcome = run_counted(client, node, &update, params).await;
+    let outcome = run(client, node, &update, params).await.map(|r| r.rowcount);
     let mut h = lock(history);
     match outcome {
         Some(1) => h.increments_acked += 1,
@@ -184,25 +185,8 @@ async fn increment(client: &Client, node: &str, history: &Mutex<History>) -> boo
     outcome.is_some()
 }
 
-/// A statement's rows, or None when it failed or timed out.
-async fn run(
-    client: &Client,
-    node: &str,
-    sql: &str,
-    params: Vec<Value>,
-) -> Option<Vec<Vec<Value>>> {
+/// A statement's result, or None when it failed or timed out.
+async fn run(client: &Client, node: &str, sql: &str, params: Vec<Value>) -> Option<QueryResult> {
     let run = client.execute(node, sql, params);
-    match madsim::time::timeout(OPERATION_LIMIT, run).await {
-        Ok(Ok(r)) => Some(r.rows),
-        _ => None,
-    }
-}
-
-/// A statement's row count, or None when it failed or timed out.
-async fn run_counted(client: &Client, node: &str, sql: &str, params: Vec<Value>) -> Option<i64> {
-    let run = client.execute(node, sql, params);
-    match madsim::time::timeout(OPERATION_LIMIT, run).await {
-        Ok(Ok(r)) => Some(r.rowcount),
-        _ => None,
-    }
+    madsim::time::timeout(OPERATION_LIMIT, run).await.ok()?.ok()
 }

@@ -10,52 +10,34 @@
 #![cfg(madsim)]
 
 use proptest::strategy::{Strategy, ValueTree};
-use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 use shoal_engine::planted::{Bug, plant};
-use shoal_sim::property::{Case, cases};
-use shoal_sim::scenario::run_text;
+use shoal_sim::property::{Case, Search, cases, runner, search};
+use shoal_sim::scenario::{env_number, files, run_text};
 
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+/// Shrinking runs at most this many cases.
+const SHRINK_RUNS: u32 = 48;
 
-/// A runner over a fixed, seeded set of cases.
-fn runner(cases: u32) -> TestRunner {
-    runner_from(env("SHOAL_PROPERTY_SEED", 1), cases)
-}
-
-fn runner_from(set: u64, cases: u32) -> TestRunner {
-    let mut seed = [0u8; 32];
-    seed[..8].copy_from_slice(&set.to_le_bytes());
-    let config = Config {
-        cases,
-        max_shrink_iters: 48,
-        failure_persistence: None,
-        ..Config::default()
-    };
-    TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed))
-}
-
-/// Runs the cases; answers the minimal failing case and its failure.
-fn search(mut runner: TestRunner) -> Option<(Case, String)> {
-    let result = runner.run(&cases(), |case| {
-        case.run().map_err(|f| TestCaseError::fail(f.to_string()))
-    });
-    match result {
-        Ok(()) => None,
-        Err(TestError::Fail(why, case)) => Some((case, why.to_string())),
-        Err(TestError::Abort(why)) => panic!("the property test aborted: {why}"),
+/// The minimal failing case of `budget` cases of set `set`, and its failure.
+fn failing(set: u64, budget: u32) -> Option<(Case, String)> {
+    match search(set, budget, SHRINK_RUNS, || {}) {
+        Search::Passed => None,
+        Search::Failed(case, why) => Some((case, why)),
+        Search::Aborted(why) => panic!("the property test aborted: {why}"),
     }
+}
+
+fn budget() -> u32 {
+    env_number("SHOAL_PROPERTY_CASES", 24) as u32
+}
+
+fn case_set() -> u64 {
+    env_number("SHOAL_PROPERTY_SEED", 1)
 }
 
 #[test]
 fn property_random_fault_schedules_keep_every_invariant() {
     plant(None);
-    let budget = env("SHOAL_PROPERTY_CASES", 24) as u32;
-    if let Some((case, why)) = search(runner(budget)) {
+    if let Some((case, why)) = failing(case_set(), budget()) {
         panic!(
             "a fault schedule broke an invariant:\n{why}\n\nthe minimal case as a scenario \
              file:\n{}",
@@ -66,9 +48,10 @@ fn property_random_fault_schedules_keep_every_invariant() {
 
 /// Plants `bug`, expects the property test to catch it, and replays the
 /// printed reproduction: it fails again with the bug, and passes without.
-fn caught(bug: Bug, set: u64, budget: u32) {
+fn caught(bug: Bug, set: u64) {
+    let budget = budget();
     plant(Some(bug));
-    let found = search(runner_from(set, budget));
+    let found = failing(set, budget);
     let Some((case, why)) = found else {
         plant(None);
         panic!("the planted bug {bug:?} went unnoticed in {budget} cases");
@@ -92,12 +75,7 @@ fn caught(bug: Bug, set: u64, budget: u32) {
 
 #[test]
 fn property_catches_a_primary_acknowledging_before_its_replicas() {
-    let set = env("SHOAL_PROPERTY_SEED", 1);
-    caught(
-        Bug::AckBeforeReplicas,
-        set,
-        env("SHOAL_PROPERTY_CASES", 24) as u32,
-    );
+    caught(Bug::AckBeforeReplicas, case_set());
 }
 
 #[test]
@@ -105,11 +83,7 @@ fn property_catches_promoting_a_replica_that_is_not_in_sync() {
     // Set 1's shrunk case for this bug (seed 572541) also fails without
     // it: a cluster bug not yet found (see docs/simulation.md); until it is
     // fixed this test searches set 2.
-    caught(
-        Bug::PromoteOutOfSync,
-        2,
-        env("SHOAL_PROPERTY_CASES", 24) as u32,
-    );
+    caught(Bug::PromoteOutOfSync, 2);
 }
 
 /// The reproductions the property tests found, kept in
@@ -118,12 +92,7 @@ fn property_catches_promoting_a_replica_that_is_not_in_sync() {
 fn property_regressions_stay_fixed() {
     plant(None);
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/regressions");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .expect("scenarios/regressions")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "scn"))
-        .collect();
-    files.sort();
+    let files = files(&dir).expect("scenarios/regressions");
     assert!(!files.is_empty());
     for file in files {
         let text = std::fs::read_to_string(&file).expect("readable");
@@ -141,7 +110,7 @@ fn property_regressions_stay_fixed() {
 #[test]
 fn property_cases_are_deterministic() {
     plant(None);
-    let mut runner = runner(1);
+    let mut runner = runner(case_set(), 1, SHRINK_RUNS);
     for _ in 0..2 {
         let case = cases().new_tree(&mut runner).expect("a case").current();
         let file = case.scenario();

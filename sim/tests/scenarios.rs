@@ -6,32 +6,19 @@
 
 use std::path::{Path, PathBuf};
 
-use shoal_sim::scenario::{check_determinism, run_file};
-
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use shoal_sim::scenario::{check_determinism, env_number, files, run_file};
 
 fn scenario_files() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "scn"))
-        .collect();
-    files.sort();
-    files
+    files(&dir).unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]
 fn every_scenario_passes_for_every_seed() {
     let files = scenario_files();
     assert!(!files.is_empty(), "no scenario files");
-    let first = env("SHOAL_SCENARIO_SEED", 1);
-    let count = env("MADSIM_TEST_NUM", 4);
+    let first = env_number("SHOAL_SCENARIO_SEED", 1);
+    let count = env_number("MADSIM_TEST_NUM", 4);
     let mut failures = Vec::new();
     for file in &files {
         if let Err(f) = check_determinism(file, first) {

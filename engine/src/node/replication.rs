@@ -162,13 +162,14 @@ impl Node {
             copy.advance_global_checkpoint(&in_sync);
             return Ok(());
         }
+        let has_ops = !ops.is_empty();
         let request = ShardRequest::Replicate {
             shard: shard.clone(),
             primary_term,
             global_checkpoint: copy.shipped_global_checkpoint(),
             ops,
         };
-        if planted(Bug::AckBeforeReplicas) && request_has_ops(&request) {
+        if planted(Bug::AckBeforeReplicas) && has_ops {
             let coordinator = coordinator.clone();
             tokio::spawn(async move {
                 for (_, node) in targets {
@@ -285,11 +286,8 @@ impl Node {
         // the new primary): this one must not acknowledge the write.
         let state = self.followed().state;
         let term = state
-            .routing
-            .tables
-            .get(&shard.uuid)
-            .and_then(|shards| shards.get(shard.shard as usize))
-            .map(|copies| copies.primary_term);
+            .shard(&shard.uuid, shard.shard)
+            .map(|c| c.primary_term);
         if term != Some(primary_term) {
             return Err(Error::StalePrimary(format!(
                 "{shard}: primary term {primary_term} was replaced; the copy was not failed"
@@ -340,12 +338,6 @@ pub(super) fn check_term(shard: &ShardId, copy: &Shard, primary_term: u64) -> Re
         )));
     }
     Ok(())
-}
-
-/// Whether a replication request carries operations (not only the global
-/// checkpoint).
-fn request_has_ops(request: &ShardRequest) -> bool {
-    matches!(request, ShardRequest::Replicate { ops, .. } if !ops.is_empty())
 }
 
 /// Why a primary fails a copy, and whether the copy's history may hold

@@ -32,7 +32,8 @@ fn main() {
 mod runner {
     use std::path::{Path, PathBuf};
 
-    use shoal_sim::scenario::{check_determinism, run_file};
+    use shoal_sim::property::{Search, search};
+    use shoal_sim::scenario::{check_determinism, files, run_file};
 
     struct Options {
         paths: Vec<PathBuf>,
@@ -78,21 +79,6 @@ mod runner {
             o.paths.push(PathBuf::from("scenarios"));
         }
         Ok(o)
-    }
-
-    /// The files a path names: itself, or a folder's `.scn` files.
-    fn files(path: &Path) -> Result<Vec<PathBuf>, String> {
-        if !path.is_dir() {
-            return Ok(vec![path.to_path_buf()]);
-        }
-        let entries =
-            std::fs::read_dir(path).map_err(|e| format!("cannot list {}: {e}", path.display()))?;
-        let mut files: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "scn"))
-            .collect();
-        files.sort();
-        Ok(files)
     }
 
     pub fn main() -> i32 {
@@ -154,35 +140,22 @@ mod runner {
 
     /// `--property`: random fault schedules until one fails or `cases` pass.
     fn soak(seed: u64, cases: u64) -> i32 {
-        use proptest::test_runner::{
-            Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner,
-        };
         println!("property soak: {cases} random fault schedules from seed {seed}");
-        let mut bytes = [0u8; 32];
-        bytes[..8].copy_from_slice(&seed.to_le_bytes());
-        let config = Config {
-            cases: u32::try_from(cases).unwrap_or(u32::MAX),
-            max_shrink_iters: 200,
-            failure_persistence: None,
-            ..Config::default()
-        };
-        let mut runner =
-            TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &bytes));
         // (proptest's test is a `Fn`.)
         let runs = std::cell::Cell::new(0u64);
-        let result = runner.run(&shoal_sim::property::cases(), |case| {
+        let cases = u32::try_from(cases).unwrap_or(u32::MAX);
+        let found = search(seed, cases, 200, || {
             runs.set(runs.get() + 1);
             if runs.get().is_multiple_of(50) {
                 println!("  {} runs", runs.get());
             }
-            case.run().map_err(|f| TestCaseError::fail(f.to_string()))
         });
-        match result {
-            Ok(()) => {
+        match found {
+            Search::Passed => {
                 println!("{cases} cases passed");
                 0
             }
-            Err(TestError::Fail(why, case)) => {
+            Search::Failed(case, why) => {
                 let dir = Path::new("target/sim-failures");
                 let file = dir.join(format!("property-{}.scn", case.seed));
                 let written = std::fs::create_dir_all(dir)
@@ -203,7 +176,7 @@ mod runner {
                 }
                 1
             }
-            Err(TestError::Abort(why)) => {
+            Search::Aborted(why) => {
                 println!("aborted: {why}");
                 2
             }

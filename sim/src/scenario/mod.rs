@@ -28,7 +28,7 @@ mod render;
 mod run;
 mod step;
 
-pub use run::{Actual, Failure, check_determinism, run_file, run_text};
+pub use run::{Actual, Failure, check_determinism, env_number, files, run_file, run_text};
 pub use step::{Condition, Step};
 
 use std::collections::BTreeMap;

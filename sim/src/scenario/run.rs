@@ -3,7 +3,7 @@
 //! determinism check (a seed run twice leaves the same trace).
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::Scenario;
 use crate::trace;
@@ -132,4 +132,29 @@ pub fn check_determinism(path: &Path, seed: u64) -> Result<(), Failure> {
             .cloned()
             .collect(),
     })
+}
+
+/// The scenario files a path names: itself, or a folder's `.scn` files
+/// by name (not its subfolders).
+pub fn files(path: &Path) -> Result<Vec<PathBuf>, String> {
+    if !path.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let entries =
+        std::fs::read_dir(path).map_err(|e| format!("cannot list {}: {e}", path.display()))?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "scn"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// A number from the environment (a test's budget of seeds or cases), or
+/// `default` when it is unset or not a number.
+pub fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
