@@ -18,7 +18,7 @@ PY=${SHOAL_PYTHON:-$ROOT/.venv/bin/python}
 mode=${1:-docs}
 shift || true
 
-[ -x "$BIN" ] || { echo "build the server first: cargo build -p shoal-shell --bin shoal" >&2; exit 2; }
+[ -x "$BIN" ] || { echo "build the server first: cargo build -p shoal-sim --bin shoal" >&2; exit 2; }
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 data=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$data"' EXIT

@@ -122,10 +122,11 @@ const SYSINFO_NODES: &str = "select name,
            from sys.nodes
            order by os['uptime'] desc";
 
-/// The `\?` text.
-pub fn help() -> String {
+/// The `\?` text: crash's commands, then the backend's own.
+pub fn help(own: &[(&str, &str)]) -> String {
     COMMANDS
         .iter()
+        .chain(own)
         .map(|(name, doc)| format!("\\{name:<30} {doc}"))
         .collect::<Vec<_>>()
         .join("\n")
@@ -154,7 +155,8 @@ pub fn run(s: &mut Session, line: &str) -> Flow {
     match name {
         "?" => {
             if no_args(s) {
-                s.printer.info(&help());
+                let text = help(s.backend.commands());
+                s.printer.info(&text);
             }
         }
         "q" => {
@@ -228,6 +230,15 @@ pub fn run(s: &mut Session, line: &str) -> Flow {
                 Some("off") => Pager::Off,
                 Some(cmd) => Pager::Command(cmd.to_string()),
             };
+        }
+        _ if s.backend.commands().iter().any(|(n, _)| *n == name) => {
+            match s.backend.run_command(name, arg) {
+                Ok(text) => s.printer.info(text.trim_end()),
+                Err(e) => {
+                    s.printer.critical(&e);
+                    s.failed = true;
+                }
+            }
         }
         _ => s.printer.critical(UNKNOWN),
     }

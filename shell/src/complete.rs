@@ -27,6 +27,8 @@ pub struct Vocabulary {
     pub tables: Vec<(String, String)>,
     /// `(schema, table, column)` triples.
     pub columns: Vec<(String, String, String)>,
+    /// The backend's own backslash commands (the simulated cluster's).
+    pub commands: Vec<String>,
     /// `\autocomplete`.
     pub autocomplete: bool,
     /// `\autocapitalize`.
@@ -100,8 +102,10 @@ pub fn candidates(v: &Vocabulary, line: &str, pos: usize) -> (usize, Vec<Pair>) 
             None => {
                 let names = COMMANDS
                     .iter()
-                    .filter(|(n, _)| n.starts_with(cmd_line))
-                    .map(|(n, _)| format!("\\{n}"));
+                    .map(|(n, _)| *n)
+                    .chain(v.commands.iter().map(String::as_str))
+                    .filter(|n| n.starts_with(cmd_line))
+                    .map(|n| format!("\\{n}"));
                 (offset, pairs(names))
             }
             Some((cmd, arg)) => {

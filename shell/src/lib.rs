@@ -1,7 +1,7 @@
 //! Shoal's interactive SQL shell, compatible with CrateDB's `crash`.
 //!
-//! Data flow: [`cli`] options → [`hosts`] → a [`backend::Backend`] (HTTP today, an
-//! embedded simulated cluster later) → a [`session::Session`] fed by the REPL
+//! Data flow: [`cli`] options → [`hosts`] → a [`backend::Backend`] (HTTP servers, or
+//! the simulation crate's embedded simulated cluster) → a [`session::Session`] fed by the REPL
 //! ([`repl`]), `-c` or piped stdin, whose input is cut into statements and backslash
 //! commands by [`split`]; results are printed by [`format`] through [`printer`], with
 //! status lines and commands ([`commands`]) worded exactly like crash's.
@@ -41,11 +41,7 @@ pub fn run(args: ShellArgs) -> ExitCode {
         println!("{}", env!("CARGO_PKG_VERSION"));
         return ExitCode::SUCCESS;
     }
-    let stderr_tty = std::io::stderr().is_terminal();
-    let stdout_tty = std::io::stdout().is_terminal();
-    let stdin_tty = std::io::stdin().is_terminal();
-    let mut printer = Printer::stdio(stderr_tty, false);
-
+    let mut printer = Printer::stdio(std::io::stderr().is_terminal(), false);
     let hosts = match hosts::parse_hosts(&args.hosts) {
         Ok(h) => h,
         Err(e) => {
@@ -75,8 +71,22 @@ pub fn run(args: ShellArgs) -> ExitCode {
         };
         Arc::new(HttpBackend::new(hosts, &opts)) as Arc<dyn Backend>
     });
+    run_on(&args, backend, Some(connector))
+}
 
-    let mut session = Session::new(backend, Some(connector), printer);
+/// Runs the shell on `backend` (`connector` serves `\connect`): connects, then runs
+/// `-c`, `--sysinfo`, piped stdin or the REPL as `args` say.
+pub fn run_on(
+    args: &ShellArgs,
+    backend: Arc<dyn Backend>,
+    connector: Option<Connector>,
+) -> ExitCode {
+    let stderr_tty = std::io::stderr().is_terminal();
+    let stdout_tty = std::io::stdout().is_terminal();
+    let stdin_tty = std::io::stdin().is_terminal();
+    let verbose = args.verbose > 0;
+    let printer = Printer::stdio(stderr_tty, false);
+    let mut session = Session::new(backend, connector, printer);
     session.format = args.format;
     session.verbose = verbose;
     session.autocomplete = !args.no_autocomplete;

@@ -1,7 +1,7 @@
-//! A local server for `shoal` without arguments: the shell starts `shoal
-//! server` in the background on a free loopback port, connects to it, and
-//! stops it (gracefully, so it flushes) when the shell exits. This stands in
-//! for the embedded simulated cluster until that lands.
+//! A local server for the server build's `shoal` without arguments: the
+//! shell starts `shoal server` in the background on a free loopback port,
+//! connects to it, and stops it (gracefully, so it flushes) when the shell
+//! exits. (The simulation build's `shoal` opens a simulated cluster instead.)
 
 use std::net::TcpListener;
 use std::path::PathBuf;

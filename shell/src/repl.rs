@@ -11,11 +11,8 @@ use rustyline::Editor;
 use rustyline::config::{CompletionType, Config};
 use rustyline::error::ReadlineError;
 use rustyline::history::{FileHistory, History};
-use serde_json::Value;
 
-use crate::backend::Backend;
 use crate::complete::{SharedVocabulary, ShellHelper, Vocabulary, capitalize_keywords};
-use crate::keywords;
 use crate::progress::Watch;
 use crate::session::{Flow, Session};
 use crate::split::Splitter;
@@ -26,37 +23,6 @@ pub const PROMPT: &str = "cr> ";
 pub const CONTINUATION: &str = "... ";
 /// crash keeps the last 10000 history entries.
 pub const MAX_HISTORY: usize = 10_000;
-
-/// The server's keywords, or crash's fallback list.
-pub fn load_keywords(backend: &dyn Backend) -> Vec<String> {
-    match backend.execute(keywords::QUERY) {
-        Ok(resp) if !resp.row_slice().is_empty() => resp
-            .row_slice()
-            .iter()
-            .filter_map(|r| r.first().and_then(Value::as_str).map(str::to_lowercase))
-            .collect(),
-        _ => keywords::fallback(),
-    }
-}
-
-/// Tables and columns from `information_schema`, for completion. Missing on error.
-pub fn load_schema(backend: &dyn Backend, v: &mut Vocabulary) {
-    let text = |row: &[Value], i: usize| row.get(i).and_then(Value::as_str).map(str::to_string);
-    if let Ok(resp) = backend
-        .execute("SELECT table_schema, table_name FROM information_schema.tables ORDER BY 1, 2")
-    {
-        v.tables = resp
-            .row_slice()
-            .iter()
-            .filter_map(|r| Some((text(r, 0)?, text(r, 1)?)))
-            .collect();
-    }
-    if let Ok(resp) = backend
-        .execute("SELECT table_schema, table_name, column_name FROM information_schema.columns ORDER BY 1, 2, 3")
-    {
-        v.columns = resp.row_slice().iter().filter_map(|r| Some((text(r, 0)?, text(r, 1)?, text(r, 2)?))).collect();
-    }
-}
 
 fn sync_settings(session: &Session, vocab: &SharedVocabulary) {
     if let Ok(mut v) = vocab.write() {
@@ -70,7 +36,7 @@ fn refresh_schema(session: &mut Session, vocab: &SharedVocabulary) {
         Ok(v) => v.clone(),
         Err(_) => return,
     };
-    load_schema(session.backend.as_ref(), &mut fresh);
+    session.backend.load_schema(&mut fresh);
     if let Ok(mut v) = vocab.write() {
         v.tables = fresh.tables;
         v.columns = fresh.columns;
@@ -89,9 +55,13 @@ pub fn run(session: &mut Session, history: Option<PathBuf>) {
     };
     session.interactive = true;
 
-    let vocab: SharedVocabulary = Arc::new(RwLock::new(Vocabulary::with_keywords(load_keywords(
-        session.backend.as_ref(),
-    ))));
+    let vocab: SharedVocabulary = Arc::new(RwLock::new(Vocabulary::with_keywords(
+        session.backend.keywords(),
+    )));
+    if let Ok(mut v) = vocab.write() {
+        let own = session.backend.commands().iter();
+        v.commands = own.map(|(name, _)| name.to_string()).collect();
+    }
     refresh_schema(session, &vocab);
     sync_settings(session, &vocab);
 

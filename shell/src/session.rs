@@ -15,7 +15,7 @@ use crate::printer::Printer;
 use crate::progress::{self, Outcome, Watch};
 use crate::split::{Item, Splitter, command_word};
 
-/// Builds a backend for `\connect` (and could build an embedded one later).
+/// Builds a backend for `\connect` from the servers named.
 pub type Connector = Box<dyn Fn(&[Host], bool) -> Arc<dyn Backend>>;
 
 /// What to do after an item ran.
@@ -311,35 +311,10 @@ impl Session {
         self.connected
     }
 
-    /// crash's `_fetch_session_info`: user, schema and cluster name, with crash's
-    /// fallbacks for servers that lack `current_user` or `sys.cluster`.
+    /// Learns user, schema and cluster name for the toolbar.
     fn fetch_session_info(&mut self) {
-        let first = self.backend.execute(SESSION_INFO);
-        let result = match &first {
-            Err(BackendError::Sql { message, .. })
-                if message.contains("UnsupportedFeatureException") =>
-            {
-                self.backend
-                    .execute("SELECT NULL, current_schema, name FROM sys.cluster")
-            }
-            Err(BackendError::Sql { message, .. })
-                if message.contains("SchemaUnknownException") =>
-            {
-                self.backend
-                    .execute("SELECT current_user, current_schema, NULL")
-            }
-            _ => first,
-        };
-        match result {
-            Ok(resp) => {
-                let row = resp.row_slice().first().cloned().unwrap_or_default();
-                let text = |i: usize| row.get(i).and_then(Value::as_str).map(str::to_string);
-                self.session_info = Some(SessionInfo {
-                    user: text(0),
-                    schema: text(1),
-                    cluster: text(2),
-                });
-            }
+        match self.backend.session_info() {
+            Ok(info) => self.session_info = Some(info),
             Err(e) => {
                 self.printer.warn(&format!(
                     "Could not load cluster information: {}",

@@ -82,11 +82,11 @@ impl Harness {
 fn help_lists_commands_like_crash() {
     let mut h = harness(FakeBackend::new());
     assert_eq!(h.cmd("?"), Flow::Continue);
-    assert_eq!(h.err.take(), help() + "\n");
-    assert!(help().starts_with("\\?                              print this help\n"));
-    assert!(help().contains("\\connect                        connect to the given server, e.g.: \\connect localhost:4200\n"));
-    assert!(help().ends_with("\\verbose                        toggle verbose mode"));
-    assert_eq!(help().lines().count(), 13);
+    assert_eq!(h.err.take(), help(&[]) + "\n");
+    assert!(help(&[]).starts_with("\\?                              print this help\n"));
+    assert!(help(&[]).contains("\\connect                        connect to the given server, e.g.: \\connect localhost:4200\n"));
+    assert!(help(&[]).ends_with("\\verbose                        toggle verbose mode"));
+    assert_eq!(help(&[]).lines().count(), 13);
     h.cmd("? x");
     assert_eq!(h.err.take(), "Command does not take any arguments.\n");
 }

@@ -27,7 +27,7 @@ fn interactive_session_in_a_terminal() {
     let command = format!(
         "HOME='{}' TERM=xterm-256color '{}' shell --hosts '{}' --history '{}'",
         home.path().display(),
-        shoal_bin(),
+        shoal_bin().display(),
         server.addr,
         history.display()
     );

@@ -121,7 +121,7 @@ fn same_output_as_crash() {
         }
     };
     let home = tempfile::tempdir().expect("tempdir");
-    let shoal = PathBuf::from(shoal_bin());
+    let shoal = shoal_bin();
     let mut mismatches = Vec::new();
     for format in ["tabular", "json", "csv"] {
         let theirs = run(

@@ -4,7 +4,9 @@
 //! Safety: no acknowledged write is lost; every copy of a shard holds the
 //! same documents (read from each copy, not through SQL, which reads one);
 //! one `(_seq_no, _primary_term)` never maps to two values; optimistic
-//! read-modify-write loses no update; every node returns the same rows.
+//! read-modify-write loses no update; at most one primary per shard and
+//! primary term acknowledged writes (as the engine's
+//! [`shoal_engine::audit`] saw them); every node returns the same rows.
 //! Liveness, once the faults stop: health returns to GREEN and every copy
 //! catches up to the global checkpoint. A [`Violation`] names the invariant
 //! and the rows or operations involved; the runner adds the seed.
@@ -78,6 +80,7 @@ pub async fn check_all(
         let docs = cluster
             .check_copies_agree(node, name)
             .map_err(|e| violation("all copies of each shard converge", format!("{table}: {e}")))?;
+        one_primary_per_term(&table)?;
         same_rows_everywhere(cluster, node, up, &table).await?;
         // How many rows the workload wrote differs between seeds.
         let docs = match name == ROWS {
@@ -85,7 +88,8 @@ pub async fn check_all(
             false => format!(", {docs} documents"),
         };
         out.push_str(&format!(
-            "check {table}: every copy agrees{docs}, the same rows through every node\n"
+            "check {table}: every copy agrees{docs}, one primary per term, the same rows \
+             through every node\n"
         ));
     }
     if let Some(history) = history {
@@ -95,6 +99,25 @@ pub async fn check_all(
         );
     }
     Ok(out)
+}
+
+/// No two copies of a shard acknowledged writes as its primary under the
+/// same primary term (a relocated primary hands off under the next term).
+fn one_primary_per_term(table: &str) -> Result<(), Violation> {
+    let primaries = shoal_engine::audit::primaries();
+    let shared = primaries
+        .iter()
+        .find(|((t, _, _, _), nodes)| t == table && nodes.len() > 1);
+    match shared {
+        None => Ok(()),
+        Some(((_, _, shard, term), nodes)) => Err(violation(
+            "at most one primary per shard per term acknowledged writes",
+            format!(
+                "{table} shard {shard}, term {term}: {} each acknowledged writes as its primary",
+                nodes.iter().cloned().collect::<Vec<_>>().join(", ")
+            ),
+        )),
+    }
 }
 
 /// The user tables, as `schema.name`.
@@ -240,4 +263,42 @@ async fn check_history(
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use shoal_engine::audit::{forget_primaries, primary_acknowledged};
+    use shoal_engine::catalog::TableIdent;
+    use shoal_engine::request::ShardId;
+
+    use super::one_primary_per_term;
+
+    fn shard(uuid: &str, shard: u32) -> ShardId {
+        ShardId {
+            table: TableIdent::new("doc", "t"),
+            uuid: uuid.into(),
+            shard,
+        }
+    }
+
+    /// Two nodes writing as one shard's primary under one term is a
+    /// violation; one per term, or a table created again, is not.
+    #[test]
+    fn two_primaries_in_one_term_are_caught() {
+        forget_primaries();
+        primary_acknowledged(&shard("u1", 0), 1, "n1");
+        primary_acknowledged(&shard("u1", 0), 2, "n2");
+        primary_acknowledged(&shard("u1", 1), 1, "n2");
+        primary_acknowledged(&shard("u2", 0), 1, "n3");
+        assert!(one_primary_per_term("doc.t").is_ok());
+        primary_acknowledged(&shard("u1", 1), 1, "n3");
+        let violation = one_primary_per_term("doc.t").expect_err("two primaries in term 1");
+        assert_eq!(
+            violation.to_string(),
+            "invariant violated: at most one primary per shard per term acknowledged writes\n\
+             doc.t shard 1, term 1: n2, n3 each acknowledged writes as its primary"
+        );
+        assert!(one_primary_per_term("doc.other").is_ok());
+        forget_primaries();
+    }
 }

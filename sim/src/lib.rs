@@ -17,6 +17,8 @@ pub mod property;
 #[cfg(madsim)]
 pub mod scenario;
 #[cfg(madsim)]
+pub mod shell;
+#[cfg(madsim)]
 pub mod trace;
 
 #[cfg(madsim)]

@@ -4,7 +4,7 @@
 //! figures of `steps-bench` (docs/performance.md).
 //!
 //! ```text
-//! cargo build --release -p shoal-shell --bin shoal -p shoal-tests --bin cluster-bench
+//! cargo build --release -p shoal-sim --bin shoal -p shoal-tests --bin cluster-bench
 //! SHOAL_BIN=target/release/shoal target/release/cluster-bench --rows 1000000
 //! ```
 //!

@@ -3,7 +3,7 @@
 //! (../shared/bench/README.md).
 //!
 //! ```text
-//! cargo build --release -p shoal-shell --bin shoal
+//! cargo build --release -p shoal-sim --bin shoal
 //! cargo run --release -p shoal-tests --bin steps-bench -- --rows 1000000
 //! cargo run --release -p shoal-tests --bin steps-bench -- --rows 5000000
 //! ```

@@ -22,7 +22,7 @@ pub fn shoal_bin() -> PathBuf {
     let bin = dir.join(format!("shoal{}", std::env::consts::EXE_SUFFIX));
     assert!(
         bin.exists(),
-        "{} not found: build it first with `cargo build -p shoal-shell --bin shoal` (or set SHOAL_BIN)",
+        "{} not found: build it first with `cargo build -p shoal-sim --bin shoal` (or set SHOAL_BIN)",
         bin.display()
     );
     bin

@@ -41,6 +41,7 @@ pub use crate::request::QueryResult;
 pub(crate) use ddl::add_dynamic_columns;
 pub use recovery::Recovery;
 pub use routing_table::{RoutingTable, ShardRouting, ShardState};
+pub use system::KEYWORDS;
 
 const CATALOG_PATH: &str = "_state/catalog.json";
 const NODE_PATH: &str = "_state/node.json";

@@ -147,7 +147,9 @@ impl Node {
         if ops.is_empty() {
             return Ok(());
         }
-        self.send_to_copies(shard, primary_term, ops).await
+        self.send_to_copies(shard, primary_term, ops).await?;
+        crate::audit::primary_acknowledged(shard, primary_term, &self.config.node_name);
+        Ok(())
     }
 
     /// [`Node::replicate`]'s work; with no operations, it only ships the

@@ -23,7 +23,7 @@ fn json_value(j: &serde_json::Value) -> Value {
 }
 
 /// SQL keywords for `pg_catalog.pg_get_keywords()` (crash completes with them).
-const KEYWORDS: &[&str] = &[
+pub const KEYWORDS: &[&str] = &[
     "add",
     "all",
     "alter",

@@ -1,14 +1,23 @@
 //! Backends: where statements go. The shell talks to a [`Backend`] and nothing else.
 //!
 //! [`http::HttpBackend`] speaks CrateDB's HTTP `/_sql` protocol to one or more servers
-//! (round-robin with fail-over). The embedded simulated cluster will be a second
-//! implementation; the REPL, formatting and backslash commands only see this trait and
-//! the CrateDB-shaped [`SqlResponse`] / [`BackendError`] it returns.
+//! (round-robin with fail-over); the simulation crate's `SimBackend` runs statements on
+//! an embedded simulated cluster. The REPL, formatting and backslash commands only see
+//! this trait and the CrateDB-shaped [`SqlResponse`] / [`BackendError`] it returns.
+//!
+//! What the shell asks on its own behalf (keywords and tables for completion, who the
+//! session is) goes through typed methods rather than `execute`, so that a backend may
+//! answer without running statements: the simulated cluster does, so that its run holds
+//! exactly the user's statements and a recorded session replays the same.
 
 pub mod fake;
 pub mod http;
 
 use serde_json::{Number, Value};
+
+use crate::complete::Vocabulary;
+use crate::keywords;
+use crate::session::{SESSION_INFO, SessionInfo};
 
 /// A successful `/_sql` response, mirroring CrateDB's JSON.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -210,5 +219,76 @@ pub trait Backend: Send + Sync {
     /// returns false when it cannot, and the shell says so.
     fn cancel(&self) -> bool {
         false
+    }
+
+    /// The SQL keywords, for completion: the server's, else crash's fallback list.
+    fn keywords(&self) -> Vec<String> {
+        match self.execute(keywords::QUERY) {
+            Ok(resp) if !resp.row_slice().is_empty() => resp
+                .row_slice()
+                .iter()
+                .filter_map(|r| r.first().and_then(Value::as_str).map(str::to_lowercase))
+                .collect(),
+            _ => keywords::fallback(),
+        }
+    }
+
+    /// Fills the tables and columns of `v` from `information_schema`, for completion;
+    /// leaves them as they are on error.
+    fn load_schema(&self, v: &mut Vocabulary) {
+        let text = |row: &[Value], i: usize| row.get(i).and_then(Value::as_str).map(str::to_string);
+        let tables = "SELECT table_schema, table_name FROM information_schema.tables ORDER BY 1, 2";
+        if let Ok(resp) = self.execute(tables) {
+            let rows = resp.row_slice().iter();
+            v.tables = rows
+                .filter_map(|r| Some((text(r, 0)?, text(r, 1)?)))
+                .collect();
+        }
+        let columns = "SELECT table_schema, table_name, column_name \
+                       FROM information_schema.columns ORDER BY 1, 2, 3";
+        if let Ok(resp) = self.execute(columns) {
+            let rows = resp.row_slice().iter();
+            v.columns = rows
+                .filter_map(|r| Some((text(r, 0)?, text(r, 1)?, text(r, 2)?)))
+                .collect();
+        }
+    }
+
+    /// crash's `_fetch_session_info`: user, schema and cluster name, with crash's
+    /// fallbacks for servers that lack `current_user` or `sys.cluster`.
+    fn session_info(&self) -> Result<SessionInfo, BackendError> {
+        let resp = match self.execute(SESSION_INFO) {
+            Err(BackendError::Sql { message, .. })
+                if message.contains("UnsupportedFeatureException") =>
+            {
+                self.execute("SELECT NULL, current_schema, name FROM sys.cluster")
+            }
+            Err(BackendError::Sql { message, .. })
+                if message.contains("SchemaUnknownException") =>
+            {
+                self.execute("SELECT current_user, current_schema, NULL")
+            }
+            other => other,
+        }?;
+        let row = resp.row_slice().first().cloned().unwrap_or_default();
+        let text = |i: usize| row.get(i).and_then(Value::as_str).map(str::to_string);
+        Ok(SessionInfo {
+            user: text(0),
+            schema: text(1),
+            cluster: text(2),
+        })
+    }
+
+    /// The backend's own backslash commands with their one-line help, listed by `\?`
+    /// after crash's (the simulated cluster's `\kill`, `\partition`, ...).
+    fn commands(&self) -> &[(&'static str, &'static str)] {
+        &[]
+    }
+
+    /// Runs one of [`Backend::commands`] (`name` without its backslash): the text to print,
+    /// or why it failed.
+    fn run_command(&self, name: &str, arg: Option<&str>) -> Result<String, String> {
+        let _ = arg;
+        Err(format!("\\{name} is not a command of this backend"))
     }
 }

@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-/// The `shoal` binary built for these tests.
-pub fn shoal_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_shoal")
+/// The `shoal` binary (`shoal-sim`'s, which `cargo test --workspace` builds).
+pub fn shoal_bin() -> PathBuf {
+    shoal_tests::shoal_bin()
 }
 
 /// The workspace root (where `.venv/` lives).
@@ -110,7 +110,7 @@ impl Server {
             .stdout(log_file)
             .stderr(err_file)
             .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", shoal_bin()))?;
+            .map_err(|e| format!("cannot start {}: {e}", shoal_bin().display()))?;
         let mut server = Server {
             addr,
             child: Some(child),

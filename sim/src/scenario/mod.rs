@@ -24,7 +24,7 @@
 //! between seeds (timings, ids, which node got which copy), so one file
 //! holds for every seed.
 
-mod render;
+pub(crate) mod render;
 mod run;
 mod step;
 
@@ -38,6 +38,8 @@ use std::ops::Range;
 use std::time::Duration;
 
 use madsim::runtime::Runtime;
+
+use shoal_engine::node::QueryResult;
 
 use crate::check::check_all;
 use crate::workload::{self, History, Workload};
@@ -73,6 +75,8 @@ impl Scenario {
     /// A run for `seed`; the first command (`cluster nodes=N`) starts the
     /// cluster.
     pub fn new(seed: u64) -> Scenario {
+        // What the engine saw of earlier simulations on this thread.
+        shoal_engine::audit::forget_primaries();
         Scenario {
             seed,
             runtime: Runtime::with_seed_and_config(seed, madsim::Config::default()),
@@ -89,6 +93,16 @@ impl Scenario {
 
     pub fn seed(&self) -> u64 {
         self.seed
+    }
+
+    /// The cluster, once `cluster nodes=N` formed it.
+    pub fn cluster(&self) -> Option<&SimCluster> {
+        self.cluster.as_ref()
+    }
+
+    /// The nodes `pause` stopped.
+    pub fn paused(&self) -> &[String] {
+        &self.paused
     }
 
     /// Runs a harness command.
@@ -194,8 +208,14 @@ impl Scenario {
         Ok(String::new())
     }
 
-    /// Runs a statement on a node.
-    fn run_sql(&mut self, node: &str, sql: &str) -> Result<String, Box<dyn Error>> {
+    /// Runs a statement on a node: its result and the simulated time it
+    /// took. An error the node answered is a [`shoal_engine::error::Error`]
+    /// (with CrateDB's code); other errors are the harness's.
+    pub fn statement(
+        &mut self,
+        node: &str,
+        sql: &str,
+    ) -> Result<(QueryResult, Duration), Box<dyn Error>> {
         let Some(cluster) = self.cluster.as_ref() else {
             return Err("no cluster yet: start with `cluster nodes=N`".into());
         };
@@ -206,14 +226,41 @@ impl Scenario {
             return Err(format!("{node} is paused").into());
         }
         let run = cluster.execute(node, sql, Vec::new());
-        let result = self
-            .runtime
-            .block_on(async { madsim::time::timeout(COMMAND_LIMIT, run).await });
+        let (result, took) = self.runtime.block_on(async {
+            let start = madsim::time::Instant::now();
+            let result = madsim::time::timeout(COMMAND_LIMIT, run).await;
+            (result, start.elapsed())
+        });
         match result {
             Err(_) => Err(format!("{node} did not answer within {COMMAND_LIMIT:?}").into()),
-            Ok(Err(e)) => Err(e.to_string().into()),
-            Ok(Ok(r)) => Ok(render::result(sql, &r)),
+            Ok(Err(e)) => Err(Box::new(e)),
+            Ok(Ok(r)) => Ok((r, took)),
         }
+    }
+
+    /// Runs a harness command written as in a file (`kill n2`, `partition
+    /// n1 | n2 n3`, `let old=master`), with its node names resolved; answers
+    /// its output.
+    pub fn command(&mut self, text: &str) -> Result<String, Box<dyn Error>> {
+        self.checked = false;
+        // `let NAME=master`: a name for the node a role has now.
+        if let Some(binding) = text.strip_prefix("let ") {
+            let (name, role) = binding
+                .split_once('=')
+                .ok_or("let needs a name and a node: let old=master")?;
+            let (name, role) = (name.trim(), role.trim());
+            if is_node(name) || ["master", "other", "third", "rest"].contains(&name) {
+                return Err(format!("{name} is a node name already").into());
+            }
+            let node = self.resolve(role)?.join(" ");
+            if !is_node(&node) {
+                return Err(format!("{role} is not a node").into());
+            }
+            self.names.insert(name.to_string(), node);
+            return Ok(String::new());
+        }
+        let step = Step::parse(&self.resolve_words(text)?)?;
+        self.run_step(step)
     }
 }
 
@@ -263,29 +310,23 @@ impl goldenscript::Runner for Scenario {
                 return Err("a statement is written `nN: > SQL`".into());
             }
             let node = self.resolve(node)?.join(" ");
-            return self.run_sql(&node, &command.name);
+            let sql = &command.name;
+            let (result, _) = self.statement(&node, sql)?;
+            return Ok(render::result(sql, &result));
         }
         // A plain command's words, or a literal's whole line.
         let mut text = command.name.clone();
         for arg in &command.args {
             let _ = write!(text, " {arg}");
         }
-        // `let NAME=master`: a name for the node a role has now.
-        if let Some(binding) = text.strip_prefix("let ") {
-            let (name, role) = binding
-                .split_once('=')
-                .ok_or("let needs a name and a node: let old=master")?;
-            let (name, role) = (name.trim(), role.trim());
-            if is_node(name) || ["master", "other", "third", "rest"].contains(&name) {
-                return Err(format!("{name} is a node name already").into());
-            }
-            let node = self.resolve(role)?.join(" ");
-            if !is_node(&node) {
-                return Err(format!("{role} is not a node").into());
-            }
-            self.names.insert(name.to_string(), node);
-            return Ok(String::new());
-        }
+        self.command(&text)
+    }
+}
+
+impl Scenario {
+    /// A harness command's text with its roles (`master`, `other`,
+    /// `third`, `rest`) and `let` names replaced by the nodes they name now.
+    pub fn resolve_words(&self, text: &str) -> Result<String, String> {
         let mut words = Vec::new();
         for word in text.split_whitespace() {
             // (`wait master elected` names no node.)
@@ -305,12 +346,9 @@ impl goldenscript::Runner for Scenario {
             let rest: Vec<String> = rest.filter(|n| !named.contains(n)).collect();
             words.splice(at..=at, rest);
         }
-        let step = Step::parse(&words.join(" "))?;
-        self.run_step(step)
+        Ok(words.join(" "))
     }
-}
 
-impl Scenario {
     /// A word of a command with its node names resolved: a name bound with
     /// `let`, `master` (the node most running nodes follow as master),
     /// `other` (the first node, by name, that is not the master) or `third`

@@ -1,5 +1,9 @@
 //! `shoal`: the Shoal binary. `shoal server` runs a node; `shoal shell` opens
-//! the SQL shell; plain `shoal` opens the shell on a local server it starts.
+//! the SQL shell on servers. Plain `shoal` opens the shell on a cluster of its
+//! own: in the simulation build (`cargo shoal`, see `.cargo/config.toml`) a
+//! simulated cluster of `--nodes` nodes for `--seed` (the shell's cluster
+//! commands fault it; `\record` saves the session as a scenario file); in
+//! the normal build a local server it starts and stops.
 
 use std::process::ExitCode;
 
@@ -47,30 +51,35 @@ fn tune_allocator() {
 #[derive(Parser)]
 #[command(
     name = "shoal",
-    version,
     about = "Shoal: a CrateDB-style distributed SQL database",
     long_about = "Shoal: a CrateDB-style distributed SQL database.\n\n\
-                  Without a subcommand, shoal starts a local server in the background \
-                  (data in ~/.local/share/shoal/local) and opens the shell on it."
+                  Without a subcommand, shoal opens the shell on a cluster of its own: in \
+                  the simulation build (`cargo shoal`), a simulated cluster of --nodes \
+                  nodes for --seed; in the server build, a local server it starts in the \
+                  background (data in ~/.local/share/shoal/local).",
+    args_conflicts_with_subcommands = true
 )]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Nodes of the simulated cluster (simulation build).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=9))]
+    nodes: u8,
+    /// The seed of the simulated cluster (simulation build; default: a random one,
+    /// shown in the banner and by \seed).
+    #[arg(long)]
+    seed: Option<u64>,
+    #[command(flatten)]
+    shell: shoal_shell::ShellArgs,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Run a Shoal node serving CrateDB's HTTP `/_sql` protocol.
+    #[cfg(not(madsim))]
     Server(shoal_engine::server::ServerArgs),
-    /// Open the interactive SQL shell (crash-compatible).
+    /// Open the interactive SQL shell (crash-compatible) on servers.
     Shell(shoal_shell::ShellArgs),
-}
-
-/// Shell options for the local mode: crash's defaults, connected to `url`.
-#[derive(Parser)]
-struct LocalShell {
-    #[command(flatten)]
-    args: shoal_shell::ShellArgs,
 }
 
 fn main() -> ExitCode {
@@ -81,6 +90,7 @@ fn main() -> ExitCode {
     shoal_engine::breaker::set_release_hook(|| unsafe { libmimalloc_sys::mi_collect(true) });
     let cli = Cli::parse();
     match cli.command {
+        #[cfg(not(madsim))]
         Some(Command::Server(args)) => match shoal_engine::server::run(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -89,13 +99,44 @@ fn main() -> ExitCode {
             }
         },
         Some(Command::Shell(args)) => shoal_shell::run(args),
-        None => local_shell(),
+        None if cli.shell.version => shoal_shell::run(cli.shell),
+        None if !cli.shell.hosts.is_empty() => {
+            eprintln!("shoal: --hosts names servers: use `shoal shell --hosts ...`");
+            ExitCode::FAILURE
+        }
+        #[cfg(madsim)]
+        None => simulated_shell(cli.nodes, cli.seed, &cli.shell),
+        #[cfg(not(madsim))]
+        None => local_shell(cli.shell),
     }
 }
 
-/// Starts a local server and opens the shell on it (until the embedded
-/// simulated cluster replaces this).
-fn local_shell() -> ExitCode {
+/// Forms a simulated cluster and opens the shell on it.
+#[cfg(madsim)]
+fn simulated_shell(nodes: u8, seed: Option<u64>, args: &shoal_shell::ShellArgs) -> ExitCode {
+    // The seed is the one thing taken from outside the simulation.
+    let seed = seed.unwrap_or_else(|| {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+        now.map_or(1, |d| d.as_nanos() as u64 % 1_000_000)
+    });
+    let backend = match shoal_sim::shell::SimBackend::start(usize::from(nodes), seed) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("shoal: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    eprintln!(
+        "A simulated cluster of {nodes} nodes, seed {seed}: statements go to n1 (\\use n2 to \
+         change). \\? lists the cluster commands (\\kill, \\partition, \\wait, ...); \
+         \\record FILE saves the session as a scenario file."
+    );
+    shoal_shell::run_on(args, std::sync::Arc::new(backend), None)
+}
+
+/// Starts a local server and opens the shell on it.
+#[cfg(not(madsim))]
+fn local_shell(mut args: shoal_shell::ShellArgs) -> ExitCode {
     let exe = match std::env::current_exe() {
         Ok(e) => e,
         Err(e) => {
@@ -116,7 +157,7 @@ fn local_shell() -> ExitCode {
         server.url,
         server.data.display()
     );
-    let args = LocalShell::parse_from(["shoal", "--hosts", &server.url]).args;
+    args.hosts = vec![server.url.clone()];
     let code = shoal_shell::run(args);
     drop(server);
     code
