@@ -83,23 +83,28 @@ pub async fn check_all(
         one_primary_per_term(&table)?;
         same_rows_everywhere(cluster, node, up, &table).await?;
         // How many rows the workload wrote differs between seeds.
-        let docs = match name == ROWS {
-            true => String::new(),
-            false => format!(", {docs} documents"),
-        };
-        out.push_str(&format!(
-            "check {table}: every copy agrees{docs}, one primary per term, the same rows \
-             through every node\n"
-        ));
+        out.push_str(&table_passed(&table, (name != ROWS).then_some(docs)));
     }
     if let Some(history) = history {
         check_history(cluster, node, history).await?;
-        out.push_str(
-            "check workload: every acknowledged insert present, no increment lost, one value per version\n",
-        );
+        out.push_str(WORKLOAD_PASSED);
     }
     Ok(out)
 }
+
+/// What `check` prints for a table that passed, with its number of
+/// documents when that is the same for every seed.
+pub fn table_passed(table: &str, docs: Option<usize>) -> String {
+    let docs = docs.map_or(String::new(), |n| format!(", {n} documents"));
+    format!(
+        "check {table}: every copy agrees{docs}, one primary per term, the same rows through \
+         every node\n"
+    )
+}
+
+/// What `check` prints when a workload's history passed.
+pub const WORKLOAD_PASSED: &str =
+    "check workload: every acknowledged insert present, no increment lost, one value per version\n";
 
 /// No two copies of a shard acknowledged writes as its primary under the
 /// same primary term (a relocated primary hands off under the next term).

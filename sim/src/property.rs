@@ -9,7 +9,9 @@ use std::fmt::Write as _;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 
+use crate::check;
 use crate::scenario::{Failure, run_text};
+use crate::workload::{COUNTER, ROWS};
 
 /// One fault, applied and then undone: the schedule runs them one after
 /// another, each lasting `secs` simulated seconds, with a random gap
@@ -67,11 +69,9 @@ impl Case {
         }
         s.push_str("sleep 2s\n");
         s.push_str("workload stop\ncheck\n---\n");
-        s.push_str(
-            "check doc.workload_counter: every copy agrees, 1 documents, the same rows through every node\n\
-             check doc.workload_rows: every copy agrees, the same rows through every node\n\
-             check workload: every acknowledged insert present, no increment lost, one value per version\n",
-        );
+        s.push_str(&check::table_passed(&format!("doc.{COUNTER}"), Some(1)));
+        s.push_str(&check::table_passed(&format!("doc.{ROWS}"), None));
+        s.push_str(check::WORKLOAD_PASSED);
         s
     }
 
