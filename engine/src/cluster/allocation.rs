@@ -184,14 +184,16 @@ impl ClusterState {
     /// Takes a failed copy off its node. A failed primary keeps its claim
     /// to its node (it is allocated there again unless a replica takes
     /// over); a failed replica leaves the in-sync set and starts afresh.
+    /// A failure of its recovery's source (not the copy's own) does not
+    /// count against `allocation.max_retries`.
     pub(super) fn fail_copy(
         &mut self,
         uuid: &str,
         shard: u32,
         allocation_id: &str,
-        reason: &str,
         primary_term: Option<u64>,
         diverged: bool,
+        source_failed: bool,
     ) -> bool {
         let Some(shard) = self.shard_mut(uuid, shard) else {
             return false;
@@ -206,7 +208,6 @@ impl ClusterState {
         else {
             return false;
         };
-        tracing::debug!(allocation_id, reason, "shard copy failed");
         if copy.is_relocation_target() {
             if let Some(i) = shard
                 .copies
@@ -217,16 +218,20 @@ impl ClusterState {
             }
             return true;
         }
+        let failures = match source_failed {
+            true => copy.failures,
+            false => copy.failures.saturating_add(1),
+        };
         if copy.primary {
             copy.last_node = copy.node.take();
             copy.state = CopyState::Unassigned;
-            copy.failures = copy.failures.saturating_add(1);
+            copy.failures = failures;
         } else {
             // Placed again (maybe on the same node, which still has its
             // data), it may catch up by operations only if its history is
             // this term's.
             *copy = ShardCopy {
-                failures: copy.failures.saturating_add(1),
+                failures,
                 left_term: (!diverged).then_some(shard.primary_term),
                 ..unassigned(false)
             };

@@ -73,6 +73,13 @@ pub enum Command {
         /// (a resync found it): its data is not reused.
         #[serde(default)]
         diverged: bool,
+        /// Not the copy's own failure (its recovery source could not be
+        /// reached or could not serve it): it does not count against
+        /// `allocation.max_retries`, which stops copies that fail on their
+        /// node (a one-way cut from a copy's node to its primary failed
+        /// five recoveries in a row and left the cluster YELLOW for good).
+        #[serde(default)]
+        source_failed: bool,
     },
     /// The delayed replicas of a shard whose node left have waited long
     /// enough: they may go to another node.
@@ -259,14 +266,21 @@ impl ClusterState {
                 reason,
                 primary_term,
                 diverged,
-            } => self.fail_copy(
-                &uuid,
-                shard,
-                &allocation_id,
-                &reason,
-                primary_term,
-                diverged,
-            ),
+                source_failed,
+            } => {
+                let failed = self.fail_copy(
+                    &uuid,
+                    shard,
+                    &allocation_id,
+                    primary_term,
+                    diverged,
+                    source_failed,
+                );
+                if failed {
+                    tracing::debug!(allocation_id, reason, "shard copy failed");
+                }
+                failed
+            }
             Command::EndDelay { uuid, shard, node } => self.end_delay(&uuid, shard, node),
             Command::Decommission { node } => {
                 self.members.contains_key(&node) && self.draining.insert(node)
@@ -599,6 +613,7 @@ mod tests {
             reason: "test".into(),
             primary_term: None,
             diverged: false,
+            source_failed: false,
         });
         assert!(matches!(r, CommandResult::Applied { .. }));
         let shard = &s.routing.tables[&uuid][0];
@@ -798,6 +813,7 @@ mod tests {
                 reason: "test".into(),
                 primary_term: None,
                 diverged: false,
+                source_failed: false,
             });
         }
         let replica = &s.routing.tables[&uuid][0].copies[1];

@@ -68,6 +68,37 @@ pub(super) struct Recoveries {
     unopened: std::sync::Mutex<BTreeSet<(String, u64)>>,
 }
 
+/// Why a recovery failed, and whether on its source's side: the primary
+/// could not be reached or could not serve it. That is not the copy's own
+/// failure, and does not count against `allocation.max_retries` (a copy
+/// whose node cannot reach its primary for a while would otherwise fail
+/// five recoveries in a row and stay unassigned for good, the cluster
+/// YELLOW once the network healed).
+struct Failure {
+    error: Error,
+    source_failed: bool,
+}
+
+impl Failure {
+    /// A failure of the recovery's source.
+    fn source(error: Error) -> Failure {
+        Failure {
+            error,
+            source_failed: true,
+        }
+    }
+}
+
+/// A failure on this node: the copy's own.
+impl From<Error> for Failure {
+    fn from(error: Error) -> Failure {
+        Failure {
+            error,
+            source_failed: false,
+        }
+    }
+}
+
 fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -302,6 +333,7 @@ impl Node {
             reason: "the copy could not be opened on its node".into(),
             primary_term: None,
             diverged: true,
+            source_failed: false,
         };
         let node = self.clone();
         let key = (id.to_string(), term);
@@ -331,7 +363,10 @@ impl Node {
         let result = self
             .recover_from_primary(&table, &id, &allocation_id, existing)
             .await;
-        let e = match result {
+        let Failure {
+            error: e,
+            source_failed,
+        } = match result {
             Ok(done) => {
                 let mut log = lock(&self.recoveries.done);
                 if log.len() >= RECOVERY_LOG {
@@ -340,9 +375,9 @@ impl Node {
                 log.push_back(done);
                 return;
             }
-            Err(e) => e,
+            Err(failure) => failure,
         };
-        tracing::warn!(shard = %id, allocation_id, error = %e, "recovery failed");
+        tracing::warn!(shard = %id, allocation_id, error = %e, source_failed, "recovery failed");
         crate::runtime::sleep(RECOVERY_RETRY_DELAY).await;
         lock(&self.recoveries.recovering).remove(&allocation_id);
         let Some(coordinator) = self.coordinator() else {
@@ -355,6 +390,7 @@ impl Node {
             reason: format!("recovery failed: {e}"),
             primary_term: None,
             diverged: true,
+            source_failed,
         };
         if let Err(e) = coordinator.propose(failed).await {
             tracing::warn!(shard = %id, error = %e, "cannot report a failed recovery");
@@ -367,7 +403,7 @@ impl Node {
         id: &ShardId,
         allocation_id: &str,
         existing: Option<Arc<Shard>>,
-    ) -> Result<Recovery> {
+    ) -> std::result::Result<Recovery, Failure> {
         let coordinator = self.coordinator().ok_or_else(crate::cluster::no_master)?;
         let kind = match self.relocating_primary(id, allocation_id) {
             Some(_) => RecoveryType::Relocating,
@@ -382,7 +418,8 @@ impl Node {
             .locate(id, CopyRole::Primary)?
             .into_iter()
             .next()
-            .ok_or_else(|| Error::ShardsUnavailable(format!("{id} has no primary")))?;
+            .ok_or_else(|| Error::ShardsUnavailable(format!("{id} has no primary")))
+            .map_err(Failure::source)?;
         let files = match coordinator
             .send_shard(
                 &primary,
@@ -394,10 +431,11 @@ impl Node {
                         .map(|s| s.local_checkpoint().map_or(0, |c| c + 1)),
                 },
             )
-            .await?
+            .await
+            .map_err(Failure::source)?
         {
             ShardResponse::RecoveryFiles(f) => f,
-            other => return Err(crate::exec::unexpected(&other)),
+            other => return Err(crate::exec::unexpected(&other).into()),
         };
         let (segments, bytes, ops_based) = (files.segments.len(), files.size(), files.ops_based);
         states.update(&id.uuid, id.shard, |s| {
@@ -416,7 +454,8 @@ impl Node {
             (true, None) => {
                 return Err(Error::internal(format!(
                     "{id}: the primary offered a recovery by operations to a node without a copy"
-                )));
+                ))
+                .into());
             }
             (false, existing) => {
                 // Whatever this node held of the shard is replaced.
@@ -453,9 +492,13 @@ impl Node {
                 allocation_id: allocation_id.to_string(),
                 cursor,
             };
-            let page = match coordinator.send_shard(&primary, request).await? {
+            let page = match coordinator
+                .send_shard(&primary, request)
+                .await
+                .map_err(Failure::source)?
+            {
                 ShardResponse::RecoveryOps(page) => page,
-                other => return Err(crate::exec::unexpected(&other)),
+                other => return Err(crate::exec::unexpected(&other).into()),
             };
             replayed += page.ops.len();
             let applied = copy.clone();
@@ -479,9 +522,13 @@ impl Node {
                     shard: id.clone(),
                     allocation_id: allocation_id.to_string(),
                 };
-                match coordinator.send_shard(&source, request).await? {
+                match coordinator
+                    .send_shard(&source, request)
+                    .await
+                    .map_err(Failure::source)?
+                {
                     ShardResponse::HandedOff => {}
-                    other => return Err(crate::exec::unexpected(&other)),
+                    other => return Err(crate::exec::unexpected(&other).into()),
                 }
             }
             None => {
@@ -492,11 +539,14 @@ impl Node {
                         allocation_id: allocation_id.to_string(),
                         primary_term: Some(term),
                     })
-                    .await?;
+                    .await
+                    .map_err(Failure::source)?;
+                // No master to start it now, or a primary replaced
+                // meanwhile, is not the copy's own failure.
                 if !matches!(result, crate::cluster::CommandResult::Applied { .. }) {
-                    return Err(Error::ShardsUnavailable(format!(
+                    return Err(Failure::source(Error::ShardsUnavailable(format!(
                         "{id}: the primary changed while copy {allocation_id} recovered from it"
-                    )));
+                    ))));
                 }
             }
         }
@@ -523,7 +573,7 @@ impl Node {
         id: &ShardId,
         allocation_id: &str,
         files: &crate::storage::RecoveryFiles,
-    ) -> Result<()> {
+    ) -> std::result::Result<(), Failure> {
         let coordinator = self.coordinator().ok_or_else(crate::cluster::no_master)?;
         let (uuid, n) = (id.uuid.clone(), id.shard);
         let disk = self.disk.clone();
@@ -550,14 +600,19 @@ impl Node {
                         file: name.clone(),
                         offset: contents.len() as u64,
                     };
-                    let chunk = match coordinator.send_shard(primary, request).await? {
+                    let chunk = match coordinator
+                        .send_shard(primary, request)
+                        .await
+                        .map_err(Failure::source)?
+                    {
                         ShardResponse::RecoveryChunk(c) if !c.is_empty() => c,
                         ShardResponse::RecoveryChunk(_) => {
                             return Err(Error::Io(format!(
                                 "{id}: the primary's segment file {name} ended early"
-                            )));
+                            ))
+                            .into());
                         }
-                        other => return Err(crate::exec::unexpected(&other)),
+                        other => return Err(crate::exec::unexpected(&other).into()),
                     };
                     progress(0, chunk.len() as u64);
                     contents.extend_from_slice(&chunk);

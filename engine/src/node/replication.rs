@@ -279,6 +279,7 @@ impl Node {
                 reason,
                 primary_term: Some(primary_term),
                 diverged,
+                source_failed: false,
             })
             .await?;
         coordinator
