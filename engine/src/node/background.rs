@@ -7,7 +7,7 @@
 //! failure is logged with where it happened, and counted on the shard
 //! ([`crate::storage::MaintenanceFailures`], shown in `sys.shards`).
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::Weak;
 use std::time::Duration;
 
@@ -23,7 +23,7 @@ const CHECKPOINT_SYNC: Duration = Duration::from_secs(1);
 
 pub(super) fn start(node: Weak<Node>) {
     crate::runtime::spawn(async move {
-        let mut last_refresh: HashMap<String, tokio::time::Instant> = HashMap::new();
+        let mut last_refresh: BTreeMap<String, tokio::time::Instant> = BTreeMap::new();
         let mut last_checkpoint_sync = crate::runtime::instant();
         loop {
             crate::runtime::sleep(TICK).await;

@@ -296,7 +296,7 @@ impl Node {
         // A copy that fails is no error while another copy of its shard
         // did the work (it was just moved or its node just left); a shard
         // none of whose copies did is.
-        let mut refreshed = std::collections::HashMap::new();
+        let mut refreshed = std::collections::BTreeMap::new();
         for (key, r) in futures::future::join_all(requests).await {
             let entry = refreshed.entry(key).or_insert(Err(None));
             match (r, &entry) {

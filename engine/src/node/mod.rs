@@ -22,7 +22,7 @@ mod resync;
 mod routing_table;
 mod system;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock, RwLock};
 
 use crate::breaker::Breakers;
@@ -113,7 +113,7 @@ pub struct Node {
     pub(crate) disk: Arc<dyn Disk>,
     catalog: RwLock<Arc<Catalog>>,
     /// The shard copies this node holds: by table uuid, by shard number.
-    shards: RwLock<HashMap<String, BTreeMap<u32, Arc<Shard>>>>,
+    shards: RwLock<BTreeMap<String, BTreeMap<u32, Arc<Shard>>>>,
     /// Serialises catalog changes.
     ddl: tokio::sync::Mutex<()>,
     /// Cluster settings (`SET GLOBAL`).
@@ -174,7 +174,7 @@ impl Node {
             id,
             disk,
             catalog: RwLock::new(Arc::new(Catalog::default())),
-            shards: RwLock::new(HashMap::new()),
+            shards: RwLock::new(BTreeMap::new()),
             ddl: tokio::sync::Mutex::new(()),
             settings: RwLock::new(settings),
             breakers,

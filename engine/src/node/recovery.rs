@@ -7,7 +7,7 @@
 //! the translog for it meanwhile. The primary's side answers those
 //! requests once it follows the state that lists the recovering copy.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,7 +54,7 @@ pub struct Recovery {
 pub(super) struct Recoveries {
     /// For each shard this node is primary of: the recovering copies
     /// (allocation ids) that receive new writes.
-    tracking: std::sync::Mutex<HashMap<(String, u32), BTreeSet<String>>>,
+    tracking: std::sync::Mutex<BTreeMap<(String, u32), BTreeSet<String>>>,
     /// The copies (allocation ids) this node recovers, or recovered and
     /// reported started.
     recovering: std::sync::Mutex<BTreeSet<String>>,

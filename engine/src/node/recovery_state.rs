@@ -6,7 +6,7 @@
 //! `DONE`), the time it took, and how many files and bytes it needed,
 //! found already on this node (`reused`) or received.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -148,10 +148,10 @@ impl RecoveryType {
 
 /// The recoveries of the copies on this node, by shard (table uuid, number).
 #[derive(Debug, Default)]
-pub(super) struct RecoveryStates(std::sync::Mutex<HashMap<(String, u32), RecoveryState>>);
+pub(super) struct RecoveryStates(std::sync::Mutex<BTreeMap<(String, u32), RecoveryState>>);
 
 impl RecoveryStates {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, u32), RecoveryState>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<(String, u32), RecoveryState>> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 

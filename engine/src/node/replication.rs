@@ -14,7 +14,7 @@
 //! reaches a node that is no longer the primary is sent on, once, to the
 //! one the routing table names.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,7 +30,7 @@ type Gate = Arc<tokio::sync::RwLock<()>>;
 
 /// A gate per shard that its primary's writes pass (see the module notes).
 #[derive(Debug, Default)]
-pub(super) struct WriteGates(std::sync::Mutex<HashMap<(String, u32), Gate>>);
+pub(super) struct WriteGates(std::sync::Mutex<BTreeMap<(String, u32), Gate>>);
 
 impl WriteGates {
     /// The gate of a shard.

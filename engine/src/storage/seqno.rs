@@ -17,7 +17,7 @@
 //!   resync compares the copies' deletes above it
 //!   ([`crate::storage::shard`]'s `resync.rs`).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The sequence numbers a shard copy has processed: all below `next`, and
 /// those in `above`.
@@ -72,7 +72,7 @@ impl LocalCheckpoint {
 /// Deletes above the local checkpoint: id → the delete's sequence number.
 #[derive(Debug, Default)]
 pub struct Tombstones {
-    by_id: HashMap<String, u64>,
+    by_id: BTreeMap<String, u64>,
     by_seq_no: BTreeMap<u64, String>,
 }
 

@@ -7,7 +7,7 @@
 //! other side has been silent for its limit, so long work on a live node
 //! is waited for (as Elasticsearch's transport keeps connections alive).
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -181,7 +181,7 @@ async fn write_loop<P: Payload>(
     }
 }
 
-type Pending<P> = Arc<Mutex<Option<HashMap<u64, oneshot::Sender<Result<P>>>>>>;
+type Pending<P> = Arc<Mutex<Option<BTreeMap<u64, oneshot::Sender<Result<P>>>>>>;
 
 /// How often a connection with requests waiting pings the other side.
 const PING_INTERVAL: Duration = Duration::from_secs(1);
@@ -238,7 +238,7 @@ impl<P: Payload> Connection<P> {
             Some(_) => return Err(Error::Io("transport: unexpected handshake answer".into())),
             None => return Err(Error::Io(format!("transport: {addr} closed the handshake"))),
         };
-        let pending: Pending<P> = Arc::new(Mutex::new(Some(HashMap::new())));
+        let pending: Pending<P> = Arc::new(Mutex::new(Some(BTreeMap::new())));
         let last_heard: LastHeard = Arc::new(Mutex::new(crate::runtime::instant()));
         let (outbox, rx) = mpsc::channel(OUTBOX);
         let writing = crate::runtime::spawn(write_loop(writer, rx));

@@ -4,7 +4,7 @@
 //! at once instead of each waiting for a connect timeout, so a dead or
 //! partitioned node costs its callers nothing but an error.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -31,14 +31,14 @@ struct Slot<P> {
 /// The connections a node keeps to the others.
 pub struct Peers<P> {
     me: NodeInfo,
-    slots: Mutex<HashMap<SocketAddr, Arc<tokio::sync::Mutex<Slot<P>>>>>,
+    slots: Mutex<BTreeMap<SocketAddr, Arc<tokio::sync::Mutex<Slot<P>>>>>,
 }
 
 impl<P: Payload> Peers<P> {
     pub fn new(me: NodeInfo) -> Peers<P> {
         Peers {
             me,
-            slots: Mutex::new(HashMap::new()),
+            slots: Mutex::new(BTreeMap::new()),
         }
     }
 

@@ -188,17 +188,23 @@ impl Scenario {
                 let history = self.history.as_ref();
                 return Ok(rt.block_on(check_all(cluster, &node, &up, history))?);
             }
-            Step::WorkloadStart { clients, replicas } => {
+            Step::WorkloadStart {
+                clients,
+                replicas,
+                shards,
+                mix,
+            } => {
                 if self.workload.is_some() || self.history.is_some() {
                     return Err("a scenario runs one workload".into());
                 }
                 let node = serving(cluster, &self.paused)?;
-                for sql in workload::setup(3, replicas) {
+                for sql in workload::setup(shards, replicas, mix) {
                     let run = cluster.execute(&node, &sql, Vec::new());
                     rt.block_on(run).map_err(|e| format!("{sql}: {e}"))?;
                 }
                 let client = cluster.client();
-                self.workload = Some(rt.block_on(async { Workload::start(client, clients) }));
+                let start = async { Workload::start(client, clients, mix) };
+                self.workload = Some(rt.block_on(start));
             }
             Step::WorkloadStop => {
                 let running = self.workload.take().ok_or("no workload runs")?;

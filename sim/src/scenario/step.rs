@@ -7,6 +7,8 @@
 
 use std::time::Duration;
 
+use crate::workload::Mix;
+
 /// One harness command.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
@@ -44,11 +46,14 @@ pub enum Step {
     Trace(usize),
     /// `check`: every checker, now.
     Check,
-    /// `workload start clients=3 replicas=1`: creates the workload's tables
-    /// and starts background clients (see [`crate::workload`]).
+    /// `workload start clients=3 replicas=1 shards=3 mix=inserts`: creates
+    /// the workload's tables and starts background clients (see
+    /// [`crate::workload`]).
     WorkloadStart {
         clients: usize,
         replicas: usize,
+        shards: usize,
+        mix: Mix,
     },
     /// `workload stop`: stops the clients; `check` then judges their history.
     WorkloadStop,
@@ -198,13 +203,32 @@ impl Step {
                     if !(1..=50).contains(&clients) {
                         return Err(format!("a workload has 1 to 50 clients, not {clients}"));
                     }
+                    let shards = setting("shards", 3)?;
+                    if !(1..=20).contains(&shards) {
+                        return Err(format!(
+                            "a workload's tables have 1 to 20 shards, not {shards}"
+                        ));
+                    }
+                    let mix = match words.iter().find_map(|w| w.strip_prefix("mix=")) {
+                        None | Some("inserts") => Mix::Inserts,
+                        Some("all") => Mix::All,
+                        Some(other) => return Err(format!("mix is inserts or all, not {other}")),
+                    };
                     Step::WorkloadStart {
                         clients,
                         replicas: setting("replicas", 1)?,
+                        shards,
+                        mix,
                     }
                 }
                 Some(&"stop") => Step::WorkloadStop,
-                _ => return Err("workload start [clients=N] [replicas=N], or workload stop".into()),
+                _ => {
+                    return Err(
+                        "workload start [clients=N] [replicas=N] [shards=N] [mix=inserts|all], or \
+                     workload stop"
+                            .into(),
+                    );
+                }
             },
             other => return Err(format!("unknown command {other}")),
         };
