@@ -57,11 +57,19 @@ impl Shard {
     /// since it became one (a copy back in sync after a partition). A copy
     /// reports only when something is sent to it, and learns the global
     /// checkpoint from what is sent.
+    ///
+    /// A primary with in-sync copies takes part in replication even when
+    /// it does not track a global checkpoint yet: one reopened from a
+    /// commit older than its first replicated write (a crash loses the
+    /// rest) tracks none until something ships, and on an idle shard only
+    /// this sync ships; the copies would keep whatever global checkpoint
+    /// they knew before for good.
     pub fn global_checkpoint_sync_due(&self, in_sync: &[String]) -> bool {
         let st = self.lock();
         let behind = st.global.known < st.processed.checkpoint();
         let unreported = in_sync.iter().any(|id| !st.global.peers.contains_key(id));
-        st.global.tracked && (st.global.known != st.global.shipped || behind || unreported)
+        let replicated = st.global.tracked || !in_sync.is_empty();
+        replicated && (st.global.known != st.global.shipped || behind || unreported)
     }
 
     /// A primary records the local checkpoint a copy reported.

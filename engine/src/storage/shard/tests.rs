@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::disk::MemDisk;
+use crate::disk::{Disk, MemDisk};
 use crate::storage::tests::{put, table};
 use crate::types::Value;
 
@@ -36,6 +36,34 @@ async fn a_failed_build_loses_nothing() {
     // The rebuilt buffer holds only current versions: no dead documents.
     assert_eq!(shard.segments()[0].deleted_docs, 0);
     assert_eq!(shard.get("2").unwrap().unwrap().source["n"], Value::Int(2));
+}
+
+/// A primary reopened from a commit older than its first replicated
+/// write tracks no global checkpoint; once a copy is in sync again the
+/// idle shard's sync ships one anyway (first to hear the copy's local
+/// checkpoint, then the global checkpoint that moved with it), and an
+/// unreplicated copy's sync stays quiet.
+#[test]
+fn a_reopened_primary_ships_the_global_checkpoint_to_a_copy_back_in_sync() {
+    let disk: Arc<dyn Disk> = Arc::new(MemDisk::new());
+    let primary = Shard::open(table(), 0, disk.clone(), false).unwrap();
+    for id in 0..3 {
+        put(&primary, id, 0);
+    }
+    primary.advance_global_checkpoint(&[]);
+    assert_eq!(primary.global_checkpoint(), Some(2));
+    drop(primary);
+    let primary = Shard::open(table(), 0, disk, false).unwrap();
+    assert_eq!(primary.local_checkpoint(), Some(2));
+    assert!(!primary.global_checkpoint_sync_due(&[]), "unreplicated");
+    let in_sync = ["r".to_string()];
+    assert!(primary.global_checkpoint_sync_due(&in_sync));
+    assert_eq!(primary.shipped_global_checkpoint(), None);
+    primary.record_peer_checkpoint("r", Some(2));
+    assert_eq!(primary.advance_global_checkpoint(&in_sync), Some(2));
+    assert!(primary.global_checkpoint_sync_due(&in_sync), "it moved");
+    assert_eq!(primary.shipped_global_checkpoint(), Some(2));
+    assert!(!primary.global_checkpoint_sync_due(&in_sync));
 }
 
 /// A primary fails after its last operations reached some copies and not
