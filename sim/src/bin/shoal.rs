@@ -78,6 +78,13 @@ enum Command {
     /// Run a Shoal node serving CrateDB's HTTP `/_sql` protocol.
     #[cfg(not(madsim))]
     Server(shoal_engine::server::ServerArgs),
+    /// (The simulation build runs no real node; it says where one is.)
+    #[cfg(madsim)]
+    #[command(hide = true)]
+    Server {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Open the interactive SQL shell (crash-compatible) on servers.
     Shell(shoal_shell::ShellArgs),
 }
@@ -98,6 +105,14 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        #[cfg(madsim)]
+        Some(Command::Server { .. }) => {
+            eprintln!(
+                "shoal server: this is the simulation build, whose network is simulated; real \
+                 nodes run from the server build: cargo build --release -p shoal-sim --bin shoal"
+            );
+            ExitCode::FAILURE
+        }
         Some(Command::Shell(args)) => shoal_shell::run(args),
         None if cli.shell.version => shoal_shell::run(cli.shell),
         None if !cli.shell.hosts.is_empty() => {

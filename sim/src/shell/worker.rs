@@ -113,10 +113,8 @@ impl Worker {
     /// resolved to the nodes they named: answers the command that ran and
     /// its output.
     fn harness(&mut self, text: &str) -> (String, Result<String, String>) {
-        let resolved = match text.starts_with("let ") {
-            true => None,
-            false => self.scenario.resolve_words(text).ok(),
-        };
+        // (A role that names no node now fails the command, as logged.)
+        let resolved = self.scenario.resolve_words(text).ok();
         let text = resolved.unwrap_or_else(|| text.to_string());
         let result = self.scenario.command(&text).map_err(|e| e.to_string());
         let plain = text
