@@ -74,10 +74,11 @@ pub enum Command {
         #[serde(default)]
         diverged: bool,
         /// Not the copy's own failure (its recovery source could not be
-        /// reached or could not serve it): it does not count against
-        /// `allocation.max_retries`, which stops copies that fail on their
-        /// node (a one-way cut from a copy's node to its primary failed
-        /// five recoveries in a row and left the cluster YELLOW for good).
+        /// reached or could not serve it, or its primary could not reach
+        /// its node): it does not count against `allocation.max_retries`,
+        /// which stops copies that fail on their node (a one-way cut from a
+        /// copy's node to its primary failed five recoveries in a row and
+        /// left the cluster YELLOW for good).
         #[serde(default)]
         source_failed: bool,
     },
@@ -828,6 +829,33 @@ mod tests {
             s.apply(Command::RetryFailed),
             CommandResult::Ignored { .. }
         ));
+    }
+
+    /// Failures that are not the copy's own (its source or its node out of
+    /// reach) place it again however many there are.
+    #[test]
+    fn failures_out_of_reach_do_not_use_up_the_retries() {
+        let mut s = three();
+        let uuid = with_replicas(&mut s, "t", 1, "1");
+        start_all(&mut s);
+        for round in 0..2 * crate::catalog::DEFAULT_MAX_RETRIES {
+            let id = s.routing.tables[&uuid][0].copies[1]
+                .allocation_id
+                .clone()
+                .unwrap_or_else(|| panic!("round {round}: the replica is not allocated"));
+            s.apply(Command::ShardFailed {
+                uuid: uuid.clone(),
+                shard: 0,
+                allocation_id: id,
+                reason: "test".into(),
+                primary_term: None,
+                diverged: false,
+                source_failed: true,
+            });
+        }
+        let replica = &s.routing.tables[&uuid][0].copies[1];
+        assert!(replica.node.is_some());
+        assert_eq!(replica.failures, 0);
     }
 
     #[test]

@@ -203,7 +203,7 @@ impl Node {
                         .await?;
                 }
                 Err(e) => {
-                    let failure = CopyFailure::same_history(e.to_string());
+                    let failure = CopyFailure::unreachable(&e);
                     self.fail_copy(shard, primary_term, &allocation_id, &node, failure)
                         .await?
                 }
@@ -268,7 +268,11 @@ impl Node {
         node: &str,
         failure: CopyFailure,
     ) -> Result<()> {
-        let CopyFailure { reason, diverged } = failure;
+        let CopyFailure {
+            reason,
+            diverged,
+            unreachable,
+        } = failure;
         tracing::warn!(%shard, allocation_id, node, %reason, "failing a shard copy");
         let coordinator = self.coordinator().ok_or_else(crate::cluster::no_master)?;
         let (index, _) = coordinator
@@ -279,7 +283,7 @@ impl Node {
                 reason,
                 primary_term: Some(primary_term),
                 diverged,
-                source_failed: false,
+                source_failed: unreachable,
             })
             .await?;
         coordinator
@@ -349,6 +353,11 @@ pub(super) fn check_term(shard: &ShardId, copy: &Shard, primary_term: u64) -> Re
 pub(super) struct CopyFailure {
     pub reason: String,
     pub diverged: bool,
+    /// The copy's node could not be reached: not the copy's own failure,
+    /// so it does not count against `allocation.max_retries` (under packet
+    /// loss a primary's connection to a node back from a restart failed
+    /// new copies there five times within a second: YELLOW for good).
+    pub unreachable: bool,
 }
 
 impl CopyFailure {
@@ -357,6 +366,15 @@ impl CopyFailure {
         CopyFailure {
             reason,
             diverged: false,
+            unreachable: false,
+        }
+    }
+
+    /// A copy of this term's history whose node the write did not reach.
+    pub fn unreachable(error: &Error) -> CopyFailure {
+        CopyFailure {
+            unreachable: matches!(error, Error::NodeUnreachable(_) | Error::Io(_)),
+            ..CopyFailure::same_history(error.to_string())
         }
     }
 }

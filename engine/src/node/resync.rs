@@ -69,6 +69,7 @@ impl Node {
                 let failure = CopyFailure {
                     reason,
                     diverged: true,
+                    unreachable: false,
                 };
                 self.fail_copy(shard, term, allocation_id, node, failure)
                     .await?;
@@ -110,6 +111,7 @@ impl Node {
             let failure = CopyFailure {
                 reason,
                 diverged: true,
+                unreachable: false,
             };
             self.fail_copy(shard, term, allocation_id, node, failure)
                 .await?;
