@@ -173,6 +173,8 @@ impl ClusterState {
         };
         shard.copies[i].state = CopyState::Started;
         shard.copies[i].failures = 0;
+        // It recovered from this term's primary: its history is that one's.
+        shard.copies[i].history_term = Some(shard.primary_term);
         // A relocation is done: the old copy goes.
         if let Some(source) = shard.copies[i].relocating_node.take() {
             finish_relocation(shard, i, source);
@@ -238,6 +240,37 @@ impl ClusterState {
             shard.in_sync.remove(allocation_id);
         }
         true
+    }
+
+    /// Records that the primary of `primary_term` resynced these copies
+    /// (see [`ShardCopy::history_term`]); nothing if the term has moved on
+    /// or a copy is no longer a started replica in sync.
+    pub(super) fn resynced_copies(
+        &mut self,
+        uuid: &str,
+        shard: u32,
+        primary_term: u64,
+        allocation_ids: &[String],
+    ) -> bool {
+        let Some(shard) = self.shard_mut(uuid, shard) else {
+            return false;
+        };
+        if shard.primary_term != primary_term {
+            return false;
+        }
+        let mut changed = false;
+        for copy in &mut shard.copies {
+            let named = copy
+                .allocation_id
+                .as_ref()
+                .is_some_and(|id| allocation_ids.contains(id) && shard.in_sync.contains(id));
+            let started = matches!(copy.state, CopyState::Started | CopyState::Relocating);
+            if named && started && !copy.primary && copy.history_term != Some(primary_term) {
+                copy.history_term = Some(primary_term);
+                changed = true;
+            }
+        }
+        changed
     }
 
     /// Forgets the failures of the unassigned copies that failed: they are
@@ -363,13 +396,20 @@ fn release_departed(shard: &mut ShardCopies, members: &BTreeSet<MemberId>, delay
             if let Some(id) = &copy.allocation_id {
                 shard.in_sync.remove(id);
             }
-            // A started copy holds a prefix of this term's history, and may
-            // catch up by operations if it returns under the same term. One
-            // still recovering holds whatever its node had before (a
-            // demoted primary's operations the new primary never saw,
-            // say): it keeps what it was recovering towards.
+            // A started copy holds a prefix of the history of the term it
+            // is known to follow, and may catch up by operations if it
+            // returns under that term — only if that is the shard's term
+            // now: a replica promoted while this copy was unreachable has
+            // not resynced it, and the old primary may have sent it
+            // operations the new one never had (the property test found
+            // such a copy caught up by operations, two documents at one
+            // `_seq_no`). One still recovering holds whatever its node had
+            // before (a demoted primary's operations the new primary never
+            // saw, say): it keeps what it was recovering towards.
             let left_term = match copy.state {
-                CopyState::Started | CopyState::Relocating => Some(shard.primary_term),
+                CopyState::Started | CopyState::Relocating => {
+                    copy.history_term.filter(|t| *t == shard.primary_term)
+                }
                 CopyState::Initializing | CopyState::Unassigned => copy.left_term,
             };
             *copy = ShardCopy {
@@ -504,6 +544,7 @@ fn place_replicas(
             delayed: false,
             relocating_node: None,
             left_term,
+            history_term: None,
             failures: shard.copies[i].failures,
         };
         load.add(node, true);
@@ -544,6 +585,7 @@ pub(super) fn unassigned(primary: bool) -> ShardCopy {
         delayed: false,
         relocating_node: None,
         left_term: None,
+        history_term: None,
         failures: 0,
     }
 }

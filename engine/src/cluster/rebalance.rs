@@ -118,6 +118,7 @@ pub(super) fn rebalance(
             delayed: false,
             relocating_node: Some(m.from),
             left_term: None,
+            history_term: None,
             failures: 0,
         });
         relocating += 1;

@@ -109,6 +109,15 @@ pub enum Command {
     NodeBack {
         node: MemberId,
     },
+    /// The primary of `primary_term` resynced these copies (allocation
+    /// ids): their history is now that primary's, so, should they leave,
+    /// they may catch up by operations under that term.
+    ShardResynced {
+        uuid: String,
+        shard: u32,
+        primary_term: u64,
+        allocation_ids: Vec<String>,
+    },
 }
 
 /// What applying one log entry did.
@@ -152,11 +161,19 @@ pub struct ShardCopy {
     /// comes from.
     #[serde(default)]
     pub relocating_node: Option<MemberId>,
-    /// A replica of a node that left: the primary term then. Allocated
-    /// back to that node under the same term, the copy's history is the
-    /// primary's, so it may catch up by operations alone.
+    /// A replica of a node that left: the primary term then, if its
+    /// history was known to be that term's primary's (`history_term`).
+    /// Allocated back to that node under the same term, the copy's history
+    /// is the primary's, so it may catch up by operations alone.
     #[serde(default)]
     pub left_term: Option<u64>,
+    /// A started replica: the primary term whose primary's history it is
+    /// known to hold (the term it started under, or a later one whose
+    /// primary resynced it). A promotion does not change it: until the new
+    /// primary's resync reaches the copy, it may hold operations of the old
+    /// term that the new primary never had.
+    #[serde(default)]
+    pub history_term: Option<u64>,
     /// Failed allocations in a row; at the table's `allocation.max_retries`
     /// the copy is no longer allocated until `ALTER CLUSTER REROUTE RETRY
     /// FAILED`.
@@ -295,6 +312,12 @@ impl ClusterState {
                 }
                 None => false,
             },
+            Command::ShardResynced {
+                uuid,
+                shard,
+                primary_term,
+                allocation_ids,
+            } => self.resynced_copies(&uuid, shard, primary_term, &allocation_ids),
             Command::NodeBack { node } => match self.departed.remove(&node) {
                 Some(member) => {
                     self.members.insert(node, member);
@@ -630,6 +653,72 @@ mod tests {
             primary_term: None,
         });
         assert!(matches!(r, CommandResult::Ignored { .. }));
+    }
+
+    /// The node of the shard's first replica that is not its primary.
+    fn replica_node(s: &ClusterState, uuid: &str) -> MemberId {
+        let shard = &s.routing.tables[uuid][0];
+        let replica = shard.copies.iter().find(|c| !c.primary && c.node.is_some());
+        replica.and_then(|c| c.node).expect("an assigned replica")
+    }
+
+    /// The primary term a replica of the node that left may catch up by
+    /// operations under.
+    fn left_term_of(s: &ClusterState, uuid: &str, node: MemberId) -> Option<u64> {
+        let shard = &s.routing.tables[uuid][0];
+        let copy = shard.copies.iter().find(|c| c.last_node == Some(node));
+        copy.expect("a copy waiting for the node").left_term
+    }
+
+    #[test]
+    fn a_replica_leaving_under_its_own_term_may_catch_up_by_operations() {
+        let mut s = three();
+        let uuid = with_replicas(&mut s, "t", 1, "2");
+        start_all(&mut s);
+        let node = replica_node(&s, &uuid);
+        remove_member(&mut s, node);
+        assert_eq!(left_term_of(&s, &uuid, node), Some(1));
+    }
+
+    /// A replica promoted while another was unreachable has not resynced
+    /// it: that copy may hold the old primary's last operations, which the
+    /// new primary never had, so it must not catch up by operations.
+    #[test]
+    fn a_replica_leaving_before_the_new_primary_resynced_it_recovers_by_files() {
+        let mut s = three();
+        let uuid = with_replicas(&mut s, "t", 1, "2");
+        start_all(&mut s);
+        let primary = s.routing.tables[&uuid][0].primary().unwrap().node.unwrap();
+        remove_member(&mut s, primary);
+        assert_eq!(s.routing.tables[&uuid][0].primary_term, 2);
+        let node = replica_node(&s, &uuid);
+        remove_member(&mut s, node);
+        assert_eq!(left_term_of(&s, &uuid, node), None);
+    }
+
+    #[test]
+    fn a_replica_the_new_primary_resynced_may_catch_up_by_operations() {
+        let mut s = three();
+        let uuid = with_replicas(&mut s, "t", 1, "2");
+        start_all(&mut s);
+        let primary = s.routing.tables[&uuid][0].primary().unwrap().node.unwrap();
+        remove_member(&mut s, primary);
+        let node = replica_node(&s, &uuid);
+        let shard = &s.routing.tables[&uuid][0];
+        let id = shard.on_node(node).and_then(|c| c.allocation_id.clone());
+        let resynced = |term| Command::ShardResynced {
+            uuid: uuid.clone(),
+            shard: 0,
+            primary_term: term,
+            allocation_ids: id.iter().cloned().collect(),
+        };
+        // A report of an older term changes nothing.
+        let r = s.apply(resynced(1));
+        assert!(matches!(r, CommandResult::Ignored { .. }), "{r:?}");
+        let r = s.apply(resynced(2));
+        assert!(matches!(r, CommandResult::Applied { .. }), "{r:?}");
+        remove_member(&mut s, node);
+        assert_eq!(left_term_of(&s, &uuid, node), Some(2));
     }
 
     #[test]

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use super::Node;
 use super::replication::{CopyFailure, check_term};
+use crate::cluster::Command;
 use crate::error::{Error, Result};
 use crate::request::{ShardId, ShardRequest, ShardResponse};
 use crate::storage::{ResyncBatch, ResyncLimit, Resynced, SyncInFlight};
@@ -91,6 +92,7 @@ impl Node {
                 )
             }
         });
+        let mut resynced = Vec::new();
         for (allocation_id, node, result) in futures::future::join_all(sends).await {
             let reason = match result {
                 Ok(ShardResponse::Resynced {
@@ -98,6 +100,7 @@ impl Node {
                     diverged: None,
                 }) => {
                     copy.record_peer_checkpoint(allocation_id, local_checkpoint);
+                    resynced.push(allocation_id.clone());
                     continue;
                 }
                 Ok(ShardResponse::Resynced {
@@ -120,7 +123,34 @@ impl Node {
         let (_, in_sync) = self.replication_targets(shard);
         copy.advance_global_checkpoint(&in_sync);
         tracing::info!(%shard, term, copies = targets.len(), "resynced the shard's copies");
+        self.report_resynced(shard, term, resynced);
         Ok(())
+    }
+
+    /// Tells the master which copies now hold this term's history, so that
+    /// one that leaves may catch up by operations when it returns. In the
+    /// background: the writes the resync held need not wait for it, and a
+    /// report that does not arrive only costs such a copy a recovery by
+    /// files.
+    fn report_resynced(&self, shard: &ShardId, term: u64, allocation_ids: Vec<String>) {
+        let Some(coordinator) = self.coordinator().cloned() else {
+            return;
+        };
+        if allocation_ids.is_empty() {
+            return;
+        }
+        let resynced = Command::ShardResynced {
+            uuid: shard.uuid.clone(),
+            shard: shard.shard,
+            primary_term: term,
+            allocation_ids,
+        };
+        let shard = shard.clone();
+        crate::runtime::spawn(async move {
+            if let Err(e) = coordinator.propose(resynced).await {
+                tracing::warn!(%shard, term, error = %e, "cannot report the resynced copies");
+            }
+        });
     }
 
     /// Starts the resync of each local primary that needs one.
