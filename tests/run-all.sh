@@ -9,7 +9,7 @@
 #
 # Environment:
 #   SHOAL_SIM_SEEDS   seeds per simulation test (default 24; a soak: 1000)
-#   SHOAL_PROPERTY_CASES  random fault schedules per property test (default 24;
+#   SHOAL_PROPERTY_CASES  random fault schedules per property test (default 200;
 #                     a soak: `cargo scenario --property --cases 5000`)
 #   SHOAL_FUZZ_CASES  generated cases of the SQL fuzz target (default 1200)
 #   SHOAL_SLOW=1      also run the slow reports (sqllogictest corpus)
