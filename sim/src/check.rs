@@ -321,11 +321,11 @@ fn check_rows(history: &History, present: &BTreeMap<i64, i64>) -> Result<(), Vio
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use shoal_engine::audit::{forget_primaries, primary_acknowledged};
     use shoal_engine::catalog::TableIdent;
     use shoal_engine::request::ShardId;
-
-    use std::collections::BTreeMap;
 
     use super::{check_rows, one_primary_per_term};
     use crate::workload::{History, Mix, Write};

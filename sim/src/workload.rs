@@ -5,10 +5,9 @@
 //! fails it), round after round: it inserts a row whose id no other client
 //! uses; with [`Mix::All`], every other round it also updates one of its
 //! rows by primary key (`SET v = <the round>`) or, one time in four,
-//! deletes one; and it
-//! increments one shared counter by optimistic concurrency (read `v`,
-//! `_seq_no`, `_primary_term` by primary key, then `UPDATE ... WHERE
-//! _seq_no = ? AND _primary_term = ?`). Each row has one writer, so its
+//! deletes one; and it increments one shared counter by optimistic
+//! concurrency (read `v`, `_seq_no`, `_primary_term` by primary key, then
+//! `UPDATE ... WHERE _seq_no = ? AND _primary_term = ?`). Each row has one writer, so its
 //! writes are ordered, and the checkers know every state the row may end
 //! in. An operation is *acknowledged* when its statement succeeded,
 //! *unknown* when it failed or timed out (it may still take effect, even

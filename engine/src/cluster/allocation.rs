@@ -186,8 +186,9 @@ impl ClusterState {
     /// Takes a failed copy off its node. A failed primary keeps its claim
     /// to its node (it is allocated there again unless a replica takes
     /// over); a failed replica leaves the in-sync set and starts afresh.
-    /// A failure of its recovery's source (not the copy's own) does not
-    /// count against `allocation.max_retries`.
+    /// A failure out of the copy's reach (its recovery source, or the
+    /// network to its node) does not count against
+    /// `allocation.max_retries`.
     pub(super) fn fail_copy(
         &mut self,
         uuid: &str,
@@ -195,7 +196,7 @@ impl ClusterState {
         allocation_id: &str,
         primary_term: Option<u64>,
         diverged: bool,
-        source_failed: bool,
+        out_of_reach: bool,
     ) -> bool {
         let Some(shard) = self.shard_mut(uuid, shard) else {
             return false;
@@ -220,7 +221,7 @@ impl ClusterState {
             }
             return true;
         }
-        let failures = match source_failed {
+        let failures = match out_of_reach {
             true => copy.failures,
             false => copy.failures.saturating_add(1),
         };

@@ -73,14 +73,14 @@ pub enum Command {
         /// (a resync found it): its data is not reused.
         #[serde(default)]
         diverged: bool,
-        /// Not the copy's own failure (its recovery source could not be
-        /// reached or could not serve it, or its primary could not reach
-        /// its node): it does not count against `allocation.max_retries`,
+        /// The failure was out of the copy's reach, not its own (its
+        /// recovery source could not be reached or could not serve it, or
+        /// its primary could not reach its node): it does not count against `allocation.max_retries`,
         /// which stops copies that fail on their node (a one-way cut from a
         /// copy's node to its primary failed five recoveries in a row and
         /// left the cluster YELLOW for good).
         #[serde(default)]
-        source_failed: bool,
+        out_of_reach: bool,
     },
     /// The delayed replicas of a shard whose node left have waited long
     /// enough: they may go to another node.
@@ -284,7 +284,7 @@ impl ClusterState {
                 reason,
                 primary_term,
                 diverged,
-                source_failed,
+                out_of_reach,
             } => {
                 let failed = self.fail_copy(
                     &uuid,
@@ -292,7 +292,7 @@ impl ClusterState {
                     &allocation_id,
                     primary_term,
                     diverged,
-                    source_failed,
+                    out_of_reach,
                 );
                 if failed {
                     tracing::debug!(allocation_id, reason, "shard copy failed");
@@ -637,7 +637,7 @@ mod tests {
             reason: "test".into(),
             primary_term: None,
             diverged: false,
-            source_failed: false,
+            out_of_reach: false,
         });
         assert!(matches!(r, CommandResult::Applied { .. }));
         let shard = &s.routing.tables[&uuid][0];
@@ -886,26 +886,32 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_replica_failing_too_often_waits_for_a_retry() {
-        let mut s = three();
-        let uuid = with_replicas(&mut s, "t", 1, "1");
-        start_all(&mut s);
-        for round in 0..crate::catalog::DEFAULT_MAX_RETRIES {
-            let id = s.routing.tables[&uuid][0].copies[1]
+    /// Fails shard 0's replica `times` times, each time where it was
+    /// placed again.
+    fn fail_replica(s: &mut ClusterState, uuid: &str, times: u32, out_of_reach: bool) {
+        for round in 0..times {
+            let id = s.routing.tables[uuid][0].copies[1]
                 .allocation_id
                 .clone()
                 .unwrap_or_else(|| panic!("round {round}: the replica is not allocated"));
             s.apply(Command::ShardFailed {
-                uuid: uuid.clone(),
+                uuid: uuid.to_string(),
                 shard: 0,
                 allocation_id: id,
                 reason: "test".into(),
                 primary_term: None,
                 diverged: false,
-                source_failed: false,
+                out_of_reach,
             });
         }
+    }
+
+    #[test]
+    fn a_replica_failing_too_often_waits_for_a_retry() {
+        let mut s = three();
+        let uuid = with_replicas(&mut s, "t", 1, "1");
+        start_all(&mut s);
+        fail_replica(&mut s, &uuid, crate::catalog::DEFAULT_MAX_RETRIES, false);
         let replica = &s.routing.tables[&uuid][0].copies[1];
         assert_eq!((replica.node, replica.failures), (None, 5));
         let r = s.apply(Command::RetryFailed);
@@ -927,21 +933,7 @@ mod tests {
         let mut s = three();
         let uuid = with_replicas(&mut s, "t", 1, "1");
         start_all(&mut s);
-        for round in 0..2 * crate::catalog::DEFAULT_MAX_RETRIES {
-            let id = s.routing.tables[&uuid][0].copies[1]
-                .allocation_id
-                .clone()
-                .unwrap_or_else(|| panic!("round {round}: the replica is not allocated"));
-            s.apply(Command::ShardFailed {
-                uuid: uuid.clone(),
-                shard: 0,
-                allocation_id: id,
-                reason: "test".into(),
-                primary_term: None,
-                diverged: false,
-                source_failed: true,
-            });
-        }
+        fail_replica(&mut s, &uuid, 2 * crate::catalog::DEFAULT_MAX_RETRIES, true);
         let replica = &s.routing.tables[&uuid][0].copies[1];
         assert!(replica.node.is_some());
         assert_eq!(replica.failures, 0);

@@ -333,7 +333,7 @@ impl Node {
             reason: "the copy could not be opened on its node".into(),
             primary_term: None,
             diverged: true,
-            source_failed: false,
+            out_of_reach: false,
         };
         let node = self.clone();
         let key = (id.to_string(), term);
@@ -390,7 +390,7 @@ impl Node {
             reason: format!("recovery failed: {e}"),
             primary_term: None,
             diverged: true,
-            source_failed,
+            out_of_reach: source_failed,
         };
         if let Err(e) = coordinator.propose(failed).await {
             tracing::warn!(shard = %id, error = %e, "cannot report a failed recovery");

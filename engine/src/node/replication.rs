@@ -283,7 +283,7 @@ impl Node {
                 reason,
                 primary_term: Some(primary_term),
                 diverged,
-                source_failed: unreachable,
+                out_of_reach: unreachable,
             })
             .await?;
         coordinator
@@ -367,6 +367,15 @@ impl CopyFailure {
             reason,
             diverged: false,
             unreachable: false,
+        }
+    }
+
+    /// A copy whose history may hold operations this primary never had:
+    /// its data is not reused.
+    pub fn diverged(reason: String) -> CopyFailure {
+        CopyFailure {
+            diverged: true,
+            ..CopyFailure::same_history(reason)
         }
     }
 

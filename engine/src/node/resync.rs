@@ -67,11 +67,7 @@ impl Node {
         let Some(batch) = batch else {
             for (allocation_id, node) in &targets {
                 let reason = "too much above the global checkpoint to resync".into();
-                let failure = CopyFailure {
-                    reason,
-                    diverged: true,
-                    unreachable: false,
-                };
+                let failure = CopyFailure::diverged(reason);
                 self.fail_copy(shard, term, allocation_id, node, failure)
                     .await?;
             }
@@ -111,11 +107,7 @@ impl Node {
                 Err(e @ Error::StalePrimary(_)) => return Err(e),
                 Err(e) => e.to_string(),
             };
-            let failure = CopyFailure {
-                reason,
-                diverged: true,
-                unreachable: false,
-            };
+            let failure = CopyFailure::diverged(reason);
             self.fail_copy(shard, term, allocation_id, node, failure)
                 .await?;
         }

@@ -248,7 +248,6 @@ impl Scenario {
     /// n1 | n2 n3`, `let old=master`), with its node names resolved; answers
     /// its output.
     pub fn command(&mut self, text: &str) -> Result<String, Box<dyn Error>> {
-        self.checked = false;
         // `let NAME=master`: a name for the node a role has now.
         if let Some(binding) = text.strip_prefix("let ") {
             let (name, role) = binding

@@ -22,16 +22,7 @@ pub fn result(sql: &str, r: &QueryResult) -> String {
     if !r.is_query() {
         return format!("{command} OK, {count} row{s} affected\n");
     }
-    let rows: Vec<Vec<serde_json::Value>> = r
-        .rows
-        .iter()
-        .map(|row| {
-            row.iter()
-                .zip(&r.types)
-                .map(|(v, t)| to_json_typed(v, t))
-                .collect()
-        })
-        .collect();
+    let rows = json_rows(r);
     let set = ResultSet {
         cols: &r.cols,
         rows: &rows,
@@ -40,6 +31,17 @@ pub fn result(sql: &str, r: &QueryResult) -> String {
     };
     let table = render(OutputFormat::Tabular, &set, Target::default());
     format!("{table}{command} {count} row{s} in set\n")
+}
+
+/// A result's rows as CrateDB's JSON sends them.
+pub fn json_rows(r: &QueryResult) -> Vec<Vec<serde_json::Value>> {
+    let row = |row: &Vec<_>| {
+        row.iter()
+            .zip(&r.types)
+            .map(|(v, t)| to_json_typed(v, t))
+            .collect()
+    };
+    r.rows.iter().map(row).collect()
 }
 
 /// `shards`: per node, how many copies in which state (the same for every

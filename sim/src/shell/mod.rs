@@ -186,7 +186,7 @@ impl Backend for SimBackend {
         Ok(SessionInfo {
             user: Some("crate".into()),
             schema: Some("doc".into()),
-            cluster: Some("shoal-sim".into()),
+            cluster: self.ask(Worker::cluster_name).ok().flatten(),
         })
     }
 

@@ -7,7 +7,6 @@ use std::time::Duration;
 use serde_json::Number;
 use shoal_engine::error::Error as EngineError;
 use shoal_engine::node::QueryResult;
-use shoal_engine::types::json::to_json_typed;
 use shoal_shell::backend::{BackendError, ServerInfo, SqlResponse};
 
 use super::record;
@@ -177,6 +176,11 @@ impl Worker {
         out
     }
 
+    /// The cluster's name, as `sys.cluster` has it.
+    pub fn cluster_name(&mut self) -> Option<String> {
+        self.scenario.cluster().map(|c| c.cluster_name.clone())
+    }
+
     /// The nodes as the connect table shows servers.
     pub fn server_infos(&mut self) -> Vec<ServerInfo> {
         let Some(cluster) = self.scenario.cluster() else {
@@ -229,14 +233,10 @@ fn response(r: &QueryResult, took: Duration) -> SqlResponse {
     if !r.is_query() {
         return SqlResponse::affected(r.rowcount, ms);
     }
-    let rows = r.rows.iter().map(|row| {
-        let cells = row.iter().zip(&r.types);
-        cells.map(|(v, t)| to_json_typed(v, t)).collect()
-    });
     SqlResponse {
         cols: r.cols.clone(),
         col_types: Vec::new(),
-        rows: Some(rows.collect()),
+        rows: Some(render::json_rows(r)),
         rowcount: Some(r.rowcount),
         duration: Number::from_f64(ms),
     }
