@@ -53,7 +53,9 @@ fn steps_table() -> TableInfo {
         settings: Default::default(),
         version: 1,
         routing_hash: RoutingHash::Murmur3,
+        analyzers: Default::default(),
         bound: Default::default(),
+        derived: Default::default(),
     }
 }
 
@@ -128,11 +130,13 @@ fn main() {
         for _ in 0..5 {
             let started = Instant::now();
             for (n, chunk) in chunks.iter().enumerate() {
+                let fields = shoal_engine::storage::fulltext::fields(&table).expect("fields");
                 let segment = Segment::build(
                     n as u32,
-                    shard_schema(),
-                    (0..chunk.len())
-                        .map(|i| RowDoc::new(shard_schema(), table.clone(), chunk.clone(), i)),
+                    &fields,
+                    (0..chunk.len()).map(|i| {
+                        RowDoc::new(shard_schema(), table.clone(), None, chunk.clone(), i)
+                    }),
                 )
                 .expect("build");
                 std::hint::black_box(segment);

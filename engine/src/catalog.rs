@@ -12,6 +12,7 @@ use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
+use crate::analysis::AnalyzerDef;
 use crate::error::{Error, Result};
 use crate::expr::Expr;
 use crate::types::{ColumnPolicy, DataType, ObjectField};
@@ -65,12 +66,74 @@ pub struct ColumnInfo {
     pub index_off: bool,
 }
 
-/// A named full-text index over one or more text columns.
+/// A full-text index over one or more text columns: a named index
+/// (`INDEX name USING FULLTEXT (a, obj['b'])`) or a column's own
+/// (`a TEXT INDEX USING FULLTEXT`, named after the column). Each is a tantivy
+/// field of its own, analyzed by `analyzer`, in the order the table lists
+/// them (see [`crate::storage::fulltext`]): indexes are only ever appended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FulltextIndex {
     pub name: String,
+    /// The indexed column paths, as SQL writes them (`a`, `obj['b']`).
     pub columns: Vec<String>,
     pub analyzer: String,
+    /// Declared on the column itself rather than as a named index.
+    #[serde(default)]
+    pub column_level: bool,
+}
+
+impl FulltextIndex {
+    /// The indexed columns as (top-level column, path below it).
+    pub fn column_paths(&self) -> Vec<(String, Vec<String>)> {
+        self.columns.iter().map(|c| split_column_path(c)).collect()
+    }
+}
+
+/// The custom analyzer `name` and those it extends, from `custom`; empty
+/// for a built-in analyzer; an error for one that does not exist.
+pub fn analyzer_chain(
+    name: &str,
+    custom: &BTreeMap<String, AnalyzerDef>,
+) -> Result<BTreeMap<String, AnalyzerDef>> {
+    let mut chain = BTreeMap::new();
+    let mut next = Some(name.to_string());
+    while let Some(n) = next.take() {
+        if chain.contains_key(&n) {
+            break;
+        }
+        match custom.get(&n) {
+            Some(def) => {
+                next = def.extends.clone();
+                chain.insert(n, def.clone());
+            }
+            None if crate::analysis::builtin_analyzers().contains(&n.as_str()) => {}
+            None => {
+                return Err(Error::InvalidArgument(format!(
+                    "Failed to get analyzer '{n}': analyzer not found"
+                )));
+            }
+        }
+    }
+    Ok(chain)
+}
+
+/// Splits `obj['a']['b']` into `("obj", ["a", "b"])`; a plain name has no path.
+pub fn split_column_path(text: &str) -> (String, Vec<String>) {
+    let Some(open) = text.find("['") else {
+        return (text.to_string(), Vec::new());
+    };
+    let mut path = Vec::new();
+    let mut rest = &text[open..];
+    while let Some(r) = rest.strip_prefix("['") {
+        match r.find("']") {
+            Some(end) => {
+                path.push(r[..end].to_string());
+                rest = &r[end + 2..];
+            }
+            None => break,
+        }
+    }
+    (text[..open].to_string(), path)
 }
 
 /// How many replicas each shard should have: a fixed count or an auto-expand range.
@@ -160,10 +223,20 @@ pub struct TableInfo {
     pub version: u64,
     #[serde(default)]
     pub routing_hash: RoutingHash,
+    /// The custom analyzers the table's full-text indexes use, copied from
+    /// the cluster's at CREATE TABLE / ADD COLUMN (as CrateDB keeps them in
+    /// the index settings): a table keeps analyzing as it was created, and a
+    /// shard needs nothing but its table to build segments.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub analyzers: BTreeMap<String, AnalyzerDef>,
     /// The DEFAULT, GENERATED and CHECK expressions bound, once per table
     /// version (see [`TableInfo::bound_exprs`]).
     #[serde(skip)]
     pub bound: BoundOnce,
+    /// What the storage layer derives from the table (its segment schema
+    /// and analyzers), once per table version.
+    #[serde(skip)]
+    pub derived: DerivedOnce,
 }
 
 /// A table's column expressions, bound (parsed, resolved and typed).
@@ -190,6 +263,40 @@ impl Clone for BoundOnce {
 }
 
 impl PartialEq for BoundOnce {
+    /// A cache: never part of a table's identity.
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+/// A value derived from a table by a layer above the catalog, computed on
+/// first use; like [`BoundOnce`], a clone starts empty.
+#[derive(Default)]
+pub struct DerivedOnce(OnceLock<Arc<dyn std::any::Any + Send + Sync>>);
+
+impl DerivedOnce {
+    /// The value, computed by `f` the first time.
+    pub fn get_or_init(
+        &self,
+        f: impl FnOnce() -> Arc<dyn std::any::Any + Send + Sync>,
+    ) -> &Arc<dyn std::any::Any + Send + Sync> {
+        self.0.get_or_init(f)
+    }
+}
+
+impl std::fmt::Debug for DerivedOnce {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DerivedOnce")
+    }
+}
+
+impl Clone for DerivedOnce {
+    fn clone(&self) -> Self {
+        DerivedOnce::default()
+    }
+}
+
+impl PartialEq for DerivedOnce {
     /// A cache: never part of a table's identity.
     fn eq(&self, _: &Self) -> bool {
         true
@@ -228,8 +335,15 @@ impl TableInfo {
             settings: Default::default(),
             version: 1,
             routing_hash: RoutingHash::Murmur3,
+            analyzers: BTreeMap::new(),
             bound: Default::default(),
+            derived: Default::default(),
         }
+    }
+
+    /// The full-text index `name` (a named index or a column's own).
+    pub fn fulltext_index(&self, name: &str) -> Option<&FulltextIndex> {
+        self.fulltext_indexes.iter().find(|i| i.name == name)
     }
 
     /// The top-level column `name`.
@@ -514,6 +628,8 @@ pub fn add_column_path(
 #[serde(from = "CatalogFile", into = "CatalogFile")]
 pub struct Catalog {
     tables: BTreeMap<TableIdent, Arc<TableInfo>>,
+    /// The custom analyzers (CREATE ANALYZER), by name.
+    analyzers: BTreeMap<String, AnalyzerDef>,
     /// Bumped on every change.
     pub version: u64,
 }
@@ -558,6 +674,26 @@ impl Catalog {
         self.tables.insert(table.ident.clone(), Arc::new(table));
     }
 
+    /// The custom analyzers, by name.
+    pub fn analyzers(&self) -> &BTreeMap<String, AnalyzerDef> {
+        &self.analyzers
+    }
+
+    /// Adds or replaces a custom analyzer.
+    pub fn put_analyzer(&mut self, def: AnalyzerDef) {
+        self.version += 1;
+        self.analyzers.insert(def.name.clone(), def);
+    }
+
+    /// Removes a custom analyzer, returning it.
+    pub fn remove_analyzer(&mut self, name: &str) -> Option<AnalyzerDef> {
+        let a = self.analyzers.remove(name);
+        if a.is_some() {
+            self.version += 1;
+        }
+        a
+    }
+
     /// Removes a table, returning it.
     pub fn remove_table(&mut self, ident: &TableIdent) -> Option<Arc<TableInfo>> {
         let t = self.tables.remove(ident);
@@ -596,6 +732,8 @@ impl Catalog {
 struct CatalogFile {
     version: u64,
     tables: Vec<Arc<TableInfo>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    analyzers: Vec<AnalyzerDef>,
 }
 
 impl From<CatalogFile> for Catalog {
@@ -607,6 +745,11 @@ impl From<CatalogFile> for Catalog {
                 .into_iter()
                 .map(|t| (t.ident.clone(), t))
                 .collect(),
+            analyzers: file
+                .analyzers
+                .into_iter()
+                .map(|a| (a.name.clone(), a))
+                .collect(),
         }
     }
 }
@@ -616,6 +759,7 @@ impl From<Catalog> for CatalogFile {
         CatalogFile {
             version: catalog.version,
             tables: catalog.tables.into_values().collect(),
+            analyzers: catalog.analyzers.into_values().collect(),
         }
     }
 }

@@ -173,5 +173,8 @@ script!(
     hardening,
     explain,
     cluster_statements,
-    routing
+    routing,
+    search,
+    search_errors,
+    search_analyzers
 );

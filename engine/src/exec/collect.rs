@@ -15,7 +15,9 @@ use tantivy::store::StoreReader;
 
 use super::pushdown::{self, for_each_doc, weight_of};
 use super::rows::sort_rows;
+use super::search::SearchCtx;
 use crate::breaker::{HeapSize, LocalReservation};
+use crate::catalog::TableInfo;
 use crate::error::Result;
 use crate::expr::{AggCall, AggState, EvalCtx, Expr};
 use crate::planner::ScanColumn;
@@ -251,8 +253,8 @@ impl<'s> Fetcher<'s> {
         })
     }
 
-    /// The scan row of `doc`.
-    pub fn row(&mut self, doc: u32) -> Result<Row> {
+    /// The scan row of `doc`, whose `_score` is `score`.
+    pub fn row(&mut self, doc: u32, score: f32) -> Result<Row> {
         let mut source: Option<Object> = None;
         let mut id: Option<String> = None;
         if let Some(store) = &self.store {
@@ -293,7 +295,7 @@ impl<'s> Fetcher<'s> {
                     .map(|o| Value::Text(source_json(o)))
                     .unwrap_or(Value::Null),
                 Reader::DocId => Value::Int(doc as i64),
-                Reader::Score => Value::Float(1.0),
+                Reader::Score => Value::Float(f64::from(score)),
                 Reader::Null => Value::Null,
             };
             row.push(v);
@@ -303,10 +305,46 @@ impl<'s> Fetcher<'s> {
     }
 }
 
-/// Runs a collect phase on a shard snapshot.
-pub fn collect_shard(snapshot: &Snapshot, spec: &CollectSpec, ctx: &EvalCtx) -> Result<Partial> {
-    let split = pushdown::split(spec.filter.as_ref(), &spec.scan, ctx);
-    let weight = weight_of(split.query.as_deref())?;
+/// Whether a scan reads `_score`.
+fn reads_score(scan: &[ScanColumn]) -> bool {
+    scan.contains(&ScanColumn::Score)
+}
+
+/// What MATCH predicates on `snapshot` are answered with.
+fn search_ctx(snapshot: &Snapshot, table: &TableInfo) -> Result<SearchCtx> {
+    SearchCtx::new(
+        table,
+        snapshot
+            .segments
+            .iter()
+            .map(|v| v.segment.clone())
+            .collect(),
+    )
+}
+
+/// The `_score` of a document: its query's score, or 1.0 when nothing scores.
+fn final_score(score: f32, scored: bool) -> f32 {
+    if scored { score } else { 1.0 }
+}
+
+/// Runs a collect phase on a shard snapshot of `table`.
+pub fn collect_shard(
+    snapshot: &Snapshot,
+    table: &TableInfo,
+    spec: &CollectSpec,
+    ctx: &EvalCtx,
+) -> Result<Partial> {
+    let search = search_ctx(snapshot, table)?;
+    let split = pushdown::split(
+        spec.filter.as_ref(),
+        &spec.scan,
+        ctx,
+        Some(&search),
+        reads_score(&spec.scan),
+    )?;
+    let weight = weight_of(&split, Some(&search))?;
+    let match_weights = pushdown::match_weights(&split, Some(&search))?;
+    let scored = split.scored;
     if let Some(p) =
         super::columnar::try_aggregate(snapshot, spec, weight.as_deref(), split.residual.as_ref())?
     {
@@ -324,10 +362,18 @@ pub fn collect_shard(snapshot: &Snapshot, spec: &CollectSpec, ctx: &EvalCtx) -> 
     'segments: for view in &snapshot.segments {
         let mut fetcher = Fetcher::new(&view.segment, &spec.scan)?;
         let mut more = true;
-        for_each_doc(&view.segment, &view.alive, weight.as_deref(), |doc| {
-            more = sink.push(fetcher.row(doc)?)?;
-            Ok(more)
-        })?;
+        let mut matches = pushdown::match_columns(&match_weights, &view.segment)?;
+        for_each_doc(
+            &view.segment,
+            &view.alive,
+            weight.as_deref(),
+            |doc, score| {
+                let mut row = fetcher.row(doc, final_score(score, scored))?;
+                matches.extend(&mut row, doc);
+                more = sink.push(row)?;
+                Ok(more)
+            },
+        )?;
         if !more {
             break 'segments;
         }
@@ -339,21 +385,26 @@ pub fn collect_shard(snapshot: &Snapshot, spec: &CollectSpec, ctx: &EvalCtx) -> 
 /// the "search" half of UPDATE and DELETE by query.
 pub fn matching_docs(
     snapshot: &Snapshot,
+    table: &TableInfo,
     scan: &[ScanColumn],
     filter: Option<&Expr>,
     ctx: &EvalCtx,
 ) -> Result<Vec<String>> {
-    let split = pushdown::split(filter, scan, ctx);
     // Read the id with the row: one document-store reader per segment.
     let mut with_id = scan.to_vec();
     with_id.push(ScanColumn::Id);
     let id_col = scan.len();
+    let search = search_ctx(snapshot, table)?;
+    let split = pushdown::split(filter, &with_id, ctx, Some(&search), false)?;
     let mut ids = Vec::new();
-    let weight = weight_of(split.query.as_deref())?;
+    let weight = weight_of(&split, Some(&search))?;
+    let match_weights = pushdown::match_weights(&split, Some(&search))?;
     for view in &snapshot.segments {
         let mut fetcher = Fetcher::new(&view.segment, &with_id)?;
-        for_each_doc(&view.segment, &view.alive, weight.as_deref(), |doc| {
-            let mut row = fetcher.row(doc)?;
+        let mut matches = pushdown::match_columns(&match_weights, &view.segment)?;
+        for_each_doc(&view.segment, &view.alive, weight.as_deref(), |doc, _| {
+            let mut row = fetcher.row(doc, 1.0)?;
+            matches.extend(&mut row, doc);
             let keep = match &split.residual {
                 Some(r) => r.matches(&row, ctx)?,
                 None => true,

@@ -492,7 +492,7 @@ fn aggregate_segment(
         }
         return Ok(());
     }
-    for_each_doc(segment, alive, weight, |doc| {
+    for_each_doc(segment, alive, weight, |doc, _| {
         let slot = match &key {
             SegKey::None(s) => *s,
             SegKey::DenseInt(c, min) => match first(c, doc) {

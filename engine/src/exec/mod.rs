@@ -13,6 +13,7 @@
 //! statements, and short statements are answered meanwhile; short
 //! statements themselves stay on the worker, without a thread hop.
 
+mod bm25;
 mod cluster;
 mod collect;
 mod columnar;
@@ -20,6 +21,7 @@ mod normalize;
 mod pushdown;
 mod query;
 mod rows;
+mod search;
 mod shard;
 mod write;
 

@@ -47,7 +47,10 @@ pub fn serve(
 ) -> Result<Served> {
     match request {
         ShardRequest::Collect { spec, ctx, .. } => {
-            Ok(ShardResponse::Partial(collect_shard(&shard.snapshot(), &spec, &ctx)?).into())
+            Ok(
+                ShardResponse::Partial(collect_shard(&shard.snapshot(), table, &spec, &ctx)?)
+                    .into(),
+            )
         }
         ShardRequest::Get { ids, .. } => {
             let mut docs = Vec::with_capacity(ids.len());
@@ -59,7 +62,7 @@ pub fn serve(
         ShardRequest::Targets {
             scan, filter, ctx, ..
         } => {
-            let ids = matching_docs(&shard.snapshot(), &scan, filter.as_ref(), &ctx)?;
+            let ids = matching_docs(&shard.snapshot(), table, &scan, filter.as_ref(), &ctx)?;
             let mut docs = Vec::with_capacity(ids.len());
             for id in &ids {
                 docs.extend(shard.get(id)?);

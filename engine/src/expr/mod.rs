@@ -8,10 +8,12 @@
 mod aggregate;
 mod func;
 mod like;
+pub mod search;
 
 pub use aggregate::{AggCall, AggFunc, AggState};
 pub use func::{Func, unknown as func_unknown};
 pub use like::like_to_regex;
+pub use search::{MatchPredicate, MatchType};
 
 use std::sync::Arc;
 
@@ -124,6 +126,8 @@ pub enum Expr {
         right: Box<Expr>,
         all: bool,
     },
+    /// A MATCH predicate, answered from a table's indexes.
+    Match(Box<MatchPredicate>),
 }
 
 /// The value of placeholder `slot` (None when only `available` parameters
@@ -165,7 +169,8 @@ impl Expr {
             | Expr::Not(_)
             | Expr::IsNull { .. }
             | Expr::InList { .. }
-            | Expr::Quantified { .. } => DataType::Boolean,
+            | Expr::Quantified { .. }
+            | Expr::Match(_) => DataType::Boolean,
             Expr::Coalesce(_, t) | Expr::Array(_, t) => t.clone(),
             Expr::Object(_) => DataType::object(),
         }
@@ -175,7 +180,8 @@ impl Expr {
     pub fn is_constant(&self) -> bool {
         let mut constant = true;
         self.visit(&mut |e| {
-            if matches!(e, Expr::Column(..)) {
+            // A MATCH reads the row through the index.
+            if matches!(e, Expr::Column(..) | Expr::Match(_)) {
                 constant = false;
             }
             if let Expr::Call { func, .. } = e
@@ -239,6 +245,7 @@ impl Expr {
                 left.visit(f);
                 right.visit(f);
             }
+            Expr::Match(m) => m.query.visit(f),
         }
     }
 
@@ -305,6 +312,7 @@ impl Expr {
                 left.visit_mut(f);
                 right.visit_mut(f);
             }
+            Expr::Match(m) => m.query.visit_mut(f),
         }
         f(self);
     }
@@ -315,6 +323,11 @@ impl Expr {
             Expr::Literal(v, _) => Ok(v.clone()),
             Expr::Param(i, ty) => bind_param(ctx.params.get(*i).cloned(), *i, ctx.params.len(), ty),
             Expr::Column(i, _) => Ok(row.get(*i).cloned().unwrap_or(Value::Null)),
+            // Answered from the index when the scan runs; a MATCH left to
+            // evaluate per row is one that could not be.
+            Expr::Match(_) => Err(Error::Unsupported(
+                "MATCH can only be answered from a table's index, in a WHERE clause".into(),
+            )),
             Expr::Access { base, access, .. } => {
                 let v = base.eval(row, ctx)?;
                 access_value(v, access, row, ctx)

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use sqlparser::ast::ObjectName;
 
 use super::{Node, QueryResult, Session};
+use crate::analysis::{self, AnalyzerDef};
+use crate::catalog::analyzer_chain;
 use crate::catalog::{
     ColumnInfo, FulltextIndex, ReplicaSetting, RoutingHash, TableIdent, TableInfo, add_column_path,
 };
@@ -82,6 +84,75 @@ fn column_info(def: &ColumnDef) -> Result<ColumnInfo> {
     })
 }
 
+/// Checks that every full-text index covers existing text columns (or
+/// arrays of text), as CrateDB only analyzes text.
+pub fn check_fulltext_columns(table: &TableInfo) -> Result<()> {
+    for idx in &table.fulltext_indexes {
+        for (text, (column, path)) in idx.columns.iter().zip(idx.column_paths()) {
+            let Some(ty) = table.type_at(&column, &path) else {
+                return Err(Error::ColumnUnknown(text.clone()));
+            };
+            if *ty.element() != DataType::Text {
+                return Err(Error::InvalidArgument(format!(
+                    "Can't use an Analyzer on column {text} because analyzers are only allowed on \
+                     columns of type \"text\" of the unbound length limit."
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Copies the custom analyzers `table`'s full-text indexes use (with the
+/// analyzers they extend) from the cluster's into the table; fails on an
+/// analyzer that does not exist.
+pub fn attach_analyzers(
+    table: &mut TableInfo,
+    custom: &BTreeMap<String, AnalyzerDef>,
+) -> Result<()> {
+    for idx in &table.fulltext_indexes {
+        if !table.analyzers.contains_key(&idx.analyzer) {
+            table
+                .analyzers
+                .extend(analyzer_chain(&idx.analyzer, custom)?);
+        }
+    }
+    // Building every index's analyzer checks the definitions fit together.
+    for idx in &table.fulltext_indexes {
+        analysis::build(&idx.analyzer, &table.analyzers)?;
+    }
+    Ok(())
+}
+
+/// `def` with what it takes from the custom analyzer it extends copied in
+/// (as CrateDB settles EXTENDS when the analyzer is created): its tokenizer
+/// and filter lists unless `def` gives its own, its parameters under
+/// `def`'s. The result extends what the parent extended, so dropping the
+/// parent later changes nothing.
+fn inherit(def: &AnalyzerDef, custom: &BTreeMap<String, AnalyzerDef>) -> AnalyzerDef {
+    let Some(parent) = def.extends.as_ref().and_then(|p| custom.get(p)) else {
+        return def.clone();
+    };
+    let mut out = def.clone();
+    out.extends = parent.extends.clone();
+    if out.tokenizer.is_none() {
+        out.tokenizer = parent.tokenizer.clone();
+    }
+    if out.token_filters.is_empty() {
+        out.token_filters = parent.token_filters.clone();
+    }
+    if out.char_filters.is_empty() {
+        out.char_filters = parent.char_filters.clone();
+    }
+    let mut parameters = parent.parameters.clone();
+    for (k, v) in &def.parameters {
+        parameters.retain(|(pk, _)| pk != k);
+        parameters.push((k.clone(), v.clone()));
+    }
+    out.parameters = parameters;
+    out
+}
+
 /// Builds a table from CREATE TABLE, validating it.
 pub fn table_from_create(ident: TableIdent, ct: &CreateTable) -> Result<TableInfo> {
     let mut columns: Vec<ColumnInfo> = Vec::with_capacity(ct.columns.len());
@@ -98,6 +169,7 @@ pub fn table_from_create(ident: TableIdent, ct: &CreateTable) -> Result<TableInf
                 name: def.name.clone(),
                 columns: vec![def.name.clone()],
                 analyzer: analyzer.clone(),
+                column_level: true,
             });
         }
         columns.push(column_info(def)?);
@@ -159,15 +231,19 @@ pub fn table_from_create(ident: TableIdent, ct: &CreateTable) -> Result<TableInf
         }
     }
     for idx in &ct.indexes {
-        for c in &idx.columns {
-            if !columns.iter().any(|x| &x.name == c) {
-                return Err(Error::ColumnUnknown(c.clone()));
-            }
+        if columns.iter().any(|c| c.name == idx.name)
+            || fulltext.iter().any(|f: &FulltextIndex| f.name == idx.name)
+        {
+            return Err(Error::Parse(format!(
+                "Index name '{}' already used by a column",
+                idx.name
+            )));
         }
         fulltext.push(FulltextIndex {
             name: idx.name.clone(),
             columns: idx.columns.clone(),
             analyzer: idx.analyzer.clone(),
+            column_level: false,
         });
     }
     let shards = ct.shards.unwrap_or(DEFAULT_SHARDS);
@@ -192,11 +268,14 @@ pub fn table_from_create(ident: TableIdent, ct: &CreateTable) -> Result<TableInf
         settings: BTreeMap::new(),
         version: 1,
         routing_hash: RoutingHash::Murmur3,
+        analyzers: BTreeMap::new(),
         bound: Default::default(),
+        derived: Default::default(),
     };
     for (k, v) in &ct.with {
         apply_setting(&mut table, k, v)?;
     }
+    check_fulltext_columns(&table)?;
     Ok(table)
 }
 
@@ -324,11 +403,59 @@ impl Node {
                     }
                     return Err(Error::RelationExists(ident.to_string()));
                 }
-                c.put_table(table.clone());
+                let mut table = table.clone();
+                attach_analyzers(&mut table, c.analyzers())?;
+                c.put_table(table);
                 Ok(true)
             })
             .await?;
         Ok(QueryResult::affected(i64::from(created)))
+    }
+
+    /// `CREATE ANALYZER`: validated against the built-ins and the cluster's
+    /// custom analyzers, then stored in the catalog. Replacing an analyzer
+    /// changes no table: tables keep the definitions they were created with.
+    pub(super) async fn create_analyzer(&self, def: &AnalyzerDef) -> Result<QueryResult> {
+        if analysis::builtin_analyzers().contains(&def.name.as_str()) {
+            return Err(Error::InvalidArgument(format!(
+                "Cannot override built-in analyzer '{}'",
+                def.name
+            )));
+        }
+        let _ddl = self.ddl.lock().await;
+        self.update_catalog(|c| {
+            analysis::validate(def, c.analyzers())?;
+            let def = inherit(def, c.analyzers());
+            c.put_analyzer(def);
+            Ok(())
+        })
+        .await?;
+        Ok(QueryResult::affected(1))
+    }
+
+    /// `DROP ANALYZER`: refused while a table or another analyzer uses it.
+    pub(super) async fn drop_analyzer(&self, name: &str) -> Result<QueryResult> {
+        let _ddl = self.ddl.lock().await;
+        self.update_catalog(|c| {
+            if !c.analyzers().contains_key(name) {
+                return Err(Error::InvalidArgument(format!(
+                    "Analyzer '{name}' does not exist"
+                )));
+            }
+            if let Some(t) = c
+                .tables()
+                .find(|t| t.fulltext_indexes.iter().any(|i| i.analyzer == name))
+            {
+                return Err(Error::InvalidArgument(format!(
+                    "Cannot drop analyzer '{name}': table {} uses it",
+                    t.ident
+                )));
+            }
+            c.remove_analyzer(name);
+            Ok(())
+        })
+        .await?;
+        Ok(QueryResult::affected(1))
     }
 
     pub(super) async fn drop_table(
@@ -373,6 +500,7 @@ impl Node {
                     }
                     infos.push(column_info(d)?);
                 }
+                let custom = self.catalog().analyzers().clone();
                 let ident = table.ident.clone();
                 self.replace_table(
                     |t| {
@@ -388,6 +516,24 @@ impl Node {
                             }
                             t.columns.push(info);
                         }
+                        for d in defs {
+                            if let IndexSpec::Fulltext { analyzer } = &d.index {
+                                if t.fulltext_index(&d.name).is_some() {
+                                    return Err(Error::Parse(format!(
+                                        "Index name '{}' already used",
+                                        d.name
+                                    )));
+                                }
+                                t.fulltext_indexes.push(FulltextIndex {
+                                    name: d.name.clone(),
+                                    columns: vec![d.name.clone()],
+                                    analyzer: analyzer.clone(),
+                                    column_level: true,
+                                });
+                            }
+                        }
+                        check_fulltext_columns(t)?;
+                        attach_analyzers(t, &custom)?;
                         Ok(true)
                     },
                     &ident,
@@ -648,14 +794,34 @@ pub fn show_create(t: &TableInfo) -> String {
         if c.index_off {
             line.push_str(" INDEX OFF");
         }
+        if let Some(idx) = t
+            .fulltext_indexes
+            .iter()
+            .find(|i| i.column_level && i.name == c.name)
+        {
+            line.push_str(&format!(
+                " INDEX USING FULLTEXT WITH (\n      analyzer = '{}'\n   )",
+                idx.analyzer
+            ));
+        }
         lines.push(line);
     }
     if !t.primary_key.is_empty() {
         let pk: Vec<String> = t.primary_key.iter().map(|p| format!("\"{p}\"")).collect();
         lines.push(format!("   PRIMARY KEY ({})", pk.join(", ")));
     }
-    for idx in &t.fulltext_indexes {
-        let cols: Vec<String> = idx.columns.iter().map(|p| format!("\"{p}\"")).collect();
+    for idx in t.fulltext_indexes.iter().filter(|i| !i.column_level) {
+        let cols: Vec<String> = idx
+            .column_paths()
+            .iter()
+            .map(|(c, path)| {
+                let mut s = format!("\"{c}\"");
+                for p in path {
+                    s.push_str(&format!("['{p}']"));
+                }
+                s
+            })
+            .collect();
         lines.push(format!(
             "   INDEX \"{}\" USING FULLTEXT ({}) WITH (\n      analyzer = '{}'\n   )",
             idx.name,

@@ -156,9 +156,11 @@ fn kind(stmt: &Statement) -> &'static str {
         Statement::Update(_) => "UPDATE",
         Statement::Delete(_) => "DELETE",
         Statement::Copy(_) => "COPY",
-        Statement::CreateTable(_) | Statement::DropTable { .. } | Statement::AlterTable { .. } => {
-            "DDL"
-        }
+        Statement::CreateTable(_)
+        | Statement::DropTable { .. }
+        | Statement::AlterTable { .. }
+        | Statement::CreateAnalyzer(_)
+        | Statement::DropAnalyzer { .. } => "DDL",
         _ => "MANAGEMENT",
     }
 }

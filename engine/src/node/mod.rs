@@ -415,6 +415,8 @@ impl Node {
                     .map(QueryResult::affected)
             }
             Statement::CreateTable(ct) => self.create_table(session, ct).await,
+            Statement::CreateAnalyzer(def) => self.create_analyzer(def).await,
+            Statement::DropAnalyzer { name } => self.drop_analyzer(name).await,
             Statement::DropTable { name, if_exists } => {
                 self.drop_table(session, name, *if_exists).await
             }

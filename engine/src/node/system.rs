@@ -266,6 +266,42 @@ impl Node {
                 }
                 rows
             }
+            SystemTable::InfoRoutines => {
+                // Built-ins first (CrateDB lists them with no schema and no
+                // definition), then the custom analyzers with theirs.
+                let builtin = |names: &[&str], ty: &str| -> Vec<Row> {
+                    names
+                        .iter()
+                        .map(|n| {
+                            vec![
+                                text(*n),
+                                text(ty),
+                                Value::Null,
+                                Value::Null,
+                                Value::Null,
+                                Value::Null,
+                                Value::Null,
+                                Value::Null,
+                            ]
+                        })
+                        .collect()
+                };
+                let mut rows = builtin(crate::analysis::builtin_analyzers(), "ANALYZER");
+                for def in catalog.analyzers().values() {
+                    let definition = serde_json::to_string(def).unwrap_or_default();
+                    rows.push(vec![
+                        text(&def.name),
+                        text("ANALYZER"),
+                        Value::Null,
+                        Value::Null,
+                        Value::Null,
+                        text(definition),
+                        Value::Null,
+                        Value::Null,
+                    ]);
+                }
+                rows
+            }
             SystemTable::InfoSchemata => catalog
                 .schemas()
                 .into_iter()

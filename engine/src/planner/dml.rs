@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::PlanCtx;
-use super::bind::{Binder, Relation, cast_expr, coerce_to};
+use super::bind::{Binder, Relation, coerce_to};
 use super::plan::{QueryPlan, ScanColumn};
 use super::select::{TableRef, plan_query, resolve_table};
 use crate::catalog::TableInfo;
@@ -288,7 +288,7 @@ pub fn plan_update(ctx: &PlanCtx, up: &ast::Update) -> Result<UpdatePlan> {
         },
     );
     let filter = match &up.selection {
-        Some(w) => Some(cast_expr(b.bind(w)?, &DataType::Boolean)?),
+        Some(w) => Some(b.bind_where(w)?),
         None => None,
     };
     let assignments = bind_assignments(&mut b, &table, &up.assignments)?;
@@ -315,7 +315,7 @@ pub fn plan_delete(ctx: &PlanCtx, del: &ast::Delete) -> Result<DeletePlan> {
         },
     );
     let filter = match &del.selection {
-        Some(w) => Some(cast_expr(b.bind(w)?, &DataType::Boolean)?),
+        Some(w) => Some(b.bind_where(w)?),
         None => None,
     };
     let Relation::Table { scan, .. } = b.relation else {

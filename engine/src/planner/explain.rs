@@ -536,6 +536,25 @@ pub fn expr(e: &Expr, names: &[String]) -> String {
             let q = if *all { "ALL" } else { "ANY" };
             format!("({} {op} {q}({}))", expr(left, names), expr(right, names))
         }
+        Expr::Match(m) => {
+            let targets: Vec<String> = m
+                .targets
+                .iter()
+                .map(|t| {
+                    format!(
+                        "{} {}",
+                        t.kind.display(),
+                        crate::types::format_f32(f64::from(t.boost))
+                    )
+                })
+                .collect();
+            format!(
+                "MATCH(({}), {}) USING {}",
+                targets.join(", "),
+                expr(&m.query, names),
+                m.match_type.name()
+            )
+        }
     }
 }
 

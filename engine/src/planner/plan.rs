@@ -90,6 +90,7 @@ pub enum SystemTable {
     InfoTables,
     InfoColumns,
     InfoSchemata,
+    InfoRoutines,
     InfoTablePartitions,
     InfoTableConstraints,
     InfoKeyColumnUsage,

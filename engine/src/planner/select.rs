@@ -546,6 +546,13 @@ fn plan_table_function(
     }
 }
 
+/// Whether a filter has a MATCH predicate.
+fn has_match(filter: &Expr) -> bool {
+    let mut found = false;
+    filter.visit(&mut |e| found |= matches!(e, Expr::Match(_)));
+    found
+}
+
 /// Plans one SELECT with its ORDER BY and LIMIT.
 pub fn plan_select(
     ctx: &PlanCtx,
@@ -558,7 +565,7 @@ pub fn plan_select(
 
     // WHERE
     let filter = match &select.selection {
-        Some(w) => Some(super::bind::cast_expr(b.bind(w)?, &DataType::Boolean)?),
+        Some(w) => Some(b.bind_where(w)?),
         None => None,
     };
 
@@ -676,6 +683,23 @@ pub fn plan_select(
             }
         };
         keys.push(sort_key(idx, item));
+    }
+
+    // A search without ORDER BY lists the best matches first, as CrateDB's do.
+    if keys.is_empty()
+        && !grouped
+        && filter.as_ref().is_some_and(has_match)
+        && matches!(b.relation, Relation::Table { .. })
+    {
+        let score = b.bind(&ast::Expr::Identifier(ast::Ident::new("_score")))?;
+        let idx = match outputs.iter().position(|o| *o == score) {
+            Some(i) => i,
+            None => {
+                outputs.push(score);
+                outputs.len() - 1
+            }
+        };
+        keys.push(SortKey::new(idx, true, None));
     }
 
     let (limit, offset) = limit_exprs(limit)?;

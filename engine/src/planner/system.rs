@@ -70,6 +70,19 @@ pub fn lookup(schema: &str, name: &str) -> Option<(SystemTable, Vec<(String, Dat
                 ("check_references", Text),
             ],
         ),
+        ("information_schema", "routines") => (
+            SystemTable::InfoRoutines,
+            vec![
+                ("routine_name", Text),
+                ("routine_type", Text),
+                ("routine_schema", Text),
+                ("specific_name", Text),
+                ("routine_body", Text),
+                ("routine_definition", Text),
+                ("data_type", Text),
+                ("is_deterministic", Boolean),
+            ],
+        ),
         ("information_schema", "schemata") => (
             SystemTable::InfoSchemata,
             vec![("catalog_name", Text), ("schema_name", Text)],
@@ -433,6 +446,7 @@ pub fn all() -> Vec<(&'static str, &'static str)> {
     vec![
         ("information_schema", "columns"),
         ("information_schema", "key_column_usage"),
+        ("information_schema", "routines"),
         ("information_schema", "schemata"),
         ("information_schema", "table_constraints"),
         ("information_schema", "table_partitions"),

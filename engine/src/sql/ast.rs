@@ -63,6 +63,12 @@ pub enum Statement {
     ResetGlobal {
         names: Vec<String>,
     },
+    /// `CREATE ANALYZER name [EXTENDS parent] [WITH (...)] [(TOKENIZER ..., ...)]`.
+    CreateAnalyzer(Box<crate::analysis::AnalyzerDef>),
+    /// `DROP ANALYZER name`.
+    DropAnalyzer {
+        name: String,
+    },
 }
 
 /// `COPY`.

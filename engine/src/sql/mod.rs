@@ -4,7 +4,7 @@ pub mod ast;
 mod dialect;
 mod parser;
 
-pub use dialect::CrateDialect;
+pub use dialect::{CrateDialect, MATCH_FUNCTION};
 pub use parser::{
     expr_text, name_parts, normalize_ident, parse, parse_accounted, parse_expr, parse_one,
 };

@@ -234,12 +234,17 @@ fn parse_statement(p: &mut Parser) -> PResult<Statement> {
             p.next_token();
             if word(p, "TABLE") {
                 parse_create_table(p)
+            } else if word(p, "ANALYZER") {
+                parse_create_analyzer(p)
             } else {
                 unsupported(format!("CREATE {} is not supported", p.peek_token().token))
             }
         }
         "DROP" => {
             p.next_token();
+            if word(p, "ANALYZER") {
+                return Ok(Statement::DropAnalyzer { name: ident(p)? });
+            }
             if !word(p, "TABLE") {
                 return unsupported(format!("DROP {}", p.peek_token().token));
             }
@@ -724,6 +729,134 @@ fn parse_with_options(p: &mut Parser) -> PResult<Vec<(String, Expr)>> {
     }
 }
 
+/// `CREATE ANALYZER name [EXTENDS parent] [WITH (...)] [( element, ... )]`,
+/// the elements being `TOKENIZER c`, `TOKEN_FILTERS (c, ...)` and
+/// `CHAR_FILTERS (c, ...)`, each component `name [WITH (...)]`.
+fn parse_create_analyzer(p: &mut Parser) -> PResult<Statement> {
+    let name = ident(p)?;
+    let extends = if word(p, "EXTENDS") {
+        Some(ident(p)?)
+    } else {
+        None
+    };
+    let mut def = crate::analysis::AnalyzerDef {
+        name,
+        extends,
+        tokenizer: None,
+        token_filters: Vec::new(),
+        char_filters: Vec::new(),
+        parameters: Vec::new(),
+    };
+    if word(p, "WITH") {
+        def.parameters = option_values(parse_with_options(p)?)?;
+    }
+    if p.consume_token(&Token::LParen) {
+        loop {
+            if word(p, "TOKENIZER") {
+                def.tokenizer = Some(parse_component(p)?);
+            } else if word(p, "TOKEN_FILTERS") {
+                def.token_filters = parse_components(p)?;
+            } else if word(p, "CHAR_FILTERS") {
+                def.char_filters = parse_components(p)?;
+            } else {
+                let key = ident(p)?;
+                p.expect_token(&Token::Eq)?;
+                let value = p.parse_expr()?;
+                def.parameters.extend(option_values(vec![(key, value)])?);
+            }
+            if !p.consume_token(&Token::Comma) {
+                break;
+            }
+        }
+        p.expect_token(&Token::RParen)?;
+    }
+    Ok(Statement::CreateAnalyzer(Box::new(def)))
+}
+
+fn parse_components(p: &mut Parser) -> PResult<Vec<crate::analysis::Component>> {
+    p.expect_token(&Token::LParen)?;
+    let mut out = Vec::new();
+    if p.consume_token(&Token::RParen) {
+        return Ok(out);
+    }
+    loop {
+        out.push(parse_component(p)?);
+        if !p.consume_token(&Token::Comma) {
+            break;
+        }
+    }
+    p.expect_token(&Token::RParen)?;
+    Ok(out)
+}
+
+fn parse_component(p: &mut Parser) -> PResult<crate::analysis::Component> {
+    let name = ident(p)?;
+    let parameters = if word(p, "WITH") {
+        option_values(parse_with_options(p)?)?
+    } else {
+        Vec::new()
+    };
+    Ok(crate::analysis::Component { name, parameters })
+}
+
+/// Option values as JSON: literals and arrays of literals.
+fn option_values(options: Vec<(String, Expr)>) -> PResult<Vec<(String, serde_json::Value)>> {
+    options
+        .into_iter()
+        .map(|(k, v)| Ok((k, option_json(&v)?)))
+        .collect()
+}
+
+fn option_json(e: &Expr) -> PResult<serde_json::Value> {
+    use serde_json::Value as J;
+    use sqlparser::ast::Value as V;
+    match e {
+        Expr::Value(v) => Ok(match &v.value {
+            V::SingleQuotedString(s) | V::DoubleQuotedString(s) => J::String(s.clone()),
+            V::Number(n, _) => serde_json::from_str(n).unwrap_or(J::String(n.clone())),
+            V::Boolean(b) => J::Bool(*b),
+            V::Null => J::Null,
+            other => J::String(other.to_string()),
+        }),
+        Expr::Identifier(id) => Ok(J::String(id.value.clone())),
+        Expr::Array(a) => Ok(J::Array(
+            a.elem.iter().map(option_json).collect::<PResult<_>>()?,
+        )),
+        Expr::UnaryOp {
+            op: sqlparser::ast::UnaryOperator::Minus,
+            expr,
+        } => match option_json(expr)? {
+            J::Number(n) => Ok(n
+                .as_i64()
+                .map(|i| J::from(-i))
+                .or_else(|| n.as_f64().map(|f| J::from(-f)))
+                .unwrap_or(J::Null)),
+            _ => err(format!("invalid option value {e}")),
+        },
+        other => err(format!("invalid option value {other}")),
+    }
+}
+
+/// `(a, obj['k'], ...)`: the columns of an index, subscripts written as SQL does.
+fn parse_index_columns(p: &mut Parser) -> PResult<Vec<String>> {
+    p.expect_token(&Token::LParen)?;
+    let mut cols = Vec::new();
+    loop {
+        let mut col = ident(p)?;
+        while p.consume_token(&Token::LBracket) {
+            let key = p.parse_literal_string()?;
+            p.expect_token(&Token::RBracket)?;
+            col.push_str(&format!("['{key}']"));
+        }
+        cols.push(col);
+        if !p.consume_token(&Token::Comma) {
+            break;
+        }
+    }
+    p.expect_token(&Token::RParen)?;
+    Ok(cols)
+}
+
 fn parse_key_list(p: &mut Parser) -> PResult<Vec<String>> {
     p.expect_token(&Token::LParen)?;
     let mut cols = Vec::new();
@@ -766,7 +899,7 @@ fn parse_table_element(p: &mut Parser, ct: &mut CreateTable) -> PResult<()> {
         let name = ident(p)?;
         expect_word(p, "USING")?;
         let method = ident(p)?;
-        let columns = parse_key_list(p)?;
+        let columns = parse_index_columns(p)?;
         let mut analyzer = "standard".to_string();
         if word(p, "WITH") {
             for (k, v) in parse_with_options(p)? {

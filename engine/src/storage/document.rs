@@ -57,6 +57,21 @@ impl ShardSchema {
     /// Builds the (static) schema.
     pub fn new() -> ShardSchema {
         let mut b = Schema::builder();
+        let mut fields = Self::add_fields(&mut b);
+        fields.schema = b.build();
+        fields
+    }
+
+    /// A schema builder holding the fields every shard has, to which a
+    /// table adds its full-text fields ([`super::fulltext`]).
+    pub fn builder() -> ShardSchemaBuilder {
+        let mut builder = Schema::builder();
+        Self::add_fields(&mut builder);
+        ShardSchemaBuilder { builder }
+    }
+
+    /// Adds the shard fields to `b`; the schema is left empty.
+    fn add_fields(b: &mut tantivy::schema::SchemaBuilder) -> ShardSchema {
         let raw = TextFieldIndexing::default()
             .set_tokenizer("raw")
             .set_index_option(IndexRecordOption::Basic)
@@ -78,7 +93,7 @@ impl ShardSchema {
                 .set_fast("raw"),
         );
         ShardSchema {
-            schema: b.build(),
+            schema: Schema::builder().build(),
             id,
             id_hash,
             seq_no,
@@ -103,6 +118,23 @@ impl ShardSchema {
             .get_first(self.source)
             .and_then(|v| v.as_bytes())
             .unwrap_or(&[])
+    }
+}
+
+/// The shard fields, and a builder to add more fields after them.
+pub struct ShardSchemaBuilder {
+    builder: tantivy::schema::SchemaBuilder,
+}
+
+impl ShardSchemaBuilder {
+    /// Adds a text field after the shard fields.
+    pub fn add_text_field(&mut self, name: &str, options: TextOptions) -> Field {
+        self.builder.add_text_field(name, options)
+    }
+
+    /// The schema: the shard fields, then the added ones.
+    pub fn build(self) -> Schema {
+        self.builder.build()
     }
 }
 
@@ -235,6 +267,35 @@ impl BufferedDoc {
     }
 }
 
+/// Where a full-text field ([`super::fulltext`]) takes its values from:
+/// the column paths it indexes.
+#[derive(Debug, Clone)]
+pub struct FulltextSource {
+    pub field: Field,
+    /// Top-level column and path below it.
+    pub paths: Vec<(String, Vec<String>)>,
+}
+
+/// The text values at `path` below `v`, arrays flattened.
+fn texts_at<'a>(v: &'a Value, path: &[String], f: &mut impl FnMut(&'a str)) {
+    match v {
+        Value::Array(items) => {
+            for item in items {
+                texts_at(item, path, f);
+            }
+        }
+        Value::Object(o) => {
+            if let Some((key, rest)) = path.split_first()
+                && let Some(child) = o.get(key.as_str())
+            {
+                texts_at(child, rest, f);
+            }
+        }
+        Value::Text(s) if path.is_empty() => f(s),
+        _ => {}
+    }
+}
+
 /// A buffered row as tantivy indexes it. It implements tantivy's
 /// [`Document`] directly, so the indexer walks the row's own values: no
 /// intermediate `TantivyDocument` is built and no string is copied before
@@ -244,6 +305,8 @@ impl BufferedDoc {
 pub struct RowDoc {
     schema: &'static ShardSchema,
     table: Arc<TableInfo>,
+    /// The table's full-text fields, when it has any.
+    fulltext: Option<Arc<[FulltextSource]>>,
     docs: Arc<Vec<BufferedDoc>>,
     idx: usize,
     /// The id's hash, computed once: tantivy walks a document's fields
@@ -256,6 +319,7 @@ impl RowDoc {
     pub fn new(
         schema: &'static ShardSchema,
         table: Arc<TableInfo>,
+        fulltext: Option<Arc<[FulltextSource]>>,
         docs: Arc<Vec<BufferedDoc>>,
         idx: usize,
     ) -> RowDoc {
@@ -263,6 +327,7 @@ impl RowDoc {
             id_hash: super::pk::id_hash(&docs[idx].id),
             schema,
             table,
+            fulltext,
             docs,
             idx,
         }
@@ -278,7 +343,22 @@ impl Document for RowDoc {
     type FieldsValuesIter<'a> = RowFields<'a>;
 
     fn iter_fields_and_values(&self) -> RowFields<'_> {
-        RowFields { row: self, next: 0 }
+        let mut texts = Vec::new();
+        if let Some(sources) = &self.fulltext {
+            for source in sources.iter() {
+                for (column, path) in &source.paths {
+                    let columns = &self.row().columns;
+                    if let Some((_, v)) = columns.iter().find(|(k, _)| k.as_str() == column) {
+                        texts_at(v, path, &mut |s| texts.push((source.field, s)));
+                    }
+                }
+            }
+        }
+        RowFields {
+            row: self,
+            next: 0,
+            texts: texts.into_iter(),
+        }
     }
 }
 
@@ -286,6 +366,8 @@ impl Document for RowDoc {
 pub struct RowFields<'a> {
     row: &'a RowDoc,
     next: u8,
+    /// The values of the full-text fields, after the shard fields.
+    texts: std::vec::IntoIter<(Field, &'a str)>,
 }
 
 impl<'a> Iterator for RowFields<'a> {
@@ -311,7 +393,10 @@ impl<'a> Iterator for RowFields<'a> {
             }
             5 => (s.source, leaf(ReferenceValueLeaf::Bytes(&row.row().bytes))),
             6 => (s.doc, Cell::Row(row)),
-            _ => return None,
+            _ => {
+                let (field, text) = self.texts.next()?;
+                return Some((field, leaf(ReferenceValueLeaf::Str(text))));
+            }
         };
         self.next += 1;
         Some(item)

@@ -1,6 +1,7 @@
 //! Shard storage on tantivy: translog, indexing buffer, segments, pk index.
 
 pub mod document;
+pub mod fulltext;
 pub mod maintenance;
 pub mod pk;
 pub mod segment;

@@ -7,14 +7,17 @@
 //! segments with `merge_filtered_segments`, dropping dead documents.
 //! Persisting a segment copies its files to the node's [`Disk`](crate::disk::Disk).
 
+use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use tantivy::HasLen;
 use tantivy::directory::{Directory, OwnedBytes, RamDirectory};
 use tantivy::indexer::merge_filtered_segments;
 use tantivy::{Index, IndexSettings, SegmentReader};
 
-use super::document::ShardSchema;
+use super::document::{BufferedDoc, MetaColumn};
+use super::fulltext::FulltextFields;
 use crate::error::{Error, Result};
 
 /// Which documents of a segment are alive.
@@ -139,6 +142,12 @@ pub struct Segment {
     /// The index's directory, unwrapped: reading a file through `index`
     /// strips its footer, and persisting needs the file as written.
     dir: RamDirectory,
+    /// A searcher over the segment, made on the first scored search
+    /// (tantivy's scoring wants one).
+    searcher: OnceLock<tantivy::Searcher>,
+    /// Documents having a value in a field, by field name (Lucene's
+    /// `docCount`, which BM25 divides by), counted on first use.
+    doc_counts: Mutex<BTreeMap<String, u64>>,
 }
 
 impl std::fmt::Debug for Segment {
@@ -165,13 +174,14 @@ impl Segment {
     /// Builds a segment from documents, in order (document `i` gets doc id `i`).
     pub fn build<D: tantivy::Document>(
         id: u32,
-        schema: &ShardSchema,
+        fields: &FulltextFields,
         docs: impl IntoIterator<Item = D>,
     ) -> Result<Segment> {
         let dir = RamDirectory::create();
         let mut writer = Index::builder()
-            .schema(schema.schema.clone())
+            .schema(fields.schema.clone())
             .settings(settings())
+            .tokenizers(fields.tokenizers().clone())
             .single_segment_index_writer(dir.clone(), 50_000_000)?;
         for d in docs {
             writer.add_document(d)?;
@@ -192,6 +202,8 @@ impl Segment {
             index,
             reader,
             dir,
+            searcher: OnceLock::new(),
+            doc_counts: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -334,6 +346,49 @@ impl Segment {
         Ok(())
     }
 
+    /// A searcher over this segment alone.
+    pub fn searcher(&self) -> Result<&tantivy::Searcher> {
+        if let Some(s) = self.searcher.get() {
+            return Ok(s);
+        }
+        let reader: tantivy::IndexReader = self
+            .index
+            .reader_builder()
+            .reload_policy(tantivy::ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(self.searcher.get_or_init(|| reader.searcher()))
+    }
+
+    /// How many documents have a value in `field` (`count` counts them the
+    /// first time).
+    pub fn doc_count(&self, field: &str, count: impl FnOnce(&SegmentReader) -> u64) -> u64 {
+        let mut counts = self.doc_counts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = counts.get(field) {
+            return *n;
+        }
+        let n = count(&self.reader);
+        counts.insert(field.to_string(), n);
+        n
+    }
+
+    /// One document as the indexing buffer held it, read back from the
+    /// segment's store and metadata columns (to index it again).
+    pub fn buffered_doc(&self, doc: u32) -> Result<BufferedDoc> {
+        let store = self.reader.get_store_reader(1)?;
+        let stored: tantivy::TantivyDocument = store.get(doc)?;
+        let schema = super::document::shard_schema();
+        let meta = |c: tantivy::Result<MetaColumn>| c.ok().and_then(|c| c.get(doc)).unwrap_or(0);
+        let bytes: Arc<[u8]> = schema.stored_source(&stored).into();
+        Ok(BufferedDoc::new(
+            schema.stored_id(&stored).unwrap_or_default(),
+            meta(MetaColumn::seq_no(&self.reader)),
+            meta(MetaColumn::version(&self.reader)),
+            meta(MetaColumn::primary_term(&self.reader)),
+            super::source::parse_source(&bytes),
+            bytes,
+        ))
+    }
+
     /// The `_id` of one document (from the document store).
     pub fn id_of(&self, doc: u32) -> Option<String> {
         let store = self.reader.get_store_reader(1).ok()?;
@@ -364,9 +419,10 @@ mod tests {
             })
             .collect();
         let docs = Arc::new(docs);
-        let docs =
-            (0..docs.len()).map(|i| RowDoc::new(shard_schema(), table.clone(), docs.clone(), i));
-        Segment::build(id, shard_schema(), docs).unwrap()
+        let docs = (0..docs.len())
+            .map(|i| RowDoc::new(shard_schema(), table.clone(), None, docs.clone(), i));
+        let fields = crate::storage::fulltext::fields(&table).unwrap();
+        Segment::build(id, &fields, docs).unwrap()
     }
 
     fn ids(s: &Segment) -> Vec<String> {

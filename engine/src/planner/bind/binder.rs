@@ -67,6 +67,8 @@ pub struct Binder<'a> {
     pub(super) mode: Mode,
     /// Aggregates are allowed (not in WHERE, GROUP BY or VALUES).
     pub allow_aggregates: bool,
+    /// MATCH predicates are allowed (in the WHERE clause of a table query).
+    pub(super) allow_match: bool,
     pub aggregation: Aggregation,
     pub windows: Vec<WindowCall>,
     /// Current expression nesting, bounded so hostile input cannot exhaust the stack.
@@ -97,6 +99,7 @@ impl<'a> Binder<'a> {
             relation,
             mode: Mode::Source,
             allow_aggregates: false,
+            allow_match: false,
             aggregation: Aggregation {
                 keys: Vec::new(),
                 aggs: Vec::new(),
@@ -115,6 +118,14 @@ impl<'a> Binder<'a> {
     /// Whether binding is in post-aggregation mode.
     pub fn is_post(&self) -> bool {
         self.mode == Mode::Post
+    }
+
+    /// Binds a WHERE clause: a boolean, where MATCH predicates may be.
+    pub fn bind_where(&mut self, e: &ast::Expr) -> Result<Expr> {
+        self.allow_match = true;
+        let r = self.bind(e);
+        self.allow_match = false;
+        super::cast_expr(r?, &DataType::Boolean)
     }
 
     /// Binds an expression in source mode regardless of the current mode.

@@ -106,6 +106,9 @@ impl<'a> Binder<'a> {
 
     pub(super) fn bind_function(&mut self, f: &ast::Function, whole: &ast::Expr) -> Result<Expr> {
         let name = function_name(&f.name);
+        if name == crate::sql::MATCH_FUNCTION {
+            return self.bind_match(f);
+        }
         if let Some(over) = &f.over {
             return self.bind_window(&name, f, over);
         }

@@ -18,6 +18,7 @@ mod binder;
 mod call;
 mod coerce;
 mod expr;
+mod search;
 mod syntax;
 mod walk;
 

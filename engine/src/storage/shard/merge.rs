@@ -7,10 +7,26 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use super::merge_policy::{pick_merge, pick_smallest, pick_with_deletes};
+use super::refresh::build_segment;
 use super::state::{SegmentSlot, Shard};
+use crate::catalog::TableInfo;
 use crate::error::Result;
 use crate::storage::pk::Place;
 use crate::storage::segment::{AliveSet, Segment};
+
+/// Merges segments built with different schemas (a full-text index was
+/// added in between) by indexing their live documents again, in segment
+/// order as a merge keeps them, under the table's current schema. Only the
+/// first merge after such an ALTER TABLE takes this path.
+fn rebuild(id: u32, parts: &[(&Segment, &AliveSet)], table: &Arc<TableInfo>) -> Result<Segment> {
+    let mut docs = Vec::new();
+    for (segment, alive) in parts {
+        for doc in alive.iter() {
+            docs.push(segment.buffered_doc(doc)?);
+        }
+    }
+    build_segment(id, table, &Arc::new(docs))
+}
 
 impl Shard {
     /// Whether the merge policy would merge something now.
@@ -72,12 +88,18 @@ impl Shard {
             st.next_segment_id += 1;
             (parts, new_id)
         };
+        let table = self.table();
         let merged = {
             let parts = parts.clone();
             crate::runtime::run_blocking(move || {
                 let refs: Vec<(&Segment, &AliveSet)> =
                     parts.iter().map(|(s, a)| (s.as_ref(), a)).collect();
-                Segment::merge(new_id, &refs)
+                let schema = refs.first().map(|(s, _)| s.index.schema());
+                if refs.iter().all(|(s, _)| Some(s.index.schema()) == schema) {
+                    Segment::merge(new_id, &refs)
+                } else {
+                    rebuild(new_id, &refs, &table)
+                }
             })
             .await?
         };

@@ -12,6 +12,7 @@ use super::state::{SegmentSlot, Shard, State};
 use crate::catalog::TableInfo;
 use crate::error::Result;
 use crate::storage::document::{BufferedDoc, RowDoc, shard_schema};
+use crate::storage::fulltext;
 use crate::storage::maintenance::Maintenance;
 use crate::storage::pk::{Entry, Place};
 use crate::storage::segment::{AliveSet, Segment};
@@ -228,8 +229,21 @@ impl Shard {
 
 /// Builds segment `id` from a frozen buffer, every document in buffer
 /// order (dead ones too: their places are their doc ids).
-fn build_segment(id: u32, table: &Arc<TableInfo>, docs: &Arc<Vec<BufferedDoc>>) -> Result<Segment> {
-    let schema = shard_schema();
-    let tdocs = (0..docs.len()).map(|i| RowDoc::new(schema, table.clone(), docs.clone(), i));
-    Segment::build(id, schema, tdocs)
+pub(super) fn build_segment(
+    id: u32,
+    table: &Arc<TableInfo>,
+    docs: &Arc<Vec<BufferedDoc>>,
+) -> Result<Segment> {
+    let fulltext = fulltext::fields(table)?;
+    let shared = (!fulltext.is_empty()).then(|| fulltext.sources());
+    let tdocs = (0..docs.len()).map(|i| {
+        RowDoc::new(
+            shard_schema(),
+            table.clone(),
+            shared.clone(),
+            docs.clone(),
+            i,
+        )
+    });
+    Segment::build(id, &fulltext, tdocs)
 }
