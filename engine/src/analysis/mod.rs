@@ -1,68 +1,46 @@
-//! TEMPORARY stand-in for the analysis module (replaced by the real one).
+//! Fulltext analysis: CrateDB's built-in and `CREATE ANALYZER` analyzers as tantivy `TextAnalyzer`s.
 
-use std::collections::BTreeMap;
+mod builtins;
+mod char_filters;
+mod chars;
+mod def;
+mod html_strip;
+mod params;
+mod pipeline;
+mod porter;
+mod regex_java;
+mod resolve;
+mod standard;
+mod stemmers;
+mod stopwords;
+mod stream_filters;
+mod token_filters;
+mod tokenizers;
 
-use tantivy::tokenizer::{
-    Language, LowerCaser, SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer,
-};
+#[cfg(test)]
+mod tests;
 
-use crate::error::{Error, Result};
+pub use def::{AnalyzerDef, Component};
+pub use pipeline::{analyze, analyze_with_positions};
+pub use resolve::{build, validate};
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Component {
-    pub name: String,
-    pub parameters: Vec<(String, serde_json::Value)>,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct AnalyzerDef {
-    pub name: String,
-    pub extends: Option<String>,
-    pub tokenizer: Option<Component>,
-    pub token_filters: Vec<Component>,
-    pub char_filters: Vec<Component>,
-    pub parameters: Vec<(String, serde_json::Value)>,
-}
-
-pub fn build(name: &str, _custom: &BTreeMap<String, AnalyzerDef>) -> Result<TextAnalyzer> {
-    Ok(match name {
-        "standard" | "default" => TextAnalyzer::builder(SimpleTokenizer::default())
-            .filter(LowerCaser)
-            .build(),
-        "english" => TextAnalyzer::builder(SimpleTokenizer::default())
-            .filter(LowerCaser)
-            .filter(StopWordFilter::remove(
-                [
-                    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in",
-                    "into", "is", "it", "no", "not", "of", "on", "or", "such", "that", "the",
-                    "their", "then", "there", "these", "they", "this", "to", "was", "will", "with",
-                ]
-                .map(String::from),
-            ))
-            .filter(Stemmer::new(Language::English))
-            .build(),
-        other => {
-            return Err(Error::InvalidArgument(format!(
-                "Analyzer [{other}] not found"
-            )));
-        }
-    })
-}
-
-pub fn validate(_def: &AnalyzerDef, _custom: &BTreeMap<String, AnalyzerDef>) -> Result<()> {
-    Ok(())
-}
-
+/// The built-in analyzers, as `information_schema.routines` lists them
+/// (`routine_type = 'ANALYZER'`).
 pub fn builtin_analyzers() -> &'static [&'static str] {
-    &["standard", "default", "english"]
+    builtins::NAMES
 }
 
-/// Token texts with positions.
-pub fn analyze(analyzer: &mut TextAnalyzer, text: &str) -> Vec<(usize, String)> {
-    let mut out = Vec::new();
-    let mut stream = analyzer.token_stream(text);
-    while let Some(t) = stream.next() {
-        out.push((t.position, t.text.clone()));
-    }
-    out
+/// The built-in tokenizers (`routine_type = 'TOKENIZER'`).
+pub fn builtin_tokenizers() -> &'static [&'static str] {
+    tokenizers::NAMES
+}
+
+/// The built-in token filters (`routine_type = 'TOKEN_FILTER'`).
+pub fn builtin_token_filters() -> &'static [&'static str] {
+    token_filters::NAMES
+}
+
+/// The built-in char filters (`routine_type = 'CHAR_FILTER'`).
+pub fn builtin_char_filters() -> &'static [&'static str] {
+    char_filters::NAMES
 }
