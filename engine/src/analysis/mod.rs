@@ -16,6 +16,7 @@ mod stopwords;
 mod stream_filters;
 mod token_filters;
 mod tokenizers;
+mod tokens;
 
 #[cfg(test)]
 mod tests;

@@ -9,6 +9,9 @@
 
 /// Stems a lower-case word.
 pub(crate) fn stem(word: &str) -> String {
+    if word.len() <= 2 {
+        return word.to_string();
+    }
     let mut s = Stemmer {
         b: word.chars().collect(),
         k: 0,
@@ -101,12 +104,17 @@ impl Stemmer {
     }
 
     fn ends(&mut self, suffix: &str) -> bool {
-        let len = suffix.chars().count();
+        // Suffixes are ASCII: bytes are characters.
+        let len = suffix.len();
         if len > self.k + 1 {
             return false;
         }
         let start = self.k + 1 - len;
-        if !self.b[start..=self.k].iter().copied().eq(suffix.chars()) {
+        if !self.b[start..=self.k]
+            .iter()
+            .zip(suffix.bytes())
+            .all(|(c, b)| *c == char::from(b))
+        {
             return false;
         }
         self.j = start;

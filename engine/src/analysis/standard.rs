@@ -20,7 +20,7 @@ use tantivy::tokenizer::Token;
 use unicode_segmentation::UnicodeSegmentation;
 
 use super::chars::{utf16_len, utf16_prefix};
-use super::pipeline::token;
+use super::tokens::token;
 
 /// Lucene's default `max_token_length`.
 pub(crate) const DEFAULT_MAX_TOKEN_LENGTH: usize = 255;
@@ -57,6 +57,14 @@ pub(crate) fn uax_url_email(text: &str, max_token_length: usize) -> Vec<Token> {
 }
 
 fn segment(text: &str, base: usize, max_token_length: usize, out: &mut Vec<Token>) {
+    if text.is_ascii() {
+        segment_ascii(text, base, max_token_length, out);
+    } else {
+        segment_unicode(text, base, max_token_length, out);
+    }
+}
+
+fn segment_unicode(text: &str, base: usize, max_token_length: usize, out: &mut Vec<Token>) {
     // Start and end of the pending South-East-Asian run, merged across segments.
     let mut sea: Option<(usize, usize)> = None;
     for (start, word) in text.split_word_bound_indices() {
@@ -84,12 +92,53 @@ fn segment(text: &str, base: usize, max_token_length: usize, out: &mut Vec<Token
     }
 }
 
+/// [`segment`] for ASCII text, without the Unicode tables: UAX#29 restricted
+/// to ASCII keeps letters, digits and `_` together (WB5, WB8–10, WB13a/b),
+/// joins two letters across `:`, `.` or `'` (WB6/7) and two digits across
+/// `,`, `;`, `.` or `'` (WB11/12), and breaks everywhere else. Tested
+/// against the general path.
+fn segment_ascii(text: &str, base: usize, max_token_length: usize, out: &mut Vec<Token>) {
+    let b = text.as_bytes();
+    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let joins = |prev: u8, mid: u8, next: u8| {
+        (prev.is_ascii_alphabetic()
+            && next.is_ascii_alphabetic()
+            && matches!(mid, b':' | b'.' | b'\''))
+            || (prev.is_ascii_digit()
+                && next.is_ascii_digit()
+                && matches!(mid, b',' | b';' | b'.' | b'\''))
+    };
+    let mut i = 0;
+    while i < b.len() {
+        if !word(b[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        i += 1;
+        loop {
+            if i < b.len() && word(b[i]) {
+                i += 1;
+            } else if i + 1 < b.len() && joins(b[i - 1], b[i], b[i + 1]) {
+                i += 2;
+            } else {
+                break;
+            }
+        }
+        let w = &text[start..i];
+        if w.bytes().any(|c| c.is_ascii_alphanumeric()) {
+            push_chunked(out, w, base + start, max_token_length, true);
+        }
+    }
+}
+
 /// Emits `word`, cut into `max` UTF-16-unit pieces as Lucene's scanner does
 /// when a token outgrows its buffer. After a cut Lucene rescans, so a piece
 /// without a letter or digit is dropped (`check_content`).
 fn push_chunked(out: &mut Vec<Token>, word: &str, offset: usize, max: usize, check_content: bool) {
     let max = max.max(1);
-    if utf16_len(word) <= max {
+    // A UTF-8 string is at least as many bytes as UTF-16 units.
+    if word.len() <= max || utf16_len(word) <= max {
         out.push(token(out.len(), offset, offset + word.len(), word));
         return;
     }
@@ -140,6 +189,21 @@ fn is_emoji(segment: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The ASCII path splits as the Unicode tables do.
+        #[test]
+        fn ascii_segmentation_is_uax29(text in "[a-cA-C0-2_:.,;'\" \n\t!-]{0,24}") {
+            let mut fast = Vec::new();
+            super::segment_ascii(&text, 0, 255, &mut fast);
+            let mut general = Vec::new();
+            super::segment_unicode(&text, 0, 255, &mut general);
+            let words = |v: &Vec<tantivy::tokenizer::Token>| v.iter().map(|t| (t.offset_from, t.text.clone())).collect::<Vec<_>>();
+            prop_assert_eq!(words(&fast), words(&general));
+        }
+    }
+
     use super::*;
 
     fn texts(tokens: Vec<Token>) -> Vec<String> {

@@ -123,17 +123,17 @@ pub(crate) fn snowball_language(name: &str) -> Option<Algorithm> {
 
 /// Lucene's `EnglishPossessiveFilter`: a trailing `'s` (any apostrophe).
 pub(crate) fn strip_possessive(word: &str) -> &str {
-    for apostrophe in ['\'', '\u{2019}', '\u{FF07}'] {
-        for s in ['s', 'S'] {
-            let mut suffix = [0u8; 8];
-            let a = apostrophe.encode_utf8(&mut suffix).len();
-            suffix[a] = s as u8;
-            if let Some(stem) = std::str::from_utf8(&suffix[..=a])
-                .ok()
-                .and_then(|sfx| word.strip_suffix(sfx))
-            {
-                return stem;
-            }
+    const POSSESSIVES: [&str; 6] = [
+        "'s",
+        "'S",
+        "\u{2019}s",
+        "\u{2019}S",
+        "\u{FF07}s",
+        "\u{FF07}S",
+    ];
+    for suffix in POSSESSIVES {
+        if let Some(stem) = word.strip_suffix(suffix) {
+            return stem;
         }
     }
     word

@@ -7,7 +7,8 @@
 //! membership is asked of a one-word tantivy analyzer with its
 //! `StopWordFilter`. Languages without a tantivy list are refused.
 
-use std::collections::HashSet;
+// Membership only, per token: a fast hasher (the order never shows).
+use foldhash::HashSet;
 use std::sync::Arc;
 
 use tantivy::tokenizer::{Language, RawTokenizer, StopWordFilter, TextAnalyzer, TokenStream};
@@ -15,6 +16,13 @@ use tantivy::tokenizer::{Language, RawTokenizer, StopWordFilter, TextAnalyzer, T
 use super::chars::lowercase;
 use super::params::Params;
 use crate::error::{Error, Result};
+
+/// Lucene's `EnglishAnalyzer.ENGLISH_STOP_WORDS_SET` (tantivy's English list).
+const ENGLISH: [&str; 33] = [
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it",
+    "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these",
+    "they", "this", "to", "was", "will", "with",
+];
 
 #[derive(Clone, Default)]
 pub(crate) struct StopWords {
@@ -29,6 +37,14 @@ impl StopWords {
     }
 
     pub(crate) fn language(language: Language) -> Result<StopWords> {
+        // English, the common case, is a plain set: asking a tantivy
+        // analyzer per token costs more than the rest of the analysis.
+        if language == Language::English {
+            return Ok(StopWords {
+                words: Arc::new(ENGLISH.iter().map(|w| w.to_string()).collect()),
+                ..StopWords::default()
+            });
+        }
         Ok(StopWords {
             languages: vec![probe(language)?],
             ..StopWords::default()
@@ -52,7 +68,7 @@ impl StopWords {
         if entries.len() == 1 && entries[0] == "_none_" {
             return Ok(StopWords::none());
         }
-        let mut words = HashSet::new();
+        let mut words = HashSet::default();
         let mut languages = Vec::new();
         for entry in entries {
             match named_list(&entry)? {

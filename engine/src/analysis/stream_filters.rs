@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use tantivy::tokenizer::Token;
 
 use super::chars::utf16_len;
-use super::pipeline::remove_closing_gaps;
+use super::tokens::remove_closing_gaps;
 
 #[derive(Clone, Debug)]
 pub(crate) struct Ngrams {
@@ -204,7 +204,7 @@ pub(crate) fn remove_duplicates(tokens: &mut Vec<Token>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::pipeline::token;
+    use crate::analysis::tokens::token;
 
     fn toks(words: &[(usize, &str)]) -> Vec<Token> {
         words.iter().map(|&(p, w)| token(p, 0, 0, w)).collect()

@@ -20,12 +20,12 @@ use super::chars::{
     utf16_prefix,
 };
 use super::params::Params;
-use super::pipeline::{remove_closing_gaps, retain_keeping_gaps};
 use super::regex_java;
 use super::stemmers::{Stemmer, german_normalize};
 use super::stopwords::StopWords;
 use super::stream_filters::{self, Ngrams, Shingles};
 use super::tokenizers::check_gram_sizes;
+use super::tokens::{remove_closing_gaps, retain_keeping_gaps};
 use crate::error::{Error, Result};
 
 /// The token filter names CrateDB offers and Shoal supports.
@@ -351,6 +351,15 @@ impl TokenFilter {
 
     pub(crate) fn apply(&self, tokens: &mut Vec<Token>) {
         match self {
+            TokenFilter::Case(Case::Lower) => {
+                for t in tokens.iter_mut() {
+                    if t.text.is_ascii() {
+                        t.text.make_ascii_lowercase();
+                    } else {
+                        t.text = lowercase(&t.text);
+                    }
+                }
+            }
             TokenFilter::Case(case) => {
                 let f: fn(&str) -> String = match case {
                     Case::Lower => lowercase,
@@ -416,7 +425,7 @@ impl TokenFilter {
                 exclusions,
             } => {
                 for t in tokens.iter_mut() {
-                    if !exclusions.contains(&t.text) {
+                    if exclusions.is_empty() || !exclusions.contains(&t.text) {
                         t.text = stemmer.stem(&t.text);
                     }
                 }
@@ -590,7 +599,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::analysis::pipeline::token;
+    use crate::analysis::tokens::token;
 
     fn run(kind: &str, params: Value, input: &[(usize, &str)]) -> Vec<(usize, String)> {
         let params: Vec<(String, Value)> = params

@@ -19,9 +19,9 @@ use tantivy::tokenizer::Token;
 
 use super::chars::{java_whitespace, lowercase};
 use super::params::Params;
-use super::pipeline::token;
 use super::regex_java;
 use super::standard::{self, DEFAULT_MAX_TOKEN_LENGTH, MAX_TOKEN_LENGTH_LIMIT};
+use super::tokens::token;
 use crate::error::{Error, Result};
 
 /// The tokenizer names CrateDB offers and Shoal supports.

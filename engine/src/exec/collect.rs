@@ -327,6 +327,83 @@ fn final_score(score: f32, scored: bool) -> f32 {
     if scored { score } else { 1.0 }
 }
 
+/// `ORDER BY _score DESC LIMIT n`: the `n` a shard must send.
+fn best_scores_wanted(spec: &CollectSpec) -> Option<usize> {
+    let CollectMode::Rows {
+        outputs,
+        order_by,
+        limit: Some(n),
+    } = &spec.mode
+    else {
+        return None;
+    };
+    let [key] = order_by.as_slice() else {
+        return None;
+    };
+    match outputs.get(key.index) {
+        Some(Expr::Column(i, _)) if key.desc && spec.scan.get(*i) == Some(&ScanColumn::Score) => {
+            Some(*n)
+        }
+        _ => None,
+    }
+}
+
+/// The `n` best-scoring live documents of a snapshot: (score, segment, doc),
+/// best first. Tantivy's pruning skips documents (or blocks of them) that
+/// cannot beat the n-th best.
+fn best_scored(
+    snapshot: &Snapshot,
+    weight: &dyn tantivy::query::Weight,
+    n: usize,
+) -> Result<Vec<(f32, usize, u32)>> {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    /// A hit, ordered by score (then earlier segment and document first).
+    #[derive(PartialEq)]
+    struct Hit(f32, Reverse<usize>, Reverse<u32>);
+    impl Eq for Hit {}
+    impl PartialOrd for Hit {
+        fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+            Some(self.cmp(other))
+        }
+    }
+    impl Ord for Hit {
+        fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+            self.0
+                .total_cmp(&other.0)
+                .then(self.1.cmp(&other.1))
+                .then(self.2.cmp(&other.2))
+        }
+    }
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    // A min-heap of the best so far.
+    let mut heap: BinaryHeap<Reverse<Hit>> = BinaryHeap::with_capacity(n + 1);
+    let floor = |heap: &BinaryHeap<Reverse<Hit>>| match heap.peek() {
+        Some(Reverse(Hit(s, ..))) if heap.len() >= n => *s,
+        _ => f32::MIN,
+    };
+    for (seg, view) in snapshot.segments.iter().enumerate() {
+        let threshold = floor(&heap);
+        weight.for_each_pruning(threshold, &view.segment.reader, &mut |doc, score| {
+            if view.alive.is_alive(doc) {
+                heap.push(Reverse(Hit(score, Reverse(seg), Reverse(doc))));
+                if heap.len() > n {
+                    heap.pop();
+                }
+            }
+            floor(&heap)
+        })?;
+    }
+    let mut hits: Vec<(f32, usize, u32)> = heap
+        .into_iter()
+        .map(|Reverse(Hit(s, Reverse(seg), Reverse(doc)))| (s, seg, doc))
+        .collect();
+    hits.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    Ok(hits)
+}
+
 /// Runs a collect phase on a shard snapshot of `table`.
 pub fn collect_shard(
     snapshot: &Snapshot,
@@ -359,6 +436,21 @@ pub fn collect_shard(
         return Ok(p);
     }
     let mut sink = Sink::new(spec, ctx, split.residual.as_ref());
+    if let (Some(weight), Some(n), true, None) = (
+        weight.as_deref(),
+        best_scores_wanted(spec),
+        scored,
+        &split.residual,
+    ) {
+        // The best `n` by score: rows are read for the winners only, and
+        // the query may skip what cannot beat the n-th best so far.
+        for (score, seg, doc) in best_scored(snapshot, weight, n)? {
+            let view = &snapshot.segments[seg];
+            let mut fetcher = Fetcher::new(&view.segment, &spec.scan)?;
+            sink.push(fetcher.row(doc, score)?)?;
+        }
+        return Ok(sink.finish());
+    }
     'segments: for view in &snapshot.segments {
         let mut fetcher = Fetcher::new(&view.segment, &spec.scan)?;
         let mut more = true;

@@ -136,7 +136,7 @@ impl SearchCtx {
                         .analyzer(name)
                         .ok_or_else(|| Error::internal("index without analyzer"))?,
                 };
-                let tokens = analysis::analyze(&mut analyzer, text);
+                let tokens = analysis::analyze_with_positions(&mut analyzer, text);
                 let field = index.field;
                 let stats = self.stats(field, FieldKind::Text);
                 Ok(Target {

@@ -416,12 +416,6 @@ impl Node {
     /// custom analyzers, then stored in the catalog. Replacing an analyzer
     /// changes no table: tables keep the definitions they were created with.
     pub(super) async fn create_analyzer(&self, def: &AnalyzerDef) -> Result<QueryResult> {
-        if analysis::builtin_analyzers().contains(&def.name.as_str()) {
-            return Err(Error::InvalidArgument(format!(
-                "Cannot override built-in analyzer '{}'",
-                def.name
-            )));
-        }
         let _ddl = self.ddl.lock().await;
         self.update_catalog(|c| {
             analysis::validate(def, c.analyzers())?;
