@@ -66,8 +66,14 @@ impl SearchCtx {
             .max_by_key(|s| s.index.schema().num_fields())
     }
 
-    /// Builds the query of `m`.
-    pub fn match_query(&self, m: &MatchPredicate, ctx: &EvalCtx) -> Result<Box<dyn Query>> {
+    /// Builds the query of `m`; `native` scores terms with tantivy's BM25
+    /// (see [`LuceneTermQuery`]).
+    pub fn match_query(
+        &self,
+        m: &MatchPredicate,
+        ctx: &EvalCtx,
+        native: bool,
+    ) -> Result<Box<dyn Query>> {
         let text = match m.query.eval(&[], ctx)? {
             Value::Text(t) => t,
             Value::Null => String::new(),
@@ -85,12 +91,12 @@ impl SearchCtx {
         }
         let opts = &m.options;
         let per_target: Vec<(Box<dyn Query>, f32)> = match m.match_type {
-            MatchType::CrossFields => cross_fields(&targets, m)
+            MatchType::CrossFields => cross_fields(&targets, m, native)
                 .map(|q| vec![(q, 1.0)])
                 .unwrap_or_default(),
             _ => targets
                 .iter()
-                .filter_map(|t| target_query(t, m).map(|q| (q, t.boost)))
+                .filter_map(|t| target_query(t, m, native).map(|q| (q, t.boost)))
                 .collect(),
         };
         if per_target.is_empty() {
@@ -241,7 +247,7 @@ fn boost(q: Box<dyn Query>, b: f32) -> Box<dyn Query> {
 }
 
 /// The query of one term on a target: exact or fuzzy.
-fn term_query(term: &Term, m: &MatchPredicate, t: &Target) -> Box<dyn Query> {
+fn term_query(term: &Term, m: &MatchPredicate, t: &Target, native: bool) -> Box<dyn Query> {
     if let Some(f) = m.options.fuzziness {
         let value = term.value();
         let d = f.distance(value.as_str().unwrap_or_default());
@@ -253,6 +259,7 @@ fn term_query(term: &Term, m: &MatchPredicate, t: &Target) -> Box<dyn Query> {
         term.clone(),
         t.positions,
         t.stats.clone(),
+        native,
     ))
 }
 
@@ -280,7 +287,7 @@ fn combine(mut queries: Vec<Box<dyn Query>>, m: &MatchPredicate) -> Box<dyn Quer
 }
 
 /// The query of one target under `m`'s type (not cross_fields).
-fn target_query(t: &Target, m: &MatchPredicate) -> Option<Box<dyn Query>> {
+fn target_query(t: &Target, m: &MatchPredicate, native: bool) -> Option<Box<dyn Query>> {
     if t.terms.is_empty() {
         return None;
     }
@@ -300,7 +307,7 @@ fn target_query(t: &Target, m: &MatchPredicate) -> Option<Box<dyn Query>> {
         _ => combine(
             t.terms
                 .iter()
-                .map(|(_, term)| term_query(term, m, t))
+                .map(|(_, term)| term_query(term, m, t, native))
                 .collect(),
             m,
         ),
@@ -313,7 +320,7 @@ fn target_query(t: &Target, m: &MatchPredicate) -> Option<Box<dyn Query>> {
 
 /// cross_fields: each term scored on whichever target scores it best,
 /// the terms combined by the operator.
-fn cross_fields(targets: &[Target], m: &MatchPredicate) -> Option<Box<dyn Query>> {
+fn cross_fields(targets: &[Target], m: &MatchPredicate, native: bool) -> Option<Box<dyn Query>> {
     let longest = targets.iter().map(|t| t.terms.len()).max().unwrap_or(0);
     let mut per_term = Vec::with_capacity(longest);
     for i in 0..longest {
@@ -321,7 +328,7 @@ fn cross_fields(targets: &[Target], m: &MatchPredicate) -> Option<Box<dyn Query>
         for t in targets {
             if let Some((_, term)) = t.terms.get(i) {
                 let q = Box::new(FieldQuery {
-                    inner: term_query(term, m, t),
+                    inner: term_query(term, m, t, native),
                     stats: t.stats.clone(),
                 });
                 alternatives.push(boost(q, t.boost));
