@@ -52,10 +52,6 @@ pub struct LuceneTermQuery {
     /// field) or not (the plain index: every match has frequency 1, length 1).
     freqs: bool,
     stats: Arc<dyn Bm25StatisticsProvider + Send + Sync>,
-    /// Scored by tantivy's own BM25 (with the same statistics) instead:
-    /// the same order up to rounding, and tantivy's block-max pruning, to
-    /// pick the candidates of a top-N that are then scored exactly.
-    native: bool,
 }
 
 impl std::fmt::Debug for LuceneTermQuery {
@@ -71,14 +67,8 @@ impl LuceneTermQuery {
         term: Term,
         freqs: bool,
         stats: Arc<dyn Bm25StatisticsProvider + Send + Sync>,
-        native: bool,
     ) -> LuceneTermQuery {
-        LuceneTermQuery {
-            term,
-            freqs,
-            stats,
-            native,
-        }
+        LuceneTermQuery { term, freqs, stats }
     }
 }
 
@@ -89,16 +79,8 @@ impl Query for LuceneTermQuery {
         } else {
             IndexRecordOption::Basic
         };
-        let term = TermQuery::new(self.term.clone(), record);
-        match scoring {
-            EnableScoring::Disabled { .. } => return term.weight(scoring),
-            EnableScoring::Enabled { searcher, .. } if self.native => {
-                let stats: &dyn Bm25StatisticsProvider = self.stats.as_ref();
-                return term.weight(EnableScoring::enabled_from_statistics_provider(
-                    stats, searcher,
-                ));
-            }
-            EnableScoring::Enabled { .. } => {}
+        if !scoring.is_scoring_enabled() {
+            return TermQuery::new(self.term.clone(), record).weight(scoring);
         }
         let doc_count = self.stats.total_num_docs()?;
         let doc_freq = self.stats.doc_freq(&self.term)?;

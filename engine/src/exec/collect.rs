@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use tantivy::{DocSet, TantivyDocument};
+use tantivy::TantivyDocument;
 use tantivy::columnar::{Column, StrColumn};
 use tantivy::store::StoreReader;
 
@@ -348,48 +348,10 @@ fn best_scores_wanted(spec: &CollectSpec) -> Option<usize> {
     }
 }
 
-/// The `n` best-scoring live documents of a snapshot: (score, segment,
-/// doc), best first, scored by `exact`. With a `native` weight (the same
-/// query scored by tantivy's BM25, whose order is Lucene's up to rounding),
-/// its block-max pruning picks a few more candidates than `n` first, which
-/// `exact` then scores; without one, `exact` itself is pruned (documents
-/// that cannot beat the n-th best are not kept).
+/// The `n` best-scoring live documents of a snapshot: (score, segment, doc),
+/// best first. Tantivy's pruning skips documents (or blocks of them) that
+/// cannot beat the n-th best.
 fn best_scored(
-    snapshot: &Snapshot,
-    exact: &dyn tantivy::query::Weight,
-    native: Option<&dyn tantivy::query::Weight>,
-    n: usize,
-) -> Result<Vec<(f32, usize, u32)>> {
-    let Some(native) = native else {
-        return pruned_best(snapshot, exact, n);
-    };
-    // Rounding may order two nearly equal scores differently: the margin
-    // of candidates covers that.
-    let mut candidates = pruned_best(snapshot, native, n * 2 + 16)?;
-    candidates.sort_by_key(|(_, seg, doc)| (*seg, *doc));
-    let mut hits = Vec::with_capacity(candidates.len());
-    let mut at = 0;
-    while at < candidates.len() {
-        let seg = candidates[at].1;
-        let mut scorer = exact.scorer(&snapshot.segments[seg].segment.reader, 1.0)?;
-        while at < candidates.len() && candidates[at].1 == seg {
-            let doc = candidates[at].2;
-            if scorer.doc() < doc {
-                scorer.seek(doc);
-            }
-            if scorer.doc() == doc {
-                hits.push((scorer.score(), seg, doc));
-            }
-            at += 1;
-        }
-    }
-    hits.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
-    hits.truncate(n);
-    Ok(hits)
-}
-
-/// The `n` best live documents by `weight`'s scores, with its pruning.
-fn pruned_best(
     snapshot: &Snapshot,
     weight: &dyn tantivy::query::Weight,
     n: usize,
@@ -482,8 +444,7 @@ pub fn collect_shard(
     ) {
         // The best `n` by score: rows are read for the winners only, and
         // the query may skip what cannot beat the n-th best so far.
-        let native = pushdown::native_weight_of(&split, Some(&search))?;
-        for (score, seg, doc) in best_scored(snapshot, weight, native.as_deref(), n)? {
+        for (score, seg, doc) in best_scored(snapshot, weight, n)? {
             let view = &snapshot.segments[seg];
             let mut fetcher = Fetcher::new(&view.segment, &spec.scan)?;
             sink.push(fetcher.row(doc, score)?)?;

@@ -32,10 +32,6 @@ pub struct SplitFilter {
     pub residual: Option<Expr>,
     /// The query scores: it has a MATCH not under NOT, and `_score` is read.
     pub scored: bool,
-    /// The query again with tantivy's BM25 for terms, when it scores and
-    /// nothing is left to the residual: it picks a top-N's candidates with
-    /// block-max pruning (see `collect::best_scored`).
-    pub native: Option<Box<dyn Query>>,
     /// MATCH predicates the residual still holds (e.g. ORed with a LIKE):
     /// the residual reads whether a document matches the `i`-th from the
     /// column after the scan's (`scan.len() + i`), which [`match_columns`]
@@ -60,14 +56,12 @@ impl Matches {
     }
 }
 
-/// Builds the queries of `filter`'s MATCH predicates (`native`: see
-/// [`SplitFilter::native`]).
+/// Builds the queries of `filter`'s MATCH predicates.
 fn build_matches(
     filter: &Expr,
     ctx: &EvalCtx,
     search: Option<&SearchCtx>,
     scoring: bool,
-    native: bool,
 ) -> Result<Matches> {
     let mut preds: Vec<&MatchPredicate> = Vec::new();
     let mut negated = 0;
@@ -84,7 +78,7 @@ fn build_matches(
     })?;
     let scoring = scoring && preds.len() > negated;
     for p in preds {
-        queries.insert(p as *const MatchPredicate, search.match_query(p, ctx, native)?);
+        queries.insert(p as *const MatchPredicate, search.match_query(p, ctx)?);
     }
     Ok(Matches { queries, scoring })
 }
@@ -127,13 +121,15 @@ pub fn split(
             query: None,
             residual: None,
             scored: false,
-            native: None,
             residual_matches: Vec::new(),
         });
     };
-    let matches = build_matches(filter, ctx, search, scoring, false)?;
+    let matches = build_matches(filter, ctx, search, scoring)?;
     let m = &matches;
-    let conjuncts = conjuncts_of(filter);
+    let conjuncts: Vec<&Expr> = match filter {
+        Expr::And(items) => items.iter().collect(),
+        other => vec![other],
+    };
     // A range over a fast column is answered by scanning the column, which
     // costs as much as the segment is large. When a term (equality, IN) also
     // narrows the rows, evaluating the range on those few rows is far cheaper.
@@ -176,48 +172,24 @@ pub fn split(
             None => keep(c),
         }
     }
-    let query = all_of(queries);
-    let residual = match residual.len() {
-        0 => None,
-        1 => residual.pop(),
-        _ => Some(Expr::And(residual)),
-    };
-    let native = if m.scoring && residual.is_none() {
-        let n = build_matches(filter, ctx, search, scoring, true)?;
-        let parts: Option<Vec<Box<dyn Query>>> = conjuncts_of(filter)
-            .into_iter()
-            .map(|c| to_query(c, scan, ctx, &n))
-            .collect();
-        parts.and_then(all_of)
-    } else {
-        None
-    };
-    Ok(SplitFilter {
-        query,
-        residual,
-        scored: m.scoring,
-        native,
-        residual_matches,
-    })
-}
-
-/// The conjuncts of a filter (itself when it is not an AND).
-fn conjuncts_of(filter: &Expr) -> Vec<&Expr> {
-    match filter {
-        Expr::And(items) => items.iter().collect(),
-        other => vec![other],
-    }
-}
-
-/// The conjunction of queries; None for none.
-fn all_of(mut queries: Vec<Box<dyn Query>>) -> Option<Box<dyn Query>> {
-    match queries.len() {
+    let query: Option<Box<dyn Query>> = match queries.len() {
         0 => None,
         1 => queries.pop(),
         _ => Some(Box::new(BooleanQuery::new(
             queries.into_iter().map(|q| (Occur::Must, q)).collect(),
         ))),
-    }
+    };
+    let residual = match residual.len() {
+        0 => None,
+        1 => residual.pop(),
+        _ => Some(Expr::And(residual)),
+    };
+    Ok(SplitFilter {
+        query,
+        residual,
+        scored: m.scoring,
+        residual_matches,
+    })
 }
 
 fn is_term_predicate(e: &Expr) -> bool {
@@ -498,19 +470,6 @@ pub fn for_each_doc(
         }
     }
     Ok(())
-}
-
-/// The weight of [`SplitFilter::native`], scored.
-pub fn native_weight_of(
-    split: &SplitFilter,
-    search: Option<&SearchCtx>,
-) -> Result<Option<Box<dyn tantivy::query::Weight>>> {
-    match (&split.native, search.and_then(SearchCtx::widest)) {
-        (Some(q), Some(segment)) => Ok(Some(q.weight(EnableScoring::enabled_from_searcher(
-            segment.searcher()?,
-        ))?)),
-        _ => Ok(None),
-    }
 }
 
 /// The weight of a pushed-down query, built once for all segments: typed

@@ -66,14 +66,8 @@ impl SearchCtx {
             .max_by_key(|s| s.index.schema().num_fields())
     }
 
-    /// Builds the query of `m`; `native` scores terms with tantivy's BM25
-    /// (see [`LuceneTermQuery`]).
-    pub fn match_query(
-        &self,
-        m: &MatchPredicate,
-        ctx: &EvalCtx,
-        native: bool,
-    ) -> Result<Box<dyn Query>> {
+    /// Builds the query of `m`.
+    pub fn match_query(&self, m: &MatchPredicate, ctx: &EvalCtx) -> Result<Box<dyn Query>> {
         let text = match m.query.eval(&[], ctx)? {
             Value::Text(t) => t,
             Value::Null => String::new(),
@@ -91,12 +85,12 @@ impl SearchCtx {
         }
         let opts = &m.options;
         let per_target: Vec<(Box<dyn Query>, f32)> = match m.match_type {
-            MatchType::CrossFields => cross_fields(&targets, m, native)
+            MatchType::CrossFields => cross_fields(&targets, m)
                 .map(|q| vec![(q, 1.0)])
                 .unwrap_or_default(),
             _ => targets
                 .iter()
-                .filter_map(|t| target_query(t, m, native).map(|q| (q, t.boost)))
+                .filter_map(|t| target_query(t, m).map(|q| (q, t.boost)))
                 .collect(),
         };
         if per_target.is_empty() {
@@ -247,7 +241,7 @@ fn boost(q: Box<dyn Query>, b: f32) -> Box<dyn Query> {
 }
 
 /// The query of one term on a target: exact or fuzzy.
-fn term_query(term: &Term, m: &MatchPredicate, t: &Target, native: bool) -> Box<dyn Query> {
+fn term_query(term: &Term, m: &MatchPredicate, t: &Target) -> Box<dyn Query> {
     if let Some(f) = m.options.fuzziness {
         let value = term.value();
         let d = f.distance(value.as_str().unwrap_or_default());
@@ -259,7 +253,6 @@ fn term_query(term: &Term, m: &MatchPredicate, t: &Target, native: bool) -> Box<
         term.clone(),
         t.positions,
         t.stats.clone(),
-        native,
     ))
 }
 
@@ -287,7 +280,7 @@ fn combine(mut queries: Vec<Box<dyn Query>>, m: &MatchPredicate) -> Box<dyn Quer
 }
 
 /// The query of one target under `m`'s type (not cross_fields).
-fn target_query(t: &Target, m: &MatchPredicate, native: bool) -> Option<Box<dyn Query>> {
+fn target_query(t: &Target, m: &MatchPredicate) -> Option<Box<dyn Query>> {
     if t.terms.is_empty() {
         return None;
     }
@@ -307,7 +300,7 @@ fn target_query(t: &Target, m: &MatchPredicate, native: bool) -> Option<Box<dyn 
         _ => combine(
             t.terms
                 .iter()
-                .map(|(_, term)| term_query(term, m, t, native))
+                .map(|(_, term)| term_query(term, m, t))
                 .collect(),
             m,
         ),
@@ -320,7 +313,7 @@ fn target_query(t: &Target, m: &MatchPredicate, native: bool) -> Option<Box<dyn 
 
 /// cross_fields: each term scored on whichever target scores it best,
 /// the terms combined by the operator.
-fn cross_fields(targets: &[Target], m: &MatchPredicate, native: bool) -> Option<Box<dyn Query>> {
+fn cross_fields(targets: &[Target], m: &MatchPredicate) -> Option<Box<dyn Query>> {
     let longest = targets.iter().map(|t| t.terms.len()).max().unwrap_or(0);
     let mut per_term = Vec::with_capacity(longest);
     for i in 0..longest {
@@ -328,7 +321,7 @@ fn cross_fields(targets: &[Target], m: &MatchPredicate, native: bool) -> Option<
         for t in targets {
             if let Some((_, term)) = t.terms.get(i) {
                 let q = Box::new(FieldQuery {
-                    inner: term_query(term, m, t, native),
+                    inner: term_query(term, m, t),
                     stats: t.stats.clone(),
                 });
                 alternatives.push(boost(q, t.boost));
