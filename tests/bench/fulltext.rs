@@ -15,9 +15,9 @@
 //! checked warm-up), before and after OPTIMIZE.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use shoal_tests::bench::{BulkReply, RUNS, build_batches, ensure_csv, fmt_ms, median};
+use shoal_tests::bench::{BulkReply, RUNS, build_batches, ensure_csv, fmt_ms, median, settle};
 use shoal_tests::{Server, TempDir};
 
 const Q5: &str = "SELECT count(*) FROM steps WHERE MATCH(note_ft, 'time people') \
@@ -132,23 +132,6 @@ fn ingest(server: &Server, batches: &[Vec<u8>], rows: usize, extra: &str) -> f64
     let rate = rows as f64 / secs;
     eprintln!("  ingest{extra}: {rate:.0} rows/s ({secs:.1} s)");
     rate
-}
-
-/// Waits until the server used under 5% of a core for 2 s (merges done).
-fn settle(server: &Server) {
-    let started = Instant::now();
-    let mut quiet_since = Instant::now();
-    let mut cpu_then = server.cpu_seconds().unwrap_or(0.0);
-    while quiet_since.elapsed() < Duration::from_secs(2)
-        && started.elapsed() < Duration::from_secs(180)
-    {
-        std::thread::sleep(Duration::from_millis(500));
-        let cpu_now = server.cpu_seconds().unwrap_or(0.0);
-        if cpu_now - cpu_then > 0.025 {
-            quiet_since = Instant::now();
-        }
-        cpu_then = cpu_now;
-    }
 }
 
 /// Q5 and the two top-10 queries: a checked warm-up, then the median of

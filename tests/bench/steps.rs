@@ -19,7 +19,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use shoal_tests::bench::{
-    BATCH, BulkReply, RUNS, build_batches, ensure_csv, fmt_ms, median, pk_lookups, time_queries,
+    BATCH, BulkReply, RUNS, build_batches, ensure_csv, fmt_ms, median, pk_lookups, settle,
+    time_queries,
 };
 use shoal_tests::{Server, TempDir};
 
@@ -162,23 +163,7 @@ fn main() {
         return;
     }
 
-    // Let background merges settle, as a database would be between a load
-    // and queries: the server has used less than 5% of a core for 2 s. (A
-    // stable segment count is not enough: one large merge keeps the count
-    // unchanged for seconds while it runs.)
-    let settle = Instant::now();
-    let mut quiet_since = Instant::now();
-    let mut cpu_then = server.cpu_seconds().unwrap_or(0.0);
-    while quiet_since.elapsed() < Duration::from_secs(2)
-        && settle.elapsed() < Duration::from_secs(180)
-    {
-        std::thread::sleep(Duration::from_millis(500));
-        let cpu_now = server.cpu_seconds().unwrap_or(0.0);
-        if cpu_now - cpu_then > 0.025 {
-            quiet_since = Instant::now();
-        }
-        cpu_then = cpu_now;
-    }
+    let settled = settle(&server);
     let segments = server
         .sql("SELECT count(*) FROM sys.segments WHERE table_name = 'steps'")
         .ok()
@@ -187,7 +172,7 @@ fn main() {
         .unwrap_or(0);
     eprintln!(
         "  merges settled after {:.1} s: {segments} segments in 4 shards",
-        settle.elapsed().as_secs_f64()
+        settled.as_secs_f64()
     );
 
     let timings = time_queries(&server, rows);

@@ -144,6 +144,28 @@ pub fn check_answer(name: &str, rows: usize, body: &Value) {
     }
 }
 
+/// Waits until background merges settle, as a database would be between a
+/// load and queries: the server has used less than 5% of a core for 2 s
+/// (a stable segment count is not enough: one large merge keeps the count
+/// unchanged for seconds while it runs). Gives up after 3 minutes; answers
+/// how long it waited.
+pub fn settle(server: &crate::Server) -> Duration {
+    let started = Instant::now();
+    let mut quiet_since = Instant::now();
+    let mut cpu_then = server.cpu_seconds().unwrap_or(0.0);
+    while quiet_since.elapsed() < Duration::from_secs(2)
+        && started.elapsed() < Duration::from_secs(180)
+    {
+        std::thread::sleep(Duration::from_millis(500));
+        let cpu_now = server.cpu_seconds().unwrap_or(0.0);
+        if cpu_now - cpu_then > 0.025 {
+            quiet_since = Instant::now();
+        }
+        cpu_then = cpu_now;
+    }
+    started.elapsed()
+}
+
 /// Q1–Q4 through `server`: one warm-up each (its answer checked), then the
 /// median of [`RUNS`] timed runs, in ms.
 pub fn time_queries(server: &crate::Server, rows: usize) -> Vec<(&'static str, f64)> {
