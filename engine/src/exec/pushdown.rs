@@ -103,7 +103,14 @@ fn collect_matches<'e>(
                 collect_matches(i, under_not, out, negated);
             }
         }
-        _ => {}
+        // Inside any other expression (`MATCH(...) = true`, CASE, ...) a
+        // MATCH is evaluated per row, and does not score.
+        other => other.visit(&mut |e| {
+            if let Expr::Match(m) = e {
+                out.push(m);
+                *negated += 1;
+            }
+        }),
     }
 }
 

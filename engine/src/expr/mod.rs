@@ -194,7 +194,7 @@ impl Expr {
     }
 
     /// Calls `f` on this expression and every subexpression.
-    pub fn visit(&self, f: &mut dyn FnMut(&Expr)) {
+    pub fn visit<'a>(&'a self, f: &mut dyn FnMut(&'a Expr)) {
         f(self);
         match self {
             Expr::Literal(..) | Expr::Param(..) | Expr::Column(..) => {}

@@ -191,6 +191,12 @@ impl MatchOptions {
             Value::Text(s) => s.trim().parse().ok(),
             _ => None,
         };
+        // A weight must stay finite as a single-precision float: scores are.
+        let weight = || {
+            number()
+                .map(|n| n as f32)
+                .filter(|w| w.is_finite() && *w >= 0.0)
+        };
         let count = || {
             number()
                 .filter(|n| *n >= 0.0 && n.fract() == 0.0 && *n <= u32::MAX as f64)
@@ -219,8 +225,8 @@ impl MatchOptions {
             "prefix_length" => self.prefix_length = count().ok_or_else(bad)?,
             "max_expansions" => self.max_expansions = count().ok_or_else(bad)?,
             "slop" => self.slop = count().ok_or_else(bad)?,
-            "tie_breaker" => self.tie_breaker = number().ok_or_else(bad)? as f32,
-            "boost" => self.boost = number().ok_or_else(bad)? as f32,
+            "tie_breaker" => self.tie_breaker = weight().ok_or_else(bad)?,
+            "boost" => self.boost = weight().ok_or_else(bad)?,
             "analyzer" => self.analyzer = Some(text().ok_or_else(bad)?),
             "zero_terms_query" => match text().map(|s| s.to_lowercase()).as_deref() {
                 Some("all") => self.zero_terms_all = true,
