@@ -310,16 +310,22 @@ fn reads_score(scan: &[ScanColumn]) -> bool {
     scan.contains(&ScanColumn::Score)
 }
 
-/// What MATCH predicates on `snapshot` are answered with.
-fn search_ctx(snapshot: &Snapshot, table: &TableInfo) -> Result<SearchCtx> {
-    SearchCtx::new(
-        table,
-        snapshot
-            .segments
-            .iter()
-            .map(|v| v.segment.clone())
-            .collect(),
-    )
+/// What the MATCH predicates of `filter` are answered with on `snapshot`;
+/// None without any (most queries: nothing to prepare).
+fn search_ctx(
+    snapshot: &Snapshot,
+    table: &TableInfo,
+    filter: Option<&Expr>,
+) -> Result<Option<SearchCtx>> {
+    if !filter.is_some_and(Expr::contains_match) {
+        return Ok(None);
+    }
+    let segments = snapshot
+        .segments
+        .iter()
+        .map(|v| v.segment.clone())
+        .collect();
+    SearchCtx::new(table, segments).map(Some)
 }
 
 /// The `_score` of a document: its query's score, or 1.0 when nothing scores.
@@ -378,8 +384,9 @@ fn best_scored(
     if n == 0 {
         return Ok(Vec::new());
     }
-    // A min-heap of the best so far.
-    let mut heap: BinaryHeap<Reverse<Hit>> = BinaryHeap::with_capacity(n + 1);
+    // A min-heap of the best so far. It grows with the hits, not with the
+    // LIMIT: `LIMIT 1000000000` must not reserve memory up front.
+    let mut heap: BinaryHeap<Reverse<Hit>> = BinaryHeap::with_capacity(n.min(1024) + 1);
     let floor = |heap: &BinaryHeap<Reverse<Hit>>| match heap.peek() {
         Some(Reverse(Hit(s, ..))) if heap.len() >= n => *s,
         _ => f32::MIN,
@@ -411,16 +418,16 @@ pub fn collect_shard(
     spec: &CollectSpec,
     ctx: &EvalCtx,
 ) -> Result<Partial> {
-    let search = search_ctx(snapshot, table)?;
+    let search = search_ctx(snapshot, table, spec.filter.as_ref())?;
     let split = pushdown::split(
         spec.filter.as_ref(),
         &spec.scan,
         ctx,
-        Some(&search),
+        search.as_ref(),
         reads_score(&spec.scan),
     )?;
-    let weight = weight_of(&split, Some(&search))?;
-    let match_weights = pushdown::match_weights(&split, Some(&search))?;
+    let weight = weight_of(&split, search.as_ref())?;
+    let match_weights = pushdown::match_weights(&split, search.as_ref())?;
     let scored = split.scored;
     if let Some(p) =
         super::columnar::try_aggregate(snapshot, spec, weight.as_deref(), split.residual.as_ref())?
@@ -486,11 +493,11 @@ pub fn matching_docs(
     let mut with_id = scan.to_vec();
     with_id.push(ScanColumn::Id);
     let id_col = scan.len();
-    let search = search_ctx(snapshot, table)?;
-    let split = pushdown::split(filter, &with_id, ctx, Some(&search), false)?;
+    let search = search_ctx(snapshot, table, filter)?;
+    let split = pushdown::split(filter, &with_id, ctx, search.as_ref(), false)?;
     let mut ids = Vec::new();
-    let weight = weight_of(&split, Some(&search))?;
-    let match_weights = pushdown::match_weights(&split, Some(&search))?;
+    let weight = weight_of(&split, search.as_ref())?;
+    let match_weights = pushdown::match_weights(&split, search.as_ref())?;
     for view in &snapshot.segments {
         let mut fetcher = Fetcher::new(&view.segment, &with_id)?;
         let mut matches = pushdown::match_columns(&match_weights, &view.segment)?;
