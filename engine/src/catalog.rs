@@ -250,58 +250,53 @@ pub struct ColumnExprs {
     pub checks: Vec<(Expr, String)>,
 }
 
-/// Bound column expressions, computed on first use. A table is shared as an
+/// A value computed from a table on first use. A table is shared as an
 /// `Arc` while it does not change, and a changed table is a new value:
-/// cloning starts empty, so no clone keeps expressions of another version.
-#[derive(Debug, Default)]
-pub struct BoundOnce(OnceLock<Result<Arc<ColumnExprs>>>);
+/// cloning starts empty, so no clone keeps a value of another version.
+pub struct PerVersion<T>(OnceLock<T>);
 
-impl Clone for BoundOnce {
-    fn clone(&self) -> Self {
-        BoundOnce::default()
-    }
-}
-
-impl PartialEq for BoundOnce {
-    /// A cache: never part of a table's identity.
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-
-/// A value derived from a table by a layer above the catalog, computed on
-/// first use; like [`BoundOnce`], a clone starts empty.
-#[derive(Default)]
-pub struct DerivedOnce(OnceLock<Arc<dyn std::any::Any + Send + Sync>>);
-
-impl DerivedOnce {
+impl<T> PerVersion<T> {
     /// The value, computed by `f` the first time.
-    pub fn get_or_init(
-        &self,
-        f: impl FnOnce() -> Arc<dyn std::any::Any + Send + Sync>,
-    ) -> &Arc<dyn std::any::Any + Send + Sync> {
+    pub fn get_or_init(&self, f: impl FnOnce() -> T) -> &T {
         self.0.get_or_init(f)
     }
 }
 
-impl std::fmt::Debug for DerivedOnce {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("DerivedOnce")
+impl<T> Default for PerVersion<T> {
+    fn default() -> Self {
+        PerVersion(OnceLock::new())
     }
 }
 
-impl Clone for DerivedOnce {
+impl<T> Clone for PerVersion<T> {
     fn clone(&self) -> Self {
-        DerivedOnce::default()
+        PerVersion::default()
     }
 }
 
-impl PartialEq for DerivedOnce {
+impl<T> PartialEq for PerVersion<T> {
     /// A cache: never part of a table's identity.
     fn eq(&self, _: &Self) -> bool {
         true
     }
 }
+
+impl<T> fmt::Debug for PerVersion<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.get().is_some() {
+            "PerVersion(computed)"
+        } else {
+            "PerVersion(empty)"
+        })
+    }
+}
+
+/// Bound column expressions ([`TableInfo::bound_exprs`]).
+pub type BoundOnce = PerVersion<Result<Arc<ColumnExprs>>>;
+
+/// A value derived from a table by a layer above the catalog (which
+/// cannot name its type): the storage layer's segment schema and analyzers.
+pub type DerivedOnce = PerVersion<Arc<dyn std::any::Any + Send + Sync>>;
 
 impl TableInfo {
     /// The table's column expressions bound by `bind` the first time they
@@ -310,10 +305,7 @@ impl TableInfo {
         &self,
         bind: impl FnOnce(&TableInfo) -> Result<ColumnExprs>,
     ) -> Result<Arc<ColumnExprs>> {
-        self.bound
-            .0
-            .get_or_init(|| bind(self).map(Arc::new))
-            .clone()
+        self.bound.get_or_init(|| bind(self).map(Arc::new)).clone()
     }
 
     /// A table `doc.t` without columns, for tests.

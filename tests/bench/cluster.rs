@@ -13,47 +13,15 @@
 //! between nodes cost. Bulk requests go to the nodes in turn, one client;
 //! queries go to the first node; lookups spread their clients over the nodes.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use shoal_tests::bench::{
-    BulkReply, QUERIES, RUNS, build_batches, ensure_csv, fmt_ms, pk_lookups, time_queries,
+    BulkReply, QUERIES, RUNS, build_batches, ensure_csv, fmt_ms, parse_args, pk_lookups,
+    time_queries,
 };
 use shoal_tests::{Server, TempDir, free_port};
 
 const SHARDS: usize = 6;
-
-struct Args {
-    rows: usize,
-    nodes: usize,
-    data: PathBuf,
-    shared: PathBuf,
-}
-
-fn parse_args() -> Args {
-    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut args = Args {
-        rows: 1_000_000,
-        nodes: 3,
-        data: workspace.join("target/bench-data"),
-        shared: workspace.join("../shared/bench"),
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--rows" => args.rows = it.next().and_then(|v| v.parse().ok()).expect("--rows N"),
-            "--nodes" => args.nodes = it.next().and_then(|v| v.parse().ok()).expect("--nodes N"),
-            "--data" => args.data = PathBuf::from(it.next().expect("--data DIR")),
-            "--shared" => args.shared = PathBuf::from(it.next().expect("--shared DIR")),
-            "-h" | "--help" => {
-                println!("cluster-bench [--rows N] [--nodes N] [--data DIR] [--shared DIR]");
-                std::process::exit(0);
-            }
-            other => panic!("unknown argument {other}"),
-        }
-    }
-    args
-}
 
 /// What one table (one replica setting) measured.
 struct Run {
@@ -65,12 +33,22 @@ struct Run {
 }
 
 fn main() {
-    let args = parse_args();
+    let mut node_count = 3;
+    let args = parse_args(
+        "cluster-bench [--rows N] [--nodes N] [--data DIR] [--shared DIR]",
+        |flag, rest| {
+            if flag != "--nodes" {
+                return false;
+            }
+            node_count = rest.next().and_then(|v| v.parse().ok()).expect("--nodes N");
+            true
+        },
+    );
     let csv = ensure_csv(args.rows, &args.data, &args.shared);
     eprintln!("building request bodies from {} ...", csv.display());
     let (batches, keys) = build_batches(&csv);
     let dir = TempDir::new("cluster-bench");
-    let nodes = start_cluster(&dir, args.nodes);
+    let nodes = start_cluster(&dir, node_count);
     let urls: Vec<String> = nodes.iter().map(|n| n.url("")).collect();
     let mut runs = Vec::new();
     for replicas in [0, 1] {
@@ -80,13 +58,13 @@ fn main() {
     println!(
         "steps benchmark, N = {}, {} `shoal server` processes on this machine, {SHARDS} shards, HTTP \
          (medians of {RUNS}; ingest = bulk requests of 1000 rows to the nodes in turn, one client, + REFRESH)",
-        args.rows, args.nodes
+        args.rows, node_count
     );
     println!();
     println!(
         "| operation | {} |",
         runs.iter()
-            .map(|r| format!("{} nodes, {} replica(s)", args.nodes, r.replicas))
+            .map(|r| format!("{} nodes, {} replica(s)", node_count, r.replicas))
             .collect::<Vec<_>>()
             .join(" | ")
     );

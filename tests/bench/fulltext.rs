@@ -14,10 +14,11 @@
 //! top 10 by `_score` for one and for two words (medians of 21 runs after a
 //! checked warm-up), before and after OPTIMIZE.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
-use shoal_tests::bench::{BulkReply, RUNS, build_batches, ensure_csv, fmt_ms, median, settle};
+use shoal_tests::bench::{
+    BenchArgs, BulkReply, RUNS, build_batches, ensure_csv, fmt_ms, median, parse_args, settle,
+};
 use shoal_tests::{Server, TempDir};
 
 const Q5: &str = "SELECT count(*) FROM steps WHERE MATCH(note_ft, 'time people') \
@@ -27,23 +28,10 @@ const TOP2: &str = "SELECT user_id, ts, _score FROM steps WHERE MATCH(note_ft, '
                     ORDER BY _score DESC LIMIT 10";
 
 fn main() {
-    let mut rows = 1_000_000usize;
-    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut data = workspace.join("target/bench-data");
-    let mut shared = workspace.join("../shared/bench");
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--rows" => rows = it.next().and_then(|v| v.parse().ok()).expect("--rows N"),
-            "--data" => data = PathBuf::from(it.next().expect("--data DIR")),
-            "--shared" => shared = PathBuf::from(it.next().expect("--shared DIR")),
-            "-h" | "--help" => {
-                println!("fulltext-bench [--rows N] [--data DIR] [--shared ../shared/bench]");
-                return;
-            }
-            other => panic!("unknown argument {other}"),
-        }
-    }
+    let BenchArgs { rows, data, shared } = parse_args(
+        "fulltext-bench [--rows N] [--data DIR] [--shared ../shared/bench]",
+        |_, _| false,
+    );
     let csv = ensure_csv(rows, &data, &shared);
     eprintln!("building request bodies from {} ...", csv.display());
     let (batches, _) = build_batches(&csv);

@@ -15,12 +15,11 @@
 //! once background merges have settled, and again after
 //! `OPTIMIZE TABLE steps WITH (max_num_segments = 1)`.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use shoal_tests::bench::{
-    BATCH, BulkReply, RUNS, build_batches, ensure_csv, fmt_ms, median, pk_lookups, settle,
-    time_queries,
+    BATCH, BulkReply, RUNS, build_batches, ensure_csv, fmt_ms, median, parse_args, pk_lookups,
+    settle, time_queries,
 };
 use shoal_tests::{Server, TempDir};
 
@@ -52,43 +51,18 @@ const PEERS_1M: [(&str, [&str; 4]); 5] = [
     ("Q4 ms", ["70", "4.3", "1,179", "25.8"]),
 ];
 
-struct Args {
-    rows: usize,
-    data: PathBuf,
-    shared: PathBuf,
-    keep: bool,
-}
-
-fn parse_args() -> Args {
-    let mut rows = 1_000_000;
-    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut data = workspace.join("target/bench-data");
-    let mut shared = workspace.join("../shared/bench");
-    let mut keep = false;
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--rows" => rows = it.next().and_then(|v| v.parse().ok()).expect("--rows N"),
-            "--data" => data = PathBuf::from(it.next().expect("--data DIR")),
-            "--shared" => shared = PathBuf::from(it.next().expect("--shared DIR")),
-            "--keep" => keep = true,
-            "-h" | "--help" => {
-                println!("steps-bench [--rows N] [--data DIR] [--shared ../shared/bench] [--keep]");
-                std::process::exit(0);
-            }
-            other => panic!("unknown argument {other}"),
-        }
-    }
-    Args {
-        rows,
-        data,
-        shared,
-        keep,
-    }
-}
-
 fn main() {
-    let args = parse_args();
+    let mut keep = false;
+    let args = parse_args(
+        "steps-bench [--rows N] [--data DIR] [--shared ../shared/bench] [--keep]",
+        |flag, _| {
+            if flag != "--keep" {
+                return false;
+            }
+            keep = true;
+            true
+        },
+    );
     let csv = ensure_csv(args.rows, &args.data, &args.shared);
     eprintln!("building request bodies from {} ...", csv.display());
     let (batches, keys) = build_batches(&csv);
@@ -239,7 +213,7 @@ fn main() {
         stats.rows()[0][0].as_f64().unwrap_or(0.0) / 1e6,
         stats.rows()[0][1]
     );
-    if args.keep {
+    if keep {
         println!("keeping server data in {}", dir.0.display());
         std::mem::forget(dir);
     }

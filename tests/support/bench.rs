@@ -34,6 +34,49 @@ pub const QUERIES: [(&str, &str); 4] = [
 /// Q6: a primary-key lookup.
 pub const LOOKUP: &str = "SELECT * FROM steps WHERE user_id = ? AND ts = ?";
 
+/// The options every steps bench takes.
+pub struct BenchArgs {
+    /// `--rows N`: rows of the workload (default 1M).
+    pub rows: usize,
+    /// `--data DIR`: where the generated CSV is cached (default `target/bench-data`).
+    pub data: PathBuf,
+    /// `--shared DIR`: the shared bench directory with `gen.py` (default `../shared/bench`).
+    pub shared: PathBuf,
+}
+
+/// Reads the command line: the common options, and a bench's own through
+/// `own`, which is given each other flag and the remaining arguments (for
+/// its value) and answers whether the flag was its. `-h` prints `usage`.
+pub fn parse_args(
+    usage: &str,
+    mut own: impl FnMut(&str, &mut dyn Iterator<Item = String>) -> bool,
+) -> BenchArgs {
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut args = BenchArgs {
+        rows: 1_000_000,
+        data: workspace.join("target/bench-data"),
+        shared: workspace.join("../shared/bench"),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--rows" => args.rows = it.next().and_then(|v| v.parse().ok()).expect("--rows N"),
+            "--data" => args.data = PathBuf::from(it.next().expect("--data DIR")),
+            "--shared" => args.shared = PathBuf::from(it.next().expect("--shared DIR")),
+            "-h" | "--help" => {
+                println!("{usage}");
+                std::process::exit(0);
+            }
+            other => {
+                if !own(other, &mut it) {
+                    panic!("unknown argument {other}");
+                }
+            }
+        }
+    }
+    args
+}
+
 /// The CSV of `rows` rows in `data`, generated with `shared/gen.py` when missing.
 pub fn ensure_csv(rows: usize, data: &Path, shared: &Path) -> PathBuf {
     let csv = data.join(format!("steps_{rows}.csv"));

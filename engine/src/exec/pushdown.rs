@@ -500,6 +500,7 @@ pub fn weight_of(
             }
             (_, None) => return Ok(None),
         },
+        // Without a MATCH the query reads the shard fields only.
         None => query.weight(EnableScoring::disabled_from_schema(&shard_schema().schema))?,
     };
     Ok(Some(weight))

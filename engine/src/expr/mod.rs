@@ -193,6 +193,13 @@ impl Expr {
         constant
     }
 
+    /// Whether the expression holds a MATCH predicate.
+    pub fn contains_match(&self) -> bool {
+        let mut found = false;
+        self.visit(&mut |e| found |= matches!(e, Expr::Match(_)));
+        found
+    }
+
     /// Calls `f` on this expression and every subexpression.
     pub fn visit<'a>(&'a self, f: &mut dyn FnMut(&'a Expr)) {
         f(self);

@@ -546,13 +546,6 @@ fn plan_table_function(
     }
 }
 
-/// Whether a filter has a MATCH predicate.
-fn has_match(filter: &Expr) -> bool {
-    let mut found = false;
-    filter.visit(&mut |e| found |= matches!(e, Expr::Match(_)));
-    found
-}
-
 /// Plans one SELECT with its ORDER BY and LIMIT.
 pub fn plan_select(
     ctx: &PlanCtx,
@@ -688,7 +681,7 @@ pub fn plan_select(
     // A search without ORDER BY lists the best matches first, as CrateDB's do.
     if keys.is_empty()
         && !grouped
-        && filter.as_ref().is_some_and(has_match)
+        && filter.as_ref().is_some_and(Expr::contains_match)
         && matches!(b.relation, Relation::Table { .. })
     {
         let score = b.bind(&ast::Expr::Identifier(ast::Ident::new("_score")))?;

@@ -35,9 +35,6 @@ pub struct IndexField {
     pub field: Field,
     /// The index's name (`ft.<name>` is the field's).
     pub name: String,
-    /// The indexed columns: top-level column and path below it.
-    pub paths: Vec<(String, Vec<String>)>,
-    pub analyzer: String,
 }
 
 /// A table's segment schema: the shard fields and one field per full-text
@@ -62,7 +59,8 @@ impl FulltextFields {
     fn for_table(table: &TableInfo) -> Result<FulltextFields> {
         let tokenizers = TokenizerManager::default();
         let mut builder = ShardSchema::builder();
-        let mut pending = Vec::with_capacity(table.fulltext_indexes.len());
+        let mut indexes = Vec::with_capacity(table.fulltext_indexes.len());
+        let mut sources = Vec::with_capacity(table.fulltext_indexes.len());
         for idx in &table.fulltext_indexes {
             let name = field_name(&idx.name);
             let indexing = TextFieldIndexing::default()
@@ -71,24 +69,19 @@ impl FulltextFields {
             let field = builder
                 .add_text_field(&name, TextOptions::default().set_indexing_options(indexing));
             tokenizers.register(&name, analysis::build(&idx.analyzer, &table.analyzers)?);
-            pending.push(IndexField {
+            indexes.push(IndexField {
                 field,
                 name: idx.name.clone(),
+            });
+            sources.push(FulltextSource {
+                field,
                 paths: idx.column_paths(),
-                analyzer: idx.analyzer.clone(),
             });
         }
-        let sources = pending
-            .iter()
-            .map(|i| FulltextSource {
-                field: i.field,
-                paths: i.paths.clone(),
-            })
-            .collect();
         Ok(FulltextFields {
             schema: builder.build(),
-            indexes: pending,
-            sources,
+            indexes,
+            sources: sources.into(),
             tokenizers,
         })
     }

@@ -16,8 +16,9 @@ use tantivy::directory::{Directory, OwnedBytes, RamDirectory};
 use tantivy::indexer::merge_filtered_segments;
 use tantivy::{Index, IndexSettings, SegmentReader};
 
-use super::document::{BufferedDoc, MetaColumn};
+use super::document::{BufferedDoc, MetaColumn, StoredDoc};
 use super::fulltext::FulltextFields;
+use super::source::parse_source;
 use crate::error::{Error, Result};
 
 /// Which documents of a segment are alive.
@@ -371,22 +372,49 @@ impl Segment {
         n
     }
 
-    /// One document as the indexing buffer held it, read back from the
-    /// segment's store and metadata columns (to index it again).
-    pub fn buffered_doc(&self, doc: u32) -> Result<BufferedDoc> {
+    /// Reads one document from the store and the metadata columns: `f`
+    /// gets its `_id`, `_seq_no`, `_version`, `_primary_term` and `_source` bytes.
+    fn read_doc<R>(
+        &self,
+        doc: u32,
+        f: impl FnOnce(String, u64, u64, u64, &[u8]) -> R,
+    ) -> Result<R> {
         let store = self.reader.get_store_reader(1)?;
         let stored: tantivy::TantivyDocument = store.get(doc)?;
         let schema = super::document::shard_schema();
         let meta = |c: tantivy::Result<MetaColumn>| c.ok().and_then(|c| c.get(doc)).unwrap_or(0);
-        let bytes: Arc<[u8]> = schema.stored_source(&stored).into();
-        Ok(BufferedDoc::new(
+        Ok(f(
             schema.stored_id(&stored).unwrap_or_default(),
             meta(MetaColumn::seq_no(&self.reader)),
             meta(MetaColumn::version(&self.reader)),
             meta(MetaColumn::primary_term(&self.reader)),
-            super::source::parse_source(&bytes),
-            bytes,
+            schema.stored_source(&stored),
         ))
+    }
+
+    /// One document, as gets return it.
+    pub fn stored_doc(&self, doc: u32) -> Result<StoredDoc> {
+        self.read_doc(doc, |id, seq_no, version, primary_term, source| StoredDoc {
+            id,
+            seq_no,
+            version,
+            primary_term,
+            source: Arc::new(parse_source(source)),
+        })
+    }
+
+    /// One document as the indexing buffer held it (to index it again).
+    pub fn buffered_doc(&self, doc: u32) -> Result<BufferedDoc> {
+        self.read_doc(doc, |id, seq_no, version, primary_term, source| {
+            BufferedDoc::new(
+                id,
+                seq_no,
+                version,
+                primary_term,
+                parse_source(source),
+                source.into(),
+            )
+        })
     }
 
     /// The `_id` of one document (from the document store).

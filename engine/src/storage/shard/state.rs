@@ -11,14 +11,12 @@ use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tantivy::TantivyDocument;
-
 use super::snapshot::Snapshot;
 use crate::breaker::MemoryAccount;
 use crate::catalog::TableInfo;
 use crate::disk::Disk;
 use crate::error::Result;
-use crate::storage::document::{BufferedDoc, MetaColumn, StoredDoc, shard_schema};
+use crate::storage::document::{BufferedDoc, MetaColumn, StoredDoc};
 use crate::storage::maintenance::MaintenanceFailures;
 use crate::storage::pk::{Entry, PkIndex, Place};
 use crate::storage::segment::{AliveSet, Segment};
@@ -184,7 +182,7 @@ impl State {
             return Ok(Some(d.to_stored()));
         }
         match self.segments.get(&entry.place.seg) {
-            Some(slot) => read_stored(&slot.segment, entry.place.doc).map(Some),
+            Some(slot) => slot.segment.stored_doc(entry.place.doc).map(Some),
             None => Ok(None),
         }
     }
@@ -339,22 +337,6 @@ impl State {
         self.last_write = crate::runtime::instant();
         Ok(sync)
     }
-}
-
-/// Reads a stored document from a segment.
-fn read_stored(segment: &Segment, doc: u32) -> Result<StoredDoc> {
-    let store = segment.reader.get_store_reader(1)?;
-    let stored: TantivyDocument = store.get(doc)?;
-    let schema = shard_schema();
-    let meta =
-        |column: tantivy::Result<MetaColumn>| column.ok().and_then(|c| c.get(doc)).unwrap_or(0);
-    Ok(StoredDoc {
-        id: schema.stored_id(&stored).unwrap_or_default(),
-        seq_no: meta(MetaColumn::seq_no(&segment.reader)),
-        version: meta(MetaColumn::version(&segment.reader)),
-        primary_term: meta(MetaColumn::primary_term(&segment.reader)),
-        source: Arc::new(parse_source(schema.stored_source(&stored))),
-    })
 }
 
 /// One shard copy's storage.
