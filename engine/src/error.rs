@@ -38,6 +38,9 @@ pub enum Error {
     /// An invalid column name (4008).
     #[error("InvalidColumnNameException[{0}]")]
     InvalidColumnName(String),
+    /// A column name that more than one relation of a join has (4006).
+    #[error("AmbiguousColumnException[Column \"{0}\" is ambiguous]")]
+    AmbiguousColumn(String),
     /// Unknown table (4041).
     #[error("RelationUnknown[Relation '{0}' unknown]")]
     RelationUnknown(String),
@@ -105,6 +108,7 @@ impl Error {
             Error::InvalidRelationName(_) => 4002,
             Error::ColumnValidation { .. } => 4003,
             Error::Unsupported(_) | Error::UnknownFunction(_) => 4004,
+            Error::AmbiguousColumn(_) => 4006,
             Error::InvalidColumnName(_) => 4008,
             Error::RelationUnknown(_) => 4041,
             Error::ColumnUnknown(_) => 4043,

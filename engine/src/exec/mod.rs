@@ -17,6 +17,7 @@ mod bm25;
 mod cluster;
 mod collect;
 mod columnar;
+mod join;
 mod normalize;
 mod pushdown;
 mod query;

@@ -456,12 +456,9 @@ impl Node {
                     rowcount: 1,
                 })
             }
-            Statement::NoOp { tag } => {
-                Ok(QueryResult::affected(if tag == "SET" || tag == "RESET" {
-                    1
-                } else {
-                    0
-                }))
+            Statement::NoOp { .. } => {
+                // Session settings answer as CrateDB's: nothing affected.
+                Ok(QueryResult::affected(0))
             }
             #[cfg(not(madsim))]
             Statement::Copy(c) => self.copy(session, c, ctx).await,

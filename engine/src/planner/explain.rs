@@ -261,6 +261,37 @@ fn select(s: &SelectPlan, lookups: &KeyLookups, depth: usize, lines: &mut Lines)
             "TableFunction[generate_series({start}, {stop}, {step}) | [{}] | {filter}]",
             produced.join(", ")
         ),
+        Source::Join(j) => {
+            let identity = s.outputs.len() == s.source_width
+                && s.outputs
+                    .iter()
+                    .enumerate()
+                    .all(|(i, e)| matches!(e, Expr::Column(c, _) if *c == i));
+            if on_shards && !identity {
+                lines.push((depth, format!("Eval[{}]", produced.join(", "))));
+                depth += 1;
+            }
+            if s.filter.is_some() {
+                lines.push((depth, format!("Filter[{filter}]")));
+                depth += 1;
+            }
+            let hashed = j.condition.as_ref().is_some_and(|c| {
+                let width = j.left.names().len();
+                let items: Vec<&Expr> = match c {
+                    Expr::And(items) => items.iter().collect(),
+                    other => vec![other],
+                };
+                items.iter().any(|e| super::join::is_equi_join(e, width))
+            });
+            let op = if hashed { "HashJoin" } else { "NestedLoopJoin" };
+            let line = match &j.condition {
+                Some(c) => format!("{op}[{} | {}]", j.kind.name(), expr(c, &source_names)),
+                None => format!("{op}[{}]", j.kind.name()),
+            };
+            lines.push((depth, line));
+            query(&j.left, lookups, depth + 1, lines)?;
+            return query(&j.right, lookups, depth + 1, lines);
+        }
         Source::Query(q) => {
             // A subquery's rows, filtered and projected on the handler.
             if on_shards {
@@ -283,6 +314,7 @@ fn source_names(source: &Source, width: usize) -> Vec<String> {
     match source {
         Source::Table { scan, .. } => scan.iter().map(scan_name).collect(),
         Source::Query(q) => q.names(),
+        Source::Join(j) => j.left.names().into_iter().chain(j.right.names()).collect(),
         Source::System(st) => system_name(*st)
             .and_then(|(s, n)| super::system::lookup(s, n))
             .map(|(_, cols)| cols.into_iter().map(|(name, _)| name).collect())
@@ -424,7 +456,7 @@ fn operator(f: Func) -> Option<&'static str> {
         Func::RegexMatchCi => "~*",
         Func::NotRegexMatch => "!~",
         Func::NotRegexMatchCi => "!~*",
-        Func::Concat => "||",
+        Func::Concat | Func::ConcatOp => "||",
         _ => return None,
     })
 }

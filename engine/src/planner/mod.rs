@@ -3,6 +3,7 @@
 pub mod bind;
 pub mod dml;
 pub mod explain;
+pub mod join;
 pub mod naming;
 pub mod plan;
 pub mod select;

@@ -135,6 +135,44 @@ pub enum Source {
     Series { start: i64, stop: i64, step: i64 },
     /// A system table.
     System(SystemTable),
+    /// A join of two inputs.
+    Join(Box<JoinPlan>),
+}
+
+/// How a join pairs rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinKind {
+    Cross,
+    Inner,
+    Left,
+    Right,
+    Full,
+}
+
+impl JoinKind {
+    /// The name CrateDB's plans use.
+    pub fn name(self) -> &'static str {
+        match self {
+            JoinKind::Cross => "CROSS",
+            JoinKind::Inner => "INNER",
+            JoinKind::Left => "LEFT",
+            JoinKind::Right => "RIGHT",
+            JoinKind::Full => "FULL",
+        }
+    }
+}
+
+/// A join: its rows are a left row followed by a right row (NULLs for the
+/// side an outer join found no partner on).
+#[derive(Debug, Clone)]
+pub struct JoinPlan {
+    pub kind: JoinKind,
+    /// Each input is a query whose outputs are its columns, with the
+    /// filters that could be applied below the join.
+    pub left: QueryPlan,
+    pub right: QueryPlan,
+    /// Over the joined row; `None` pairs every row with every row.
+    pub condition: Option<Expr>,
 }
 
 /// GROUP BY keys and aggregates; the output row is `keys ++ aggregates`.

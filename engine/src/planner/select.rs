@@ -5,6 +5,7 @@ use std::sync::Arc;
 use sqlparser::ast::{self, SelectItem, SetExpr, TableFactor};
 
 use super::bind::{Binder, Relation, WINDOW_BASE, contains_aggregate, function_name};
+use super::join::{self, JoinedFrom, Layout};
 use super::naming::output_name;
 use super::plan::{QueryPlan, ScanColumn, SelectPlan, SetOp, SortKey, Source};
 use super::{PlanCtx, system};
@@ -203,6 +204,16 @@ fn plan_body(
                     "Number of output columns must be the same for all parts of a UNION".into(),
                 ));
             }
+            // Both sides produce the first side's types (CrateDB casts the
+            // later parts to the first's), so equal values compare equal.
+            let types: Vec<DataType> = l
+                .types()
+                .into_iter()
+                .zip(r.types())
+                .map(|(a, b)| if a == DataType::Undefined { b } else { a })
+                .collect();
+            let l = cast_outputs(l, &types)?;
+            let r = cast_outputs(r, &types)?;
             let op = match op {
                 ast::SetOperator::Union => SetOp::Union,
                 ast::SetOperator::Except | ast::SetOperator::Minus => SetOp::Except,
@@ -242,6 +253,31 @@ fn plan_body(
         }
         other => Err(Error::Unsupported(format!("query {other}"))),
     }
+}
+
+/// A query whose visible columns have the given types (cast where they differ).
+fn cast_outputs(plan: QueryPlan, types: &[DataType]) -> Result<QueryPlan> {
+    let differs = plan
+        .types()
+        .iter()
+        .zip(types)
+        .any(|(have, want)| have != want && *want != DataType::Undefined);
+    if !differs {
+        return Ok(plan);
+    }
+    let mut plan = match plan {
+        QueryPlan::Select(s) if !s.distinct => QueryPlan::Select(s),
+        other => wrap_with_order(other, &[], None)?,
+    };
+    if let QueryPlan::Select(s) = &mut plan {
+        for (out, want) in s.outputs.iter_mut().zip(types) {
+            if out.data_type() != *want && *want != DataType::Undefined {
+                let x = std::mem::replace(out, Expr::Literal(Value::Null, DataType::Undefined));
+                *out = super::bind::cast_expr(x, want)?;
+            }
+        }
+    }
+    Ok(plan)
 }
 
 fn sort_key(index: usize, item: &ast::OrderByExpr) -> SortKey {
@@ -318,12 +354,26 @@ fn rename_columns(plan: &mut QueryPlan, names: &[String]) -> Result<()> {
     }
 }
 
+/// A FROM clause: one source, or relations joined.
+enum From {
+    Single(Source),
+    Joined(JoinedFrom),
+}
+
 /// Builds the source and the relation its expressions bind against.
-fn plan_from(ctx: &PlanCtx, from: &[ast::TableWithJoins]) -> Result<(Source, Relation)> {
+fn plan_from(ctx: &PlanCtx, from: &[ast::TableWithJoins]) -> Result<(From, Relation)> {
     match from {
-        [] => Ok((Source::Empty, Relation::None)),
-        [twj] if twj.joins.is_empty() => plan_factor(ctx, &twj.relation),
-        _ => Err(Error::Unsupported("joins".into())),
+        [] => Ok((From::Single(Source::Empty), Relation::None)),
+        [twj]
+            if twj.joins.is_empty() && !matches!(twj.relation, TableFactor::NestedJoin { .. }) =>
+        {
+            let (source, relation) = plan_factor(ctx, &twj.relation)?;
+            Ok((From::Single(source), relation))
+        }
+        _ => {
+            let (joined, relation) = join::plan_joined_from(from, &mut |f| plan_factor(ctx, f))?;
+            Ok((From::Joined(joined), relation))
+        }
     }
 }
 
@@ -451,7 +501,6 @@ fn plan_factor(ctx: &PlanCtx, factor: &TableFactor) -> Result<(Source, Relation)
                 .collect();
             plan_table_function(ctx, "unnest", &args, alias_name, &renames)
         }
-        TableFactor::NestedJoin { .. } => Err(Error::Unsupported("joins".into())),
         other => Err(Error::Unsupported(format!("FROM {other}"))),
     }
 }
@@ -553,8 +602,11 @@ pub fn plan_select(
     order_by: &[ast::OrderByExpr],
     limit: Option<&ast::LimitClause>,
 ) -> Result<SelectPlan> {
-    let (source, relation) = plan_from(ctx, &select.from)?;
+    let (mut from, relation) = plan_from(ctx, &select.from)?;
     let mut b = Binder::new(ctx, relation);
+    if let From::Joined(j) = &mut from {
+        join::bind_constraints(&mut j.tree, &mut b)?;
+    }
 
     // WHERE
     let filter = match &select.selection {
@@ -570,21 +622,13 @@ pub fn plan_select(
             SelectItem::ExprWithAlias { expr, alias } => {
                 items.push((expr.clone(), normalize_ident(alias)))
             }
-            SelectItem::Wildcard(_) => {
-                for name in wildcard_columns(&b.relation) {
-                    items.push((
-                        ast::Expr::Identifier(ast::Ident::with_quote('"', name.clone())),
-                        name,
-                    ));
-                }
-            }
-            SelectItem::QualifiedWildcard(..) => {
-                for name in wildcard_columns(&b.relation) {
-                    items.push((
-                        ast::Expr::Identifier(ast::Ident::with_quote('"', name.clone())),
-                        name,
-                    ));
-                }
+            SelectItem::Wildcard(_) => items.extend(wildcard_items(&b.relation, None)?),
+            SelectItem::QualifiedWildcard(kind, _) => {
+                let qualifier = match kind {
+                    ast::SelectItemQualifiedWildcardKind::ObjectName(name) => name_parts(name),
+                    ast::SelectItemQualifiedWildcardKind::Expr(e) => vec![output_name(e)],
+                };
+                items.extend(wildcard_items(&b.relation, Some(&qualifier))?)
             }
             other => return Err(Error::Unsupported(format!("select item {other}"))),
         }
@@ -698,32 +742,57 @@ pub fn plan_select(
     let (limit, offset) = limit_exprs(limit)?;
 
     let Binder {
-        relation,
-        aggregation,
-        windows,
+        mut relation,
+        mut aggregation,
+        mut windows,
         ..
     } = b;
-    let mut source = source;
-    if let (
-        Source::Table { scan, .. },
-        Relation::Table {
-            scan: bound_scan, ..
-        },
-    ) = (&mut source, &relation)
-    {
-        *scan = bound_scan.clone();
-        if scan.is_empty() {
-            // count(*) and friends still need rows: scan the cheapest column.
-            scan.push(ScanColumn::Id);
+    let mut filter = filter;
+    let (source, source_width) = match from {
+        From::Single(mut source) => {
+            if let (
+                Source::Table { scan, .. },
+                Relation::Table {
+                    scan: bound_scan, ..
+                },
+            ) = (&mut source, &relation)
+            {
+                *scan = bound_scan.clone();
+                if scan.is_empty() {
+                    // count(*) and friends still need rows: scan the cheapest column.
+                    scan.push(ScanColumn::Id);
+                }
+            }
+            let width = match &source {
+                Source::Table { scan, .. } => scan.len(),
+                _ => relation.width(),
+            };
+            (source, width)
         }
-    }
+        From::Joined(joined) => {
+            let layout = Layout::new(&mut relation)?;
+            let place = |e: &mut Expr| layout.place(e);
+            filter.iter_mut().for_each(place);
+            aggregation.keys.iter_mut().for_each(place);
+            for call in aggregation.aggs.iter_mut() {
+                call.args.iter_mut().for_each(place);
+                call.filter.iter_mut().for_each(place);
+            }
+            for w in windows.iter_mut() {
+                w.agg.args.iter_mut().for_each(place);
+                w.agg.filter.iter_mut().for_each(place);
+                w.partition_by.iter_mut().for_each(place);
+            }
+            outputs.iter_mut().for_each(place);
+            let (source, above) = joined.finish(relation, &layout, filter.take())?;
+            filter = above;
+            (source, layout.width())
+        }
+    };
     let width = if grouped {
         aggregation.keys.len() + aggregation.aggs.len()
     } else {
-        match &source {
-            Source::Table { scan, .. } => scan.len(),
-            _ => relation.width(),
-        }
+        source_width
     };
     let remap = |e: &mut Expr| {
         e.remap_columns(&|i| {
@@ -741,10 +810,6 @@ pub fn plan_select(
         remap(h);
     }
 
-    let source_width = match &source {
-        Source::Table { scan, .. } => scan.len(),
-        _ => relation.width(),
-    };
     let mut plan = SelectPlan {
         source,
         source_width,
@@ -791,12 +856,47 @@ pub fn plan_select(
     Ok(plan)
 }
 
-fn wildcard_columns(rel: &Relation) -> Vec<String> {
-    match rel {
-        Relation::None => Vec::new(),
-        Relation::Table { table, .. } => table.columns.iter().map(|c| c.name.clone()).collect(),
-        Relation::Rows { columns, .. } => columns.iter().map(|(n, _)| n.clone()).collect(),
-        Relation::Upsert { columns, .. } => columns.iter().map(|(n, _)| n.clone()).collect(),
+/// The SELECT list items `*` (or `qualifier.*`) stand for: each column by
+/// name, qualified by its relation's name in a join.
+fn wildcard_items(
+    rel: &Relation,
+    qualifier: Option<&[String]>,
+) -> Result<Vec<(ast::Expr, String)>> {
+    let quoted = |n: &str| ast::Ident::with_quote('"', n);
+    let parts: Vec<&Relation> = match rel {
+        Relation::Join(parts) => parts.iter().collect(),
+        other => vec![other],
+    };
+    let mut items = Vec::new();
+    let mut matched = false;
+    for part in parts {
+        let name = part.qualifier();
+        if let Some(q) = qualifier
+            && q.last() != name.as_ref()
+            && !matches!(
+                part,
+                Relation::Rows {
+                    qualifier: None,
+                    ..
+                } | Relation::None
+            )
+        {
+            continue;
+        }
+        matched = true;
+        for column in part.wildcard_columns() {
+            let e = match (&name, rel) {
+                (Some(n), Relation::Join(_)) => {
+                    ast::Expr::CompoundIdentifier(vec![quoted(n), quoted(&column)])
+                }
+                _ => ast::Expr::Identifier(quoted(&column)),
+            };
+            items.push((e, column));
+        }
+    }
+    match qualifier {
+        Some(q) if !matched => Err(Error::RelationUnknown(q.join("."))),
+        _ => Ok(items),
     }
 }
 

@@ -54,6 +54,8 @@ pub enum Func {
     NotRegexMatchCi,
     // text
     Concat,
+    /// `a || b` on text: NULL if either is NULL (`concat` skips NULLs).
+    ConcatOp,
     Format,
     Lower,
     Upper,
@@ -361,7 +363,7 @@ impl Func {
                 }
             }
             Func::Neg => a.clone(),
-            Func::Concat => {
+            Func::Concat | Func::ConcatOp => {
                 if matches!(a, DataType::Array(_)) {
                     a.clone()
                 } else {
@@ -426,6 +428,7 @@ impl Func {
             | Func::NotRegexMatch
             | Func::NotRegexMatchCi => self.eval_compare(args),
             Func::Concat
+            | Func::ConcatOp
             | Func::Format
             | Func::Lower
             | Func::Upper

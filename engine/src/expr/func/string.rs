@@ -18,7 +18,7 @@ impl Func {
         let text = |i: usize| text_arg(args, i);
         let int = |i: usize| int_arg(args, i);
         let out = match self {
-            Func::Concat => {
+            Func::Concat | Func::ConcatOp => {
                 if let Some(Array(_)) = args.first() {
                     let mut out = Vec::new();
                     for a in args {

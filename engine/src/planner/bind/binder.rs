@@ -2,57 +2,20 @@
 //! mode (source or post-aggregation), the aggregates and windows found, and
 //! the nesting depth; with the entry points that bind one expression.
 
-use std::sync::Arc;
-
 use sqlparser::ast;
 
+use super::relation::Relation;
 use super::syntax::function_name;
-use crate::catalog::{ColumnInfo, TableInfo};
+use crate::catalog::ColumnInfo;
 use crate::error::{Error, Result};
 use crate::expr::{AggFunc, Expr};
 use crate::planner::PlanCtx;
-use crate::planner::plan::{Aggregation, ScanColumn, WindowCall};
+use crate::planner::plan::{Aggregation, WindowCall};
 use crate::types::{DataType, Value};
 
 /// Window references are bound to placeholder columns from here on and
 /// renumbered once the row layout is final.
 pub const WINDOW_BASE: usize = 1 << 40;
-
-/// The relation expressions are bound against.
-#[derive(Debug, Clone)]
-pub enum Relation {
-    /// No FROM clause.
-    None,
-    /// A table; `scan` grows as columns are referenced.
-    Table {
-        table: Arc<TableInfo>,
-        alias: Option<String>,
-        scan: Vec<ScanColumn>,
-    },
-    /// Rows with fixed columns (subquery, VALUES, unnest, system table).
-    Rows {
-        qualifier: Option<String>,
-        schema: Option<String>,
-        columns: Vec<(String, DataType)>,
-    },
-    /// ON CONFLICT DO UPDATE: the existing row, then the proposed row (`excluded.col`).
-    Upsert {
-        table: String,
-        columns: Vec<(String, DataType)>,
-    },
-}
-
-impl Relation {
-    /// The width of the source row.
-    pub fn width(&self) -> usize {
-        match self {
-            Relation::None => 0,
-            Relation::Table { scan, .. } => scan.len(),
-            Relation::Rows { columns, .. } => columns.len(),
-            Relation::Upsert { columns, .. } => columns.len() * 2,
-        }
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Mode {

@@ -142,6 +142,13 @@ impl<'a> Binder<'a> {
             }
         }
         match name.as_str() {
+            // The type is known when the statement is planned.
+            "pg_typeof" if bound.len() == 1 => {
+                return Ok(Expr::Literal(
+                    Value::Text(bound[0].data_type().name()),
+                    DataType::Text,
+                ));
+            }
             "coalesce" | "ifnull" => {
                 let ty = common_type(bound.iter());
                 let items = bound

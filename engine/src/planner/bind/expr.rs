@@ -3,12 +3,11 @@
 
 use sqlparser::ast::{self, BinaryOperator, UnaryOperator};
 
-use super::binder::{Binder, MAX_DEPTH, Mode, Relation, lit, too_deep};
+use super::binder::{Binder, MAX_DEPTH, Mode, lit, too_deep};
 use super::coerce::{arith_operands, cast_expr, coerce_pair, coerce_to, common_type, innermost};
 use super::syntax::{cmp_func, convert_type, number_literal};
 use crate::error::{Error, Result};
 use crate::expr::{Access, Expr, Func};
-use crate::planner::plan::ScanColumn;
 use crate::sql::normalize_ident;
 use crate::types::cast::cast;
 use crate::types::{ColumnPolicy, DataType, Value};
@@ -563,83 +562,7 @@ impl<'a> Binder<'a> {
 
     /// Resolves a (possibly qualified) column name against the relation.
     pub fn resolve_column(&mut self, parts: &[String]) -> Result<Expr> {
-        let Some((name, qual)) = parts.split_last() else {
-            return Err(Error::ColumnUnknown(String::new()));
-        };
-        match &mut self.relation {
-            Relation::None => Err(Error::ColumnUnknown(name.clone())),
-            Relation::Table { table, alias, scan } => {
-                let qual_ok = match qual {
-                    [] => true,
-                    [q] => match alias {
-                        Some(a) => a == q,
-                        None => *q == table.ident.name,
-                    },
-                    [s, t] => alias.is_none() && *s == table.ident.schema && *t == table.ident.name,
-                    _ => false,
-                };
-                if !qual_ok {
-                    return Err(Error::RelationUnknown(qual.join(".")));
-                }
-                let col = match ScanColumn::system(name) {
-                    Some(sys) => sys,
-                    None => match table.column(name) {
-                        Some(c) if c.index_off => ScanColumn::Stored {
-                            name: c.name.clone(),
-                            ty: c.data_type.clone(),
-                        },
-                        Some(c) => ScanColumn::User {
-                            name: c.name.clone(),
-                            ty: c.data_type.clone(),
-                        },
-                        None => return Err(Error::ColumnUnknown(name.clone())),
-                    },
-                };
-                let ty = col.data_type();
-                let idx = match scan.iter().position(|c| *c == col) {
-                    Some(i) => i,
-                    None => {
-                        scan.push(col);
-                        scan.len() - 1
-                    }
-                };
-                Ok(Expr::Column(idx, ty))
-            }
-            Relation::Rows {
-                qualifier,
-                schema,
-                columns,
-            } => {
-                let qual_ok = match qual {
-                    [] => true,
-                    [q] => qualifier.as_deref() == Some(q.as_str()),
-                    [s, q] => {
-                        qualifier.as_deref() == Some(q.as_str())
-                            && schema.as_deref() == Some(s.as_str())
-                    }
-                    _ => false,
-                };
-                if !qual_ok {
-                    return Err(Error::RelationUnknown(qual.join(".")));
-                }
-                match columns.iter().position(|(n, _)| n == name) {
-                    Some(i) => Ok(Expr::Column(i, columns[i].1.clone())),
-                    None => Err(Error::ColumnUnknown(name.clone())),
-                }
-            }
-            Relation::Upsert { table, columns } => {
-                let offset = match qual {
-                    [] => 0,
-                    [q] if q == "excluded" => columns.len(),
-                    [q] if q == table => 0,
-                    _ => return Err(Error::RelationUnknown(qual.join("."))),
-                };
-                match columns.iter().position(|(n, _)| n == name) {
-                    Some(i) => Ok(Expr::Column(offset + i, columns[i].1.clone())),
-                    None => Err(Error::ColumnUnknown(name.clone())),
-                }
-            }
-        }
+        self.relation.resolve(parts)
     }
 
     pub(super) fn access_key(&self, base: Expr, key: String, path_name: &str) -> Result<Expr> {
@@ -757,9 +680,13 @@ impl<'a> Binder<'a> {
             B::StringConcat => {
                 let l = self.bind(left)?;
                 let r = self.bind(right)?;
-                let ty = Func::Concat.operator_type(&l.data_type(), &r.data_type());
+                let arrays = [&l, &r]
+                    .iter()
+                    .any(|x| matches!(x.data_type(), DataType::Array(_)));
+                let func = if arrays { Func::Concat } else { Func::ConcatOp };
+                let ty = func.operator_type(&l.data_type(), &r.data_type());
                 Ok(Expr::Call {
-                    func: Func::Concat,
+                    func,
                     args: vec![l, r],
                     ty,
                 })

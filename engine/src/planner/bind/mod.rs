@@ -18,11 +18,13 @@ mod binder;
 mod call;
 mod coerce;
 mod expr;
+mod relation;
 mod search;
 mod syntax;
 mod walk;
 
-pub use binder::{Binder, Relation, WINDOW_BASE, bind_over_columns};
+pub use binder::{Binder, WINDOW_BASE, bind_over_columns};
 pub use coerce::{cast_expr, coerce_pair, coerce_to, common_type};
+pub use relation::{JOIN_BASE, MAX_JOINED, Relation};
 pub use syntax::{convert_type, function_name, number_literal};
 pub use walk::contains_aggregate;

@@ -4,7 +4,8 @@
 
 use sqlparser::ast::{self, FunctionArg, FunctionArgExpr, FunctionArguments};
 
-use super::binder::{Binder, Relation};
+use super::binder::Binder;
+use super::relation::Relation;
 use super::syntax::number_literal;
 use crate::catalog::analyzer_chain;
 use crate::error::{Error, Result};

@@ -1,0 +1,335 @@
+//! Joins on the handler: both inputs are collected (each with its filters
+//! applied on the shards), then paired.
+//!
+//! Equality conditions between the two sides (`a.x = b.y AND ...`) make a
+//! hash join: one side's rows are hashed by their key values, the other's
+//! probe them, and the rest of the condition is checked per candidate pair.
+//! Anything else is a nested loop over both sides. Rows with a NULL key
+//! never match, as `=` says. Outer joins add the rows of their preserved
+//! side(s) that found no partner, with NULLs for the other side.
+//!
+//! Every row the join produces is accounted on the statement's memory as it
+//! is made, so a join that would outgrow the query breaker (a cross join of
+//! two large tables) fails with `CircuitBreakingException` before it can
+//! exhaust the node.
+
+use hashbrown::HashMap;
+
+use super::{Cluster, Executor, OFFLOAD_ROWS};
+use crate::breaker::{HeapSize, LocalReservation};
+use crate::error::Result;
+use crate::expr::{EvalCtx, Expr, Func};
+use crate::planner::{JoinKind, JoinPlan};
+use crate::types::{Row, Value};
+
+impl<C: Cluster> Executor<'_, C> {
+    /// The rows of a join: both inputs at once, then paired.
+    pub(super) async fn run_join(&self, join: &JoinPlan) -> Result<Vec<Row>> {
+        let (left, right) =
+            futures::future::join(self.run(&join.left), self.run(&join.right)).await;
+        let (left, right) = (left?, right?);
+        let inputs = Inputs {
+            kind: join.kind,
+            left_width: join.left.names().len(),
+            right_width: join.right.names().len(),
+            condition: join.condition.clone(),
+        };
+        // The inputs stay held while the join runs.
+        let held: usize = left.iter().chain(&right).map(|r| r.heap_size()).sum();
+        self.ctx.memory.reserve(held as u64, "join")?;
+        if left.len().saturating_mul(right.len().max(1)) <= OFFLOAD_ROWS {
+            return inputs.join(left, right, &self.ctx);
+        }
+        let ctx = self.ctx.clone();
+        crate::runtime::run_blocking(move || inputs.join(left, right, &ctx)).await
+    }
+}
+
+/// What pairing needs besides the rows.
+struct Inputs {
+    kind: JoinKind,
+    left_width: usize,
+    right_width: usize,
+    condition: Option<Expr>,
+}
+
+/// The condition taken apart: equalities between the sides (each side's
+/// key over its own row) and what else must hold for a pair.
+struct Keys {
+    left: Vec<Expr>,
+    right: Vec<Expr>,
+    residual: Option<Expr>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    None,
+    Left,
+    Right,
+    Both,
+}
+
+fn side(e: &Expr, left_width: usize) -> Side {
+    let mut s = Side::None;
+    e.visit(&mut |x| {
+        if let Expr::Column(i, _) = x {
+            let this = if *i < left_width {
+                Side::Left
+            } else {
+                Side::Right
+            };
+            s = match s {
+                Side::None => this,
+                same if same == this => same,
+                _ => Side::Both,
+            };
+        }
+        // A MATCH or a non-deterministic call is evaluated per pair.
+        if matches!(x, Expr::Match(_)) {
+            s = Side::Both;
+        }
+    });
+    s
+}
+
+fn split(condition: Option<&Expr>, left_width: usize) -> Keys {
+    let mut keys = Keys {
+        left: Vec::new(),
+        right: Vec::new(),
+        residual: None,
+    };
+    let Some(condition) = condition else {
+        return keys;
+    };
+    let items: Vec<&Expr> = match condition {
+        Expr::And(items) => items.iter().collect(),
+        other => vec![other],
+    };
+    let mut rest = Vec::new();
+    for item in items {
+        if let Expr::Call {
+            func: Func::Eq,
+            args,
+            ..
+        } = item
+            && let [a, b] = args.as_slice()
+        {
+            let pair = match (side(a, left_width), side(b, left_width)) {
+                (Side::Left, Side::Right) => Some((a, b)),
+                (Side::Right, Side::Left) => Some((b, a)),
+                _ => None,
+            };
+            if let Some((l, r)) = pair {
+                let mut r = r.clone();
+                r.remap_columns(&|i| i - left_width);
+                keys.left.push(l.clone());
+                keys.right.push(r);
+                continue;
+            }
+        }
+        rest.push(item.clone());
+    }
+    keys.residual = match rest.len() {
+        0 => None,
+        1 => rest.pop(),
+        _ => Some(Expr::And(rest)),
+    };
+    keys
+}
+
+/// A side's key for a row, `None` when a part is NULL (it matches nothing).
+fn key_of(exprs: &[Expr], row: &[Value], ctx: &EvalCtx) -> Result<Option<Vec<Value>>> {
+    let mut key = Vec::with_capacity(exprs.len());
+    for e in exprs {
+        let v = e.eval(row, ctx)?;
+        if v.is_null() {
+            return Ok(None);
+        }
+        key.push(v);
+    }
+    Ok(Some(key))
+}
+
+/// The pairs found so far, accounted as they are made.
+struct Output<'a> {
+    rows: Vec<Row>,
+    memory: LocalReservation<'a>,
+}
+
+impl Output<'_> {
+    fn push(&mut self, row: Row) -> Result<()> {
+        self.memory.add(row.heap_size())?;
+        self.rows.push(row);
+        Ok(())
+    }
+}
+
+fn joined(l: &[Value], r: &[Value]) -> Row {
+    let mut row = Vec::with_capacity(l.len() + r.len());
+    row.extend_from_slice(l);
+    row.extend_from_slice(r);
+    row
+}
+
+impl Inputs {
+    fn join(&self, left: Vec<Row>, right: Vec<Row>, ctx: &EvalCtx) -> Result<Vec<Row>> {
+        let keys = split(self.condition.as_ref(), self.left_width);
+        let mut out = Output {
+            rows: Vec::new(),
+            memory: LocalReservation::new(&ctx.memory, "join"),
+        };
+        let mut left_matched = vec![false; left.len()];
+        let mut right_matched = vec![false; right.len()];
+        let mut pair = |li: usize, ri: usize, out: &mut Output| -> Result<()> {
+            let row = joined(&left[li], &right[ri]);
+            if let Some(r) = &keys.residual
+                && !r.matches(&row, ctx)?
+            {
+                return Ok(());
+            }
+            left_matched[li] = true;
+            right_matched[ri] = true;
+            out.push(row)
+        };
+        if keys.left.is_empty() {
+            for li in 0..left.len() {
+                for ri in 0..right.len() {
+                    pair(li, ri, &mut out)?;
+                }
+            }
+        } else {
+            // Hash the smaller side of an inner join; an outer join hashes
+            // its right side and probes in left order.
+            let build_left = self.kind == JoinKind::Inner && left.len() < right.len();
+            let (build_rows, build_keys) = if build_left {
+                (&left, &keys.left)
+            } else {
+                (&right, &keys.right)
+            };
+            let mut table: HashMap<Vec<Value>, Vec<usize>> = HashMap::new();
+            let mut memory = LocalReservation::new(&ctx.memory, "hash join");
+            for (i, row) in build_rows.iter().enumerate() {
+                if let Some(k) = key_of(build_keys, row, ctx)? {
+                    memory.add(k.heap_size() + size_of::<usize>() * 2)?;
+                    table.entry(k).or_default().push(i);
+                }
+            }
+            let (probe_rows, probe_keys) = if build_left {
+                (&right, &keys.right)
+            } else {
+                (&left, &keys.left)
+            };
+            for (pi, row) in probe_rows.iter().enumerate() {
+                let Some(k) = key_of(probe_keys, row, ctx)? else {
+                    continue;
+                };
+                if let Some(hits) = table.get(&k) {
+                    for &bi in hits {
+                        let (li, ri) = if build_left { (bi, pi) } else { (pi, bi) };
+                        pair(li, ri, &mut out)?;
+                    }
+                }
+            }
+        }
+        if matches!(self.kind, JoinKind::Left | JoinKind::Full) {
+            let nulls = vec![Value::Null; self.right_width];
+            for (row, matched) in left.iter().zip(&left_matched) {
+                if !matched {
+                    out.push(joined(row, &nulls))?;
+                }
+            }
+        }
+        if matches!(self.kind, JoinKind::Right | JoinKind::Full) {
+            let nulls = vec![Value::Null; self.left_width];
+            for (row, matched) in right.iter().zip(&right_matched) {
+                if !matched {
+                    out.push(joined(&nulls, row))?;
+                }
+            }
+        }
+        out.memory.keep();
+        Ok(out.rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::DataType;
+
+    fn col(i: usize) -> Expr {
+        Expr::Column(i, DataType::Integer)
+    }
+
+    fn eq(a: Expr, b: Expr) -> Expr {
+        Expr::Call {
+            func: Func::Eq,
+            args: vec![a, b],
+            ty: DataType::Boolean,
+        }
+    }
+
+    fn rows(items: &[&[Option<i64>]]) -> Vec<Row> {
+        items
+            .iter()
+            .map(|r| {
+                r.iter()
+                    .map(|v| v.map_or(Value::Null, Value::Int))
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn run(kind: JoinKind, condition: Option<Expr>) -> Vec<Row> {
+        let left = rows(&[&[Some(1)], &[Some(2)], &[None], &[Some(2)]]);
+        let right = rows(&[&[Some(2), Some(20)], &[Some(3), Some(30)], &[None, Some(0)]]);
+        let inputs = Inputs {
+            kind,
+            left_width: 1,
+            right_width: 2,
+            condition,
+        };
+        let mut out = inputs
+            .join(left, right, &EvalCtx::new(vec![]))
+            .expect("join");
+        out.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+        out
+    }
+
+    #[test]
+    fn hash_joins_pair_equal_keys_and_never_nulls() {
+        let on = Some(eq(col(0), col(1)));
+        assert_eq!(run(JoinKind::Inner, on.clone()).len(), 2);
+        // Left: both 2s match, 1 and NULL are kept with NULLs.
+        assert_eq!(run(JoinKind::Left, on.clone()).len(), 4);
+        // Right: 2 matches twice, 3 and the NULL key are kept.
+        assert_eq!(run(JoinKind::Right, on.clone()).len(), 4);
+        assert_eq!(run(JoinKind::Full, on).len(), 6);
+    }
+
+    #[test]
+    fn other_conditions_run_as_nested_loops() {
+        let lt = Expr::Call {
+            func: Func::Lt,
+            args: vec![col(0), col(1)],
+            ty: DataType::Boolean,
+        };
+        // 1 < 2, 1 < 3, 2 < 3 twice.
+        assert_eq!(run(JoinKind::Inner, Some(lt)).len(), 4);
+        assert_eq!(run(JoinKind::Cross, None).len(), 12);
+    }
+
+    #[test]
+    fn a_residual_condition_filters_hash_matches() {
+        let on = Expr::And(vec![
+            eq(col(0), col(1)),
+            Expr::Call {
+                func: Func::Gt,
+                args: vec![col(2), Expr::Literal(Value::Int(100), DataType::Integer)],
+                ty: DataType::Boolean,
+            },
+        ]);
+        assert_eq!(run(JoinKind::Inner, Some(on.clone())).len(), 0);
+        assert_eq!(run(JoinKind::Left, Some(on)).len(), 4);
+    }
+}

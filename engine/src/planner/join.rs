@@ -1,0 +1,601 @@
+//! Planning joins: the FROM clause's relations and join operators become a
+//! tree of [`JoinPlan`]s, with WHERE conditions moved as far down as they
+//! may go.
+//!
+//! Binding sees all relations of the FROM clause at once (a
+//! [`Relation::Join`]); their columns bind to placeholders because a
+//! table's scan grows while the query is bound. Once binding is done,
+//! [`JoinedFrom::finish`] lays the relations' columns side by side, in FROM
+//! order, and splits the WHERE clause: a condition on one relation filters
+//! that relation's rows before the join (on the shards, for a table), a
+//! condition on several relations becomes part of the lowest join that
+//! sees them all — turning a comma join with `a.x = b.y` into a hash join —
+//! and only what an outer join forbids moving stays above the join.
+
+use sqlparser::ast;
+
+use super::bind::{Binder, JOIN_BASE, MAX_JOINED, Relation, WINDOW_BASE};
+use super::plan::{JoinKind, JoinPlan, QueryPlan, ScanColumn, SelectPlan, Source};
+use crate::error::{Error, Result};
+use crate::expr::Expr;
+use crate::sql::normalize_ident;
+use crate::types::DataType;
+
+/// The shape of a FROM clause with joins: leaves are indexes into the
+/// relations, in FROM order, so every subtree covers a contiguous range.
+#[derive(Debug, Clone)]
+pub(super) enum Tree {
+    Leaf(usize),
+    Join {
+        kind: JoinKind,
+        left: Box<Tree>,
+        right: Box<Tree>,
+        constraint: Constraint,
+    },
+}
+
+/// A join's condition, as written and then bound.
+#[derive(Debug, Clone)]
+pub(super) enum Constraint {
+    None,
+    On(ast::Expr),
+    Using(Vec<String>),
+    Bound(Vec<Expr>),
+}
+
+impl Tree {
+    /// The relations this subtree covers: `[first, end)`.
+    fn range(&self) -> (usize, usize) {
+        match self {
+            Tree::Leaf(k) => (*k, *k + 1),
+            Tree::Join { left, right, .. } => (left.range().0, right.range().1),
+        }
+    }
+}
+
+/// A FROM clause with joins, between planning its relations and finishing
+/// the plan.
+pub(super) struct JoinedFrom {
+    pub sources: Vec<Source>,
+    pub tree: Tree,
+}
+
+/// Plans the relations of a FROM clause that joins: each item's source and
+/// relation (through `factor`), and the tree of joins over them.
+pub(super) fn plan_joined_from(
+    from: &[ast::TableWithJoins],
+    factor: &mut dyn FnMut(&ast::TableFactor) -> Result<(Source, Relation)>,
+) -> Result<(JoinedFrom, Relation)> {
+    let mut sources = Vec::new();
+    let mut relations = Vec::new();
+    let mut tree: Option<Tree> = None;
+    for item in from {
+        let t = table_with_joins(item, factor, &mut sources, &mut relations)?;
+        tree = Some(match tree {
+            None => t,
+            // `FROM a, b` is a cross join; WHERE conditions may make it inner.
+            Some(prev) => Tree::Join {
+                kind: JoinKind::Cross,
+                left: Box::new(prev),
+                right: Box::new(t),
+                constraint: Constraint::None,
+            },
+        });
+    }
+    let tree = tree.ok_or_else(|| Error::internal("empty FROM"))?;
+    Ok((JoinedFrom { sources, tree }, Relation::Join(relations)))
+}
+
+fn table_with_joins(
+    item: &ast::TableWithJoins,
+    factor: &mut dyn FnMut(&ast::TableFactor) -> Result<(Source, Relation)>,
+    sources: &mut Vec<Source>,
+    relations: &mut Vec<Relation>,
+) -> Result<Tree> {
+    crate::limits::check_stack()?;
+    let mut tree = leaf(&item.relation, factor, sources, relations)?;
+    for join in &item.joins {
+        let right = leaf(&join.relation, factor, sources, relations)?;
+        use ast::JoinOperator as J;
+        let (kind, constraint) = match &join.join_operator {
+            J::Join(c) | J::Inner(c) => (JoinKind::Inner, c),
+            J::Left(c) | J::LeftOuter(c) => (JoinKind::Left, c),
+            J::Right(c) | J::RightOuter(c) => (JoinKind::Right, c),
+            J::FullOuter(c) => (JoinKind::Full, c),
+            J::CrossJoin(c) => (JoinKind::Cross, c),
+            other => return Err(Error::Unsupported(format!("join type {other:?}"))),
+        };
+        let constraint = match constraint {
+            ast::JoinConstraint::On(e) => Constraint::On(e.clone()),
+            ast::JoinConstraint::Using(names) => Constraint::Using(
+                names
+                    .iter()
+                    .map(|n| crate::sql::name_parts(n).join("."))
+                    .collect(),
+            ),
+            ast::JoinConstraint::None => Constraint::None,
+            ast::JoinConstraint::Natural => {
+                return Err(Error::Unsupported("NATURAL JOIN".into()));
+            }
+            ast::JoinConstraint::UsingAlias(..) => {
+                return Err(Error::Unsupported("USING ... AS".into()));
+            }
+        };
+        if matches!(constraint, Constraint::None) && kind != JoinKind::Cross {
+            return Err(Error::Parse(format!(
+                "{} JOIN needs an ON or USING condition",
+                kind.name()
+            )));
+        }
+        tree = Tree::Join {
+            kind,
+            left: Box::new(tree),
+            right: Box::new(right),
+            constraint,
+        };
+    }
+    Ok(tree)
+}
+
+fn leaf(
+    f: &ast::TableFactor,
+    factor: &mut dyn FnMut(&ast::TableFactor) -> Result<(Source, Relation)>,
+    sources: &mut Vec<Source>,
+    relations: &mut Vec<Relation>,
+) -> Result<Tree> {
+    if let ast::TableFactor::NestedJoin {
+        table_with_joins: nested,
+        alias,
+    } = f
+    {
+        if alias.is_some() {
+            return Err(Error::Unsupported(
+                "an alias on a parenthesized join".into(),
+            ));
+        }
+        return table_with_joins(nested, factor, sources, relations);
+    }
+    if sources.len() >= MAX_JOINED {
+        return Err(Error::Parse(format!(
+            "a query may join at most {MAX_JOINED} relations"
+        )));
+    }
+    let (source, relation) = factor(f)?;
+    let qualifier = relation.qualifier();
+    if qualifier.is_some()
+        && relations
+            .iter()
+            .any(|r: &Relation| r.qualifier() == qualifier && same_schema(r, &relation))
+    {
+        return Err(Error::Parse(format!(
+            "\"{}\" specified more than once",
+            qualifier.unwrap_or_default()
+        )));
+    }
+    sources.push(source);
+    relations.push(relation);
+    Ok(Tree::Leaf(sources.len() - 1))
+}
+
+/// Two relations with one qualifier clash unless they are tables of
+/// different schemas (`doc.t` and `other.t`).
+fn same_schema(a: &Relation, b: &Relation) -> bool {
+    match (a, b) {
+        (
+            Relation::Table {
+                table: ta,
+                alias: None,
+                ..
+            },
+            Relation::Table {
+                table: tb,
+                alias: None,
+                ..
+            },
+        ) => ta.ident.schema == tb.ident.schema,
+        _ => true,
+    }
+}
+
+/// Binds the ON and USING conditions of every join in the tree.
+pub(super) fn bind_constraints(tree: &mut Tree, b: &mut Binder) -> Result<()> {
+    let Tree::Join {
+        left,
+        right,
+        constraint,
+        ..
+    } = tree
+    else {
+        return Ok(());
+    };
+    bind_constraints(left, b)?;
+    bind_constraints(right, b)?;
+    let bound = match constraint {
+        Constraint::None | Constraint::Bound(_) => return Ok(()),
+        Constraint::On(e) => vec![b.bind_where(e)?],
+        Constraint::Using(names) => {
+            let (l, r) = (left.range(), right.range());
+            let mut out = Vec::with_capacity(names.len());
+            for name in names.iter() {
+                let a = resolve_in(b, l, name)?;
+                let c = resolve_in(b, r, name)?;
+                let (a, c) = super::bind::coerce_pair(a, c)?;
+                out.push(Expr::Call {
+                    func: crate::expr::Func::Eq,
+                    args: vec![a, c],
+                    ty: DataType::Boolean,
+                });
+            }
+            out
+        }
+    };
+    *constraint = Constraint::Bound(bound);
+    Ok(())
+}
+
+/// `USING (name)`: the column of that name among the relations of one side.
+fn resolve_in(b: &mut Binder, (lo, hi): (usize, usize), name: &str) -> Result<Expr> {
+    let Relation::Join(parts) = &mut b.relation else {
+        return Err(Error::internal("USING outside a join"));
+    };
+    let name = normalize_ident(&ast::Ident::new(name));
+    let mut found = None;
+    for (k, part) in parts.iter_mut().enumerate().take(hi).skip(lo) {
+        if let Ok(mut x) = part.resolve(std::slice::from_ref(&name)) {
+            if found.is_some() {
+                return Err(Error::AmbiguousColumn(name));
+            }
+            x.remap_columns(&|i| JOIN_BASE * (k + 1) + i);
+            found = Some(x);
+        }
+    }
+    found.ok_or_else(|| Error::ColumnUnknown(name))
+}
+
+/// The relations' columns laid out side by side: where each starts.
+pub(super) struct Layout {
+    offsets: Vec<usize>,
+    widths: Vec<usize>,
+}
+
+impl Layout {
+    /// Fixes each relation's width (a table scans at least one column:
+    /// a join still needs its rows when none of its columns is read).
+    pub(super) fn new(relation: &mut Relation) -> Result<Layout> {
+        let Relation::Join(parts) = relation else {
+            return Err(Error::internal("join layout without a join"));
+        };
+        let mut offsets = Vec::with_capacity(parts.len());
+        let mut widths = Vec::with_capacity(parts.len());
+        let mut at = 0;
+        for part in parts.iter_mut() {
+            if let Relation::Table { scan, .. } = part
+                && scan.is_empty()
+            {
+                scan.push(ScanColumn::Id);
+            }
+            offsets.push(at);
+            widths.push(part.width());
+            at += part.width();
+        }
+        Ok(Layout { offsets, widths })
+    }
+
+    /// The joined row's width.
+    pub(super) fn width(&self) -> usize {
+        self.widths.iter().sum()
+    }
+
+    /// Moves a bound expression from placeholders to the joined row.
+    pub(super) fn place(&self, e: &mut Expr) {
+        e.remap_columns(&|i| {
+            if (JOIN_BASE..WINDOW_BASE).contains(&i) {
+                let k = i / JOIN_BASE - 1;
+                self.offsets.get(k).copied().unwrap_or(0) + i % JOIN_BASE
+            } else {
+                i
+            }
+        });
+    }
+
+    /// The relation a column of the joined row belongs to.
+    fn relation_of(&self, column: usize) -> usize {
+        self.offsets
+            .partition_point(|&o| o <= column)
+            .saturating_sub(1)
+    }
+
+    fn start(&self, (lo, _): (usize, usize)) -> usize {
+        self.offsets.get(lo).copied().unwrap_or(0)
+    }
+}
+
+/// The relations an expression reads.
+fn relations_read(e: &Expr, layout: &Layout) -> Vec<usize> {
+    let mut out = Vec::new();
+    e.visit(&mut |x| {
+        if let Expr::Column(i, _) = x {
+            let k = layout.relation_of(*i);
+            if !out.contains(&k) {
+                out.push(k);
+            }
+        }
+    });
+    out
+}
+
+fn conjuncts(e: Expr) -> Vec<Expr> {
+    match e {
+        Expr::And(items) => items,
+        other => vec![other],
+    }
+}
+
+fn conjoin(mut items: Vec<Expr>) -> Option<Expr> {
+    match items.len() {
+        0 => None,
+        1 => items.pop(),
+        _ => Some(Expr::And(items)),
+    }
+}
+
+/// Shifts an expression over the joined row onto a part of it that starts at `start`.
+fn shift(mut e: Expr, start: usize) -> Expr {
+    e.remap_columns(&|i| i.saturating_sub(start));
+    e
+}
+
+impl JoinedFrom {
+    /// The join's source, given the bound relations and the WHERE clause
+    /// over the joined row; returns what of the WHERE clause stays above
+    /// the join.
+    pub(super) fn finish(
+        self,
+        relation: Relation,
+        layout: &Layout,
+        filter: Option<Expr>,
+    ) -> Result<(Source, Option<Expr>)> {
+        let Relation::Join(parts) = relation else {
+            return Err(Error::internal("join without relations"));
+        };
+        let mut tree = self.tree;
+        place_constraints(&mut tree, layout)?;
+        let nullable = nullable_relations(&tree, parts.len());
+        let mut leaf_filters: Vec<Vec<Expr>> = vec![Vec::new(); parts.len()];
+        let mut above = Vec::new();
+        for c in filter.map(conjuncts).unwrap_or_default() {
+            let read = relations_read(&c, layout);
+            match read.as_slice() {
+                [k] if !nullable[*k] => leaf_filters[*k].push(c),
+                [_, _, ..] if attach(&mut tree, &read, &c) => {}
+                _ => above.push(c),
+            }
+        }
+        let mut leaves: Vec<Option<QueryPlan>> = Vec::with_capacity(parts.len());
+        for ((k, source), part) in self.sources.into_iter().enumerate().zip(parts) {
+            let start = layout.offsets[k];
+            let filter = conjoin(
+                std::mem::take(&mut leaf_filters[k])
+                    .into_iter()
+                    .map(|c| shift(c, start))
+                    .collect(),
+            );
+            leaves.push(Some(leaf_plan(source, part, filter)?));
+        }
+        let plan = build(tree, &mut leaves, layout)?;
+        let QueryPlan::Select(select) = plan else {
+            return Err(Error::internal("join plan"));
+        };
+        Ok((select.source, conjoin(above)))
+    }
+}
+
+/// Moves the bound ON conditions onto the joined row; an ON condition may
+/// only read the relations its join joins.
+fn place_constraints(tree: &mut Tree, layout: &Layout) -> Result<()> {
+    if let Tree::Join {
+        left,
+        right,
+        constraint,
+        ..
+    } = tree
+    {
+        place_constraints(left, layout)?;
+        place_constraints(right, layout)?;
+        let (lo, hi) = (left.range().0, right.range().1);
+        if let Constraint::Bound(items) = constraint {
+            for e in items.iter_mut() {
+                layout.place(e);
+                if relations_read(e, layout)
+                    .iter()
+                    .any(|k| !(lo..hi).contains(k))
+                {
+                    return Err(Error::Parse(
+                        "a join condition can only refer to the relations it joins".into(),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The relations an outer join may fill with NULLs: WHERE conditions on
+/// them must stay above the join.
+fn nullable_relations(tree: &Tree, n: usize) -> Vec<bool> {
+    fn mark(tree: &Tree, out: &mut [bool]) {
+        if let Tree::Join {
+            kind, left, right, ..
+        } = tree
+        {
+            let fill = |t: &Tree, out: &mut [bool]| {
+                let (lo, hi) = t.range();
+                out[lo..hi].iter_mut().for_each(|x| *x = true);
+            };
+            match kind {
+                JoinKind::Left => fill(right, out),
+                JoinKind::Right => fill(left, out),
+                JoinKind::Full => {
+                    fill(left, out);
+                    fill(right, out);
+                }
+                JoinKind::Inner | JoinKind::Cross => {}
+            }
+            mark(left, out);
+            mark(right, out);
+        }
+    }
+    let mut out = vec![false; n];
+    mark(tree, &mut out);
+    out
+}
+
+/// Adds a condition on several relations to the lowest join that sees
+/// them all, if every join from the top down to it is inner (an outer
+/// join's result must be filtered after it, not inside it).
+fn attach(tree: &mut Tree, read: &[usize], c: &Expr) -> bool {
+    let Tree::Join {
+        kind,
+        left,
+        right,
+        constraint,
+    } = tree
+    else {
+        return false;
+    };
+    if !matches!(kind, JoinKind::Inner | JoinKind::Cross) {
+        return false;
+    }
+    let inside = |t: &Tree| {
+        let (lo, hi) = t.range();
+        read.iter().all(|k| (lo..hi).contains(k))
+    };
+    if inside(left) {
+        return attach(left, read, c);
+    }
+    if inside(right) {
+        return attach(right, read, c);
+    }
+    *kind = JoinKind::Inner;
+    match constraint {
+        Constraint::Bound(items) => items.push(c.clone()),
+        other => *other = Constraint::Bound(vec![c.clone()]),
+    }
+    true
+}
+
+/// One relation's rows: its columns, filtered below the join.
+fn leaf_plan(source: Source, relation: Relation, filter: Option<Expr>) -> Result<QueryPlan> {
+    let (source, columns): (Source, Vec<(String, DataType)>) = match (source, relation) {
+        (Source::Table { table, .. }, Relation::Table { scan, .. }) => {
+            let cols = scan.iter().map(|c| (scan_name(c), c.data_type())).collect();
+            (Source::Table { table, scan }, cols)
+        }
+        (source, Relation::Rows { columns, .. }) => (source, columns),
+        _ => return Err(Error::internal("join input")),
+    };
+    Ok(identity(source, columns, filter))
+}
+
+fn scan_name(c: &ScanColumn) -> String {
+    match c {
+        ScanColumn::User { name, .. } | ScanColumn::Stored { name, .. } => name.clone(),
+        other => format!("{other:?}").to_lowercase(),
+    }
+}
+
+/// A SELECT of every column of `source`, optionally filtered.
+fn identity(source: Source, columns: Vec<(String, DataType)>, filter: Option<Expr>) -> QueryPlan {
+    let outputs = columns
+        .iter()
+        .enumerate()
+        .map(|(i, (_, t))| Expr::Column(i, t.clone()))
+        .collect();
+    QueryPlan::Select(Box::new(SelectPlan {
+        source_width: columns.len(),
+        source,
+        filter,
+        aggregation: None,
+        having: None,
+        windows: Vec::new(),
+        outputs,
+        names: columns.into_iter().map(|(n, _)| n).collect(),
+        distinct: false,
+        order_by: Vec::new(),
+        limit: None,
+        offset: None,
+    }))
+}
+
+fn build(tree: Tree, leaves: &mut [Option<QueryPlan>], layout: &Layout) -> Result<QueryPlan> {
+    match tree {
+        Tree::Leaf(k) => leaves
+            .get_mut(k)
+            .and_then(Option::take)
+            .ok_or_else(|| Error::internal("join leaf")),
+        Tree::Join {
+            kind,
+            left,
+            right,
+            constraint,
+        } => {
+            let range = (left.range().0, right.range().1);
+            let start = layout.start(range);
+            let left = build(*left, leaves, layout)?;
+            let right = build(*right, leaves, layout)?;
+            let condition = match constraint {
+                Constraint::Bound(items) => {
+                    conjoin(items.into_iter().map(|c| shift(c, start)).collect())
+                }
+                _ => None,
+            };
+            let kind = match (kind, &condition) {
+                (JoinKind::Cross, Some(_)) => JoinKind::Inner,
+                (k, _) => k,
+            };
+            let columns: Vec<(String, DataType)> = left
+                .names()
+                .into_iter()
+                .chain(right.names())
+                .zip(left.types().into_iter().chain(right.types()))
+                .collect();
+            let join = JoinPlan {
+                kind,
+                left,
+                right,
+                condition,
+            };
+            Ok(identity(Source::Join(Box::new(join)), columns, None))
+        }
+    }
+}
+
+/// Whether `e` is an equality between a column expression of the left side
+/// (columns below `left_width`) and one of the right: a hash join key.
+pub fn is_equi_join(e: &Expr, left_width: usize) -> bool {
+    let Expr::Call {
+        func: crate::expr::Func::Eq,
+        args,
+        ..
+    } = e
+    else {
+        return false;
+    };
+    let side = |x: &Expr| {
+        let (mut l, mut r) = (false, false);
+        x.visit(&mut |c| {
+            if let Expr::Column(i, _) = c {
+                if *i < left_width {
+                    l = true;
+                } else {
+                    r = true;
+                }
+            }
+        });
+        (l, r)
+    };
+    matches!(
+        args.as_slice(),
+        [a, b] if matches!((side(a), side(b)), ((true, false), (false, true)) | ((false, true), (true, false)))
+    )
+}
