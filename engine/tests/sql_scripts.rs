@@ -177,5 +177,6 @@ script!(
     search,
     search_errors,
     search_analyzers,
-    joins
+    joins,
+    subqueries
 );

@@ -24,10 +24,12 @@ mod query;
 mod rows;
 mod search;
 mod shard;
+mod subquery;
 mod write;
 
 pub use cluster::{Cluster, CopyRole};
 pub use shard::serve;
+pub use subquery::with_subqueries;
 
 use crate::error::{Error, Result};
 use crate::expr::EvalCtx;
@@ -116,7 +118,11 @@ const PRIMARY_POLL: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// A statement's plan as `EXPLAIN` prints it: a table scan whose filter
 /// pins down primary keys shows as the `Get` it runs as.
-pub fn explain(statement: &Explained, ctx: &EvalCtx) -> Result<String> {
+pub fn explain(
+    statement: &Explained,
+    subqueries: &[crate::planner::Subquery],
+    ctx: &EvalCtx,
+) -> Result<String> {
     use crate::planner::explain;
     let lookups = |table: &crate::catalog::TableInfo,
                    scan: &[crate::planner::ScanColumn],
@@ -127,7 +133,7 @@ pub fn explain(statement: &Explained, ctx: &EvalCtx) -> Result<String> {
             .map(|keys| keys.into_iter().map(|(id, _)| id).collect())
     };
     match statement {
-        Explained::Query(plan) => explain::explain(plan, &lookups),
+        Explained::Query(plan) => explain::explain_with(plan, subqueries, &lookups),
         Explained::Insert(plan) => explain::explain_insert(plan, &lookups),
         Explained::Update(plan) => Ok(explain::explain_update(plan, &lookups)),
         Explained::Delete(plan) => Ok(explain::explain_delete(plan, &lookups)),

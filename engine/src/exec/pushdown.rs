@@ -202,7 +202,13 @@ pub fn split(
 fn is_term_predicate(e: &Expr) -> bool {
     matches!(
         e,
-        Expr::Call { func: Func::Eq, .. } | Expr::InList { negated: false, .. }
+        Expr::Call { func: Func::Eq, .. }
+            | Expr::InList { negated: false, .. }
+            | Expr::Quantified {
+                func: Func::Eq,
+                all: false,
+                ..
+            }
     )
 }
 
@@ -363,28 +369,21 @@ fn filter_query(e: &Expr, scan: &[ScanColumn], ctx: &EvalCtx) -> Option<Box<dyn 
             negated: false,
         } => {
             let col = column(expr, scan)?;
-            let mut terms = Vec::with_capacity(list.len());
-            for item in list {
-                let v = constant(item, ctx)?;
-                if v.is_null() {
-                    continue;
-                }
-                terms.push(term_for(col, &v)?);
+            let values: Option<Vec<Value>> = list.iter().map(|i| constant(i, ctx)).collect();
+            term_set(col, values?)
+        }
+        // `x = ANY(array)`, and `x IN (subquery)`, whose values arrive as an array.
+        Expr::Quantified {
+            left,
+            func: Func::Eq,
+            right,
+            all: false,
+        } => {
+            let col = column(left, scan)?;
+            match constant(right, ctx)? {
+                Value::Array(items) => term_set(col, items),
+                _ => None,
             }
-            if terms.is_empty() {
-                return None;
-            }
-            Some(Box::new(BooleanQuery::new(
-                terms
-                    .into_iter()
-                    .map(|t| {
-                        (
-                            Occur::Should,
-                            Box::new(TermQuery::new(t, IndexRecordOption::Basic)) as Box<dyn Query>,
-                        )
-                    })
-                    .collect(),
-            )))
         }
         Expr::IsNull { expr, negated } => {
             let col = column(expr, scan)?;
@@ -399,6 +398,23 @@ fn filter_query(e: &Expr, scan: &[ScanColumn], ctx: &EvalCtx) -> Option<Box<dyn 
             }
         }
         _ => None,
+    }
+}
+
+/// Documents whose column holds one of `values` (NULLs match nothing).
+fn term_set(col: &ScanColumn, values: Vec<Value>) -> Option<Box<dyn Query>> {
+    let mut terms = Vec::with_capacity(values.len());
+    for v in values.iter().filter(|v| !v.is_null()) {
+        terms.push(term_for(col, v)?);
+    }
+    match terms.len() {
+        0 => None,
+        1 => Some(Box::new(TermQuery::new(
+            terms.pop()?,
+            IndexRecordOption::Basic,
+        ))),
+        // One sorted pass over the term dictionary, however many values.
+        _ => Some(Box::new(tantivy::query::TermSetQuery::new(terms))),
     }
 }
 

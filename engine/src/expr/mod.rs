@@ -33,6 +33,10 @@ pub struct EvalCtx {
     pub now_ms: i64,
     pub current_schema: String,
     pub current_user: String,
+    /// The values of the statement's subqueries, computed before it runs
+    /// (see [`Expr::Subquery`]).
+    #[serde(default)]
+    pub subqueries: Vec<Value>,
     /// What the statement holds, on the node's query breaker. Not sent:
     /// a node serving a request accounts it on its own breaker.
     #[serde(skip)]
@@ -48,6 +52,7 @@ impl EvalCtx {
             now_ms: crate::runtime::now_millis(),
             current_schema: "doc".into(),
             current_user: "crate".into(),
+            subqueries: Vec::new(),
             memory: MemoryAccount::unlimited(),
         }
     }
@@ -83,6 +88,11 @@ pub enum Expr {
     Param(usize, DataType),
     /// A column of the input row.
     Column(usize, DataType),
+    /// The value of the statement's `i`-th subquery: one value (a scalar
+    /// subquery), all values of its column as an array (`IN`, `ANY`,
+    /// `ALL`), or whether it has rows (`EXISTS`). Subqueries do not read
+    /// the outer row, so they run once, before the statement.
+    Subquery(usize, DataType),
     Access {
         base: Box<Expr>,
         access: Access,
@@ -161,7 +171,9 @@ impl Expr {
     /// The result type.
     pub fn data_type(&self) -> DataType {
         match self {
-            Expr::Literal(_, t) | Expr::Column(_, t) | Expr::Param(_, t) => t.clone(),
+            Expr::Literal(_, t) | Expr::Column(_, t) | Expr::Param(_, t) | Expr::Subquery(_, t) => {
+                t.clone()
+            }
             Expr::Access { ty, .. } | Expr::Call { ty, .. } | Expr::Case { ty, .. } => ty.clone(),
             Expr::Cast { to, .. } => to.clone(),
             Expr::And(_)
@@ -204,7 +216,7 @@ impl Expr {
     pub fn visit<'a>(&'a self, f: &mut dyn FnMut(&'a Expr)) {
         f(self);
         match self {
-            Expr::Literal(..) | Expr::Param(..) | Expr::Column(..) => {}
+            Expr::Literal(..) | Expr::Param(..) | Expr::Column(..) | Expr::Subquery(..) => {}
             Expr::Access { base, access, .. } => {
                 base.visit(f);
                 match access {
@@ -269,7 +281,7 @@ impl Expr {
     /// Mutable visitor, children first.
     pub fn visit_mut(&mut self, f: &mut dyn FnMut(&mut Expr)) {
         match self {
-            Expr::Literal(..) | Expr::Param(..) | Expr::Column(..) => {}
+            Expr::Literal(..) | Expr::Param(..) | Expr::Column(..) | Expr::Subquery(..) => {}
             Expr::Access { base, access, .. } => {
                 base.visit_mut(f);
                 match access {
@@ -330,6 +342,11 @@ impl Expr {
             Expr::Literal(v, _) => Ok(v.clone()),
             Expr::Param(i, ty) => bind_param(ctx.params.get(*i).cloned(), *i, ctx.params.len(), ty),
             Expr::Column(i, _) => Ok(row.get(*i).cloned().unwrap_or(Value::Null)),
+            Expr::Subquery(i, _) => ctx
+                .subqueries
+                .get(*i)
+                .cloned()
+                .ok_or_else(|| Error::internal("a subquery's value is missing")),
             // Answered from the index when the scan runs; a MATCH left to
             // evaluate per row is one that could not be.
             Expr::Match(_) => Err(Error::Unsupported(

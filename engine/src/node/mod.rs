@@ -341,12 +341,14 @@ impl Node {
             }
             Statement::Insert(ins) => {
                 let catalog = self.catalog();
-                let plan = {
+                let (plan, subqueries) = {
                     let pctx =
                         crate::planner::PlanCtx::with_catalog(&catalog, &session.default_schema);
-                    crate::planner::dml::plan_insert(&pctx, ins)?
+                    let plan = crate::planner::dml::plan_insert(&pctx, ins)?;
+                    (plan, pctx.take_subqueries())
                 };
                 let ctx = self.eval_ctx(session, Vec::new());
+                let ctx = crate::exec::with_subqueries(self, ctx, &subqueries).await?;
                 return Executor::new(self, ctx).insert_bulk(&plan, bulk).await;
             }
             _ => {}
@@ -385,12 +387,16 @@ impl Node {
         match stmt {
             Statement::Query(q) => {
                 let plan = crate::planner::select::plan_query(&pctx, q)?;
+                let subqueries = pctx.take_subqueries();
                 drop(pctx);
+                let ctx = crate::exec::with_subqueries(self, ctx, &subqueries).await?;
                 Executor::new(self, ctx).query(&plan).await
             }
             Statement::Insert(ins) => {
                 let plan = crate::planner::dml::plan_insert(&pctx, ins)?;
+                let subqueries = pctx.take_subqueries();
                 drop(pctx);
+                let ctx = crate::exec::with_subqueries(self, ctx, &subqueries).await?;
                 let params = ctx.params.clone();
                 let mut results = Executor::new(self, ctx)
                     .insert_bulk(&plan, vec![params])
@@ -400,7 +406,9 @@ impl Node {
             }
             Statement::Update(up) => {
                 let plan = crate::planner::dml::plan_update(&pctx, up)?;
+                let subqueries = pctx.take_subqueries();
                 drop(pctx);
+                let ctx = crate::exec::with_subqueries(self, ctx, &subqueries).await?;
                 Executor::new(self, ctx)
                     .update(&plan)
                     .await
@@ -408,7 +416,9 @@ impl Node {
             }
             Statement::Delete(del) => {
                 let plan = crate::planner::dml::plan_delete(&pctx, del)?;
+                let subqueries = pctx.take_subqueries();
                 drop(pctx);
+                let ctx = crate::exec::with_subqueries(self, ctx, &subqueries).await?;
                 Executor::new(self, ctx)
                     .delete(&plan)
                     .await
@@ -452,7 +462,11 @@ impl Node {
                 Ok(QueryResult {
                     cols: vec!["QUERY PLAN".into()],
                     types: vec![DataType::Text],
-                    rows: vec![vec![Value::Text(crate::exec::explain(&planned, &ctx)?)]],
+                    rows: vec![vec![Value::Text(crate::exec::explain(
+                        &planned,
+                        &pctx.take_subqueries(),
+                        &ctx,
+                    )?)]],
                     rowcount: 1,
                 })
             }

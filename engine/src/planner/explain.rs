@@ -33,8 +33,26 @@ impl Display for QueryPlan {
 /// The plan as an operator tree, one operator per line. Fails, as running
 /// it would, when the plan nests deeper than the stack allows.
 pub fn explain(plan: &QueryPlan, lookups: &KeyLookups) -> Result<String> {
+    explain_with(plan, &[], lookups)
+}
+
+/// A plan with its subqueries: a `MultiPhase` over the query and then each
+/// subquery, in order (`(subquery n)` in an expression is the n-th).
+pub fn explain_with(
+    plan: &QueryPlan,
+    subqueries: &[super::plan::Subquery],
+    lookups: &KeyLookups,
+) -> Result<String> {
     let mut lines = Vec::new();
-    query(plan, lookups, 0, &mut lines)?;
+    if subqueries.is_empty() {
+        query(plan, lookups, 0, &mut lines)?;
+    } else {
+        lines.push((0, "MultiPhase".to_string()));
+        query(plan, lookups, 1, &mut lines)?;
+        for s in subqueries {
+            query(&s.plan, lookups, 1, &mut lines)?;
+        }
+    }
     Ok(draw(&lines))
 }
 
@@ -486,6 +504,7 @@ pub fn expr(e: &Expr, names: &[String]) -> String {
     match e {
         Expr::Literal(v, _) => literal(v),
         Expr::Param(i, _) => format!("${}", i + 1),
+        Expr::Subquery(i, _) => format!("(subquery {})", i + 1),
         Expr::Column(i, _) => names
             .get(*i)
             .cloned()

@@ -15,11 +15,16 @@ use crate::catalog::Catalog;
 pub use plan::*;
 
 /// What planning needs to know: the catalog, the session's schema, and the
-/// CTEs in scope.
+/// CTEs in scope; and what it collects on the way: the statement's
+/// subqueries, in the order they must run (inner ones first).
 pub struct PlanCtx<'a> {
     pub catalog: &'a Catalog,
     pub default_schema: &'a str,
     pub ctes: RefCell<Vec<(String, QueryPlan)>>,
+    pub subqueries: RefCell<Vec<Subquery>>,
+    /// Whether the statement runs subqueries (not in settings, defaults,
+    /// LIMIT and other constants).
+    pub allow_subqueries: bool,
 }
 
 impl<'a> PlanCtx<'a> {
@@ -29,12 +34,21 @@ impl<'a> PlanCtx<'a> {
             catalog,
             default_schema,
             ctes: RefCell::new(Vec::new()),
+            subqueries: RefCell::new(Vec::new()),
+            allow_subqueries: true,
         }
+    }
+
+    /// The subqueries planned so far, taken out to run.
+    pub fn take_subqueries(&self) -> Vec<Subquery> {
+        std::mem::take(&mut self.subqueries.borrow_mut())
     }
 
     /// A context without tables (constant expressions).
     pub fn empty() -> PlanCtx<'static> {
         static EMPTY: std::sync::OnceLock<Catalog> = std::sync::OnceLock::new();
-        PlanCtx::with_catalog(EMPTY.get_or_init(Catalog::default), "doc")
+        let mut ctx = PlanCtx::with_catalog(EMPTY.get_or_init(Catalog::default), "doc");
+        ctx.allow_subqueries = false;
+        ctx
     }
 }

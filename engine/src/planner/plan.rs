@@ -267,3 +267,21 @@ impl QueryPlan {
         }
     }
 }
+
+/// What a subquery's rows become in the expression that holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubqueryKind {
+    /// Its one value (NULL without rows; more than one row is an error).
+    Scalar,
+    /// Its column's values, as an array (`IN`, `ANY`, `ALL`).
+    List,
+    /// Whether it has rows.
+    Exists,
+}
+
+/// A subquery of a statement, run before the statement (see [`crate::expr::Expr::Subquery`]).
+#[derive(Debug, Clone)]
+pub struct Subquery {
+    pub plan: QueryPlan,
+    pub kind: SubqueryKind,
+}

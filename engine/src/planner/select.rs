@@ -136,10 +136,9 @@ fn plan_body(
             wrap_with_order(plan, &order_items(order_by)?, limit)
         }
         SetExpr::Values(values) => {
-            let empty = PlanCtx::with_catalog(ctx.catalog, ctx.default_schema);
             let mut rows = Vec::with_capacity(values.rows.len());
             for r in &values.rows {
-                let mut b = Binder::new(&empty, Relation::None);
+                let mut b = Binder::new(ctx, Relation::None);
                 let mut row = Vec::with_capacity(r.content.len());
                 for e in &r.content {
                     row.push(b.bind(e)?);

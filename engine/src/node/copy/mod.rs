@@ -214,11 +214,14 @@ impl Node {
         let crate::sql::ast::Statement::Query(q) = crate::sql::parse_one(&sql)? else {
             return Err(Error::internal("COPY TO's query is not a query"));
         };
-        let plan = {
+        let (plan, subqueries) = {
             let catalog = self.catalog();
             let pctx = crate::planner::PlanCtx::with_catalog(&catalog, &ctx.current_schema);
-            crate::planner::select::plan_query(&pctx, &q)?
+            let plan = crate::planner::select::plan_query(&pctx, &q)?;
+            (plan, pctx.take_subqueries())
         };
+        let ctx = crate::exec::with_subqueries(self, ctx.clone(), &subqueries).await?;
+        let ctx = &ctx;
         let mut total = 0i64;
         for &shard in shards {
             let rows = crate::exec::Executor::new(self, ctx.clone())

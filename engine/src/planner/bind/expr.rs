@@ -8,6 +8,7 @@ use super::coerce::{arith_operands, cast_expr, coerce_pair, coerce_to, common_ty
 use super::syntax::{cmp_func, convert_type, number_literal};
 use crate::error::{Error, Result};
 use crate::expr::{Access, Expr, Func};
+use crate::planner::plan::SubqueryKind;
 use crate::sql::normalize_ident;
 use crate::types::cast::cast;
 use crate::types::{ColumnPolicy, DataType, Value};
@@ -109,6 +110,15 @@ impl<'a> Binder<'a> {
                 Ok(lit(cast(Value::Text(s), &to)?, to))
             }
             E::Nested(inner) => self.bind(inner),
+            E::Subquery(q) => self.bind_subquery(q, SubqueryKind::Scalar),
+            E::Exists { subquery, negated } => {
+                let exists = self.bind_subquery(subquery, SubqueryKind::Exists)?;
+                Ok(if *negated {
+                    Expr::Not(Box::new(exists))
+                } else {
+                    exists
+                })
+            }
             E::UnaryOp { op, expr } => {
                 let x = self.bind(expr)?;
                 match op {
@@ -176,8 +186,10 @@ impl<'a> Binder<'a> {
                 negated,
                 ..
             } => {
-                let ast::InTarget::List(list) = target else {
-                    return Err(Error::Unsupported("IN (subquery)".into()));
+                let list = match target {
+                    ast::InTarget::List(list) => list,
+                    ast::InTarget::Subquery(q) => return self.bind_in_subquery(expr, q, *negated),
+                    _ => return Err(Error::Unsupported(format!("IN {target}"))),
                 };
                 let x = self.bind(expr)?;
                 let ty = x.data_type();
@@ -281,7 +293,10 @@ impl<'a> Binder<'a> {
                     BinaryOperator::PGILikeMatch => Func::ILike,
                     op => cmp_func(op).ok_or_else(|| Error::Unsupported(format!("{op} ANY")))?,
                 };
-                let r = self.bind(right)?;
+                let r = match right.as_ref() {
+                    E::Subquery(q) => self.bind_subquery(q, SubqueryKind::List)?,
+                    other => self.bind(other)?,
+                };
                 let elem = match r.data_type() {
                     DataType::Array(inner) => innermost(*inner),
                     t => t,
@@ -491,7 +506,6 @@ impl<'a> Binder<'a> {
                 }
                 Ok(Expr::Object(out))
             }
-            E::Subquery(_) | E::Exists { .. } => Err(Error::Unsupported("subqueries".into())),
             E::Interval(_) => Err(Error::Unsupported("INTERVAL".into())),
             other => Err(Error::Unsupported(format!("expression {other}"))),
         }

@@ -20,6 +20,7 @@ mod coerce;
 mod expr;
 mod relation;
 mod search;
+mod subquery;
 mod syntax;
 mod walk;
 
