@@ -614,14 +614,25 @@ pub fn add_column_path(
     Ok(descend(&mut col.data_type, path, ty))
 }
 
-/// The set of tables, by schema and name. It travels (in the cluster
-/// state) in the form it is persisted in.
+/// A view (`CREATE VIEW`): a named query, kept as its SQL text and
+/// planned wherever it is used, so it follows the tables it reads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ViewInfo {
+    pub ident: TableIdent,
+    /// The query, as `SHOW CREATE VIEW` and `information_schema.views` print it.
+    pub query: String,
+    pub owner: String,
+}
+
+/// The set of tables and views, by schema and name. It travels (in the
+/// cluster state) in the form it is persisted in.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(from = "CatalogFile", into = "CatalogFile")]
 pub struct Catalog {
     tables: BTreeMap<TableIdent, Arc<TableInfo>>,
     /// The custom analyzers (CREATE ANALYZER), by name.
     analyzers: BTreeMap<String, AnalyzerDef>,
+    views: BTreeMap<TableIdent, ViewInfo>,
     /// Bumped on every change.
     pub version: u64,
 }
@@ -643,6 +654,32 @@ impl Catalog {
             || SYSTEM_SCHEMAS.contains(&schema)
             || schema == "blob"
             || self.tables.keys().any(|t| t.schema == schema)
+            || self.views.keys().any(|v| v.schema == schema)
+    }
+
+    /// The view `ident`.
+    pub fn view(&self, ident: &TableIdent) -> Option<&ViewInfo> {
+        self.views.get(ident)
+    }
+
+    /// All views, ordered by schema and name.
+    pub fn views(&self) -> impl Iterator<Item = &ViewInfo> {
+        self.views.values()
+    }
+
+    /// Adds or replaces a view.
+    pub fn put_view(&mut self, view: ViewInfo) {
+        self.version += 1;
+        self.views.insert(view.ident.clone(), view);
+    }
+
+    /// Removes a view, returning it.
+    pub fn remove_view(&mut self, ident: &TableIdent) -> Option<ViewInfo> {
+        let v = self.views.remove(ident);
+        if v.is_some() {
+            self.version += 1;
+        }
+        v
     }
 
     /// All schema names, sorted.
@@ -651,9 +688,14 @@ impl Catalog {
             .iter()
             .map(|s| s.to_string())
             .collect();
-        for t in self.tables.keys() {
-            if !s.contains(&t.schema) {
-                s.push(t.schema.clone());
+        for schema in self
+            .tables
+            .keys()
+            .chain(self.views.keys())
+            .map(|t| &t.schema)
+        {
+            if !s.contains(schema) {
+                s.push(schema.clone());
             }
         }
         s.sort();
@@ -726,6 +768,8 @@ struct CatalogFile {
     tables: Vec<Arc<TableInfo>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     analyzers: Vec<AnalyzerDef>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    views: Vec<ViewInfo>,
 }
 
 impl From<CatalogFile> for Catalog {
@@ -742,6 +786,11 @@ impl From<CatalogFile> for Catalog {
                 .into_iter()
                 .map(|a| (a.name.clone(), a))
                 .collect(),
+            views: file
+                .views
+                .into_iter()
+                .map(|v| (v.ident.clone(), v))
+                .collect(),
         }
     }
 }
@@ -752,6 +801,7 @@ impl From<Catalog> for CatalogFile {
             version: catalog.version,
             tables: catalog.tables.into_values().collect(),
             analyzers: catalog.analyzers.into_values().collect(),
+            views: catalog.views.into_values().collect(),
         }
     }
 }

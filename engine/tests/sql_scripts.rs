@@ -178,5 +178,6 @@ script!(
     search_errors,
     search_analyzers,
     joins,
-    subqueries
+    subqueries,
+    views
 );

@@ -25,7 +25,7 @@ pub const DEFAULT_SHARDS: u32 = 4;
 /// Upper bound on shards per table, as CrateDB's routing shards limit.
 const MAX_SHARDS: u32 = 1024;
 
-fn table_ident(session: &Session, name: &ObjectName) -> Result<TableIdent> {
+pub(super) fn table_ident(session: &Session, name: &ObjectName) -> Result<TableIdent> {
     let parts = name_parts(name);
     let (schema, table) = match parts.as_slice() {
         [t] => (session.default_schema.clone(), t.clone()),
@@ -397,7 +397,7 @@ impl Node {
         // of the decision: in a cluster, another node may create it first.
         let created = self
             .update_catalog(|c| {
-                if c.table(&ident).is_some() {
+                if c.table(&ident).is_some() || c.view(&ident).is_some() {
                     if ct.if_not_exists {
                         return Ok(false);
                     }
@@ -731,6 +731,7 @@ impl Node {
                     t.ident.name.replace('\'', "''")
                 )
             }
+            Show::CreateView { view } => return self.show_create_view(session, view),
             Show::CreateTable { table } => {
                 let t = self.resolve_user_table(session, table)?;
                 return Ok(QueryResult {

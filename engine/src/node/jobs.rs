@@ -160,7 +160,9 @@ fn kind(stmt: &Statement) -> &'static str {
         | Statement::DropTable { .. }
         | Statement::AlterTable { .. }
         | Statement::CreateAnalyzer(_)
-        | Statement::DropAnalyzer { .. } => "DDL",
+        | Statement::DropAnalyzer { .. }
+        | Statement::CreateView { .. }
+        | Statement::DropView { .. } => "DDL",
         _ => "MANAGEMENT",
     }
 }

@@ -21,6 +21,7 @@ mod replication;
 mod resync;
 mod routing_table;
 mod system;
+mod views;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock, RwLock};
@@ -427,6 +428,14 @@ impl Node {
             Statement::CreateTable(ct) => self.create_table(session, ct).await,
             Statement::CreateAnalyzer(def) => self.create_analyzer(def).await,
             Statement::DropAnalyzer { name } => self.drop_analyzer(name).await,
+            Statement::CreateView {
+                name,
+                query,
+                or_replace,
+            } => self.create_view(session, name, query, *or_replace).await,
+            Statement::DropView { names, if_exists } => {
+                self.drop_views(session, names, *if_exists).await
+            }
             Statement::DropTable { name, if_exists } => {
                 self.drop_table(session, name, *if_exists).await
             }

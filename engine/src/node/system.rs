@@ -176,6 +176,16 @@ impl Node {
                         text("SYSTEM GENERATED"),
                     ]);
                 }
+                for v in catalog.views() {
+                    let mut row = vec![
+                        text("crate"),
+                        text(&v.ident.schema),
+                        text(&v.ident.name),
+                        text("VIEW"),
+                    ];
+                    row.resize(16, Value::Null);
+                    rows.push(row);
+                }
                 for (schema, name) in crate::planner::system::all() {
                     rows.push(vec![
                         text("crate"),
@@ -307,7 +317,21 @@ impl Node {
                 .into_iter()
                 .map(|s| vec![text("crate"), text(s)])
                 .collect(),
-            SystemTable::InfoTablePartitions | SystemTable::InfoViews => Vec::new(),
+            SystemTable::InfoTablePartitions => Vec::new(),
+            SystemTable::InfoViews => catalog
+                .views()
+                .map(|v| {
+                    vec![
+                        text("crate"),
+                        text(&v.ident.schema),
+                        text(&v.ident.name),
+                        text(&v.query),
+                        text("NONE"),
+                        Value::Bool(false),
+                        text(&v.owner),
+                    ]
+                })
+                .collect(),
             SystemTable::InfoTableConstraints => {
                 let mut rows = Vec::new();
                 for t in catalog.tables() {

@@ -75,6 +75,9 @@ fn user_table(
         TableRef::System(_, _, schema, table) => Err(Error::Unsupported(format!(
             "The relation \"{schema}.{table}\" doesn't support or allow {verb} operations, as it is read-only."
         ))),
+        TableRef::View(_, ident) => Err(Error::Unsupported(format!(
+            "{ident} is a VIEW, which does not support {verb} operations"
+        ))),
     }
 }
 

@@ -25,6 +25,9 @@ pub struct PlanCtx<'a> {
     /// Whether the statement runs subqueries (not in settings, defaults,
     /// LIMIT and other constants).
     pub allow_subqueries: bool,
+    /// The views being planned, innermost last: a view that reads itself
+    /// (through others) is found here instead of recursing forever.
+    pub expanding: RefCell<Vec<crate::catalog::TableIdent>>,
 }
 
 impl<'a> PlanCtx<'a> {
@@ -36,6 +39,7 @@ impl<'a> PlanCtx<'a> {
             ctes: RefCell::new(Vec::new()),
             subqueries: RefCell::new(Vec::new()),
             allow_subqueries: true,
+            expanding: RefCell::new(Vec::new()),
         }
     }
 

@@ -18,6 +18,8 @@ use crate::types::{DataType, Value};
 /// What a FROM item resolves to.
 pub enum TableRef {
     User(Arc<TableInfo>),
+    /// A view: its planned query.
+    View(Box<QueryPlan>, crate::catalog::TableIdent),
     System(
         super::plan::SystemTable,
         Vec<(String, DataType)>,
@@ -42,11 +44,37 @@ pub fn resolve_table(ctx: &PlanCtx, name: &ast::ObjectName) -> Result<TableRef> 
         return Err(Error::RelationUnknown(parts.join(".")));
     }
     let ident = crate::catalog::TableIdent::new(schema.clone(), table);
+    if let Some(view) = ctx.catalog.view(&ident) {
+        return plan_view(ctx, view);
+    }
     match ctx.catalog.table(&ident) {
         Some(t) => Ok(TableRef::User(t.clone())),
         None if !ctx.catalog.schema_exists(&schema) => Err(Error::SchemaUnknown(schema)),
         None => Err(Error::RelationUnknown(parts.join("."))),
     }
+}
+
+/// Plans a view's query, in its own schema, where it is used.
+fn plan_view(ctx: &PlanCtx, view: &crate::catalog::ViewInfo) -> Result<TableRef> {
+    if ctx.expanding.borrow().contains(&view.ident) {
+        return Err(Error::InvalidArgument(format!(
+            "View {} references itself",
+            view.ident
+        )));
+    }
+    let crate::sql::ast::Statement::Query(q) = crate::sql::parse_one(&view.query)? else {
+        return Err(Error::internal(format!(
+            "view {} is not a query",
+            view.ident
+        )));
+    };
+    let inner = PlanCtx::with_catalog(ctx.catalog, &view.ident.schema);
+    *inner.expanding.borrow_mut() = ctx.expanding.borrow().clone();
+    inner.expanding.borrow_mut().push(view.ident.clone());
+    let plan = plan_query(&inner, &q);
+    // The view's subqueries run with the statement's.
+    ctx.subqueries.borrow_mut().extend(inner.take_subqueries());
+    Ok(TableRef::View(Box::new(plan?), view.ident.clone()))
 }
 
 /// Plans a query.
@@ -458,6 +486,15 @@ fn plan_factor(ctx: &PlanCtx, factor: &TableFactor) -> Result<(Source, Relation)
                         },
                         rel,
                     ))
+                }
+                TableRef::View(plan, ident) => {
+                    let rel = rows_relation(
+                        Some(alias_name.unwrap_or(ident.name)),
+                        plan.names(),
+                        plan.types(),
+                        &renames,
+                    )?;
+                    Ok((Source::Query(plan), rel))
                 }
                 TableRef::System(st, cols, schema, tname) => {
                     let (names, types): (Vec<String>, Vec<DataType>) = cols.into_iter().unzip();

@@ -135,6 +135,9 @@ pub fn lookup(schema: &str, name: &str) -> Option<(SystemTable, Vec<(String, Dat
                 ("table_schema", Text),
                 ("table_name", Text),
                 ("view_definition", Text),
+                ("check_option", Text),
+                ("is_updatable", Boolean),
+                ("owner", Text),
             ],
         ),
         ("sys", "cluster") => (

@@ -69,6 +69,17 @@ pub enum Statement {
     DropAnalyzer {
         name: String,
     },
+    /// `CREATE [OR REPLACE] VIEW name AS query`.
+    CreateView {
+        name: ObjectName,
+        query: Box<Query>,
+        or_replace: bool,
+    },
+    /// `DROP VIEW [IF EXISTS] name [, ...]`.
+    DropView {
+        names: Vec<ObjectName>,
+        if_exists: bool,
+    },
 }
 
 /// `COPY`.
@@ -207,5 +218,6 @@ pub enum Show {
     Schemas,
     Columns { table: ObjectName },
     CreateTable { table: ObjectName },
+    CreateView { view: ObjectName },
     Setting { name: String },
 }

@@ -234,6 +234,10 @@ fn parse_statement(p: &mut Parser) -> PResult<Statement> {
             p.next_token();
             if word(p, "TABLE") {
                 parse_create_table(p)
+            } else if word(p, "VIEW") {
+                parse_create_view_rest(p, false)
+            } else if words(p, &["OR", "REPLACE", "VIEW"]) {
+                parse_create_view_rest(p, true)
             } else if word(p, "ANALYZER") {
                 parse_create_analyzer(p)
             } else {
@@ -244,6 +248,14 @@ fn parse_statement(p: &mut Parser) -> PResult<Statement> {
             p.next_token();
             if word(p, "ANALYZER") {
                 return Ok(Statement::DropAnalyzer { name: ident(p)? });
+            }
+            if word(p, "VIEW") {
+                let if_exists = words(p, &["IF", "EXISTS"]);
+                let mut names = vec![p.parse_object_name(false)?];
+                while p.consume_token(&Token::Comma) {
+                    names.push(p.parse_object_name(false)?);
+                }
+                return Ok(Statement::DropView { names, if_exists });
             }
             if !word(p, "TABLE") {
                 return unsupported(format!("DROP {}", p.peek_token().token));
@@ -476,6 +488,10 @@ fn parse_show(p: &mut Parser) -> PResult<Statement> {
     if words(p, &["CREATE", "TABLE"]) {
         let table = p.parse_object_name(false)?;
         return Ok(Statement::Show(Show::CreateTable { table }));
+    }
+    if words(p, &["CREATE", "VIEW"]) {
+        let view = p.parse_object_name(false)?;
+        return Ok(Statement::Show(Show::CreateView { view }));
     }
     let mut name = Vec::new();
     loop {
@@ -732,6 +748,19 @@ fn parse_with_options(p: &mut Parser) -> PResult<Vec<(String, Expr)>> {
 /// `CREATE ANALYZER name [EXTENDS parent] [WITH (...)] [( element, ... )]`,
 /// the elements being `TOKENIZER c`, `TOKEN_FILTERS (c, ...)` and
 /// `CHAR_FILTERS (c, ...)`, each component `name [WITH (...)]`.
+/// `CREATE [OR REPLACE] VIEW name AS query` (after `CREATE`, `OR REPLACE`
+/// and `VIEW` were read; `or_replace` says whether OR REPLACE was there).
+fn parse_create_view_rest(p: &mut Parser, or_replace: bool) -> PResult<Statement> {
+    let name = p.parse_object_name(false)?;
+    expect_word(p, "AS")?;
+    let query = p.parse_query()?;
+    Ok(Statement::CreateView {
+        name,
+        query,
+        or_replace,
+    })
+}
+
 fn parse_create_analyzer(p: &mut Parser) -> PResult<Statement> {
     let name = ident(p)?;
     let extends = if word(p, "EXTENDS") {
