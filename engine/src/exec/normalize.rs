@@ -171,7 +171,7 @@ impl<'t> Normalizer<'t> {
             let column = table.column_near(i, name);
             // INDEX OFF columns and an ignored table's unknown columns are
             // kept in `_source` only: any length is fine there.
-            if column.is_some_and(|c| c.index_off)
+            if column.is_some_and(|c| c.index_off || c.data_type.is_source_only())
                 || (column.is_none() && table.column_policy == ColumnPolicy::Ignored)
             {
                 continue;

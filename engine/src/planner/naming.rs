@@ -52,7 +52,10 @@ pub fn output_name(e: &ast::Expr) -> String {
         }
         E::Function(f) => {
             let name = f.name.to_string().to_lowercase();
-            // CrateDB names `count(*)` plainly "count".
+            // CrateDB names `count(*)` plainly "count", and `pg_typeof(x)` "pg_typeof".
+            if name == "pg_typeof" {
+                return name;
+            }
             if name == "count"
                 && f.over.is_none()
                 && matches!(&f.args, FunctionArguments::List(l)

@@ -1016,6 +1016,8 @@ pub fn parse_column_def(p: &mut Parser) -> PResult<ColumnDef> {
             col.index = match method.as_str() {
                 "plain" => IndexSpec::Plain,
                 "fulltext" => IndexSpec::Fulltext { analyzer },
+                // geo_shape index trees: shapes are kept unindexed (see types::geo).
+                "geohash" | "quadtree" | "bkdtree" => IndexSpec::Plain,
                 other => return err(format!("unknown index method {other}")),
             };
         } else if words(p, &["STORAGE", "WITH"]) {

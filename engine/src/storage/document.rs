@@ -493,7 +493,7 @@ impl<'a> Iterator for ObjectCells<'a> {
                     let col = table.column_near(i, name);
                     // Columns declared `INDEX OFF` and the unknown columns of
                     // an `ignored` table are kept in `_source` only.
-                    if col.is_some_and(|c| c.index_off)
+                    if col.is_some_and(|c| c.index_off || c.data_type.is_source_only())
                         || (col.is_none() && table.column_policy == ColumnPolicy::Ignored)
                     {
                         continue;

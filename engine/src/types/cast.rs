@@ -160,6 +160,7 @@ pub fn cast(v: Value, to: &DataType) -> Result<Value> {
             _ => Err(cannot(&v, to)),
         },
         DataType::GeoPoint => geo_point(v, to),
+        DataType::GeoShape => super::geo::to_shape(v),
         DataType::Array(inner) => match v {
             Value::Array(items) => {
                 let mut out = Vec::with_capacity(items.len());

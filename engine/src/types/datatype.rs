@@ -80,6 +80,8 @@ pub enum DataType {
     Array(Box<DataType>),
     /// A point as `[longitude, latitude]`.
     GeoPoint,
+    /// A shape as a GeoJSON object (see [`crate::types::geo`]).
+    GeoShape,
 }
 
 impl DataType {
@@ -104,6 +106,7 @@ impl DataType {
             DataType::Object(_) => "object".into(),
             DataType::Array(inner) => format!("{}_array", inner.name()),
             DataType::GeoPoint => "geo_point".into(),
+            DataType::GeoShape => "geo_shape".into(),
         }
     }
 
@@ -132,6 +135,7 @@ impl DataType {
             DataType::Object(_) => json!(12),
             DataType::Timestamp { tz: false } => json!(15),
             DataType::GeoPoint => json!(13),
+            DataType::GeoShape => json!(14),
             DataType::Array(inner) => json!([100, inner.type_id()]),
         }
     }
@@ -160,8 +164,14 @@ impl DataType {
     pub fn is_scalar(&self) -> bool {
         !matches!(
             self,
-            DataType::Object(_) | DataType::Array(_) | DataType::Undefined
+            DataType::Object(_) | DataType::Array(_) | DataType::Undefined | DataType::GeoShape
         )
+    }
+
+    /// Whether values of this type are kept in `_source` only, not indexed:
+    /// geo points and shapes, read back whole and tested row by row.
+    pub fn is_source_only(&self) -> bool {
+        matches!(self, DataType::GeoPoint | DataType::GeoShape)
     }
 
     /// The element type of an array, or the type itself.
@@ -186,7 +196,7 @@ impl DataType {
             DataType::Timestamp { tz: false } => 8,
             DataType::Timestamp { tz: true } => 9,
             DataType::Object(_) => 10,
-            DataType::GeoPoint => 10,
+            DataType::GeoPoint | DataType::GeoShape => 10,
             DataType::Array(_) => 11,
         }
     }
@@ -216,6 +226,7 @@ impl DataType {
             "timestamp without time zone" | "timestamp" => DataType::Timestamp { tz: false },
             "object" => DataType::object(),
             "geo_point" => DataType::GeoPoint,
+            "geo_shape" => DataType::GeoShape,
             _ => return None,
         })
     }

@@ -2,6 +2,7 @@
 
 pub mod cast;
 mod datatype;
+pub mod geo;
 pub mod json;
 pub mod time;
 mod value;

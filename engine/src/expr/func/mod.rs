@@ -56,6 +56,8 @@ pub enum Func {
     Concat,
     /// `a || b` on text: NULL if either is NULL (`concat` skips NULLs).
     ConcatOp,
+    /// `within(point, shape)`: the point lies in the shape's area.
+    Within,
     Format,
     Lower,
     Upper,
@@ -158,6 +160,7 @@ impl Func {
         };
         match lname.as_str() {
             "lower" => r(Func::Lower, 1, T::Text),
+            "within" => r(Func::Within, 2, T::Boolean),
             "upper" => r(Func::Upper, 1, T::Text),
             "substr" | "substring" => {
                 arity(name, args, 2, 3)?;
@@ -476,6 +479,16 @@ impl Func {
             | Func::ArrayPosition
             | Func::ArrayContains => self.eval_array(args, ctx),
             Func::CurrentUser | Func::CurrentSchema | Func::Version => self.eval_session(ctx),
+            Func::Within => {
+                let shape = crate::types::geo::to_shape(args[1].clone())?;
+                crate::types::geo::within(&args[0], &shape)
+                    .map(Value::Bool)
+                    .ok_or_else(|| {
+                        Error::InvalidArgument(
+                            "within(point, shape) needs a geo_point and a geo_shape".into(),
+                        )
+                    })
+            }
         }
     }
 }

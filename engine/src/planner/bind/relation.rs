@@ -105,10 +105,12 @@ impl Relation {
                 let col = match ScanColumn::system(name) {
                     Some(sys) => sys,
                     None => match table.column(name) {
-                        Some(c) if c.index_off => ScanColumn::Stored {
-                            name: c.name.clone(),
-                            ty: c.data_type.clone(),
-                        },
+                        Some(c) if c.index_off || c.data_type.is_source_only() => {
+                            ScanColumn::Stored {
+                                name: c.name.clone(),
+                                ty: c.data_type.clone(),
+                            }
+                        }
                         Some(c) => ScanColumn::User {
                             name: c.name.clone(),
                             ty: c.data_type.clone(),
