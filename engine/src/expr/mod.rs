@@ -37,6 +37,10 @@ pub struct EvalCtx {
     /// (see [`Expr::Subquery`]).
     #[serde(default)]
     pub subqueries: Vec<Value>,
+    /// The outer row's values a correlated subquery reads (see
+    /// [`Expr::Outer`]), set for each outer row it runs for.
+    #[serde(default)]
+    pub outer: Vec<Value>,
     /// What the statement holds, on the node's query breaker. Not sent:
     /// a node serving a request accounts it on its own breaker.
     #[serde(skip)]
@@ -53,6 +57,7 @@ impl EvalCtx {
             current_schema: "doc".into(),
             current_user: "crate".into(),
             subqueries: Vec::new(),
+            outer: Vec::new(),
             memory: MemoryAccount::unlimited(),
         }
     }
@@ -93,6 +98,9 @@ pub enum Expr {
     /// `ALL`), or whether it has rows (`EXISTS`). Subqueries do not read
     /// the outer row, so they run once, before the statement.
     Subquery(usize, DataType),
+    /// In a correlated subquery: the `i`-th value it reads from the outer
+    /// query's row, constant while the subquery runs for that row.
+    Outer(usize, DataType),
     Access {
         base: Box<Expr>,
         access: Access,
@@ -171,9 +179,11 @@ impl Expr {
     /// The result type.
     pub fn data_type(&self) -> DataType {
         match self {
-            Expr::Literal(_, t) | Expr::Column(_, t) | Expr::Param(_, t) | Expr::Subquery(_, t) => {
-                t.clone()
-            }
+            Expr::Literal(_, t)
+            | Expr::Column(_, t)
+            | Expr::Param(_, t)
+            | Expr::Subquery(_, t)
+            | Expr::Outer(_, t) => t.clone(),
             Expr::Access { ty, .. } | Expr::Call { ty, .. } | Expr::Case { ty, .. } => ty.clone(),
             Expr::Cast { to, .. } => to.clone(),
             Expr::And(_)
@@ -216,7 +226,11 @@ impl Expr {
     pub fn visit<'a>(&'a self, f: &mut dyn FnMut(&'a Expr)) {
         f(self);
         match self {
-            Expr::Literal(..) | Expr::Param(..) | Expr::Column(..) | Expr::Subquery(..) => {}
+            Expr::Literal(..)
+            | Expr::Param(..)
+            | Expr::Column(..)
+            | Expr::Subquery(..)
+            | Expr::Outer(..) => {}
             Expr::Access { base, access, .. } => {
                 base.visit(f);
                 match access {
@@ -281,7 +295,11 @@ impl Expr {
     /// Mutable visitor, children first.
     pub fn visit_mut(&mut self, f: &mut dyn FnMut(&mut Expr)) {
         match self {
-            Expr::Literal(..) | Expr::Param(..) | Expr::Column(..) | Expr::Subquery(..) => {}
+            Expr::Literal(..)
+            | Expr::Param(..)
+            | Expr::Column(..)
+            | Expr::Subquery(..)
+            | Expr::Outer(..) => {}
             Expr::Access { base, access, .. } => {
                 base.visit_mut(f);
                 match access {
@@ -347,6 +365,11 @@ impl Expr {
                 .get(*i)
                 .cloned()
                 .ok_or_else(|| Error::internal("a subquery's value is missing")),
+            Expr::Outer(i, _) => ctx
+                .outer
+                .get(*i)
+                .cloned()
+                .ok_or_else(|| Error::internal("an outer row's value is missing")),
             // Answered from the index when the scan runs; a MATCH left to
             // evaluate per row is one that could not be.
             Expr::Match(_) => Err(Error::Unsupported(
@@ -493,6 +516,11 @@ impl Expr {
                     Value::Array(items) => items,
                     other => vec![other],
                 };
+                // Nothing to compare with: ANY is false and ALL true, even
+                // for NULL (`NULL IN (empty subquery)` is false).
+                if items.is_empty() {
+                    return Ok(Value::Bool(*all));
+                }
                 if l.is_null() {
                     return Ok(Value::Null);
                 }

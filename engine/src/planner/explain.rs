@@ -310,6 +310,28 @@ fn select(s: &SelectPlan, lookups: &KeyLookups, depth: usize, lines: &mut Lines)
             query(&j.left, lookups, depth + 1, lines)?;
             return query(&j.right, lookups, depth + 1, lines);
         }
+        Source::Apply(a) => {
+            if on_shards {
+                lines.push((depth, format!("Eval[{}]", produced.join(", "))));
+                depth += 1;
+            }
+            if s.filter.is_some() {
+                lines.push((depth, format!("Filter[{filter}]")));
+                depth += 1;
+            }
+            let input_names = a.input.names();
+            let outer: Vec<String> = a
+                .subqueries
+                .iter()
+                .flat_map(|c| c.outer.iter().map(|e| expr(e, &input_names)))
+                .collect();
+            lines.push((depth, format!("CorrelatedJoin[{}]", outer.join(", "))));
+            query(&a.input, lookups, depth + 1, lines)?;
+            for c in &a.subqueries {
+                query(&c.plan, lookups, depth + 1, lines)?;
+            }
+            return Ok(());
+        }
         Source::Query(q) => {
             // A subquery's rows, filtered and projected on the handler.
             if on_shards {
@@ -333,6 +355,12 @@ fn source_names(source: &Source, width: usize) -> Vec<String> {
         Source::Table { scan, .. } => scan.iter().map(scan_name).collect(),
         Source::Query(q) => q.names(),
         Source::Join(j) => j.left.names().into_iter().chain(j.right.names()).collect(),
+        Source::Apply(a) => a
+            .input
+            .names()
+            .into_iter()
+            .chain((1..=a.subqueries.len()).map(|i| format!("(correlated {i})")))
+            .collect(),
         Source::System(st) => system_name(*st)
             .and_then(|(s, n)| super::system::lookup(s, n))
             .map(|(_, cols)| cols.into_iter().map(|(name, _)| name).collect())
@@ -505,6 +533,7 @@ pub fn expr(e: &Expr, names: &[String]) -> String {
         Expr::Literal(v, _) => literal(v),
         Expr::Param(i, _) => format!("${}", i + 1),
         Expr::Subquery(i, _) => format!("(subquery {})", i + 1),
+        Expr::Outer(i, _) => format!("$outer{}", i + 1),
         Expr::Column(i, _) => names
             .get(*i)
             .cloned()

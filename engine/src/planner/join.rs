@@ -497,7 +497,7 @@ fn leaf_plan(source: Source, relation: Relation, filter: Option<Expr>) -> Result
     Ok(identity(source, columns, filter))
 }
 
-fn scan_name(c: &ScanColumn) -> String {
+pub(super) fn scan_name(c: &ScanColumn) -> String {
     match c {
         ScanColumn::User { name, .. } | ScanColumn::Stored { name, .. } => name.clone(),
         other => format!("{other:?}").to_lowercase(),
@@ -505,7 +505,11 @@ fn scan_name(c: &ScanColumn) -> String {
 }
 
 /// A SELECT of every column of `source`, optionally filtered.
-fn identity(source: Source, columns: Vec<(String, DataType)>, filter: Option<Expr>) -> QueryPlan {
+pub(super) fn identity(
+    source: Source,
+    columns: Vec<(String, DataType)>,
+    filter: Option<Expr>,
+) -> QueryPlan {
     let outputs = columns
         .iter()
         .enumerate()

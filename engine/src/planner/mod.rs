@@ -28,6 +28,16 @@ pub struct PlanCtx<'a> {
     /// The views being planned, innermost last: a view that reads itself
     /// (through others) is found here instead of recursing forever.
     pub expanding: RefCell<Vec<crate::catalog::TableIdent>>,
+    /// While a subquery is planned, the relation of the query around it:
+    /// names the subquery does not know resolve there (a correlated subquery).
+    pub outer: RefCell<Vec<OuterScope>>,
+}
+
+/// The query around a subquery being planned, and what the subquery read of it.
+pub struct OuterScope {
+    pub relation: bind::Relation,
+    /// The outer row's values the subquery reads, over the outer row.
+    pub refs: Vec<crate::expr::Expr>,
 }
 
 impl<'a> PlanCtx<'a> {
@@ -40,6 +50,7 @@ impl<'a> PlanCtx<'a> {
             subqueries: RefCell::new(Vec::new()),
             allow_subqueries: true,
             expanding: RefCell::new(Vec::new()),
+            outer: RefCell::new(Vec::new()),
         }
     }
 

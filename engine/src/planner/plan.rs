@@ -137,6 +137,25 @@ pub enum Source {
     System(SystemTable),
     /// A join of two inputs.
     Join(Box<JoinPlan>),
+    /// Rows with the values of correlated subqueries appended, each run
+    /// for the row's values.
+    Apply(Box<ApplyPlan>),
+}
+
+/// The rows of `input`, each followed by the value of every subquery for it.
+#[derive(Debug, Clone)]
+pub struct ApplyPlan {
+    pub input: QueryPlan,
+    pub subqueries: Vec<Correlated>,
+}
+
+/// A subquery that reads the outer row: `outer` are the values it reads
+/// (over the outer row), [`crate::expr::Expr::Outer`] inside `plan`.
+#[derive(Debug, Clone)]
+pub struct Correlated {
+    pub plan: QueryPlan,
+    pub kind: SubqueryKind,
+    pub outer: Vec<Expr>,
 }
 
 /// How a join pairs rows.

@@ -4,10 +4,12 @@ use std::sync::Arc;
 
 use sqlparser::ast::{self, SelectItem, SetExpr, TableFactor};
 
-use super::bind::{Binder, Relation, WINDOW_BASE, contains_aggregate, function_name};
+use super::bind::{
+    Binder, CORRELATED_BASE, Relation, WINDOW_BASE, contains_aggregate, function_name,
+};
 use super::join::{self, JoinedFrom, Layout};
 use super::naming::output_name;
-use super::plan::{QueryPlan, ScanColumn, SelectPlan, SetOp, SortKey, Source};
+use super::plan::{ApplyPlan, QueryPlan, ScanColumn, SelectPlan, SetOp, SortKey, Source};
 use super::{PlanCtx, system};
 use crate::catalog::TableInfo;
 use crate::error::{Error, Result};
@@ -643,6 +645,7 @@ pub fn plan_select(
     if let From::Joined(j) = &mut from {
         join::bind_constraints(&mut j.tree, &mut b)?;
     }
+    b.allow_correlated = true;
 
     // WHERE
     let filter = match &select.selection {
@@ -781,10 +784,13 @@ pub fn plan_select(
         mut relation,
         mut aggregation,
         mut windows,
+        mut correlated,
         ..
     } = b;
-    let mut filter = filter;
-    let (source, source_width) = match from {
+    // Conditions on correlated subqueries' values are checked once those
+    // are computed, on the handler; the rest go down to the source.
+    let (correlated_filter, mut filter) = split_correlated(filter);
+    let (source, source_width, columns) = match from {
         From::Single(mut source) => {
             if let (
                 Source::Table { scan, .. },
@@ -799,11 +805,19 @@ pub fn plan_select(
                     scan.push(ScanColumn::Id);
                 }
             }
+            let columns = match (&source, &relation) {
+                (Source::Table { scan, .. }, _) => scan
+                    .iter()
+                    .map(|c| (join::scan_name(c), c.data_type()))
+                    .collect(),
+                (_, Relation::Rows { columns, .. }) => columns.clone(),
+                _ => Vec::new(),
+            };
             let width = match &source {
                 Source::Table { scan, .. } => scan.len(),
                 _ => relation.width(),
             };
-            (source, width)
+            (source, width, columns)
         }
         From::Joined(joined) => {
             let layout = Layout::new(&mut relation)?;
@@ -819,11 +833,61 @@ pub fn plan_select(
                 w.agg.filter.iter_mut().for_each(place);
                 w.partition_by.iter_mut().for_each(place);
             }
+            for c in correlated.iter_mut() {
+                c.outer.iter_mut().for_each(place);
+            }
             outputs.iter_mut().for_each(place);
             let (source, above) = joined.finish(relation, &layout, filter.take())?;
             filter = above;
-            (source, layout.width())
+            let columns = match &source {
+                Source::Join(j) => j
+                    .left
+                    .names()
+                    .into_iter()
+                    .chain(j.right.names())
+                    .zip(j.left.types().into_iter().chain(j.right.types()))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            (source, layout.width(), columns)
         }
+    };
+    let (source, source_width) = if correlated.is_empty() {
+        (source, source_width)
+    } else {
+        // Each row of the source (filtered as far as it can be) gets the
+        // correlated subqueries' values appended, then the rest runs as usual.
+        let input = join::identity(source, columns, filter.take());
+        let n = correlated.len();
+        let to_row = |e: &mut Expr| {
+            e.remap_columns(&|i| {
+                if i >= CORRELATED_BASE {
+                    source_width + (i - CORRELATED_BASE)
+                } else {
+                    i
+                }
+            })
+        };
+        filter = correlated_filter.map(|mut f| {
+            to_row(&mut f);
+            f
+        });
+        outputs.iter_mut().for_each(to_row);
+        aggregation.keys.iter_mut().for_each(to_row);
+        for call in aggregation.aggs.iter_mut() {
+            call.args.iter_mut().for_each(to_row);
+            call.filter.iter_mut().for_each(to_row);
+        }
+        for w in windows.iter_mut() {
+            w.agg.args.iter_mut().for_each(to_row);
+            w.agg.filter.iter_mut().for_each(to_row);
+            w.partition_by.iter_mut().for_each(to_row);
+        }
+        let apply = ApplyPlan {
+            input,
+            subqueries: std::mem::take(&mut correlated),
+        };
+        (Source::Apply(Box::new(apply)), source_width + n)
     };
     let width = if grouped {
         aggregation.keys.len() + aggregation.aggs.len()
@@ -832,7 +896,7 @@ pub fn plan_select(
     };
     let remap = |e: &mut Expr| {
         e.remap_columns(&|i| {
-            if i >= WINDOW_BASE {
+            if (WINDOW_BASE..CORRELATED_BASE).contains(&i) {
                 width + (i - WINDOW_BASE)
             } else {
                 i
@@ -890,6 +954,30 @@ pub fn plan_select(
     }
     plan.distinct = distinct;
     Ok(plan)
+}
+
+/// Splits a WHERE clause into the conditions on correlated subqueries'
+/// values and the rest.
+fn split_correlated(filter: Option<Expr>) -> (Option<Expr>, Option<Expr>) {
+    let Some(filter) = filter else {
+        return (None, None);
+    };
+    let items = match filter {
+        Expr::And(items) => items,
+        other => vec![other],
+    };
+    let reads_correlated = |e: &Expr| {
+        let mut found = false;
+        e.visit(&mut |x| found |= matches!(x, Expr::Column(i, _) if *i >= CORRELATED_BASE));
+        found
+    };
+    let (with, without): (Vec<Expr>, Vec<Expr>) = items.into_iter().partition(reads_correlated);
+    let conjoin = |mut v: Vec<Expr>| match v.len() {
+        0 => None,
+        1 => v.pop(),
+        _ => Some(Expr::And(v)),
+    };
+    (conjoin(with), conjoin(without))
 }
 
 /// The SELECT list items `*` (or `qualifier.*`) stand for: each column by

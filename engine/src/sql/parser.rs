@@ -904,6 +904,12 @@ fn parse_table_element(p: &mut Parser, ct: &mut CreateTable) -> PResult<()> {
         ct.primary_key.extend(parse_key_list(p)?);
         return Ok(());
     }
+    // `UNIQUE (a, b)`: accepted and not enforced, as the column constraint.
+    if peek_word(p, 0, "UNIQUE") && p.peek_nth_token_ref(1).token == Token::LParen {
+        p.next_token();
+        parse_key_list(p)?;
+        return Ok(());
+    }
     if word(p, "CONSTRAINT") {
         let _name = ident(p)?;
         if words(p, &["PRIMARY", "KEY"]) {
@@ -992,6 +998,10 @@ pub fn parse_column_def(p: &mut Parser) -> PResult<ColumnDef> {
     loop {
         if words(p, &["PRIMARY", "KEY"]) {
             col.primary_key = true;
+        } else if word(p, "UNIQUE") {
+            // Accepted for SQL scripts written for other databases, and not
+            // enforced: as in CrateDB, only primary keys are unique
+            // (docs/sql.md says so).
         } else if words(p, &["NOT", "NULL"]) {
             col.not_null = true;
         } else if word(p, "NULL") {

@@ -10,12 +10,16 @@ use crate::catalog::ColumnInfo;
 use crate::error::{Error, Result};
 use crate::expr::{AggFunc, Expr};
 use crate::planner::PlanCtx;
-use crate::planner::plan::{Aggregation, WindowCall};
+use crate::planner::plan::{Aggregation, Correlated, WindowCall};
 use crate::types::{DataType, Value};
 
 /// Window references are bound to placeholder columns from here on and
 /// renumbered once the row layout is final.
 pub const WINDOW_BASE: usize = 1 << 40;
+
+/// Correlated subqueries' values are bound to placeholder columns from here
+/// on, and renumbered once the row layout is final.
+pub const CORRELATED_BASE: usize = 1 << 44;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Mode {
@@ -34,6 +38,10 @@ pub struct Binder<'a> {
     pub(super) allow_match: bool,
     pub aggregation: Aggregation,
     pub windows: Vec<WindowCall>,
+    /// Correlated subqueries, in the order their placeholders count.
+    pub correlated: Vec<Correlated>,
+    /// Correlated subqueries are allowed (a SELECT's list, WHERE and ORDER BY).
+    pub allow_correlated: bool,
     /// Current expression nesting, bounded so hostile input cannot exhaust the stack.
     pub(super) depth: usize,
 }
@@ -68,6 +76,8 @@ impl<'a> Binder<'a> {
                 aggs: Vec::new(),
             },
             windows: Vec::new(),
+            correlated: Vec::new(),
+            allow_correlated: false,
             depth: 0,
         }
     }

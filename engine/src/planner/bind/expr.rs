@@ -529,6 +529,16 @@ impl<'a> Binder<'a> {
             V::DollarQuotedString(d) => lit(Value::Text(d.value.clone()), DataType::Text),
             V::Boolean(b) => lit(Value::Bool(*b), DataType::Boolean),
             V::Null => lit(Value::Null, DataType::Undefined),
+            // `X'414243'`: bytes, which Shoal keeps as the text they spell.
+            V::HexStringLiteral(h) => {
+                let bytes = (0..h.len())
+                    .step_by(2)
+                    .map(|i| h.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()))
+                    .collect::<Option<Vec<u8>>>()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .ok_or_else(|| Error::Parse(format!("X'{h}' is not hexadecimal UTF-8 text")))?;
+                lit(Value::Text(bytes), DataType::Text)
+            }
             V::Placeholder(p) => {
                 let n: usize = p
                     .trim_start_matches('$')
@@ -545,6 +555,8 @@ impl<'a> Binder<'a> {
 
     pub(super) fn column_or_keyword(&mut self, parts: &[String], e: &ast::Expr) -> Result<Expr> {
         match self.resolve_column(parts) {
+            // An outer value is constant while the subquery runs.
+            Ok(x @ Expr::Outer(..)) => Ok(x),
             Ok(x) => {
                 if self.mode == Mode::Post {
                     return Err(self.not_grouped(e));
@@ -574,9 +586,31 @@ impl<'a> Binder<'a> {
         }
     }
 
-    /// Resolves a (possibly qualified) column name against the relation.
+    /// Resolves a (possibly qualified) column name against the relation,
+    /// or, in a subquery, against the query around it.
     pub fn resolve_column(&mut self, parts: &[String]) -> Result<Expr> {
-        self.relation.resolve(parts)
+        match self.relation.resolve(parts) {
+            Err(e @ (Error::ColumnUnknown(_) | Error::RelationUnknown(_))) => {
+                self.resolve_outer(parts).ok_or(e)
+            }
+            other => other,
+        }
+    }
+
+    /// A column of the query around this subquery: an outer value.
+    fn resolve_outer(&self, parts: &[String]) -> Option<Expr> {
+        let mut scopes = self.ctx.outer.borrow_mut();
+        let scope = scopes.last_mut()?;
+        let x = scope.relation.resolve(parts).ok()?;
+        let ty = x.data_type();
+        let i = match scope.refs.iter().position(|r| *r == x) {
+            Some(i) => i,
+            None => {
+                scope.refs.push(x);
+                scope.refs.len() - 1
+            }
+        };
+        Some(Expr::Outer(i, ty))
     }
 
     pub(super) fn access_key(&self, base: Expr, key: String, path_name: &str) -> Result<Expr> {

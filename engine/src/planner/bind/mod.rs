@@ -24,7 +24,7 @@ mod subquery;
 mod syntax;
 mod walk;
 
-pub use binder::{Binder, WINDOW_BASE, bind_over_columns};
+pub use binder::{Binder, CORRELATED_BASE, WINDOW_BASE, bind_over_columns};
 pub use coerce::{cast_expr, coerce_pair, coerce_to, common_type};
 pub use relation::{JOIN_BASE, MAX_JOINED, Relation};
 pub use syntax::{convert_type, function_name, number_literal};

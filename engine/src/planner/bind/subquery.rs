@@ -6,17 +6,20 @@
 //! value, which the executor computes before the statement runs (as
 //! CrateDB runs uncorrelated subqueries first). `IN` and `ANY` read the
 //! values as an array, so on a table they become one term-set query.
-//! A subquery that reads columns of the outer query (a correlated one) is
-//! refused with a clear error.
+//! A subquery that reads columns of the query around it (a correlated
+//! one) cannot run first: its value becomes a column appended to each row
+//! of the outer query ([`crate::planner::ApplyPlan`]), computed by running
+//! it with that row's values.
 
 use sqlparser::ast;
 
-use super::binder::Binder;
+use super::binder::{Binder, CORRELATED_BASE};
 use super::coerce::coerce_to;
+use super::relation::Relation;
 use crate::error::{Error, Result};
 use crate::expr::{Expr, Func};
-use crate::planner::plan::{Subquery, SubqueryKind};
-use crate::sql::normalize_ident;
+use crate::planner::OuterScope;
+use crate::planner::plan::{Correlated, Subquery, SubqueryKind};
 use crate::types::DataType;
 
 impl Binder<'_> {
@@ -27,15 +30,20 @@ impl Binder<'_> {
                 "Subqueries are not allowed in this context".into(),
             ));
         }
-        let plan = match crate::planner::select::plan_query(self.ctx, q) {
-            Ok(plan) => plan,
-            Err(Error::ColumnUnknown(name)) if self.reads_outer(q, &name) => {
-                return Err(Error::Unsupported(format!(
-                    "Correlated subqueries are not supported (the subquery reads {name} of the outer query)"
-                )));
-            }
-            Err(e) => return Err(e),
+        // While the subquery is planned, names it does not know resolve in
+        // this query's relation (lent to it, and taken back after).
+        let relation = std::mem::replace(&mut self.relation, Relation::None);
+        self.ctx.outer.borrow_mut().push(OuterScope {
+            relation,
+            refs: Vec::new(),
+        });
+        let planned = crate::planner::select::plan_query(self.ctx, q);
+        let scope = self.ctx.outer.borrow_mut().pop();
+        let Some(OuterScope { relation, refs }) = scope else {
+            return Err(Error::internal("subquery scope"));
         };
+        self.relation = relation;
+        let plan = planned?;
         let types = plan.types();
         let ty = match kind {
             SubqueryKind::Exists => DataType::Boolean,
@@ -47,9 +55,27 @@ impl Binder<'_> {
             SubqueryKind::Scalar => types[0].clone(),
             SubqueryKind::List => DataType::Array(Box::new(types[0].clone())),
         };
-        let mut subqueries = self.ctx.subqueries.borrow_mut();
-        subqueries.push(Subquery { plan, kind });
-        Ok(Expr::Subquery(subqueries.len() - 1, ty))
+        if refs.is_empty() {
+            let mut subqueries = self.ctx.subqueries.borrow_mut();
+            subqueries.push(Subquery { plan, kind });
+            return Ok(Expr::Subquery(subqueries.len() - 1, ty));
+        }
+        // A correlated subquery runs for each row: its value becomes a
+        // column appended to the row, before grouping.
+        if self.is_post() || !self.allow_correlated {
+            return Err(Error::Unsupported(
+                "Correlated subqueries are only supported in the SELECT list, WHERE and ORDER BY of queries without GROUP BY or aggregates".into(),
+            ));
+        }
+        self.correlated.push(Correlated {
+            plan,
+            kind,
+            outer: refs,
+        });
+        Ok(Expr::Column(
+            CORRELATED_BASE + self.correlated.len() - 1,
+            ty,
+        ))
     }
 
     /// `x IN (subquery)`: `x = ANY(values)`.
@@ -61,9 +87,15 @@ impl Binder<'_> {
     ) -> Result<Expr> {
         let values = self.bind_subquery(q, SubqueryKind::List)?;
         let x = self.bind(x)?;
-        let x = match values.data_type() {
-            DataType::Array(inner) if *inner != DataType::Undefined => coerce_to(x, &inner)?,
-            _ => x,
+        // The values take the type of what is looked up (a column's, so the
+        // lookup is a term query on it); a NULL takes theirs.
+        let (x, values) = match (x.data_type(), values.data_type()) {
+            (DataType::Undefined, DataType::Array(inner)) => (coerce_to(x, &inner)?, values),
+            (have, DataType::Array(inner)) if have != *inner && *inner != DataType::Undefined => {
+                let to = DataType::Array(Box::new(have));
+                (x, super::coerce::cast_expr(values, &to)?)
+            }
+            _ => (x, values),
         };
         let any = Expr::Quantified {
             left: Box::new(x),
@@ -76,13 +108,5 @@ impl Binder<'_> {
         } else {
             any
         })
-    }
-
-    /// Whether the name a subquery could not resolve is a column of this
-    /// (the outer) query's relation.
-    fn reads_outer(&self, _q: &ast::Query, name: &str) -> bool {
-        let name = normalize_ident(&ast::Ident::new(name));
-        let mut probe = self.relation.clone();
-        probe.resolve(std::slice::from_ref(&name)).is_ok()
     }
 }
