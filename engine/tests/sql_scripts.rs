@@ -176,5 +176,6 @@ script!(
     routing,
     search,
     search_errors,
-    search_analyzers
+    search_analyzers,
+    windows
 );

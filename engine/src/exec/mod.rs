@@ -23,6 +23,7 @@ mod query;
 mod rows;
 mod search;
 mod shard;
+mod window;
 mod write;
 
 pub use cluster::{Cluster, CopyRole};

@@ -607,7 +607,7 @@ pub fn plan_select(
     if grouped {
         for g in &group_exprs {
             let target = resolve_alias_or_ordinal(g, &items, &mut b)?;
-            let key = b.bind_source(&target)?;
+            let key = b.bind_group_key(&target)?;
             if contains_aggregate(&target) {
                 return Err(Error::Parse(
                     "Aggregate functions are not allowed in GROUP BY".into(),
@@ -620,6 +620,7 @@ pub fn plan_select(
         b.allow_aggregates = false;
     }
 
+    b.allow_windows(&select.named_window)?;
     let mut outputs = Vec::with_capacity(items.len());
     let mut names = Vec::with_capacity(items.len());
     for (e, name) in &items {
@@ -628,7 +629,7 @@ pub fn plan_select(
     }
 
     let having = match &select.having {
-        Some(h) => Some(super::bind::cast_expr(b.bind(h)?, &DataType::Boolean)?),
+        Some(h) => Some(b.bind_having(h)?),
         None => None,
     };
 
