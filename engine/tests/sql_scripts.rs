@@ -179,5 +179,6 @@ script!(
     search_analyzers,
     joins,
     subqueries,
-    views
+    views,
+    windows
 );

@@ -25,6 +25,7 @@ mod rows;
 mod search;
 mod shard;
 mod subquery;
+mod window;
 mod write;
 
 pub use cluster::{Cluster, CopyRole};

@@ -13,7 +13,7 @@ use crate::breaker::{HeapSize, LocalReservation};
 use crate::catalog::TableInfo;
 use crate::error::{Error, Result};
 use crate::expr::{AggCall, AggState, Expr, Func};
-use crate::planner::{QueryPlan, ScanColumn, SelectPlan, SetOp, Source, WindowCall};
+use crate::planner::{QueryPlan, ScanColumn, SelectPlan, SetOp, Source};
 use crate::request::{CollectMode, CollectSpec, Partial, ShardRequest, ShardResponse};
 use crate::routing::{doc_id, routing_value, shard_for};
 use crate::storage::StoredDoc;
@@ -318,9 +318,7 @@ fn finish_select(
     }
     let projected_on_shards = plan.aggregation.is_none() && plan.windows.is_empty();
     if !projected_on_shards {
-        for w in &plan.windows {
-            apply_window(&mut rows, w, ctx)?;
-        }
+        super::window::apply_windows(&mut rows, &plan.windows, ctx)?;
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
             let mut o = Vec::with_capacity(plan.outputs.len());
@@ -480,31 +478,6 @@ fn collect_spec(plan: &SelectPlan, offset: usize, limit: Option<usize>) -> Colle
         filter: plan.filter.clone(),
         mode,
     }
-}
-
-fn apply_window(rows: &mut [Row], w: &WindowCall, ctx: &crate::expr::EvalCtx) -> Result<()> {
-    let mut parts: HashMap<Vec<Value>, AggState> = HashMap::new();
-    let mut keys = Vec::with_capacity(rows.len());
-    let mut memory = LocalReservation::new(&ctx.memory, "window");
-    for r in rows.iter() {
-        let k: Vec<Value> = w
-            .partition_by
-            .iter()
-            .map(|e| e.eval(r, ctx))
-            .collect::<Result<_>>()?;
-        memory.add(2 * k.heap_size())?;
-        let state = parts.entry(k.clone()).or_insert_with(|| w.agg.init());
-        memory.add(w.agg.update(state, r, ctx)?)?;
-        keys.push(k);
-    }
-    let mut finished: HashMap<Vec<Value>, Value> = HashMap::with_capacity(parts.len());
-    for (k, s) in parts {
-        finished.insert(k, w.agg.finish(s)?);
-    }
-    for (r, k) in rows.iter_mut().zip(keys) {
-        r.push(finished.get(&k).cloned().unwrap_or(Value::Null));
-    }
-    Ok(())
 }
 
 fn set_op(op: SetOp, all: bool, l: Vec<Row>, r: Vec<Row>) -> Vec<Row> {

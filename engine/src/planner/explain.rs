@@ -1,6 +1,7 @@
 //! Plans as text: the operator tree `EXPLAIN` prints, in CrateDB's words
 //! where CrateDB has them (`Collect`, `Get`, `HashAggregate`,
-//! `GroupHashAggregate`, `Filter`, `Eval`, `OrderBy`, `Limit`, `Union`).
+//! `GroupHashAggregate`, `Filter`, `Eval`, `WindowAgg`, `OrderBy`, `Limit`,
+//! `Union`).
 //!
 //! Each operator is one line, its input indented below it with `└`. A table
 //! source prints as the executor will run it: `Get` when the filter pins
@@ -10,7 +11,10 @@
 
 use std::fmt::{self, Display, Write};
 
-use super::plan::{QueryPlan, ScanColumn, SelectPlan, SetOp, SortKey, Source, SystemTable};
+use super::plan::{
+    FrameBound, FrameOffset, FrameUnits, QueryPlan, ScanColumn, SelectPlan, SetOp, SortKey, Source,
+    SystemTable, WindowCall, WindowDefinition, WindowFrame, WindowFunc,
+};
 use crate::catalog::TableInfo;
 use crate::error::Result;
 use crate::expr::{Access, AggCall, AggFunc, Expr, Func};
@@ -155,7 +159,7 @@ fn select(s: &SelectPlan, lookups: &KeyLookups, depth: usize, lines: &mut Lines)
     };
     let window_input = row_names.clone();
     for w in &s.windows {
-        row_names.push(format!("{} OVER (...)", agg_call(&w.agg, &window_input)));
+        row_names.push(window_call(w, &window_input));
     }
     let outputs: Vec<String> = s.outputs.iter().map(|e| expr(e, &row_names)).collect();
     let mut depth = depth;
@@ -185,24 +189,16 @@ fn select(s: &SelectPlan, lookups: &KeyLookups, depth: usize, lines: &mut Lines)
     if let Some(h) = &s.having {
         push(format!("Filter[{}]", expr(h, &window_input)), lines);
     }
-    if !s.windows.is_empty() {
-        let calls: Vec<String> = s
-            .windows
-            .iter()
-            .map(|w| {
-                let partition: Vec<String> = w
-                    .partition_by
-                    .iter()
-                    .map(|e| expr(e, &window_input))
-                    .collect();
-                let over = if partition.is_empty() {
-                    "OVER ()".to_string()
-                } else {
-                    format!("OVER (PARTITION BY {})", partition.join(", "))
-                };
-                format!("{} {over}", agg_call(&w.agg, &window_input))
-            })
-            .collect();
+    // One WindowAgg per window definition, the first computed innermost.
+    let mut definitions: Vec<(&WindowDefinition, Vec<String>)> = Vec::new();
+    for w in &s.windows {
+        let call = window_call(w, &window_input);
+        match definitions.iter_mut().find(|(d, _)| **d == w.window) {
+            Some((_, calls)) => calls.push(call),
+            None => definitions.push((&w.window, vec![call])),
+        }
+    }
+    for (_, calls) in definitions.iter().rev() {
         push(format!("WindowAgg[{}]", calls.join(", ")), lines);
     }
     if let Some(agg) = &s.aggregation {
@@ -460,6 +456,110 @@ fn agg_call(a: &AggCall, names: &[String]) -> String {
         let _ = write!(out, " FILTER (WHERE {})", expr(f, names));
     }
     out
+}
+
+/// A window function call in SQL, with its window definition.
+fn window_call(w: &WindowCall, names: &[String]) -> String {
+    let args = |items: &[Option<&Expr>]| -> String {
+        items
+            .iter()
+            .flatten()
+            .map(|e| expr(e, names))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let func = match &w.func {
+        WindowFunc::Aggregate(a) => agg_call(a, names),
+        WindowFunc::RowNumber => "row_number()".into(),
+        WindowFunc::Rank => "rank()".into(),
+        WindowFunc::DenseRank => "dense_rank()".into(),
+        WindowFunc::PercentRank => "percent_rank()".into(),
+        WindowFunc::CumeDist => "cume_dist()".into(),
+        WindowFunc::Ntile(n) => format!("ntile({})", expr(n, names)),
+        WindowFunc::Lag {
+            arg,
+            offset,
+            default,
+        } => format!(
+            "lag({})",
+            args(&[Some(arg), offset.as_ref(), default.as_ref()])
+        ),
+        WindowFunc::Lead {
+            arg,
+            offset,
+            default,
+        } => format!(
+            "lead({})",
+            args(&[Some(arg), offset.as_ref(), default.as_ref()])
+        ),
+        WindowFunc::FirstValue(a) => format!("first_value({})", expr(a, names)),
+        WindowFunc::LastValue(a) => format!("last_value({})", expr(a, names)),
+        WindowFunc::NthValue(a, n) => format!("nth_value({})", args(&[Some(a), Some(n)])),
+    };
+    let nulls = if w.ignore_nulls { " IGNORE NULLS" } else { "" };
+    let mut parts = Vec::new();
+    if !w.window.partition_by.is_empty() {
+        let keys: Vec<String> = w
+            .window
+            .partition_by
+            .iter()
+            .map(|e| expr(e, names))
+            .collect();
+        parts.push(format!("PARTITION BY {}", keys.join(", ")));
+    }
+    if !w.window.order_by.is_empty() {
+        let keys: Vec<String> = w
+            .window
+            .order_by
+            .iter()
+            .map(|o| {
+                let dir = if o.desc { "DESC" } else { "ASC" };
+                let nulls = match (o.desc, o.nulls_first) {
+                    (false, true) => " NULLS FIRST",
+                    (true, false) => " NULLS LAST",
+                    _ => "",
+                };
+                format!("{} {dir}{nulls}", expr(&o.expr, names))
+            })
+            .collect();
+        parts.push(format!("ORDER BY {}", keys.join(", ")));
+    }
+    if w.window.frame != WindowFrame::default() {
+        let frame = &w.window.frame;
+        let units = match frame.units {
+            FrameUnits::Rows => "ROWS",
+            FrameUnits::Range => "RANGE",
+        };
+        parts.push(format!(
+            "{units} BETWEEN {} AND {}",
+            frame_bound(&frame.start),
+            frame_bound(&frame.end)
+        ));
+    }
+    format!("{func}{nulls} OVER ({})", parts.join(" "))
+}
+
+fn frame_bound(b: &FrameBound) -> String {
+    let offset = |o: &FrameOffset| match o {
+        FrameOffset::Value(e) => expr(e, &[]),
+        FrameOffset::Interval { months, millis } => {
+            let mut parts = Vec::new();
+            if *months != 0 {
+                parts.push(format!("{months} months"));
+            }
+            if *millis != 0 || *months == 0 {
+                parts.push(format!("{millis} milliseconds"));
+            }
+            format!("INTERVAL '{}'", parts.join(" "))
+        }
+    };
+    match b {
+        FrameBound::UnboundedPreceding => "UNBOUNDED PRECEDING".into(),
+        FrameBound::Preceding(o) => format!("{} PRECEDING", offset(o)),
+        FrameBound::CurrentRow => "CURRENT ROW".into(),
+        FrameBound::Following(o) => format!("{} FOLLOWING", offset(o)),
+        FrameBound::UnboundedFollowing => "UNBOUNDED FOLLOWING".into(),
+    }
 }
 
 /// `CamelCase` as `snake_case`.

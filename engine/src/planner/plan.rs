@@ -201,11 +201,161 @@ pub struct Aggregation {
     pub aggs: Vec<AggCall>,
 }
 
-/// A window function: an aggregate over a partition of the rows.
+/// A window function call: a function computed for every row over the
+/// rows related to it, as its window definition says.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WindowCall {
-    pub agg: AggCall,
+    pub func: WindowFunc,
+    /// `IGNORE NULLS` (only `lag`, `lead`, `first_value`, `last_value` and
+    /// `nth_value` accept it; `RESPECT NULLS` is the default).
+    pub ignore_nulls: bool,
+    pub window: WindowDefinition,
+    /// The result type.
+    pub ty: DataType,
+}
+
+impl WindowCall {
+    /// Calls `f` on every expression of the call and its window (to move
+    /// them onto another row layout).
+    pub fn exprs_mut(&mut self, f: &mut dyn FnMut(&mut Expr)) {
+        match &mut self.func {
+            WindowFunc::Aggregate(call) => {
+                call.args.iter_mut().for_each(&mut *f);
+                call.filter.iter_mut().for_each(&mut *f);
+            }
+            WindowFunc::RowNumber
+            | WindowFunc::Rank
+            | WindowFunc::DenseRank
+            | WindowFunc::PercentRank
+            | WindowFunc::CumeDist => {}
+            WindowFunc::Ntile(e) | WindowFunc::FirstValue(e) | WindowFunc::LastValue(e) => f(e),
+            WindowFunc::Lag {
+                arg,
+                offset,
+                default,
+            }
+            | WindowFunc::Lead {
+                arg,
+                offset,
+                default,
+            } => {
+                f(arg);
+                offset.iter_mut().for_each(&mut *f);
+                default.iter_mut().for_each(&mut *f);
+            }
+            WindowFunc::NthValue(a, n) => {
+                f(a);
+                f(n);
+            }
+        }
+        let w = &mut self.window;
+        w.partition_by.iter_mut().for_each(&mut *f);
+        w.order_by.iter_mut().for_each(|o| f(&mut o.expr));
+        for bound in [&mut w.frame.start, &mut w.frame.end] {
+            if let FrameBound::Preceding(FrameOffset::Value(e))
+            | FrameBound::Following(FrameOffset::Value(e)) = bound
+            {
+                f(e);
+            }
+        }
+    }
+}
+
+/// What a window function computes. The expressions are over the row the
+/// window sees: the aggregation row in a grouped query, the source row otherwise.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WindowFunc {
+    /// An aggregate over the frame.
+    Aggregate(AggCall),
+    RowNumber,
+    Rank,
+    DenseRank,
+    PercentRank,
+    CumeDist,
+    /// `ntile(buckets)`.
+    Ntile(Expr),
+    /// `lag(arg [, offset [, default]])`: `arg` at the row `offset` rows
+    /// before in the partition, else `default`.
+    Lag {
+        arg: Expr,
+        offset: Option<Expr>,
+        default: Option<Expr>,
+    },
+    /// `lead(arg [, offset [, default]])`: as `lag`, after the current row.
+    Lead {
+        arg: Expr,
+        offset: Option<Expr>,
+        default: Option<Expr>,
+    },
+    FirstValue(Expr),
+    LastValue(Expr),
+    /// `nth_value(arg, n)`: `arg` at the `n`th row of the frame.
+    NthValue(Expr, Expr),
+}
+
+/// A window definition: how rows are partitioned, ordered within their
+/// partition, and which of them form each row's frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowDefinition {
     pub partition_by: Vec<Expr>,
+    pub order_by: Vec<WindowOrder>,
+    pub frame: WindowFrame,
+}
+
+/// An `ORDER BY` item of a window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowOrder {
+    pub expr: Expr,
+    pub desc: bool,
+    pub nulls_first: bool,
+}
+
+/// A frame: `{ROWS | RANGE} BETWEEN start AND end`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowFrame {
+    pub units: FrameUnits,
+    pub start: FrameBound,
+    pub end: FrameBound,
+}
+
+impl Default for WindowFrame {
+    /// `RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW`: with `ORDER BY`
+    /// the rows up to the current row's last peer, without it the whole
+    /// partition (all rows are peers).
+    fn default() -> WindowFrame {
+        WindowFrame {
+            units: FrameUnits::Range,
+            start: FrameBound::UnboundedPreceding,
+            end: FrameBound::CurrentRow,
+        }
+    }
+}
+
+/// How a frame's offsets count: in rows, or in values of the `ORDER BY` key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameUnits {
+    Rows,
+    Range,
+}
+
+/// Where a frame starts or ends.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FrameBound {
+    UnboundedPreceding,
+    Preceding(FrameOffset),
+    CurrentRow,
+    Following(FrameOffset),
+    UnboundedFollowing,
+}
+
+/// A frame offset: rows (`ROWS`), a number of the `ORDER BY` key's type, or
+/// for a timestamp key an interval (`RANGE`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum FrameOffset {
+    /// A constant expression (parameters allowed), evaluated once.
+    Value(Expr),
+    /// An interval: calendar months and milliseconds.
+    Interval { months: i32, millis: i64 },
 }
 
 /// One SELECT.

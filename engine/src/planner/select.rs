@@ -690,7 +690,7 @@ pub fn plan_select(
     if grouped {
         for g in &group_exprs {
             let target = resolve_alias_or_ordinal(g, &items, &mut b)?;
-            let key = b.bind_source(&target)?;
+            let key = b.bind_group_key(&target)?;
             if contains_aggregate(&target) {
                 return Err(Error::Parse(
                     "Aggregate functions are not allowed in GROUP BY".into(),
@@ -703,6 +703,7 @@ pub fn plan_select(
         b.allow_aggregates = false;
     }
 
+    b.allow_windows(&select.named_window)?;
     let mut outputs = Vec::with_capacity(items.len());
     let mut names = Vec::with_capacity(items.len());
     for (e, name) in &items {
@@ -711,7 +712,7 @@ pub fn plan_select(
     }
 
     let having = match &select.having {
-        Some(h) => Some(super::bind::cast_expr(b.bind(h)?, &DataType::Boolean)?),
+        Some(h) => Some(b.bind_having(h)?),
         None => None,
     };
 
@@ -829,9 +830,7 @@ pub fn plan_select(
                 call.filter.iter_mut().for_each(place);
             }
             for w in windows.iter_mut() {
-                w.agg.args.iter_mut().for_each(place);
-                w.agg.filter.iter_mut().for_each(place);
-                w.partition_by.iter_mut().for_each(place);
+                w.exprs_mut(&mut |e| place(e));
             }
             for c in correlated.iter_mut() {
                 c.outer.iter_mut().for_each(place);
@@ -879,9 +878,7 @@ pub fn plan_select(
             call.filter.iter_mut().for_each(to_row);
         }
         for w in windows.iter_mut() {
-            w.agg.args.iter_mut().for_each(to_row);
-            w.agg.filter.iter_mut().for_each(to_row);
-            w.partition_by.iter_mut().for_each(to_row);
+            w.exprs_mut(&mut |e| to_row(e));
         }
         let apply = ApplyPlan {
             input,

@@ -42,6 +42,11 @@ pub struct Binder<'a> {
     pub correlated: Vec<Correlated>,
     /// Correlated subqueries are allowed (a SELECT's list, WHERE and ORDER BY).
     pub allow_correlated: bool,
+    /// Why window functions are refused where binding is, if they are: they
+    /// are allowed only in the SELECT list and ORDER BY of a query.
+    pub(super) window_denied: Option<&'static str>,
+    /// The query's `WINDOW` clause: named window definitions, in order.
+    pub(super) named_windows: Vec<(String, ast::NamedWindowExpr)>,
     /// Current expression nesting, bounded so hostile input cannot exhaust the stack.
     pub(super) depth: usize,
 }
@@ -78,6 +83,8 @@ impl<'a> Binder<'a> {
             windows: Vec::new(),
             correlated: Vec::new(),
             allow_correlated: false,
+            window_denied: Some("Window functions are not allowed here"),
+            named_windows: Vec::new(),
             depth: 0,
         }
     }
@@ -96,9 +103,34 @@ impl<'a> Binder<'a> {
     /// Binds a WHERE clause: a boolean, where MATCH predicates may be.
     pub fn bind_where(&mut self, e: &ast::Expr) -> Result<Expr> {
         self.allow_match = true;
-        let r = self.bind(e);
+        let r = self.denying_windows("Window functions are not allowed in WHERE", |b| b.bind(e));
         self.allow_match = false;
         super::cast_expr(r?, &DataType::Boolean)
+    }
+
+    /// Binds a GROUP BY key (over the source row).
+    pub fn bind_group_key(&mut self, e: &ast::Expr) -> Result<Expr> {
+        self.denying_windows("Window functions are not allowed in GROUP BY", |b| {
+            b.bind_source(e)
+        })
+    }
+
+    /// Binds a HAVING clause: groups are filtered before windows are computed.
+    pub fn bind_having(&mut self, e: &ast::Expr) -> Result<Expr> {
+        let r = self.denying_windows("Window functions are not allowed in HAVING", |b| b.bind(e));
+        super::cast_expr(r?, &DataType::Boolean)
+    }
+
+    /// Runs `f` with window functions refused for `reason`.
+    pub(super) fn denying_windows<T>(
+        &mut self,
+        reason: &'static str,
+        f: impl FnOnce(&mut Self) -> Result<T>,
+    ) -> Result<T> {
+        let saved = self.window_denied.replace(reason);
+        let r = f(self);
+        self.window_denied = saved;
+        r
     }
 
     /// Binds an expression in source mode regardless of the current mode.

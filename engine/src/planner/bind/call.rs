@@ -1,14 +1,13 @@
-//! Binding calls: scalar functions, aggregates (with DISTINCT and FILTER)
-//! and window functions.
+//! Binding calls: scalar functions and aggregates (with DISTINCT and
+//! FILTER); window function calls are bound in [`super::window`].
 
 use sqlparser::ast::{self, FunctionArg, FunctionArgExpr, FunctionArguments};
 
-use super::binder::{Binder, Mode, WINDOW_BASE};
+use super::binder::{Binder, Mode};
 use super::coerce::{arith_operands, cast_expr, coerce_to, common_type};
-use super::syntax::function_name;
+use super::syntax::{function_name, null_treatment};
 use crate::error::{Error, Result};
 use crate::expr::{AggCall, AggFunc, Expr, Func};
-use crate::planner::plan::WindowCall;
 use crate::types::{DataType, Value};
 
 impl<'a> Binder<'a> {
@@ -19,48 +18,22 @@ impl<'a> Binder<'a> {
                 function_name(&f.name)
             )));
         }
-        let (args, distinct) = self.function_args(f, Mode::Source)?;
-        let filter = match &f.filter {
-            Some(x) => Some(self.bind_source(x)?),
-            None => None,
-        };
-        let (func, args) = match (func, args.as_slice()) {
-            (AggFunc::Count, []) => (AggFunc::CountStar, Vec::new()),
-            (AggFunc::Count, [Arg::Star]) => (AggFunc::CountStar, Vec::new()),
-            (_, a) => {
-                let mut out = Vec::new();
-                for x in a {
-                    match x {
-                        Arg::Expr(e) => out.push(e.clone()),
-                        Arg::Star => {
-                            return Err(Error::Parse("'*' is only allowed in count(*)".into()));
-                        }
-                    }
-                }
-                (func, out)
-            }
-        };
-        if func != AggFunc::CountStar && args.is_empty() {
-            return Err(crate::expr::func_unknown(&function_name(&f.name), &[]));
+        let name = function_name(&f.name);
+        if null_treatment(f).is_some() {
+            return Err(refused_null_treatment(&name));
         }
-        let arg_types: Vec<DataType> = args.iter().map(Expr::data_type).collect();
-        let first = arg_types.first().cloned().unwrap_or(DataType::Undefined);
-        if matches!(func, AggFunc::Sum | AggFunc::Avg)
-            && !(first.is_numeric() || first == DataType::Undefined)
-        {
-            return Err(crate::expr::func_unknown(
-                &function_name(&f.name),
-                &arg_types,
-            ));
-        }
-        let ty = func.result_type(&first, &arg_types);
-        Ok(AggCall {
-            func,
-            args,
-            distinct,
-            filter,
-            ty,
-        })
+        let (args, distinct, filter) = self.denying_windows(
+            "Aggregate function calls cannot contain window function calls",
+            |b| {
+                let (args, distinct) = b.function_args(f, Mode::Source)?;
+                let filter = match &f.filter {
+                    Some(x) => Some(b.bind_source(x)?),
+                    None => None,
+                };
+                Ok((args, distinct, filter))
+            },
+        )?;
+        aggregate_call(func, &name, args, distinct, filter)
     }
 
     pub(super) fn function_args(
@@ -112,6 +85,7 @@ impl<'a> Binder<'a> {
         if let Some(over) = &f.over {
             return self.bind_window(&name, f, over);
         }
+        self.refuse_window_function_without_over(&name)?;
         if AggFunc::from_name(&name).is_some() {
             if self.mode == Mode::Post {
                 // Handled by bind_post_special; reaching here means nested misuse.
@@ -127,6 +101,9 @@ impl<'a> Binder<'a> {
                     crate::planner::naming::output_name(whole)
                 ))
             });
+        }
+        if null_treatment(f).is_some() {
+            return Err(refused_null_treatment(&name));
         }
         let mode = self.mode;
         let (args, _) = self.function_args(f, mode)?;
@@ -217,67 +194,60 @@ impl<'a> Binder<'a> {
             ty,
         })
     }
-
-    pub(super) fn bind_window(
-        &mut self,
-        name: &str,
-        f: &ast::Function,
-        over: &ast::WindowType,
-    ) -> Result<Expr> {
-        let ast::WindowType::WindowSpec(spec) = over else {
-            return Err(Error::Unsupported("named windows".into()));
-        };
-        if !spec.order_by.is_empty() || spec.window_frame.is_some() {
-            return Err(Error::Unsupported(
-                "window functions with ORDER BY or frames".into(),
-            ));
-        }
-        let Some(func) = AggFunc::from_name(name) else {
-            return Err(Error::Unsupported(format!("window function {name}")));
-        };
-        // Window arguments are bound against the row the window sees:
-        // the aggregation row in a grouped query, the source row otherwise.
-        let saved_allow = self.allow_aggregates;
-        let agg = if self.mode == Mode::Post {
-            let (args, distinct) = self.function_args(f, Mode::Post)?;
-            let args: Vec<Expr> = args
-                .into_iter()
-                .filter_map(|a| match a {
-                    Arg::Expr(e) => Some(e),
-                    Arg::Star => None,
-                })
-                .collect();
-            let func = if func == AggFunc::Count && args.is_empty() {
-                AggFunc::CountStar
-            } else {
-                func
-            };
-            let types: Vec<DataType> = args.iter().map(Expr::data_type).collect();
-            let first = types.first().cloned().unwrap_or(DataType::Undefined);
-            AggCall {
-                func,
-                ty: func.result_type(&first, &types),
-                args,
-                distinct,
-                filter: None,
-            }
-        } else {
-            self.allow_aggregates = true;
-            let r = self.bind_agg_call(func, f);
-            self.allow_aggregates = saved_allow;
-            r?
-        };
-        let mut partition_by = Vec::with_capacity(spec.partition_by.len());
-        for p in &spec.partition_by {
-            partition_by.push(self.bind(p)?);
-        }
-        let ty = agg.ty.clone();
-        self.windows.push(WindowCall { agg, partition_by });
-        Ok(Expr::Column(WINDOW_BASE + self.windows.len() - 1, ty))
-    }
 }
 
 pub(super) enum Arg {
     Expr(Expr),
     Star,
+}
+
+/// An aggregate call from its bound arguments: `count()` and `count(*)`
+/// become `count(*)`, and the argument types are checked.
+pub(super) fn aggregate_call(
+    func: AggFunc,
+    name: &str,
+    args: Vec<Arg>,
+    distinct: bool,
+    filter: Option<Expr>,
+) -> Result<AggCall> {
+    let (func, args) = match (func, args.as_slice()) {
+        (AggFunc::Count, []) | (AggFunc::Count, [Arg::Star]) => (AggFunc::CountStar, Vec::new()),
+        _ => {
+            let mut out = Vec::with_capacity(args.len());
+            for x in args {
+                match x {
+                    Arg::Expr(e) => out.push(e),
+                    Arg::Star => {
+                        return Err(Error::Parse("'*' is only allowed in count(*)".into()));
+                    }
+                }
+            }
+            (func, out)
+        }
+    };
+    if func != AggFunc::CountStar && args.is_empty() {
+        return Err(crate::expr::func_unknown(name, &[]));
+    }
+    let arg_types: Vec<DataType> = args.iter().map(Expr::data_type).collect();
+    let first = arg_types.first().cloned().unwrap_or(DataType::Undefined);
+    if matches!(func, AggFunc::Sum | AggFunc::Avg)
+        && !(first.is_numeric() || first == DataType::Undefined)
+    {
+        return Err(crate::expr::func_unknown(name, &arg_types));
+    }
+    let ty = func.result_type(&first, &arg_types);
+    Ok(AggCall {
+        func,
+        args,
+        distinct,
+        filter,
+        ty,
+    })
+}
+
+/// CrateDB's error for `RESPECT`/`IGNORE NULLS` on a function that has no use for it.
+pub(super) fn refused_null_treatment(name: &str) -> Error {
+    Error::Parse(format!(
+        "{name} cannot accept RESPECT or IGNORE NULLS flag."
+    ))
 }

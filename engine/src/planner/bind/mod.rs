@@ -10,9 +10,10 @@
 //! reference to its result.
 //!
 //! One file per part: [`binder`] (state and entry points), [`expr`] (the
-//! expression grammar), [`call`] (functions, aggregates, windows),
-//! [`coerce`] (types), [`syntax`] (reading sqlparser's names, literals and
-//! types) and [`walk`] (aggregate detection).
+//! expression grammar), [`call`] (functions and aggregates), [`window`]
+//! (window function calls and their definitions), [`coerce`] (types),
+//! [`syntax`] (reading sqlparser's names, literals and types) and [`walk`]
+//! (aggregate detection).
 
 mod binder;
 mod call;
@@ -23,6 +24,7 @@ mod search;
 mod subquery;
 mod syntax;
 mod walk;
+mod window;
 
 pub use binder::{Binder, CORRELATED_BASE, WINDOW_BASE, bind_over_columns};
 pub use coerce::{cast_expr, coerce_pair, coerce_to, common_type};

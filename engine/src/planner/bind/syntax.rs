@@ -1,5 +1,5 @@
 //! Reading sqlparser's syntax: function names, number literals, type
-//! names and comparison operators.
+//! names, comparison operators and null treatment clauses.
 
 use sqlparser::ast::{self, BinaryOperator};
 
@@ -50,4 +50,19 @@ pub(super) fn cmp_func(op: &BinaryOperator) -> Option<Func> {
         BinaryOperator::GtEq => Func::GtEq,
         _ => return None,
     })
+}
+
+/// A call's `IGNORE NULLS` (`Some(true)`) or `RESPECT NULLS` (`Some(false)`),
+/// written after the call or inside its argument list.
+pub(super) fn null_treatment(f: &ast::Function) -> Option<bool> {
+    let inside = match &f.args {
+        ast::FunctionArguments::List(list) => list.clauses.iter().find_map(|c| match c {
+            ast::FunctionArgumentClause::IgnoreOrRespectNulls(t) => Some(*t),
+            _ => None,
+        }),
+        _ => None,
+    };
+    f.null_treatment
+        .or(inside)
+        .map(|t| matches!(t, ast::NullTreatment::IgnoreNulls))
 }

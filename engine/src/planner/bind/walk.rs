@@ -5,7 +5,8 @@ use sqlparser::ast::{self, FunctionArg, FunctionArgExpr, FunctionArguments};
 use super::syntax::function_name;
 use crate::expr::AggFunc;
 
-/// Whether an AST expression contains an aggregate call (outside subqueries and windows).
+/// Whether an AST expression contains an aggregate call (outside subqueries;
+/// window calls are not aggregates, but their arguments and keys may hold some).
 pub fn contains_aggregate(e: &ast::Expr) -> bool {
     let mut found = false;
     walk(e, &mut |x| {
@@ -19,8 +20,8 @@ pub fn contains_aggregate(e: &ast::Expr) -> bool {
     found
 }
 
-/// Calls `f` on `e` and its subexpressions (outside subqueries and window
-/// calls). Iterative: a chain of thousands of operators is a tree that deep.
+/// Calls `f` on `e` and its subexpressions (outside subqueries). Iterative: a chain of thousands of operators is
+/// a tree that deep.
 pub(super) fn walk(e: &ast::Expr, f: &mut dyn FnMut(&ast::Expr)) {
     let mut pending = vec![e];
     while let Some(e) = pending.pop() {
@@ -93,14 +94,18 @@ pub(super) fn walk_children<'e>(e: &'e ast::Expr, go: &mut dyn FnMut(&'e ast::Ex
             }
         }
         E::Function(func) => {
-            if func.over.is_none()
-                && let FunctionArguments::List(l) = &func.args
-            {
+            // A window call's arguments and keys count too: `sum(count(*))
+            // OVER ()` aggregates the rows.
+            if let FunctionArguments::List(l) = &func.args {
                 for a in &l.args {
                     if let FunctionArg::Unnamed(FunctionArgExpr::Expr(x)) = a {
                         go(x);
                     }
                 }
+            }
+            if let Some(ast::WindowType::WindowSpec(spec)) = &func.over {
+                spec.partition_by.iter().for_each(&mut *go);
+                spec.order_by.iter().for_each(|o| go(&o.expr));
             }
         }
         E::Array(a) => a.elem.iter().for_each(&mut *go),
