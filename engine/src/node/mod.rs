@@ -433,6 +433,13 @@ impl Node {
                 query,
                 or_replace,
             } => self.create_view(session, name, query, *or_replace).await,
+            Statement::CreateIndex { table, columns } => {
+                let t = self.resolve_user_table(session, table)?;
+                if let Some(c) = columns.iter().find(|c| t.column(c).is_none()) {
+                    return Err(Error::ColumnUnknown(c.clone()));
+                }
+                Ok(QueryResult::affected(0))
+            }
             Statement::DropView { names, if_exists } => {
                 self.drop_views(session, names, *if_exists).await
             }

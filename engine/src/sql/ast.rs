@@ -69,6 +69,12 @@ pub enum Statement {
     DropAnalyzer {
         name: String,
     },
+    /// `CREATE [UNIQUE] INDEX name ON t (columns)`: every column is
+    /// indexed, so this only checks that the columns exist.
+    CreateIndex {
+        table: ObjectName,
+        columns: Vec<String>,
+    },
     /// `CREATE [OR REPLACE] VIEW name AS query`.
     CreateView {
         name: ObjectName,

@@ -238,6 +238,24 @@ fn parse_statement(p: &mut Parser) -> PResult<Statement> {
                 parse_create_view_rest(p, false)
             } else if words(p, &["OR", "REPLACE", "VIEW"]) {
                 parse_create_view_rest(p, true)
+            } else if word(p, "INDEX") || words(p, &["UNIQUE", "INDEX"]) {
+                // Every column is indexed already: `CREATE INDEX` names one
+                // that exists, and changes nothing.
+                words(p, &["IF", "NOT", "EXISTS"]);
+                ident(p)?;
+                expect_word(p, "ON")?;
+                let table = p.parse_object_name(false)?;
+                p.expect_token(&Token::LParen)?;
+                let mut columns = Vec::new();
+                loop {
+                    columns.push(ident(p)?);
+                    let _ = word(p, "ASC") || word(p, "DESC");
+                    if !p.consume_token(&Token::Comma) {
+                        break;
+                    }
+                }
+                p.expect_token(&Token::RParen)?;
+                Ok(Statement::CreateIndex { table, columns })
             } else if word(p, "ANALYZER") {
                 parse_create_analyzer(p)
             } else {
