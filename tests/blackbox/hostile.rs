@@ -273,6 +273,38 @@ fn hostile_inputs_leave_the_node_answering_bounded_and_durable() {
         },
     );
 
+    // A join whose result would not fit: two tables of 5,000 rows cross
+    // joined are 25 million pairs. The query breaker stops it, within
+    // seconds, with CircuitBreakingException, and the node goes on.
+    attack(&s, before, "a cross join of two large tables", |s| {
+        for t in ["big_a", "big_b"] {
+            s.sql(&format!("CREATE TABLE {t} (id INT PRIMARY KEY, v TEXT)"));
+            let rows: Vec<_> = (0..5000).map(|i| json!([i, format!("value {i}")])).collect();
+            let r = s.bulk(&format!("INSERT INTO {t} (id, v) VALUES (?, ?)"), json!(rows));
+            assert_eq!(r.status, 200, "{}", r.body);
+            s.sql(&format!("REFRESH TABLE {t}"));
+        }
+        for stmt in [
+            "SELECT a.v, b.v FROM big_a a CROSS JOIN big_b b",
+            "SELECT count(*) FROM big_a a, big_b b WHERE a.id <> b.id",
+        ] {
+            let started = Instant::now();
+            let r = s.sql(stmt);
+            let took = started.elapsed();
+            assert_eq!(r.error_code(), Some(5000), "{stmt}: {}", r.body);
+            assert!(
+                r.body.to_string().contains("CircuitBreakingException"),
+                "{stmt}: {}",
+                r.body
+            );
+            assert!(took < Duration::from_secs(10), "{stmt} took {took:?}");
+            eprintln!("{stmt}: refused after {took:?}");
+        }
+        // An equi-join of the same tables fits, and answers.
+        let r = s.sql("SELECT count(*) FROM big_a a JOIN big_b b ON a.id = b.id");
+        assert_eq!(r.body["rows"][0][0], 5000, "{}", r.body);
+    });
+
     // Heavy statements at once must not starve a short one.
     attack(&s, before, "heavy statements running", |s| {
         std::thread::scope(|scope| {
