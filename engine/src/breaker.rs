@@ -347,6 +347,9 @@ impl Breakers {
 #[derive(Debug)]
 pub struct MemoryAccount {
     breaker: Arc<Breaker>,
+    /// Set by `KILL`: every later reservation fails with `JobKilledException`,
+    /// so a statement stops at the next rows it would hold.
+    killed: std::sync::atomic::AtomicBool,
     reserved: AtomicU64,
     /// The most it held at once.
     peak: AtomicU64,
@@ -363,6 +366,7 @@ impl MemoryAccount {
     pub fn new(breaker: Arc<Breaker>) -> MemoryAccount {
         MemoryAccount {
             breaker,
+            killed: std::sync::atomic::AtomicBool::new(false),
             reserved: AtomicU64::new(0),
             peak: AtomicU64::new(0),
         }
@@ -373,8 +377,22 @@ impl MemoryAccount {
         Arc::new(MemoryAccount::default())
     }
 
+    /// Marks the statement killed (`KILL`).
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::Relaxed);
+    }
+
+    /// Fails if the statement was killed.
+    pub fn check_killed(&self) -> Result<()> {
+        if self.killed.load(Ordering::Relaxed) {
+            return Err(crate::error::Error::Killed("Job killed".into()));
+        }
+        Ok(())
+    }
+
     /// Accounts `bytes` more for `label`.
     pub fn reserve(&self, bytes: u64, label: &str) -> Result<()> {
+        self.check_killed()?;
         self.breaker.reserve(bytes, label)?;
         let now = self.reserved.fetch_add(bytes, Ordering::Relaxed) + bytes;
         self.peak.fetch_max(now, Ordering::Relaxed);
@@ -396,6 +414,7 @@ impl MemoryAccount {
     /// Whether a transient allocation of `bytes` (a value a function is
     /// about to build) fits, without keeping it accounted.
     pub fn check(&self, bytes: u64, label: &str) -> Result<()> {
+        self.check_killed()?;
         self.breaker.check(bytes, label)
     }
 

@@ -279,8 +279,13 @@ fn hostile_inputs_leave_the_node_answering_bounded_and_durable() {
     attack(&s, before, "a cross join of two large tables", |s| {
         for t in ["big_a", "big_b"] {
             s.sql(&format!("CREATE TABLE {t} (id INT PRIMARY KEY, v TEXT)"));
-            let rows: Vec<_> = (0..5000).map(|i| json!([i, format!("value {i}")])).collect();
-            let r = s.bulk(&format!("INSERT INTO {t} (id, v) VALUES (?, ?)"), json!(rows));
+            let rows: Vec<_> = (0..5000)
+                .map(|i| json!([i, format!("value {i}")]))
+                .collect();
+            let r = s.bulk(
+                &format!("INSERT INTO {t} (id, v) VALUES (?, ?)"),
+                json!(rows),
+            );
             assert_eq!(r.status, 200, "{}", r.body);
             s.sql(&format!("REFRESH TABLE {t}"));
         }
@@ -303,6 +308,34 @@ fn hostile_inputs_leave_the_node_answering_bounded_and_durable() {
         // An equi-join of the same tables fits, and answers.
         let r = s.sql("SELECT count(*) FROM big_a a JOIN big_b b ON a.id = b.id");
         assert_eq!(r.body["rows"][0][0], 5000, "{}", r.body);
+    });
+
+    // A long join that holds little (25 million pairs, none kept) shows in
+    // sys.jobs and stops at KILL.
+    attack(&s, before, "a long join, killed", |s| {
+        let long = "SELECT count(*) FROM big_a a, big_b b WHERE a.id + b.id < 0";
+        std::thread::scope(|scope| {
+            let running = scope.spawn(|| (Instant::now(), s.sql(long)));
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let id = loop {
+                let r = s.sql("SELECT id FROM sys.jobs WHERE stmt LIKE '%a.id + b.id < 0%' AND stmt NOT LIKE '%sys.jobs%'");
+                if let Some(id) = r.body["rows"][0][0].as_str() {
+                    break id.to_string();
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "the join never showed in sys.jobs"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            };
+            let killed = Instant::now();
+            let r = s.sql(&format!("KILL '{id}'"));
+            assert_eq!(r.body["rowcount"], 1, "{}", r.body);
+            let (_, r) = running.join().expect("join");
+            assert_eq!(r.error_code(), Some(5005), "{}", r.body);
+            eprintln!("KILL stopped the join after {:?}", killed.elapsed());
+            assert!(killed.elapsed() < Duration::from_secs(2));
+        });
     });
 
     // Heavy statements at once must not starve a short one.

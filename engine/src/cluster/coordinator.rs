@@ -52,6 +52,8 @@ pub trait ShardServer: Send + Sync + 'static {
     fn serve_shard(&self, request: ShardRequest) -> BoxFuture<'_, Result<ShardResponse>>;
     fn local_rows(&self, table: SystemTable) -> BoxFuture<'_, Result<Vec<Row>>>;
     fn copy_part(&self, part: CopyPart) -> BoxFuture<'_, Result<CopyOutcome>>;
+    /// Kills this node's running statements with the id (all for `None`).
+    fn kill_jobs(&self, job: Option<String>) -> usize;
 }
 
 /// How often discovery and the master's checks run.
@@ -459,6 +461,32 @@ impl Coordinator {
         futures::future::join_all(asks).await
     }
 
+    /// Asks every other member to kill its running statements with the id
+    /// (all for `None`); returns how many they killed. A member that does
+    /// not answer in time kills none.
+    pub async fn kill_everywhere(&self, job: Option<String>) -> u64 {
+        let state = self.applied().state;
+        let asks = state
+            .members
+            .iter()
+            .filter(|(id, _)| **id != self.id)
+            .map(|(_, m)| {
+                let job = job.clone();
+                async move {
+                    let addr = address(m).ok()?;
+                    match self.peers.request(addr, Rpc::Kill(job), RPC_TIMEOUT).await {
+                        Ok(Rpc::Killed(n)) => Some(n),
+                        _ => None,
+                    }
+                }
+            });
+        futures::future::join_all(asks)
+            .await
+            .into_iter()
+            .flatten()
+            .sum()
+    }
+
     /// The answer to a discovery request.
     async fn discovery(&self) -> Discovery {
         Discovery {
@@ -544,6 +572,7 @@ impl Coordinator {
             }
             Rpc::NodeRows(table) => self.server()?.local_rows(table).await.map(Rpc::Rows),
             Rpc::Copy(part) => self.server()?.copy_part(*part).await.map(Rpc::Copied),
+            Rpc::Kill(job) => Ok(Rpc::Killed(self.server()?.kill_jobs(job) as u64)),
             other => Err(Error::Io(format!(
                 "unexpected request {} from another node",
                 other.kind()

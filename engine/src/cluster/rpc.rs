@@ -74,6 +74,9 @@ pub enum Rpc {
     /// file system).
     Copy(Box<CopyPart>),
     Copied(CopyOutcome),
+    /// `KILL`: this node's running statements with the id (all for `None`).
+    Kill(Option<String>),
+    Killed(u64),
 }
 
 /// A node's answer to [`Rpc::Discover`].
@@ -113,6 +116,8 @@ impl Rpc {
             Rpc::Rows(_) => "Rows",
             Rpc::Copy(_) => "Copy",
             Rpc::Copied(_) => "Copied",
+            Rpc::Kill(_) => "Kill",
+            Rpc::Killed(_) => "Killed",
         }
     }
 }

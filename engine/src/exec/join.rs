@@ -193,6 +193,9 @@ impl Inputs {
         };
         if keys.left.is_empty() {
             for li in 0..left.len() {
+                // A nested loop may run long without holding more: KILL
+                // is checked per row of the left side.
+                ctx.memory.check_killed()?;
                 for ri in 0..right.len() {
                     pair(li, ri, &mut out)?;
                 }

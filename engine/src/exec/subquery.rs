@@ -45,6 +45,7 @@ impl<C: Cluster> Executor<'_, C> {
         let mut rows = self.run(&apply.input).await?;
         let mut known: HashMap<(usize, Vec<Value>), Value> = HashMap::new();
         for row in rows.iter_mut() {
+            self.ctx.memory.check_killed()?;
             for (k, c) in apply.subqueries.iter().enumerate() {
                 let outer = c
                     .outer

@@ -342,6 +342,10 @@ impl ShardServer for Node {
         Box::pin(async move { Ok(self.own_rows(table)) })
     }
 
+    fn kill_jobs(&self, job: Option<String>) -> usize {
+        self.jobs.kill(job.as_deref())
+    }
+
     fn copy_part(
         &self,
         part: crate::request::CopyPart,

@@ -8,8 +8,8 @@
 //! bytes so that a log of bulk inserts cannot hold the node's memory.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 
 use super::system::object;
 use crate::sql::ast::Statement;
@@ -36,6 +36,8 @@ struct Job {
     started: i64,
     stmt: String,
     user: String,
+    /// What the statement holds: `KILL` marks it killed.
+    memory: Option<Weak<crate::breaker::MemoryAccount>>,
 }
 
 /// A statement that ended.
@@ -64,6 +66,7 @@ impl Jobs {
             started: crate::runtime::now_millis(),
             stmt: kept(sql),
             user: user.to_string(),
+            memory: None,
         };
         lock(&self.running).insert(key, job);
         Running {
@@ -72,6 +75,25 @@ impl Jobs {
             kind: "UNDEFINED",
             error: None,
         }
+    }
+
+    /// `KILL 'id'` / `KILL ALL`: marks the running statements killed (all
+    /// but `KILL` statements themselves); returns how many.
+    pub(super) fn kill(&self, id: Option<&str>) -> usize {
+        let running = lock(&self.running);
+        let mut killed = 0;
+        for job in running.values() {
+            if id.is_some_and(|id| id != job.id)
+                || job.stmt.trim_start().to_uppercase().starts_with("KILL")
+            {
+                continue;
+            }
+            if let Some(memory) = job.memory.as_ref().and_then(Weak::upgrade) {
+                memory.kill();
+                killed += 1;
+            }
+        }
+        killed
     }
 
     /// `sys.jobs` rows: id, node, session_id, started, stmt, username.
@@ -121,6 +143,13 @@ impl Running<'_> {
     /// `classification['type']`).
     pub(super) fn classify(&mut self, stmt: &Statement) {
         self.kind = kind(stmt);
+    }
+
+    /// Lets `KILL` reach what the statement holds.
+    pub(super) fn attach(&self, memory: &Arc<crate::breaker::MemoryAccount>) {
+        if let Some(job) = lock(&self.jobs.running).get_mut(&self.key) {
+            job.memory = Some(Arc::downgrade(memory));
+        }
     }
 
     /// Ends the statement with its outcome.

@@ -296,6 +296,7 @@ impl Node {
             // One account for everything the statement holds, from its
             // tokens to its result rows; dropping it gives it all back.
             let memory = self.breakers.statement();
+            job.attach(&memory);
             let stmt = parse_statement(sql, &memory).await?;
             job.classify(&stmt);
             let mut ctx = self.eval_ctx(session, params);
@@ -496,7 +497,13 @@ impl Node {
             Statement::Copy(_) => Err(Error::Unsupported(
                 "COPY is not available in the simulator".into(),
             )),
-            Statement::Kill { .. } => Ok(QueryResult::affected(0)),
+            Statement::Kill { job } => {
+                let mut killed = self.jobs.kill(job.as_deref()) as i64;
+                if let Some(coordinator) = self.coordinator() {
+                    killed += coordinator.kill_everywhere(job.clone()).await as i64;
+                }
+                Ok(QueryResult::affected(killed))
+            }
             Statement::Decommission { node } => self.decommission(node).await,
             Statement::RerouteRetryFailed => self.retry_failed().await,
             Statement::SetGlobal {
