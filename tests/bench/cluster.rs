@@ -13,13 +13,13 @@
 //! between nodes cost. Bulk requests go to the nodes in turn, one client;
 //! queries go to the first node; lookups spread their clients over the nodes.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use shoal_tests::bench::{
-    BulkReply, QUERIES, RUNS, build_batches, ensure_csv, fmt_ms, parse_args, pk_lookups,
-    time_queries,
+    BulkReply, QUERIES, RUNS, build_batches, ensure_csv, fmt_ms, green, parse_args, pk_lookups,
+    settle_all as settle, start_cluster, time_queries, wait_for,
 };
-use shoal_tests::{Server, TempDir, free_port};
+use shoal_tests::{Server, TempDir};
 
 const SHARDS: usize = 6;
 
@@ -83,57 +83,6 @@ fn main() {
     );
 }
 
-/// Starts `n` nodes forming one cluster and waits until it has.
-fn start_cluster(dir: &TempDir, n: usize) -> Vec<Server> {
-    let names: Vec<String> = (1..=n).map(|i| format!("n{i}")).collect();
-    let transports: Vec<u16> = (0..n).map(|_| free_port()).collect();
-    let seeds = transports
-        .iter()
-        .map(|p| format!("127.0.0.1:{p}"))
-        .collect::<Vec<_>>()
-        .join(",");
-    let masters = names.join(",");
-    let nodes: Vec<Server> = names
-        .iter()
-        .zip(&transports)
-        .map(|(name, port)| {
-            let transport = format!("127.0.0.1:{port}");
-            Server::start_with(
-                &dir.0.join(name),
-                &[
-                    "--transport",
-                    &transport,
-                    "--seed-hosts",
-                    &seeds,
-                    "--initial-master-nodes",
-                    &masters,
-                    "--node-name",
-                    name,
-                    "--cluster-name",
-                    "bench",
-                ],
-            )
-        })
-        .collect();
-    wait_for("the cluster to form", || {
-        let r = nodes[0].sql("SELECT count(*) FROM sys.nodes");
-        r.status == 200 && r.scalar().as_u64() == Some(n as u64)
-    });
-    eprintln!("{n} nodes formed a cluster");
-    nodes
-}
-
-fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while Instant::now() < deadline {
-        if ready() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    panic!("{what} did not happen within 120 s");
-}
-
 fn measure(
     nodes: &[Server],
     urls: &[String],
@@ -184,34 +133,5 @@ fn measure(
         ingest_secs,
         queries,
         lookups,
-    }
-}
-
-fn green(node: &Server) -> bool {
-    let r = node.sql("SELECT health FROM sys.cluster_health");
-    r.status == 200 && r.scalar().as_str() == Some("GREEN")
-}
-
-/// Waits until the servers together used less than 5% of a core for 2 s
-/// (background merges done), at most 3 minutes.
-fn settle(nodes: &[Server]) {
-    let cpu = || {
-        nodes
-            .iter()
-            .map(|n| n.cpu_seconds().unwrap_or(0.0))
-            .sum::<f64>()
-    };
-    let started = Instant::now();
-    let mut quiet_since = Instant::now();
-    let mut then = cpu();
-    while quiet_since.elapsed() < Duration::from_secs(2)
-        && started.elapsed() < Duration::from_secs(180)
-    {
-        std::thread::sleep(Duration::from_millis(500));
-        let now = cpu();
-        if now - then > 0.025 {
-            quiet_since = Instant::now();
-        }
-        then = now;
     }
 }

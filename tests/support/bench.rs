@@ -266,3 +266,83 @@ pub fn pk_lookups(urls: &[String], keys: &[(i64, String)], clients: usize, secs:
     let total: u64 = threads.into_iter().map(|t| t.join().expect("client")).sum();
     total as f64 / started.elapsed().as_secs_f64()
 }
+
+/// Starts `n` nodes forming one cluster and waits until it has.
+pub fn start_cluster(dir: &crate::TempDir, n: usize) -> Vec<crate::Server> {
+    let names: Vec<String> = (1..=n).map(|i| format!("n{i}")).collect();
+    let transports: Vec<u16> = (0..n).map(|_| crate::free_port()).collect();
+    let seeds = transports
+        .iter()
+        .map(|p| format!("127.0.0.1:{p}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let masters = names.join(",");
+    let nodes: Vec<crate::Server> = names
+        .iter()
+        .zip(&transports)
+        .map(|(name, port)| {
+            let transport = format!("127.0.0.1:{port}");
+            crate::Server::start_with(
+                &dir.0.join(name),
+                &[
+                    "--transport",
+                    &transport,
+                    "--seed-hosts",
+                    &seeds,
+                    "--initial-master-nodes",
+                    &masters,
+                    "--node-name",
+                    name,
+                    "--cluster-name",
+                    "bench",
+                ],
+            )
+        })
+        .collect();
+    wait_for("the cluster to form", || {
+        let r = nodes[0].sql("SELECT count(*) FROM sys.nodes");
+        r.status == 200 && r.scalar().as_u64() == Some(n as u64)
+    });
+    eprintln!("{n} nodes formed a cluster");
+    nodes
+}
+
+pub fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        if ready() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("{what} did not happen within 120 s");
+}
+
+pub fn green(node: &crate::Server) -> bool {
+    let r = node.sql("SELECT health FROM sys.cluster_health");
+    r.status == 200 && r.scalar().as_str() == Some("GREEN")
+}
+
+/// Waits until the servers together used less than 5% of a core for 2 s
+/// (background merges done), at most 3 minutes.
+pub fn settle_all(nodes: &[crate::Server]) {
+    let cpu = || {
+        nodes
+            .iter()
+            .map(|n| n.cpu_seconds().unwrap_or(0.0))
+            .sum::<f64>()
+    };
+    let started = Instant::now();
+    let mut quiet_since = Instant::now();
+    let mut then = cpu();
+    while quiet_since.elapsed() < Duration::from_secs(2)
+        && started.elapsed() < Duration::from_secs(180)
+    {
+        std::thread::sleep(Duration::from_millis(500));
+        let now = cpu();
+        if now - then > 0.025 {
+            quiet_since = Instant::now();
+        }
+        then = now;
+    }
+}
