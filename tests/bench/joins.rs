@@ -25,8 +25,8 @@ use shoal_tests::{Server, TempDir};
 const JOIN_RUNS: usize = 7;
 
 const COUNTRIES: [&str; 20] = [
-    "AT", "AU", "BR", "CA", "CH", "CN", "DE", "DK", "ES", "FI", "FR", "GB", "IN", "IT", "JP",
-    "NL", "NO", "PL", "SE", "US",
+    "AT", "AU", "BR", "CA", "CH", "CN", "DE", "DK", "ES", "FI", "FR", "GB", "IN", "IT", "JP", "NL",
+    "NO", "PL", "SE", "US",
 ];
 
 /// The queries, by name.
@@ -51,11 +51,7 @@ pub const JOINS: [(&str, &str); 3] = [
 
 /// The users rows: `(id, country, birth_year)`, the same for every engine.
 pub fn user(id: i64) -> (i64, &'static str, i64) {
-    (
-        id,
-        COUNTRIES[(id * 7 % 20) as usize],
-        1940 + (id * 31 % 66),
-    )
+    (id, COUNTRIES[(id * 7 % 20) as usize], 1940 + (id * 31 % 66))
 }
 
 fn main() {
@@ -131,14 +127,21 @@ fn main() {
     for (name, q) in JOINS {
         let warm = first.sql(q).ok();
         let again = first.sql(q).ok();
-        assert_eq!(warm.body["rows"], again.body["rows"], "{name}: unstable answer");
+        assert_eq!(
+            warm.body["rows"], again.body["rows"],
+            "{name}: unstable answer"
+        );
         let mut runs = Vec::with_capacity(JOIN_RUNS);
         for _ in 0..JOIN_RUNS {
             let t = Instant::now();
             first.sql(q).ok();
             runs.push(t.elapsed().as_secs_f64() * 1000.0);
         }
-        let shown = warm.rows().first().map(|r| r.to_string()).unwrap_or_default();
+        let shown = warm
+            .rows()
+            .first()
+            .map(|r| r.to_string())
+            .unwrap_or_default();
         eprintln!("{name}: first row {shown}");
         println!(
             "| {name} | {} | {} |",

@@ -37,11 +37,20 @@ impl<C: Cluster> Executor<'_, C> {
         // The inputs stay held while the join runs.
         let held: usize = left.iter().chain(&right).map(|r| r.heap_size()).sum();
         self.ctx.memory.reserve(held as u64, "join")?;
-        if left.len().saturating_mul(right.len().max(1)) <= OFFLOAD_ROWS {
-            return inputs.join(left, right, &self.ctx);
-        }
-        let ctx = self.ctx.clone();
-        crate::runtime::run_blocking(move || inputs.join(left, right, &ctx)).await
+        let started = crate::runtime::instant();
+        let rows = if left.len().saturating_mul(right.len().max(1)) <= OFFLOAD_ROWS {
+            inputs.join(left, right, &self.ctx)?
+        } else {
+            let ctx = self.ctx.clone();
+            crate::runtime::run_blocking(move || inputs.join(left, right, &ctx)).await?
+        };
+        self.record(
+            || format!("{} join", join.kind.name()),
+            None,
+            started,
+            rows.len(),
+        );
+        Ok(rows)
     }
 }
 

@@ -44,12 +44,76 @@ pub const OFFLOAD_ROWS: usize = 65_536;
 pub struct Executor<'c, C> {
     pub cluster: &'c C,
     pub ctx: EvalCtx,
+    /// Where `EXPLAIN ANALYZE` collects the phases' timings.
+    pub profile: Option<std::sync::Arc<Profile>>,
+}
+
+/// The phases a statement ran, with their timings (`EXPLAIN ANALYZE`).
+#[derive(Debug, Default)]
+pub struct Profile {
+    phases: std::sync::Mutex<Vec<Phase>>,
+}
+
+/// One phase: a shard's collect, a join, the handler's merge.
+#[derive(Debug, Clone)]
+pub struct Phase {
+    pub name: String,
+    pub shard: Option<u32>,
+    pub ms: f64,
+    pub rows: usize,
+}
+
+impl Profile {
+    fn record(&self, name: String, shard: Option<u32>, started: tokio::time::Instant, rows: usize) {
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        let phase = Phase {
+            name,
+            shard,
+            ms,
+            rows,
+        };
+        self.phases
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(phase);
+    }
+
+    /// The phases recorded so far, in the order they ended.
+    pub fn phases(&self) -> Vec<Phase> {
+        self.phases
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
 }
 
 impl<'c, C: Cluster> Executor<'c, C> {
     /// An executor for one statement.
     pub fn new(cluster: &'c C, ctx: EvalCtx) -> Executor<'c, C> {
-        Executor { cluster, ctx }
+        Executor {
+            cluster,
+            ctx,
+            profile: None,
+        }
+    }
+
+    /// An executor that records its phases' timings in `profile`.
+    pub fn profiled(mut self, profile: std::sync::Arc<Profile>) -> Self {
+        self.profile = Some(profile);
+        self
+    }
+
+    /// Records a phase that started at `started`, when profiling.
+    fn record(
+        &self,
+        name: impl FnOnce() -> String,
+        shard: Option<u32>,
+        started: tokio::time::Instant,
+        rows: usize,
+    ) {
+        if let Some(p) = &self.profile {
+            p.record(name(), shard, started, rows);
+        }
     }
 
     /// Runs a query and packages its result.

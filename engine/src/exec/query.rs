@@ -73,12 +73,18 @@ impl<C: Cluster> Executor<'_, C> {
         let limit = eval_count(plan.limit.as_ref(), &self.ctx)?;
         let spec = collect_spec(plan, offset, limit);
         let partials = self.collect(&plan.source, &spec).await?;
-        if partials.iter().map(Partial::len).sum::<usize>() <= OFFLOAD_ROWS {
-            return finish_select(plan, partials, &self.ctx, offset, limit);
-        }
-        let (plan, ctx) = (plan.clone(), self.ctx.clone());
-        crate::runtime::run_blocking(move || finish_select(&plan, partials, &ctx, offset, limit))
-            .await
+        let started = crate::runtime::instant();
+        let rows = if partials.iter().map(Partial::len).sum::<usize>() <= OFFLOAD_ROWS {
+            finish_select(plan, partials, &self.ctx, offset, limit)?
+        } else {
+            let (plan, ctx) = (plan.clone(), self.ctx.clone());
+            crate::runtime::run_blocking(move || {
+                finish_select(&plan, partials, &ctx, offset, limit)
+            })
+            .await?
+        };
+        self.record(|| "merge on the handler".into(), None, started, rows.len());
+        Ok(rows)
     }
 
     /// The projected rows of a table SELECT from one shard only (COPY TO).
@@ -186,15 +192,27 @@ impl<C: Cluster> Executor<'_, C> {
             Some(_) => vec![0],
             None => (0..table.num_shards).collect(),
         };
-        let requests = shards.into_iter().map(|s| {
-            self.request(
-                ShardRequest::Collect {
-                    shard: shard_id(table, s),
-                    spec: spec.clone(),
-                    ctx: self.ctx.clone(),
-                },
-                CopyRole::Any,
-            )
+        let requests = shards.into_iter().map(|s| async move {
+            let started = crate::runtime::instant();
+            let response = self
+                .request(
+                    ShardRequest::Collect {
+                        shard: shard_id(table, s),
+                        spec: spec.clone(),
+                        ctx: self.ctx.clone(),
+                    },
+                    CopyRole::Any,
+                )
+                .await;
+            if let Ok(ShardResponse::Partial(p)) = &response {
+                self.record(
+                    || format!("collect {}", table.ident),
+                    Some(s),
+                    started,
+                    p.len(),
+                );
+            }
+            response
         });
         let mut out = Vec::with_capacity(table.num_shards as usize);
         for response in futures::future::join_all(requests).await {

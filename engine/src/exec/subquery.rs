@@ -58,7 +58,9 @@ impl<C: Cluster> Executor<'_, C> {
                     None => {
                         let mut ctx = self.ctx.clone();
                         ctx.outer.clone_from(&key.1);
-                        let found = Executor::new(self.cluster, ctx).run(&c.plan).await?;
+                        let mut inner = Executor::new(self.cluster, ctx);
+                        inner.profile.clone_from(&self.profile);
+                        let found = inner.run(&c.plan).await?;
                         let v = value_of(c.kind, found)?;
                         self.ctx.memory.reserve(v.heap_size() as u64, "subquery")?;
                         known.insert(key, v.clone());

@@ -163,6 +163,12 @@ impl Drop for Running<'_> {
         let Some(job) = lock(&self.jobs.running).remove(&self.key) else {
             return;
         };
+        // A statement dropped before it ended (its client went away) may
+        // still have work on blocking threads: they stop at the next rows
+        // they would hold. After a normal end nothing holds the account.
+        if let Some(memory) = job.memory.as_ref().and_then(Weak::upgrade) {
+            memory.kill();
+        }
         let finished = Finished {
             job,
             kind: self.kind,
@@ -180,7 +186,10 @@ impl Drop for Running<'_> {
 /// CrateDB's classification of a statement.
 fn kind(stmt: &Statement) -> &'static str {
     match stmt {
-        Statement::Query(_) | Statement::Show(_) | Statement::Explain(_) => "SELECT",
+        Statement::Query(_)
+        | Statement::Show(_)
+        | Statement::Explain(_)
+        | Statement::ExplainAnalyze(_) => "SELECT",
         Statement::Insert(_) => "INSERT",
         Statement::Update(_) => "UPDATE",
         Statement::Delete(_) => "DELETE",

@@ -11,6 +11,7 @@ mod clustered;
 #[cfg(not(madsim))]
 mod copy;
 mod ddl;
+mod explain;
 mod gather;
 mod host;
 mod jobs;
@@ -335,7 +336,10 @@ impl Node {
         let stmt = parse_statement(sql, &parsed).await?;
         job.classify(&stmt);
         match &stmt {
-            Statement::Query(_) | Statement::Show(_) | Statement::Explain(_) => {
+            Statement::Query(_)
+            | Statement::Show(_)
+            | Statement::Explain(_)
+            | Statement::ExplainAnalyze(_) => {
                 return Err(Error::Unsupported(
                     "Bulk operations for statements that return result sets is not supported"
                         .into(),
@@ -486,6 +490,19 @@ impl Node {
                     )?)]],
                     rowcount: 1,
                 })
+            }
+            Statement::ExplainAnalyze(inner) => {
+                let Statement::Query(q) = inner.as_ref() else {
+                    return Err(Error::Unsupported(
+                        "EXPLAIN ANALYZE is supported for SELECT".into(),
+                    ));
+                };
+                let started = crate::runtime::instant();
+                let plan = crate::planner::select::plan_query(&pctx, q)?;
+                let subqueries = pctx.take_subqueries();
+                drop(pctx);
+                let planning = started.elapsed();
+                self.explain_analyze(plan, subqueries, ctx, planning).await
             }
             Statement::NoOp { .. } => {
                 // Session settings answer as CrateDB's: nothing affected.

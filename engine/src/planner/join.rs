@@ -44,7 +44,52 @@ pub(super) enum Constraint {
 }
 
 impl Tree {
-    /// The relations this subtree covers: `[first, end)`.
+    /// The relations this subtree joins, in the order its rows hold them.
+    fn leaves(&self) -> Vec<usize> {
+        match self {
+            Tree::Leaf(k) => vec![*k],
+            Tree::Join { left, right, .. } => {
+                let mut out = left.leaves();
+                out.extend(right.leaves());
+                out
+            }
+        }
+    }
+
+    /// Whether every join in the tree is inner (or cross): its relations
+    /// may then be joined in any order.
+    fn all_inner(&self) -> bool {
+        match self {
+            Tree::Leaf(_) => true,
+            Tree::Join {
+                kind, left, right, ..
+            } => {
+                matches!(kind, JoinKind::Inner | JoinKind::Cross)
+                    && left.all_inner()
+                    && right.all_inner()
+            }
+        }
+    }
+
+    /// Takes every bound condition out of the tree.
+    fn take_conditions(&mut self, out: &mut Vec<Expr>) {
+        if let Tree::Join {
+            left,
+            right,
+            constraint,
+            ..
+        } = self
+        {
+            left.take_conditions(out);
+            right.take_conditions(out);
+            if let Constraint::Bound(items) = std::mem::replace(constraint, Constraint::None) {
+                out.extend(items);
+            }
+        }
+    }
+
+    /// The relations this subtree covers, as written: `[first, end)`
+    /// (before the relations are reordered).
     fn range(&self) -> (usize, usize) {
         match self {
             Tree::Leaf(k) => (*k, *k + 1),
@@ -305,8 +350,21 @@ impl Layout {
             .saturating_sub(1)
     }
 
-    fn start(&self, (lo, _): (usize, usize)) -> usize {
-        self.offsets.get(lo).copied().unwrap_or(0)
+    /// Moves an expression over the FROM-order row onto the row of a join
+    /// whose relations come in `order`.
+    fn onto(&self, mut e: Expr, order: &[usize]) -> Expr {
+        let mut at = Vec::with_capacity(self.offsets.len());
+        let mut next = 0;
+        at.resize(self.offsets.len(), 0);
+        for &k in order {
+            at[k] = next;
+            next += self.widths[k];
+        }
+        e.remap_columns(&|i| {
+            let k = self.relation_of(i);
+            at[k] + (i - self.offsets[k])
+        });
+        e
     }
 }
 
@@ -371,6 +429,9 @@ impl JoinedFrom {
                 _ => above.push(c),
             }
         }
+        if tree.all_inner() {
+            tree = reorder(tree, &leaf_filters, layout);
+        }
         let mut leaves: Vec<Option<QueryPlan>> = Vec::with_capacity(parts.len());
         for ((k, source), part) in self.sources.into_iter().enumerate().zip(parts) {
             let start = layout.offsets[k];
@@ -382,11 +443,53 @@ impl JoinedFrom {
             );
             leaves.push(Some(leaf_plan(source, part, filter)?));
         }
+        let order = tree.leaves();
         let plan = build(tree, &mut leaves, layout)?;
         let QueryPlan::Select(select) = plan else {
             return Err(Error::internal("join plan"));
         };
-        Ok((select.source, conjoin(above)))
+        if order.windows(2).all(|w| w[0] < w[1]) {
+            return Ok((select.source, conjoin(above)));
+        }
+        // Reordered: the statement reads the relations' columns in FROM
+        // order, so the join's rows are put back in that order.
+        let joined: Vec<DataType> = select.outputs.iter().map(Expr::data_type).collect();
+        let outputs: Vec<Expr> = (0..layout.width())
+            .map(
+                |i| match layout.onto(Expr::Column(i, DataType::Undefined), &order) {
+                    Expr::Column(j, _) => {
+                        Expr::Column(j, joined.get(j).cloned().unwrap_or(DataType::Undefined))
+                    }
+                    other => other,
+                },
+            )
+            .collect();
+        let joined_names = select.names.clone();
+        let names = outputs
+            .iter()
+            .map(|e| match e {
+                Expr::Column(j, _) => joined_names.get(*j).cloned().unwrap_or_default(),
+                _ => String::new(),
+            })
+            .collect();
+        let reordered = SelectPlan {
+            source_width: select.source_width,
+            source: select.source,
+            filter: None,
+            aggregation: None,
+            having: None,
+            windows: Vec::new(),
+            outputs,
+            names,
+            distinct: false,
+            order_by: Vec::new(),
+            limit: None,
+            offset: None,
+        };
+        Ok((
+            Source::Query(Box::new(QueryPlan::Select(Box::new(reordered)))),
+            conjoin(above),
+        ))
     }
 }
 
@@ -467,8 +570,8 @@ fn attach(tree: &mut Tree, read: &[usize], c: &Expr) -> bool {
         return false;
     }
     let inside = |t: &Tree| {
-        let (lo, hi) = t.range();
-        read.iter().all(|k| (lo..hi).contains(k))
+        let leaves = t.leaves();
+        read.iter().all(|k| leaves.contains(k))
     };
     if inside(left) {
         return attach(left, read, c);
@@ -531,6 +634,9 @@ pub(super) fn identity(
     }))
 }
 
+/// The plan of a (sub)tree. A join's rows hold its relations' columns in
+/// the tree's order, so its condition is moved from the FROM-order row onto
+/// that layout.
 fn build(tree: Tree, leaves: &mut [Option<QueryPlan>], layout: &Layout) -> Result<QueryPlan> {
     match tree {
         Tree::Leaf(k) => leaves
@@ -543,13 +649,12 @@ fn build(tree: Tree, leaves: &mut [Option<QueryPlan>], layout: &Layout) -> Resul
             right,
             constraint,
         } => {
-            let range = (left.range().0, right.range().1);
-            let start = layout.start(range);
+            let order: Vec<usize> = left.leaves().into_iter().chain(right.leaves()).collect();
             let left = build(*left, leaves, layout)?;
             let right = build(*right, leaves, layout)?;
             let condition = match constraint {
                 Constraint::Bound(items) => {
-                    conjoin(items.into_iter().map(|c| shift(c, start)).collect())
+                    conjoin(items.into_iter().map(|c| layout.onto(c, &order)).collect())
                 }
                 _ => None,
             };
@@ -572,6 +677,54 @@ fn build(tree: Tree, leaves: &mut [Option<QueryPlan>], layout: &Layout) -> Resul
             Ok(identity(Source::Join(Box::new(join)), columns, None))
         }
     }
+}
+
+/// Joins inner-joined relations in an order that keeps the intermediate
+/// results small, as a greedy planner does without statistics: first a
+/// relation that a condition narrows (on the shards), then each time one
+/// that a condition connects to those already joined, in FROM order; only
+/// when none is connected, the next one in FROM order (a cross join).
+/// Written orders like `FROM a, b, c WHERE a.x = c.y AND c.z = b.w` would
+/// otherwise pair every row of `a` with every row of `b` first.
+fn reorder(mut tree: Tree, leaf_filters: &[Vec<Expr>], layout: &Layout) -> Tree {
+    let mut conditions = Vec::new();
+    tree.take_conditions(&mut conditions);
+    let reads: Vec<Vec<usize>> = conditions
+        .iter()
+        .map(|c| relations_read(c, layout))
+        .collect();
+    let mut remaining: Vec<usize> = tree.leaves();
+    let first = remaining
+        .iter()
+        .position(|k| !leaf_filters[*k].is_empty())
+        .unwrap_or(0);
+    let mut joined = vec![remaining.remove(first)];
+    let mut order = Tree::Leaf(joined[0]);
+    while !remaining.is_empty() {
+        let connected = |k: usize| {
+            reads
+                .iter()
+                .any(|r| r.contains(&k) && r.iter().all(|x| *x == k || joined.contains(x)))
+        };
+        let next = remaining
+            .iter()
+            .position(|k| connected(*k) && !leaf_filters[*k].is_empty())
+            .or_else(|| remaining.iter().position(|k| connected(*k)))
+            .unwrap_or(0);
+        let k = remaining.remove(next);
+        joined.push(k);
+        order = Tree::Join {
+            kind: JoinKind::Cross,
+            left: Box::new(order),
+            right: Box::new(Tree::Leaf(k)),
+            constraint: Constraint::None,
+        };
+    }
+    for (c, read) in conditions.into_iter().zip(reads) {
+        // Every condition read two relations or more, so some join sees them all.
+        attach(&mut order, &read, &c);
+    }
+    order
 }
 
 /// Whether `e` is an equality between a column expression of the left side

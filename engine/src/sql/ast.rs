@@ -34,6 +34,9 @@ pub enum Statement {
         with: Vec<(String, Expr)>,
     },
     Explain(Box<Statement>),
+    /// `EXPLAIN ANALYZE query`: runs it, and answers its plan with the
+    /// time each phase took.
+    ExplainAnalyze(Box<Statement>),
     /// `SHOW TABLES`, `SHOW SCHEMAS`, `SHOW COLUMNS FROM t`, `SHOW CREATE TABLE t`, `SHOW x`.
     Show(Show),
     /// Statements accepted for client compatibility that change nothing here:

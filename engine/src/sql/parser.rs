@@ -331,9 +331,14 @@ fn parse_statement(p: &mut Parser) -> PResult<Statement> {
         }
         "EXPLAIN" => {
             p.next_token();
-            word(p, "ANALYZE");
+            let analyze = word(p, "ANALYZE");
             word(p, "VERBOSE");
-            Ok(Statement::Explain(Box::new(parse_statement(p)?)))
+            let inner = Box::new(parse_statement(p)?);
+            Ok(if analyze {
+                Statement::ExplainAnalyze(inner)
+            } else {
+                Statement::Explain(inner)
+            })
         }
         "SHOW" => {
             p.next_token();

@@ -1,0 +1,71 @@
+//! `EXPLAIN ANALYZE` answers one object: the plan as `EXPLAIN` prints it,
+//! the planning time, and the execution's phases (each shard's collect, the
+//! join, the merges on the handler) with their times and row counts. Times
+//! vary, so this checks the shape and the counts, not the numbers.
+#![cfg(not(madsim))]
+
+use std::sync::Arc;
+
+use shoal_engine::disk::{Disk, MemDisk};
+use shoal_engine::node::{Node, NodeConfig, Session};
+use shoal_engine::types::Value;
+
+#[test]
+fn explain_analyze_times_every_phase_of_a_join() {
+    let rt = real_tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let disk: Arc<dyn Disk> = Arc::new(MemDisk::new());
+    let node = Node::open(NodeConfig::default(), disk).expect("node");
+    let run = |sql: &str| {
+        rt.block_on(node.execute(&Session::default(), sql, vec![]))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    };
+    run("CREATE TABLE a (id INT PRIMARY KEY, k INT) CLUSTERED INTO 3 SHARDS");
+    run("CREATE TABLE b (id INT PRIMARY KEY, k INT) CLUSTERED INTO 2 SHARDS");
+    run(
+        "INSERT INTO a (id, k) SELECT generate_series, generate_series % 5 FROM generate_series(1, 50)",
+    );
+    run("INSERT INTO b (id, k) VALUES (1, 1), (2, 2)");
+    run("REFRESH TABLE a, b");
+    let r = run("EXPLAIN ANALYZE SELECT count(*) FROM a JOIN b ON a.k = b.k");
+    assert_eq!(r.cols, vec!["EXPLAIN ANALYZE".to_string()]);
+    let Value::Object(out) = &r.rows[0][0] else {
+        panic!("not an object: {:?}", r.rows);
+    };
+    let plan = out.get("plan").and_then(Value::as_str).expect("plan");
+    assert!(plan.contains("HashJoin[INNER"), "{plan}");
+    assert!(out.get("planning_ms").and_then(Value::as_f64).is_some());
+    let Some(Value::Object(exec)) = out.get("execution") else {
+        panic!("no execution: {out:?}");
+    };
+    assert_eq!(exec.get("rows").and_then(Value::as_int), Some(1));
+    let Some(Value::Array(phases)) = exec.get("phases") else {
+        panic!("no phases: {exec:?}");
+    };
+    let named = |name: &str| {
+        phases
+            .iter()
+            .filter(|p| matches!(p, Value::Object(o) if o.get("phase").and_then(Value::as_str) == Some(name)))
+            .count()
+    };
+    // One collect per shard of each table, one join, and its 20 pairs.
+    assert_eq!(named("collect doc.a"), 3, "{phases:?}");
+    assert_eq!(named("collect doc.b"), 2, "{phases:?}");
+    let join = phases
+        .iter()
+        .find_map(|p| match p {
+            Value::Object(o) if o.get("phase").and_then(Value::as_str) == Some("INNER join") => {
+                o.get("rows").and_then(Value::as_int)
+            }
+            _ => None,
+        })
+        .expect("a join phase");
+    assert_eq!(join, 20);
+    // Only SELECT can be analyzed.
+    let err = rt
+        .block_on(node.execute(&Session::default(), "EXPLAIN ANALYZE DELETE FROM a", vec![]))
+        .expect_err("DELETE");
+    assert!(err.to_string().contains("EXPLAIN ANALYZE"), "{err}");
+}
