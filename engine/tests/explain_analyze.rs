@@ -1,7 +1,8 @@
 //! `EXPLAIN ANALYZE` answers one object: the plan as `EXPLAIN` prints it,
 //! the planning time, and the execution's phases (each shard's collect, the
 //! join, the merges on the handler) with their times and row counts. Times
-//! vary, so this checks the shape and the counts, not the numbers.
+//! vary, so this checks the shape and the counts, not the numbers; and the
+//! phases show how a join ran (broadcast to the shards, or on the handler).
 #![cfg(not(madsim))]
 
 use std::sync::Arc;
@@ -50,19 +51,29 @@ fn explain_analyze_times_every_phase_of_a_join() {
             .filter(|p| matches!(p, Value::Object(o) if o.get("phase").and_then(Value::as_str) == Some(name)))
             .count()
     };
-    // One collect per shard of each table, one join, and its 20 pairs.
+    // The small side (b, 2 rows) is read once, then sent to each of a's 3
+    // shards, which join and count there: one partial count per shard.
     assert_eq!(named("collect doc.a"), 3, "{phases:?}");
     assert_eq!(named("collect doc.b"), 2, "{phases:?}");
-    let join = phases
+    let broadcast = phases
         .iter()
         .find_map(|p| match p {
-            Value::Object(o) if o.get("phase").and_then(Value::as_str) == Some("INNER join") => {
+            Value::Object(o)
+                if o.get("phase").and_then(Value::as_str)
+                    == Some("INNER join broadcast to the shards of doc.a") =>
+            {
                 o.get("rows").and_then(Value::as_int)
             }
             _ => None,
         })
-        .expect("a join phase");
-    assert_eq!(join, 20);
+        .unwrap_or_else(|| panic!("no broadcast join: {phases:?}"));
+    assert_eq!(broadcast, 3);
+    let r = run("SELECT count(*) FROM a JOIN b ON a.k = b.k");
+    assert_eq!(r.rows[0][0], Value::Int(20));
+    // A full join runs on the handler: both sides come to it.
+    let r = run("EXPLAIN ANALYZE SELECT count(*) FROM a FULL JOIN b ON a.k = b.k");
+    let text = format!("{:?}", r.rows[0][0]);
+    assert!(text.contains("FULL join"), "{text}");
     // Only SELECT can be analyzed.
     let err = rt
         .block_on(node.execute(&Session::default(), "EXPLAIN ANALYZE DELETE FROM a", vec![]))

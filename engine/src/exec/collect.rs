@@ -21,7 +21,7 @@ use crate::catalog::TableInfo;
 use crate::error::Result;
 use crate::expr::{AggCall, AggState, EvalCtx, Expr};
 use crate::planner::ScanColumn;
-use crate::request::{CollectMode, CollectSpec, Groups, Partial};
+use crate::request::{CollectMode, CollectSpec, Groups, Partial, ShardJoin};
 use crate::storage::document::shard_schema;
 use crate::storage::document::{MetaColumn, column_path};
 use crate::storage::segment::Segment;
@@ -34,6 +34,8 @@ use crate::types::{DataType, Object, Row, Value};
 pub struct Sink<'a> {
     spec: &'a CollectSpec,
     ctx: &'a EvalCtx,
+    /// A broadcast join: the small side's rows by key.
+    join: Option<(&'a ShardJoin, HashMap<&'a [Value], &'a [Row]>)>,
     rows: Vec<Row>,
     groups: HashMap<Vec<Value>, Vec<AggState>>,
     residual: Option<&'a Expr>,
@@ -51,9 +53,18 @@ impl<'a> Sink<'a> {
             CollectMode::Rows { .. } => "collect",
             CollectMode::Groups { .. } => "group by",
         };
+        let join = spec.join.as_deref().map(|j| {
+            let table = j
+                .build
+                .iter()
+                .map(|(k, rows)| (k.as_slice(), rows.as_slice()))
+                .collect();
+            (j, table)
+        });
         Sink {
             spec,
             ctx,
+            join,
             rows: Vec::new(),
             groups: HashMap::new(),
             residual,
@@ -68,6 +79,78 @@ impl<'a> Sink<'a> {
         {
             return Ok(true);
         }
+        match &self.join {
+            Some((j, _)) => {
+                let j: &'a ShardJoin = j;
+                self.push_joined(j, row)
+            }
+            None => self.accept(row),
+        }
+    }
+
+    /// A broadcast join's step: the row joined with each of its partners
+    /// (or, kept unmatched, with NULLs), each joined row accepted if the
+    /// query's conditions hold for it.
+    fn push_joined(&mut self, j: &'a ShardJoin, row: Row) -> Result<bool> {
+        let mut key = Vec::with_capacity(j.probe_keys.len());
+        for k in &j.probe_keys {
+            let v = k.eval(&row, self.ctx)?;
+            if v.is_null() {
+                key.clear();
+                break;
+            }
+            key.push(v);
+        }
+        let partners: &'a [Row] = if key.len() == j.probe_keys.len() {
+            self.join
+                .as_ref()
+                .and_then(|(_, t)| t.get(key.as_slice()).copied())
+                .unwrap_or(&[])
+        } else {
+            &[]
+        };
+        let joined = |other: &[Value]| -> Row {
+            let (l, r): (&[Value], &[Value]) = if j.probe_left {
+                (&row, other)
+            } else {
+                (other, &row)
+            };
+            let mut out = Vec::with_capacity(l.len() + r.len());
+            out.extend_from_slice(l);
+            out.extend_from_slice(r);
+            out
+        };
+        let mut matched = false;
+        let mut more = true;
+        for partner in partners {
+            let pair = joined(partner);
+            if let Some(r) = &j.residual
+                && !r.matches(&pair, self.ctx)?
+            {
+                continue;
+            }
+            matched = true;
+            if j.filter
+                .as_ref()
+                .map_or(Ok(true), |f| f.matches(&pair, self.ctx))?
+            {
+                more &= self.accept(pair)?;
+            }
+        }
+        if !matched && j.keep_unmatched {
+            let pair = joined(&vec![Value::Null; j.build_width]);
+            if j.filter
+                .as_ref()
+                .map_or(Ok(true), |f| f.matches(&pair, self.ctx))?
+            {
+                more &= self.accept(pair)?;
+            }
+        }
+        Ok(more)
+    }
+
+    /// Adds a row that passed every condition to the partial result.
+    fn accept(&mut self, row: Row) -> Result<bool> {
         match &self.spec.mode {
             CollectMode::Rows {
                 outputs,
@@ -429,9 +512,17 @@ pub fn collect_shard(
     let weight = weight_of(&split, search.as_ref())?;
     let match_weights = pushdown::match_weights(&split, search.as_ref())?;
     let scored = split.scored;
-    if let Some(p) =
-        super::columnar::try_aggregate(snapshot, spec, weight.as_deref(), split.residual.as_ref())?
-    {
+    let columnar = match spec.join {
+        // A broadcast join's rows are joined before they are aggregated.
+        Some(_) => None,
+        None => super::columnar::try_aggregate(
+            snapshot,
+            spec,
+            weight.as_deref(),
+            split.residual.as_ref(),
+        )?,
+    };
+    if let Some(p) = columnar {
         if let Partial::Groups(g) = &p {
             // Accounted once built: the columnar path's slots are bounded by
             // the shard's distinct keys, and its states have fixed sizes.
@@ -443,11 +534,12 @@ pub fn collect_shard(
         return Ok(p);
     }
     let mut sink = Sink::new(spec, ctx, split.residual.as_ref());
-    if let (Some(weight), Some(n), true, None) = (
+    if let (Some(weight), Some(n), true, None, None) = (
         weight.as_deref(),
         best_scores_wanted(spec),
         scored,
         &split.residual,
+        &spec.join,
     ) {
         // The best `n` by score: rows are read for the winners only, and
         // the query may skip what cannot beat the n-th best so far.

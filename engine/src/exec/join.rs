@@ -15,11 +15,13 @@
 
 use hashbrown::HashMap;
 
-use super::{Cluster, Executor, OFFLOAD_ROWS};
+use super::{Cluster, Executor, OFFLOAD_ROWS, query};
 use crate::breaker::{HeapSize, LocalReservation};
+use crate::catalog::TableInfo;
 use crate::error::Result;
 use crate::expr::{EvalCtx, Expr, Func};
-use crate::planner::{JoinKind, JoinPlan};
+use crate::planner::{JoinKind, JoinPlan, QueryPlan, ScanColumn, Source};
+use crate::request::{CollectSpec, Partial, ShardJoin};
 use crate::types::{Row, Value};
 
 impl<C: Cluster> Executor<'_, C> {
@@ -147,7 +149,7 @@ fn split(condition: Option<&Expr>, left_width: usize) -> Keys {
 }
 
 /// A side's key for a row, `None` when a part is NULL (it matches nothing).
-fn key_of(exprs: &[Expr], row: &[Value], ctx: &EvalCtx) -> Result<Option<Vec<Value>>> {
+pub(super) fn key_of(exprs: &[Expr], row: &[Value], ctx: &EvalCtx) -> Result<Option<Vec<Value>>> {
     let mut key = Vec::with_capacity(exprs.len());
     for e in exprs {
         let v = e.eval(row, ctx)?;
@@ -343,5 +345,145 @@ mod tests {
         ]);
         assert_eq!(run(JoinKind::Inner, Some(on.clone())).len(), 0);
         assert_eq!(run(JoinKind::Left, Some(on)).len(), 4);
+    }
+}
+
+/// The most rows a join side may have to be sent to the shards of the
+/// other side (more, and both sides come to the handler instead).
+pub const BROADCAST_ROWS: usize = 50_000;
+
+/// A join input that is a table's rows as they are stored (its columns,
+/// filtered): its table, scan and filter.
+fn table_input(plan: &QueryPlan) -> Option<(&TableInfo, &[ScanColumn], Option<&Expr>)> {
+    let QueryPlan::Select(s) = plan else {
+        return None;
+    };
+    let Source::Table { table, scan } = &s.source else {
+        return None;
+    };
+    let identity = s.outputs.len() == scan.len()
+        && s.outputs
+            .iter()
+            .enumerate()
+            .all(|(i, e)| matches!(e, Expr::Column(c, _) if *c == i));
+    let plain = s.aggregation.is_none()
+        && s.windows.is_empty()
+        && s.order_by.is_empty()
+        && s.limit.is_none()
+        && s.offset.is_none()
+        && !s.distinct;
+    (identity && plain).then_some((table.as_ref(), scan.as_slice(), s.filter.as_ref()))
+}
+
+impl<C: Cluster> Executor<'_, C> {
+    /// A join whose one side is a table and whose other side is small runs
+    /// on the table's shards: the small side's rows go with the collect
+    /// request, each shard joins its rows with them and applies the query's
+    /// filter, aggregation or top-N to the joined rows. Answers `None` when
+    /// the join does not qualify (no equality between the sides, a full
+    /// join, or no side small enough), and the join then runs on the handler.
+    pub(super) async fn broadcast_join(
+        &self,
+        join: &JoinPlan,
+        spec: &CollectSpec,
+    ) -> Result<Option<Vec<Partial>>> {
+        let left_width = join.left.names().len();
+        let keys = split(join.condition.as_ref(), left_width);
+        if keys.left.is_empty() {
+            return Ok(None);
+        }
+        // The probe side is a table whose rows are not needed whole; an
+        // outer join keeps the probe side's unmatched rows.
+        let candidates: &[(bool, bool)] = match join.kind {
+            JoinKind::Inner => &[(true, false), (false, false)],
+            JoinKind::Left => &[(true, true)],
+            JoinKind::Right => &[(false, true)],
+            JoinKind::Full | JoinKind::Cross => &[],
+        };
+        for &(probe_left, keep_unmatched) in candidates {
+            let (probe, build) = if probe_left {
+                (&join.left, &join.right)
+            } else {
+                (&join.right, &join.left)
+            };
+            let Some((table, scan, filter)) = table_input(probe) else {
+                continue;
+            };
+            // A filter that names rows by key is a real-time lookup: it
+            // stays on the handler's path.
+            if query::key_lookups(table, scan, filter, &self.ctx)?.is_some() {
+                continue;
+            }
+            // Only a small side is sent: read one row more than allowed.
+            let Some(rows) = self.small_rows(build).await? else {
+                continue;
+            };
+            // Each side's keys are over its own row.
+            let (probe_keys, build_keys) = if probe_left {
+                (keys.left.clone(), &keys.right)
+            } else {
+                (keys.right.clone(), &keys.left)
+            };
+            let mut groups: HashMap<Vec<Value>, Vec<Row>> = HashMap::new();
+            for row in rows {
+                if let Some(k) = key_of(build_keys, &row, &self.ctx)? {
+                    groups.entry(k).or_default().push(row);
+                }
+            }
+            let shard_join = ShardJoin {
+                probe_left,
+                keep_unmatched,
+                probe_keys,
+                build: groups.into_iter().collect(),
+                build_width: if probe_left {
+                    join.right.names().len()
+                } else {
+                    left_width
+                },
+                residual: keys.residual.clone(),
+                filter: spec.filter.clone(),
+            };
+            let spec = CollectSpec {
+                scan: scan.to_vec(),
+                filter: filter.cloned(),
+                mode: spec.mode.clone(),
+                join: Some(Box::new(shard_join)),
+            };
+            let started = crate::runtime::instant();
+            let partials = self.collect_table(table, &spec).await?;
+            self.record(
+                || {
+                    format!(
+                        "{} join broadcast to the shards of {}",
+                        join.kind.name(),
+                        table.ident
+                    )
+                },
+                None,
+                started,
+                partials.iter().map(Partial::len).sum(),
+            );
+            return Ok(Some(partials));
+        }
+        Ok(None)
+    }
+
+    /// The rows of a join side if it has at most [`BROADCAST_ROWS`]: a
+    /// table side is read with a limit, so a large one costs little to
+    /// rule out.
+    async fn small_rows(&self, side: &QueryPlan) -> Result<Option<Vec<Row>>> {
+        if table_input(side).is_none() {
+            return Ok(None);
+        }
+        let QueryPlan::Select(s) = side else {
+            return Ok(None);
+        };
+        let mut limited = s.clone();
+        limited.limit = Some(Expr::Literal(
+            Value::Int(BROADCAST_ROWS as i64 + 1),
+            crate::types::DataType::BigInt,
+        ));
+        let rows = self.run(&QueryPlan::Select(limited)).await?;
+        Ok((rows.len() <= BROADCAST_ROWS).then_some(rows))
     }
 }

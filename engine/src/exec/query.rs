@@ -72,7 +72,14 @@ impl<C: Cluster> Executor<'_, C> {
         let offset = eval_count(plan.offset.as_ref(), &self.ctx)?.unwrap_or(0);
         let limit = eval_count(plan.limit.as_ref(), &self.ctx)?;
         let spec = collect_spec(plan, offset, limit);
-        let partials = self.collect(&plan.source, &spec).await?;
+        let broadcast = match &plan.source {
+            Source::Join(j) => self.broadcast_join(j, &spec).await?,
+            _ => None,
+        };
+        let partials = match broadcast {
+            Some(partials) => partials,
+            None => self.collect(&plan.source, &spec).await?,
+        };
         let started = crate::runtime::instant();
         let rows = if partials.iter().map(Partial::len).sum::<usize>() <= OFFLOAD_ROWS {
             finish_select(plan, partials, &self.ctx, offset, limit)?
@@ -183,7 +190,11 @@ impl<C: Cluster> Executor<'_, C> {
     }
 
     /// Runs a collect phase on every shard of a table, all at once.
-    async fn collect_table(&self, table: &TableInfo, spec: &CollectSpec) -> Result<Vec<Partial>> {
+    pub(super) async fn collect_table(
+        &self,
+        table: &TableInfo,
+        spec: &CollectSpec,
+    ) -> Result<Vec<Partial>> {
         let routed = routed_shards(table, &spec.scan, spec.filter.as_ref(), &self.ctx)?;
         let shards: Vec<u32> = match routed {
             Some(s) if !s.is_empty() => s.into_iter().collect(),
@@ -463,7 +474,7 @@ fn merge_groups(agg: &crate::planner::Aggregation, partials: Vec<Partial>) -> Re
 }
 
 /// The collect phase for a SELECT.
-fn collect_spec(plan: &SelectPlan, offset: usize, limit: Option<usize>) -> CollectSpec {
+pub(super) fn collect_spec(plan: &SelectPlan, offset: usize, limit: Option<usize>) -> CollectSpec {
     let scan = match &plan.source {
         Source::Table { scan, .. } => scan.clone(),
         _ => Vec::new(),
@@ -495,6 +506,7 @@ fn collect_spec(plan: &SelectPlan, offset: usize, limit: Option<usize>) -> Colle
         scan,
         filter: plan.filter.clone(),
         mode,
+        join: None,
     }
 }
 

@@ -15,7 +15,7 @@ mod write;
 mod tests;
 
 pub use copy::{CopyOptions, CopyOutcome, CopyPart, CopyTask, FileShare};
-pub use read::{CollectMode, CollectSpec, Groups, Partial};
+pub use read::{CollectMode, CollectSpec, Groups, Partial, ShardJoin};
 pub use result::QueryResult;
 pub use shard::{SchemaChange, ShardId, ShardRequest, ShardResponse, ShardWrite};
 pub use write::{IfExists, NewColumn, UpdateSpec, WriteOp, WriteOutcome};

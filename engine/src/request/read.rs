@@ -31,6 +31,33 @@ pub struct CollectSpec {
     pub scan: Vec<ScanColumn>,
     pub filter: Option<Expr>,
     pub mode: CollectMode,
+    /// A join with a small relation sent along (a broadcast join): each
+    /// scanned row is joined with it before `mode` sees the joined row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub join: Option<Box<ShardJoin>>,
+}
+
+/// The small side of a join, sent to every shard of the large side
+/// (CrateDB's and Elasticsearch's broadcast of a small relation): the
+/// shard joins its rows with it and aggregates or projects the joined rows
+/// itself, so only partial results travel back.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ShardJoin {
+    /// Whether the shard's rows are the left side of the joined row.
+    pub probe_left: bool,
+    /// Whether a shard row without a partner is kept, with NULLs (the
+    /// preserved side of an outer join).
+    pub keep_unmatched: bool,
+    /// The key of a shard's row (over its scan row).
+    pub probe_keys: Vec<Expr>,
+    /// The small side's rows, grouped by their key.
+    pub build: Vec<(Vec<Value>, Vec<Row>)>,
+    /// How many columns the small side's rows have.
+    pub build_width: usize,
+    /// The rest of the join condition, over the joined row.
+    pub residual: Option<Expr>,
+    /// The query's conditions above the join, over the joined row.
+    pub filter: Option<Expr>,
 }
 
 /// A shard's (or source's) partial result.
