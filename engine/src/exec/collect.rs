@@ -35,12 +35,15 @@ pub struct Sink<'a> {
     spec: &'a CollectSpec,
     ctx: &'a EvalCtx,
     /// A broadcast join: the small side's rows by key.
-    join: Option<(&'a ShardJoin, HashMap<&'a [Value], &'a [Row]>)>,
+    join: Option<(&'a ShardJoin, Partners<'a>)>,
     rows: Vec<Row>,
     groups: HashMap<Vec<Value>, Vec<AggState>>,
     residual: Option<&'a Expr>,
     memory: LocalReservation<'a>,
 }
+
+/// A broadcast join's small side: its rows by key.
+type Partners<'a> = HashMap<&'a [Value], &'a [Row]>;
 
 /// What a group takes besides its key's values: the hash table's entry and
 /// the states' vector.

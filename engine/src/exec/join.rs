@@ -266,88 +266,6 @@ impl Inputs {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::types::DataType;
-
-    fn col(i: usize) -> Expr {
-        Expr::Column(i, DataType::Integer)
-    }
-
-    fn eq(a: Expr, b: Expr) -> Expr {
-        Expr::Call {
-            func: Func::Eq,
-            args: vec![a, b],
-            ty: DataType::Boolean,
-        }
-    }
-
-    fn rows(items: &[&[Option<i64>]]) -> Vec<Row> {
-        items
-            .iter()
-            .map(|r| {
-                r.iter()
-                    .map(|v| v.map_or(Value::Null, Value::Int))
-                    .collect()
-            })
-            .collect()
-    }
-
-    fn run(kind: JoinKind, condition: Option<Expr>) -> Vec<Row> {
-        let left = rows(&[&[Some(1)], &[Some(2)], &[None], &[Some(2)]]);
-        let right = rows(&[&[Some(2), Some(20)], &[Some(3), Some(30)], &[None, Some(0)]]);
-        let inputs = Inputs {
-            kind,
-            left_width: 1,
-            right_width: 2,
-            condition,
-        };
-        let mut out = inputs
-            .join(left, right, &EvalCtx::new(vec![]))
-            .expect("join");
-        out.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
-        out
-    }
-
-    #[test]
-    fn hash_joins_pair_equal_keys_and_never_nulls() {
-        let on = Some(eq(col(0), col(1)));
-        assert_eq!(run(JoinKind::Inner, on.clone()).len(), 2);
-        // Left: both 2s match, 1 and NULL are kept with NULLs.
-        assert_eq!(run(JoinKind::Left, on.clone()).len(), 4);
-        // Right: 2 matches twice, 3 and the NULL key are kept.
-        assert_eq!(run(JoinKind::Right, on.clone()).len(), 4);
-        assert_eq!(run(JoinKind::Full, on).len(), 6);
-    }
-
-    #[test]
-    fn other_conditions_run_as_nested_loops() {
-        let lt = Expr::Call {
-            func: Func::Lt,
-            args: vec![col(0), col(1)],
-            ty: DataType::Boolean,
-        };
-        // 1 < 2, 1 < 3, 2 < 3 twice.
-        assert_eq!(run(JoinKind::Inner, Some(lt)).len(), 4);
-        assert_eq!(run(JoinKind::Cross, None).len(), 12);
-    }
-
-    #[test]
-    fn a_residual_condition_filters_hash_matches() {
-        let on = Expr::And(vec![
-            eq(col(0), col(1)),
-            Expr::Call {
-                func: Func::Gt,
-                args: vec![col(2), Expr::Literal(Value::Int(100), DataType::Integer)],
-                ty: DataType::Boolean,
-            },
-        ]);
-        assert_eq!(run(JoinKind::Inner, Some(on.clone())).len(), 0);
-        assert_eq!(run(JoinKind::Left, Some(on)).len(), 4);
-    }
-}
-
 /// The most rows a join side may have to be sent to the shards of the
 /// other side (more, and both sides come to the handler instead).
 pub const BROADCAST_ROWS: usize = 50_000;
@@ -485,5 +403,87 @@ impl<C: Cluster> Executor<'_, C> {
         ));
         let rows = self.run(&QueryPlan::Select(limited)).await?;
         Ok((rows.len() <= BROADCAST_ROWS).then_some(rows))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::DataType;
+
+    fn col(i: usize) -> Expr {
+        Expr::Column(i, DataType::Integer)
+    }
+
+    fn eq(a: Expr, b: Expr) -> Expr {
+        Expr::Call {
+            func: Func::Eq,
+            args: vec![a, b],
+            ty: DataType::Boolean,
+        }
+    }
+
+    fn rows(items: &[&[Option<i64>]]) -> Vec<Row> {
+        items
+            .iter()
+            .map(|r| {
+                r.iter()
+                    .map(|v| v.map_or(Value::Null, Value::Int))
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn run(kind: JoinKind, condition: Option<Expr>) -> Vec<Row> {
+        let left = rows(&[&[Some(1)], &[Some(2)], &[None], &[Some(2)]]);
+        let right = rows(&[&[Some(2), Some(20)], &[Some(3), Some(30)], &[None, Some(0)]]);
+        let inputs = Inputs {
+            kind,
+            left_width: 1,
+            right_width: 2,
+            condition,
+        };
+        let mut out = inputs
+            .join(left, right, &EvalCtx::new(vec![]))
+            .expect("join");
+        out.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+        out
+    }
+
+    #[test]
+    fn hash_joins_pair_equal_keys_and_never_nulls() {
+        let on = Some(eq(col(0), col(1)));
+        assert_eq!(run(JoinKind::Inner, on.clone()).len(), 2);
+        // Left: both 2s match, 1 and NULL are kept with NULLs.
+        assert_eq!(run(JoinKind::Left, on.clone()).len(), 4);
+        // Right: 2 matches twice, 3 and the NULL key are kept.
+        assert_eq!(run(JoinKind::Right, on.clone()).len(), 4);
+        assert_eq!(run(JoinKind::Full, on).len(), 6);
+    }
+
+    #[test]
+    fn other_conditions_run_as_nested_loops() {
+        let lt = Expr::Call {
+            func: Func::Lt,
+            args: vec![col(0), col(1)],
+            ty: DataType::Boolean,
+        };
+        // 1 < 2, 1 < 3, 2 < 3 twice.
+        assert_eq!(run(JoinKind::Inner, Some(lt)).len(), 4);
+        assert_eq!(run(JoinKind::Cross, None).len(), 12);
+    }
+
+    #[test]
+    fn a_residual_condition_filters_hash_matches() {
+        let on = Expr::And(vec![
+            eq(col(0), col(1)),
+            Expr::Call {
+                func: Func::Gt,
+                args: vec![col(2), Expr::Literal(Value::Int(100), DataType::Integer)],
+                ty: DataType::Boolean,
+            },
+        ]);
+        assert_eq!(run(JoinKind::Inner, Some(on.clone())).len(), 0);
+        assert_eq!(run(JoinKind::Left, Some(on)).len(), 4);
     }
 }

@@ -38,7 +38,7 @@ pub(super) enum Tree {
 #[derive(Debug, Clone)]
 pub(super) enum Constraint {
     None,
-    On(ast::Expr),
+    On(Box<ast::Expr>),
     Using(Vec<String>),
     Bound(Vec<Expr>),
 }
@@ -151,7 +151,7 @@ fn table_with_joins(
             other => return Err(Error::Unsupported(format!("join type {other:?}"))),
         };
         let constraint = match constraint {
-            ast::JoinConstraint::On(e) => Constraint::On(e.clone()),
+            ast::JoinConstraint::On(e) => Constraint::On(Box::new(e.clone())),
             ast::JoinConstraint::Using(names) => Constraint::Using(
                 names
                     .iter()
@@ -294,7 +294,7 @@ fn resolve_in(b: &mut Binder, (lo, hi): (usize, usize), name: &str) -> Result<Ex
             found = Some(x);
         }
     }
-    found.ok_or_else(|| Error::ColumnUnknown(name))
+    found.ok_or(Error::ColumnUnknown(name))
 }
 
 /// The relations' columns laid out side by side: where each starts.

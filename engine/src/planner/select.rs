@@ -386,7 +386,7 @@ fn rename_columns(plan: &mut QueryPlan, names: &[String]) -> Result<()> {
 /// A FROM clause: one source, or relations joined.
 enum From {
     Single(Source),
-    Joined(JoinedFrom),
+    Joined(Box<JoinedFrom>),
 }
 
 /// Builds the source and the relation its expressions bind against.
@@ -401,7 +401,7 @@ fn plan_from(ctx: &PlanCtx, from: &[ast::TableWithJoins]) -> Result<(From, Relat
         }
         _ => {
             let (joined, relation) = join::plan_joined_from(from, &mut |f| plan_factor(ctx, f))?;
-            Ok((From::Joined(joined), relation))
+            Ok((From::Joined(Box::new(joined)), relation))
         }
     }
 }
