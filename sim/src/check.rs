@@ -129,7 +129,8 @@ fn one_primary_per_term(table: &str) -> Result<(), Violation> {
 /// The user tables, as `schema.name`.
 async fn user_tables(cluster: &SimCluster, node: &str) -> Result<Vec<String>, Violation> {
     let sql = "SELECT table_schema || '.' || table_name FROM information_schema.tables \
-               WHERE table_schema NOT IN ('sys', 'information_schema', 'pg_catalog') ORDER BY 1";
+               WHERE table_schema NOT IN ('sys', 'information_schema', 'pg_catalog') \
+               AND table_type = 'BASE TABLE' ORDER BY 1";
     let tables = query(cluster, node, sql).await?;
     Ok(tables
         .into_iter()
