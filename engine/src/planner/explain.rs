@@ -281,14 +281,14 @@ fn select(s: &SelectPlan, lookups: &KeyLookups, depth: usize, lines: &mut Lines)
                     .iter()
                     .enumerate()
                     .all(|(i, e)| matches!(e, Expr::Column(c, _) if *c == i));
-            if on_shards && !identity {
-                lines.push((depth, format!("Eval[{}]", produced.join(", "))));
-                depth += 1;
-            }
-            if s.filter.is_some() {
-                lines.push((depth, format!("Filter[{filter}]")));
-                depth += 1;
-            }
+            let depth = handler_steps(
+                on_shards && !identity,
+                &produced,
+                s.filter.is_some(),
+                &filter,
+                depth,
+                lines,
+            );
             let hashed = j.condition.as_ref().is_some_and(|c| {
                 let width = j.left.names().len();
                 let items: Vec<&Expr> = match c {
@@ -307,14 +307,14 @@ fn select(s: &SelectPlan, lookups: &KeyLookups, depth: usize, lines: &mut Lines)
             return query(&j.right, lookups, depth + 1, lines);
         }
         Source::Apply(a) => {
-            if on_shards {
-                lines.push((depth, format!("Eval[{}]", produced.join(", "))));
-                depth += 1;
-            }
-            if s.filter.is_some() {
-                lines.push((depth, format!("Filter[{filter}]")));
-                depth += 1;
-            }
+            let depth = handler_steps(
+                on_shards,
+                &produced,
+                s.filter.is_some(),
+                &filter,
+                depth,
+                lines,
+            );
             let input_names = a.input.names();
             let outer: Vec<String> = a
                 .subqueries
@@ -330,19 +330,41 @@ fn select(s: &SelectPlan, lookups: &KeyLookups, depth: usize, lines: &mut Lines)
         }
         Source::Query(q) => {
             // A subquery's rows, filtered and projected on the handler.
-            if on_shards {
-                lines.push((depth, format!("Eval[{}]", produced.join(", "))));
-                depth += 1;
-            }
-            if s.filter.is_some() {
-                lines.push((depth, format!("Filter[{filter}]")));
-                depth += 1;
-            }
+            let depth = handler_steps(
+                on_shards,
+                &produced,
+                s.filter.is_some(),
+                &filter,
+                depth,
+                lines,
+            );
             return query(q, lookups, depth, lines);
         }
     };
     lines.push((depth, line));
     Ok(())
+}
+
+/// What the handler does with rows it computed itself (a subquery's, a
+/// join's): projects them, when nothing above does, and filters them.
+/// Answers the depth below those steps.
+fn handler_steps(
+    project: bool,
+    produced: &[String],
+    filtered: bool,
+    filter: &str,
+    mut depth: usize,
+    lines: &mut Lines,
+) -> usize {
+    if project {
+        lines.push((depth, format!("Eval[{}]", produced.join(", "))));
+        depth += 1;
+    }
+    if filtered {
+        lines.push((depth, format!("Filter[{filter}]")));
+        depth += 1;
+    }
+    depth
 }
 
 /// The column names a source's rows have.

@@ -824,28 +824,15 @@ pub fn plan_select(
             let layout = Layout::new(&mut relation)?;
             let place = |e: &mut Expr| layout.place(e);
             filter.iter_mut().for_each(place);
-            aggregation.keys.iter_mut().for_each(place);
-            for call in aggregation.aggs.iter_mut() {
-                call.args.iter_mut().for_each(place);
-                call.filter.iter_mut().for_each(place);
-            }
-            for w in windows.iter_mut() {
-                w.exprs_mut(&mut |e| place(e));
-            }
             for c in correlated.iter_mut() {
                 c.outer.iter_mut().for_each(place);
             }
-            outputs.iter_mut().for_each(place);
+            remap_row_exprs(&mut outputs, &mut aggregation, &mut windows, &place);
             let (source, above) = joined.finish(relation, &layout, filter.take())?;
             filter = above;
             let columns = match &source {
-                Source::Join(j) => j
-                    .left
-                    .names()
-                    .into_iter()
-                    .chain(j.right.names())
-                    .zip(j.left.types().into_iter().chain(j.right.types()))
-                    .collect(),
+                Source::Join(j) => join_columns(&j.left, &j.right),
+                Source::Query(q) => q.names().into_iter().zip(q.types()).collect(),
                 _ => Vec::new(),
             };
             (source, layout.width(), columns)
@@ -871,15 +858,7 @@ pub fn plan_select(
             to_row(&mut f);
             f
         });
-        outputs.iter_mut().for_each(to_row);
-        aggregation.keys.iter_mut().for_each(to_row);
-        for call in aggregation.aggs.iter_mut() {
-            call.args.iter_mut().for_each(to_row);
-            call.filter.iter_mut().for_each(to_row);
-        }
-        for w in windows.iter_mut() {
-            w.exprs_mut(&mut |e| to_row(e));
-        }
+        remap_row_exprs(&mut outputs, &mut aggregation, &mut windows, &to_row);
         let apply = ApplyPlan {
             input,
             subqueries: std::mem::take(&mut correlated),
@@ -951,6 +930,34 @@ pub fn plan_select(
     }
     plan.distinct = distinct;
     Ok(plan)
+}
+
+/// Moves the expressions over the source row (outputs, grouping keys,
+/// aggregates' arguments, windows) onto another layout of it.
+fn remap_row_exprs(
+    outputs: &mut [Expr],
+    aggregation: &mut super::plan::Aggregation,
+    windows: &mut [super::plan::WindowCall],
+    f: &dyn Fn(&mut Expr),
+) {
+    outputs.iter_mut().for_each(f);
+    aggregation.keys.iter_mut().for_each(f);
+    for call in aggregation.aggs.iter_mut() {
+        call.args.iter_mut().for_each(f);
+        call.filter.iter_mut().for_each(f);
+    }
+    for w in windows.iter_mut() {
+        w.exprs_mut(&mut |e| f(e));
+    }
+}
+
+/// A join's columns: the left input's, then the right's.
+fn join_columns(left: &QueryPlan, right: &QueryPlan) -> Vec<(String, DataType)> {
+    left.names()
+        .into_iter()
+        .chain(right.names())
+        .zip(left.types().into_iter().chain(right.types()))
+        .collect()
 }
 
 /// Splits a WHERE clause into the conditions on correlated subqueries'
