@@ -45,6 +45,11 @@ impl<'a> Binder<'a> {
         };
         let table = match &self.relation {
             Relation::Table { table, .. } => table.clone(),
+            Relation::Join(_) => {
+                return Err(Error::Unsupported(
+                    "MATCH in a query with joins (search in a subquery, then join it)".into(),
+                ));
+            }
             _ => {
                 return Err(Error::Unsupported(
                     "Can only use MATCH on columns of user tables".into(),
