@@ -95,22 +95,14 @@ impl<'a> Sink<'a> {
     /// (or, kept unmatched, with NULLs), each joined row accepted if the
     /// query's conditions hold for it.
     fn push_joined(&mut self, j: &'a ShardJoin, row: Row) -> Result<bool> {
-        let mut key = Vec::with_capacity(j.probe_keys.len());
-        for k in &j.probe_keys {
-            let v = k.eval(&row, self.ctx)?;
-            if v.is_null() {
-                key.clear();
-                break;
-            }
-            key.push(v);
-        }
-        let partners: &'a [Row] = if key.len() == j.probe_keys.len() {
-            self.join
+        let partners: &'a [Row] = match super::join::key_of(&j.probe_keys, &row, self.ctx)? {
+            Some(key) => self
+                .join
                 .as_ref()
                 .and_then(|(_, t)| t.get(key.as_slice()).copied())
-                .unwrap_or(&[])
-        } else {
-            &[]
+                .unwrap_or(&[]),
+            // A NULL key part matches nothing.
+            None => &[],
         };
         let joined = |other: &[Value]| -> Row {
             let (l, r): (&[Value], &[Value]) = if j.probe_left {

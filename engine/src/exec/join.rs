@@ -19,7 +19,8 @@ use super::{Cluster, Executor, OFFLOAD_ROWS, query};
 use crate::breaker::{HeapSize, LocalReservation};
 use crate::catalog::TableInfo;
 use crate::error::Result;
-use crate::expr::{EvalCtx, Expr, Func};
+use crate::expr::{EvalCtx, Expr};
+use crate::planner::join::equi_key;
 use crate::planner::{JoinKind, JoinPlan, QueryPlan, ScanColumn, Source};
 use crate::request::{CollectSpec, Partial, ShardJoin};
 use crate::types::{Row, Value};
@@ -72,37 +73,6 @@ struct Keys {
     residual: Option<Expr>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Side {
-    None,
-    Left,
-    Right,
-    Both,
-}
-
-fn side(e: &Expr, left_width: usize) -> Side {
-    let mut s = Side::None;
-    e.visit(&mut |x| {
-        if let Expr::Column(i, _) = x {
-            let this = if *i < left_width {
-                Side::Left
-            } else {
-                Side::Right
-            };
-            s = match s {
-                Side::None => this,
-                same if same == this => same,
-                _ => Side::Both,
-            };
-        }
-        // A MATCH or a non-deterministic call is evaluated per pair.
-        if matches!(x, Expr::Match(_)) {
-            s = Side::Both;
-        }
-    });
-    s
-}
-
 fn split(condition: Option<&Expr>, left_width: usize) -> Keys {
     let mut keys = Keys {
         left: Vec::new(),
@@ -118,27 +88,15 @@ fn split(condition: Option<&Expr>, left_width: usize) -> Keys {
     };
     let mut rest = Vec::new();
     for item in items {
-        if let Expr::Call {
-            func: Func::Eq,
-            args,
-            ..
-        } = item
-            && let [a, b] = args.as_slice()
-        {
-            let pair = match (side(a, left_width), side(b, left_width)) {
-                (Side::Left, Side::Right) => Some((a, b)),
-                (Side::Right, Side::Left) => Some((b, a)),
-                _ => None,
-            };
-            if let Some((l, r)) = pair {
+        match equi_key(item, left_width) {
+            Some((l, r)) => {
                 let mut r = r.clone();
                 r.remap_columns(&|i| i - left_width);
                 keys.left.push(l.clone());
                 keys.right.push(r);
-                continue;
             }
+            None => rest.push(item.clone()),
         }
-        rest.push(item.clone());
     }
     keys.residual = match rest.len() {
         0 => None,
@@ -279,11 +237,7 @@ fn table_input(plan: &QueryPlan) -> Option<(&TableInfo, &[ScanColumn], Option<&E
     let Source::Table { table, scan } = &s.source else {
         return None;
     };
-    let identity = s.outputs.len() == scan.len()
-        && s.outputs
-            .iter()
-            .enumerate()
-            .all(|(i, e)| matches!(e, Expr::Column(c, _) if *c == i));
+    let identity = s.source_width == scan.len() && s.is_identity();
     let plain = s.aggregation.is_none()
         && s.windows.is_empty()
         && s.order_by.is_empty()
@@ -409,6 +363,7 @@ impl<C: Cluster> Executor<'_, C> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::expr::Func;
     use crate::types::DataType;
 
     fn col(i: usize) -> Expr {

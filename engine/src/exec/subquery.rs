@@ -62,7 +62,10 @@ impl<C: Cluster> Executor<'_, C> {
                         inner.profile.clone_from(&self.profile);
                         let found = inner.run(&c.plan).await?;
                         let v = value_of(c.kind, found)?;
-                        self.ctx.memory.reserve(v.heap_size() as u64, "subquery")?;
+                        // Remembered with its outer values, one entry per
+                        // distinct set of them.
+                        let held = v.heap_size() + key.1.heap_size();
+                        self.ctx.memory.reserve(held as u64, "subquery")?;
                         known.insert(key, v.clone());
                         v
                     }

@@ -19,11 +19,11 @@ impl Node {
         planning: std::time::Duration,
     ) -> Result<QueryResult> {
         use crate::types::Object;
-        let text = crate::exec::explain(
-            &crate::exec::Explained::Query(plan.clone()),
-            &subqueries,
-            &ctx,
-        )?;
+        let explained = crate::exec::Explained::Query(plan);
+        let text = crate::exec::explain(&explained, &subqueries, &ctx)?;
+        let crate::exec::Explained::Query(plan) = explained else {
+            return Err(crate::error::Error::internal("EXPLAIN ANALYZE of a query"));
+        };
         let profile = std::sync::Arc::new(crate::exec::Profile::default());
         let started = crate::runtime::instant();
         let ctx = crate::exec::with_subqueries(self, ctx, &subqueries).await?;

@@ -276,11 +276,7 @@ fn select(s: &SelectPlan, lookups: &KeyLookups, depth: usize, lines: &mut Lines)
             produced.join(", ")
         ),
         Source::Join(j) => {
-            let identity = s.outputs.len() == s.source_width
-                && s.outputs
-                    .iter()
-                    .enumerate()
-                    .all(|(i, e)| matches!(e, Expr::Column(c, _) if *c == i));
+            let identity = s.is_identity();
             let depth = handler_steps(
                 on_shards && !identity,
                 &produced,
@@ -295,7 +291,9 @@ fn select(s: &SelectPlan, lookups: &KeyLookups, depth: usize, lines: &mut Lines)
                     Expr::And(items) => items.iter().collect(),
                     other => vec![other],
                 };
-                items.iter().any(|e| super::join::is_equi_join(e, width))
+                items
+                    .iter()
+                    .any(|e| super::join::equi_key(e, width).is_some())
             });
             let op = if hashed { "HashJoin" } else { "NestedLoopJoin" };
             let line = match &j.condition {

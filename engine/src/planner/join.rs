@@ -14,7 +14,7 @@
 
 use sqlparser::ast;
 
-use super::bind::{Binder, JOIN_BASE, MAX_JOINED, Relation, WINDOW_BASE};
+use super::bind::{Binder, JOIN_BASE, MAX_JOINED, Relation, WINDOW_BASE, resolve_among};
 use super::plan::{JoinKind, JoinPlan, QueryPlan, ScanColumn, SelectPlan, Source};
 use crate::error::{Error, Result};
 use crate::expr::Expr;
@@ -284,17 +284,7 @@ fn resolve_in(b: &mut Binder, (lo, hi): (usize, usize), name: &str) -> Result<Ex
         return Err(Error::internal("USING outside a join"));
     };
     let name = normalize_ident(&ast::Ident::new(name));
-    let mut found = None;
-    for (k, part) in parts.iter_mut().enumerate().take(hi).skip(lo) {
-        if let Ok(mut x) = part.resolve(std::slice::from_ref(&name)) {
-            if found.is_some() {
-                return Err(Error::AmbiguousColumn(name));
-            }
-            x.remap_columns(&|i| JOIN_BASE * (k + 1) + i);
-            found = Some(x);
-        }
-    }
-    found.ok_or(Error::ColumnUnknown(name))
+    resolve_among(parts, lo..hi, &name, &[])
 }
 
 /// The relations' columns laid out side by side: where each starts.
@@ -607,6 +597,15 @@ pub(super) fn scan_name(c: &ScanColumn) -> String {
     }
 }
 
+/// A join's columns: the left input's, then the right's.
+pub(super) fn join_columns(left: &QueryPlan, right: &QueryPlan) -> Vec<(String, DataType)> {
+    left.names()
+        .into_iter()
+        .chain(right.names())
+        .zip(left.types().into_iter().chain(right.types()))
+        .collect()
+}
+
 /// A SELECT of every column of `source`, optionally filtered.
 pub(super) fn identity(
     source: Source,
@@ -662,12 +661,7 @@ fn build(tree: Tree, leaves: &mut [Option<QueryPlan>], layout: &Layout) -> Resul
                 (JoinKind::Cross, Some(_)) => JoinKind::Inner,
                 (k, _) => k,
             };
-            let columns: Vec<(String, DataType)> = left
-                .names()
-                .into_iter()
-                .chain(right.names())
-                .zip(left.types().into_iter().chain(right.types()))
-                .collect();
+            let columns = join_columns(&left, &right);
             let join = JoinPlan {
                 kind,
                 left,
@@ -727,32 +721,36 @@ fn reorder(mut tree: Tree, leaf_filters: &[Vec<Expr>], layout: &Layout) -> Tree 
     order
 }
 
-/// Whether `e` is an equality between a column expression of the left side
-/// (columns below `left_width`) and one of the right: a hash join key.
-pub fn is_equi_join(e: &Expr, left_width: usize) -> bool {
+/// If `e` is an equality between an expression over the left side only
+/// (columns below `left_width`) and one over the right side only: the two,
+/// left first. Such equalities are a hash join's keys; anything else (a
+/// MATCH included, answered per pair) is checked per candidate pair.
+pub fn equi_key(e: &Expr, left_width: usize) -> Option<(&Expr, &Expr)> {
     let Expr::Call {
         func: crate::expr::Func::Eq,
         args,
         ..
     } = e
     else {
-        return false;
+        return None;
     };
-    let side = |x: &Expr| {
-        let (mut l, mut r) = (false, false);
-        x.visit(&mut |c| {
-            if let Expr::Column(i, _) = c {
-                if *i < left_width {
-                    l = true;
-                } else {
-                    r = true;
-                }
-            }
+    // Which sides an operand reads: (left, right, or something per pair).
+    let sides = |x: &Expr| {
+        let (mut l, mut r, mut pair) = (false, false, false);
+        x.visit(&mut |c| match c {
+            Expr::Column(i, _) if *i < left_width => l = true,
+            Expr::Column(..) => r = true,
+            Expr::Match(_) => pair = true,
+            _ => {}
         });
-        (l, r)
+        (l && !r && !pair, r && !l && !pair)
     };
-    matches!(
-        args.as_slice(),
-        [a, b] if matches!((side(a), side(b)), ((true, false), (false, true)) | ((false, true), (true, false)))
-    )
+    match args.as_slice() {
+        [a, b] => match (sides(a), sides(b)) {
+            ((true, _), (_, true)) => Some((a, b)),
+            ((_, true), (true, _)) => Some((b, a)),
+            _ => None,
+        },
+        _ => None,
+    }
 }

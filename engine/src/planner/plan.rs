@@ -381,6 +381,16 @@ pub struct SelectPlan {
 }
 
 impl SelectPlan {
+    /// Whether its outputs are its source's columns, in order.
+    pub fn is_identity(&self) -> bool {
+        self.outputs.len() == self.source_width
+            && self
+                .outputs
+                .iter()
+                .enumerate()
+                .all(|(i, e)| matches!(e, Expr::Column(c, _) if *c == i))
+    }
+
     /// Result column types (visible only).
     pub fn types(&self) -> Vec<DataType> {
         self.outputs

@@ -831,7 +831,7 @@ pub fn plan_select(
             let (source, above) = joined.finish(relation, &layout, filter.take())?;
             filter = above;
             let columns = match &source {
-                Source::Join(j) => join_columns(&j.left, &j.right),
+                Source::Join(j) => join::join_columns(&j.left, &j.right),
                 Source::Query(q) => q.names().into_iter().zip(q.types()).collect(),
                 _ => Vec::new(),
             };
@@ -949,15 +949,6 @@ fn remap_row_exprs(
     for w in windows.iter_mut() {
         w.exprs_mut(&mut |e| f(e));
     }
-}
-
-/// A join's columns: the left input's, then the right's.
-fn join_columns(left: &QueryPlan, right: &QueryPlan) -> Vec<(String, DataType)> {
-    left.names()
-        .into_iter()
-        .chain(right.names())
-        .zip(left.types().into_iter().chain(right.types()))
-        .collect()
 }
 
 /// Splits a WHERE clause into the conditions on correlated subqueries'

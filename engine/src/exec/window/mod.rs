@@ -225,17 +225,8 @@ fn compute(
             arg,
             offset,
             default,
-        } => offset_values(
-            arg,
-            offset.as_ref(),
-            default.as_ref(),
-            false,
-            call,
-            p,
-            ctx,
-            memory,
-        )?,
-        WindowFunc::Lead {
+        }
+        | WindowFunc::Lead {
             arg,
             offset,
             default,
@@ -243,7 +234,7 @@ fn compute(
             arg,
             offset.as_ref(),
             default.as_ref(),
-            true,
+            matches!(call.func, WindowFunc::Lead { .. }),
             call,
             p,
             ctx,

@@ -28,6 +28,6 @@ mod window;
 
 pub use binder::{Binder, CORRELATED_BASE, WINDOW_BASE, bind_over_columns};
 pub use coerce::{cast_expr, coerce_pair, coerce_to, common_type};
-pub use relation::{JOIN_BASE, MAX_JOINED, Relation};
+pub use relation::{JOIN_BASE, MAX_JOINED, Relation, resolve_among};
 pub use syntax::{convert_type, function_name, number_literal};
 pub use walk::contains_aggregate;

@@ -162,19 +162,30 @@ impl Relation {
                     None => Err(Error::ColumnUnknown(name.clone())),
                 }
             }
-            Relation::Join(parts) => resolve_joined(parts, name, qual),
+            Relation::Join(parts) => {
+                let all = 0..parts.len();
+                resolve_among(parts, all, name, qual)
+            }
         }
     }
 }
 
-/// A column of one of a join's relations: the one its qualifier names, or
-/// the only one that has it.
-fn resolve_joined(parts: &mut [Relation], name: &str, qual: &[String]) -> Result<Expr> {
+/// A column of one of a join's relations in `among`: the one its qualifier
+/// names, or the only one that has it.
+pub fn resolve_among(
+    parts: &mut [Relation],
+    among: std::ops::Range<usize>,
+    name: &str,
+    qual: &[String],
+) -> Result<Expr> {
     let mut path = qual.to_vec();
     path.push(name.to_string());
     let mut found: Option<Expr> = None;
     let mut unknown: Option<Error> = None;
     for (k, part) in parts.iter_mut().enumerate() {
+        if !among.contains(&k) {
+            continue;
+        }
         match part.resolve(&path) {
             // The statement fails on an ambiguous name, so the column the
             // first relation added to its scan does not matter.
