@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::analysis::AnalyzerDef;
 use crate::error::{Error, Result};
 use crate::expr::Expr;
+use crate::stats::TableStats;
 use crate::types::{ColumnPolicy, DataType, ObjectField};
 
 /// Schemas that always exist and hold system tables.
@@ -633,6 +634,8 @@ pub struct Catalog {
     /// The custom analyzers (CREATE ANALYZER), by name.
     analyzers: BTreeMap<String, AnalyzerDef>,
     views: BTreeMap<TableIdent, ViewInfo>,
+    /// What the last `ANALYZE` learnt about each table.
+    stats: BTreeMap<TableIdent, Arc<TableStats>>,
     /// Bumped on every change.
     pub version: u64,
 }
@@ -728,8 +731,30 @@ impl Catalog {
         a
     }
 
+    /// The statistics of table `ident`, if it was analyzed.
+    pub fn stats(&self, ident: &TableIdent) -> Option<&Arc<TableStats>> {
+        self.stats.get(ident)
+    }
+
+    /// Every analyzed table's statistics, ordered by schema and name.
+    pub fn all_stats(&self) -> impl Iterator<Item = (&TableIdent, &Arc<TableStats>)> {
+        self.stats.iter()
+    }
+
+    /// Replaces the statistics of the tables in `stats` (those of tables
+    /// that no longer exist are left out).
+    pub fn put_stats(&mut self, stats: BTreeMap<TableIdent, TableStats>) {
+        self.version += 1;
+        for (ident, s) in stats {
+            if self.tables.contains_key(&ident) {
+                self.stats.insert(ident, Arc::new(s));
+            }
+        }
+    }
+
     /// Removes a table, returning it.
     pub fn remove_table(&mut self, ident: &TableIdent) -> Option<Arc<TableInfo>> {
+        self.stats.remove(ident);
         let t = self.tables.remove(ident);
         if t.is_some() {
             self.version += 1;
@@ -770,6 +795,8 @@ struct CatalogFile {
     analyzers: Vec<AnalyzerDef>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     views: Vec<ViewInfo>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    stats: Vec<(TableIdent, Arc<TableStats>)>,
 }
 
 impl From<CatalogFile> for Catalog {
@@ -791,6 +818,7 @@ impl From<CatalogFile> for Catalog {
                 .into_iter()
                 .map(|v| (v.ident.clone(), v))
                 .collect(),
+            stats: file.stats.into_iter().collect(),
         }
     }
 }
@@ -802,6 +830,7 @@ impl From<Catalog> for CatalogFile {
             tables: catalog.tables.into_values().collect(),
             analyzers: catalog.analyzers.into_values().collect(),
             views: catalog.views.into_values().collect(),
+            stats: catalog.stats.into_iter().collect(),
         }
     }
 }

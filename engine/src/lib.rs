@@ -59,6 +59,7 @@ pub mod runtime;
 #[cfg(not(madsim))]
 pub mod server;
 pub mod sql;
+pub mod stats;
 pub mod storage;
 pub mod transport;
 pub mod types;

@@ -187,21 +187,55 @@ pub fn explain(
     statement: &Explained,
     subqueries: &[crate::planner::Subquery],
     ctx: &EvalCtx,
+    costs: Option<&crate::catalog::Catalog>,
 ) -> Result<String> {
     use crate::planner::explain;
-    let lookups = |table: &crate::catalog::TableInfo,
-                   scan: &[crate::planner::ScanColumn],
-                   filter: Option<&crate::expr::Expr>| {
+    let lookups = key_lookups(ctx);
+    let cx = explain::Cx {
+        lookups: &lookups,
+        costs,
+        logical_joins: false,
+    };
+    match statement {
+        Explained::Query(plan) => explain::explain_with(plan, subqueries, &cx),
+        Explained::Insert(plan) => explain::explain_insert(plan, &cx),
+        Explained::Update(plan) => Ok(explain::explain_update(plan, &cx)),
+        Explained::Delete(plan) => Ok(explain::explain_delete(plan, &cx)),
+    }
+}
+
+/// One step of EXPLAIN VERBOSE: a query's plan, its joins `logical`
+/// (`Join[...]`) or as they run.
+pub fn explain_step(
+    plan: &QueryPlan,
+    subqueries: &[crate::planner::Subquery],
+    ctx: &EvalCtx,
+    costs: Option<&crate::catalog::Catalog>,
+    logical_joins: bool,
+) -> Result<String> {
+    let lookups = key_lookups(ctx);
+    let cx = crate::planner::explain::Cx {
+        lookups: &lookups,
+        costs,
+        logical_joins,
+    };
+    crate::planner::explain::explain_with(plan, subqueries, &cx)
+}
+
+/// Which `_id`s a table scan looks up, if its filter pins them down.
+fn key_lookups(
+    ctx: &EvalCtx,
+) -> impl Fn(
+    &crate::catalog::TableInfo,
+    &[crate::planner::ScanColumn],
+    Option<&crate::expr::Expr>,
+) -> Option<Vec<String>>
++ '_ {
+    move |table, scan, filter| {
         query::key_lookups(table, scan, filter, ctx)
             .ok()
             .flatten()
             .map(|keys| keys.into_iter().map(|(id, _)| id).collect())
-    };
-    match statement {
-        Explained::Query(plan) => explain::explain_with(plan, subqueries, &lookups),
-        Explained::Insert(plan) => explain::explain_insert(plan, &lookups),
-        Explained::Update(plan) => Ok(explain::explain_update(plan, &lookups)),
-        Explained::Delete(plan) => Ok(explain::explain_delete(plan, &lookups)),
     }
 }
 

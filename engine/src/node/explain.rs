@@ -1,6 +1,7 @@
 //! `EXPLAIN ANALYZE`: a query run with its phases timed (each shard's
 //! collect, joins, correlated subqueries, the merges on the handler), and
-//! answered as one object beside its plan.
+//! answered as one object beside its plan; `EXPLAIN VERBOSE`: the
+//! planner's steps, each rule that changed the plan with the plan after it.
 
 use super::Node;
 use crate::error::Result;
@@ -8,6 +9,58 @@ use crate::request::QueryResult;
 use crate::types::{DataType, Value};
 
 impl Node {
+    /// `EXPLAIN VERBOSE query`: a row per planning step (the initial plan,
+    /// each rule that changed it, the final plan), as CrateDB answers it.
+    pub(super) fn explain_verbose(
+        &self,
+        statement: &crate::sql::ast::Statement,
+        pctx: &crate::planner::PlanCtx,
+        ctx: &crate::expr::EvalCtx,
+        costs: bool,
+    ) -> Result<QueryResult> {
+        let crate::sql::ast::Statement::Query(q) = statement else {
+            return Err(crate::error::Error::Unsupported(
+                "EXPLAIN VERBOSE is supported for SELECT".into(),
+            ));
+        };
+        *pctx.trace.borrow_mut() = Some(Vec::new());
+        let plan = crate::planner::select::plan_query(pctx, q)?;
+        let mut steps = pctx.trace.borrow_mut().take().unwrap_or_default();
+        if !matches!(plan, crate::planner::QueryPlan::Select(_)) {
+            // A set operation's last part planned last: its steps are not
+            // the statement's.
+            steps.clear();
+        }
+        let subqueries = pctx.take_subqueries();
+        let costs = costs.then_some(pctx.catalog);
+        let mut rows = Vec::with_capacity(steps.len() + 2);
+        if steps.is_empty() {
+            let text = crate::exec::explain_step(&plan, &subqueries, ctx, costs, true)?;
+            rows.push(vec![
+                Value::Text("Initial logical plan".into()),
+                Value::Text(text),
+            ]);
+        }
+        for step in steps {
+            let plan = crate::planner::QueryPlan::Select(Box::new(step.plan));
+            let text =
+                crate::exec::explain_step(&plan, &subqueries, ctx, costs, step.logical_joins)?;
+            rows.push(vec![Value::Text(step.rule.into()), Value::Text(text)]);
+        }
+        let text = crate::exec::explain_step(&plan, &subqueries, ctx, costs, false)?;
+        rows.push(vec![
+            Value::Text("Final logical plan".into()),
+            Value::Text(text),
+        ]);
+        let rowcount = rows.len() as i64;
+        Ok(QueryResult {
+            cols: vec!["STEP".into(), "QUERY PLAN".into()],
+            types: vec![DataType::Text, DataType::Text],
+            rows,
+            rowcount,
+        })
+    }
+
     /// `EXPLAIN ANALYZE`: runs the query and answers, as one object, its
     /// plan and the time of planning, of the subqueries and of each phase
     /// (each shard's collect, joins, the merges on the handler).
@@ -20,7 +73,7 @@ impl Node {
     ) -> Result<QueryResult> {
         use crate::types::Object;
         let explained = crate::exec::Explained::Query(plan);
-        let text = crate::exec::explain(&explained, &subqueries, &ctx)?;
+        let text = crate::exec::explain(&explained, &subqueries, &ctx, None)?;
         let crate::exec::Explained::Query(plan) = explained else {
             return Err(crate::error::Error::internal("EXPLAIN ANALYZE of a query"));
         };

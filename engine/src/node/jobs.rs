@@ -188,7 +188,7 @@ fn kind(stmt: &Statement) -> &'static str {
     match stmt {
         Statement::Query(_)
         | Statement::Show(_)
-        | Statement::Explain(_)
+        | Statement::Explain { .. }
         | Statement::ExplainAnalyze(_) => "SELECT",
         Statement::Insert(_) => "INSERT",
         Statement::Update(_) => "UPDATE",

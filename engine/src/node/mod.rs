@@ -5,6 +5,7 @@
 //! planned against the current catalog and executed; DDL changes the catalog
 //! (persisted on the node's disk) and creates or drops shards.
 
+mod analyze;
 mod apply;
 mod background;
 mod clustered;
@@ -338,7 +339,7 @@ impl Node {
         match &stmt {
             Statement::Query(_)
             | Statement::Show(_)
-            | Statement::Explain(_)
+            | Statement::Explain { .. }
             | Statement::ExplainAnalyze(_) => {
                 return Err(Error::Unsupported(
                     "Bulk operations for statements that return result sets is not supported"
@@ -459,8 +460,15 @@ impl Node {
                 self.optimize_tables(session, tables, with).await
             }
             Statement::Show(show) => self.show(session, show, ctx).await,
-            Statement::Explain(inner) => {
+            Statement::Explain {
+                statement: inner,
+                costs,
+                verbose,
+            } => {
                 use crate::exec::Explained;
+                if *verbose {
+                    return self.explain_verbose(inner, &pctx, &ctx, *costs);
+                }
                 let planned = match inner.as_ref() {
                     Statement::Query(q) => {
                         Explained::Query(crate::planner::select::plan_query(&pctx, q)?)
@@ -487,6 +495,7 @@ impl Node {
                         &planned,
                         &pctx.take_subqueries(),
                         &ctx,
+                        costs.then_some(&*catalog),
                     )?)]],
                     rowcount: 1,
                 })
@@ -504,6 +513,7 @@ impl Node {
                 let planning = started.elapsed();
                 self.explain_analyze(plan, subqueries, ctx, planning).await
             }
+            Statement::Analyze => self.analyze(session, &ctx).await,
             Statement::NoOp { .. } => {
                 // Session settings answer as CrateDB's: nothing affected.
                 Ok(QueryResult::affected(0))

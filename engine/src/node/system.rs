@@ -677,6 +677,7 @@ impl Node {
                 .iter()
                 .map(|w| vec![text(*w), text("R"), text("reserved")])
                 .collect(),
+            SystemTable::PgStats => pg_stats(&catalog),
             SystemTable::PgTables => catalog
                 .tables()
                 .map(|t| {
@@ -753,4 +754,47 @@ impl Node {
             ("name", text(&self.config.node_name)),
         ])
     }
+}
+
+/// `pg_catalog.pg_stats`: a row per analyzed column, values as text (as
+/// PostgreSQL's `anyarray` columns read in CrateDB).
+fn pg_stats(catalog: &crate::catalog::Catalog) -> Vec<Vec<Value>> {
+    let as_text = |values: &[Value]| {
+        Value::Array(
+            values
+                .iter()
+                .map(|v| match v {
+                    Value::Text(s) => text(s.as_str()),
+                    other => text(crate::types::json::to_json(other).to_string()),
+                })
+                .collect(),
+        )
+    };
+    let mut rows = Vec::new();
+    for (ident, stats) in catalog.all_stats() {
+        for (column, c) in &stats.columns {
+            rows.push(vec![
+                text(&ident.schema),
+                text(&ident.name),
+                text(column),
+                Value::Bool(false),
+                Value::Float(c.null_fraction),
+                Value::Int(c.avg_width.round() as i64),
+                Value::Float(c.n_distinct(stats.num_docs)),
+                as_text(&c.most_common),
+                Value::Array(
+                    c.most_common_freqs
+                        .iter()
+                        .map(|f| Value::Float(*f))
+                        .collect(),
+                ),
+                as_text(&c.histogram),
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Null,
+            ]);
+        }
+    }
+    rows
 }

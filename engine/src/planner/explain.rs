@@ -11,11 +11,12 @@
 
 use std::fmt::{self, Display, Write};
 
+use super::estimate::{self, Estimate};
 use super::plan::{
     FrameBound, FrameOffset, FrameUnits, QueryPlan, ScanColumn, SelectPlan, SetOp, SortKey, Source,
     SystemTable, WindowCall, WindowDefinition, WindowFrame, WindowFunc,
 };
-use crate::catalog::TableInfo;
+use crate::catalog::{Catalog, TableInfo};
 use crate::error::Result;
 use crate::expr::{Access, AggCall, AggFunc, Expr, Func};
 use crate::types::Value;
@@ -25,9 +26,26 @@ use crate::types::Value;
 pub type KeyLookups<'a> =
     dyn Fn(&TableInfo, &[ScanColumn], Option<&Expr>) -> Option<Vec<String>> + 'a;
 
+/// How a plan is printed.
+pub struct Cx<'a> {
+    /// Which table scans run as primary-key lookups.
+    pub lookups: &'a KeyLookups<'a>,
+    /// Row estimates from these statistics after each operator (EXPLAIN's
+    /// COSTS, on by default); none without.
+    pub costs: Option<&'a Catalog>,
+    /// Joins as the logical `Join[...]`, before the planner chose how to
+    /// run them (EXPLAIN VERBOSE's early steps).
+    pub logical_joins: bool,
+}
+
 impl Display for QueryPlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match explain(self, &|_, _, _| None) {
+        let cx = Cx {
+            lookups: &|_, _, _| None,
+            costs: None,
+            logical_joins: false,
+        };
+        match explain(self, &cx) {
             Ok(tree) => f.write_str(&tree),
             Err(e) => write!(f, "{e}"),
         }
@@ -36,8 +54,8 @@ impl Display for QueryPlan {
 
 /// The plan as an operator tree, one operator per line. Fails, as running
 /// it would, when the plan nests deeper than the stack allows.
-pub fn explain(plan: &QueryPlan, lookups: &KeyLookups) -> Result<String> {
-    explain_with(plan, &[], lookups)
+pub fn explain(plan: &QueryPlan, cx: &Cx) -> Result<String> {
+    explain_with(plan, &[], cx)
 }
 
 /// A plan with its subqueries: a `MultiPhase` over the query and then each
@@ -45,16 +63,20 @@ pub fn explain(plan: &QueryPlan, lookups: &KeyLookups) -> Result<String> {
 pub fn explain_with(
     plan: &QueryPlan,
     subqueries: &[super::plan::Subquery],
-    lookups: &KeyLookups,
+    cx: &Cx,
 ) -> Result<String> {
     let mut lines = Vec::new();
     if subqueries.is_empty() {
-        query(plan, lookups, 0, &mut lines)?;
+        query(plan, cx, 0, &mut lines)?;
     } else {
-        lines.push((0, "MultiPhase".to_string()));
-        query(plan, lookups, 1, &mut lines)?;
+        let rows = cx
+            .costs
+            .map(|c| label(Some(&estimate::query(plan, c))))
+            .unwrap_or_default();
+        lines.push((0, format!("MultiPhase{rows}")));
+        query(plan, cx, 1, &mut lines)?;
         for s in subqueries {
-            query(&s.plan, lookups, 1, &mut lines)?;
+            query(&s.plan, cx, 1, &mut lines)?;
         }
     }
     Ok(draw(&lines))
@@ -97,11 +119,11 @@ fn draw(lines: &Lines) -> String {
 type Lines = Vec<(usize, String)>;
 
 /// Appends `plan`'s operators, the first at `depth`.
-fn query(plan: &QueryPlan, lookups: &KeyLookups, depth: usize, lines: &mut Lines) -> Result<()> {
+fn query(plan: &QueryPlan, cx: &Cx, depth: usize, lines: &mut Lines) -> Result<()> {
     // Set operations and subqueries recurse along the plan.
     crate::limits::check_stack()?;
     match plan {
-        QueryPlan::Select(s) => select(s, lookups, depth, lines),
+        QueryPlan::Select(s) => select(s, cx, depth, lines),
         QueryPlan::SetOp {
             op,
             all,
@@ -112,20 +134,28 @@ fn query(plan: &QueryPlan, lookups: &KeyLookups, depth: usize, lines: &mut Lines
             offset,
         } => {
             let names = plan.names();
+            let rows = cx
+                .costs
+                .map(|c| label(Some(&estimate::query(plan, c))))
+                .unwrap_or_default();
             let mut depth = depth;
             if limit.is_some() || offset.is_some() {
-                lines.push((depth, limit_line(limit.as_ref(), offset.as_ref())));
+                let line = limit_line(limit.as_ref(), offset.as_ref());
+                lines.push((depth, format!("{line}{rows}")));
                 depth += 1;
             }
             if !order_by.is_empty() {
-                lines.push((depth, order_line(order_by, &names)));
+                lines.push((depth, format!("{}{rows}", order_line(order_by, &names))));
                 depth += 1;
             }
             let line = match (op, all) {
                 (SetOp::Union, true) => format!("Union[{}]", names.join(", ")),
                 (SetOp::Union, false) => {
                     // UNION DISTINCT: the union of both, then one row per distinct row.
-                    lines.push((depth, format!("GroupHashAggregate[{}]", names.join(", "))));
+                    lines.push((
+                        depth,
+                        format!("GroupHashAggregate[{}]{rows}", names.join(", ")),
+                    ));
                     depth += 1;
                     format!("Union[{}]", names.join(", "))
                 }
@@ -134,9 +164,9 @@ fn query(plan: &QueryPlan, lookups: &KeyLookups, depth: usize, lines: &mut Lines
                     format!("Intersect{}[{}]", all_suffix(*all), names.join(", "))
                 }
             };
-            lines.push((depth, line));
-            query(left, lookups, depth + 1, lines)?;
-            query(right, lookups, depth + 1, lines)
+            lines.push((depth, format!("{line}{rows}")));
+            query(left, cx, depth + 1, lines)?;
+            query(right, cx, depth + 1, lines)
         }
     }
 }
@@ -145,7 +175,7 @@ fn all_suffix(all: bool) -> &'static str {
     if all { "All" } else { "" }
 }
 
-fn select(s: &SelectPlan, lookups: &KeyLookups, depth: usize, lines: &mut Lines) -> Result<()> {
+fn select(s: &SelectPlan, cx: &Cx, depth: usize, lines: &mut Lines) -> Result<()> {
     let source_names = source_names(&s.source, s.source_width);
     // The row the outputs read: source ++ windows, or keys ++ aggregates ++ windows.
     let mut row_names: Vec<String> = match &s.aggregation {
@@ -162,13 +192,19 @@ fn select(s: &SelectPlan, lookups: &KeyLookups, depth: usize, lines: &mut Lines)
         row_names.push(window_call(w, &window_input));
     }
     let outputs: Vec<String> = s.outputs.iter().map(|e| expr(e, &row_names)).collect();
+    let est = cx.costs.map(|c| estimate::select(s, c));
+    let rows = |pick: fn(&estimate::SelectEstimates) -> &Estimate| label(est.as_ref().map(pick));
     let mut depth = depth;
-    let mut push = |line: String, lines: &mut Lines| {
-        lines.push((depth, line));
+    let mut push = |line: String, rows: String, lines: &mut Lines| {
+        lines.push((depth, format!("{line}{rows}")));
         depth += 1;
     };
     if s.limit.is_some() || s.offset.is_some() {
-        push(limit_line(s.limit.as_ref(), s.offset.as_ref()), lines);
+        push(
+            limit_line(s.limit.as_ref(), s.offset.as_ref()),
+            rows(|e| &e.output),
+            lines,
+        );
     }
     if !s.order_by.is_empty() {
         // Visible outputs by their names (aliases), sort helpers as expressions.
@@ -176,18 +212,30 @@ fn select(s: &SelectPlan, lookups: &KeyLookups, depth: usize, lines: &mut Lines)
         for (slot, name) in named.iter_mut().zip(&s.names) {
             slot.clone_from(name);
         }
-        push(order_line(&s.order_by, &named), lines);
+        push(order_line(&s.order_by, &named), rows(|e| &e.having), lines);
     }
     let visible = &outputs[..s.names.len().min(outputs.len())];
     if s.distinct {
-        push(format!("GroupHashAggregate[{}]", visible.join(", ")), lines);
+        push(
+            format!("GroupHashAggregate[{}]", visible.join(", ")),
+            rows(|e| &e.having),
+            lines,
+        );
     }
     let on_shards = s.aggregation.is_none() && s.windows.is_empty();
     if !on_shards {
-        push(format!("Eval[{}]", outputs.join(", ")), lines);
+        push(
+            format!("Eval[{}]", outputs.join(", ")),
+            rows(|e| &e.having),
+            lines,
+        );
     }
     if let Some(h) = &s.having {
-        push(format!("Filter[{}]", expr(h, &window_input)), lines);
+        push(
+            format!("Filter[{}]", expr(h, &window_input)),
+            rows(|e| &e.having),
+            lines,
+        );
     }
     // One WindowAgg per window definition, the first computed innermost.
     let mut definitions: Vec<(&WindowDefinition, Vec<String>)> = Vec::new();
@@ -199,7 +247,11 @@ fn select(s: &SelectPlan, lookups: &KeyLookups, depth: usize, lines: &mut Lines)
         }
     }
     for (_, calls) in definitions.iter().rev() {
-        push(format!("WindowAgg[{}]", calls.join(", ")), lines);
+        push(
+            format!("WindowAgg[{}]", calls.join(", ")),
+            rows(|e| &e.aggregated),
+            lines,
+        );
     }
     if let Some(agg) = &s.aggregation {
         let aggs: Vec<String> = agg
@@ -219,7 +271,7 @@ fn select(s: &SelectPlan, lookups: &KeyLookups, depth: usize, lines: &mut Lines)
                 )
             }
         };
-        push(line, lines);
+        push(line, rows(|e| &e.aggregated), lines);
     }
     // What the source produces: on shards, the outputs when nothing above
     // needs the whole row; else the scanned columns.
@@ -232,10 +284,15 @@ fn select(s: &SelectPlan, lookups: &KeyLookups, depth: usize, lines: &mut Lines)
         .filter
         .as_ref()
         .map_or("true".to_string(), |f| expr(f, &source_names));
+    let mut source_rows = rows(|e| &e.filtered);
     let line = match &s.source {
-        Source::Table { table, scan } => match lookups(table, scan, s.filter.as_ref()) {
+        Source::Table { table, scan } => match (cx.lookups)(table, scan, s.filter.as_ref()) {
             Some(ids) => {
                 let keys: Vec<String> = ids.iter().map(|id| quote(id)).collect();
+                if cx.costs.is_some() {
+                    // As many rows as keys, at most.
+                    source_rows = format!(" (rows={})", ids.len());
+                }
                 format!(
                     "Get[{} | {} | DocKeys{{{}}} | {filter}]",
                     table.ident,
@@ -282,6 +339,7 @@ fn select(s: &SelectPlan, lookups: &KeyLookups, depth: usize, lines: &mut Lines)
                 &produced,
                 s.filter.is_some(),
                 &filter,
+                &rows(|e| &e.filtered),
                 depth,
                 lines,
             );
@@ -295,14 +353,18 @@ fn select(s: &SelectPlan, lookups: &KeyLookups, depth: usize, lines: &mut Lines)
                     .iter()
                     .any(|e| super::join::equi_key(e, width).is_some())
             });
-            let op = if hashed { "HashJoin" } else { "NestedLoopJoin" };
+            let op = match (cx.logical_joins, hashed) {
+                (true, _) => "Join",
+                (false, true) => "HashJoin",
+                (false, false) => "NestedLoopJoin",
+            };
             let line = match &j.condition {
                 Some(c) => format!("{op}[{} | {}]", j.kind.name(), expr(c, &source_names)),
                 None => format!("{op}[{}]", j.kind.name()),
             };
-            lines.push((depth, line));
-            query(&j.left, lookups, depth + 1, lines)?;
-            return query(&j.right, lookups, depth + 1, lines);
+            lines.push((depth, format!("{line}{}", rows(|e| &e.source))));
+            query(&j.left, cx, depth + 1, lines)?;
+            return query(&j.right, cx, depth + 1, lines);
         }
         Source::Apply(a) => {
             let depth = handler_steps(
@@ -310,6 +372,7 @@ fn select(s: &SelectPlan, lookups: &KeyLookups, depth: usize, lines: &mut Lines)
                 &produced,
                 s.filter.is_some(),
                 &filter,
+                &rows(|e| &e.filtered),
                 depth,
                 lines,
             );
@@ -319,28 +382,41 @@ fn select(s: &SelectPlan, lookups: &KeyLookups, depth: usize, lines: &mut Lines)
                 .iter()
                 .flat_map(|c| c.outer.iter().map(|e| expr(e, &input_names)))
                 .collect();
-            lines.push((depth, format!("CorrelatedJoin[{}]", outer.join(", "))));
-            query(&a.input, lookups, depth + 1, lines)?;
+            lines.push((
+                depth,
+                format!(
+                    "CorrelatedJoin[{}]{}",
+                    outer.join(", "),
+                    rows(|e| &e.source)
+                ),
+            ));
+            query(&a.input, cx, depth + 1, lines)?;
             for c in &a.subqueries {
-                query(&c.plan, lookups, depth + 1, lines)?;
+                query(&c.plan, cx, depth + 1, lines)?;
             }
             return Ok(());
         }
         Source::Query(q) => {
             // A subquery's rows, filtered and projected on the handler.
             let depth = handler_steps(
-                on_shards,
+                on_shards && !s.is_identity(),
                 &produced,
                 s.filter.is_some(),
                 &filter,
+                &rows(|e| &e.filtered),
                 depth,
                 lines,
             );
-            return query(q, lookups, depth, lines);
+            return query(q, cx, depth, lines);
         }
     };
-    lines.push((depth, line));
+    lines.push((depth, format!("{line}{source_rows}")));
     Ok(())
+}
+
+/// ` (rows=N)` after an operator, when costs are printed.
+fn label(e: Option<&Estimate>) -> String {
+    e.map(|e| format!(" {}", e.label())).unwrap_or_default()
 }
 
 /// What the handler does with rows it computed itself (a subquery's, a
@@ -351,15 +427,16 @@ fn handler_steps(
     produced: &[String],
     filtered: bool,
     filter: &str,
+    rows: &str,
     mut depth: usize,
     lines: &mut Lines,
 ) -> usize {
     if project {
-        lines.push((depth, format!("Eval[{}]", produced.join(", "))));
+        lines.push((depth, format!("Eval[{}]{rows}", produced.join(", "))));
         depth += 1;
     }
     if filtered {
-        lines.push((depth, format!("Filter[{filter}]")));
+        lines.push((depth, format!("Filter[{filter}]{rows}")));
         depth += 1;
     }
     depth
@@ -764,7 +841,7 @@ fn join_op(items: &[Expr], op: &str, names: &[String]) -> String {
 }
 
 /// `Insert[table | columns]` over where its rows come from.
-pub fn explain_insert(plan: &super::dml::InsertPlan, lookups: &KeyLookups) -> Result<String> {
+pub fn explain_insert(plan: &super::dml::InsertPlan, cx: &Cx) -> Result<String> {
     let head = format!("Insert[{} | {}]", plan.table.ident, plan.columns.join(", "));
     match &plan.rows {
         super::dml::InsertRows::Values(rows) => Ok(format!(
@@ -772,12 +849,12 @@ pub fn explain_insert(plan: &super::dml::InsertPlan, lookups: &KeyLookups) -> Re
             plan.columns.join(", "),
             rows.len()
         )),
-        super::dml::InsertRows::Query(q) => Ok(nest(head, explain(q, lookups)?)),
+        super::dml::InsertRows::Query(q) => Ok(nest(head, explain(q, cx)?)),
     }
 }
 
 /// `Update[table | assignments]` over the collect that finds the rows.
-pub fn explain_update(plan: &super::dml::UpdatePlan, lookups: &KeyLookups) -> String {
+pub fn explain_update(plan: &super::dml::UpdatePlan, cx: &Cx) -> String {
     let names: Vec<String> = plan.scan.iter().map(scan_name).collect();
     let sets: Vec<String> = plan
         .assignments
@@ -793,29 +870,24 @@ pub fn explain_update(plan: &super::dml::UpdatePlan, lookups: &KeyLookups) -> St
     let head = format!("Update[{} | {}]", plan.table.ident, sets.join(", "));
     nest(
         head,
-        target_line(&plan.table, &plan.scan, plan.filter.as_ref(), lookups),
+        target_line(&plan.table, &plan.scan, plan.filter.as_ref(), cx),
     )
 }
 
 /// `Delete[table]` over the collect that finds the rows.
-pub fn explain_delete(plan: &super::dml::DeletePlan, lookups: &KeyLookups) -> String {
+pub fn explain_delete(plan: &super::dml::DeletePlan, cx: &Cx) -> String {
     let head = format!("Delete[{}]", plan.table.ident);
     nest(
         head,
-        target_line(&plan.table, &plan.scan, plan.filter.as_ref(), lookups),
+        target_line(&plan.table, &plan.scan, plan.filter.as_ref(), cx),
     )
 }
 
 /// The source of an UPDATE or DELETE: the `_id`s of the matching rows.
-fn target_line(
-    table: &TableInfo,
-    scan: &[ScanColumn],
-    filter: Option<&Expr>,
-    lookups: &KeyLookups,
-) -> String {
+fn target_line(table: &TableInfo, scan: &[ScanColumn], filter: Option<&Expr>, cx: &Cx) -> String {
     let names: Vec<String> = scan.iter().map(scan_name).collect();
     let filter_text = filter.map_or("true".to_string(), |f| expr(f, &names));
-    match lookups(table, scan, filter) {
+    match (cx.lookups)(table, scan, filter) {
         Some(ids) => {
             let keys: Vec<String> = ids.iter().map(|id| quote(id)).collect();
             format!(

@@ -71,6 +71,16 @@ impl Tree {
         }
     }
 
+    /// How many of the tree's joins pair every row with every row.
+    fn cross_joins(&self) -> usize {
+        match self {
+            Tree::Leaf(_) => 0,
+            Tree::Join {
+                kind, left, right, ..
+            } => usize::from(*kind == JoinKind::Cross) + left.cross_joins() + right.cross_joins(),
+        }
+    }
+
     /// Takes every bound condition out of the tree.
     fn take_conditions(&mut self, out: &mut Vec<Expr>) {
         if let Tree::Join {
@@ -393,94 +403,233 @@ fn shift(mut e: Expr, start: usize) -> Expr {
     e
 }
 
+/// One step of join planning, for EXPLAIN VERBOSE: the rule applied, the
+/// join's source and the WHERE conditions left above it after it, and
+/// whether joins are still logical (not yet hash or nested-loop joins).
+pub(super) struct JoinStep {
+    pub rule: &'static str,
+    pub source: Source,
+    pub above: Option<Expr>,
+    pub logical: bool,
+}
+
 impl JoinedFrom {
     /// The join's source, given the bound relations and the WHERE clause
     /// over the joined row; returns what of the WHERE clause stays above
-    /// the join.
+    /// the join. With `trace`, also the steps that led there, each a plan
+    /// the executor could run.
     pub(super) fn finish(
         self,
         relation: Relation,
         layout: &Layout,
         filter: Option<Expr>,
-    ) -> Result<(Source, Option<Expr>)> {
+        trace: bool,
+    ) -> Result<(Source, Option<Expr>, Vec<JoinStep>)> {
         let Relation::Join(parts) = relation else {
             return Err(Error::internal("join without relations"));
         };
         let mut tree = self.tree;
         place_constraints(&mut tree, layout)?;
         let nullable = nullable_relations(&tree, parts.len());
+        let mut steps = Vec::new();
         let mut leaf_filters: Vec<Vec<Expr>> = vec![Vec::new(); parts.len()];
-        let mut above = Vec::new();
-        for c in filter.map(conjuncts).unwrap_or_default() {
+        let conditions = filter.map(conjuncts).unwrap_or_default();
+        let mut step = |rule, tree: &Tree, filters: &[Vec<Expr>], above: &[Expr], logical| {
+            if trace {
+                let plan = assemble(tree.clone(), &self.sources, &parts, filters, layout);
+                if let Ok(source) = plan {
+                    steps.push(JoinStep {
+                        rule,
+                        source,
+                        above: conjoin(above.to_vec()),
+                        logical,
+                    });
+                }
+            }
+        };
+        step(
+            "Initial logical plan",
+            &tree,
+            &leaf_filters,
+            &conditions,
+            true,
+        );
+
+        // Conditions on several relations join them at the lowest join that
+        // sees them all (a cross join becomes an inner one).
+        let crosses = tree.cross_joins();
+        let mut rest = Vec::new();
+        let mut attached = false;
+        for c in conditions {
             let read = relations_read(&c, layout);
+            if read.len() >= 2 && attach(&mut tree, &read, &c) {
+                attached = true;
+            } else {
+                rest.push((c, read));
+            }
+        }
+        if attached {
+            let rule = if tree.cross_joins() < crosses {
+                "optimizer_rewrite_filter_on_cross_join_to_inner_join"
+            } else {
+                "optimizer_move_filter_beneath_join"
+            };
+            let above: Vec<Expr> = rest.iter().map(|(c, _)| c.clone()).collect();
+            step(rule, &tree, &leaf_filters, &above, true);
+        }
+
+        // Conditions on one relation filter its rows before the join, unless
+        // an outer join may fill that relation with NULLs.
+        let mut above = Vec::new();
+        let mut moved = false;
+        for (c, read) in rest {
             match read.as_slice() {
-                [k] if !nullable[*k] => leaf_filters[*k].push(c),
-                [_, _, ..] if attach(&mut tree, &read, &c) => {}
+                [k] if !nullable[*k] => {
+                    leaf_filters[*k].push(c);
+                    moved = true;
+                }
                 _ => above.push(c),
             }
         }
-        if tree.all_inner() {
-            tree = reorder(tree, &leaf_filters, layout);
-        }
-        let mut leaves: Vec<Option<QueryPlan>> = Vec::with_capacity(parts.len());
-        for ((k, source), part) in self.sources.into_iter().enumerate().zip(parts) {
-            let start = layout.offsets[k];
-            let filter = conjoin(
-                std::mem::take(&mut leaf_filters[k])
-                    .into_iter()
-                    .map(|c| shift(c, start))
-                    .collect(),
+        if moved {
+            step(
+                "optimizer_move_filter_beneath_join",
+                &tree,
+                &leaf_filters,
+                &above,
+                true,
             );
-            leaves.push(Some(leaf_plan(source, part, filter)?));
         }
-        let order = tree.leaves();
-        let plan = build(tree, &mut leaves, layout)?;
-        let QueryPlan::Select(select) = plan else {
-            return Err(Error::internal("join plan"));
-        };
-        if order.windows(2).all(|w| w[0] < w[1]) {
-            return Ok((select.source, conjoin(above)));
+
+        // Inner joins are reordered only to avoid a cross product the
+        // written order makes (`FROM a, b, c WHERE a.x = c.y AND c.z = b.w`);
+        // otherwise FROM order stands, as in CrateDB.
+        if tree.all_inner() && tree.cross_joins() > 0 {
+            let reordered = reorder(tree.clone(), &leaf_filters, layout);
+            if reordered.cross_joins() < tree.cross_joins() {
+                tree = reordered;
+                step(
+                    "optimizer_eliminate_cross_join",
+                    &tree,
+                    &leaf_filters,
+                    &above,
+                    true,
+                );
+            }
         }
-        // Reordered: the statement reads the relations' columns in FROM
-        // order, so the join's rows are put back in that order.
-        let joined: Vec<DataType> = select.outputs.iter().map(Expr::data_type).collect();
-        let outputs: Vec<Expr> = (0..layout.width())
-            .map(
-                |i| match layout.onto(Expr::Column(i, DataType::Undefined), &order) {
-                    Expr::Column(j, _) => {
-                        Expr::Column(j, joined.get(j).cloned().unwrap_or(DataType::Undefined))
-                    }
-                    other => other,
-                },
-            )
-            .collect();
-        let joined_names = select.names.clone();
-        let names = outputs
-            .iter()
-            .map(|e| match e {
-                Expr::Column(j, _) => joined_names.get(*j).cloned().unwrap_or_default(),
-                _ => String::new(),
-            })
-            .collect();
-        let reordered = SelectPlan {
-            source_width: select.source_width,
-            source: select.source,
-            filter: None,
-            aggregation: None,
-            having: None,
-            windows: Vec::new(),
-            outputs,
-            names,
-            distinct: false,
-            order_by: Vec::new(),
-            limit: None,
-            offset: None,
-        };
-        Ok((
-            Source::Query(Box::new(QueryPlan::Select(Box::new(reordered)))),
-            conjoin(above),
-        ))
+        step(
+            "optimizer_rewrite_join_plan",
+            &tree,
+            &leaf_filters,
+            &above,
+            false,
+        );
+        let source = assemble_merged(tree, self.sources, parts, leaf_filters, layout)?;
+        if trace && moved {
+            steps.push(JoinStep {
+                rule: "optimizer_merge_filter_and_collect",
+                source: source.clone(),
+                above: conjoin(above.clone()),
+                logical: false,
+            });
+        }
+        Ok((source, conjoin(above), steps))
     }
+}
+
+/// A step's source: the relations filtered on the handler (`Filter` over
+/// the relation's rows), joined as `tree` says.
+fn assemble(
+    tree: Tree,
+    sources: &[Source],
+    parts: &[Relation],
+    filters: &[Vec<Expr>],
+    layout: &Layout,
+) -> Result<Source> {
+    let mut leaves: Vec<Option<QueryPlan>> = Vec::with_capacity(parts.len());
+    for (k, (source, part)) in sources.iter().zip(parts).enumerate() {
+        let rows = leaf_plan(source.clone(), part.clone(), None)?;
+        let filter = leaf_filter(&filters[k], layout.offsets[k]);
+        leaves.push(Some(match filter {
+            None => rows,
+            Some(f) => {
+                let columns = rows.names().into_iter().zip(rows.types()).collect();
+                identity(Source::Query(Box::new(rows)), columns, Some(f))
+            }
+        }));
+    }
+    joined_source(tree, &mut leaves, layout)
+}
+
+/// The final source: each relation's filter merged into its rows (on the
+/// shards, for a table), joined as `tree` says.
+fn assemble_merged(
+    tree: Tree,
+    sources: Vec<Source>,
+    parts: Vec<Relation>,
+    mut filters: Vec<Vec<Expr>>,
+    layout: &Layout,
+) -> Result<Source> {
+    let mut leaves: Vec<Option<QueryPlan>> = Vec::with_capacity(parts.len());
+    for ((k, source), part) in sources.into_iter().enumerate().zip(parts) {
+        let filter = leaf_filter(&std::mem::take(&mut filters[k]), layout.offsets[k]);
+        leaves.push(Some(leaf_plan(source, part, filter)?));
+    }
+    joined_source(tree, &mut leaves, layout)
+}
+
+/// One relation's conditions, over its own row.
+fn leaf_filter(conditions: &[Expr], start: usize) -> Option<Expr> {
+    conjoin(conditions.iter().map(|c| shift(c.clone(), start)).collect())
+}
+
+/// The join of the leaves as `tree` says; a reordered join's rows are put
+/// back in FROM order, which the statement reads them in.
+fn joined_source(tree: Tree, leaves: &mut [Option<QueryPlan>], layout: &Layout) -> Result<Source> {
+    let order = tree.leaves();
+    let plan = build(tree, leaves, layout)?;
+    let QueryPlan::Select(select) = plan else {
+        return Err(Error::internal("join plan"));
+    };
+    if order.windows(2).all(|w| w[0] < w[1]) {
+        return Ok(select.source);
+    }
+    let joined: Vec<DataType> = select.outputs.iter().map(Expr::data_type).collect();
+    let outputs: Vec<Expr> = (0..layout.width())
+        .map(
+            |i| match layout.onto(Expr::Column(i, DataType::Undefined), &order) {
+                Expr::Column(j, _) => {
+                    Expr::Column(j, joined.get(j).cloned().unwrap_or(DataType::Undefined))
+                }
+                other => other,
+            },
+        )
+        .collect();
+    let joined_names = select.names.clone();
+    let names = outputs
+        .iter()
+        .map(|e| match e {
+            Expr::Column(j, _) => joined_names.get(*j).cloned().unwrap_or_default(),
+            _ => String::new(),
+        })
+        .collect();
+    let reordered = SelectPlan {
+        source_width: select.source_width,
+        source: select.source,
+        filter: None,
+        aggregation: None,
+        having: None,
+        windows: Vec::new(),
+        outputs,
+        names,
+        distinct: false,
+        order_by: Vec::new(),
+        limit: None,
+        offset: None,
+    };
+    Ok(Source::Query(Box::new(QueryPlan::Select(Box::new(
+        reordered,
+    )))))
 }
 
 /// Moves the bound ON conditions onto the joined row; an ON condition may

@@ -2,6 +2,7 @@
 
 pub mod bind;
 pub mod dml;
+pub mod estimate;
 pub mod explain;
 pub mod join;
 pub mod naming;
@@ -31,6 +32,19 @@ pub struct PlanCtx<'a> {
     /// While a subquery is planned, the relation of the query around it:
     /// names the subquery does not know resolve there (a correlated subquery).
     pub outer: RefCell<Vec<OuterScope>>,
+    /// For EXPLAIN VERBOSE: `Some` asks for the planner's steps; each
+    /// SELECT planned replaces them with its own, so the statement's own
+    /// (planned last) remain.
+    pub trace: RefCell<Option<Vec<TraceStep>>>,
+}
+
+/// A step of planning a SELECT: the rule applied and the plan after it.
+pub struct TraceStep {
+    pub rule: &'static str,
+    pub plan: SelectPlan,
+    /// Whether joins are still logical (`Join[...]`), not yet hash or
+    /// nested-loop joins.
+    pub logical_joins: bool,
 }
 
 /// The query around a subquery being planned, and what the subquery read of it.
@@ -51,6 +65,7 @@ impl<'a> PlanCtx<'a> {
             allow_subqueries: true,
             expanding: RefCell::new(Vec::new()),
             outer: RefCell::new(Vec::new()),
+            trace: RefCell::new(None),
         }
     }
 

@@ -109,6 +109,7 @@ pub enum SystemTable {
     SysSummits,
     PgKeywords,
     PgTables,
+    PgStats,
     PgNamespace,
     PgClass,
     PgType,

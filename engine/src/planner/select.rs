@@ -791,6 +791,7 @@ pub fn plan_select(
     // Conditions on correlated subqueries' values are checked once those
     // are computed, on the handler; the rest go down to the source.
     let (correlated_filter, mut filter) = split_correlated(filter);
+    let mut join_steps = Vec::new();
     let (source, source_width, columns) = match from {
         From::Single(mut source) => {
             if let (
@@ -828,7 +829,10 @@ pub fn plan_select(
                 c.outer.iter_mut().for_each(place);
             }
             remap_row_exprs(&mut outputs, &mut aggregation, &mut windows, &place);
-            let (source, above) = joined.finish(relation, &layout, filter.take())?;
+            let tracing = ctx.trace.borrow().is_some();
+            let (source, above, steps) =
+                joined.finish(relation, &layout, filter.take(), tracing)?;
+            join_steps = steps;
             filter = above;
             let columns = match &source {
                 Source::Join(j) => join::join_columns(&j.left, &j.right),
@@ -838,6 +842,10 @@ pub fn plan_select(
             (source, layout.width(), columns)
         }
     };
+    if !correlated.is_empty() {
+        // The steps' sources would need the correlated subqueries around them.
+        join_steps.clear();
+    }
     let (source, source_width) = if correlated.is_empty() {
         (source, source_width)
     } else {
@@ -929,6 +937,20 @@ pub fn plan_select(
         distinct = false;
     }
     plan.distinct = distinct;
+    if let Some(trace) = ctx.trace.borrow_mut().as_mut() {
+        *trace = join_steps
+            .into_iter()
+            .map(|step| super::TraceStep {
+                rule: step.rule,
+                plan: SelectPlan {
+                    source: step.source,
+                    filter: step.above,
+                    ..plan.clone()
+                },
+                logical_joins: step.logical,
+            })
+            .collect();
+    }
     Ok(plan)
 }
 

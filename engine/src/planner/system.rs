@@ -405,6 +405,25 @@ pub fn lookup(schema: &str, name: &str) -> Option<(SystemTable, Vec<(String, Dat
                 ("tablespace", Text),
             ],
         ),
+        ("pg_catalog", "pg_stats") => (
+            SystemTable::PgStats,
+            vec![
+                ("schemaname", Text),
+                ("tablename", Text),
+                ("attname", Text),
+                ("inherited", Boolean),
+                ("null_frac", Real),
+                ("avg_width", Integer),
+                ("n_distinct", Real),
+                ("most_common_vals", arr(Text)),
+                ("most_common_freqs", arr(Real)),
+                ("histogram_bounds", arr(Text)),
+                ("correlation", Real),
+                ("most_common_elems", arr(Text)),
+                ("most_common_elem_freqs", arr(Real)),
+                ("elem_count_histogram", arr(Real)),
+            ],
+        ),
         ("pg_catalog", "pg_namespace") => (
             SystemTable::PgNamespace,
             vec![
@@ -458,6 +477,7 @@ pub fn all() -> Vec<(&'static str, &'static str)> {
         ("pg_catalog", "pg_class"),
         ("pg_catalog", "pg_namespace"),
         ("pg_catalog", "pg_settings"),
+        ("pg_catalog", "pg_stats"),
         ("pg_catalog", "pg_tables"),
         ("pg_catalog", "pg_type"),
         ("sys", "allocations"),

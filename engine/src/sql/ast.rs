@@ -33,7 +33,16 @@ pub enum Statement {
         tables: Vec<ObjectName>,
         with: Vec<(String, Expr)>,
     },
-    Explain(Box<Statement>),
+    /// `EXPLAIN [VERBOSE | (COSTS b, VERBOSE b)] statement`: its plan, with
+    /// row estimates unless `costs` is off, as the optimizer's steps when
+    /// `verbose`.
+    Explain {
+        statement: Box<Statement>,
+        costs: bool,
+        verbose: bool,
+    },
+    /// `ANALYZE`: collects every table's statistics (see [`crate::stats`]).
+    Analyze,
     /// `EXPLAIN ANALYZE query`: runs it, and answers its plan with the
     /// time each phase took.
     ExplainAnalyze(Box<Statement>),

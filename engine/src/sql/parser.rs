@@ -331,13 +331,52 @@ fn parse_statement(p: &mut Parser) -> PResult<Statement> {
         }
         "EXPLAIN" => {
             p.next_token();
-            let analyze = word(p, "ANALYZE");
-            word(p, "VERBOSE");
-            let inner = Box::new(parse_statement(p)?);
-            Ok(if analyze {
-                Statement::ExplainAnalyze(inner)
+            let (mut analyze, mut costs, mut verbose) = (false, true, false);
+            let options = p.peek_token_ref().token == Token::LParen
+                && ["ANALYZE", "COSTS", "VERBOSE"]
+                    .iter()
+                    .any(|w| peek_word(p, 1, w));
+            if options {
+                p.next_token();
+                // `EXPLAIN (ANALYZE [b], COSTS [b], VERBOSE [b]) statement`
+                loop {
+                    let option = p.parse_identifier()?.value.to_uppercase();
+                    let value = if word(p, "TRUE") {
+                        true
+                    } else {
+                        !word(p, "FALSE")
+                    };
+                    match option.as_str() {
+                        "ANALYZE" => analyze = value,
+                        "COSTS" => costs = value,
+                        "VERBOSE" => verbose = value,
+                        other => {
+                            return unsupported(format!("unknown EXPLAIN option {other}"));
+                        }
+                    }
+                    if !p.consume_token(&Token::Comma) {
+                        break;
+                    }
+                }
+                p.expect_token(&Token::RParen)?;
             } else {
-                Statement::Explain(inner)
+                analyze = word(p, "ANALYZE");
+                verbose = word(p, "VERBOSE");
+            }
+            let statement = Box::new(parse_statement(p)?);
+            if analyze && verbose {
+                return unsupported(
+                    "EXPLAIN VERBOSE and EXPLAIN ANALYZE cannot be combined".to_string(),
+                );
+            }
+            Ok(if analyze {
+                Statement::ExplainAnalyze(statement)
+            } else {
+                Statement::Explain {
+                    statement,
+                    costs,
+                    verbose,
+                }
             })
         }
         "SHOW" => {
@@ -368,8 +407,12 @@ fn parse_statement(p: &mut Parser) -> PResult<Statement> {
             }
             Ok(Statement::ResetGlobal { names })
         }
+        "ANALYZE" => {
+            p.next_token();
+            Ok(Statement::Analyze)
+        }
         "SET" | "RESET" | "BEGIN" | "START" | "COMMIT" | "END" | "ROLLBACK" | "DISCARD"
-        | "DEALLOCATE" | "CLOSE" | "DECLARE" | "ANALYZE" => {
+        | "DEALLOCATE" | "CLOSE" | "DECLARE" => {
             // Consume the rest of the statement: these are accepted no-ops.
             p.next_token();
             loop {
