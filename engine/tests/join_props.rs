@@ -853,4 +853,37 @@ proptest! {
         db.bag("SELECT x.aid, c.id FROM (SELECT a.id AS aid, b.w AS w FROM a JOIN b ON a.k = b.k) x JOIN c ON c.k = x.w",
             vec![], expected)?;
     }
+
+    /// The first rows of each window partition (`rn <= n`, `rn = 1`,
+    /// `rn < n`): the shards send only their own first rows of each
+    /// partition, and the result is still each partition's first rows.
+    #[test]
+    fn first_rows_of_window_partitions(d in data(), n in 0i64..4) {
+        let db = Db::new(&d);
+        // Partitions by k (NULL is one), each ordered by w DESC (NULLs
+        // first, as DESC puts them), then id.
+        let mut partitions: BTreeMap<Option<i64>, Vec<&B>> = BTreeMap::new();
+        for b in &d.b {
+            partitions.entry(b.k).or_default().push(b);
+        }
+        let first = |n: i64| -> Vec<Row> {
+            let mut out = Vec::new();
+            for rows in partitions.values() {
+                let mut rows = rows.clone();
+                rows.sort_by_key(|b| (b.w.is_some(), Reverse(b.w), b.id));
+                for (i, b) in rows.iter().enumerate() {
+                    if (i as i64) < n {
+                        out.push(vec![Value::Int(b.id), Value::Int(i as i64 + 1)]);
+                    }
+                }
+            }
+            out
+        };
+        let inner = "SELECT id, row_number() OVER (PARTITION BY k ORDER BY w DESC, id) AS rn FROM b";
+        db.bag(&format!("SELECT id, rn FROM ({inner}) x WHERE rn <= {n}"), vec![], first(n))?;
+        db.bag(&format!("SELECT id, rn FROM ({inner}) x WHERE rn < {n}"), vec![], first(n - 1))?;
+        db.bag(&format!("SELECT id, rn FROM ({inner}) x WHERE rn = 1"), vec![], first(1))?;
+        // A filter the shards cannot use, for the same rows.
+        db.bag(&format!("SELECT id, rn FROM ({inner}) x WHERE rn + 0 <= {n}"), vec![], first(n))?;
+    }
 }

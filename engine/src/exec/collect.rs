@@ -38,6 +38,8 @@ pub struct Sink<'a> {
     join: Option<(&'a ShardJoin, Partners<'a>)>,
     rows: Vec<Row>,
     groups: HashMap<Vec<Value>, Vec<AggState>>,
+    /// Rows by partition, when the first rows of each are wanted.
+    partitions: HashMap<Vec<Value>, Vec<Row>>,
     residual: Option<&'a Expr>,
     memory: LocalReservation<'a>,
 }
@@ -70,6 +72,7 @@ impl<'a> Sink<'a> {
             join,
             rows: Vec::new(),
             groups: HashMap::new(),
+            partitions: HashMap::new(),
             residual,
             memory: LocalReservation::new(&ctx.memory, label),
         }
@@ -151,12 +154,17 @@ impl<'a> Sink<'a> {
                 outputs,
                 order_by,
                 limit,
+                partition_by,
             } => {
                 let mut out = Vec::with_capacity(outputs.len());
                 for o in outputs {
                     out.push(o.eval(&row, self.ctx)?);
                 }
                 self.memory.add(out.heap_size())?;
+                if !partition_by.is_empty() {
+                    self.push_partitioned(out, partition_by, order_by, *limit)?;
+                    return Ok(true);
+                }
                 self.rows.push(out);
                 if let Some(l) = limit {
                     if order_by.is_empty() {
@@ -197,6 +205,38 @@ impl<'a> Sink<'a> {
         }
     }
 
+    /// Adds a row to its partition, which keeps its first `limit` rows in
+    /// `order_by`'s order (cut now and then, as the unpartitioned top-N).
+    fn push_partitioned(
+        &mut self,
+        row: Row,
+        partition_by: &[usize],
+        order_by: &[crate::planner::SortKey],
+        limit: Option<usize>,
+    ) -> Result<()> {
+        let key: Vec<Value> = partition_by
+            .iter()
+            .map(|i| row.get(*i).cloned().unwrap_or(Value::Null))
+            .collect();
+        let rows = match self.partitions.get_mut(&key) {
+            Some(rows) => rows,
+            None => {
+                self.memory.add(key.heap_size() + GROUP_OVERHEAD)?;
+                self.partitions.entry(key).or_default()
+            }
+        };
+        rows.push(row);
+        if let Some(l) = limit
+            && rows.len() >= (l * 2).max(16)
+        {
+            sort_rows(rows, order_by);
+            let cut: usize = rows[l..].iter().map(|r| r.heap_size()).sum();
+            rows.truncate(l);
+            self.memory.sub(cut);
+        }
+        Ok(())
+    }
+
     /// The partial result. What it holds stays accounted on the statement
     /// until the statement ends.
     pub fn finish(mut self) -> Partial {
@@ -206,6 +246,22 @@ impl<'a> Sink<'a> {
         )
         .keep();
         match &self.spec.mode {
+            CollectMode::Rows {
+                order_by,
+                limit,
+                partition_by,
+                ..
+            } if !partition_by.is_empty() => {
+                let mut out = Vec::new();
+                for (_, mut rows) in self.partitions.drain() {
+                    sort_rows(&mut rows, order_by);
+                    if let Some(l) = limit {
+                        rows.truncate(*l);
+                    }
+                    out.extend(rows);
+                }
+                Partial::Rows(out)
+            }
             CollectMode::Rows {
                 order_by, limit, ..
             } => {
@@ -417,10 +473,14 @@ fn best_scores_wanted(spec: &CollectSpec) -> Option<usize> {
         outputs,
         order_by,
         limit: Some(n),
+        partition_by,
     } = &spec.mode
     else {
         return None;
     };
+    if !partition_by.is_empty() {
+        return None;
+    }
     let [key] = order_by.as_slice() else {
         return None;
     };

@@ -473,6 +473,42 @@ fn merge_groups(agg: &crate::planner::Aggregation, partials: Vec<Partial>) -> Re
     })
 }
 
+/// For a SELECT that needs only the first rows of each window partition
+/// ([`SelectPlan::window_top`]): the partition's columns, the window's order
+/// and how many rows — when the window reads plain columns.
+fn window_top(
+    plan: &SelectPlan,
+) -> Option<(Vec<usize>, Vec<crate::planner::SortKey>, Option<usize>)> {
+    let n = plan.window_top?;
+    let [call] = plan.windows.as_slice() else {
+        return None;
+    };
+    let column = |e: &Expr| match e {
+        Expr::Column(i, _) if *i < plan.source_width => Some(*i),
+        _ => None,
+    };
+    let partition_by = call
+        .window
+        .partition_by
+        .iter()
+        .map(column)
+        .collect::<Option<Vec<usize>>>()?;
+    let order_by = call
+        .window
+        .order_by
+        .iter()
+        .map(|o| {
+            column(&o.expr).map(|index| crate::planner::SortKey {
+                index,
+                desc: o.desc,
+                nulls_first: o.nulls_first,
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    // Without an order, any n rows of a partition are its first.
+    Some((partition_by, order_by, Some(n)))
+}
+
 /// The collect phase for a SELECT.
 pub(super) fn collect_spec(plan: &SelectPlan, offset: usize, limit: Option<usize>) -> CollectSpec {
     let scan = match &plan.source {
@@ -492,15 +528,21 @@ pub(super) fn collect_spec(plan: &SelectPlan, offset: usize, limit: Option<usize
             } else {
                 limit.map(|l| l.saturating_add(offset))
             },
+            partition_by: Vec::new(),
         },
-        // Window functions see whole source rows: pass them through.
-        None => CollectMode::Rows {
-            outputs: (0..plan.source_width)
-                .map(|i| Expr::Column(i, crate::types::DataType::Undefined))
-                .collect(),
-            order_by: Vec::new(),
-            limit: None,
-        },
+        // Window functions see whole source rows: pass them through (only
+        // each partition's first rows when no more are wanted).
+        None => {
+            let (partition_by, order_by, limit) = window_top(plan).unwrap_or_default();
+            CollectMode::Rows {
+                outputs: (0..plan.source_width)
+                    .map(|i| Expr::Column(i, crate::types::DataType::Undefined))
+                    .collect(),
+                order_by,
+                limit,
+                partition_by,
+            }
+        }
     };
     CollectSpec {
         scan,

@@ -626,6 +626,7 @@ fn joined_source(tree: Tree, leaves: &mut [Option<QueryPlan>], layout: &Layout) 
         order_by: Vec::new(),
         limit: None,
         offset: None,
+        window_top: None,
     };
     Ok(Source::Query(Box::new(QueryPlan::Select(Box::new(
         reordered,
@@ -779,6 +780,7 @@ pub(super) fn identity(
         order_by: Vec::new(),
         limit: None,
         offset: None,
+        window_top: None,
     }))
 }
 

@@ -379,6 +379,10 @@ pub struct SelectPlan {
     pub order_by: Vec<SortKey>,
     pub limit: Option<Expr>,
     pub offset: Option<Expr>,
+    /// Only the first `n` rows of each partition of its one window (in the
+    /// window's order) matter to the query around it, which keeps
+    /// `row_number() <= n`: the shards send no more than that.
+    pub window_top: Option<usize>,
 }
 
 impl SelectPlan {

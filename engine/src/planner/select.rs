@@ -13,7 +13,7 @@ use super::plan::{ApplyPlan, QueryPlan, ScanColumn, SelectPlan, SetOp, SortKey, 
 use super::{PlanCtx, system};
 use crate::catalog::TableInfo;
 use crate::error::{Error, Result};
-use crate::expr::Expr;
+use crate::expr::{Expr, Func};
 use crate::sql::{name_parts, normalize_ident};
 use crate::types::{DataType, Value};
 
@@ -212,6 +212,7 @@ fn plan_body(
                 order_by: vec![],
                 limit: None,
                 offset: None,
+                window_top: None,
             };
             let plan = QueryPlan::Select(Box::new(plan));
             if order_by.is_none() && limit.is_none() {
@@ -358,6 +359,7 @@ fn wrap_with_order(
         order_by: keys,
         limit,
         offset,
+        window_top: None,
     })))
 }
 
@@ -907,6 +909,7 @@ pub fn plan_select(
         order_by: keys,
         limit,
         offset,
+        window_top: None,
     };
     if distinct && plan.aggregation.is_none() && plan.windows.is_empty() {
         // SELECT DISTINCT a, b == GROUP BY a, b.
@@ -937,6 +940,7 @@ pub fn plan_select(
         distinct = false;
     }
     plan.distinct = distinct;
+    limit_window_partitions(&mut plan);
     if let Some(trace) = ctx.trace.borrow_mut().as_mut() {
         *trace = join_steps
             .into_iter()
@@ -952,6 +956,59 @@ pub fn plan_select(
             .collect();
     }
     Ok(plan)
+}
+
+/// `SELECT ... FROM (SELECT ..., row_number() OVER (PARTITION BY a ORDER
+/// BY b) AS rn FROM t) x WHERE rn <= n` (or `rn = n`, `rn < n`): only the
+/// first `n` rows of each partition can pass, so the subquery's shards send
+/// no more than those (a row a shard drops has `n` rows before it in its
+/// partition on that shard alone).
+fn limit_window_partitions(plan: &mut SelectPlan) {
+    let Some(filter) = &plan.filter else {
+        return;
+    };
+    let Source::Query(q) = &mut plan.source else {
+        return;
+    };
+    let QueryPlan::Select(inner) = q.as_mut() else {
+        return;
+    };
+    let [call] = inner.windows.as_slice() else {
+        return;
+    };
+    let plain = inner.aggregation.is_none()
+        && !inner.distinct
+        && inner.limit.is_none()
+        && inner.offset.is_none()
+        && matches!(inner.source, Source::Table { .. });
+    if !plain || !matches!(call.func, super::plan::WindowFunc::RowNumber) {
+        return;
+    }
+    // The window's value follows the source row.
+    let window_column = inner.source_width;
+    let conditions: Vec<&Expr> = match filter {
+        Expr::And(items) => items.iter().collect(),
+        other => vec![other],
+    };
+    let mut top: Option<i64> = None;
+    for c in conditions {
+        let Expr::Call { func, args, .. } = c else {
+            continue;
+        };
+        let [Expr::Column(j, _), Expr::Literal(Value::Int(n), _)] = args.as_slice() else {
+            continue;
+        };
+        if !matches!(inner.outputs.get(*j), Some(Expr::Column(w, _)) if *w == window_column) {
+            continue;
+        }
+        let n = match func {
+            Func::Eq | Func::LtEq => *n,
+            Func::Lt => *n - 1,
+            _ => continue,
+        };
+        top = Some(top.map_or(n, |t| t.min(n)).max(0));
+    }
+    inner.window_top = top.and_then(|n| usize::try_from(n).ok());
 }
 
 /// Moves the expressions over the source row (outputs, grouping keys,

@@ -20,6 +20,11 @@ pub enum CollectMode {
         outputs: Vec<Expr>,
         order_by: Vec<SortKey>,
         limit: Option<usize>,
+        /// When not empty, `order_by` and `limit` apply within each group
+        /// of rows with equal outputs at these positions (the first rows of
+        /// each window partition).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        partition_by: Vec<usize>,
     },
     /// Partial aggregation: one state vector per group key.
     Groups { keys: Vec<Expr>, aggs: Vec<AggCall> },
