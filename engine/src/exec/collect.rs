@@ -98,6 +98,14 @@ impl<'a> Sink<'a> {
     /// (or, kept unmatched, with NULLs), each joined row accepted if the
     /// query's conditions hold for it.
     fn push_joined(&mut self, j: &'a ShardJoin, row: Row) -> Result<bool> {
+        let row = if j.probe_outputs.is_empty() {
+            row
+        } else {
+            j.probe_outputs
+                .iter()
+                .map(|e| e.eval(&row, self.ctx))
+                .collect::<Result<Row>>()?
+        };
         let partners: &'a [Row] = match super::join::key_of(&j.probe_keys, &row, self.ctx)? {
             Some(key) => self
                 .join

@@ -228,9 +228,17 @@ impl Inputs {
 /// other side (more, and both sides come to the handler instead).
 pub const BROADCAST_ROWS: usize = 50_000;
 
-/// A join input that is a table's rows as they are stored (its columns,
-/// filtered): its table, scan and filter.
-fn table_input(plan: &QueryPlan) -> Option<(&TableInfo, &[ScanColumn], Option<&Expr>)> {
+/// A join input that is a table's rows as they are stored (some of its
+/// columns, filtered).
+struct TableInput<'a> {
+    table: &'a TableInfo,
+    scan: &'a [ScanColumn],
+    filter: Option<&'a Expr>,
+    /// The input's columns from the scan row, when not all of it in order.
+    outputs: Option<&'a [Expr]>,
+}
+
+fn table_input(plan: &QueryPlan) -> Option<TableInput<'_>> {
     let QueryPlan::Select(s) = plan else {
         return None;
     };
@@ -238,13 +246,20 @@ fn table_input(plan: &QueryPlan) -> Option<(&TableInfo, &[ScanColumn], Option<&E
         return None;
     };
     let identity = s.source_width == scan.len() && s.is_identity();
+    let columns =
+        s.outputs.len() == s.names.len() && s.outputs.iter().all(|e| matches!(e, Expr::Column(..)));
     let plain = s.aggregation.is_none()
         && s.windows.is_empty()
         && s.order_by.is_empty()
         && s.limit.is_none()
         && s.offset.is_none()
         && !s.distinct;
-    (identity && plain).then_some((table.as_ref(), scan.as_slice(), s.filter.as_ref()))
+    (columns && plain).then_some(TableInput {
+        table: table.as_ref(),
+        scan: scan.as_slice(),
+        filter: s.filter.as_ref(),
+        outputs: (!identity).then_some(s.outputs.as_slice()),
+    })
 }
 
 impl<C: Cluster> Executor<'_, C> {
@@ -278,7 +293,13 @@ impl<C: Cluster> Executor<'_, C> {
             } else {
                 (&join.right, &join.left)
             };
-            let Some((table, scan, filter)) = table_input(probe) else {
+            let Some(TableInput {
+                table,
+                scan,
+                filter,
+                outputs,
+            }) = table_input(probe)
+            else {
                 continue;
             };
             // A filter that names rows by key is a real-time lookup: it
@@ -305,6 +326,7 @@ impl<C: Cluster> Executor<'_, C> {
             let shard_join = ShardJoin {
                 probe_left,
                 keep_unmatched,
+                probe_outputs: outputs.map(<[Expr]>::to_vec).unwrap_or_default(),
                 probe_keys,
                 build: groups.into_iter().collect(),
                 build_width: if probe_left {

@@ -940,7 +940,6 @@ pub fn plan_select(
         distinct = false;
     }
     plan.distinct = distinct;
-    limit_window_partitions(&mut plan);
     if let Some(trace) = ctx.trace.borrow_mut().as_mut() {
         *trace = join_steps
             .into_iter()
@@ -955,6 +954,9 @@ pub fn plan_select(
             })
             .collect();
     }
+    // After the trace: its steps show the columns before pruning, as CrateDB's.
+    join::prune_columns(&mut plan);
+    limit_window_partitions(&mut plan);
     Ok(plan)
 }
 

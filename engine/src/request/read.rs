@@ -53,7 +53,12 @@ pub struct ShardJoin {
     /// Whether a shard row without a partner is kept, with NULLs (the
     /// preserved side of an outer join).
     pub keep_unmatched: bool,
-    /// The key of a shard's row (over its scan row).
+    /// The shard's side of the joined row, from its scan row, when it is
+    /// not the scan row as it is (a join input reading only some of the
+    /// columns its filter needed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probe_outputs: Vec<Expr>,
+    /// The key of a shard's row (over its side of the joined row).
     pub probe_keys: Vec<Expr>,
     /// The small side's rows, grouped by their key.
     pub build: Vec<(Vec<Value>, Vec<Row>)>,
