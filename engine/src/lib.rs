@@ -61,6 +61,8 @@ pub mod server;
 pub mod sql;
 pub mod stats;
 pub mod storage;
+#[cfg(all(test, not(madsim)))]
+mod test_log;
 pub mod transport;
 pub mod types;
 

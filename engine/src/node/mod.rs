@@ -153,11 +153,16 @@ impl Node {
     pub fn open(config: NodeConfig, disk: Arc<dyn Disk>) -> Result<Arc<Node>> {
         let id = match disk.read(NODE_PATH) {
             Ok(bytes) => String::from_utf8_lossy(&bytes).trim().to_string(),
-            Err(_) => {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let id = crate::routing::random_id();
                 disk.write_atomic(NODE_PATH, id.as_bytes())?;
+                // A node whose data directory was wiped comes back as this:
+                // its old copies are gone, and the cluster treats it as new.
+                tracing::info!(node_id = %id, name = %config.node_name,
+                    "no node state in the data directory: starting as a new node");
                 id
             }
+            Err(e) => return Err(e.into()),
         };
         let catalog = match disk.read(CATALOG_PATH) {
             Ok(bytes) => Catalog::from_bytes(&bytes)?,
@@ -626,4 +631,26 @@ fn parse_single(sql: &str, memory: &crate::breaker::MemoryAccount) -> Result<Sta
         ));
     }
     Ok(stmts.remove(0))
+}
+
+#[cfg(all(test, not(madsim)))]
+mod tests {
+    use super::*;
+    use crate::disk::MemDisk;
+
+    #[test]
+    fn a_data_directory_without_node_state_starts_a_new_node_and_says_so() {
+        let disk: Arc<dyn Disk> = Arc::new(MemDisk::new());
+        let (node, lines) = crate::test_log::logged(|| {
+            Node::open(NodeConfig::default(), disk.clone()).expect("node")
+        });
+        assert!(
+            lines.contains("starting as a new node") && lines.contains(&node.id),
+            "{lines}"
+        );
+        drop(node);
+        let (_, again) =
+            crate::test_log::logged(|| Node::open(NodeConfig::default(), disk).expect("node"));
+        assert!(!again.contains("new node"), "{again}");
+    }
 }

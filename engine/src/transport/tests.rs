@@ -131,7 +131,8 @@ fn requests_are_answered_and_matched_by_id_in_any_order() {
 
 #[test]
 fn another_clusters_node_is_refused() {
-    runtime().block_on(async {
+    let log = crate::test_log::Capture::new();
+    log.runtime().block_on(async {
         let listener = listen().await;
         let err = Connection::<Payload>::connect(listener.local_addr(), &node("other", "x"), LIMIT)
             .await
@@ -143,6 +144,14 @@ fn another_clusters_node_is_refused() {
             "{err}"
         );
     });
+    // The refusing node says why, naming the stranger.
+    let lines = log.text();
+    assert!(
+        lines.contains("WARN")
+            && lines.contains("node=x")
+            && lines.contains("[other] does not match"),
+        "{lines}"
+    );
 }
 
 #[test]
@@ -184,7 +193,8 @@ fn a_long_request_on_a_live_node_is_waited_for() {
 
 #[test]
 fn garbage_closes_only_its_own_connection() {
-    runtime().block_on(async {
+    let log = crate::test_log::Capture::new();
+    log.runtime().block_on(async {
         let listener = listen().await;
         let addr = listener.local_addr();
         // A huge claimed length, an unknown version, a truncated frame.
@@ -205,7 +215,22 @@ fn garbage_closes_only_its_own_connection() {
             conn.request(Payload::Ping, LIMIT).await,
             Ok(Payload::Pong)
         ));
+        // The bad connections are served on their own tasks: give them time.
+        for _ in 0..200 {
+            if log.text().matches("transport connection closed").count() >= 4 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     });
+    // Each bad connection is closed with a line saying what was wrong.
+    let lines = log.text();
+    for reason in ["invalid length", "version", "truncated"] {
+        assert!(
+            lines.contains("transport connection closed") && lines.contains(reason),
+            "{reason}: {lines}"
+        );
+    }
 }
 
 #[test]
