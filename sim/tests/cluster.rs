@@ -352,3 +352,88 @@ async fn optimize_reaches_every_copy() {
         .unwrap();
     assert_eq!(count(&r), 120);
 }
+
+/// A node running a part of another node's statement (its shard's collect)
+/// holds that part's rows on its own query breaker, as the handling node
+/// holds the rest: a GROUP BY too large for the breaker fails where the
+/// groups are built, on the node that has the shard.
+#[madsim::test]
+async fn a_part_of_a_statement_on_another_node_counts_on_that_nodes_breaker() {
+    let c = SimCluster::form(2).await;
+    c.execute(
+        "n1",
+        "CREATE TABLE g (id INT, k TEXT) CLUSTERED INTO 1 SHARDS WITH (number_of_replicas = 0)",
+        vec![],
+    )
+    .await
+    .unwrap();
+    for batch in 0..20i64 {
+        let values: Vec<String> = (0..100)
+            .map(|i| {
+                let id = batch * 100 + i;
+                format!("({id}, 'a group key long enough to weigh something: {id}')")
+            })
+            .collect();
+        let sql = format!("INSERT INTO g (id, k) VALUES {}", values.join(", "));
+        c.execute("n1", &sql, vec![]).await.unwrap();
+    }
+    c.execute("n1", "REFRESH TABLE g", vec![]).await.unwrap();
+    let holder = c
+        .execute(
+            "n1",
+            "SELECT node['name'] FROM sys.shards WHERE table_name = 'g'",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let Value::Text(holder) = &holder.rows[0][0] else {
+        panic!("no shard node: {:?}", holder.rows);
+    };
+    let other = if holder == "n1" { "n2" } else { "n1" };
+    c.execute(
+        other,
+        "SET GLOBAL TRANSIENT \"indices.breaker.query.limit\" = '64kb'",
+        vec![],
+    )
+    .await
+    .unwrap();
+    // Every node applies the setting from the cluster state.
+    madsim::time::sleep(std::time::Duration::from_secs(2)).await;
+    // A transient setting is cluster-wide: the shard's node has it too.
+    let limit = c
+        .execute(
+            holder,
+            "SELECT settings['indices']['breaker']['query']['limit'] FROM sys.cluster",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(limit.rows, vec![vec![Value::Text("64kb".into())]]);
+    let err = match c
+        .execute(other, "SELECT k, count(*) FROM g GROUP BY k", vec![])
+        .await
+    {
+        Ok(r) => panic!("{} groups within the limit", r.rows.len()),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.contains("CircuitBreakingException") && err.contains("'group by'"),
+        "the shard's node trips while grouping: {err}"
+    );
+    // The nodes stay healthy: a small query answers through both.
+    c.execute(
+        other,
+        "RESET GLOBAL \"indices.breaker.query.limit\"",
+        vec![],
+    )
+    .await
+    .unwrap();
+    madsim::time::sleep(std::time::Duration::from_secs(2)).await;
+    for n in ["n1", "n2"] {
+        let r = c
+            .execute(n, "SELECT count(*) FROM g", vec![])
+            .await
+            .unwrap();
+        assert_eq!(count(&r), 2000, "through {n}");
+    }
+}

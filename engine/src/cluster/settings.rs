@@ -6,7 +6,10 @@
 //! `sys.cluster.settings` without effect, as table settings are; anything
 //! else is refused. Persistent settings survive a restart
 //! (`_state/settings.json`); transient ones last until the node stops. On a
-//! single node these are the node's own; the cluster layer replicates them.
+//! single node these are the node's own; the cluster layer replicates both
+//! kinds with the cluster state (which is kept in the raft log, so there a
+//! transient setting outlives a restart of the whole cluster, where
+//! CrateDB's would not).
 
 use std::collections::BTreeMap;
 
@@ -87,7 +90,9 @@ const RECORDED_PREFIXES: &[&str] = &[
 pub struct ClusterSettings {
     #[serde(default)]
     pub persistent: BTreeMap<String, Json>,
-    #[serde(default, skip)]
+    /// Travel with the cluster state to every node (they are cluster-wide,
+    /// as CrateDB's), but are never written to a node's settings file.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub transient: BTreeMap<String, Json>,
 }
 
@@ -97,9 +102,13 @@ impl ClusterSettings {
         serde_json::from_slice(bytes).map_err(|e| Error::Io(format!("corrupt settings: {e}")))
     }
 
-    /// The persistent settings, serialised.
+    /// The persistent settings, serialised (for the settings file).
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        serde_json::to_vec_pretty(self).map_err(Error::internal)
+        let persistent = ClusterSettings {
+            persistent: self.persistent.clone(),
+            transient: BTreeMap::new(),
+        };
+        serde_json::to_vec_pretty(&persistent).map_err(Error::internal)
     }
 
     /// The effective value of `name`: transient over persistent.
@@ -311,6 +320,17 @@ mod tests {
         let back = ClusterSettings::from_bytes(&s.to_bytes().unwrap()).unwrap();
         assert_eq!(back.max_shards_per_node(), 10);
         assert!(back.get(QUERY_BREAKER_LIMIT).is_none());
+    }
+
+    #[test]
+    fn transient_settings_travel_with_the_cluster_state() {
+        let mut s = ClusterSettings::default();
+        s.set(QUERY_BREAKER_LIMIT, Json::from("64kb"), false)
+            .unwrap();
+        let travelled: ClusterSettings =
+            serde_json::from_slice(&serde_json::to_vec(&s).unwrap()).unwrap();
+        assert_eq!(travelled, s);
+        assert_eq!(travelled.breakers().query, s.breakers().query);
     }
 
     #[test]

@@ -41,6 +41,10 @@ pub struct EvalCtx {
     /// [`Expr::Outer`]), set for each outer row it runs for.
     #[serde(default)]
     pub outer: Vec<Value>,
+    /// The statement's job id (`sys.jobs.id`): a node running a part of it
+    /// lets `KILL` of that job reach the part.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
     /// What the statement holds, on the node's query breaker. Not sent:
     /// a node serving a request accounts it on its own breaker.
     #[serde(skip)]
@@ -58,6 +62,7 @@ impl EvalCtx {
             current_user: "crate".into(),
             subqueries: Vec::new(),
             outer: Vec::new(),
+            job: None,
             memory: MemoryAccount::unlimited(),
         }
     }

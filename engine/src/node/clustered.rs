@@ -331,7 +331,15 @@ async fn follow(node: std::sync::Weak<Node>, mut rx: tokio::sync::watch::Receive
 }
 
 impl ShardServer for Node {
-    fn serve_shard(&self, request: ShardRequest) -> BoxFuture<'_, Result<ShardResponse>> {
+    fn serve_shard(&self, mut request: ShardRequest) -> BoxFuture<'_, Result<ShardResponse>> {
+        // Another node's request: what it holds counts on this node's
+        // breaker, and KILL of its statement stops it here too.
+        if let Some(ctx) = request.ctx_mut() {
+            ctx.memory = self.breakers.statement();
+            if let Some(job) = &ctx.job {
+                self.jobs.attach_part(job, &ctx.memory);
+            }
+        }
         Box::pin(self.serve_local(request))
     }
 

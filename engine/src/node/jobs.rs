@@ -27,6 +27,9 @@ pub(super) struct Jobs {
     next: AtomicU64,
     running: Mutex<BTreeMap<u64, Job>>,
     log: Mutex<VecDeque<Finished>>,
+    /// Parts of other nodes' statements this node runs (their shard
+    /// requests), by job id: `KILL` reaches them here.
+    parts: Mutex<BTreeMap<String, Vec<Weak<crate::breaker::MemoryAccount>>>>,
 }
 
 /// A statement being run.
@@ -80,8 +83,17 @@ impl Jobs {
     /// `KILL 'id'` / `KILL ALL`: marks the running statements killed (all
     /// but `KILL` statements themselves); returns how many.
     pub(super) fn kill(&self, id: Option<&str>) -> usize {
-        let running = lock(&self.running);
         let mut killed = 0;
+        for (job, accounts) in lock(&self.parts).iter() {
+            if id.is_some_and(|id| id != job) {
+                continue;
+            }
+            for memory in accounts.iter().filter_map(Weak::upgrade) {
+                memory.kill();
+                killed += 1;
+            }
+        }
+        let running = lock(&self.running);
         for job in running.values() {
             if id.is_some_and(|id| id != job.id)
                 || job.stmt.trim_start().to_uppercase().starts_with("KILL")
@@ -94,6 +106,20 @@ impl Jobs {
             }
         }
         killed
+    }
+
+    /// Registers what a part of another node's statement (job `id`) holds
+    /// here, so that `KILL` stops it too; forgets parts that ended.
+    pub(super) fn attach_part(&self, id: &str, memory: &Arc<crate::breaker::MemoryAccount>) {
+        let mut parts = lock(&self.parts);
+        parts.retain(|_, accounts| {
+            accounts.retain(|a| a.strong_count() > 0);
+            !accounts.is_empty()
+        });
+        parts
+            .entry(id.to_string())
+            .or_default()
+            .push(Arc::downgrade(memory));
     }
 
     /// `sys.jobs` rows: id, node, session_id, started, stmt, username.
@@ -143,6 +169,13 @@ impl Running<'_> {
     /// `classification['type']`).
     pub(super) fn classify(&mut self, stmt: &Statement) {
         self.kind = kind(stmt);
+    }
+
+    /// The statement's job id (`sys.jobs.id`).
+    pub(super) fn id(&self) -> Option<String> {
+        lock(&self.jobs.running)
+            .get(&self.key)
+            .map(|j| j.id.clone())
     }
 
     /// Lets `KILL` reach what the statement holds.

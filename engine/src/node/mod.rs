@@ -308,6 +308,7 @@ impl Node {
             job.classify(&stmt);
             let mut ctx = self.eval_ctx(session, params);
             ctx.memory = memory;
+            ctx.job = job.id();
             self.execute_statement(session, &stmt, ctx).await
         })
         .await;
