@@ -314,3 +314,91 @@ fn range_selectivity(c: &ColumnStats, op: Func, value: &Value) -> f64 {
     };
     (common + rest * share).clamp(0.0, 1.0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::DataType;
+
+    fn col(i: usize) -> Expr {
+        Expr::Column(i, DataType::Integer)
+    }
+
+    fn int(v: i64) -> Expr {
+        Expr::Literal(Value::Int(v), DataType::Integer)
+    }
+
+    fn call(func: Func, a: Expr, b: Expr) -> Expr {
+        Expr::Call {
+            func,
+            args: vec![a, b],
+            ty: DataType::Boolean,
+        }
+    }
+
+    /// A column of 1..=n, each value once.
+    fn unique(n: i64) -> ColumnStats {
+        let values: Vec<Value> = (1..=n).map(Value::Int).collect();
+        ColumnStats::from_sample(&values, n as u64)
+    }
+
+    #[test]
+    fn equalities_use_common_values_and_distinct_counts() {
+        // 1 in half the rows, 2..=6 once each.
+        let mut values = vec![Value::Int(1); 5];
+        values.extend((2..=6).map(Value::Int));
+        let skewed = ColumnStats::from_sample(&values, 10);
+        let columns = vec![Some(skewed), Some(unique(6))];
+        assert_eq!(selectivity(&call(Func::Eq, col(0), int(1)), &columns), 0.5);
+        // The rest share what 1 leaves: 0.5 over the 5 other values.
+        assert_eq!(selectivity(&call(Func::Eq, col(0), int(3)), &columns), 0.1);
+        // The value first: the same.
+        assert_eq!(selectivity(&call(Func::Eq, int(1), col(0)), &columns), 0.5);
+        // Two columns: one over the larger distinct count.
+        assert_eq!(selectivity(&call(Func::Eq, col(0), col(1)), &columns), 1.0 / 6.0);
+        // Without statistics: the defaults.
+        assert_eq!(selectivity(&call(Func::Eq, col(5), int(1)), &columns), DEFAULT_EQ);
+        assert_eq!(selectivity(&call(Func::Lt, col(5), int(1)), &columns), DEFAULT);
+    }
+
+    #[test]
+    fn ranges_read_the_histogram_and_logic_combines() {
+        let columns = vec![Some(unique(100))];
+        let below = selectivity(&call(Func::Lt, col(0), int(51)), &columns);
+        assert!((0.45..=0.55).contains(&below), "{below}");
+        let above = selectivity(&call(Func::Gt, int(51), col(0)), &columns);
+        assert_eq!(above, below, "`51 > x` is `x < 51`");
+        let none = selectivity(&call(Func::Gt, col(0), int(1000)), &columns);
+        assert_eq!(none, 0.0);
+        let half = call(Func::Lt, col(0), int(51));
+        let and = selectivity(&Expr::And(vec![half.clone(), half.clone()]), &columns);
+        assert!((and - below * below).abs() < 1e-9);
+        let or = selectivity(&Expr::Or(vec![half.clone(), half.clone()]), &columns);
+        assert!((or - (2.0 * below - below * below)).abs() < 1e-9);
+        let not = selectivity(&Expr::Not(Box::new(half)), &columns);
+        assert!((not - (1.0 - below)).abs() < 1e-9);
+        let nulls = Expr::IsNull {
+            expr: Box::new(col(0)),
+            negated: false,
+        };
+        assert_eq!(selectivity(&nulls, &columns), 0.0);
+    }
+
+    #[test]
+    fn filters_scale_rows_and_unknown_stays_unknown() {
+        let known = Estimate {
+            rows: Some(108),
+            columns: vec![Some(unique(6)), Some(unique(6))],
+        };
+        let eq = call(Func::Eq, col(0), int(2));
+        assert_eq!(known.filtered(Some(&eq)).rows, Some(18));
+        assert_eq!(known.filtered(None).rows, Some(108));
+        assert_eq!(known.filtered(Some(&eq)).label(), "(rows=18)");
+        let unknown = Estimate::unknown(2);
+        assert_eq!(unknown.filtered(Some(&eq)).rows, None);
+        assert_eq!(unknown.label(), "(rows=unknown)");
+        let limit = Expr::Literal(Value::Int(5), DataType::BigInt);
+        assert_eq!(limited(known.clone(), Some(&limit)).rows, Some(5));
+        assert_eq!(limited(unknown, Some(&limit)).rows, None);
+    }
+}
