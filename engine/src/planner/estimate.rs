@@ -355,10 +355,19 @@ mod tests {
         // The value first: the same.
         assert_eq!(selectivity(&call(Func::Eq, int(1), col(0)), &columns), 0.5);
         // Two columns: one over the larger distinct count.
-        assert_eq!(selectivity(&call(Func::Eq, col(0), col(1)), &columns), 1.0 / 6.0);
+        assert_eq!(
+            selectivity(&call(Func::Eq, col(0), col(1)), &columns),
+            1.0 / 6.0
+        );
         // Without statistics: the defaults.
-        assert_eq!(selectivity(&call(Func::Eq, col(5), int(1)), &columns), DEFAULT_EQ);
-        assert_eq!(selectivity(&call(Func::Lt, col(5), int(1)), &columns), DEFAULT);
+        assert_eq!(
+            selectivity(&call(Func::Eq, col(5), int(1)), &columns),
+            DEFAULT_EQ
+        );
+        assert_eq!(
+            selectivity(&call(Func::Lt, col(5), int(1)), &columns),
+            DEFAULT
+        );
     }
 
     #[test]

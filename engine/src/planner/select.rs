@@ -824,7 +824,7 @@ pub fn plan_select(
             (source, width, columns)
         }
         From::Joined(joined) => {
-            let layout = Layout::new(&mut relation)?;
+            let layout = Layout::new(&mut relation, &outputs)?;
             let place = |e: &mut Expr| layout.place(e);
             filter.iter_mut().for_each(place);
             for c in correlated.iter_mut() {

@@ -10,29 +10,48 @@ use crate::planner::plan::ScanColumn;
 pub(in crate::planner) struct Layout {
     pub(super) offsets: Vec<usize>,
     widths: Vec<usize>,
+    /// Per relation, where each column bound as `i` now sits in its row.
+    positions: Vec<Vec<usize>>,
 }
 
 impl Layout {
     /// Fixes each relation's width (a table scans at least one column:
-    /// a join still needs its rows when none of its columns is read).
-    pub(in crate::planner) fn new(relation: &mut Relation) -> Result<Layout> {
+    /// a join still needs its rows when none of its columns is read) and
+    /// the order of a table's columns: those the SELECT list reads first,
+    /// in its order, then the others as they were bound (CrateDB lists a
+    /// join's collected columns so).
+    pub(in crate::planner) fn new(relation: &mut Relation, select: &[Expr]) -> Result<Layout> {
         let Relation::Join(parts) = relation else {
             return Err(Error::internal("join layout without a join"));
         };
         let mut offsets = Vec::with_capacity(parts.len());
         let mut widths = Vec::with_capacity(parts.len());
+        let mut positions = Vec::with_capacity(parts.len());
         let mut at = 0;
-        for part in parts.iter_mut() {
-            if let Relation::Table { scan, .. } = part
-                && scan.is_empty()
-            {
-                scan.push(ScanColumn::Id);
+        for (k, part) in parts.iter_mut().enumerate() {
+            let mut moved = None;
+            if let Relation::Table { scan, .. } = part {
+                if scan.is_empty() {
+                    scan.push(ScanColumn::Id);
+                }
+                let order = selected_first(k, scan.len(), select);
+                let mut position = vec![0; scan.len()];
+                for (new, old) in order.iter().enumerate() {
+                    position[*old] = new;
+                }
+                *scan = order.iter().map(|i| scan[*i].clone()).collect();
+                moved = Some(position);
             }
             offsets.push(at);
             widths.push(part.width());
+            positions.push(moved.unwrap_or_else(|| (0..part.width()).collect()));
             at += part.width();
         }
-        Ok(Layout { offsets, widths })
+        Ok(Layout {
+            offsets,
+            widths,
+            positions,
+        })
     }
 
     /// The joined row's width.
@@ -44,8 +63,14 @@ impl Layout {
     pub(in crate::planner) fn place(&self, e: &mut Expr) {
         e.remap_columns(&|i| {
             if (JOIN_BASE..WINDOW_BASE).contains(&i) {
-                let k = i / JOIN_BASE - 1;
-                self.offsets.get(k).copied().unwrap_or(0) + i % JOIN_BASE
+                let (k, bound) = (i / JOIN_BASE - 1, i % JOIN_BASE);
+                let at = self
+                    .positions
+                    .get(k)
+                    .and_then(|p| p.get(bound))
+                    .copied()
+                    .unwrap_or(bound);
+                self.offsets.get(k).copied().unwrap_or(0) + at
             } else {
                 i
             }
@@ -110,4 +135,25 @@ pub(super) fn conjoin(mut items: Vec<Expr>) -> Option<Expr> {
 pub(super) fn shift(mut e: Expr, start: usize) -> Expr {
     e.remap_columns(&|i| i.saturating_sub(start));
     e
+}
+
+/// Relation `k`'s bound columns (`0..width`), those the SELECT list reads
+/// first in the order it reads them, then the rest in bound order.
+fn selected_first(k: usize, width: usize, select: &[Expr]) -> Vec<usize> {
+    let mut order = Vec::with_capacity(width);
+    for e in select {
+        e.visit(&mut |x| {
+            if let Expr::Column(i, _) = x
+                && (JOIN_BASE..WINDOW_BASE).contains(i)
+                && i / JOIN_BASE - 1 == k
+                && i % JOIN_BASE < width
+                && !order.contains(&(i % JOIN_BASE))
+            {
+                order.push(i % JOIN_BASE);
+            }
+        });
+    }
+    let rest: Vec<usize> = (0..width).filter(|i| !order.contains(i)).collect();
+    order.extend(rest);
+    order
 }
