@@ -84,8 +84,12 @@ pub struct SelectEstimates {
     pub output: Estimate,
 }
 
-/// The expected output of a query.
+/// The expected output of a query (unknown past the stack's budget: the
+/// estimate recurses along the plan).
 pub fn query(plan: &QueryPlan, catalog: &Catalog) -> Estimate {
+    if crate::limits::check_stack().is_err() {
+        return Estimate::unknown(plan.names().len());
+    }
     match plan {
         QueryPlan::Select(s) => select(s, catalog).output,
         QueryPlan::SetOp {

@@ -285,6 +285,18 @@ fn select(s: &SelectPlan, cx: &Cx, depth: usize, lines: &mut Lines) -> Result<()
         .as_ref()
         .map_or("true".to_string(), |f| expr(f, &source_names));
     let mut source_rows = rows(|e| &e.filtered);
+    // The handler's own steps over rows it computed (a join's, a subquery's).
+    let handler = |project: bool, lines: &mut Lines| {
+        handler_steps(
+            project,
+            &produced,
+            s.filter.is_some(),
+            &filter,
+            &rows(|e| &e.filtered),
+            depth,
+            lines,
+        )
+    };
     let line = match &s.source {
         Source::Table { table, scan } => match (cx.lookups)(table, scan, s.filter.as_ref()) {
             Some(ids) => {
@@ -333,16 +345,7 @@ fn select(s: &SelectPlan, cx: &Cx, depth: usize, lines: &mut Lines) -> Result<()
             produced.join(", ")
         ),
         Source::Join(j) => {
-            let identity = s.is_identity();
-            let depth = handler_steps(
-                on_shards && !identity,
-                &produced,
-                s.filter.is_some(),
-                &filter,
-                &rows(|e| &e.filtered),
-                depth,
-                lines,
-            );
+            let depth = handler(on_shards && !s.is_identity(), lines);
             let hashed = j.condition.as_ref().is_some_and(|c| {
                 let width = j.left.names().len();
                 let items: Vec<&Expr> = match c {
@@ -367,15 +370,7 @@ fn select(s: &SelectPlan, cx: &Cx, depth: usize, lines: &mut Lines) -> Result<()
             return query(&j.right, cx, depth + 1, lines);
         }
         Source::Apply(a) => {
-            let depth = handler_steps(
-                on_shards,
-                &produced,
-                s.filter.is_some(),
-                &filter,
-                &rows(|e| &e.filtered),
-                depth,
-                lines,
-            );
+            let depth = handler(on_shards, lines);
             let input_names = a.input.names();
             let outer: Vec<String> = a
                 .subqueries
@@ -398,15 +393,7 @@ fn select(s: &SelectPlan, cx: &Cx, depth: usize, lines: &mut Lines) -> Result<()
         }
         Source::Query(q) => {
             // A subquery's rows, filtered and projected on the handler.
-            let depth = handler_steps(
-                on_shards && !s.is_identity(),
-                &produced,
-                s.filter.is_some(),
-                &filter,
-                &rows(|e| &e.filtered),
-                depth,
-                lines,
-            );
+            let depth = handler(on_shards && !s.is_identity(), lines);
             return query(q, cx, depth, lines);
         }
     };
