@@ -14,6 +14,10 @@ pub enum Bug {
     /// The master promotes a replica that is not in the in-sync set (one
     /// still recovering, say) when a primary is lost.
     PromoteOutOfSync,
+    /// A primary lets any copy that comes back catch up by operations from
+    /// its local checkpoint, without checking that what it holds above its
+    /// global checkpoint is the primary's history.
+    UncheckedCatchUp,
 }
 
 #[cfg(madsim)]

@@ -216,6 +216,49 @@ async fn a_minority_holding_the_master_refuses_writes_and_the_majority_goes_on()
     }
 }
 
+/// The old master keeps sending heartbeats to the nodes on its side of a
+/// partition (a learner here), though no quorum acknowledges it: they must
+/// not take it for a master. Every write through that learner is refused,
+/// one that would change nothing too (the property soak found an UPDATE of
+/// a missing row answered "0 rows" on such a node), and nothing it was
+/// sent is in the table after heal.
+#[madsim::test]
+async fn a_node_cut_off_with_the_old_master_refuses_writes_too() {
+    let c = SimCluster::form(5).await;
+    c.execute(
+        "n1",
+        "CREATE TABLE t (id INT PRIMARY KEY, v INT) CLUSTERED INTO 10 SHARDS \
+         WITH (number_of_replicas = 0)",
+        vec![],
+    )
+    .await
+    .unwrap();
+    c.wait_health("n1", "GREEN", std::time::Duration::from_secs(30))
+        .await;
+    let master = c.masters()[0].1.clone().expect("a master");
+    let learner = "n4";
+    let others: Vec<&str> = ["n1", "n2", "n3", "n5"]
+        .into_iter()
+        .filter(|n| *n != master)
+        .collect();
+    c.partition(&[&master, learner], &others);
+    madsim::time::sleep(std::time::Duration::from_secs(5)).await;
+    let mut sql = vec!["UPDATE t SET v = 1 WHERE id = -1".to_string()];
+    sql.extend((0..20).map(|i| format!("INSERT INTO t (id, v) VALUES ({i}, {i})")));
+    for sql in &sql {
+        let err = c.execute(learner, sql, vec![]).await.unwrap_err();
+        assert!(err.to_string().contains("no master"), "{sql}: {err}");
+    }
+    c.heal();
+    c.wait_converged().await;
+    c.execute("n1", "REFRESH TABLE t", vec![]).await.unwrap();
+    let r = c
+        .execute("n1", "SELECT count(*) FROM t", vec![])
+        .await
+        .unwrap();
+    assert_eq!(count(&r), 0);
+}
+
 /// Schema changes during a partition that isolates the master: the
 /// majority's (a new table, a column added by ALTER TABLE, a column added
 /// dynamically by an INSERT) are committed once and reach every node after

@@ -83,6 +83,11 @@ fn property_catches_promoting_a_replica_that_is_not_in_sync() {
     caught(Bug::PromoteOutOfSync, case_set());
 }
 
+#[test]
+fn property_catches_a_catch_up_that_trusts_what_a_copy_holds() {
+    caught(Bug::UncheckedCatchUp, case_set());
+}
+
 /// The reproductions the property tests found, kept in
 /// `scenarios/regressions/`, each for the seed its `--seed N` line names.
 #[test]

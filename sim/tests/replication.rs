@@ -223,7 +223,8 @@ async fn a_node_back_within_the_delay_gets_its_copies_again() {
     insert_rows(&c, &["n1", "n2", "n3"], 0, 200).await;
     let (victim, survivors) = not_the_master(&c);
     let held = c.shard_map(survivors[0])[victim].clone();
-    let replicas = held.iter().filter(|copy| !copy.2).count();
+    let primaries = held.iter().filter(|copy| copy.2).count();
+    assert!(primaries > 0, "{held:?}");
     c.kill(victim);
     c.wait_health(survivors[0], "YELLOW", Duration::from_secs(30))
         .await;
@@ -238,10 +239,11 @@ async fn a_node_back_within_the_delay_gets_its_copies_again() {
     for n in ["n1", "n2", "n3"] {
         assert_eq!(map[n].len(), 4, "copies on {n}: {map:?}");
     }
-    // Its replicas caught up by operations alone; its primaries were
-    // promoted away meanwhile, so those copies came back as files.
-    // (A recovery is logged once the master committed its start, which
-    // the others may see first.)
+    // Every copy caught up by operations alone: its replicas, and its
+    // primaries too (promoted away meanwhile, they hold nothing above the
+    // global checkpoint that the new primaries lack: no write was in
+    // flight when it died). (A recovery is logged once the master
+    // committed its start, which the others may see first.)
     let mut recoveries = Vec::new();
     for _ in 0..100 {
         recoveries = c.engine(victim).unwrap().recoveries();
@@ -250,15 +252,26 @@ async fn a_node_back_within_the_delay_gets_its_copies_again() {
         }
         madsim::time::sleep(Duration::from_millis(100)).await;
     }
-    let by_ops = recoveries.iter().filter(|r| !r.files).count();
-    assert_eq!(by_ops, replicas, "{recoveries:?}");
     assert_eq!(recoveries.len(), 4, "{recoveries:?}");
     assert!(
         recoveries
             .iter()
-            .filter(|r| !r.files)
-            .all(|r| r.bytes == 0 && r.operations > 0),
+            .all(|r| !r.files && r.bytes == 0 && r.operations > 0),
         "{recoveries:?}"
+    );
+    // The trace shows it too: no segment copied to it since its restart.
+    let events = c.trace(shoal_sim::trace::KEPT);
+    let restarted = format!("HEAL  restart {victim}");
+    let since = events.iter().rposition(|e| e.contains(&restarted));
+    let since = since.expect("the restart in the trace");
+    let recovered: Vec<_> = events[since..]
+        .iter()
+        .filter(|e| e.contains(&format!(" {victim} ")) && e.contains("recovered from the primary"))
+        .collect();
+    assert_eq!(recovered.len(), 4, "{recovered:#?}");
+    assert!(
+        recovered.iter().all(|e| e.contains("segments=0 bytes=0")),
+        "{recovered:#?}"
     );
     assert_counts(&c, &["n1", "n2", "n3"], 300).await;
 }

@@ -4,9 +4,10 @@ The `crate` Python client, connected to all three, creates a replicated
 table, writes through the cluster and reads back through another node; one
 process is SIGKILLed: the cluster turns YELLOW, then GREEN again without an
 operator (its replicas are re-created on the other two), the client keeps
-working, and no acknowledged row is lost. The killed node comes back; then
-another is decommissioned: its shards move away and its process stops
-itself.
+working, and no acknowledged row is lost. The killed node comes back; killed
+again and back within the delayed-allocation timeout, it catches its copies
+up by operations (its former primaries too). Then another is decommissioned:
+its shards move away and its process stops itself.
 """
 
 import pytest
@@ -72,9 +73,46 @@ def test_a_replicated_table_survives_a_sigkill(cluster):
     conn.close()
 
 
-def test_a_decommissioned_node_is_drained_and_stops_itself(cluster):
+def test_a_node_back_within_the_delay_catches_up_by_operations(cluster):
     cluster.start(2)
-    wait("n3 back in the cluster",
+    nodes = "SELECT count(*) FROM sys.nodes"
+    wait("n3 back in the cluster", lambda: scalar(cluster.url(0), nodes) == 3, cluster=cluster)
+    wait("health GREEN", lambda: health(cluster.url(0)) == "GREEN", timeout=90, cluster=cluster)
+    cur = client.connect(cluster.url(0), error_trace=True, timeout=30).cursor()
+    cur.execute("CREATE TABLE w (id INT PRIMARY KEY, v INT) CLUSTERED INTO 6 SHARDS "
+                "WITH (number_of_replicas = 1, "
+                "\"unassigned.node_left.delayed_timeout\" = '5m')")
+    cur.executemany("INSERT INTO w (id, v) VALUES (?, ?)", [(i, i) for i in range(200)])
+    wait("health GREEN", lambda: health(cluster.url(0)) == "GREEN", cluster=cluster)
+    on_n3 = ("SELECT count(*) FROM sys.shards WHERE table_name = 'w' "
+             "AND node['name'] = 'n3' AND \"primary\"")
+    assert scalar(cluster.url(0), on_n3) > 0, "n3 holds primaries of w"
+
+    # n3 dies; its primaries' replicas take over, its copies wait for it.
+    cluster.kill(2)
+    wait("health YELLOW", lambda: health(cluster.url(0)) == "YELLOW", cluster=cluster)
+    cur.executemany("INSERT INTO w (id, v) VALUES (?, ?)", [(i, i) for i in range(200, 300)])
+    cluster.start(2)
+    wait("health GREEN with n3 back", lambda: health(cluster.url(0)) == "GREEN", timeout=90,
+          cluster=cluster)
+    # Every copy back on n3 kept its own files and replayed what it missed:
+    # nothing of its segments was received again (its former primaries too).
+    cur.execute("SELECT recovery['stage'], recovery['files']['used'] = "
+                "recovery['files']['reused'], recovery['size']['recovered'] "
+                "FROM sys.shards WHERE table_name = 'w' AND node['name'] = 'n3'")
+    copies = cur.fetchall()
+    assert len(copies) == 4, copies
+    assert all(c == ["DONE", True, 0] for c in copies), copies
+    for i in range(3):
+        c = client.connect(cluster.url(i)).cursor()
+        c.execute("REFRESH TABLE w")
+        c.execute("SELECT count(*), sum(v) FROM w")
+        assert c.fetchone() == [300, sum(range(300))]
+    cur.execute("DROP TABLE w")
+
+
+def test_a_decommissioned_node_is_drained_and_stops_itself(cluster):
+    wait("n3 in the cluster",
           lambda: scalar(cluster.url(0), "SELECT count(*) FROM sys.nodes") == 3,
           cluster=cluster)
     cur = client.connect(cluster.url(0), error_trace=True, timeout=30).cursor()

@@ -21,7 +21,7 @@ use tokio::sync::watch;
 use super::delay::DelayTimers;
 use super::log_store::LogStore;
 use super::network::Network;
-use super::raft::Raft;
+use super::raft::{Raft, holds_lease};
 use super::rpc::{Discovery, Rpc};
 use super::state::{Command, CommandResult, Member, MemberId};
 use super::state_machine::{Applied, StateMachine};
@@ -66,9 +66,6 @@ const PING_TIMEOUT: Duration = Duration::from_secs(1);
 const FAILED_CHECKS: u32 = 3;
 /// How long a proposal waits for a master before failing.
 const PROPOSE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a leader stays master without a quorum's acknowledgement: the
-/// shortest election timeout, after which the others may elect another.
-const LEADER_LEASE_MS: u64 = 1000;
 /// How long a proposer waits for the other nodes to follow a new state.
 const ACK_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest a follower waits for its leader before it calls an election.
@@ -92,7 +89,8 @@ pub struct Coordinator {
     shards: OnceLock<Weak<dyn ShardServer>>,
     /// The log index up to which the node follows the cluster state.
     followed: watch::Sender<u64>,
-    /// When this node last took entries or a heartbeat from a leader.
+    /// When this node last took entries or a heartbeat from a leader that
+    /// held its lease.
     heard_from_leader: Mutex<Option<tokio::time::Instant>>,
     /// Shard requests this node sent to others (a statement's messages;
     /// not housekeeping, such as shipping a global checkpoint, counted
@@ -157,12 +155,15 @@ impl Coordinator {
         let machine = StateMachine::open(disk)?;
         let applied = machine.subscribe();
         let peers = Arc::new(Peers::new(info.clone()));
+        let metrics = Arc::new(OnceLock::new());
         let network = Network {
             peers: peers.clone(),
+            metrics: metrics.clone(),
         };
         let raft = Raft::new(id, Arc::new(raft_config), network, log, machine)
             .await
             .map_err(|e| Error::internal(format!("cannot start raft: {e}")))?;
+        let _ = metrics.set(raft.metrics());
         // The listener answers before the coordinator exists ("starting"):
         // it is handed the coordinator once built.
         let slot: Arc<OnceLock<Weak<Coordinator>>> = Arc::new(OnceLock::new());
@@ -217,15 +218,13 @@ impl Coordinator {
         let metrics = self.raft.metrics();
         let m = metrics.borrow();
         let leader = m.current_leader?;
-        if m.state == ServerState::Leader
-            && m.millis_since_quorum_ack
-                .is_none_or(|ms| ms > LEADER_LEASE_MS)
-        {
+        if m.state == ServerState::Leader && !holds_lease(&m) {
             return None;
         }
-        // A follower knows a master only while it hears from it: a node
-        // restarted with an old leader in its vote has none until the
-        // leader reaches it.
+        // A follower knows a master only while it hears from it holding
+        // its lease: a node restarted with an old leader in its vote has
+        // none until the leader reaches it, and a leader cut off from its
+        // quorum is none.
         if m.state != ServerState::Leader {
             let heard = *lock(&self.heard_from_leader);
             let lease = Duration::from_millis(ELECTION_TIMEOUT_MAX_MS);
@@ -532,9 +531,9 @@ impl Coordinator {
             )));
         }
         match rpc {
-            Rpc::AppendEntries { req: r, .. } => {
+            Rpc::AppendEntries { req: r, lease, .. } => {
                 let response = self.raft.append_entries(r).await.map_err(|e| fail(&e))?;
-                if matches!(response, openraft::raft::AppendEntriesResponse::Success) {
+                if lease && matches!(response, openraft::raft::AppendEntriesResponse::Success) {
                     *lock(&self.heard_from_leader) = Some(crate::runtime::instant());
                 }
                 Ok(Rpc::AppendEntriesResponse(response))

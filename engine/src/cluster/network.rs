@@ -4,7 +4,7 @@
 //! transport's [`Peers`] reconnects with backoff on its own.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, Unreachable};
@@ -14,7 +14,7 @@ use openraft::raft::{
     VoteRequest, VoteResponse,
 };
 
-use super::raft::TypeConfig;
+use super::raft::{TypeConfig, holds_lease};
 use super::rpc::Rpc;
 use super::state::Member;
 use crate::error::Error;
@@ -24,11 +24,18 @@ use crate::transport::Peers;
 #[derive(Clone)]
 pub struct Network {
     pub peers: Arc<Peers<Rpc>>,
+    /// This node's raft metrics, once raft runs: whether it holds its
+    /// leader lease travels with its heartbeats.
+    pub metrics: Arc<OnceLock<MetricsWatch>>,
 }
+
+/// A raft node's metrics, as openraft publishes them.
+pub type MetricsWatch = tokio::sync::watch::Receiver<super::raft::Metrics>;
 
 /// Sends consensus messages to one member.
 pub struct MemberClient {
     peers: Arc<Peers<Rpc>>,
+    metrics: Arc<OnceLock<MetricsWatch>>,
     target: u64,
     addr: Result<SocketAddr, String>,
 }
@@ -39,6 +46,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
     async fn new_client(&mut self, target: u64, node: &Member) -> MemberClient {
         MemberClient {
             peers: self.peers.clone(),
+            metrics: self.metrics.clone(),
             target,
             addr: node
                 .transport
@@ -90,6 +98,7 @@ impl RaftNetwork<TypeConfig> for MemberClient {
                 Rpc::AppendEntries {
                     to: self.target,
                     req: rpc,
+                    lease: self.metrics.get().is_some_and(|m| holds_lease(&m.borrow())),
                 },
                 option.hard_ttl(),
             )

@@ -27,6 +27,19 @@ pub type StorageError = openraft::StorageError<u64>;
 pub type StoredMembership = openraft::StoredMembership<u64, Member>;
 pub type SnapshotMeta = openraft::SnapshotMeta<u64, Member>;
 pub type Snapshot = openraft::Snapshot<TypeConfig>;
+pub type Metrics = openraft::RaftMetrics<u64, Member>;
+
+/// How long a leader stays master without a quorum's acknowledgement: the
+/// shortest election timeout, after which the others may elect another.
+const LEADER_LEASE_MS: u64 = 1000;
+
+/// Whether a raft node is a leader that a quorum acknowledged within its
+/// lease: a master.
+pub(super) fn holds_lease(m: &Metrics) -> bool {
+    m.state == openraft::ServerState::Leader
+        && m.millis_since_quorum_ack
+            .is_some_and(|ms| ms <= LEADER_LEASE_MS)
+}
 
 /// An I/O failure as openraft's storage error.
 pub(crate) fn io_error(

@@ -20,9 +20,15 @@ pub enum Rpc {
     /// Consensus messages name the member they are for (`to`): a node
     /// restarted on a wiped data directory answers at the old address
     /// under a new id, and must not take the old member's messages.
+    /// `lease`: whether the sender, the leader, held a quorum's
+    /// acknowledgement within its lease when it sent this. A leader cut
+    /// off from its quorum keeps sending heartbeats to whom it still
+    /// reaches (a learner on its side of a partition, say); they must not
+    /// take it for a master.
     AppendEntries {
         to: MemberId,
         req: AppendEntriesRequest<TypeConfig>,
+        lease: bool,
     },
     AppendEntriesResponse(AppendEntriesResponse<u64>),
     Vote {

@@ -59,10 +59,10 @@ impl Node {
             ShardRequest::RecoverFiles {
                 shard,
                 allocation_id,
-                ops_from,
+                held,
             } => {
                 return self
-                    .serve_recovery_files(&shard, &allocation_id, ops_from)
+                    .serve_recovery_files(&shard, &allocation_id, held)
                     .await;
             }
             ShardRequest::RecoverChunk {

@@ -1,10 +1,11 @@
 //! Peer recovery, the node's part. A copy the routing table assigns to
 //! this node as INITIALIZING is recovered here from its primary: the
 //! segments first, then the operations since (`storage/shard/recovery.rs`);
-//! then the node reports it started through the master. A replica that
-//! comes back to this node under the primary term it left with keeps its
-//! own data and asks to catch up by operations alone; its primary keeps
-//! the translog for it meanwhile. The primary's side answers those
+//! then the node reports it started through the master. A copy that
+//! comes back to this node keeps its own data and asks to catch up by
+//! operations alone, saying what it holds; its primary keeps the translog
+//! for it meanwhile, and grants it if that is its own history
+//! (`storage/shard/history.rs`). The primary's side answers those
 //! requests once it follows the state that lists the recovering copy.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -17,8 +18,9 @@ use crate::catalog::TableInfo;
 use crate::cluster::{ClusterState, Command, CopyState, MemberId, ShardCopy};
 use crate::error::{Error, Result};
 use crate::exec::{Cluster, CopyRole};
+use crate::planted::{Bug, planted};
 use crate::request::{ShardId, ShardRequest, ShardResponse};
-use crate::storage::{Shard, SyncInFlight};
+use crate::storage::{CatchUp, HELD_HISTORY_LIMIT, HeldHistory, Shard, SyncInFlight};
 
 /// How long a failed recovery waits before giving its copy back to the
 /// master (which allocates it again), so a failing source is not hammered.
@@ -132,21 +134,30 @@ impl Node {
     }
 
     /// The primary's first recovery step: the segments, or none when the
-    /// copy may catch up by operations (it asks, it comes back under the
-    /// term it left with, and the translog still has what it lacks).
+    /// copy may catch up by operations — it still holds data of the shard
+    /// (`held`), the translog still has what it lacks, and its history is
+    /// this primary's: known when it comes back under the term it left
+    /// with, checked operation by operation above its global checkpoint
+    /// otherwise (a demoted primary's, say).
     pub(super) async fn serve_recovery_files(
         &self,
         shard: &ShardId,
         allocation_id: &str,
-        ops_from: Option<u64>,
+        held: Option<HeldHistory>,
     ) -> Result<ShardResponse> {
         let (recovering, term) = self.recovering_copy(shard, allocation_id).await?;
-        let ops_from = ops_from.filter(|_| recovering.left_term == Some(term));
+        let catch_up = held.as_ref().and_then(|held| {
+            if recovering.left_term == Some(term) || planted(Bug::UncheckedCatchUp) {
+                Some(CatchUp::Below(held.processed_below))
+            } else {
+                held.above.as_ref().map(CatchUp::Held)
+            }
+        });
         // A primary the same cluster state created may still be opening.
         let opened = || self.copy_of(shard).ok();
         let copy = crate::runtime::poll_until(RECOVERY_STATE_WAIT, SOURCE_POLL, opened).await;
         let copy = copy.map_or_else(|| self.copy_of(shard), Ok)?;
-        let files = copy.recovery_files(allocation_id, ops_from).await?;
+        let files = copy.recovery_files(allocation_id, catch_up).await?;
         Ok(ShardResponse::RecoveryFiles(files))
     }
 
@@ -251,9 +262,12 @@ impl Node {
                     }
                     // A primary keeps its translog while a replica waits
                     // for its node, so that it can catch up by operations.
+                    // (A copy placed back on its node may not know yet
+                    // whether its history passes: kept for any recovering
+                    // copy that is not a relocation's.)
                     let waiting = copies.copies.iter().any(|c| {
                         (c.delayed && c.node.is_none())
-                            || (c.state == CopyState::Initializing && c.left_term.is_some())
+                            || (c.state == CopyState::Initializing && !c.is_relocation_target())
                     });
                     if waiting
                         && is_primary
@@ -420,15 +434,21 @@ impl Node {
             .next()
             .ok_or_else(|| Error::ShardsUnavailable(format!("{id} has no primary")))
             .map_err(Failure::source)?;
+        let held = match &existing {
+            Some(existing) => {
+                let existing = existing.clone();
+                let listed = move || existing.held_history(HELD_HISTORY_LIMIT);
+                Some(crate::runtime::run_blocking(listed).await?)
+            }
+            None => None,
+        };
         let files = match coordinator
             .send_shard(
                 &primary,
                 ShardRequest::RecoverFiles {
                     shard: id.clone(),
                     allocation_id: allocation_id.to_string(),
-                    ops_from: existing
-                        .as_ref()
-                        .map(|s| s.local_checkpoint().map_or(0, |c| c + 1)),
+                    held,
                 },
             )
             .await

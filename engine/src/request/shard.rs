@@ -8,7 +8,7 @@ use super::write::{NewColumn, UpdateSpec, WriteOp, WriteOutcome};
 use crate::catalog::TableIdent;
 use crate::expr::{EvalCtx, Expr};
 use crate::planner::ScanColumn;
-use crate::storage::{Op, OpsCursor, OpsPage, RecoveryFiles, ResyncBatch, StoredDoc};
+use crate::storage::{HeldHistory, Op, OpsCursor, OpsPage, RecoveryFiles, ResyncBatch, StoredDoc};
 
 /// One shard of one table: what a request addresses. The uuid tells a
 /// dropped and re-created table from the one the request was planned on.
@@ -70,12 +70,12 @@ pub enum ShardRequest {
     /// ([`crate::storage::ResyncBatch`]).
     Resync { shard: ShardId, batch: ResyncBatch },
     /// A recovering copy asks its primary for the segments; one that
-    /// holds every operation below `ops_from` asks to catch up by
-    /// operations alone, which the primary grants when it can.
+    /// still holds data of the shard says what (`held`) and asks to catch
+    /// up by operations alone, which the primary grants when it can.
     RecoverFiles {
         shard: ShardId,
         allocation_id: String,
-        ops_from: Option<u64>,
+        held: Option<HeldHistory>,
     },
     /// A recovering copy fetches a chunk of a segment file its primary
     /// listed, from `offset`.

@@ -13,8 +13,8 @@ pub mod translog;
 pub use document::{ShardSchema, StoredDoc};
 pub use maintenance::{FailureCounts, Maintenance, MaintenanceFailures};
 pub use shard::{
-    Expect, OpsCursor, OpsPage, RecoveryFiles, ResyncBatch, ResyncLimit, Resynced, Shard,
-    ShardStats, Snapshot, WriteBatch, Written,
+    CatchUp, Expect, HELD_HISTORY_LIMIT, HeldAbove, HeldHistory, OpsCursor, OpsPage, RecoveryFiles,
+    ResyncBatch, ResyncLimit, Resynced, Shard, ShardStats, Snapshot, WriteBatch, Written,
 };
 pub use translog::{Op, SyncInFlight, TranslogSync};
 

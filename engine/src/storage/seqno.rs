@@ -62,6 +62,12 @@ impl LocalCheckpoint {
             .collect()
     }
 
+    /// The sequence numbers processed past the checkpoint's gap, from
+    /// `from` on.
+    pub fn above(&self, from: u64) -> impl Iterator<Item = u64> + '_ {
+        self.above.range(from..).copied()
+    }
+
     /// The highest sequence number below which every operation was
     /// processed, if any (Elasticsearch's local checkpoint).
     pub fn checkpoint(&self) -> Option<u64> {

@@ -274,6 +274,7 @@ mod ordered_apply {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::storage::CatchUp;
     use crate::storage::source::write_source;
     use crate::storage::translog::Op;
 
@@ -421,7 +422,10 @@ mod ordered_apply {
             3,
         );
         // A copy that holds everything below 4 may catch up by operations.
-        let plan = primary.recovery_files("r1", Some(4)).await.unwrap();
+        let plan = primary
+            .recovery_files("r1", Some(CatchUp::Below(4)))
+            .await
+            .unwrap();
         assert!(plan.ops_based && plan.segments.is_empty());
         let mut ops = Vec::new();
         let mut cursor = None;
@@ -443,7 +447,10 @@ mod ordered_apply {
             (10..12).map(|s| op(s, s as i64 % IDS, false)).collect(),
             3,
         );
-        let plan = primary.recovery_files("r2", Some(4)).await.unwrap();
+        let plan = primary
+            .recovery_files("r2", Some(CatchUp::Below(4)))
+            .await
+            .unwrap();
         assert!(!plan.ops_based && !plan.segments.is_empty());
         primary.release_retention("r2");
     }

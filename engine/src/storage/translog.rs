@@ -67,6 +67,16 @@ impl Op {
         }
     }
 
+    /// The term of the primary that sequenced it (or, for a resync's
+    /// delete or no-op, that resent it).
+    pub fn primary_term(&self) -> u64 {
+        match self {
+            Op::Index { primary_term, .. }
+            | Op::Delete { primary_term, .. }
+            | Op::NoOp { primary_term, .. } => *primary_term,
+        }
+    }
+
     /// The `_id` of the document the operation writes or deletes.
     pub fn id(&self) -> &str {
         match self {

@@ -23,12 +23,14 @@
 //! - `flush.rs`: commit points, and when and how to write them;
 //! - `open.rs`: opening a shard and recovering it from disk; deleting it;
 //! - `recovery.rs`: peer recovery, the source's and the target's steps;
+//! - `history.rs`: what a returning copy holds, checked against its primary's;
 //! - `checkpoint.rs`: the global checkpoint, and the history kept above it;
 //! - `resync.rs`: a promoted primary's resync of the other copies;
 //! - `stats.rs`: what `sys.shards` and `sys.segments` show.
 
 mod checkpoint;
 mod flush;
+mod history;
 mod merge;
 mod merge_policy;
 mod open;
@@ -41,6 +43,7 @@ mod stats;
 mod write;
 
 pub use flush::{FLUSH_IDLE, FLUSH_THRESHOLD_BYTES};
+pub use history::{CatchUp, HELD_HISTORY_LIMIT, HeldAbove, HeldHistory};
 pub use open::shard_dir;
 pub use recovery::{
     OpsCursor, OpsPage, RECOVERY_CHUNK_BYTES, RECOVERY_OPS_PAGE_BYTES, RecoveryFiles, SegmentToCopy,

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::flush::{CommitPoint, CommitSegment};
+use super::history::{CatchUp, verify_held};
 use super::open::shard_dir;
 use super::state::{SentGeneration, Shard};
 use crate::breaker::{Breaker, MemoryAccount};
@@ -113,15 +114,15 @@ impl RecoveryFiles {
 impl Shard {
     /// The source's first step: keeps the translog from here on for
     /// `allocation_id` and answers the segments (see the module notes).
-    /// `ops_from`: the target holds every operation below it, and may
-    /// catch up by operations alone if the translog still has the rest.
+    /// With `catch_up`, the target may catch up by operations alone if
+    /// the translog still has the rest and agrees with what it holds.
     pub async fn recovery_files(
         &self,
         allocation_id: &str,
-        ops_from: Option<u64>,
+        catch_up: Option<CatchUp<'_>>,
     ) -> Result<RecoveryFiles> {
-        if let Some(from) = ops_from
-            && let Some(plan) = self.ops_recovery(allocation_id, from)?
+        if let Some(catch_up) = catch_up
+            && let Some(plan) = self.ops_recovery(allocation_id, catch_up)?
         {
             return Ok(plan);
         }
@@ -188,9 +189,19 @@ impl Shard {
     }
 
     /// Plans a recovery by operations alone, keeping the whole translog
-    /// for it, if the translog holds every operation from `from` up to this
-    /// copy's local checkpoint; `None` (and nothing kept) otherwise.
-    fn ops_recovery(&self, allocation_id: &str, from: u64) -> Result<Option<RecoveryFiles>> {
+    /// for it, if the translog holds every operation from where the target
+    /// starts up to this copy's local checkpoint, and (when the target
+    /// listed them) every operation the target holds from there on;
+    /// `None` (and nothing kept) otherwise.
+    fn ops_recovery(
+        &self,
+        allocation_id: &str,
+        catch_up: CatchUp<'_>,
+    ) -> Result<Option<RecoveryFiles>> {
+        let (from, held) = match catch_up {
+            CatchUp::Below(from) => (from, &[][..]),
+            CatchUp::Held(above) => (above.from, &above.ops[..]),
+        };
         let (generation, upto, primary_term) = {
             let mut st = self.lock();
             st.translog.sync()?;
@@ -201,20 +212,22 @@ impl Shard {
             st.retained.insert(allocation_id.to_string(), oldest);
             (oldest, st.processed.checkpoint(), st.primary_term)
         };
-        let covered = match upto {
-            None => true,
-            Some(upto) if upto < from => true,
-            Some(upto) => {
-                let (ops, _) = read_ops(self.disk.as_ref(), &self.dir, generation)?;
-                let held: std::collections::BTreeSet<u64> = ops
+        let lacking = upto.is_some_and(|upto| upto >= from);
+        let agreed = if lacking || !held.is_empty() {
+            let (ops, _) = read_ops(self.disk.as_ref(), &self.dir, generation)?;
+            let covered = upto.is_none_or(|upto| {
+                let logged: std::collections::BTreeSet<u64> = ops
                     .iter()
                     .map(Op::seq_no)
                     .filter(|s| (from..=upto).contains(s))
                     .collect();
-                held.len() as u64 == upto - from + 1
-            }
+                upto < from || logged.len() as u64 == upto - from + 1
+            });
+            covered && verify_held(&ops, from, held)
+        } else {
+            true
         };
-        if !covered {
+        if !agreed {
             self.release_retention(allocation_id);
             return Ok(None);
         }

@@ -80,10 +80,10 @@ mod resync {
     use crate::storage::tests::row;
     use crate::storage::translog::Op;
 
-    const IDS: u64 = 4;
+    pub(super) const IDS: u64 = 4;
 
     /// The old primary's operation `seq_no`: index or delete one of few ids.
-    fn op(seq_no: u64, id: u64, delete: bool) -> Op {
+    pub(super) fn op(seq_no: u64, id: u64, delete: bool) -> Op {
         let id = id.to_string();
         if delete {
             return Op::Delete {
@@ -103,7 +103,25 @@ mod resync {
         }
     }
 
-    fn copy(history: &[Op], received: &[bool], global: u64) -> Shard {
+    /// The old primary's history: operation `s` indexes or deletes an id.
+    pub(super) fn sequenced(history: &[(u64, bool)]) -> Vec<Op> {
+        let ops = history.iter().enumerate();
+        ops.map(|(s, (id, delete))| op(s as u64, *id, *delete))
+            .collect()
+    }
+
+    /// Whether a copy that `received` these operations holds none above
+    /// `global` that the primary did not receive.
+    pub(super) fn nothing_extra(
+        len: usize,
+        global: u64,
+        received: &[bool],
+        primary: &[bool],
+    ) -> bool {
+        (0..len).all(|s| s as u64 <= global || !received[s] || primary[s])
+    }
+
+    pub(super) fn copy(history: &[Op], received: &[bool], global: u64) -> Shard {
         let shard = Shard::open(table(), 0, Arc::new(MemDisk::new()), false).unwrap();
         let ops = history
             .iter()
@@ -117,7 +135,7 @@ mod resync {
         shard
     }
 
-    fn contents(shard: &Shard) -> Vec<Option<(u64, u64)>> {
+    pub(super) fn contents(shard: &Shard) -> Vec<Option<(u64, u64)>> {
         (0..IDS)
             .map(|id| {
                 let doc = shard.get(&id.to_string()).unwrap();
@@ -149,11 +167,7 @@ mod resync {
             promoted in prop::collection::vec(any::<bool>(), 24),
             other in prop::collection::vec(any::<bool>(), 24),
         ) {
-            let history: Vec<Op> = history
-                .iter()
-                .enumerate()
-                .map(|(s, (id, delete))| op(s as u64, *id, *delete))
-                .collect();
+            let history = sequenced(&history);
             let global = (global % history.len()) as u64;
             let primary = copy(&history, &promoted, global);
             let replica = copy(&history, &other, global);
@@ -163,8 +177,7 @@ mod resync {
             let batch = batch.unwrap();
             let max = batch.max_seq_no;
             prop_assert_eq!(primary.local_checkpoint(), max, "the primary filled its gaps");
-            let subset = (0..history.len())
-                .all(|s| s as u64 <= global || !other[s] || promoted[s]);
+            let subset = nothing_extra(history.len(), global, &other, &promoted);
             match replica.apply_resync(batch).unwrap() {
                 Resynced::Applied(_) => {
                     prop_assert_eq!(contents(&replica), contents(&primary));
@@ -183,6 +196,140 @@ mod resync {
                 Resynced::Diverged(what) => {
                     prop_assert!(!subset, "diverged on {} though it received nothing extra", what);
                 }
+            }
+        }
+    }
+}
+
+/// A copy comes back to a shard whose primary was promoted while it was
+/// away and wrote under the new term since: it may catch up by operations
+/// exactly when what it holds above its global checkpoint is the
+/// primary's, and then ends holding what the primary holds.
+mod catch_up {
+    use proptest::prelude::*;
+
+    use super::resync::{IDS, contents, copy, nothing_extra, op, sequenced};
+    use super::*;
+    use crate::breaker::Breaker;
+    use crate::storage::tests::row;
+    use crate::storage::translog::Op;
+
+    /// Replays the primary's operations for recovery `id` on `copy`.
+    fn replay(primary: &Shard, id: &str, copy: &Shard) {
+        let mut cursor = None;
+        loop {
+            let page = primary
+                .recovery_ops_page(id, cursor, &Breaker::unlimited())
+                .unwrap();
+            copy.apply_replicated(page.ops).unwrap();
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+    }
+
+    /// Runs a recovery step from a (synchronous) property test.
+    #[cfg(not(madsim))]
+    fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
+        let runtime = tokio::runtime::Builder::new_current_thread().build();
+        runtime.unwrap().block_on(f)
+    }
+
+    #[cfg(madsim)]
+    fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
+        madsim::runtime::Runtime::new().block_on(f)
+    }
+
+    /// The promoted primary's resync and `writes` new writes of term 2.
+    fn promote(primary: &Shard, writes: &[u64]) {
+        primary.raise_primary_term(2);
+        primary.resync_batch(ResyncLimit::NONE).unwrap();
+        primary.resynced(2);
+        for id in writes {
+            let id = (id % IDS).to_string();
+            let put = |b: &mut WriteBatch| b.put(&id, row(2, 2), Expect::Any);
+            primary.write_sequenced(true, put).unwrap();
+        }
+    }
+
+    /// The old primary wrote seq_no 4 and failed before it reached the
+    /// replica that was promoted; the new primary wrote its own seq_no 4.
+    /// The old primary's copy, back, is refused a catch-up by operations;
+    /// trusted from its local checkpoint (the planted bug), it would keep
+    /// its own document beside the primary's.
+    #[test]
+    fn a_demoted_primary_holding_a_lost_write_gets_files() {
+        let history: Vec<Op> = (0..5).map(|s| op(s, s % IDS, false)).collect();
+        let demoted = copy(&history, &[true; 5], 2);
+        let primary = copy(&history, &[true, true, true, true, false], 2);
+        promote(&primary, &[1]);
+        let held = demoted.held_history(HELD_HISTORY_LIMIT).unwrap();
+        assert_eq!(held.processed_below, 5);
+        let above = held.above.expect("listed from its translog");
+        assert_eq!((above.from, above.ops), (3, vec![(3, 1), (4, 1)]));
+        let above = demoted
+            .held_history(HELD_HISTORY_LIMIT)
+            .unwrap()
+            .above
+            .unwrap();
+        let plan = block_on(primary.recovery_files("d", Some(CatchUp::Held(&above)))).unwrap();
+        assert!(!plan.ops_based, "caught up by operations past a lost write");
+        primary.release_retention("d");
+        // What trusting its checkpoint would do.
+        let plan = block_on(primary.recovery_files("d", Some(CatchUp::Below(5)))).unwrap();
+        assert!(plan.ops_based);
+        replay(&primary, "d", &demoted);
+        assert_ne!(contents(&demoted), contents(&primary));
+    }
+
+    /// A copy that cannot list what it holds from its translog (a flush
+    /// trimmed it, and it never knew a global checkpoint) says so.
+    #[tokio::test]
+    async fn a_copy_without_the_log_of_what_it_holds_lists_nothing() {
+        let shard = Shard::open(table(), 0, Arc::new(MemDisk::new()), false).unwrap();
+        for id in 0..3 {
+            put(&shard, id, 0);
+        }
+        assert!(
+            shard
+                .held_history(HELD_HISTORY_LIMIT)
+                .unwrap()
+                .above
+                .is_some()
+        );
+        shard.flush().await.unwrap();
+        let held = shard.held_history(HELD_HISTORY_LIMIT).unwrap();
+        assert_eq!((held.processed_below, held.above), (3, None));
+        // And one holding more than the limit above its checkpoint.
+        assert!(shard.held_history(2).unwrap().above.is_none());
+    }
+
+    proptest! {
+        #[test]
+        fn a_returning_copy_catches_up_exactly_when_its_history_is_the_primarys(
+            history in prop::collection::vec((0..IDS, prop::bool::weighted(0.3)), 1..24),
+            global in 0usize..24,
+            promoted in prop::collection::vec(any::<bool>(), 24),
+            returning in prop::collection::vec(any::<bool>(), 24),
+            writes in prop::collection::vec(0..IDS, 0..4),
+        ) {
+            let history = sequenced(&history);
+            let global = (global % history.len()) as u64;
+            let primary = copy(&history, &promoted, global);
+            let back = copy(&history, &returning, global);
+            promote(&primary, &writes);
+            let held = back.held_history(HELD_HISTORY_LIMIT).unwrap();
+            let above = held.above.expect("every operation is in its translog");
+            let plan = block_on(primary.recovery_files("b", Some(CatchUp::Held(&above)))).unwrap();
+            let subset = nothing_extra(history.len(), global, &returning, &promoted);
+            // Lacking nothing the primary never had, it catches up by
+            // operations; it never does holding something the primary lacks.
+            prop_assert_eq!(plan.ops_based, subset);
+            if plan.ops_based {
+                replay(&primary, "b", &back);
+                prop_assert_eq!(contents(&back), contents(&primary));
+                prop_assert_eq!(back.local_checkpoint(), primary.local_checkpoint());
             }
         }
     }
