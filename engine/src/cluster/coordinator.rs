@@ -163,6 +163,7 @@ impl Coordinator {
         let raft = Raft::new(id, Arc::new(raft_config), network, log, machine)
             .await
             .map_err(|e| Error::internal(format!("cannot start raft: {e}")))?;
+        // Set once, here: the network was built empty-handed before raft.
         let _ = metrics.set(raft.metrics());
         // The listener answers before the coordinator exists ("starting"):
         // it is handed the coordinator once built.
@@ -224,7 +225,10 @@ impl Coordinator {
         // A follower knows a master only while it hears from it holding
         // its lease: a node restarted with an old leader in its vote has
         // none until the leader reaches it, and a leader cut off from its
-        // quorum is none.
+        // quorum is none. A follower may still trust a cut-off leader for
+        // the lease (1 s) and the wait below (2 s) after its last quorum
+        // acknowledgement: shorter than the master takes to see a node
+        // gone (three failed 1 s pings) and promote its replicas.
         if m.state != ServerState::Leader {
             let heard = *lock(&self.heard_from_leader);
             let lease = Duration::from_millis(ELECTION_TIMEOUT_MAX_MS);

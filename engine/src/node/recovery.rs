@@ -438,7 +438,14 @@ impl Node {
             Some(existing) => {
                 let existing = existing.clone();
                 let listed = move || existing.held_history(HELD_HISTORY_LIMIT);
-                Some(crate::runtime::run_blocking(listed).await?)
+                // A copy that cannot say what it holds gets files.
+                match crate::runtime::run_blocking(listed).await {
+                    Ok(held) => Some(held),
+                    Err(e) => {
+                        tracing::warn!(shard = %id, allocation_id, error = %e, "cannot list what this copy holds; recovering it from files");
+                        None
+                    }
+                }
             }
             None => None,
         };

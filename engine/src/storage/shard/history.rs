@@ -12,9 +12,11 @@
 //! primary term) — [`Shard::held_history`] — and the primary grants a
 //! recovery by operations only if each one is in its own translog under
 //! the same term ([`verify_held`]). Only one primary ever writes under a
-//! term, and a resync relabels an operation it resends with its own term
-//! but never reuses the number for another one, so the same pair is the
-//! same operation. Anything the copy cannot list from its own translog
+//! term, and the numbers a promoted primary's resync marks with its own
+//! term (the deletes it resends, the no-ops that fill gaps) are ones it
+//! never uses for another operation, so the same pair is the same
+//! operation (a copy that holds the original under the old term asks for
+//! files: a mismatch costs files, never a wrong document). Anything the copy cannot list from its own translog
 //! (operations its segments brought from a recovery by files, a trimmed
 //! generation) or that appears under two terms makes it ask for files.
 
@@ -81,7 +83,8 @@ impl Shard {
             return Ok(unlisted);
         }
         // Every number it processed from `from` on, and the ones its
-        // documents and deletes carry (processed, unless something is off).
+        // documents and deletes carry (all processed, as far as it knows;
+        // listed anyway, since what it holds is what must be checked).
         let mut held: BTreeSet<u64> = (from..processed_below).collect();
         held.extend(st.processed.above(from));
         held.extend(st.tombstones.above(from.checked_sub(1)).map(|(s, _)| s));
@@ -102,6 +105,12 @@ impl Shard {
             None => Vec::new(),
         };
         let terms = terms_by_seq_no(&logged, from);
+        // And whatever it logged from `from` on: an operation it logged is
+        // one it may hold, whatever its processed set says.
+        held.extend(terms.keys().copied());
+        if held.len() > limit {
+            return Ok(unlisted);
+        }
         // A document it holds must be the one logged at its number (not one
         // a recovery by files brought, with another logged there since).
         for entry in documents {

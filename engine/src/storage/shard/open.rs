@@ -76,7 +76,20 @@ impl Shard {
                 );
             }
         }
-        let (ops, last_gen) = read_ops(disk.as_ref(), &dir, from_gen)?;
+        // A commit that knows what was processed below it is replayed from
+        // the oldest generation kept, not only from its own: the segments it
+        // wrote may already hold operations above that point that only an
+        // older generation logs (a replica's delete above a gap, applied to
+        // an alive set), and the copy must know it processed them — or a
+        // resync, or a recovery by operations, could never learn that it
+        // holds them. The ordered apply skips everything below the point.
+        let replay_from = match commit.as_ref().and_then(|c| c.processed_below) {
+            Some(_) => {
+                oldest_generation(disk.as_ref(), &dir)?.map_or(from_gen, |g| g.min(from_gen))
+            }
+            None => from_gen,
+        };
+        let (ops, last_gen) = read_ops(disk.as_ref(), &dir, replay_from)?;
         let translog = Translog::open(disk.clone(), &dir, last_gen.max(from_gen) + 1)?;
         let mut state = State {
             table,
@@ -139,7 +152,10 @@ impl Shard {
         };
         let first = ops.first().map_or(next_seq_no, Op::seq_no);
         state.processed = LocalCheckpoint::starting_at(precise.unwrap_or(first.min(next_seq_no)));
-        let replayed = ops.len() as u64;
+        let replayed = ops
+            .iter()
+            .filter(|op| !state.processed.contains(op.seq_no()))
+            .count() as u64;
         for op in ops {
             state.apply(op)?;
         }

@@ -283,6 +283,45 @@ mod catch_up {
         assert_ne!(contents(&demoted), contents(&primary));
     }
 
+    /// A replica takes a delete above a gap in what it received, and a
+    /// flush writes it to an alive set while the commit says only what
+    /// was processed below the gap. Reopened, the copy still knows it
+    /// holds that delete (its older translog generation is replayed too):
+    /// it lists it when it comes back, and a promoted primary that never
+    /// had it finds the copy diverged instead of resyncing it into
+    /// missing a row.
+    #[tokio::test]
+    async fn a_delete_above_a_gap_is_known_after_a_flush_and_a_reopen() {
+        let disk: Arc<dyn Disk> = Arc::new(MemDisk::new());
+        let replica = Shard::open(table(), 0, disk.clone(), false).unwrap();
+        replica.learn_global_checkpoint(Some(4));
+        let mut ops: Vec<Op> = (0..9).map(|s| op(s, s % IDS, false)).collect();
+        ops.push(op(10, 1, true));
+        replica.apply_replicated(ops).unwrap();
+        replica.flush().await.unwrap();
+        drop(replica);
+        let replica = Shard::open(table(), 0, disk, false).unwrap();
+        assert_eq!(replica.local_checkpoint(), Some(8));
+        assert!(replica.get("1").unwrap().is_none());
+        let held = replica.held_history(HELD_HISTORY_LIMIT).unwrap();
+        let above = held.above.expect("listed");
+        assert!(above.ops.contains(&(10, 1)), "{above:?}");
+        // The replica promoted meanwhile received neither 9 nor 10.
+        let history: Vec<Op> = (0..9).map(|s| op(s, s % IDS, false)).collect();
+        let primary = copy(&history, &[true; 9], 4);
+        primary.raise_primary_term(2);
+        let (batch, _) = primary.resync_batch(ResyncLimit::NONE).unwrap();
+        assert!(matches!(
+            replica.apply_resync(batch.unwrap()).unwrap(),
+            Resynced::Diverged(_)
+        ));
+        let plan = primary
+            .recovery_files("r", Some(CatchUp::Held(&above)))
+            .await
+            .unwrap();
+        assert!(!plan.ops_based);
+    }
+
     /// A copy that cannot list what it holds from its translog (a flush
     /// trimmed it, and it never knew a global checkpoint) says so.
     #[tokio::test]
