@@ -16,6 +16,7 @@ mod explain;
 mod gather;
 mod host;
 mod jobs;
+mod lagging;
 mod local;
 mod recovery;
 mod recovery_state;
@@ -136,6 +137,8 @@ pub struct Node {
     recoveries: recovery::Recoveries,
     /// The gates of the shards' writes on their primaries (see `replication.rs`).
     write_gates: replication::WriteGates,
+    /// In-sync copies that lagged at the last global checkpoint sync (see `lagging.rs`).
+    lagging: lagging::Lagging,
     /// The statements it runs and has run (`sys.jobs`, `sys.jobs_log`).
     jobs: jobs::Jobs,
 }
@@ -194,6 +197,7 @@ impl Node {
             recoveries: Default::default(),
             jobs: Default::default(),
             write_gates: Default::default(),
+            lagging: Default::default(),
         });
         // Recovering is applying the catalog on disk to a node with no shards.
         node.apply_catalog(catalog, false)?;

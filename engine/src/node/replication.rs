@@ -154,7 +154,12 @@ impl Node {
 
     /// [`Node::replicate`]'s work; with no operations, it only ships the
     /// global checkpoint.
-    async fn send_to_copies(&self, shard: &ShardId, primary_term: u64, ops: Vec<Op>) -> Result<()> {
+    pub(super) async fn send_to_copies(
+        &self,
+        shard: &ShardId,
+        primary_term: u64,
+        ops: Vec<Op>,
+    ) -> Result<()> {
         let Some(coordinator) = self.coordinator() else {
             return Ok(());
         };
@@ -247,12 +252,16 @@ impl Node {
                 if !copy.global_checkpoint_sync_due(&in_sync) || copy.resync_due().is_some() {
                     continue;
                 }
-                let gate = self.write_gates.of(&id);
-                let _gate = gate.read().await;
-                let term = copy.primary_term();
-                if let Err(e) = self.send_to_copies(&id, term, Vec::new()).await {
-                    tracing::debug!(shard = %id, error = %e, "global checkpoint not shipped");
+                {
+                    let gate = self.write_gates.of(&id);
+                    let _gate = gate.read().await;
+                    let term = copy.primary_term();
+                    if let Err(e) = self.send_to_copies(&id, term, Vec::new()).await {
+                        tracing::debug!(shard = %id, error = %e, "global checkpoint not shipped");
+                        continue;
+                    }
                 }
+                self.fail_lagging_copies(&id, &copy).await;
             }
         }
     }

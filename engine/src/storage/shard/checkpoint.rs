@@ -83,6 +83,20 @@ impl Shard {
         *entry = (*entry).max(local);
     }
 
+    /// A primary's copies of `in_sync` whose last reported local
+    /// checkpoint is below its own: (allocation id, that checkpoint).
+    pub fn lagging_copies(&self, in_sync: &[String]) -> Vec<(String, Option<u64>)> {
+        let st = self.lock();
+        let own = st.processed.checkpoint();
+        in_sync
+            .iter()
+            .filter_map(|id| {
+                let local = *st.global.peers.get(id)?;
+                (local < own).then(|| (id.clone(), local))
+            })
+            .collect()
+    }
+
     /// A primary recomputes the global checkpoint over its own local
     /// checkpoint and those of `in_sync` (its other in-sync copies); a copy
     /// that has not reported yet holds it where it is. Answers the result.
