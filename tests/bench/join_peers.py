@@ -28,6 +28,10 @@ QUERIES = [
     ("J3 IN (subquery)",
      "SELECT count(*), sum(steps) FROM steps WHERE user_id IN "
      "(SELECT id FROM users WHERE country = 'DE' AND birth_year < 1970)"),
+    # J4 is J1 with Shoal's broadcast turned off: the peers plan it as J1.
+    ("J5 steps joined with itself by key",
+     "SELECT count(*), sum(b.steps) FROM steps a JOIN steps b "
+     "ON a.user_id = b.user_id AND a.ts = b.ts WHERE a.steps > 15000"),
 ]
 RUNS = 7
 

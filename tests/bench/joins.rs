@@ -29,8 +29,9 @@ const COUNTRIES: [&str; 20] = [
     "NO", "PL", "SE", "US",
 ];
 
-/// The queries, by name.
-pub const JOINS: [(&str, &str); 3] = [
+/// The queries, by name. J4 is J1 with broadcasting turned off (see
+/// [`NO_BROADCAST`]); J5 joins two large sides.
+pub const JOINS: [(&str, &str); 5] = [
     (
         "J1 join + group by country",
         "SELECT u.country, sum(s.steps) FROM steps s JOIN users u ON s.user_id = u.id \
@@ -47,6 +48,23 @@ pub const JOINS: [(&str, &str); 3] = [
         "SELECT count(*), sum(steps) FROM steps WHERE user_id IN \
          (SELECT id FROM users WHERE country = 'DE' AND birth_year < 1970)",
     ),
+    (
+        "J4 = J1, users not broadcast",
+        "SELECT u.country, sum(s.steps) FROM steps s JOIN users u ON s.user_id = u.id \
+         GROUP BY u.country ORDER BY 1",
+    ),
+    (
+        "J5 steps joined with itself by key",
+        "SELECT count(*), sum(b.steps) FROM steps a JOIN steps b \
+         ON a.user_id = b.user_id AND a.ts = b.ts WHERE a.steps > 15000",
+    ),
+];
+
+/// The queries run with `shoal.join.broadcast_rows = 0`: on one node the
+/// handler joins; on several, the join is repartitioned among them.
+const NO_BROADCAST: [&str; 2] = [
+    "J4 = J1, users not broadcast",
+    "J5 steps joined with itself by key",
 ];
 
 /// The users rows: `(id, country, birth_year)`, the same for every engine.
@@ -125,6 +143,11 @@ fn main() {
     println!("| query | ms | rows |");
     println!("|---|---|---|");
     for (name, q) in JOINS {
+        let broadcast = match NO_BROADCAST.contains(&name) {
+            true => "SET GLOBAL TRANSIENT \"shoal.join.broadcast_rows\" = 0",
+            false => "RESET GLOBAL \"shoal.join.broadcast_rows\"",
+        };
+        first.sql(broadcast).ok();
         let warm = first.sql(q).ok();
         let again = first.sql(q).ok();
         assert_eq!(

@@ -6,8 +6,9 @@ process is SIGKILLed: the cluster turns YELLOW, then GREEN again without an
 operator (its replicas are re-created on the other two), the client keeps
 working, and no acknowledged row is lost. The killed node comes back; killed
 again and back within the delayed-allocation timeout, it catches its copies
-up by operations (its former primaries too). Then another is decommissioned:
-its shards move away and its process stops itself.
+up by operations (its former primaries too). A join too large to broadcast
+is split among the three processes. Then another is decommissioned: its
+shards move away and its process stops itself.
 """
 
 import pytest
@@ -109,6 +110,40 @@ def test_a_node_back_within_the_delay_catches_up_by_operations(cluster):
         c.execute("SELECT count(*), sum(v) FROM w")
         assert c.fetchone() == [300, sum(range(300))]
     cur.execute("DROP TABLE w")
+
+
+def test_a_join_too_large_to_broadcast_is_split_among_the_processes(cluster):
+    cur = client.connect(cluster.url(0), error_trace=True, timeout=30).cursor()
+    for table, shards in (("ja", 4), ("jb", 3)):
+        cur.execute(f"CREATE TABLE {table} (id INT PRIMARY KEY, k INT) "
+                    f"CLUSTERED INTO {shards} SHARDS WITH (number_of_replicas = 0)")
+    a = [(i, None if i % 17 == 0 else i % 13) for i in range(1, 301)]
+    b = [(i, None if i % 19 == 0 else i % 11) for i in range(1, 201)]
+    cur.executemany("INSERT INTO ja (id, k) VALUES (?, ?)", a)
+    cur.executemany("INSERT INTO jb (id, k) VALUES (?, ?)", b)
+    cur.execute("REFRESH TABLE ja, jb")
+    wait("health GREEN", lambda: health(cluster.url(0)) == "GREEN", cluster=cluster)
+
+    def partners(k, other):
+        return 0 if k is None else sum(1 for _, o in other if o == k)
+    inner = sum(partners(k, b) for _, k in a)
+    expected = {
+        "LEFT JOIN": inner + sum(1 for _, k in a if partners(k, b) == 0),
+        "FULL JOIN": inner + sum(1 for _, k in a if partners(k, b) == 0)
+        + sum(1 for _, k in b if partners(k, a) == 0),
+        "JOIN": inner,
+    }
+    cur.execute('SET GLOBAL TRANSIENT "shoal.join.broadcast_rows" = 0')
+    for i in range(3):
+        c = client.connect(cluster.url(i), error_trace=True, timeout=30).cursor()
+        for join, want in expected.items():
+            c.execute(f"SELECT count(*) FROM ja {join} jb ON ja.k = jb.k")
+            assert c.fetchone() == [want], (join, i)
+    cur.execute("EXPLAIN ANALYZE SELECT count(*) FROM ja JOIN jb ON ja.k = jb.k")
+    assert "INNER join repartitioned to 3 nodes" in str(cur.fetchone())
+    cur.execute('RESET GLOBAL "shoal.join.broadcast_rows"')
+    cur.execute("DROP TABLE ja")
+    cur.execute("DROP TABLE jb")
 
 
 def test_a_decommissioned_node_is_drained_and_stops_itself(cluster):

@@ -28,7 +28,7 @@ use super::state_machine::{Applied, StateMachine};
 use crate::disk::Disk;
 use crate::error::{Error, Result};
 use crate::planner::SystemTable;
-use crate::request::{CopyOutcome, CopyPart, ShardRequest, ShardResponse};
+use crate::request::{CopyOutcome, CopyPart, JoinPart, Partial, ShardRequest, ShardResponse};
 use crate::transport::{Handler, Listener, NodeInfo, Peers};
 use crate::types::Row;
 
@@ -47,11 +47,13 @@ pub struct ClusterConfig {
 
 /// Serves what other nodes ask of this node's data (the node): shard
 /// requests, its own rows of the system tables every node contributes to,
-/// and its part of COPY statements.
+/// and its parts of COPY statements and of repartitioned joins.
 pub trait ShardServer: Send + Sync + 'static {
     fn serve_shard(&self, request: ShardRequest) -> BoxFuture<'_, Result<ShardResponse>>;
     fn local_rows(&self, table: SystemTable) -> BoxFuture<'_, Result<Vec<Row>>>;
     fn copy_part(&self, part: CopyPart) -> BoxFuture<'_, Result<CopyOutcome>>;
+    /// Runs this node's bucket of a repartitioned join.
+    fn join_part(&self, part: JoinPart) -> BoxFuture<'_, Result<Partial>>;
     /// Kills this node's running statements with the id (all for `None`).
     fn kill_jobs(&self, job: Option<String>) -> usize;
 }
@@ -373,42 +375,37 @@ impl Coordinator {
             false => &self.shard_requests,
         };
         counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let member = self.member(node_id)?;
-        match self
-            .peers
-            .request(
-                address(&member)?,
-                Rpc::Shard(Box::new(request)),
-                RPC_TIMEOUT,
-            )
-            .await?
-        {
-            Rpc::ShardResponse(r) => Ok(r),
-            other => Err(Error::Io(format!(
-                "node {} answered a shard request with {}",
-                member.name,
-                other.kind()
-            ))),
+        match self.ask(node_id, Rpc::Shard(Box::new(request))).await? {
+            (_, Rpc::ShardResponse(r)) => Ok(r),
+            (name, other) => Err(unexpected_answer(&name, "a shard request", &other)),
         }
     }
 
     /// Runs a part of a COPY statement on the member `node_id`. The
     /// transport's pings keep a long import waited for.
     pub async fn send_copy(&self, node_id: &str, part: CopyPart) -> Result<CopyOutcome> {
+        match self.ask(node_id, Rpc::Copy(Box::new(part))).await? {
+            (_, Rpc::Copied(outcome)) => Ok(outcome),
+            (name, other) => Err(unexpected_answer(&name, "a COPY part", &other)),
+        }
+    }
+
+    /// Runs a bucket of a repartitioned join on the member `node_id`.
+    pub async fn send_join_part(&self, node_id: &str, part: JoinPart) -> Result<Partial> {
+        match self.ask(node_id, Rpc::JoinPart(Box::new(part))).await? {
+            (_, Rpc::JoinedPart(partial)) => Ok(partial),
+            (name, other) => Err(unexpected_answer(&name, "a join part", &other)),
+        }
+    }
+
+    /// Sends a request to the member `node_id`: its name and its answer.
+    async fn ask(&self, node_id: &str, rpc: Rpc) -> Result<(String, Rpc)> {
         let member = self.member(node_id)?;
-        let rpc = Rpc::Copy(Box::new(part));
-        match self
+        let answer = self
             .peers
             .request(address(&member)?, rpc, RPC_TIMEOUT)
-            .await?
-        {
-            Rpc::Copied(outcome) => Ok(outcome),
-            other => Err(Error::Io(format!(
-                "node {} answered a COPY part with {}",
-                member.name,
-                other.kind()
-            ))),
-        }
+            .await?;
+        Ok((member.name, answer))
     }
 
     /// Connects to the member `node_id` unless connected; `NodeUnreachable`
@@ -575,6 +572,7 @@ impl Coordinator {
             }
             Rpc::NodeRows(table) => self.server()?.local_rows(table).await.map(Rpc::Rows),
             Rpc::Copy(part) => self.server()?.copy_part(*part).await.map(Rpc::Copied),
+            Rpc::JoinPart(part) => self.server()?.join_part(*part).await.map(Rpc::JoinedPart),
             Rpc::Kill(job) => Ok(Rpc::Killed(self.server()?.kill_jobs(job) as u64)),
             other => Err(Error::Io(format!(
                 "unexpected request {} from another node",
@@ -590,6 +588,14 @@ impl Coordinator {
         }
         let _ = self.raft.shutdown().await;
     }
+}
+
+/// A member answered a request with something else.
+fn unexpected_answer(name: &str, request: &str, answer: &Rpc) -> Error {
+    Error::Io(format!(
+        "node {name} answered {request} with {}",
+        answer.kind()
+    ))
 }
 
 /// Requests from other nodes, handed to the coordinator once it exists.

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::raft::TypeConfig;
 use super::state::{Command, CommandResult, Member, MemberId};
 use crate::planner::SystemTable;
-use crate::request::{CopyOutcome, CopyPart, ShardRequest, ShardResponse};
+use crate::request::{CopyOutcome, CopyPart, JoinPart, Partial, ShardRequest, ShardResponse};
 use crate::types::Row;
 
 /// One request or response between nodes.
@@ -80,6 +80,9 @@ pub enum Rpc {
     /// file system).
     Copy(Box<CopyPart>),
     Copied(CopyOutcome),
+    /// This node's bucket of a repartitioned join.
+    JoinPart(Box<JoinPart>),
+    JoinedPart(Partial),
     /// `KILL`: this node's running statements with the id (all for `None`).
     Kill(Option<String>),
     Killed(u64),
@@ -122,6 +125,8 @@ impl Rpc {
             Rpc::Rows(_) => "Rows",
             Rpc::Copy(_) => "Copy",
             Rpc::Copied(_) => "Copied",
+            Rpc::JoinPart(_) => "JoinPart",
+            Rpc::JoinedPart(_) => "JoinedPart",
             Rpc::Kill(_) => "Kill",
             Rpc::Killed(_) => "Killed",
         }

@@ -1,7 +1,9 @@
 //! Cluster settings: `SET GLOBAL [PERSISTENT | TRANSIENT]` and `RESET GLOBAL`.
 //!
 //! Settings that Shoal acts on are validated and applied at once: the circuit
-//! breakers' limits and `cluster.max_shards_per_node`. Other settings CrateDB
+//! breakers' limits, `cluster.max_shards_per_node`,
+//! `cluster.routing.allocation.enable` and Shoal's own
+//! `shoal.join.broadcast_rows`. Other settings CrateDB
 //! knows (`stats.*`, `cluster.routing.*`, ...) are recorded and shown in
 //! `sys.cluster.settings` without effect, as table settings are; anything
 //! else is refused. Persistent settings survive a restart
@@ -27,6 +29,13 @@ pub const REQUEST_BREAKER_LIMIT: &str = "indices.breaker.request.limit";
 pub const TOTAL_BREAKER_LIMIT: &str = "indices.breaker.total.limit";
 pub const MAX_SHARDS_PER_NODE: &str = "cluster.max_shards_per_node";
 pub const ALLOCATION_ENABLE: &str = "cluster.routing.allocation.enable";
+/// Shoal's own: the most rows a join side may have to be sent to the
+/// shards of the other side (a broadcast join); larger joins of two tables
+/// are split among the nodes by key. `0` never broadcasts.
+pub const JOIN_BROADCAST_ROWS: &str = "shoal.join.broadcast_rows";
+
+/// The default of [`JOIN_BROADCAST_ROWS`].
+pub const DEFAULT_JOIN_BROADCAST_ROWS: u64 = 50_000;
 
 /// Which shard copies allocation may place (`cluster.routing.allocation.enable`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,6 +161,7 @@ impl ClusterSettings {
                     REQUEST_BREAKER_LIMIT,
                     TOTAL_BREAKER_LIMIT,
                     MAX_SHARDS_PER_NODE,
+                    JOIN_BROADCAST_ROWS,
                 ]
                 .iter(),
             )
@@ -190,6 +200,13 @@ impl ClusterSettings {
             .unwrap_or(DEFAULT_MAX_SHARDS_PER_NODE)
     }
 
+    /// `shoal.join.broadcast_rows`.
+    pub fn join_broadcast_rows(&self) -> u64 {
+        self.get(JOIN_BROADCAST_ROWS)
+            .and_then(Json::as_u64)
+            .unwrap_or(DEFAULT_JOIN_BROADCAST_ROWS)
+    }
+
     /// The settings as `sys.cluster.settings` shows them: nested objects by
     /// the dotted names, with the effective values of what Shoal acts on.
     pub fn to_object(&self, breakers: &BreakerSettings) -> Json {
@@ -214,8 +231,12 @@ impl ClusterSettings {
             MAX_SHARDS_PER_NODE.into(),
             Json::from(self.max_shards_per_node()),
         );
+        flat.insert(
+            JOIN_BROADCAST_ROWS.into(),
+            Json::from(self.join_broadcast_rows()),
+        );
         let mut root = serde_json::Map::new();
-        for top in ["bulk", "cluster", "gateway"] {
+        for top in ["bulk", "cluster", "gateway", "shoal"] {
             root.insert(top.into(), Json::Object(Default::default()));
         }
         for (name, value) in flat {
@@ -250,7 +271,11 @@ fn insert_path(map: &mut serde_json::Map<String, Json>, parts: &[&str], value: J
 fn is_known(name: &str) -> bool {
     matches!(
         name,
-        QUERY_BREAKER_LIMIT | REQUEST_BREAKER_LIMIT | TOTAL_BREAKER_LIMIT | MAX_SHARDS_PER_NODE
+        QUERY_BREAKER_LIMIT
+            | REQUEST_BREAKER_LIMIT
+            | TOTAL_BREAKER_LIMIT
+            | MAX_SHARDS_PER_NODE
+            | JOIN_BROADCAST_ROWS
     ) || RECORDED_PREFIXES.iter().any(|p| name.starts_with(p))
 }
 
@@ -283,6 +308,13 @@ fn validate(name: &str, value: Json) -> Result<Json> {
                  between 1 and 1000000"
             ))),
         },
+        JOIN_BROADCAST_ROWS => match text.trim().parse::<u64>() {
+            Ok(n) if n <= 10_000_000 => Ok(Json::from(n)),
+            _ => Err(Error::InvalidArgument(format!(
+                "Failed to parse value [{text}] for setting [{name}]: must be an integer \
+                 between 0 and 10000000"
+            ))),
+        },
         _ if is_known(name) => Ok(value),
         _ => Err(unsupported(name)),
     }
@@ -309,6 +341,22 @@ mod tests {
         assert!(s.get("stats.enabled").is_none());
         s.reset(QUERY_BREAKER_LIMIT).unwrap();
         assert_eq!(s.breakers().query, Limit::Percent(60.0));
+    }
+
+    #[test]
+    fn the_join_broadcast_limit_is_validated_and_applied() {
+        let mut s = ClusterSettings::default();
+        assert_eq!(s.join_broadcast_rows(), DEFAULT_JOIN_BROADCAST_ROWS);
+        s.set(JOIN_BROADCAST_ROWS, Json::from(0), false).unwrap();
+        assert_eq!(s.join_broadcast_rows(), 0);
+        s.set(JOIN_BROADCAST_ROWS, Json::from("1000"), true)
+            .unwrap();
+        assert_eq!(s.join_broadcast_rows(), 0, "transient over persistent");
+        for bad in [Json::from(-1), Json::from("lots"), Json::from(20_000_000)] {
+            assert!(s.set(JOIN_BROADCAST_ROWS, bad, true).is_err());
+        }
+        s.reset("shoal.join").unwrap();
+        assert_eq!(s.join_broadcast_rows(), DEFAULT_JOIN_BROADCAST_ROWS);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use crate::catalog::{Catalog, TableInfo};
 use crate::error::Result;
 use crate::planner::SystemTable;
-use crate::request::{SchemaChange, ShardId, ShardRequest, ShardResponse};
+use crate::request::{JoinPart, Partial, SchemaChange, ShardId, ShardRequest, ShardResponse};
 use crate::types::Row;
 
 /// Which copy of a shard a request needs.
@@ -45,6 +45,22 @@ pub trait Cluster: Send + Sync {
     /// Makes sure a request can be sent to `node` (connected, or this
     /// node); `NodeUnreachable` when it cannot.
     fn reach(&self, node: &str) -> impl Future<Output = Result<()>> + Send;
+
+    /// The nodes holding a started copy of a shard of any of the tables
+    /// (by uuid): those a join of them can be split among, this node
+    /// first when it is one (this node alone outside a cluster).
+    fn nodes_holding(&self, tables: &[&str]) -> Vec<String>;
+
+    /// Runs a part of a repartitioned join on `node`.
+    fn run_join_part(
+        &self,
+        node: &str,
+        part: JoinPart,
+    ) -> impl Future<Output = Result<Partial>> + Send;
+
+    /// The most rows a join side may have to be broadcast
+    /// (`shoal.join.broadcast_rows`).
+    fn join_broadcast_rows(&self) -> usize;
 
     /// Asks for a schema change; answers the table once the change is
     /// decided and applied on this node.

@@ -85,6 +85,11 @@ impl<'a> Sink<'a> {
         {
             return Ok(true);
         }
+        if let Some(b) = &self.spec.bucket
+            && !b.holds(&row, self.ctx)?
+        {
+            return Ok(true);
+        }
         match &self.join {
             Some((j, _)) => {
                 let j: &'a ShardJoin = j;
@@ -575,10 +580,11 @@ pub fn collect_shard(
     let weight = weight_of(&split, search.as_ref())?;
     let match_weights = pushdown::match_weights(&split, search.as_ref())?;
     let scored = split.scored;
-    let columnar = match spec.join {
-        // A broadcast join's rows are joined before they are aggregated.
-        Some(_) => None,
-        None => super::columnar::try_aggregate(
+    // A broadcast join's rows are joined before they are aggregated, and
+    // a bucket's rows are picked one by one.
+    let columnar = match spec.join.is_some() || spec.bucket.is_some() {
+        true => None,
+        false => super::columnar::try_aggregate(
             snapshot,
             spec,
             weight.as_deref(),
@@ -597,12 +603,13 @@ pub fn collect_shard(
         return Ok(p);
     }
     let mut sink = Sink::new(spec, ctx, split.residual.as_ref());
-    if let (Some(weight), Some(n), true, None, None) = (
+    if let (Some(weight), Some(n), true, None, None, None) = (
         weight.as_deref(),
         best_scores_wanted(spec),
         scored,
         &split.residual,
         &spec.join,
+        &spec.bucket,
     ) {
         // The best `n` by score: rows are read for the winners only, and
         // the query may skip what cannot beat the n-th best so far.

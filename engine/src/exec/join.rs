@@ -58,22 +58,22 @@ impl<C: Cluster> Executor<'_, C> {
 }
 
 /// What pairing needs besides the rows.
-struct Inputs {
-    kind: JoinKind,
-    left_width: usize,
-    right_width: usize,
-    condition: Option<Expr>,
+pub(super) struct Inputs {
+    pub(super) kind: JoinKind,
+    pub(super) left_width: usize,
+    pub(super) right_width: usize,
+    pub(super) condition: Option<Expr>,
 }
 
 /// The condition taken apart: equalities between the sides (each side's
 /// key over its own row) and what else must hold for a pair.
-struct Keys {
-    left: Vec<Expr>,
-    right: Vec<Expr>,
-    residual: Option<Expr>,
+pub(super) struct Keys {
+    pub(super) left: Vec<Expr>,
+    pub(super) right: Vec<Expr>,
+    pub(super) residual: Option<Expr>,
 }
 
-fn split(condition: Option<&Expr>, left_width: usize) -> Keys {
+pub(super) fn split(condition: Option<&Expr>, left_width: usize) -> Keys {
     let mut keys = Keys {
         left: Vec::new(),
         right: Vec::new(),
@@ -119,20 +119,6 @@ pub(super) fn key_of(exprs: &[Expr], row: &[Value], ctx: &EvalCtx) -> Result<Opt
     Ok(Some(key))
 }
 
-/// The pairs found so far, accounted as they are made.
-struct Output<'a> {
-    rows: Vec<Row>,
-    memory: LocalReservation<'a>,
-}
-
-impl Output<'_> {
-    fn push(&mut self, row: Row) -> Result<()> {
-        self.memory.add(row.heap_size())?;
-        self.rows.push(row);
-        Ok(())
-    }
-}
-
 fn joined(l: &[Value], r: &[Value]) -> Row {
     let mut row = Vec::with_capacity(l.len() + r.len());
     row.extend_from_slice(l);
@@ -141,15 +127,32 @@ fn joined(l: &[Value], r: &[Value]) -> Row {
 }
 
 impl Inputs {
-    fn join(&self, left: Vec<Row>, right: Vec<Row>, ctx: &EvalCtx) -> Result<Vec<Row>> {
+    /// Pairs the rows (see the module notes); every pair is accounted as
+    /// it is made.
+    pub(super) fn join(&self, left: Vec<Row>, right: Vec<Row>, ctx: &EvalCtx) -> Result<Vec<Row>> {
+        let mut rows = Vec::new();
+        let mut memory = LocalReservation::new(&ctx.memory, "join");
+        self.join_into(&left, &right, ctx, &mut |row| {
+            memory.add(row.heap_size())?;
+            rows.push(row);
+            Ok(())
+        })?;
+        memory.keep();
+        Ok(rows)
+    }
+
+    /// Pairs the rows, handing each pair to `out` as it is made.
+    pub(super) fn join_into(
+        &self,
+        left: &[Row],
+        right: &[Row],
+        ctx: &EvalCtx,
+        out: &mut dyn FnMut(Row) -> Result<()>,
+    ) -> Result<()> {
         let keys = split(self.condition.as_ref(), self.left_width);
-        let mut out = Output {
-            rows: Vec::new(),
-            memory: LocalReservation::new(&ctx.memory, "join"),
-        };
         let mut left_matched = vec![false; left.len()];
         let mut right_matched = vec![false; right.len()];
-        let mut pair = |li: usize, ri: usize, out: &mut Output| -> Result<()> {
+        let mut pair = |li: usize, ri: usize, out: &mut dyn FnMut(Row) -> Result<()>| {
             let row = joined(&left[li], &right[ri]);
             if let Some(r) = &keys.residual
                 && !r.matches(&row, ctx)?
@@ -158,7 +161,7 @@ impl Inputs {
             }
             left_matched[li] = true;
             right_matched[ri] = true;
-            out.push(row)
+            out(row)
         };
         if keys.left.is_empty() {
             for li in 0..left.len() {
@@ -166,7 +169,7 @@ impl Inputs {
                 // is checked per row of the left side.
                 ctx.memory.check_killed()?;
                 for ri in 0..right.len() {
-                    pair(li, ri, &mut out)?;
+                    pair(li, ri, &mut *out)?;
                 }
             }
         } else {
@@ -174,9 +177,9 @@ impl Inputs {
             // its right side and probes in left order.
             let build_left = self.kind == JoinKind::Inner && left.len() < right.len();
             let (build_rows, build_keys) = if build_left {
-                (&left, &keys.left)
+                (left, &keys.left)
             } else {
-                (&right, &keys.right)
+                (right, &keys.right)
             };
             let mut table: HashMap<Vec<Value>, Vec<usize>> = HashMap::new();
             let mut memory = LocalReservation::new(&ctx.memory, "hash join");
@@ -187,9 +190,9 @@ impl Inputs {
                 }
             }
             let (probe_rows, probe_keys) = if build_left {
-                (&right, &keys.right)
+                (right, &keys.right)
             } else {
-                (&left, &keys.left)
+                (left, &keys.left)
             };
             for (pi, row) in probe_rows.iter().enumerate() {
                 let Some(k) = key_of(probe_keys, row, ctx)? else {
@@ -198,7 +201,7 @@ impl Inputs {
                 if let Some(hits) = table.get(&k) {
                     for &bi in hits {
                         let (li, ri) = if build_left { (bi, pi) } else { (pi, bi) };
-                        pair(li, ri, &mut out)?;
+                        pair(li, ri, &mut *out)?;
                     }
                 }
             }
@@ -207,7 +210,7 @@ impl Inputs {
             let nulls = vec![Value::Null; self.right_width];
             for (row, matched) in left.iter().zip(&left_matched) {
                 if !matched {
-                    out.push(joined(row, &nulls))?;
+                    out(joined(row, &nulls))?;
                 }
             }
         }
@@ -215,30 +218,25 @@ impl Inputs {
             let nulls = vec![Value::Null; self.left_width];
             for (row, matched) in right.iter().zip(&right_matched) {
                 if !matched {
-                    out.push(joined(&nulls, row))?;
+                    out(joined(&nulls, row))?;
                 }
             }
         }
-        out.memory.keep();
-        Ok(out.rows)
+        Ok(())
     }
 }
 
-/// The most rows a join side may have to be sent to the shards of the
-/// other side (more, and both sides come to the handler instead).
-pub const BROADCAST_ROWS: usize = 50_000;
-
 /// A join input that is a table's rows as they are stored (some of its
 /// columns, filtered).
-struct TableInput<'a> {
-    table: &'a TableInfo,
-    scan: &'a [ScanColumn],
-    filter: Option<&'a Expr>,
+pub(super) struct TableInput<'a> {
+    pub(super) table: &'a TableInfo,
+    pub(super) scan: &'a [ScanColumn],
+    pub(super) filter: Option<&'a Expr>,
     /// The input's columns from the scan row, when not all of it in order.
-    outputs: Option<&'a [Expr]>,
+    pub(super) outputs: Option<&'a [Expr]>,
 }
 
-fn table_input(plan: &QueryPlan) -> Option<TableInput<'_>> {
+pub(super) fn table_input(plan: &QueryPlan) -> Option<TableInput<'_>> {
     let QueryPlan::Select(s) = plan else {
         return None;
     };
@@ -268,7 +266,8 @@ impl<C: Cluster> Executor<'_, C> {
     /// request, each shard joins its rows with them and applies the query's
     /// filter, aggregation or top-N to the joined rows. Answers `None` when
     /// the join does not qualify (no equality between the sides, a full
-    /// join, or no side small enough), and the join then runs on the handler.
+    /// join, or no side small enough): it is then repartitioned among the
+    /// nodes (`repartition.rs`) or runs on the handler.
     pub(super) async fn broadcast_join(
         &self,
         join: &JoinPlan,
@@ -342,6 +341,7 @@ impl<C: Cluster> Executor<'_, C> {
                 filter: filter.cloned(),
                 mode: spec.mode.clone(),
                 join: Some(Box::new(shard_join)),
+                bucket: None,
             };
             let started = crate::runtime::instant();
             let partials = self.collect_table(table, &spec).await?;
@@ -362,11 +362,12 @@ impl<C: Cluster> Executor<'_, C> {
         Ok(None)
     }
 
-    /// The rows of a join side if it has at most [`BROADCAST_ROWS`]: a
-    /// table side is read with a limit, so a large one costs little to
+    /// The rows of a join side if it has at most `shoal.join.broadcast_rows`:
+    /// a table side is read with a limit, so a large one costs little to
     /// rule out.
     async fn small_rows(&self, side: &QueryPlan) -> Result<Option<Vec<Row>>> {
-        if table_input(side).is_none() {
+        let most = self.cluster.join_broadcast_rows();
+        if most == 0 || table_input(side).is_none() {
             return Ok(None);
         }
         let QueryPlan::Select(s) = side else {
@@ -374,11 +375,11 @@ impl<C: Cluster> Executor<'_, C> {
         };
         let mut limited = s.clone();
         limited.limit = Some(Expr::Literal(
-            Value::Int(BROADCAST_ROWS as i64 + 1),
+            Value::Int(most as i64 + 1),
             crate::types::DataType::BigInt,
         ));
         let rows = self.run(&QueryPlan::Select(limited)).await?;
-        Ok((rows.len() <= BROADCAST_ROWS).then_some(rows))
+        Ok((rows.len() <= most).then_some(rows))
     }
 }
 

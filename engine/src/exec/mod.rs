@@ -21,6 +21,7 @@ mod join;
 mod normalize;
 mod pushdown;
 mod query;
+mod repartition;
 mod rows;
 mod search;
 mod shard;

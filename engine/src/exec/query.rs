@@ -72,11 +72,14 @@ impl<C: Cluster> Executor<'_, C> {
         let offset = eval_count(plan.offset.as_ref(), &self.ctx)?.unwrap_or(0);
         let limit = eval_count(plan.limit.as_ref(), &self.ctx)?;
         let spec = collect_spec(plan, offset, limit);
-        let broadcast = match &plan.source {
-            Source::Join(j) => self.broadcast_join(j, &spec).await?,
+        let distributed = match &plan.source {
+            Source::Join(j) => match self.broadcast_join(j, &spec).await? {
+                Some(partials) => Some(partials),
+                None => self.repartition_join(j, &spec).await?,
+            },
             _ => None,
         };
-        let partials = match broadcast {
+        let partials = match distributed {
             Some(partials) => partials,
             None => self.collect(&plan.source, &spec).await?,
         };
@@ -549,6 +552,7 @@ pub(super) fn collect_spec(plan: &SelectPlan, offset: usize, limit: Option<usize
         filter: plan.filter.clone(),
         mode,
         join: None,
+        bucket: None,
     }
 }
 

@@ -221,6 +221,28 @@ impl Node {
     /// The nodes holding a copy of `shard` in `role`, by the routing table:
     /// for reads every started copy, this node's first; for writes the
     /// started primary.
+    /// The members holding a started copy of a shard of any of the
+    /// tables, `me` first when it is one.
+    pub(super) fn members_holding(&self, tables: &[&str], me: MemberId) -> Vec<String> {
+        let followed = self.followed();
+        let state = &followed.state;
+        let mut holders: Vec<MemberId> = tables
+            .iter()
+            .filter_map(|uuid| state.routing.tables.get(*uuid))
+            .flatten()
+            .flat_map(|shard| &shard.copies)
+            .filter(|c| matches!(c.state, CopyState::Started | CopyState::Relocating))
+            .filter_map(|c| c.node)
+            .collect();
+        holders.sort_by_key(|n| (*n != me, *n));
+        holders.dedup();
+        holders
+            .iter()
+            .filter_map(|n| state.members.get(n))
+            .map(|m| m.node_id.clone())
+            .collect()
+    }
+
     pub(super) fn locate_in_cluster(
         &self,
         shard: &ShardId,
@@ -348,6 +370,22 @@ impl ShardServer for Node {
         table: crate::planner::SystemTable,
     ) -> BoxFuture<'_, Result<Vec<crate::types::Row>>> {
         Box::pin(async move { Ok(self.own_rows(table)) })
+    }
+
+    fn join_part(
+        &self,
+        mut part: crate::request::JoinPart,
+    ) -> BoxFuture<'_, Result<crate::request::Partial>> {
+        // As another node's shard request: accounted on this node's
+        // breaker, and stopped here by KILL of its statement.
+        part.ctx.memory = self.breakers.statement();
+        if let Some(job) = &part.ctx.job {
+            self.jobs.attach_part(job, &part.ctx.memory);
+        }
+        Box::pin(async move {
+            let ctx = part.ctx.clone();
+            crate::exec::Executor::new(self, ctx).join_part(part).await
+        })
     }
 
     fn kill_jobs(&self, job: Option<String>) -> usize {

@@ -8,7 +8,9 @@ use crate::catalog::{Catalog, TableInfo};
 use crate::error::{Error, Result};
 use crate::exec::{Cluster, CopyRole, OFFLOAD_ROWS, serve};
 use crate::planner::SystemTable;
-use crate::request::{SchemaChange, ShardId, ShardRequest, ShardResponse, codec};
+use crate::request::{
+    JoinPart, Partial, SchemaChange, ShardId, ShardRequest, ShardResponse, codec,
+};
 use crate::storage::{Shard, SyncInFlight};
 use crate::types::Row;
 
@@ -202,6 +204,39 @@ impl Cluster for Node {
                 "node {node} is not part of this cluster"
             ))),
         }
+    }
+
+    fn nodes_holding(&self, tables: &[&str]) -> Vec<String> {
+        match self.coordinator() {
+            Some(c) => self.members_holding(tables, c.id),
+            None => vec![self.id.clone()],
+        }
+    }
+
+    async fn run_join_part(&self, node: &str, part: JoinPart) -> Result<Partial> {
+        if node == self.id {
+            let part = match self.config.wire_check {
+                true => {
+                    let memory = part.ctx.memory.clone();
+                    let mut decoded: JoinPart = codec::decode(&codec::encode(&part)?)?;
+                    decoded.ctx.memory = memory;
+                    decoded
+                }
+                false => part,
+            };
+            let ctx = part.ctx.clone();
+            return crate::exec::Executor::new(self, ctx).join_part(part).await;
+        }
+        match self.coordinator() {
+            Some(c) => c.send_join_part(node, part).await,
+            None => Err(Error::NodeUnreachable(format!(
+                "node {node} is not part of this cluster"
+            ))),
+        }
+    }
+
+    fn join_broadcast_rows(&self) -> usize {
+        self.cluster_settings().join_broadcast_rows() as usize
     }
 
     async fn change_schema(&self, change: SchemaChange) -> Result<Arc<TableInfo>> {

@@ -160,7 +160,7 @@ pub struct Correlated {
 }
 
 /// How a join pairs rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum JoinKind {
     Cross,
     Inner,

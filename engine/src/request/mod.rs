@@ -6,6 +6,7 @@
 
 pub mod codec;
 mod copy;
+mod join;
 mod read;
 mod result;
 mod shard;
@@ -15,7 +16,8 @@ mod write;
 mod tests;
 
 pub use copy::{CopyOptions, CopyOutcome, CopyPart, CopyTask, FileShare};
-pub use read::{CollectMode, CollectSpec, Groups, Partial, ShardJoin};
+pub use join::{JoinPart, JoinSide};
+pub use read::{Bucket, CollectMode, CollectSpec, Groups, Partial, ShardJoin};
 pub use result::QueryResult;
 pub use shard::{SchemaChange, ShardId, ShardRequest, ShardResponse, ShardWrite};
 pub use write::{IfExists, NewColumn, UpdateSpec, WriteOp, WriteOutcome};

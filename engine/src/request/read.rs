@@ -6,9 +6,12 @@
 //! BY and LIMIT) or partial aggregation states per group. The handler merges
 //! the [`Partial`]s of every shard.
 
+use std::hash::{Hash, Hasher};
+
 use serde::{Deserialize, Serialize};
 
-use crate::expr::{AggCall, AggState, Expr};
+use crate::error::Result;
+use crate::expr::{AggCall, AggState, EvalCtx, Expr};
 use crate::planner::{ScanColumn, SortKey};
 use crate::types::{Row, Value};
 
@@ -40,6 +43,38 @@ pub struct CollectSpec {
     /// scanned row is joined with it before `mode` sees the joined row.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub join: Option<Box<ShardJoin>>,
+    /// Only the rows of one bucket of a repartitioned join (checked after
+    /// `filter`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<Bucket>,
+}
+
+/// Keeps the rows whose key (a repartitioned join's) falls into one of `count` buckets.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Bucket {
+    /// The key, over the scan row.
+    pub keys: Vec<Expr>,
+    pub index: u32,
+    pub count: u32,
+}
+
+impl Bucket {
+    /// Whether the row belongs to this bucket. A key with a NULL part
+    /// matches nothing but must still be seen exactly once (the preserved
+    /// side of an outer join keeps it): it belongs to bucket 0.
+    pub fn holds(&self, row: &[Value], ctx: &EvalCtx) -> Result<bool> {
+        // SipHash with fixed keys: every node computes the same bucket
+        // for the same key.
+        let mut hasher = std::hash::DefaultHasher::new();
+        for k in &self.keys {
+            let v = k.eval(row, ctx)?;
+            if v.is_null() {
+                return Ok(self.index == 0);
+            }
+            v.hash(&mut hasher);
+        }
+        Ok(hasher.finish() % u64::from(self.count.max(1)) == u64::from(self.index))
+    }
 }
 
 /// The small side of a join, sent to every shard of the large side

@@ -99,3 +99,44 @@ fn every_error_survives_the_codec() {
     let back: WriteOutcome = decode(&encode(&outcome).unwrap()).unwrap();
     assert_eq!(back, outcome);
 }
+
+mod bucket {
+    use super::super::Bucket;
+    use crate::expr::{EvalCtx, Expr};
+    use crate::types::{DataType, Value};
+
+    fn buckets(count: u32) -> Vec<Bucket> {
+        (0..count)
+            .map(|index| Bucket {
+                keys: vec![Expr::Column(0, DataType::Undefined)],
+                index,
+                count,
+            })
+            .collect()
+    }
+
+    fn holders(row: &[Value], buckets: &[Bucket]) -> Vec<u32> {
+        let ctx = EvalCtx::new(vec![]);
+        buckets
+            .iter()
+            .filter(|b| b.holds(row, &ctx).expect("key"))
+            .map(|b| b.index)
+            .collect()
+    }
+
+    #[test]
+    fn every_row_is_in_exactly_one_bucket_and_equal_keys_share_it() {
+        let three = buckets(3);
+        let mut used = std::collections::BTreeSet::new();
+        for i in 0..200i64 {
+            let held = holders(&[Value::Int(i)], &three);
+            assert_eq!(held.len(), 1, "key {i}: {held:?}");
+            used.extend(held.iter().copied());
+            // A key compared equal across types hashes alike.
+            assert_eq!(holders(&[Value::Float(i as f64)], &three), held);
+        }
+        assert_eq!(used.len(), 3, "the keys spread over every bucket");
+        assert_eq!(holders(&[Value::Null], &three), vec![0]);
+        assert_eq!(holders(&[Value::Int(7)], &buckets(1)), vec![0]);
+    }
+}

@@ -134,7 +134,7 @@ impl Shard {
 /// The primary term of each logged operation from `from` on; `None` for a
 /// sequence number logged under two terms (which one the copy applied is
 /// not known).
-fn terms_by_seq_no(logged: &[Op], from: u64) -> BTreeMap<u64, Option<u64>> {
+pub(super) fn terms_by_seq_no(logged: &[Op], from: u64) -> BTreeMap<u64, Option<u64>> {
     let mut terms: BTreeMap<u64, Option<u64>> = BTreeMap::new();
     for op in logged.iter().filter(|op| op.seq_no() >= from) {
         let term = op.primary_term();
@@ -150,10 +150,8 @@ fn terms_by_seq_no(logged: &[Op], from: u64) -> BTreeMap<u64, Option<u64>> {
     terms
 }
 
-/// Whether every operation a copy holds (`held`, from `from` on) is in
-/// `logged` (the primary's translog) under the same term.
-pub(super) fn verify_held(logged: &[Op], from: u64, held: &[(u64, u64)]) -> bool {
-    let terms = terms_by_seq_no(logged, from);
-    held.iter()
-        .all(|(s, t)| *s >= from && terms.get(s) == Some(&Some(*t)))
+/// Whether every operation a copy holds (`held`) is logged by the primary
+/// under the same term (`logged`: [`terms_by_seq_no`] of its translog).
+pub(super) fn verify_held(logged: &BTreeMap<u64, Option<u64>>, held: &[(u64, u64)]) -> bool {
+    held.iter().all(|(s, t)| logged.get(s) == Some(&Some(*t)))
 }

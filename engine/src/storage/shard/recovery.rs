@@ -21,7 +21,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::flush::{CommitPoint, CommitSegment};
-use super::history::{CatchUp, verify_held};
+use super::history::{CatchUp, terms_by_seq_no, verify_held};
 use super::open::shard_dir;
 use super::state::{SentGeneration, Shard};
 use crate::breaker::{Breaker, MemoryAccount};
@@ -215,15 +215,13 @@ impl Shard {
         let lacking = upto.is_some_and(|upto| upto >= from);
         let agreed = if lacking || !held.is_empty() {
             let (ops, _) = read_ops(self.disk.as_ref(), &self.dir, generation)?;
+            // One pass: the sequence numbers logged from `from` on, with
+            // their terms, answer both checks.
+            let logged = terms_by_seq_no(&ops, from);
             let covered = upto.is_none_or(|upto| {
-                let logged: std::collections::BTreeSet<u64> = ops
-                    .iter()
-                    .map(Op::seq_no)
-                    .filter(|s| (from..=upto).contains(s))
-                    .collect();
-                upto < from || logged.len() as u64 == upto - from + 1
+                upto < from || logged.range(from..=upto).count() as u64 == upto - from + 1
             });
-            covered && verify_held(&ops, from, held)
+            covered && verify_held(&logged, held)
         } else {
             true
         };
