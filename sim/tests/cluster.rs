@@ -560,6 +560,19 @@ async fn a_join_of_two_large_tables_is_split_among_the_nodes() {
         shown.contains("INNER join repartitioned to 3 nodes"),
         "{shown}"
     );
+    // Every part reads the same copy of each shard, which splits its rows
+    // once for all three: one read per shard of a (4) and b (3).
+    let splits = || {
+        ["n1", "n2", "n3"]
+            .iter()
+            .map(|n| c.engine(n).map_or(0, |e| e.bucket_splits()))
+            .sum::<u64>()
+    };
+    let before = splits();
+    c.execute("n1", "SELECT count(*) FROM a JOIN b ON a.k = b.k", vec![])
+        .await
+        .unwrap();
+    assert_eq!(splits() - before, 7, "one read of each shard");
     // A top-N over the joined rows: each part keeps its best, the handler
     // the best of those.
     let r = c

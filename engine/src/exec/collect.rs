@@ -85,11 +85,6 @@ impl<'a> Sink<'a> {
         {
             return Ok(true);
         }
-        if let Some(b) = &self.spec.bucket
-            && !b.holds(&row, self.ctx)?
-        {
-            return Ok(true);
-        }
         match &self.join {
             Some((j, _)) => {
                 let j: &'a ShardJoin = j;
@@ -172,6 +167,11 @@ impl<'a> Sink<'a> {
                 let mut out = Vec::with_capacity(outputs.len());
                 for o in outputs {
                     out.push(o.eval(&row, self.ctx)?);
+                }
+                if let Some(b) = &self.spec.bucket
+                    && !b.holds(&out, self.ctx)?
+                {
+                    return Ok(true);
                 }
                 self.memory.add(out.heap_size())?;
                 if !partition_by.is_empty() {

@@ -47,6 +47,10 @@ pub struct Executor<'c, C> {
     pub ctx: EvalCtx,
     /// Where `EXPLAIN ANALYZE` collects the phases' timings.
     pub profile: Option<std::sync::Arc<Profile>>,
+    /// The copy to read each of these shards from first (a repartitioned
+    /// join's parts all read the same copy of a shard, so their buckets
+    /// come from one state of it).
+    pinned: std::collections::HashMap<ShardId, String>,
 }
 
 /// The phases a statement ran, with their timings (`EXPLAIN ANALYZE`).
@@ -95,6 +99,7 @@ impl<'c, C: Cluster> Executor<'c, C> {
             cluster,
             ctx,
             profile: None,
+            pinned: Default::default(),
         }
     }
 
@@ -132,7 +137,14 @@ impl<'c, C: Cluster> Executor<'c, C> {
     /// cannot reach one copy (its node is gone, or no longer holds it) is
     /// tried on the next; a write goes to the primary only.
     async fn request(&self, request: ShardRequest, role: CopyRole) -> Result<ShardResponse> {
-        let nodes = self.cluster.locate(request.shard(), role)?;
+        let mut nodes = self.cluster.locate(request.shard(), role)?;
+        if role == CopyRole::Any
+            && let Some(pinned) = self.pinned.get(request.shard())
+            && let Some(i) = nodes.iter().position(|n| n == pinned)
+        {
+            let node = nodes.remove(i);
+            nodes.insert(0, node);
+        }
         let Some((last, others)) = nodes.split_last() else {
             return Err(Error::ShardsUnavailable(format!(
                 "{} is not available",

@@ -4,21 +4,23 @@
 //!
 //! The handler sends every node a [`JoinPart`] naming one bucket of the
 //! key's hash. The node collects from every shard of both tables only the
-//! rows of its bucket (the shards drop the others), joins them with the
-//! handler's hash join, and applies the query's filter and its aggregation
-//! or top-N to the joined rows; the handler merges the parts' partial
+//! rows of its bucket, joins them with the handler's hash join, and
+//! applies the query's filter and its aggregation or top-N to the joined
+//! rows; the handler merges the parts' partial
 //! results as it merges shards'. Rows with equal keys share a bucket, so
 //! the parts pair exactly the rows one join would, while each node holds
 //! only its share of either side, on its own breaker.
 //!
-//! The shards are read once per bucket (each part pulls its own rows),
-//! where CrateDB's shards push each row once to its bucket's node: pulling
-//! keeps a part a plain request that fails or is retried on its own, for
-//! a scan of each shard per node.
+//! Each part pulls its bucket from every shard, but a shard is read once
+//! per statement: the first request splits its rows into every bucket and
+//! the others wait on that node for their parts (`node/buckets.rs`), which
+//! all read the same copy of the shard (the handler pins one per shard).
+//! Pulling keeps a part a plain request that fails, or is run again on
+//! the handler, on its own.
 
 use super::collect::Sink;
 use super::join::{Inputs, TableInput, split, table_input};
-use super::{Cluster, Executor, OFFLOAD_ROWS, query};
+use super::{Cluster, CopyRole, Executor, OFFLOAD_ROWS, query};
 use crate::breaker::HeapSize;
 use crate::error::{Error, Result};
 use crate::expr::Expr;
@@ -59,7 +61,10 @@ impl<C: Cluster> Executor<'_, C> {
                 return Ok(None);
             }
         }
-        let (left, right) = (join_side(&left, &keys.left), join_side(&right, &keys.right));
+        let (left, right) = (
+            self.join_side(&left, &keys.left),
+            self.join_side(&right, &keys.right),
+        );
         let buckets = nodes.len() as u32;
         let started = crate::runtime::instant();
         let parts = nodes.iter().enumerate().map(|(bucket, node)| {
@@ -110,11 +115,32 @@ impl<C: Cluster> Executor<'_, C> {
     /// This node's part of a repartitioned join: its bucket of both sides,
     /// joined, then the query's collect phase over the joined rows.
     pub async fn join_part(&self, part: JoinPart) -> Result<Partial> {
+        let mut pinned = std::collections::HashMap::new();
+        for side in [&part.left, &part.right] {
+            for (shard, node) in &side.copies {
+                let id = crate::request::ShardId {
+                    table: side.table.clone(),
+                    uuid: side.uuid.clone(),
+                    shard: *shard,
+                };
+                pinned.insert(id, node.clone());
+            }
+        }
+        let pinned = Executor {
+            cluster: self.cluster,
+            ctx: self.ctx.clone(),
+            profile: None,
+            pinned,
+        };
+        pinned.join_bucket(part).await
+    }
+
+    async fn join_bucket(&self, part: JoinPart) -> Result<Partial> {
         let index = part.bucket;
         let count = part.buckets;
         let (left, right) = futures::future::join(
-            self.bucket_rows(&part.left, index, count),
-            self.bucket_rows(&part.right, index, count),
+            self.bucket_rows(&part.left, 0, index, count),
+            self.bucket_rows(&part.right, 1, index, count),
         )
         .await;
         let (left, right) = (left?, right?);
@@ -157,7 +183,13 @@ impl<C: Cluster> Executor<'_, C> {
     }
 
     /// One bucket of a join side's rows, from every shard of its table.
-    async fn bucket_rows(&self, side: &JoinSide, index: u32, count: u32) -> Result<Vec<Row>> {
+    async fn bucket_rows(
+        &self,
+        side: &JoinSide,
+        which: u8,
+        index: u32,
+        count: u32,
+    ) -> Result<Vec<Row>> {
         let catalog = self.cluster.catalog();
         let table = catalog
             .table(&side.table)
@@ -177,6 +209,7 @@ impl<C: Cluster> Executor<'_, C> {
                 keys: side.keys.clone(),
                 index,
                 count,
+                side: which,
             }),
         };
         let mut rows = Vec::new();
@@ -193,8 +226,30 @@ impl<C: Cluster> Executor<'_, C> {
     }
 }
 
-/// A join input as a part sends it: its columns and key over the scan row.
-fn join_side(input: &TableInput, keys: &[Expr]) -> JoinSide {
+impl<C: Cluster> Executor<'_, C> {
+    /// A join input as a part sends it, with the copy of each shard every
+    /// part reads: the shard's started copies taken in turn, which spreads
+    /// the reads over them.
+    fn join_side(&self, input: &TableInput, keys: &[Expr]) -> JoinSide {
+        let mut copies = Vec::with_capacity(input.table.num_shards as usize);
+        for shard in 0..input.table.num_shards {
+            // A shard without a copy now is left to the parts' reads,
+            // which fail only if they need it.
+            let id = super::shard_id(input.table, shard);
+            let Ok(mut nodes) = self.cluster.locate(&id, CopyRole::Any) else {
+                continue;
+            };
+            nodes.sort();
+            if let Some(node) = nodes.get(shard as usize % nodes.len()) {
+                copies.push((shard, node.clone()));
+            }
+        }
+        side_of(input, keys, copies)
+    }
+}
+
+/// A join input as a part sends it.
+fn side_of(input: &TableInput, keys: &[Expr], copies: Vec<(u32, String)>) -> JoinSide {
     let outputs: Vec<Expr> = match input.outputs {
         Some(outputs) => outputs.to_vec(),
         None => input
@@ -204,27 +259,13 @@ fn join_side(input: &TableInput, keys: &[Expr]) -> JoinSide {
             .map(|(i, c)| Expr::Column(i, c.data_type()))
             .collect(),
     };
-    let keys = keys
-        .iter()
-        .map(|k| {
-            let mut k = k.clone();
-            // Children first: a column replaced is not visited again.
-            k.visit_mut(&mut |e| {
-                if let Expr::Column(i, _) = e
-                    && let Some(o) = outputs.get(*i)
-                {
-                    *e = o.clone();
-                }
-            });
-            k
-        })
-        .collect();
     JoinSide {
         table: input.table.ident.clone(),
         uuid: input.table.uuid.clone(),
         scan: input.scan.to_vec(),
         filter: input.filter.cloned(),
         outputs,
-        keys,
+        keys: keys.to_vec(),
+        copies,
     }
 }

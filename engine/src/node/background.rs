@@ -28,6 +28,7 @@ pub(super) fn start(node: Weak<Node>) {
         loop {
             crate::runtime::sleep(TICK).await;
             let Some(node) = node.upgrade() else { return };
+            node.buckets.expire();
             if crate::runtime::instant().duration_since(last_checkpoint_sync) >= CHECKPOINT_SYNC {
                 last_checkpoint_sync = crate::runtime::instant();
                 node.sync_global_checkpoints().await;

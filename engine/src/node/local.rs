@@ -45,7 +45,12 @@ impl Node {
 }
 
 impl Node {
-    async fn serve_request(&self, request: ShardRequest) -> Result<ShardResponse> {
+    pub(super) async fn serve_request(&self, request: ShardRequest) -> Result<ShardResponse> {
+        if let ShardRequest::Collect { shard, spec, ctx } = &request
+            && let Some(answer) = self.serve_bucket(shard, spec, ctx).await
+        {
+            return answer;
+        }
         match request {
             ShardRequest::Replicate {
                 shard,

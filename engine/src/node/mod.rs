@@ -8,6 +8,7 @@
 mod analyze;
 mod apply;
 mod background;
+mod buckets;
 mod clustered;
 #[cfg(not(madsim))]
 mod copy;
@@ -141,6 +142,9 @@ pub struct Node {
     lagging: lagging::Lagging,
     /// The statements it runs and has run (`sys.jobs`, `sys.jobs_log`).
     jobs: jobs::Jobs,
+    /// Shards' rows split into a repartitioned join's buckets, waiting
+    /// for their parts.
+    buckets: buckets::BucketStore,
 }
 
 impl std::fmt::Debug for Node {
@@ -196,6 +200,7 @@ impl Node {
             followed: tokio::sync::watch::channel(clustered::Followed::default()).0,
             recoveries: Default::default(),
             jobs: Default::default(),
+            buckets: Default::default(),
             write_gates: Default::default(),
             lagging: Default::default(),
         });

@@ -31,8 +31,12 @@ pub struct JoinSide {
     pub filter: Option<Expr>,
     /// The input's columns, over the scan row.
     pub outputs: Vec<Expr>,
-    /// The join key, over the scan row.
+    /// The join key, over the input's columns.
     pub keys: Vec<Expr>,
+    /// The node to read each shard from (by shard number): every part
+    /// reads the same copy, so no row is missed or seen twice between
+    /// buckets read from copies refreshed at different times.
+    pub copies: Vec<(u32, String)>,
 }
 
 /// What one node does for a repartitioned join: collect `bucket` of both

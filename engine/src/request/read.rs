@@ -43,37 +43,47 @@ pub struct CollectSpec {
     /// scanned row is joined with it before `mode` sees the joined row.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub join: Option<Box<ShardJoin>>,
-    /// Only the rows of one bucket of a repartitioned join (checked after
-    /// `filter`).
+    /// Only the rows of one bucket of a repartitioned join (projected
+    /// rows whose key falls into it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bucket: Option<Bucket>,
 }
 
-/// Keeps the rows whose key (a repartitioned join's) falls into one of `count` buckets.
+/// One of `count` buckets of a repartitioned join's rows, by the hash of
+/// their key.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Bucket {
-    /// The key, over the scan row.
+    /// The key, over the projected row.
     pub keys: Vec<Expr>,
     pub index: u32,
     pub count: u32,
+    /// The join's side the rows are for (0 left, 1 right): the two sides
+    /// of a self-join read the same rows, each its own split of them.
+    #[serde(default)]
+    pub side: u8,
 }
 
 impl Bucket {
-    /// Whether the row belongs to this bucket. A key with a NULL part
-    /// matches nothing but must still be seen exactly once (the preserved
-    /// side of an outer join keeps it): it belongs to bucket 0.
-    pub fn holds(&self, row: &[Value], ctx: &EvalCtx) -> Result<bool> {
+    /// The bucket a row belongs to. A key with a NULL part matches nothing
+    /// but must still be seen exactly once (the preserved side of an outer
+    /// join keeps it): it belongs to bucket 0.
+    pub fn of(&self, row: &[Value], ctx: &EvalCtx) -> Result<u32> {
         // SipHash with fixed keys: every node computes the same bucket
         // for the same key.
         let mut hasher = std::hash::DefaultHasher::new();
         for k in &self.keys {
             let v = k.eval(row, ctx)?;
             if v.is_null() {
-                return Ok(self.index == 0);
+                return Ok(0);
             }
             v.hash(&mut hasher);
         }
-        Ok(hasher.finish() % u64::from(self.count.max(1)) == u64::from(self.index))
+        Ok((hasher.finish() % u64::from(self.count.max(1))) as u32)
+    }
+
+    /// Whether the row belongs to this bucket.
+    pub fn holds(&self, row: &[Value], ctx: &EvalCtx) -> Result<bool> {
+        Ok(self.of(row, ctx)? == self.index)
     }
 }
 

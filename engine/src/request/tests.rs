@@ -111,6 +111,7 @@ mod bucket {
                 keys: vec![Expr::Column(0, DataType::Undefined)],
                 index,
                 count,
+                side: 0,
             })
             .collect()
     }
