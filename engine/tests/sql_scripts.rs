@@ -178,6 +178,7 @@ script!(
     search_errors,
     search_analyzers,
     joins,
+    join_memory,
     subqueries,
     views,
     windows

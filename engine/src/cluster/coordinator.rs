@@ -22,7 +22,7 @@ use super::delay::DelayTimers;
 use super::log_store::LogStore;
 use super::network::Network;
 use super::raft::{Raft, holds_lease};
-use super::rpc::{Discovery, Rpc};
+use super::rpc::{Discovery, Lease, Rpc};
 use super::state::{Command, CommandResult, Member, MemberId};
 use super::state_machine::{Applied, StateMachine};
 use crate::disk::Disk;
@@ -80,6 +80,16 @@ pub fn no_master() -> Error {
     Error::ClusterBlock("blocked by: [SERVICE_UNAVAILABLE/2/no master];".into())
 }
 
+/// A leader's last word to this node, while it held its lease.
+#[derive(Debug, Clone, Copy)]
+struct Heard {
+    at: tokio::time::Instant,
+    leader: MemberId,
+    /// The log index of the cluster state the leader had applied: this
+    /// node knows the current state once it follows the state up to it.
+    applied: u64,
+}
+
 /// One node's member of the cluster.
 pub struct Coordinator {
     pub id: MemberId,
@@ -91,9 +101,9 @@ pub struct Coordinator {
     shards: OnceLock<Weak<dyn ShardServer>>,
     /// The log index up to which the node follows the cluster state.
     followed: watch::Sender<u64>,
-    /// When this node last took entries or a heartbeat from a leader that
-    /// held its lease.
-    heard_from_leader: Mutex<Option<tokio::time::Instant>>,
+    /// What this node last took, entries or a heartbeat, from a leader
+    /// that held its lease.
+    heard_from_leader: Mutex<Option<Heard>>,
     /// Shard requests this node sent to others (a statement's messages;
     /// not housekeeping, such as shipping a global checkpoint, counted
     /// apart).
@@ -231,15 +241,67 @@ impl Coordinator {
         // the lease (1 s) and the wait below (2 s) after its last quorum
         // acknowledgement: shorter than the master takes to see a node
         // gone (three failed 1 s pings) and promote its replicas.
-        if m.state != ServerState::Leader {
-            let heard = *lock(&self.heard_from_leader);
-            let lease = Duration::from_millis(ELECTION_TIMEOUT_MAX_MS);
-            if heard.is_none_or(|t| crate::runtime::instant().duration_since(t) > lease) {
-                return None;
-            }
+        if m.state != ServerState::Leader && self.leader_heard(leader).is_none() {
+            return None;
         }
         let member = m.membership_config.membership().get_node(&leader)?.clone();
         Some((leader, member))
+    }
+
+    /// Records a leader's lease, counted from when the leader sent it.
+    fn heard(&self, leader: MemberId, lease: Lease) {
+        let age = (crate::runtime::now_millis() - lease.sent_at).max(0) as u64;
+        if age > ELECTION_TIMEOUT_MAX_MS {
+            return;
+        }
+        let at = crate::runtime::instant()
+            .checked_sub(Duration::from_millis(age))
+            .unwrap_or_else(crate::runtime::instant);
+        let mut heard = lock(&self.heard_from_leader);
+        // Messages may arrive out of order: a later lease is kept.
+        if heard.is_none_or(|h| h.leader != leader || h.at <= at) {
+            *heard = Some(Heard {
+                at,
+                leader,
+                applied: lease.applied,
+            });
+        }
+    }
+
+    /// What `leader` last told this node, if within its lease.
+    fn leader_heard(&self, leader: MemberId) -> Option<Heard> {
+        let heard = (*lock(&self.heard_from_leader))?;
+        let lease = Duration::from_millis(ELECTION_TIMEOUT_MAX_MS);
+        let recent = crate::runtime::instant().duration_since(heard.at) <= lease;
+        (recent && heard.leader == leader).then_some(heard)
+    }
+
+    /// Refuses with the no-master block unless this node follows a master,
+    /// and waits until it follows the cluster state as that master had
+    /// applied it when last heard from (at most [`PROPOSE_TIMEOUT`]).
+    ///
+    /// A node back from a partition hears its master again before it has
+    /// applied what changed meanwhile: its old routing would send a write
+    /// to a copy that is no primary any more, whose answer (no row to
+    /// update) no replica would check.
+    pub async fn current_master(&self) -> Result<()> {
+        let deadline = crate::runtime::instant() + PROPOSE_TIMEOUT;
+        loop {
+            let (leader, _) = self.master().ok_or_else(no_master)?;
+            if leader == self.id {
+                return Ok(());
+            }
+            let heard = self.leader_heard(leader).ok_or_else(no_master)?;
+            if *self.followed.borrow() >= heard.applied {
+                return Ok(());
+            }
+            let now = crate::runtime::instant();
+            if now >= deadline {
+                return Err(no_master());
+            }
+            let wait = Duration::from_millis(100).min(deadline - now);
+            let _ = self.wait_followed(heard.applied, wait).await;
+        }
     }
 
     /// Whether this node is the master.
@@ -533,9 +595,12 @@ impl Coordinator {
         }
         match rpc {
             Rpc::AppendEntries { req: r, lease, .. } => {
+                let leader = r.vote.leader_id().voted_for();
                 let response = self.raft.append_entries(r).await.map_err(|e| fail(&e))?;
-                if lease && matches!(response, openraft::raft::AppendEntriesResponse::Success) {
-                    *lock(&self.heard_from_leader) = Some(crate::runtime::instant());
+                if let (Some(leader), Some(lease)) = (leader, lease)
+                    && matches!(response, openraft::raft::AppendEntriesResponse::Success)
+                {
+                    self.heard(leader, lease);
                 }
                 Ok(Rpc::AppendEntriesResponse(response))
             }

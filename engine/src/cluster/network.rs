@@ -15,7 +15,7 @@ use openraft::raft::{
 };
 
 use super::raft::{TypeConfig, holds_lease};
-use super::rpc::Rpc;
+use super::rpc::{Lease, Rpc};
 use super::state::Member;
 use crate::error::Error;
 use crate::transport::Peers;
@@ -98,7 +98,13 @@ impl RaftNetwork<TypeConfig> for MemberClient {
                 Rpc::AppendEntries {
                     to: self.target,
                     req: rpc,
-                    lease: self.metrics.get().is_some_and(|m| holds_lease(&m.borrow())),
+                    lease: self.metrics.get().and_then(|m| {
+                        let m = m.borrow();
+                        holds_lease(&m).then(|| Lease {
+                            applied: m.last_applied.map_or(0, |l| l.index),
+                            sent_at: crate::runtime::now_millis(),
+                        })
+                    }),
                 },
                 option.hard_ttl(),
             )

@@ -14,21 +14,34 @@ use crate::planner::SystemTable;
 use crate::request::{CopyOutcome, CopyPart, JoinPart, Partial, ShardRequest, ShardResponse};
 use crate::types::Row;
 
+/// A leader's word, on its consensus messages, that a quorum acknowledged
+/// it within its lease. A leader cut off from its quorum keeps sending
+/// heartbeats to whom it still reaches (a learner on its side of a
+/// partition, say): they must not take it for a master.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct Lease {
+    /// The log index of the cluster state the leader had applied: a node
+    /// acts on its own state only once it follows the state that far (the
+    /// request's `leader_commit` is only as far as the receiver's log).
+    pub applied: u64,
+    /// When the leader sent the message, in milliseconds since the epoch by
+    /// its clock: a message the network held back (a partition's messages
+    /// arrive when it heals) carries no lease past the lease's length.
+    pub sent_at: i64,
+}
+
 /// One request or response between nodes.
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Rpc {
     /// Consensus messages name the member they are for (`to`): a node
     /// restarted on a wiped data directory answers at the old address
     /// under a new id, and must not take the old member's messages.
-    /// `lease`: whether the sender, the leader, held a quorum's
-    /// acknowledgement within its lease when it sent this. A leader cut
-    /// off from its quorum keeps sending heartbeats to whom it still
-    /// reaches (a learner on its side of a partition, say); they must not
-    /// take it for a master.
+    /// `lease`: present when the sender, the leader, held its lease as it
+    /// sent this (see [`Lease`]).
     AppendEntries {
         to: MemberId,
         req: AppendEntriesRequest<TypeConfig>,
-        lease: bool,
+        lease: Option<Lease>,
     },
     AppendEntriesResponse(AppendEntriesResponse<u64>),
     Vote {

@@ -37,9 +37,8 @@ impl<C: Cluster> Executor<'_, C> {
             right_width: join.right.names().len(),
             condition: join.condition.clone(),
         };
-        // The inputs stay held while the join runs.
-        let held: usize = left.iter().chain(&right).map(|r| r.heap_size()).sum();
-        self.ctx.memory.reserve(held as u64, "join")?;
+        // The inputs stay held while the join runs: accounted on the
+        // statement where they were collected or received.
         let started = crate::runtime::instant();
         let rows = if left.len().saturating_mul(right.len().max(1)) <= OFFLOAD_ROWS {
             inputs.join(left, right, &self.ctx)?

@@ -21,7 +21,6 @@
 use super::collect::Sink;
 use super::join::{Inputs, TableInput, split, table_input};
 use super::{Cluster, CopyRole, Executor, OFFLOAD_ROWS, query};
-use crate::breaker::HeapSize;
 use crate::error::{Error, Result};
 use crate::expr::Expr;
 use crate::planner::{JoinKind, JoinPlan};
@@ -219,9 +218,8 @@ impl<C: Cluster> Executor<'_, C> {
                 Partial::Groups(_) => return Err(Error::internal("a join side gave groups")),
             }
         }
-        // The side stays held while the join runs.
-        let held: usize = rows.iter().map(|r| r.heap_size()).sum();
-        self.ctx.memory.reserve(held as u64, "join")?;
+        // The side stays held while the join runs: accounted on the part's
+        // statement where it was collected, taken or received.
         Ok(rows)
     }
 }

@@ -21,7 +21,7 @@ use crate::types::Value;
 impl Node {
     /// `ANALYZE`.
     pub(super) async fn analyze(&self, session: &Session, ctx: &EvalCtx) -> Result<QueryResult> {
-        self.check_master()?;
+        self.check_master().await?;
         let catalog = self.catalog();
         let mut stats = BTreeMap::new();
         for table in catalog.tables() {

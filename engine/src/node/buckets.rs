@@ -22,7 +22,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 
 use super::Node;
-use crate::breaker::MemoryAccount;
+use crate::breaker::{HeapSize, MemoryAccount};
 use crate::error::{Error, Result};
 use crate::expr::EvalCtx;
 use crate::request::{CollectSpec, Partial, ShardId, ShardRequest, ShardResponse, codec};
@@ -124,9 +124,7 @@ impl Node {
                     memory: entry.memory.clone(),
                     ..ctx.clone()
                 };
-                let rows = self
-                    .collect_whole(shard, whole.clone(), ctx.clone())
-                    .await?;
+                let rows = self.collect_rows(shard, whole.clone(), ctx.clone()).await?;
                 self.buckets
                     .splits
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -159,29 +157,33 @@ impl Node {
             self.buckets.remove(&key);
         }
         let rows = match taken {
-            Some(rows) => rows,
-            // Taken before: this bucket is read again, alone.
-            None => match self.collect_whole(shard, whole, ctx.clone()).await {
-                Ok(rows) => {
-                    let mut kept = Vec::new();
-                    for row in rows {
-                        match bucket.holds(&row, ctx) {
-                            Ok(true) => kept.push(row),
-                            Ok(false) => {}
-                            Err(e) => return Some(Err(e)),
-                        }
-                    }
-                    kept
+            Some(rows) => {
+                // The rows move from the entry's account to the request's.
+                let bytes: usize = rows.iter().map(|r| r.heap_size()).sum();
+                if let Err(e) = ctx.memory.reserve(bytes as u64, "collect") {
+                    return Some(Err(e));
                 }
-                Err(e) => return Some(Err(e)),
-            },
+                rows
+            }
+            // Taken before: this bucket is read again, alone, by a plain
+            // collect (no job: not split again) that keeps only its rows.
+            None => {
+                let ctx = EvalCtx {
+                    job: None,
+                    ..ctx.clone()
+                };
+                match self.collect_rows(shard, spec.clone(), ctx).await {
+                    Ok(rows) => rows,
+                    Err(e) => return Some(Err(e)),
+                }
+            }
         };
         Some(Ok(ShardResponse::Partial(Partial::Rows(rows))))
     }
 
-    /// A shard's collected rows, without a bucket. Boxed as a trait object:
-    /// serving this request is the path that called it.
-    fn collect_whole<'a>(
+    /// A shard's collected rows. Boxed as a trait object: serving this
+    /// request is the path that called it.
+    fn collect_rows<'a>(
         &'a self,
         shard: &'a ShardId,
         spec: CollectSpec,

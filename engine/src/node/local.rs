@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::Node;
+use crate::breaker::HeapSize;
 use crate::catalog::{Catalog, TableInfo};
 use crate::error::{Error, Result};
 use crate::exec::{Cluster, CopyRole, OFFLOAD_ROWS, serve};
@@ -33,7 +34,7 @@ impl Node {
     /// answered once its operations are durable.
     pub(super) async fn serve_local(&self, request: ShardRequest) -> Result<ShardResponse> {
         let request = match self.config.wire_check {
-            true => over_the_wire_request(request)?,
+            true => over_the_wire(request, ShardRequest::ctx_mut)?,
             false => request,
         };
         let response = self.serve_request(request).await?;
@@ -190,13 +191,19 @@ impl Cluster for Node {
         if node == self.id {
             return self.serve_local(request).await;
         }
-        match self.coordinator() {
-            Some(c) => c.send_shard(node, request).await,
-            None => Err(Error::ShardsUnavailable(format!(
+        let Some(c) = self.coordinator() else {
+            return Err(Error::ShardsUnavailable(format!(
                 "{} is on node {node}, which is not part of this cluster",
                 request.shard()
-            ))),
+            )));
+        };
+        let mut request = request;
+        let memory = request.ctx_mut().map(|ctx| ctx.memory.clone());
+        let response = c.send_shard(node, request).await?;
+        if let (Some(memory), ShardResponse::Partial(partial)) = (memory, &response) {
+            keep_received(&memory, partial)?;
         }
+        Ok(response)
     }
 
     async fn reach(&self, node: &str) -> Result<()> {
@@ -221,23 +228,21 @@ impl Cluster for Node {
     async fn run_join_part(&self, node: &str, part: JoinPart) -> Result<Partial> {
         if node == self.id {
             let part = match self.config.wire_check {
-                true => {
-                    let memory = part.ctx.memory.clone();
-                    let mut decoded: JoinPart = codec::decode(&codec::encode(&part)?)?;
-                    decoded.ctx.memory = memory;
-                    decoded
-                }
+                true => over_the_wire(part, |p| Some(&mut p.ctx))?,
                 false => part,
             };
             let ctx = part.ctx.clone();
             return crate::exec::Executor::new(self, ctx).join_part(part).await;
         }
-        match self.coordinator() {
-            Some(c) => c.send_join_part(node, part).await,
-            None => Err(Error::NodeUnreachable(format!(
+        let Some(c) = self.coordinator() else {
+            return Err(Error::NodeUnreachable(format!(
                 "node {node} is not part of this cluster"
-            ))),
-        }
+            )));
+        };
+        let memory = part.ctx.memory.clone();
+        let partial = c.send_join_part(node, part).await?;
+        keep_received(&memory, &partial)?;
+        Ok(partial)
     }
 
     fn join_broadcast_rows(&self) -> usize {
@@ -267,13 +272,28 @@ impl Cluster for Node {
     }
 }
 
+/// Accounts rows another node sent on the statement's memory, as a local
+/// collect keeps what it collects: they stay held until the statement ends
+/// (the merge of aggregation states accounts its own result).
+fn keep_received(memory: &crate::breaker::MemoryAccount, partial: &Partial) -> Result<()> {
+    if let Partial::Rows(rows) = partial {
+        let bytes: usize = rows.iter().map(|r| r.heap_size()).sum();
+        memory.reserve(bytes as u64, "collect")?;
+    }
+    Ok(())
+}
+
 /// A request encoded and decoded again, as a remote node would receive it.
-/// The statement's memory account does not travel: it is attached again,
-/// as a remote node would attach an account on its own breaker.
-fn over_the_wire_request(mut request: ShardRequest) -> Result<ShardRequest> {
-    let memory = request.ctx_mut().map(|ctx| ctx.memory.clone());
-    let mut decoded: ShardRequest = codec::decode(&codec::encode(&request)?)?;
-    if let (Some(memory), Some(ctx)) = (memory, decoded.ctx_mut()) {
+/// The statement's memory account (in the context `ctx` finds) does not
+/// travel: it is attached again, as a remote node would attach an account
+/// on its own breaker.
+fn over_the_wire<T: serde::Serialize + serde::de::DeserializeOwned>(
+    mut request: T,
+    ctx: fn(&mut T) -> Option<&mut crate::expr::EvalCtx>,
+) -> Result<T> {
+    let memory = ctx(&mut request).map(|ctx| ctx.memory.clone());
+    let mut decoded: T = codec::decode(&codec::encode(&request)?)?;
+    if let (Some(memory), Some(ctx)) = (memory, ctx(&mut decoded)) {
         ctx.memory = memory;
     }
     Ok(decoded)

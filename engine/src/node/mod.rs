@@ -263,11 +263,11 @@ impl Node {
     }
 
     /// Refuses work that needs a master when this node, in a cluster,
-    /// follows none.
-    fn check_master(&self) -> Result<()> {
+    /// follows none, and waits until it follows the master's state.
+    async fn check_master(&self) -> Result<()> {
         match self.coordinator() {
-            Some(c) if c.master().is_none() => Err(crate::cluster::no_master()),
-            _ => Ok(()),
+            Some(c) => c.current_master().await,
+            None => Ok(()),
         }
     }
 
@@ -402,7 +402,7 @@ impl Node {
         ctx: EvalCtx,
     ) -> Result<QueryResult> {
         if is_write(stmt) {
-            self.check_master()?;
+            self.check_master().await?;
         }
         let catalog = self.catalog();
         let pctx = crate::planner::PlanCtx::with_catalog(&catalog, &session.default_schema);

@@ -376,48 +376,63 @@ pub fn oldest_generation(disk: &dyn Disk, dir: &str) -> Result<Option<u64>> {
         .min())
 }
 
+/// Every operation of the generations from `from` on, oldest first, and
+/// the last generation read.
 pub fn read_ops(disk: &dyn Disk, dir: &str, from: u64) -> Result<(Vec<Op>, u64)> {
+    let mut ops = Vec::new();
+    let last = for_each_op(disk, dir, from, |op| ops.push(op))?;
+    Ok((ops, last))
+}
+
+/// Hands every operation of the generations from `from` on to `f`, oldest
+/// first, with one generation's bytes in memory at a time (for a reader
+/// that keeps little of each operation); answers the last generation read.
+pub fn for_each_op(disk: &dyn Disk, dir: &str, from: u64, mut f: impl FnMut(Op)) -> Result<u64> {
     let mut gens: Vec<u64> = disk
         .list(dir)?
         .iter()
         .filter_map(|n| parse_generation(n))
         .collect();
     gens.sort_unstable();
-    let mut ops = Vec::new();
+    let mut read = 0usize;
     let mut last = from;
     for g in gens.into_iter().filter(|g| *g >= from) {
         last = g;
-        if let Some(dropped) = read_generation_into(disk, dir, g, &mut ops)? {
+        let mut each = |op| {
+            read += 1;
+            f(op)
+        };
+        if let Some(dropped) = read_generation_into(disk, dir, g, &mut each)? {
             // What a crash cut short was never acknowledged; say so.
             tracing::warn!(
                 dir,
                 generation = g,
                 dropped_bytes = dropped,
-                replayed = ops.len(),
+                replayed = read,
                 "the translog ends in a torn or corrupt record: replaying the operations before it"
             );
         }
     }
-    Ok((ops, last))
+    Ok(last)
 }
 
 /// The operations of one translog generation (none if it is gone).
 pub fn read_generation(disk: &dyn Disk, dir: &str, generation: u64) -> Result<Vec<Op>> {
     let mut ops = Vec::new();
     if disk.exists(&format!("{dir}/{}", file_name(generation))) {
-        read_generation_into(disk, dir, generation, &mut ops)?;
+        read_generation_into(disk, dir, generation, &mut |op| ops.push(op))?;
     }
     Ok(ops)
 }
 
-/// Appends one generation's operations to `ops`; answers how many bytes a
+/// Hands one generation's operations to `f`; answers how many bytes a
 /// torn or corrupt record ended it before (none when it ends cleanly, or
 /// in the zeros a disk allocated ahead).
 fn read_generation_into(
     disk: &dyn Disk,
     dir: &str,
     g: u64,
-    ops: &mut Vec<Op>,
+    f: &mut dyn FnMut(Op),
 ) -> Result<Option<usize>> {
     let bytes = disk.read(&format!("{dir}/{}", file_name(g)))?;
     let mut pos = 0usize;
@@ -442,7 +457,7 @@ fn read_generation_into(
             return Ok(torn(pos));
         }
         match Op::decode(body) {
-            Some(op) => ops.push(op),
+            Some(op) => f(op),
             None => return Ok(torn(pos)),
         }
         pos += 8 + len;

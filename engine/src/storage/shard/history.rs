@@ -25,8 +25,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::state::Shard;
+use crate::disk::Disk;
 use crate::error::Result;
-use crate::storage::translog::{Op, oldest_generation, read_ops};
+use crate::storage::translog::{for_each_op, oldest_generation};
 
 /// The most operations above the global checkpoint a copy lists: past
 /// it, it recovers by files (the list travels in one message, well under
@@ -100,11 +101,10 @@ impl Shard {
         }
         // Under the lock: the copy takes no writes while it waits to
         // recover, and no flush may trim a generation being read.
-        let logged = match oldest_generation(self.disk.as_ref(), &self.dir)? {
-            Some(oldest) => read_ops(self.disk.as_ref(), &self.dir, oldest)?.0,
-            None => Vec::new(),
+        let terms = match oldest_generation(self.disk.as_ref(), &self.dir)? {
+            Some(oldest) => logged_terms(self.disk.as_ref(), &self.dir, oldest, from)?,
+            None => BTreeMap::new(),
         };
-        let terms = terms_by_seq_no(&logged, from);
         // And whatever it logged from `from` on: an operation it logged is
         // one it may hold, whatever its processed set says.
         held.extend(terms.keys().copied());
@@ -131,12 +131,22 @@ impl Shard {
     }
 }
 
-/// The primary term of each logged operation from `from` on; `None` for a
-/// sequence number logged under two terms (which one the copy applied is
-/// not known).
-pub(super) fn terms_by_seq_no(logged: &[Op], from: u64) -> BTreeMap<u64, Option<u64>> {
+/// The primary term of each operation logged in `dir` (from translog
+/// generation `generation` on) whose sequence number is from `from` on;
+/// `None` for a sequence number logged under two terms (which one the copy
+/// applied is not known). The log is read one generation at a time and
+/// only the numbers kept: it may hold far more documents than memory.
+pub(super) fn logged_terms(
+    disk: &dyn Disk,
+    dir: &str,
+    generation: u64,
+    from: u64,
+) -> Result<BTreeMap<u64, Option<u64>>> {
     let mut terms: BTreeMap<u64, Option<u64>> = BTreeMap::new();
-    for op in logged.iter().filter(|op| op.seq_no() >= from) {
+    for_each_op(disk, dir, generation, |op| {
+        if op.seq_no() < from {
+            return;
+        }
         let term = op.primary_term();
         terms
             .entry(op.seq_no())
@@ -146,12 +156,12 @@ pub(super) fn terms_by_seq_no(logged: &[Op], from: u64) -> BTreeMap<u64, Option<
                 }
             })
             .or_insert(Some(term));
-    }
-    terms
+    })?;
+    Ok(terms)
 }
 
 /// Whether every operation a copy holds (`held`) is logged by the primary
-/// under the same term (`logged`: [`terms_by_seq_no`] of its translog).
+/// under the same term (`logged`: its translog's [`logged_terms`]).
 pub(super) fn verify_held(logged: &BTreeMap<u64, Option<u64>>, held: &[(u64, u64)]) -> bool {
     held.iter().all(|(s, t)| logged.get(s) == Some(&Some(*t)))
 }

@@ -21,14 +21,14 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::flush::{CommitPoint, CommitSegment};
-use super::history::{CatchUp, terms_by_seq_no, verify_held};
+use super::history::{CatchUp, logged_terms, verify_held};
 use super::open::shard_dir;
 use super::state::{SentGeneration, Shard};
 use crate::breaker::{Breaker, MemoryAccount};
 use crate::catalog::TableInfo;
 use crate::disk::Disk;
 use crate::error::{Error, Result};
-use crate::storage::translog::{Op, oldest_generation, read_generation, read_ops};
+use crate::storage::translog::{Op, oldest_generation, read_generation};
 
 /// What a primary hands a recovering copy first: the list of its
 /// segments' files, which the copy then fetches in chunks
@@ -214,10 +214,9 @@ impl Shard {
         };
         let lacking = upto.is_some_and(|upto| upto >= from);
         let agreed = if lacking || !held.is_empty() {
-            let (ops, _) = read_ops(self.disk.as_ref(), &self.dir, generation)?;
             // One pass: the sequence numbers logged from `from` on, with
             // their terms, answer both checks.
-            let logged = terms_by_seq_no(&ops, from);
+            let logged = logged_terms(self.disk.as_ref(), &self.dir, generation, from)?;
             let covered = upto.is_none_or(|upto| {
                 upto < from || logged.range(from..=upto).count() as u64 == upto - from + 1
             });
