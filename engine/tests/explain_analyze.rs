@@ -80,3 +80,86 @@ fn explain_analyze_times_every_phase_of_a_join() {
         .expect_err("DELETE");
     assert!(err.to_string().contains("EXPLAIN ANALYZE"), "{err}");
 }
+
+/// Which side of an inner join is sent to the other's shards: with
+/// statistics (`ANALYZE`), the smaller one, wherever it is written; without
+/// them, the right side when it is small enough.
+#[test]
+fn statistics_choose_the_side_a_join_broadcasts() {
+    let rt = real_tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let disk: Arc<dyn Disk> = Arc::new(MemDisk::new());
+    let node = Node::open(NodeConfig::default(), disk).expect("node");
+    let run = |sql: &str| {
+        rt.block_on(node.execute(&Session::default(), sql, vec![]))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    };
+    run("CREATE TABLE big (id INT PRIMARY KEY, k INT) CLUSTERED INTO 3 SHARDS");
+    run("CREATE TABLE small (id INT PRIMARY KEY, k INT) CLUSTERED INTO 2 SHARDS");
+    run(
+        "INSERT INTO big (id, k) SELECT generate_series, generate_series % 5 FROM generate_series(1, 200)",
+    );
+    run("INSERT INTO small (id, k) VALUES (1, 1), (2, 2), (3, 7)");
+    run("REFRESH TABLE big, small");
+    let phases = |sql: &str| {
+        let r = run(&format!("EXPLAIN ANALYZE {sql}"));
+        let Value::Object(out) = &r.rows[0][0] else {
+            panic!("not an object: {:?}", r.rows);
+        };
+        let Some(Value::Object(exec)) = out.get("execution") else {
+            panic!("no execution: {out:?}");
+        };
+        let Some(Value::Array(phases)) = exec.get("phases") else {
+            panic!("no phases: {exec:?}");
+        };
+        phases
+            .iter()
+            .filter_map(|p| match p {
+                Value::Object(o) => o.get("phase").and_then(Value::as_str).map(str::to_string),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    let phase = |sql: &str| {
+        let all = phases(sql);
+        all.iter()
+            .find(|name| name.contains(" join"))
+            .cloned()
+            .unwrap_or_else(|| panic!("no join phase: {all:?}"))
+    };
+    let written_small_first = "SELECT count(*) FROM small s JOIN big b ON s.k = b.k";
+    // Without statistics the right side, big, is read and found small
+    // enough (200 rows): it goes to small's shards.
+    assert_eq!(
+        phase(written_small_first),
+        "INNER join broadcast to the shards of doc.small"
+    );
+    run("ANALYZE");
+    assert_eq!(
+        phase(written_small_first),
+        "INNER join broadcast to the shards of doc.big"
+    );
+    // Sides the statistics put above the limit are not read to find out:
+    // the join on the handler reads each shard once.
+    run("SET GLOBAL TRANSIENT \"shoal.join.broadcast_rows\" = 2");
+    let all = phases(written_small_first);
+    assert!(all.iter().any(|p| p == "INNER join"), "{all:?}");
+    assert_eq!(
+        all.iter().filter(|p| *p == "collect doc.big").count(),
+        3,
+        "{all:?}"
+    );
+    assert_eq!(
+        all.iter().filter(|p| *p == "collect doc.small").count(),
+        2,
+        "{all:?}"
+    );
+    for sql in [
+        written_small_first,
+        "SELECT count(*) FROM big b JOIN small s ON s.k = b.k",
+    ] {
+        assert_eq!(run(sql).rows[0][0], Value::Int(80), "{sql}");
+    }
+}

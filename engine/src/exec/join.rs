@@ -277,15 +277,30 @@ impl<C: Cluster> Executor<'_, C> {
         if keys.left.is_empty() {
             return Ok(None);
         }
+        // The statistics ANALYZE collected, where there are some, say which
+        // side is small: it is the one sent, and a side they put above the
+        // limit is not read to find out. Without them, the right side is
+        // tried first; either way, the read confirms it is small.
+        let catalog = self.cluster.catalog();
+        let estimate = |side: &QueryPlan| crate::planner::estimate::query(side, &catalog).rows;
+        let (left_rows, right_rows) = (estimate(&join.left), estimate(&join.right));
         // The probe side is a table whose rows are not needed whole; an
         // outer join keeps the probe side's unmatched rows.
         let candidates: &[(bool, bool)] = match join.kind {
+            JoinKind::Inner if left_rows.zip(right_rows).is_some_and(|(l, r)| l < r) => {
+                &[(false, false), (true, false)]
+            }
             JoinKind::Inner => &[(true, false), (false, false)],
             JoinKind::Left => &[(true, true)],
             JoinKind::Right => &[(false, true)],
             JoinKind::Full | JoinKind::Cross => &[],
         };
+        let most = self.cluster.join_broadcast_rows() as u64;
         for &(probe_left, keep_unmatched) in candidates {
+            let build_rows = if probe_left { right_rows } else { left_rows };
+            if build_rows.is_some_and(|n| n > most) {
+                continue;
+            }
             let (probe, build) = if probe_left {
                 (&join.left, &join.right)
             } else {
