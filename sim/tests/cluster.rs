@@ -606,3 +606,71 @@ async fn a_join_of_two_large_tables_is_split_among_the_nodes() {
         assert_eq!(count(&r), want, "{sql} with n3 dead");
     }
 }
+
+/// The master collects every table's statistics again each
+/// `stats.service.interval` (CrateDB's table statistics service); every
+/// node's estimates follow, and `0` stops it.
+#[madsim::test]
+async fn the_master_collects_statistics_every_interval() {
+    let c = SimCluster::form(3).await;
+    c.execute(
+        "n1",
+        "CREATE TABLE s (id INT PRIMARY KEY) CLUSTERED INTO 2 SHARDS WITH (number_of_replicas = 1)",
+        vec![],
+    )
+    .await
+    .unwrap();
+    let insert = |from: i64, to: i64| {
+        let values: Vec<String> = (from..to).map(|i| format!("({i})")).collect();
+        format!("INSERT INTO s (id) VALUES {}", values.join(", "))
+    };
+    c.execute("n1", &insert(0, 100), vec![]).await.unwrap();
+    c.execute("n1", "REFRESH TABLE s", vec![]).await.unwrap();
+    let estimates = || async {
+        let mut seen = BTreeSet::new();
+        for n in ["n1", "n2", "n3"] {
+            let r = c
+                .execute(n, "EXPLAIN SELECT id FROM s", vec![])
+                .await
+                .unwrap();
+            let Value::Text(plan) = &r.rows[0][0] else {
+                panic!("no plan: {:?}", r.rows);
+            };
+            let rows = plan
+                .rsplit("(rows=")
+                .next()
+                .unwrap_or("")
+                .trim_end_matches(')');
+            seen.insert(rows.to_string());
+        }
+        seen.into_iter().collect::<Vec<_>>()
+    };
+    // 24 hours by default: nothing collected yet.
+    madsim::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(estimates().await, vec!["unknown"]);
+    c.execute(
+        "n2",
+        "SET GLOBAL TRANSIENT \"stats.service.interval\" = '1s'",
+        vec![],
+    )
+    .await
+    .unwrap();
+    madsim::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(estimates().await, vec!["100"]);
+    c.execute("n3", &insert(100, 150), vec![]).await.unwrap();
+    c.execute("n3", "REFRESH TABLE s", vec![]).await.unwrap();
+    madsim::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(estimates().await, vec!["150"]);
+    c.execute(
+        "n1",
+        "SET GLOBAL TRANSIENT \"stats.service.interval\" = 0",
+        vec![],
+    )
+    .await
+    .unwrap();
+    madsim::time::sleep(std::time::Duration::from_secs(2)).await;
+    c.execute("n1", &insert(150, 160), vec![]).await.unwrap();
+    c.execute("n1", "REFRESH TABLE s", vec![]).await.unwrap();
+    madsim::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(estimates().await, vec!["150"], "0 stops the collection");
+}

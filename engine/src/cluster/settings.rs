@@ -2,8 +2,8 @@
 //!
 //! Settings that Shoal acts on are validated and applied at once: the circuit
 //! breakers' limits, `cluster.max_shards_per_node`,
-//! `cluster.routing.allocation.enable` and Shoal's own
-//! `shoal.join.broadcast_rows`. Other settings CrateDB
+//! `cluster.routing.allocation.enable`, `stats.service.interval` and
+//! Shoal's own `shoal.join.broadcast_rows`. Other settings CrateDB
 //! knows (`stats.*`, `cluster.routing.*`, ...) are recorded and shown in
 //! `sys.cluster.settings` without effect, as table settings are; anything
 //! else is refused. Persistent settings survive a restart
@@ -33,6 +33,12 @@ pub const ALLOCATION_ENABLE: &str = "cluster.routing.allocation.enable";
 /// shards of the other side (a broadcast join); larger joins of two tables
 /// are split among the nodes by key. `0` never broadcasts.
 pub const JOIN_BROADCAST_ROWS: &str = "shoal.join.broadcast_rows";
+
+/// CrateDB's: how often every table's statistics are collected again, as
+/// `ANALYZE` collects them (a time value; `0` never).
+pub const STATS_SERVICE_INTERVAL: &str = "stats.service.interval";
+/// Its default, as CrateDB's.
+pub const DEFAULT_STATS_SERVICE_INTERVAL: &str = "24h";
 
 /// The default of [`JOIN_BROADCAST_ROWS`].
 pub const DEFAULT_JOIN_BROADCAST_ROWS: u64 = 50_000;
@@ -207,6 +213,17 @@ impl ClusterSettings {
             .unwrap_or(DEFAULT_JOIN_BROADCAST_ROWS)
     }
 
+    /// `stats.service.interval`: `None` when statistics are not collected
+    /// periodically.
+    pub fn stats_interval(&self) -> Option<std::time::Duration> {
+        let text = match self.get(STATS_SERVICE_INTERVAL) {
+            Some(Json::String(t)) => t.clone(),
+            Some(other) => other.to_string(),
+            None => DEFAULT_STATS_SERVICE_INTERVAL.to_string(),
+        };
+        parse_interval(&text).ok().filter(|d| !d.is_zero())
+    }
+
     /// The settings as `sys.cluster.settings` shows them: nested objects by
     /// the dotted names, with the effective values of what Shoal acts on.
     pub fn to_object(&self, breakers: &BreakerSettings) -> Json {
@@ -235,6 +252,8 @@ impl ClusterSettings {
             JOIN_BROADCAST_ROWS.into(),
             Json::from(self.join_broadcast_rows()),
         );
+        flat.entry(STATS_SERVICE_INTERVAL.into())
+            .or_insert_with(|| Json::from(DEFAULT_STATS_SERVICE_INTERVAL));
         let mut root = serde_json::Map::new();
         for top in ["bulk", "cluster", "gateway", "shoal"] {
             root.insert(top.into(), Json::Object(Default::default()));
@@ -279,6 +298,15 @@ fn is_known(name: &str) -> bool {
     ) || RECORDED_PREFIXES.iter().any(|p| name.starts_with(p))
 }
 
+/// A time value as CrateDB takes one: a number of milliseconds, or a number
+/// and a unit (`500ms`, `30s`, `1m`, `24h`, `1d`).
+fn parse_interval(text: &str) -> Result<std::time::Duration> {
+    match text.trim().parse::<u64>() {
+        Ok(ms) => Ok(std::time::Duration::from_millis(ms)),
+        Err(_) => crate::catalog::parse_time_value(text),
+    }
+}
+
 fn unsupported(name: &str) -> Error {
     Error::InvalidArgument(format!("Setting '{name}' is not supported"))
 }
@@ -313,6 +341,13 @@ fn validate(name: &str, value: Json) -> Result<Json> {
             _ => Err(Error::InvalidArgument(format!(
                 "Failed to parse value [{text}] for setting [{name}]: must be an integer \
                  between 0 and 10000000"
+            ))),
+        },
+        STATS_SERVICE_INTERVAL => match parse_interval(&text) {
+            Ok(_) => Ok(Json::String(text.trim().to_string())),
+            Err(_) => Err(Error::InvalidArgument(format!(
+                "failed to parse setting [{name}] with value [{text}] as a time value: unit is \
+                 missing or unrecognized"
             ))),
         },
         _ if is_known(name) => Ok(value),
@@ -357,6 +392,28 @@ mod tests {
         }
         s.reset("shoal.join").unwrap();
         assert_eq!(s.join_broadcast_rows(), DEFAULT_JOIN_BROADCAST_ROWS);
+    }
+
+    #[test]
+    fn the_stats_interval_is_validated_and_applied() {
+        use std::time::Duration;
+        let mut s = ClusterSettings::default();
+        assert_eq!(s.stats_interval(), Some(Duration::from_secs(86_400)));
+        s.set(STATS_SERVICE_INTERVAL, Json::from("30s"), false)
+            .unwrap();
+        assert_eq!(s.stats_interval(), Some(Duration::from_secs(30)));
+        s.set(STATS_SERVICE_INTERVAL, Json::from(1500), false)
+            .unwrap();
+        assert_eq!(s.stats_interval(), Some(Duration::from_millis(1500)));
+        s.set(STATS_SERVICE_INTERVAL, Json::from(0), false).unwrap();
+        assert_eq!(s.stats_interval(), None, "0 never collects");
+        for bad in [Json::from("lots"), Json::from("5 parsecs"), Json::from(-1)] {
+            let err = s.set(STATS_SERVICE_INTERVAL, bad, true).unwrap_err();
+            assert!(err.to_string().contains("as a time value"), "{err}");
+        }
+        assert_eq!(s.stats_interval(), None, "a refused value changes nothing");
+        s.reset("stats").unwrap();
+        assert_eq!(s.stats_interval(), Some(Duration::from_secs(86_400)));
     }
 
     #[test]

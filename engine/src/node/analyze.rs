@@ -6,7 +6,9 @@
 //! large is read systematically, every k-th document of each segment
 //! (`_docid % k = 0`), which spreads the sample over the whole table and
 //! needs no random numbers. The statistics ([`crate::stats`]) replace the
-//! previous ones in the catalog, through the master like any DDL.
+//! previous ones in the catalog, through the master like any DDL. The
+//! master collects them again every `stats.service.interval` (24 hours
+//! unless set), as CrateDB's table statistics service does.
 
 use std::collections::BTreeMap;
 
@@ -35,6 +37,23 @@ impl Node {
         })
         .await?;
         Ok(QueryResult::affected(1))
+    }
+
+    /// CrateDB's table statistics service, run every
+    /// `stats.service.interval` by the housekeeping loop: the master (or a
+    /// node on its own) collects every table's statistics again, as
+    /// `ANALYZE` does. A failure (no master, a table dropped meanwhile) is
+    /// logged and tried again at the next interval.
+    pub(super) async fn collect_stats(&self) {
+        if self.coordinator().is_some_and(|c| !c.is_master()) {
+            return;
+        }
+        let session = Session::default();
+        let ctx = self.eval_ctx(&session, Vec::new());
+        match self.analyze(&session, &ctx).await {
+            Ok(_) => tracing::debug!("collected every table's statistics"),
+            Err(e) => tracing::warn!(error = %e, "collecting the tables' statistics failed"),
+        }
     }
 
     async fn analyze_table(

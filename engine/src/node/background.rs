@@ -1,14 +1,16 @@
 //! The node's housekeeping loop: periodic refresh (per table's
 //! `refresh_interval`), segment merges after refreshes, flushes once a
 //! translog grows past its threshold or its shard has been idle for a
-//! while, and the primaries' global checkpoints shipped to their copies.
+//! while, the primaries' global checkpoints shipped to their copies, and
+//! every `stats.service.interval` the tables' statistics collected again.
 //!
 //! Each shard's work runs in a `shard` span (node, table, shard), so a
 //! failure is logged with where it happened, and counted on the shard
 //! ([`crate::storage::MaintenanceFailures`], shown in `sys.shards`).
 
 use std::collections::BTreeMap;
-use std::sync::Weak;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use tracing::Instrument;
@@ -25,10 +27,25 @@ pub(super) fn start(node: Weak<Node>) {
     crate::runtime::spawn(async move {
         let mut last_refresh: BTreeMap<String, tokio::time::Instant> = BTreeMap::new();
         let mut last_checkpoint_sync = crate::runtime::instant();
+        let mut last_stats = crate::runtime::instant();
+        let collecting = Arc::new(AtomicBool::new(false));
         loop {
             crate::runtime::sleep(TICK).await;
             let Some(node) = node.upgrade() else { return };
             node.buckets.expire();
+            // Statistics are collected apart, one collection at a time:
+            // reading every table must not hold up refreshes and flushes.
+            if let Some(every) = node.cluster_settings().stats_interval()
+                && crate::runtime::instant().duration_since(last_stats) >= every
+                && !collecting.swap(true, Ordering::AcqRel)
+            {
+                last_stats = crate::runtime::instant();
+                let (node, collecting) = (node.clone(), collecting.clone());
+                crate::runtime::spawn(async move {
+                    node.collect_stats().await;
+                    collecting.store(false, Ordering::Release);
+                });
+            }
             if crate::runtime::instant().duration_since(last_checkpoint_sync) >= CHECKPOINT_SYNC {
                 last_checkpoint_sync = crate::runtime::instant();
                 node.sync_global_checkpoints().await;
