@@ -8,21 +8,40 @@
 use std::sync::Arc;
 
 use shoal_engine::disk::{Disk, MemDisk};
-use shoal_engine::node::{Node, NodeConfig, Session};
+use shoal_engine::node::{Node, NodeConfig, QueryResult, Session};
 use shoal_engine::types::Value;
+
+/// A node on its own, in memory, with a runtime to run statements on.
+struct Fixture {
+    rt: real_tokio::runtime::Runtime,
+    node: Arc<Node>,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let rt = real_tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let disk: Arc<dyn Disk> = Arc::new(MemDisk::new());
+        let node = Node::open(NodeConfig::default(), disk).expect("node");
+        Fixture { rt, node }
+    }
+
+    fn try_run(&self, sql: &str) -> Result<QueryResult, shoal_engine::error::Error> {
+        self.rt
+            .block_on(self.node.execute(&Session::default(), sql, vec![]))
+    }
+
+    fn run(&self, sql: &str) -> QueryResult {
+        self.try_run(sql).unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+}
 
 #[test]
 fn explain_analyze_times_every_phase_of_a_join() {
-    let rt = real_tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let disk: Arc<dyn Disk> = Arc::new(MemDisk::new());
-    let node = Node::open(NodeConfig::default(), disk).expect("node");
-    let run = |sql: &str| {
-        rt.block_on(node.execute(&Session::default(), sql, vec![]))
-            .unwrap_or_else(|e| panic!("{sql}: {e}"))
-    };
+    let node = Fixture::new();
+    let run = |sql: &str| node.run(sql);
     run("CREATE TABLE a (id INT PRIMARY KEY, k INT) CLUSTERED INTO 3 SHARDS");
     run("CREATE TABLE b (id INT PRIMARY KEY, k INT) CLUSTERED INTO 2 SHARDS");
     run(
@@ -75,8 +94,8 @@ fn explain_analyze_times_every_phase_of_a_join() {
     let text = format!("{:?}", r.rows[0][0]);
     assert!(text.contains("FULL join"), "{text}");
     // Only SELECT can be analyzed.
-    let err = rt
-        .block_on(node.execute(&Session::default(), "EXPLAIN ANALYZE DELETE FROM a", vec![]))
+    let err = node
+        .try_run("EXPLAIN ANALYZE DELETE FROM a")
         .expect_err("DELETE");
     assert!(err.to_string().contains("EXPLAIN ANALYZE"), "{err}");
 }
@@ -86,16 +105,8 @@ fn explain_analyze_times_every_phase_of_a_join() {
 /// them, the right side when it is small enough.
 #[test]
 fn statistics_choose_the_side_a_join_broadcasts() {
-    let rt = real_tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let disk: Arc<dyn Disk> = Arc::new(MemDisk::new());
-    let node = Node::open(NodeConfig::default(), disk).expect("node");
-    let run = |sql: &str| {
-        rt.block_on(node.execute(&Session::default(), sql, vec![]))
-            .unwrap_or_else(|e| panic!("{sql}: {e}"))
-    };
+    let node = Fixture::new();
+    let run = |sql: &str| node.run(sql);
     run("CREATE TABLE big (id INT PRIMARY KEY, k INT) CLUSTERED INTO 3 SHARDS");
     run("CREATE TABLE small (id INT PRIMARY KEY, k INT) CLUSTERED INTO 2 SHARDS");
     run(

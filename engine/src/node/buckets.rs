@@ -159,10 +159,11 @@ impl Node {
         let rows = match taken {
             Some(rows) => {
                 // The rows move from the entry's account to the request's.
-                let bytes: usize = rows.iter().map(|r| r.heap_size()).sum();
-                if let Err(e) = ctx.memory.reserve(bytes as u64, "collect") {
+                let bytes = rows.iter().map(|r| r.heap_size()).sum::<usize>() as u64;
+                if let Err(e) = ctx.memory.reserve(bytes, "collect") {
                     return Some(Err(e));
                 }
+                entry.memory.release(bytes);
                 rows
             }
             // Taken before: this bucket is read again, alone, by a plain

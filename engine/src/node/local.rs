@@ -187,7 +187,7 @@ impl Cluster for Node {
         }
     }
 
-    async fn run(&self, node: &str, request: ShardRequest) -> Result<ShardResponse> {
+    async fn run(&self, node: &str, mut request: ShardRequest) -> Result<ShardResponse> {
         if node == self.id {
             return self.serve_local(request).await;
         }
@@ -197,7 +197,6 @@ impl Cluster for Node {
                 request.shard()
             )));
         };
-        let mut request = request;
         let memory = request.ctx_mut().map(|ctx| ctx.memory.clone());
         let response = c.send_shard(node, request).await?;
         if let (Some(memory), ShardResponse::Partial(partial)) = (memory, &response) {
