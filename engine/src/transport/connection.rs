@@ -241,7 +241,17 @@ impl<P: Payload> Connection<P> {
         let pending: Pending<P> = Arc::new(Mutex::new(Some(BTreeMap::new())));
         let last_heard: LastHeard = Arc::new(Mutex::new(crate::runtime::instant()));
         let (outbox, rx) = mpsc::channel(OUTBOX);
-        let writing = crate::runtime::spawn(write_loop(writer, rx));
+        // A write fails when the other side is gone (a crashed process
+        // resets the stream) while a read may wait on for ever: either end
+        // closes the whole connection, so that `is_open` says so and the
+        // next request connects afresh instead of failing on a dead one.
+        let writing = crate::runtime::spawn({
+            let (pending, peer) = (pending.clone(), peer.node_name.clone());
+            async move {
+                write_loop(writer, rx).await;
+                close(&pending, &peer);
+            }
+        });
         let reading = crate::runtime::spawn(read_loop(
             reader,
             pending.clone(),
@@ -293,7 +303,7 @@ impl<P: Payload> Connection<P> {
         loop {
             match crate::runtime::timeout(limit, &mut rx).await {
                 Some(Ok(result)) => return result,
-                Some(Err(_)) => return Err(self.closed()),
+                Some(Err(_)) => return Err(lost(&self.peer.node_name)),
                 None => {}
             }
             let now = crate::runtime::instant();
@@ -312,12 +322,22 @@ impl<P: Payload> Connection<P> {
         }
     }
 
+    /// The request was not sent: the caller may send it elsewhere, and a
+    /// copy on that node is out of reach rather than failed itself.
     fn closed(&self) -> Error {
-        Error::ShardsUnavailable(format!(
+        Error::NodeUnreachable(format!(
             "the connection to node [{}] is closed",
             self.peer.node_name
         ))
     }
+}
+
+/// The request was sent but its connection closed before the answer came:
+/// as with a timeout, the other side may or may not have acted on it.
+fn lost(peer: &str) -> Error {
+    Error::Io(format!(
+        "transport: the connection to node [{peer}] closed before it answered"
+    ))
 }
 
 impl<P> Drop for Connection<P> {
@@ -368,11 +388,14 @@ async fn read_loop<P: Payload>(
             _ => break,
         }
     }
-    let waiting = lock(&pending).take().unwrap_or_default();
+    close(&pending, &peer);
+}
+
+/// Marks the connection closed and fails every caller still waiting.
+fn close<P>(pending: &Pending<P>, peer: &str) {
+    let waiting = lock(pending).take().unwrap_or_default();
     for (_, waiter) in waiting {
-        let _ = waiter.send(Err(Error::ShardsUnavailable(format!(
-            "the connection to node [{peer}] closed"
-        ))));
+        let _ = waiter.send(Err(lost(peer)));
     }
 }
 
