@@ -365,8 +365,6 @@ fn parse_generation(name: &str) -> Option<u64> {
         .ok()
 }
 
-/// Reads every operation of generations `>= from` in `dir`, in order. Stops
-/// at the first torn or corrupt record of a generation.
 /// The oldest translog generation in `dir`, if any.
 pub fn oldest_generation(disk: &dyn Disk, dir: &str) -> Result<Option<u64>> {
     Ok(disk
@@ -376,8 +374,19 @@ pub fn oldest_generation(disk: &dyn Disk, dir: &str) -> Result<Option<u64>> {
         .min())
 }
 
+/// The newest translog generation in `dir`, if any.
+pub fn newest_generation(disk: &dyn Disk, dir: &str) -> Result<Option<u64>> {
+    Ok(disk
+        .list(dir)?
+        .iter()
+        .filter_map(|n| parse_generation(n))
+        .max())
+}
+
 /// Every operation of the generations from `from` on, oldest first, and
-/// the last generation read.
+/// the last generation read (for tests: the engine streams them with
+/// [`for_each_op`], as the log may hold more than memory).
+#[cfg(test)]
 pub fn read_ops(disk: &dyn Disk, dir: &str, from: u64) -> Result<(Vec<Op>, u64)> {
     let mut ops = Vec::new();
     let last = for_each_op(disk, dir, from, |op| ops.push(op))?;

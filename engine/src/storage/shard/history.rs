@@ -100,7 +100,10 @@ impl Shard {
             return Ok(unlisted);
         }
         // Under the lock: the copy takes no writes while it waits to
-        // recover, and no flush may trim a generation being read.
+        // recover, and no flush may trim a generation being read. The map
+        // read holds only numbers from `from` on, which the copy processed
+        // (it applies what it logs, at replay too) and just counted: about
+        // `limit` entries at most, whatever the log's size.
         let terms = match oldest_generation(self.disk.as_ref(), &self.dir)? {
             Some(oldest) => logged_terms(self.disk.as_ref(), &self.dir, oldest, from)?,
             None => BTreeMap::new(),

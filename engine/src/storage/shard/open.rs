@@ -16,7 +16,7 @@ use crate::storage::maintenance::MaintenanceFailures;
 use crate::storage::pk::{Entry, PkIndex, Place};
 use crate::storage::segment::{AliveSet, Segment};
 use crate::storage::seqno::{GlobalCheckpoint, LocalCheckpoint, Tombstones};
-use crate::storage::translog::{Op, Translog, oldest_generation, read_ops};
+use crate::storage::translog::{Translog, for_each_op, newest_generation, oldest_generation};
 
 /// The directory of a shard on disk.
 pub fn shard_dir(table_uuid: &str, shard: u32) -> String {
@@ -89,7 +89,9 @@ impl Shard {
             }
             None => from_gen,
         };
-        let (ops, last_gen) = read_ops(disk.as_ref(), &dir, replay_from)?;
+        let last_gen = newest_generation(disk.as_ref(), &dir)?
+            .filter(|g| *g >= replay_from)
+            .unwrap_or(replay_from);
         let translog = Translog::open(disk.clone(), &dir, last_gen.max(from_gen) + 1)?;
         let mut state = State {
             table,
@@ -145,19 +147,33 @@ impl Shard {
         state.next_seq_no = next_seq_no;
         // The translog holds the operations from the commit's generation
         // on; some may be in the committed segments already, which the
-        // ordered apply skips.
+        // ordered apply skips. It is read one generation at a time: the
+        // kept generations may hold more documents than memory.
         let precise = match &commit {
             None => Some(0),
             Some(c) => c.processed_below,
         };
-        let first = ops.first().map_or(next_seq_no, Op::seq_no);
-        state.processed = LocalCheckpoint::starting_at(precise.unwrap_or(first.min(next_seq_no)));
-        let replayed = ops
-            .iter()
-            .filter(|op| !state.processed.contains(op.seq_no()))
-            .count() as u64;
-        for op in ops {
-            state.apply(op)?;
+        state.processed = LocalCheckpoint::starting_at(precise.unwrap_or(next_seq_no));
+        let (mut replayed, mut first, mut failure) = (0u64, true, None);
+        for_each_op(disk.as_ref(), &dir, replay_from, |op| {
+            if failure.is_some() {
+                return;
+            }
+            // An older version's commit does not say what it processed:
+            // the log is taken as holding everything from its first
+            // operation on.
+            if std::mem::take(&mut first) && precise.is_none() {
+                state.processed = LocalCheckpoint::starting_at(op.seq_no().min(next_seq_no));
+            }
+            if !state.processed.contains(op.seq_no()) {
+                replayed += 1;
+            }
+            if let Err(e) = state.apply(op) {
+                failure = Some(e);
+            }
+        })?;
+        if let Some(e) = failure {
+            return Err(e);
         }
         match precise {
             // The processed set is what the segments and the translog hold:
