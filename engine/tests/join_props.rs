@@ -561,6 +561,71 @@ proptest! {
             vec![], expected)?;
     }
 
+    /// Star joins: `b` is small and sent to `a`'s shards, grouped by its
+    /// columns, aggregating `a`'s; the shards fold `a`'s columns into the
+    /// groups of each key's partners without building joined rows.
+    #[test]
+    fn star_joins_aggregate_on_the_shards(d in data()) {
+        let db = Db::new(&d);
+        // One group per partner's `w`, each joined `a` row's values in it.
+        let star = |pairs: &[(Option<&A>, Option<&B>)], keep: &dyn Fn(Option<&B>) -> bool| {
+            let mut groups: BTreeMap<Option<i64>, Vec<i64>> = BTreeMap::new();
+            for (a, b) in pairs.iter().filter(|(_, b)| keep(*b)) {
+                groups.entry(b_w(*b)).or_default().push(a.unwrap().id);
+            }
+            groups
+                .into_iter()
+                .map(|(w, ids)| {
+                    let n = ids.len() as i64;
+                    let sum: i64 = ids.iter().sum();
+                    vec![
+                        int(w),
+                        Value::Int(n),
+                        Value::Int(sum),
+                        int(ids.iter().min().copied()),
+                        int(ids.iter().max().copied()),
+                        Value::Float(sum as f64 / n as f64),
+                    ]
+                })
+                .collect::<Vec<Row>>()
+        };
+        let all = |_: Option<&B>| true;
+        let inner = join(&d.a, &d.b, Kind::Inner, |a, b| eq3(a.k, b.k));
+        db.bag("SELECT b.w, count(*), sum(a.id), min(a.id), max(a.id), avg(a.id) \
+                FROM a JOIN b ON a.k = b.k GROUP BY b.w", vec![], star(&inner, &all))?;
+        // Unmatched rows of `a` (NULL keys among them) go to the group of
+        // a NULL `w`.
+        let left = join(&d.a, &d.b, Kind::Left, |a, b| eq3(a.k, b.k));
+        db.bag("SELECT b.w, count(*), sum(a.id), min(a.id), max(a.id), avg(a.id) \
+                FROM a LEFT JOIN b ON a.k = b.k GROUP BY b.w", vec![], star(&left, &all))?;
+        // A condition above an outer join on the small side's columns
+        // (it cannot go below the join): unmatched rows pass it.
+        let kept = |b: Option<&B>| b.is_none_or(|b| b.w.is_none_or(|w| w > 1));
+        db.bag("SELECT b.w, count(*), sum(a.id), min(a.id), max(a.id), avg(a.id) \
+                FROM a LEFT JOIN b ON a.k = b.k WHERE b.w IS NULL OR b.w > 1 GROUP BY b.w",
+            vec![], star(&left, &kept))?;
+        // A key without NULLs: whole blocks of the columns at a time.
+        let by_id = join(&d.a, &d.b, Kind::Inner, |a, b| eq3(Some(a.id), Some(b.id)));
+        db.bag("SELECT b.w, count(*), sum(a.id), min(a.id), max(a.id), avg(a.id) \
+                FROM a JOIN b ON a.id = b.id GROUP BY b.w", vec![], star(&by_id, &all))?;
+        // Without GROUP BY: one group, also when nothing joins.
+        let ids: Vec<i64> = inner.iter().map(|(a, _)| a.unwrap().id).collect();
+        db.bag("SELECT count(*), sum(a.id), count(a.k) FROM a JOIN b ON a.k = b.k", vec![],
+            vec![vec![
+                Value::Int(ids.len() as i64),
+                int((!ids.is_empty()).then(|| ids.iter().sum())),
+                Value::Int(ids.len() as i64),
+            ]])?;
+        // A group key computed from the small side's columns.
+        let mut groups: BTreeMap<i64, i64> = BTreeMap::new();
+        for (_, b) in &inner {
+            *groups.entry(b_w(*b).unwrap_or(-1) % 2).or_default() += 1;
+        }
+        db.bag("SELECT coalesce(b.w, -1) % 2, count(*) FROM a JOIN b ON a.k = b.k \
+                GROUP BY coalesce(b.w, -1) % 2", vec![],
+            groups.iter().map(|(g, n)| vec![Value::Int(*g), Value::Int(*n)]).collect())?;
+    }
+
     /// Aggregates over joins, and ORDER BY ... LIMIT over joins.
     #[test]
     fn aggregates_and_top_n_over_joins(d in data(), n in 0usize..12, off in 0usize..4) {

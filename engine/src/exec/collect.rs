@@ -580,16 +580,22 @@ pub fn collect_shard(
     let weight = weight_of(&split, search.as_ref())?;
     let match_weights = pushdown::match_weights(&split, search.as_ref())?;
     let scored = split.scored;
-    // A broadcast join's rows are joined before they are aggregated, and
-    // a bucket's rows are picked one by one.
-    let columnar = match spec.join.is_some() || spec.bucket.is_some() {
-        true => None,
-        false => super::columnar::try_aggregate(
+    // A bucket's rows are picked one by one.
+    let columnar = match (&spec.join, &spec.bucket) {
+        (None, None) => super::columnar::try_aggregate(
             snapshot,
             spec,
             weight.as_deref(),
             split.residual.as_ref(),
         )?,
+        (Some(_), None) => super::columnar::try_aggregate_join(
+            snapshot,
+            spec,
+            weight.as_deref(),
+            split.residual.as_ref(),
+            ctx,
+        )?,
+        (_, Some(_)) => None,
     };
     if let Some(p) = columnar {
         if let Partial::Groups(g) = &p {

@@ -1,4 +1,4 @@
-//! Columnar aggregation: GROUP BY over fast-field columns without building rows.
+//! Columnar GROUP BY of one table's shard.
 //!
 //! When a shard's aggregation groups by at most one plain scalar column and
 //! aggregates plain numeric columns (count, sum, avg, min, max), and the
@@ -7,27 +7,24 @@
 //! (dense for integer ranges, term ordinals mapped per segment for text,
 //! two for booleans). Each aggregate keeps its accumulators as plain arrays
 //! indexed by slot, and full columns are decoded a block at a time, so the
-//! inner loops are one array update per value. Everything else takes the
-//! row path in [`super::collect`].
+//! inner loops are one array update per value.
 
 use hashbrown::HashMap;
 
-use tantivy::columnar::{Column, ColumnIndex};
+use tantivy::columnar::Column;
 use tantivy::query::Weight;
 
-use super::pushdown::for_each_doc;
+use super::accs::{
+    AggColumn, BLOCK, DENSE_LIMIT, ValCol, ValKind, first, is_full, scalar_column, value_columns,
+    value_of,
+};
 use crate::error::Result;
-use crate::expr::{AggCall, AggFunc, AggState, Expr};
-use crate::planner::ScanColumn;
+use crate::exec::pushdown::for_each_doc;
+use crate::expr::{AggCall, Expr};
 use crate::request::{CollectMode, CollectSpec, Groups, Partial};
 use crate::storage::Snapshot;
-use crate::storage::document::column_path;
 use crate::storage::segment::{AliveSet, Segment};
 use crate::types::{DataType, Value};
-
-const BLOCK: usize = 1024;
-/// Integer keys spanning at most this many values use a dense table.
-const DENSE_LIMIT: u64 = 1 << 20;
 
 #[derive(Clone, Copy)]
 enum KeyKind {
@@ -36,30 +33,12 @@ enum KeyKind {
     Bool,
 }
 
-#[derive(Clone, Copy, PartialEq)]
-enum ValKind {
-    Int,
-    Float,
-}
-
 /// The plan of a columnar aggregation: the key column and, per aggregate,
 /// the value column (none for `count(*)`).
 struct ColumnarPlan<'a> {
     key: Option<(String, KeyKind)>,
     vals: Vec<Option<(String, ValKind)>>,
     aggs: &'a [AggCall],
-}
-
-fn scalar_column(e: &Expr, scan: &[ScanColumn]) -> Option<(String, DataType)> {
-    match e {
-        Expr::Column(i, _) => match scan.get(*i)? {
-            ScanColumn::User { name, ty } if ty.is_scalar() => {
-                Some((column_path(name, &[]), ty.clone()))
-            }
-            _ => None,
-        },
-        _ => None,
-    }
 }
 
 fn plan(spec: &CollectSpec) -> Option<ColumnarPlan<'_>> {
@@ -80,180 +59,11 @@ fn plan(spec: &CollectSpec) -> Option<ColumnarPlan<'_>> {
         }
         _ => return None,
     };
-    let mut vals = Vec::with_capacity(aggs.len());
-    for a in aggs {
-        if a.distinct || a.filter.is_some() {
-            return None;
-        }
-        match a.func {
-            AggFunc::CountStar => vals.push(None),
-            AggFunc::Count | AggFunc::Sum | AggFunc::Avg | AggFunc::Min | AggFunc::Max => {
-                let (path, ty) = scalar_column(a.args.first()?, &spec.scan)?;
-                let kind = match ty {
-                    DataType::Real | DataType::Double => ValKind::Float,
-                    t if t.is_integral() || matches!(t, DataType::Timestamp { .. }) => ValKind::Int,
-                    _ => return None,
-                };
-                vals.push(Some((path, kind)));
-            }
-            _ => return None,
-        }
-    }
+    let vals = aggs
+        .iter()
+        .map(|a| value_of(a, |e| scalar_column(e, &spec.scan)))
+        .collect::<Option<_>>()?;
     Some(ColumnarPlan { key, vals, aggs })
-}
-
-/// One aggregate's accumulators, one entry per slot.
-enum Accs {
-    Count(Vec<i64>),
-    SumI(Vec<i128>),
-    SumF(Vec<f64>),
-    Avg(Vec<f64>),
-    MinI(Vec<i64>),
-    MaxI(Vec<i64>),
-    MinF(Vec<f64>),
-    MaxF(Vec<f64>),
-}
-
-/// An aggregate's accumulators plus how many non-null values each slot saw.
-struct AggColumn {
-    accs: Accs,
-    seen: Vec<i64>,
-}
-
-impl AggColumn {
-    fn new(call: &AggCall, val: Option<ValKind>) -> AggColumn {
-        let float = val == Some(ValKind::Float);
-        let accs = match call.func {
-            AggFunc::CountStar | AggFunc::Count => Accs::Count(Vec::new()),
-            AggFunc::Sum if float || !call.ty.is_integral() => Accs::SumF(Vec::new()),
-            AggFunc::Sum => Accs::SumI(Vec::new()),
-            AggFunc::Avg => Accs::Avg(Vec::new()),
-            AggFunc::Min if float => Accs::MinF(Vec::new()),
-            AggFunc::Max if float => Accs::MaxF(Vec::new()),
-            AggFunc::Min => Accs::MinI(Vec::new()),
-            _ => Accs::MaxI(Vec::new()),
-        };
-        AggColumn {
-            accs,
-            seen: Vec::new(),
-        }
-    }
-
-    fn grow(&mut self) {
-        self.seen.push(0);
-        match &mut self.accs {
-            Accs::Count(v) => v.push(0),
-            Accs::MinI(v) => v.push(i64::MAX),
-            Accs::MaxI(v) => v.push(i64::MIN),
-            Accs::SumI(v) => v.push(0),
-            Accs::SumF(v) | Accs::Avg(v) => v.push(0.0),
-            Accs::MinF(v) => v.push(f64::INFINITY),
-            Accs::MaxF(v) => v.push(f64::NEG_INFINITY),
-        }
-    }
-
-    /// Counts a row without a value (`count(*)`).
-    #[inline]
-    fn count(&mut self, slot: usize) {
-        if let Accs::Count(v) = &mut self.accs {
-            v[slot] += 1;
-        }
-    }
-
-    #[inline]
-    fn add_i(&mut self, slot: usize, x: i64) {
-        self.seen[slot] += 1;
-        match &mut self.accs {
-            Accs::Count(v) => v[slot] += 1,
-            Accs::SumI(v) => v[slot] += x as i128,
-            Accs::SumF(v) | Accs::Avg(v) => v[slot] += x as f64,
-            Accs::MinI(v) => v[slot] = v[slot].min(x),
-            Accs::MaxI(v) => v[slot] = v[slot].max(x),
-            Accs::MinF(v) => v[slot] = v[slot].min(x as f64),
-            Accs::MaxF(v) => v[slot] = v[slot].max(x as f64),
-        }
-    }
-
-    #[inline]
-    fn add_f(&mut self, slot: usize, x: f64) {
-        self.seen[slot] += 1;
-        match &mut self.accs {
-            Accs::Count(v) => v[slot] += 1,
-            Accs::SumI(v) => v[slot] += x as i128,
-            Accs::SumF(v) | Accs::Avg(v) => v[slot] += x,
-            Accs::MinI(v) => v[slot] = v[slot].min(x as i64),
-            Accs::MaxI(v) => v[slot] = v[slot].max(x as i64),
-            Accs::MinF(v) => v[slot] = v[slot].min(x),
-            Accs::MaxF(v) => v[slot] = v[slot].max(x),
-        }
-    }
-
-    /// The block loops: one pass over a block's slots per accumulator,
-    /// counting each slot as seen and folding its value in.
-    fn add_block_i(&mut self, slots: &[usize], xs: &[i64]) {
-        let seen = &mut self.seen;
-        match &mut self.accs {
-            Accs::Count(v) => fold_block(seen, v, slots, xs, |a, _| *a += 1),
-            Accs::SumI(v) => fold_block(seen, v, slots, xs, |a, x| *a += x as i128),
-            Accs::SumF(v) | Accs::Avg(v) => fold_block(seen, v, slots, xs, |a, x| *a += x as f64),
-            Accs::MinI(v) => fold_block(seen, v, slots, xs, |a, x| *a = (*a).min(x)),
-            Accs::MaxI(v) => fold_block(seen, v, slots, xs, |a, x| *a = (*a).max(x)),
-            Accs::MinF(v) => fold_block(seen, v, slots, xs, |a, x| *a = a.min(x as f64)),
-            Accs::MaxF(v) => fold_block(seen, v, slots, xs, |a, x| *a = a.max(x as f64)),
-        }
-    }
-
-    fn add_block_f(&mut self, slots: &[usize], xs: &[f64]) {
-        let seen = &mut self.seen;
-        match &mut self.accs {
-            Accs::Count(v) => fold_block(seen, v, slots, xs, |a, _| *a += 1),
-            Accs::SumI(v) => fold_block(seen, v, slots, xs, |a, x| *a += x as i128),
-            Accs::SumF(v) | Accs::Avg(v) => fold_block(seen, v, slots, xs, |a, x| *a += x),
-            Accs::MinI(v) => fold_block(seen, v, slots, xs, |a, x| *a = (*a).min(x as i64)),
-            Accs::MaxI(v) => fold_block(seen, v, slots, xs, |a, x| *a = (*a).max(x as i64)),
-            Accs::MinF(v) => fold_block(seen, v, slots, xs, |a, x| *a = a.min(x)),
-            Accs::MaxF(v) => fold_block(seen, v, slots, xs, |a, x| *a = a.max(x)),
-        }
-    }
-
-    fn count_block(&mut self, slots: &[usize]) {
-        if let Accs::Count(v) = &mut self.accs {
-            slots.iter().for_each(|s| v[*s] += 1);
-        }
-    }
-
-    /// The mergeable state of one slot.
-    fn state(&self, slot: usize, call: &AggCall) -> AggState {
-        let seen = self.seen[slot] > 0;
-        let float = |f: f64| {
-            if call.ty.is_integral() {
-                Value::Int(f as i64)
-            } else {
-                Value::Float(f)
-            }
-        };
-        match &self.accs {
-            Accs::Count(v) => AggState::Count(v[slot]),
-            Accs::SumI(v) => AggState::SumInt(v[slot], seen),
-            Accs::SumF(v) => AggState::SumFloat(v[slot], seen),
-            Accs::Avg(v) => AggState::Avg {
-                sum: v[slot],
-                count: self.seen[slot],
-            },
-            Accs::MinI(v) => AggState::Min(if seen {
-                Value::Int(v[slot])
-            } else {
-                Value::Null
-            }),
-            Accs::MaxI(v) => AggState::Max(if seen {
-                Value::Int(v[slot])
-            } else {
-                Value::Null
-            }),
-            Accs::MinF(v) => AggState::Min(if seen { float(v[slot]) } else { Value::Null }),
-            Accs::MaxF(v) => AggState::Max(if seen { float(v[slot]) } else { Value::Null }),
-        }
-    }
 }
 
 /// Group slots shared by all segments of a shard.
@@ -348,28 +158,6 @@ enum SegKey {
     Bool(Column<bool>, [usize; 2]),
 }
 
-enum ValCol {
-    Count,
-    Missing,
-    Int(Column<i64>),
-    Float(Column<f64>),
-}
-
-#[inline]
-fn first<T: PartialOrd + Copy + Send + Sync + std::fmt::Debug + 'static>(
-    c: &Column<T>,
-    doc: u32,
-) -> Option<T> {
-    match c.index {
-        ColumnIndex::Full => Some(c.values.get_val(doc)),
-        _ => c.first(doc),
-    }
-}
-
-fn is_full<T>(c: &Column<T>) -> bool {
-    matches!(c.index, ColumnIndex::Full)
-}
-
 fn aggregate_segment(
     p: &ColumnarPlan,
     segment: &Segment,
@@ -415,27 +203,8 @@ fn aggregate_segment(
             None => SegKey::None(slots.null()),
         },
     };
-    let mut vals = Vec::with_capacity(p.vals.len());
-    for v in &p.vals {
-        vals.push(match v {
-            None => ValCol::Count,
-            Some((path, ValKind::Int)) => ff
-                .column_opt::<i64>(path)?
-                .map(ValCol::Int)
-                .unwrap_or(ValCol::Missing),
-            Some((path, ValKind::Float)) => ff
-                .column_opt::<f64>(path)?
-                .map(ValCol::Float)
-                .unwrap_or(ValCol::Missing),
-        });
-    }
-
-    let vals_full = vals.iter().all(|v| match v {
-        ValCol::Count => true,
-        ValCol::Missing => false,
-        ValCol::Int(c) => is_full(c),
-        ValCol::Float(c) => is_full(c),
-    });
+    let vals = value_columns(segment, &p.vals)?;
+    let vals_full = vals.iter().all(ValCol::is_full);
     let key_full = match &key {
         SegKey::None(_) => true,
         SegKey::DenseInt(c, _) => is_full(c),
@@ -592,21 +361,4 @@ pub fn try_aggregate(
         }
     }
     Ok(Some(Partial::Groups(groups)))
-}
-
-/// One pass over a block: each row's slot is counted as seen and its value
-/// folded into the slot's accumulator (a single pass, where two would read
-/// the slots twice).
-#[inline(always)]
-fn fold_block<A, X: Copy>(
-    seen: &mut [i64],
-    acc: &mut [A],
-    slots: &[usize],
-    xs: &[X],
-    fold: impl Fn(&mut A, X),
-) {
-    for (s, x) in slots.iter().zip(xs) {
-        seen[*s] += 1;
-        fold(&mut acc[*s], *x);
-    }
 }
