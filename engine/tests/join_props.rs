@@ -962,5 +962,15 @@ proptest! {
         db.bag(&format!("SELECT id, rn FROM ({inner}) x WHERE rn = 1"), vec![], first(1))?;
         // A filter the shards cannot use, for the same rows.
         db.bag(&format!("SELECT id, rn FROM ({inner}) x WHERE rn + 0 <= {n}"), vec![], first(n))?;
+        // Ties (w alone orders): the shards choose by the partition and
+        // sort columns alone the rows they choose by whole rows (a filter
+        // that holds for every row, but only row by row, makes them).
+        let tied = |filter: &str| format!("SELECT id, rn FROM (SELECT id, row_number() OVER \
+            (PARTITION BY k ORDER BY w DESC) AS rn FROM b WHERE {filter}) x WHERE rn <= {n}");
+        let mut by_columns = db.run(&tied("id >= 0"), vec![]);
+        let mut by_rows = db.run(&tied("id + 0 >= 0"), vec![]);
+        by_columns.sort();
+        by_rows.sort();
+        prop_assert_eq!(by_columns, by_rows);
     }
 }

@@ -452,6 +452,44 @@ impl<'s> Fetcher<'s> {
     }
 }
 
+/// The rows of each window partition's first documents (chosen by
+/// [`super::columnar::first_rows`]), each partition's in order, as the
+/// row path's [`Sink::finish`] gives them.
+fn fetch_winners(
+    snapshot: &Snapshot,
+    spec: &CollectSpec,
+    ctx: &EvalCtx,
+    partitions: Vec<Vec<super::columnar::Winner>>,
+    scored: bool,
+) -> Result<Partial> {
+    let CollectMode::Rows { outputs, .. } = &spec.mode else {
+        return Err(crate::error::Error::Internal(
+            "first rows of partitions without rows".into(),
+        ));
+    };
+    let mut memory = LocalReservation::new(&ctx.memory, "collect");
+    let mut fetchers: Vec<Option<Fetcher>> = snapshot.segments.iter().map(|_| None).collect();
+    let mut out = Vec::new();
+    for w in partitions.into_iter().flatten() {
+        let fetcher = match &mut fetchers[w.segment] {
+            Some(f) => f,
+            empty @ None => empty.insert(Fetcher::new(
+                &snapshot.segments[w.segment].segment,
+                &spec.scan,
+            )?),
+        };
+        let row = fetcher.row(w.doc, final_score(w.score, scored))?;
+        let projected = outputs
+            .iter()
+            .map(|o| o.eval(&row, ctx))
+            .collect::<Result<Row>>()?;
+        memory.add(projected.heap_size())?;
+        out.push(projected);
+    }
+    memory.keep();
+    Ok(Partial::Rows(out))
+}
+
 /// Whether a scan reads `_score`.
 fn reads_score(scan: &[ScanColumn]) -> bool {
     scan.contains(&ScanColumn::Score)
@@ -607,6 +645,17 @@ pub fn collect_shard(
             ctx.memory.reserve(bytes as u64, "group by")?;
         }
         return Ok(p);
+    }
+    if !spec.filter.as_ref().is_some_and(Expr::contains_match)
+        && let Some(partitions) = super::columnar::first_rows(
+            snapshot,
+            spec,
+            weight.as_deref(),
+            split.residual.as_ref(),
+            ctx,
+        )?
+    {
+        return fetch_winners(snapshot, spec, ctx, partitions, scored);
     }
     let mut sink = Sink::new(spec, ctx, split.residual.as_ref());
     if let (Some(weight), Some(n), true, None, None, None) = (

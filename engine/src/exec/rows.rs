@@ -10,7 +10,7 @@ use crate::planner::SortKey;
 use crate::types::{Row, Value};
 
 /// Compares two rows by sort keys (NULLS FIRST/LAST respected).
-pub fn compare_rows(a: &Row, b: &Row, keys: &[SortKey]) -> Ordering {
+pub fn compare_rows(a: &[Value], b: &[Value], keys: &[SortKey]) -> Ordering {
     for k in keys {
         let (x, y) = (&a[k.index], &b[k.index]);
         let o = match (x.is_null(), y.is_null()) {

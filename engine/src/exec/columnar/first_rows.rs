@@ -1,0 +1,281 @@
+//! The first rows of each window partition on a shard, chosen by their
+//! fast-field columns.
+//!
+//! A query that keeps each partition's first rows (`WHERE rn <= n` over a
+//! `row_number()`, see [`CollectMode::Rows`]'s `partition_by`) needs, of
+//! most documents, only the partition and sort columns: only the winners'
+//! rows are built. The scan reads those columns, keeps each partition's
+//! best `n` document addresses with their sort keys, and hands them back for
+//! the row path to fetch. Ties keep the order the documents were read in,
+//! as the row path's stable sort does, so both choose the same rows.
+//!
+//! Taken when the partition key is one integer column, the sort keys are
+//! integer, timestamp or floating-point columns and every output is a plain
+//! column of the scan, with no join, bucket, MATCH, or filter left over
+//! after the index.
+
+use hashbrown::HashMap;
+use tantivy::columnar::Column;
+use tantivy::query::Weight;
+
+use super::accs::{DENSE_LIMIT, first, scan_column};
+use crate::breaker::{HeapSize, LocalReservation};
+use crate::error::Result;
+use crate::exec::pushdown::for_each_doc;
+use crate::exec::rows::compare_rows;
+use crate::expr::{EvalCtx, Expr};
+use crate::planner::SortKey;
+use crate::request::{CollectMode, CollectSpec};
+use crate::storage::Snapshot;
+use crate::types::{DataType, Row, Value};
+
+/// A document that is among its partition's first rows.
+#[derive(Debug, Clone, Copy)]
+pub struct Winner {
+    /// Its segment's position in the snapshot.
+    pub segment: usize,
+    pub doc: u32,
+    pub score: f32,
+}
+
+/// A column the choice reads: its fast field, and whether it is floating point.
+struct SortColumn {
+    path: String,
+    float: bool,
+}
+
+/// One segment's sort column.
+enum Reader {
+    Int(Column<i64>),
+    Float(Column<f64>),
+    Missing,
+}
+
+impl Reader {
+    #[inline]
+    fn value(&self, doc: u32) -> Value {
+        let v = match self {
+            Reader::Int(c) => first(c, doc).map(Value::Int),
+            Reader::Float(c) => first(c, doc).map(Value::Float),
+            Reader::Missing => None,
+        };
+        v.unwrap_or(Value::Null)
+    }
+}
+
+/// Each partition's first documents, in the window's order; `None` when
+/// the collect phase does not qualify (see the module notes).
+pub fn first_rows(
+    snapshot: &Snapshot,
+    spec: &CollectSpec,
+    weight: Option<&dyn Weight>,
+    residual: Option<&Expr>,
+    ctx: &EvalCtx,
+) -> Result<Option<Vec<Vec<Winner>>>> {
+    let CollectMode::Rows {
+        outputs,
+        order_by,
+        limit: Some(limit),
+        partition_by,
+    } = &spec.mode
+    else {
+        return Ok(None);
+    };
+    if residual.is_some() || spec.join.is_some() || spec.bucket.is_some() {
+        return Ok(None);
+    }
+    // Only the winners' outputs are computed: plain columns, so that no
+    // row's expression goes unevaluated (its error unseen).
+    if !outputs.iter().all(|o| matches!(o, Expr::Column(..))) {
+        return Ok(None);
+    }
+    let column = |output: usize| -> Option<(String, DataType)> {
+        match outputs.get(output)? {
+            Expr::Column(i, _) => scan_column(*i, &spec.scan),
+            _ => None,
+        }
+    };
+    let [partition] = partition_by.as_slice() else {
+        return Ok(None);
+    };
+    let Some((partition, ty)) = column(*partition) else {
+        return Ok(None);
+    };
+    if !ty.is_integral() {
+        return Ok(None);
+    }
+    let mut sort = Vec::with_capacity(order_by.len());
+    for k in order_by {
+        let Some((path, ty)) = column(k.index) else {
+            return Ok(None);
+        };
+        let float = match ty {
+            DataType::Real | DataType::Double => true,
+            t if t.is_integral() || matches!(t, DataType::Timestamp { .. }) => false,
+            _ => return Ok(None),
+        };
+        sort.push(SortColumn { path, float });
+    }
+    // The row path reads an integer column stored unsigned too; this one
+    // does not, so such a shard takes the row path.
+    for view in &snapshot.segments {
+        let ff = view.segment.reader.fast_fields();
+        for path in
+            std::iter::once(&partition).chain(sort.iter().filter(|c| !c.float).map(|c| &c.path))
+        {
+            if ff.column_opt::<i64>(path)?.is_none() && ff.column_opt::<u64>(path)?.is_some() {
+                return Ok(None);
+            }
+        }
+    }
+    // The sort keys over the key buffer, which holds the sort columns only.
+    let keys: Vec<SortKey> = order_by
+        .iter()
+        .enumerate()
+        .map(|(i, k)| SortKey { index: i, ..*k })
+        .collect();
+    let mut tops = Tops::new(*limit, &keys, ctx);
+    tops.dense_over(snapshot, &partition)?;
+    let mut key = Vec::with_capacity(sort.len());
+    for (segment, view) in snapshot.segments.iter().enumerate() {
+        let ff = view.segment.reader.fast_fields();
+        let part = ff.column_opt::<i64>(&partition)?;
+        let mut readers = Vec::with_capacity(sort.len());
+        for c in &sort {
+            readers.push(match c.float {
+                true => ff
+                    .column_opt::<f64>(&c.path)?
+                    .map_or(Reader::Missing, Reader::Float),
+                false => ff
+                    .column_opt::<i64>(&c.path)?
+                    .map_or(Reader::Missing, Reader::Int),
+            });
+        }
+        for_each_doc(&view.segment, &view.alive, weight, |doc, score| {
+            key.clear();
+            key.extend(readers.iter().map(|r| r.value(doc)));
+            let slot = tops.slot(part.as_ref().and_then(|c| first(c, doc)))?;
+            tops.offer(
+                slot,
+                &key,
+                Winner {
+                    segment,
+                    doc,
+                    score,
+                },
+            )?;
+            Ok(true)
+        })?;
+    }
+    Ok(Some(tops.into_winners()))
+}
+
+/// The best documents so far, per partition.
+struct Tops<'a> {
+    limit: usize,
+    keys: &'a [SortKey],
+    /// Per partition: sort key and document, best first.
+    best: Vec<Vec<(Row, Winner)>>,
+    /// Partition key - min -> slot + 1 (0: none yet), for keys in a small range.
+    dense: Option<(i64, Vec<u32>)>,
+    sparse: HashMap<i64, usize>,
+    null: Option<usize>,
+    memory: LocalReservation<'a>,
+}
+
+/// What a partition takes besides its rows.
+const PARTITION_OVERHEAD: usize = 64;
+
+impl<'a> Tops<'a> {
+    fn new(limit: usize, keys: &'a [SortKey], ctx: &'a EvalCtx) -> Tops<'a> {
+        Tops {
+            limit,
+            keys,
+            best: Vec::new(),
+            dense: None,
+            sparse: HashMap::new(),
+            null: None,
+            memory: LocalReservation::new(&ctx.memory, "collect"),
+        }
+    }
+
+    /// Dense slots when every segment's partition keys fall in a small range.
+    fn dense_over(&mut self, snapshot: &Snapshot, partition: &str) -> Result<()> {
+        let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+        for view in &snapshot.segments {
+            if let Some(c) = view
+                .segment
+                .reader
+                .fast_fields()
+                .column_opt::<i64>(partition)?
+            {
+                lo = lo.min(c.min_value());
+                hi = hi.max(c.max_value());
+            }
+        }
+        if lo <= hi && (hi as i128 - lo as i128) < i128::from(DENSE_LIMIT) {
+            let span = (hi as i128 - lo as i128 + 1) as usize;
+            self.memory.add(span * size_of::<u32>())?;
+            self.dense = Some((lo, vec![0; span]));
+        }
+        Ok(())
+    }
+
+    /// The slot of a partition key, added if new.
+    #[inline]
+    fn slot(&mut self, key: Option<i64>) -> Result<usize> {
+        let next = self.best.len();
+        let slot = match key {
+            None => *self.null.get_or_insert(next),
+            Some(k) => {
+                let dense = self.dense.as_mut().and_then(|(lo, slots)| {
+                    slots.get_mut(usize::try_from(k.checked_sub(*lo)?).ok()?)
+                });
+                match dense {
+                    Some(at) => {
+                        if *at == 0 {
+                            *at = next as u32 + 1;
+                        }
+                        *at as usize - 1
+                    }
+                    None => *self.sparse.entry(k).or_insert(next),
+                }
+            }
+        };
+        if slot == next {
+            self.memory.add(PARTITION_OVERHEAD)?;
+            self.best.push(Vec::new());
+        }
+        Ok(slot)
+    }
+
+    /// Keeps `doc` if it is among its partition's first `limit` so far:
+    /// before every row it sorts before, after those it ties with (read
+    /// earlier).
+    #[inline]
+    fn offer(&mut self, slot: usize, key: &[Value], doc: Winner) -> Result<()> {
+        let (limit, keys) = (self.limit, self.keys);
+        let best = &mut self.best[slot];
+        if best.len() == limit {
+            match best.last() {
+                Some((worst, _)) if compare_rows(key, worst, keys).is_lt() => {}
+                _ => return Ok(()),
+            }
+            if let Some((dropped, _)) = best.pop() {
+                self.memory.sub(dropped.as_slice().heap_size());
+            }
+        }
+        let at = best.partition_point(|(k, _)| !compare_rows(k, key, keys).is_gt());
+        let key = key.to_vec();
+        self.memory.add(key.as_slice().heap_size())?;
+        best.insert(at, (key, doc));
+        Ok(())
+    }
+
+    fn into_winners(self) -> Vec<Vec<Winner>> {
+        self.best
+            .into_iter()
+            .map(|b| b.into_iter().map(|(_, w)| w).collect())
+            .collect()
+    }
+}
