@@ -14,6 +14,9 @@
 //! column of the scan, with no join, bucket, MATCH, or filter left over
 //! after the index.
 
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
 use hashbrown::HashMap;
 use tantivy::columnar::Column;
 use tantivy::query::Weight;
@@ -174,14 +177,46 @@ pub fn first_rows(
 struct Tops<'a> {
     limit: usize,
     keys: &'a [SortKey],
-    /// Per partition: sort key and document, best first.
-    best: Vec<Vec<(Row, Winner)>>,
+    /// Per partition, the worst on top: a candidate replaces it or is
+    /// dropped, in O(log n) whatever order the rows come in.
+    best: Vec<BinaryHeap<Candidate<'a>>>,
+    /// Documents offered so far: a tie goes to the one read first.
+    read: u64,
     /// Partition key - min -> slot + 1 (0: none yet), for keys in a small range.
     dense: Option<(i64, Vec<u32>)>,
     sparse: HashMap<i64, usize>,
     null: Option<usize>,
     memory: LocalReservation<'a>,
 }
+
+/// A document with its sort key and when it was read, ordered as the
+/// window orders rows (ties by reading order).
+struct Candidate<'a> {
+    key: Row,
+    read: u64,
+    doc: Winner,
+    keys: &'a [SortKey],
+}
+
+impl Ord for Candidate<'_> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        compare_rows(&self.key, &other.key, self.keys).then(self.read.cmp(&other.read))
+    }
+}
+
+impl PartialOrd for Candidate<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Candidate<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Candidate<'_> {}
 
 /// What a partition takes besides its rows.
 const PARTITION_OVERHEAD: usize = 64;
@@ -192,6 +227,7 @@ impl<'a> Tops<'a> {
             limit,
             keys,
             best: Vec::new(),
+            read: 0,
             dense: None,
             sparse: HashMap::new(),
             null: None,
@@ -244,38 +280,43 @@ impl<'a> Tops<'a> {
         };
         if slot == next {
             self.memory.add(PARTITION_OVERHEAD)?;
-            self.best.push(Vec::new());
+            self.best.push(BinaryHeap::new());
         }
         Ok(slot)
     }
 
     /// Keeps `doc` if it is among its partition's first `limit` so far:
-    /// before every row it sorts before, after those it ties with (read
-    /// earlier).
+    /// it sorts before the worst kept (a tie loses, being read later).
     #[inline]
     fn offer(&mut self, slot: usize, key: &[Value], doc: Winner) -> Result<()> {
+        self.read += 1;
         let (limit, keys) = (self.limit, self.keys);
         let best = &mut self.best[slot];
         if best.len() == limit {
-            match best.last() {
-                Some((worst, _)) if compare_rows(key, worst, keys).is_lt() => {}
+            match best.peek() {
+                Some(worst) if compare_rows(key, &worst.key, keys).is_lt() => {}
                 _ => return Ok(()),
             }
-            if let Some((dropped, _)) = best.pop() {
-                self.memory.sub(dropped.as_slice().heap_size());
+            if let Some(dropped) = best.pop() {
+                self.memory.sub(dropped.key.as_slice().heap_size());
             }
         }
-        let at = best.partition_point(|(k, _)| !compare_rows(k, key, keys).is_gt());
         let key = key.to_vec();
         self.memory.add(key.as_slice().heap_size())?;
-        best.insert(at, (key, doc));
+        best.push(Candidate {
+            key,
+            read: self.read,
+            doc,
+            keys,
+        });
         Ok(())
     }
 
+    /// Each partition's winners, best first.
     fn into_winners(self) -> Vec<Vec<Winner>> {
         self.best
             .into_iter()
-            .map(|b| b.into_iter().map(|(_, w)| w).collect())
+            .map(|b| b.into_sorted_vec().into_iter().map(|c| c.doc).collect())
             .collect()
     }
 }

@@ -53,7 +53,7 @@ impl Partners {
     #[inline]
     fn of(&self, key: i64) -> Option<&[usize]> {
         let (start, len) = match &self.dense {
-            Some((min, runs)) => *runs.get(usize::try_from(key.wrapping_sub(*min)).ok()?)?,
+            Some((min, runs)) => *runs.get(usize::try_from(key.checked_sub(*min)?).ok()?)?,
             None => *self.sparse.get(&key)?,
         };
         if start == NONE.0 {
