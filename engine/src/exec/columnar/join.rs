@@ -91,7 +91,7 @@ pub fn try_aggregate_join(
     residual: Option<&Expr>,
     ctx: &EvalCtx,
 ) -> Result<Option<Partial>> {
-    let Some(join) = spec.join.as_deref() else {
+    let (Some(join), CollectMode::Groups { keys, .. }) = (spec.join.as_deref(), &spec.mode) else {
         return Ok(None);
     };
     if residual.is_some() || spec.bucket.is_some() {
@@ -125,9 +125,6 @@ pub fn try_aggregate_join(
             &mut used,
         )?;
     }
-    let CollectMode::Groups { keys, .. } = &spec.mode else {
-        return Ok(None);
-    };
     let mut out = Groups::new(keys.len(), plan.aggs.len());
     for (slot, key) in plan.groups.iter().enumerate() {
         // Without GROUP BY there is one group, rows or none.
