@@ -15,10 +15,33 @@ pub(super) const BLOCK: usize = 1024;
 /// Integer keys spanning at most this many values use a dense table.
 pub(super) const DENSE_LIMIT: u64 = 1 << 20;
 
+/// The lowest key and the span of the integer keys within these (min,
+/// max) ranges, when the span is small enough for a table indexed by
+/// `key - lowest`.
+pub(super) fn dense_span(ranges: impl IntoIterator<Item = (i64, i64)>) -> Option<(i64, usize)> {
+    let (lo, hi) = ranges
+        .into_iter()
+        .reduce(|(lo, hi), (l, h)| (lo.min(l), hi.max(h)))?;
+    let span = (i128::from(hi) - i128::from(lo) + 1) as u64;
+    (span <= DENSE_LIMIT).then_some((lo, span as usize))
+}
+
 #[derive(Clone, Copy, PartialEq)]
 pub(super) enum ValKind {
     Int,
     Float,
+}
+
+impl ValKind {
+    /// How a column of this type is read: floating point, or integer
+    /// (integer types and timestamps); `None` for anything else.
+    pub(super) fn of(ty: &DataType) -> Option<ValKind> {
+        match ty {
+            DataType::Real | DataType::Double => Some(ValKind::Float),
+            t if t.is_integral() || matches!(t, DataType::Timestamp { .. }) => Some(ValKind::Int),
+            _ => None,
+        }
+    }
 }
 
 /// The fast field and type of a plain scalar column of the scan.
@@ -54,12 +77,7 @@ pub(super) fn value_of(
         AggFunc::CountStar => Some(None),
         AggFunc::Count | AggFunc::Sum | AggFunc::Avg | AggFunc::Min | AggFunc::Max => {
             let (path, ty) = column(a.args.first()?)?;
-            let kind = match ty {
-                DataType::Real | DataType::Double => ValKind::Float,
-                t if t.is_integral() || matches!(t, DataType::Timestamp { .. }) => ValKind::Int,
-                _ => return None,
-            };
-            Some(Some((path, kind)))
+            Some(Some((path, ValKind::of(&ty)?)))
         }
         _ => None,
     }
@@ -228,6 +246,18 @@ pub(super) enum ValCol {
 }
 
 impl ValCol {
+    /// The document's value, as the row path reads it (NULL when it has
+    /// none).
+    #[inline]
+    pub(super) fn value(&self, doc: u32) -> Value {
+        let v = match self {
+            ValCol::Int(c) => first(c, doc).map(Value::Int),
+            ValCol::Float(c) => first(c, doc).map(Value::Float),
+            ValCol::Count | ValCol::Missing => None,
+        };
+        v.unwrap_or(Value::Null)
+    }
+
     /// Whether every document has exactly one value (so a block of them
     /// can be decoded at once).
     pub(super) fn is_full(&self) -> bool {

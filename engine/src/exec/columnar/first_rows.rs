@@ -18,10 +18,9 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 use hashbrown::HashMap;
-use tantivy::columnar::Column;
 use tantivy::query::Weight;
 
-use super::accs::{DENSE_LIMIT, first, scan_column};
+use super::accs::{ValKind, dense_span, first, scan_column, value_columns};
 use crate::breaker::{HeapSize, LocalReservation};
 use crate::error::Result;
 use crate::exec::pushdown::for_each_doc;
@@ -39,31 +38,6 @@ pub struct Winner {
     pub segment: usize,
     pub doc: u32,
     pub score: f32,
-}
-
-/// A column the choice reads: its fast field, and whether it is floating point.
-struct SortColumn {
-    path: String,
-    float: bool,
-}
-
-/// One segment's sort column.
-enum Reader {
-    Int(Column<i64>),
-    Float(Column<f64>),
-    Missing,
-}
-
-impl Reader {
-    #[inline]
-    fn value(&self, doc: u32) -> Value {
-        let v = match self {
-            Reader::Int(c) => first(c, doc).map(Value::Int),
-            Reader::Float(c) => first(c, doc).map(Value::Float),
-            Reader::Missing => None,
-        };
-        v.unwrap_or(Value::Null)
-    }
 }
 
 /// Each partition's first documents, in the window's order; `None` when
@@ -109,23 +83,21 @@ pub fn first_rows(
     }
     let mut sort = Vec::with_capacity(order_by.len());
     for k in order_by {
-        let Some((path, ty)) = column(k.index) else {
+        let Some(read) = column(k.index).and_then(|(path, ty)| Some((path, ValKind::of(&ty)?)))
+        else {
             return Ok(None);
         };
-        let float = match ty {
-            DataType::Real | DataType::Double => true,
-            t if t.is_integral() || matches!(t, DataType::Timestamp { .. }) => false,
-            _ => return Ok(None),
-        };
-        sort.push(SortColumn { path, float });
+        sort.push(Some(read));
     }
     // The row path reads an integer column stored unsigned too; this one
     // does not, so such a shard takes the row path.
     for view in &snapshot.segments {
         let ff = view.segment.reader.fast_fields();
-        for path in
-            std::iter::once(&partition).chain(sort.iter().filter(|c| !c.float).map(|c| &c.path))
-        {
+        let ints = sort
+            .iter()
+            .flatten()
+            .filter(|(_, kind)| *kind == ValKind::Int);
+        for path in std::iter::once(&partition).chain(ints.map(|(path, _)| path)) {
             if ff.column_opt::<i64>(path)?.is_none() && ff.column_opt::<u64>(path)?.is_some() {
                 return Ok(None);
             }
@@ -143,17 +115,7 @@ pub fn first_rows(
     for (segment, view) in snapshot.segments.iter().enumerate() {
         let ff = view.segment.reader.fast_fields();
         let part = ff.column_opt::<i64>(&partition)?;
-        let mut readers = Vec::with_capacity(sort.len());
-        for c in &sort {
-            readers.push(match c.float {
-                true => ff
-                    .column_opt::<f64>(&c.path)?
-                    .map_or(Reader::Missing, Reader::Float),
-                false => ff
-                    .column_opt::<i64>(&c.path)?
-                    .map_or(Reader::Missing, Reader::Int),
-            });
-        }
+        let readers = value_columns(&view.segment, &sort)?;
         for_each_doc(&view.segment, &view.alive, weight, |doc, score| {
             key.clear();
             key.extend(readers.iter().map(|r| r.value(doc)));
@@ -237,20 +199,18 @@ impl<'a> Tops<'a> {
 
     /// Dense slots when every segment's partition keys fall in a small range.
     fn dense_over(&mut self, snapshot: &Snapshot, partition: &str) -> Result<()> {
-        let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+        let mut ranges = Vec::with_capacity(snapshot.segments.len());
         for view in &snapshot.segments {
-            if let Some(c) = view
+            let column = view
                 .segment
                 .reader
                 .fast_fields()
-                .column_opt::<i64>(partition)?
-            {
-                lo = lo.min(c.min_value());
-                hi = hi.max(c.max_value());
+                .column_opt::<i64>(partition)?;
+            if let Some(c) = column {
+                ranges.push((c.min_value(), c.max_value()));
             }
         }
-        if lo <= hi && (hi as i128 - lo as i128) < i128::from(DENSE_LIMIT) {
-            let span = (hi as i128 - lo as i128 + 1) as usize;
+        if let Some((lo, span)) = dense_span(ranges) {
             self.memory.add(span * size_of::<u32>())?;
             self.dense = Some((lo, vec![0; span]));
         }

@@ -15,7 +15,7 @@ use tantivy::columnar::Column;
 use tantivy::query::Weight;
 
 use super::accs::{
-    AggColumn, BLOCK, DENSE_LIMIT, ValCol, ValKind, first, is_full, scalar_column, value_columns,
+    AggColumn, BLOCK, ValCol, ValKind, dense_span, first, is_full, scalar_column, value_columns,
     value_of,
 };
 use crate::error::Result;
@@ -133,17 +133,11 @@ impl Slots {
 
     /// Prepares dense integer slots covering every segment's key range.
     fn dense_over(&mut self, ranges: &[(i64, i64)]) {
-        let lo = ranges.iter().map(|r| r.0).min();
-        let hi = ranges.iter().map(|r| r.1).max();
-        let (Some(lo), Some(hi)) = (lo, hi) else {
-            return;
-        };
-        let span = (hi as i128 - lo as i128) as u64 + 1;
-        if span <= DENSE_LIMIT {
+        if let Some((lo, span)) = dense_span(ranges.iter().copied()) {
             for i in 0..span as i64 {
                 self.add(Value::Int(lo + i));
             }
-            self.dense_int = Some((lo, span as usize));
+            self.dense_int = Some((lo, span));
         }
     }
 }

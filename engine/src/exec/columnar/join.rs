@@ -23,7 +23,7 @@
 use hashbrown::HashMap;
 use tantivy::query::Weight;
 
-use super::accs::{AggColumn, BLOCK, DENSE_LIMIT, ValCol, first, is_full, scan_column, value_of};
+use super::accs::{AggColumn, BLOCK, ValCol, dense_span, first, is_full, scan_column, value_of};
 use super::accs::{ValKind, value_columns};
 use crate::breaker::{HeapSize, LocalReservation};
 use crate::error::Result;
@@ -261,11 +261,8 @@ fn plan<'a>(spec: &'a CollectSpec, j: &ShardJoin, ctx: &EvalCtx) -> Result<Optio
     if keys.is_empty() && groups.is_empty() {
         groups.push(Vec::new());
     }
-    let lo = runs.iter().map(|r| r.0).min().unwrap_or(0);
-    let hi = runs.iter().map(|r| r.0).max().unwrap_or(0);
-    let span = (hi as i128 - lo as i128 + 1) as u64;
-    let partners = if span <= DENSE_LIMIT {
-        let mut dense = vec![NONE; span as usize];
+    let partners = if let Some((lo, span)) = dense_span(runs.iter().map(|(k, _)| (*k, *k))) {
+        let mut dense = vec![NONE; span];
         for (k, run) in runs {
             dense[(k - lo) as usize] = run;
         }
