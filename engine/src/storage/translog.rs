@@ -389,14 +389,23 @@ pub fn newest_generation(disk: &dyn Disk, dir: &str) -> Result<Option<u64>> {
 #[cfg(test)]
 pub fn read_ops(disk: &dyn Disk, dir: &str, from: u64) -> Result<(Vec<Op>, u64)> {
     let mut ops = Vec::new();
-    let last = for_each_op(disk, dir, from, |op| ops.push(op))?;
+    let last = for_each_op(disk, dir, from, |op| {
+        ops.push(op);
+        Ok(())
+    })?;
     Ok((ops, last))
 }
 
 /// Hands every operation of the generations from `from` on to `f`, oldest
 /// first, with one generation's bytes in memory at a time (for a reader
 /// that keeps little of each operation); answers the last generation read.
-pub fn for_each_op(disk: &dyn Disk, dir: &str, from: u64, mut f: impl FnMut(Op)) -> Result<u64> {
+/// The first error `f` returns stops the reading and is returned.
+pub fn for_each_op(
+    disk: &dyn Disk,
+    dir: &str,
+    from: u64,
+    mut f: impl FnMut(Op) -> Result<()>,
+) -> Result<u64> {
     let mut gens: Vec<u64> = disk
         .list(dir)?
         .iter()
@@ -429,7 +438,10 @@ pub fn for_each_op(disk: &dyn Disk, dir: &str, from: u64, mut f: impl FnMut(Op))
 pub fn read_generation(disk: &dyn Disk, dir: &str, generation: u64) -> Result<Vec<Op>> {
     let mut ops = Vec::new();
     if disk.exists(&format!("{dir}/{}", file_name(generation))) {
-        read_generation_into(disk, dir, generation, &mut |op| ops.push(op))?;
+        read_generation_into(disk, dir, generation, &mut |op| {
+            ops.push(op);
+            Ok(())
+        })?;
     }
     Ok(ops)
 }
@@ -441,7 +453,7 @@ fn read_generation_into(
     disk: &dyn Disk,
     dir: &str,
     g: u64,
-    f: &mut dyn FnMut(Op),
+    f: &mut dyn FnMut(Op) -> Result<()>,
 ) -> Result<Option<usize>> {
     let bytes = disk.read(&format!("{dir}/{}", file_name(g)))?;
     let mut pos = 0usize;
@@ -466,7 +478,7 @@ fn read_generation_into(
             return Ok(torn(pos));
         }
         match Op::decode(body) {
-            Some(op) => f(op),
+            Some(op) => f(op)?,
             None => return Ok(torn(pos)),
         }
         pos += 8 + len;

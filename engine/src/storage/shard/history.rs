@@ -148,7 +148,7 @@ pub(super) fn logged_terms(
     let mut terms: BTreeMap<u64, Option<u64>> = BTreeMap::new();
     for_each_op(disk, dir, generation, |op| {
         if op.seq_no() < from {
-            return;
+            return Ok(());
         }
         let term = op.primary_term();
         terms
@@ -159,6 +159,7 @@ pub(super) fn logged_terms(
                 }
             })
             .or_insert(Some(term));
+        Ok(())
     })?;
     Ok(terms)
 }

@@ -154,11 +154,8 @@ impl Shard {
             Some(c) => c.processed_below,
         };
         state.processed = LocalCheckpoint::starting_at(precise.unwrap_or(next_seq_no));
-        let (mut replayed, mut first, mut failure) = (0u64, true, None);
+        let (mut replayed, mut first) = (0u64, true);
         for_each_op(disk.as_ref(), &dir, replay_from, |op| {
-            if failure.is_some() {
-                return;
-            }
             // An older version's commit does not say what it processed:
             // the log is taken as holding everything from its first
             // operation on.
@@ -168,13 +165,8 @@ impl Shard {
             if !state.processed.contains(op.seq_no()) {
                 replayed += 1;
             }
-            if let Err(e) = state.apply(op) {
-                failure = Some(e);
-            }
+            state.apply(op)
         })?;
-        if let Some(e) = failure {
-            return Err(e);
-        }
         match precise {
             // The processed set is what the segments and the translog hold:
             // a replica's gaps stay gaps, for a recovery to fill.
