@@ -106,7 +106,7 @@ impl<'a> Sink<'a> {
                 .map(|e| e.eval(&row, self.ctx))
                 .collect::<Result<Row>>()?
         };
-        let partners: &'a [Row] = match super::join::key_of(&j.probe_keys, &row, self.ctx)? {
+        let partners: &'a [Row] = match super::key_index::key_of(&j.probe_keys, &row, self.ctx)? {
             Some(key) => self
                 .join
                 .as_ref()

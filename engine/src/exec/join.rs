@@ -15,8 +15,10 @@
 
 use hashbrown::HashMap;
 
+use super::collect::Sink;
+use super::key_index::{KeyIndex, key_of, key_or_nulls};
 use super::{Cluster, Executor, OFFLOAD_ROWS, query};
-use crate::breaker::{HeapSize, LocalReservation};
+use crate::breaker::LocalReservation;
 use crate::catalog::TableInfo;
 use crate::error::Result;
 use crate::expr::{EvalCtx, Expr};
@@ -26,8 +28,13 @@ use crate::request::{CollectSpec, Partial, ShardJoin};
 use crate::types::{Row, Value};
 
 impl<C: Cluster> Executor<'_, C> {
-    /// The rows of a join: both inputs at once, then paired.
-    pub(super) async fn run_join(&self, join: &JoinPlan) -> Result<Vec<Row>> {
+    /// A join on the handler: both inputs at once, then paired straight
+    /// into the query's collect phase.
+    pub(super) async fn collect_join(
+        &self,
+        join: &JoinPlan,
+        spec: &CollectSpec,
+    ) -> Result<Partial> {
         let (left, right) =
             futures::future::join(self.run(&join.left), self.run(&join.right)).await;
         let (left, right) = (left?, right?);
@@ -40,21 +47,24 @@ impl<C: Cluster> Executor<'_, C> {
         // The inputs stay held while the join runs: accounted on the
         // statement where they were collected or received.
         let started = crate::runtime::instant();
-        let rows = if left.len().saturating_mul(right.len().max(1)) <= OFFLOAD_ROWS {
-            inputs.join(left, right, &self.ctx)?
+        let partial = if left.len().saturating_mul(right.len().max(1)) <= OFFLOAD_ROWS {
+            inputs.collect(&left, &right, spec, &self.ctx)?
         } else {
-            let ctx = self.ctx.clone();
-            crate::runtime::run_blocking(move || inputs.join(left, right, &ctx)).await?
+            let (spec, ctx) = (spec.clone(), self.ctx.clone());
+            crate::runtime::run_blocking(move || inputs.collect(&left, &right, &spec, &ctx)).await?
         };
         self.record(
             || format!("{} join", join.kind.name()),
             None,
             started,
-            rows.len(),
+            partial.len(),
         );
-        Ok(rows)
+        Ok(partial)
     }
 }
+
+/// Probe rows looked up together (see [`KeyIndex::heads`]).
+const PROBE_BATCH: usize = 256;
 
 /// What pairing needs besides the rows.
 pub(super) struct Inputs {
@@ -105,19 +115,6 @@ pub(super) fn split(condition: Option<&Expr>, left_width: usize) -> Keys {
     keys
 }
 
-/// A side's key for a row, `None` when a part is NULL (it matches nothing).
-pub(super) fn key_of(exprs: &[Expr], row: &[Value], ctx: &EvalCtx) -> Result<Option<Vec<Value>>> {
-    let mut key = Vec::with_capacity(exprs.len());
-    for e in exprs {
-        let v = e.eval(row, ctx)?;
-        if v.is_null() {
-            return Ok(None);
-        }
-        key.push(v);
-    }
-    Ok(Some(key))
-}
-
 fn joined(l: &[Value], r: &[Value]) -> Row {
     let mut row = Vec::with_capacity(l.len() + r.len());
     row.extend_from_slice(l);
@@ -126,37 +123,40 @@ fn joined(l: &[Value], r: &[Value]) -> Row {
 }
 
 impl Inputs {
-    /// Pairs the rows (see the module notes); every pair is accounted as
-    /// it is made.
-    pub(super) fn join(&self, left: Vec<Row>, right: Vec<Row>, ctx: &EvalCtx) -> Result<Vec<Row>> {
-        let mut rows = Vec::new();
-        let mut memory = LocalReservation::new(&ctx.memory, "join");
-        self.join_into(&left, &right, ctx, &mut |row| {
-            memory.add(row.heap_size())?;
-            rows.push(row);
-            Ok(())
-        })?;
-        memory.keep();
-        Ok(rows)
+    /// Pairs the rows straight into a collect phase (`spec`'s filter and
+    /// mode): the joined rows are not held, only what the phase keeps of
+    /// them, accounted as it keeps them.
+    pub(super) fn collect(
+        &self,
+        left: &[Row],
+        right: &[Row],
+        spec: &CollectSpec,
+        ctx: &EvalCtx,
+    ) -> Result<Partial> {
+        let mut sink = Sink::new(spec, ctx, spec.filter.as_ref());
+        self.join_into(left, right, ctx, &mut |row| sink.push(row))?;
+        Ok(sink.finish())
     }
 
-    /// Pairs the rows, handing each pair to `out` as it is made.
+    /// Pairs the rows, handing each pair to `out` as it is made, until
+    /// `out` answers that it needs no more (past a LIMIT).
     pub(super) fn join_into(
         &self,
         left: &[Row],
         right: &[Row],
         ctx: &EvalCtx,
-        out: &mut dyn FnMut(Row) -> Result<()>,
+        out: &mut dyn FnMut(Row) -> Result<bool>,
     ) -> Result<()> {
         let keys = split(self.condition.as_ref(), self.left_width);
         let mut left_matched = vec![false; left.len()];
         let mut right_matched = vec![false; right.len()];
-        let mut pair = |li: usize, ri: usize, out: &mut dyn FnMut(Row) -> Result<()>| {
+        // Whether to go on: `out`'s answer for a pair that holds.
+        let mut pair = |li: usize, ri: usize, out: &mut dyn FnMut(Row) -> Result<bool>| {
             let row = joined(&left[li], &right[ri]);
             if let Some(r) = &keys.residual
                 && !r.matches(&row, ctx)?
             {
-                return Ok(());
+                return Ok(true);
             }
             left_matched[li] = true;
             right_matched[ri] = true;
@@ -168,7 +168,9 @@ impl Inputs {
                 // is checked per row of the left side.
                 ctx.memory.check_killed()?;
                 for ri in 0..right.len() {
-                    pair(li, ri, &mut *out)?;
+                    if !pair(li, ri, &mut *out)? {
+                        return Ok(());
+                    }
                 }
             }
         } else {
@@ -180,27 +182,28 @@ impl Inputs {
             } else {
                 (right, &keys.right)
             };
-            let mut table: HashMap<Vec<Value>, Vec<usize>> = HashMap::new();
             let mut memory = LocalReservation::new(&ctx.memory, "hash join");
-            for (i, row) in build_rows.iter().enumerate() {
-                if let Some(k) = key_of(build_keys, row, ctx)? {
-                    memory.add(k.heap_size() + size_of::<usize>() * 2)?;
-                    table.entry(k).or_default().push(i);
-                }
-            }
+            let index = KeyIndex::build(build_rows, build_keys, ctx, &mut memory)?;
             let (probe_rows, probe_keys) = if build_left {
                 (right, &keys.right)
             } else {
                 (left, &keys.left)
             };
-            for (pi, row) in probe_rows.iter().enumerate() {
-                let Some(k) = key_of(probe_keys, row, ctx)? else {
-                    continue;
-                };
-                if let Some(hits) = table.get(&k) {
-                    for &bi in hits {
+            let (mut batch_keys, mut heads) = (Vec::new(), Vec::new());
+            for (first, batch) in probe_rows.chunks(PROBE_BATCH).enumerate() {
+                ctx.memory.check_killed()?;
+                batch_keys.clear();
+                for row in batch {
+                    key_or_nulls(probe_keys, row, ctx, &mut batch_keys)?;
+                }
+                index.heads(&batch_keys, &mut heads);
+                for (i, &head) in heads.iter().enumerate() {
+                    let pi = first * PROBE_BATCH + i;
+                    for bi in index.chain(head) {
                         let (li, ri) = if build_left { (bi, pi) } else { (pi, bi) };
-                        pair(li, ri, &mut *out)?;
+                        if !pair(li, ri, &mut *out)? {
+                            return Ok(());
+                        }
                     }
                 }
             }
@@ -208,16 +211,16 @@ impl Inputs {
         if matches!(self.kind, JoinKind::Left | JoinKind::Full) {
             let nulls = vec![Value::Null; self.right_width];
             for (row, matched) in left.iter().zip(&left_matched) {
-                if !matched {
-                    out(joined(row, &nulls))?;
+                if !matched && !out(joined(row, &nulls))? {
+                    return Ok(());
                 }
             }
         }
         if matches!(self.kind, JoinKind::Right | JoinKind::Full) {
             let nulls = vec![Value::Null; self.left_width];
             for (row, matched) in right.iter().zip(&right_matched) {
-                if !matched {
-                    out(joined(&nulls, row))?;
+                if !matched && !out(joined(&nulls, row))? {
+                    return Ok(());
                 }
             }
         }
@@ -435,8 +438,12 @@ mod tests {
             right_width: 2,
             condition,
         };
-        let mut out = inputs
-            .join(left, right, &EvalCtx::new(vec![]))
+        let mut out = Vec::new();
+        inputs
+            .join_into(&left, &right, &EvalCtx::new(vec![]), &mut |row| {
+                out.push(row);
+                Ok(true)
+            })
             .expect("join");
         out.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
         out

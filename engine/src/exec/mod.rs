@@ -18,6 +18,7 @@ mod cluster;
 mod collect;
 mod columnar;
 mod join;
+mod key_index;
 mod normalize;
 mod pushdown;
 mod query;

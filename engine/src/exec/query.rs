@@ -134,7 +134,7 @@ impl<C: Cluster> Executor<'_, C> {
             }
             Source::Empty => vec![Vec::new()],
             Source::Query(q) => self.run(q).await?,
-            Source::Join(j) => self.run_join(j).await?,
+            Source::Join(j) => return Ok(vec![self.collect_join(j, spec).await?]),
             Source::Apply(a) => self.run_apply(a).await?,
             Source::Values(rows) => {
                 let mut out = Vec::with_capacity(rows.len());

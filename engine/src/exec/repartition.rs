@@ -18,7 +18,6 @@
 //! Pulling keeps a part a plain request that fails, or is run again on
 //! the handler, on its own.
 
-use super::collect::Sink;
 use super::join::{Inputs, TableInput, split, table_input};
 use super::{Cluster, CopyRole, Executor, OFFLOAD_ROWS, query};
 use crate::error::{Error, Result};
@@ -155,18 +154,7 @@ impl<C: Cluster> Executor<'_, C> {
         let small = left.len().saturating_mul(right.len().max(1)) <= OFFLOAD_ROWS;
         // The pairs go straight into the query's collect phase: a part
         // holds its inputs and its partial result, never the joined rows.
-        let collect = move || {
-            let mut sink = Sink::new(&spec, &ctx, spec.filter.as_ref());
-            // Past a LIMIT without ORDER BY, the sink needs no more rows.
-            let mut more = true;
-            inputs.join_into(&left, &right, &ctx, &mut |row| {
-                if more {
-                    more = sink.push(row)?;
-                }
-                Ok(())
-            })?;
-            Ok::<_, Error>(sink.finish())
-        };
+        let collect = move || inputs.collect(&left, &right, &spec, &ctx);
         let partial = if small {
             collect()?
         } else {
