@@ -41,6 +41,9 @@ pub struct Sink<'a> {
     /// Rows by partition, when the first rows of each are wanted.
     partitions: HashMap<Vec<Value>, Vec<Row>>,
     residual: Option<&'a Expr>,
+    /// Whether the rows mode's outputs are its input row's columns in
+    /// order (a join side's collect, say): such a row is kept as it is.
+    outputs_are_input: bool,
     memory: LocalReservation<'a>,
 }
 
@@ -66,6 +69,13 @@ impl<'a> Sink<'a> {
                 .collect();
             (j, table)
         });
+        let outputs_are_input = match &spec.mode {
+            CollectMode::Rows { outputs, .. } => outputs
+                .iter()
+                .enumerate()
+                .all(|(i, o)| matches!(o, Expr::Column(c, _) if *c == i)),
+            CollectMode::Groups { .. } => false,
+        };
         Sink {
             spec,
             ctx,
@@ -74,6 +84,7 @@ impl<'a> Sink<'a> {
             groups: HashMap::new(),
             partitions: HashMap::new(),
             residual,
+            outputs_are_input,
             memory: LocalReservation::new(&ctx.memory, label),
         }
     }
@@ -164,10 +175,15 @@ impl<'a> Sink<'a> {
                 limit,
                 partition_by,
             } => {
-                let mut out = Vec::with_capacity(outputs.len());
-                for o in outputs {
-                    out.push(o.eval(&row, self.ctx)?);
-                }
+                let out = if self.outputs_are_input && row.len() == outputs.len() {
+                    row
+                } else {
+                    let mut out = Vec::with_capacity(outputs.len());
+                    for o in outputs {
+                        out.push(o.eval(&row, self.ctx)?);
+                    }
+                    out
+                };
                 if let Some(b) = &self.spec.bucket
                     && !b.holds(&out, self.ctx)?
                 {

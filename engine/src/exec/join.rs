@@ -8,10 +8,11 @@
 //! never match, as `=` says. Outer joins add the rows of their preserved
 //! side(s) that found no partner, with NULLs for the other side.
 //!
-//! Every row the join produces is accounted on the statement's memory as it
-//! is made, so a join that would outgrow the query breaker (a cross join of
-//! two large tables) fails with `CircuitBreakingException` before it can
-//! exhaust the node.
+//! The pairs go straight into the query's collect phase, which accounts on
+//! the statement's memory what it keeps of them as it keeps it: a join that
+//! would outgrow the query breaker (the rows of a cross join of two large
+//! tables) fails with `CircuitBreakingException` before it can exhaust the
+//! node, while one under an aggregation holds only its inputs and groups.
 
 use hashbrown::HashMap;
 

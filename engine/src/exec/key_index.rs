@@ -66,7 +66,7 @@ impl KeyIndex {
         }
         let mut values = Vec::with_capacity(rows.len() * width);
         let mut present = Vec::with_capacity(rows.len());
-        let mut all_ints = true;
+        let (mut all_ints, mut held) = (true, 0);
         for row in rows {
             let start = values.len();
             key_or_nulls(exprs, row, ctx, &mut values)?;
@@ -74,12 +74,16 @@ impl KeyIndex {
             let has_key = !key.iter().any(Value::is_null);
             all_ints &= !has_key || key.iter().all(|v| matches!(v, Value::Int(_)));
             present.push(has_key);
+            let bytes = key.heap_size() - size_of::<Vec<Value>>();
+            memory.add(bytes)?;
+            held += bytes;
         }
         let keys = if all_ints {
-            memory.add(values.len() * size_of::<i64>())?;
-            KeyStore::Ints(values.iter().map(|v| v.as_int().unwrap_or(0)).collect())
+            let ints: Vec<i64> = values.iter().map(|v| v.as_int().unwrap_or(0)).collect();
+            drop(values);
+            memory.sub(held - ints.len() * size_of::<i64>());
+            KeyStore::Ints(ints)
         } else {
-            memory.add(values.iter().map(HeapSize::heap_size).sum())?;
             KeyStore::Values(values)
         };
         let hasher = FixedState::default();
