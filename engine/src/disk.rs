@@ -53,14 +53,49 @@ pub trait Disk: Send + Sync + std::fmt::Debug {
 #[derive(Debug, Clone)]
 pub struct FsDisk {
     root: PathBuf,
+    /// The data directory's lock, held while any clone of this disk lives.
+    _lock: Arc<fs::File>,
 }
 
+/// The file a node locks in its data directory (as Elasticsearch's).
+pub const LOCK_FILE: &str = "node.lock";
+
 impl FsDisk {
-    /// Opens (and creates) the data directory.
+    /// Opens (and creates) the data directory and locks it for this
+    /// process. A second node on the same directory is refused: each would
+    /// rewrite files the other still appends to (a raft log's generation
+    /// first), and the directory would not open again. The lock is the
+    /// operating system's, so it goes with the process, however it ends.
     pub fn open(root: impl AsRef<Path>) -> io::Result<FsDisk> {
-        fs::create_dir_all(root.as_ref())?;
+        let root = root.as_ref();
+        fs::create_dir_all(root)?;
+        let path = root.join(LOCK_FILE);
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::ResourceBusy,
+                    format!(
+                        "failed to obtain node lock [{}]: is another node running on this data directory?",
+                        path.display()
+                    ),
+                ));
+            }
+            // A file system without locks (some network mounts) cannot
+            // guard the directory; the node still runs on it.
+            Err(fs::TryLockError::Error(e)) if e.kind() == io::ErrorKind::Unsupported => {
+                tracing::warn!(path = %path.display(), "the data directory cannot be locked: {e}");
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(e),
+        }
         Ok(FsDisk {
-            root: root.as_ref().to_path_buf(),
+            root: root.to_path_buf(),
+            _lock: Arc::new(file),
         })
     }
 
@@ -489,6 +524,22 @@ mod tests {
         let again = disk.open_append("t/translog-1").unwrap();
         again.append(b"x").unwrap();
         assert_eq!(disk.read("t/translog-1").unwrap()[0], b'x');
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(not(madsim))]
+    #[test]
+    fn a_data_directory_opens_for_one_disk_at_a_time() {
+        let dir = std::env::temp_dir().join(format!("shoal-lock-test-{}", std::process::id()));
+        let disk = FsDisk::open(&dir).unwrap();
+        let copy = disk.clone();
+        drop(disk);
+        // A clone keeps the lock.
+        let refused = FsDisk::open(&dir).unwrap_err();
+        assert_eq!(refused.kind(), io::ErrorKind::ResourceBusy);
+        assert!(refused.to_string().contains("node.lock"), "{refused}");
+        drop(copy);
+        FsDisk::open(&dir).expect("free again once the last clone went");
         fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -72,3 +72,50 @@ fn graceful_restart_keeps_everything_and_new_writes_continue() {
     let r = s.sql("SELECT v, _version FROM t WHERE id = 150").ok();
     assert_eq!(r.rows()[0], json!([-1, 2]));
 }
+
+/// A second node started on a data directory in use is refused before it
+/// touches a file: it exits with the reason, and the first node, its data
+/// and its restarts are unaffected. (Two nodes on one directory each
+/// rewrote the raft log the other appended to; neither opened it again.)
+#[test]
+fn a_second_node_on_the_same_data_directory_is_refused() {
+    let dir = TempDir::new("locked");
+    let mut s = Server::start(&dir.0);
+    s.sql("CREATE TABLE t (id INT PRIMARY KEY)").ok();
+    s.sql("INSERT INTO t (id) VALUES (1), (2)").ok();
+    let log = dir.0.with_extension("second.log");
+    let mut second = std::process::Command::new(shoal_tests::shoal_bin())
+        .args(["server", "--data"])
+        .arg(&dir.0)
+        .args(["--http", &format!("127.0.0.1:{}", shoal_tests::free_port())])
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("start a second shoal server");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = second.try_wait().expect("wait") {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = second.kill();
+            let _ = second.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let stderr = std::fs::read_to_string(&log).unwrap_or_default();
+    let status = status.unwrap_or_else(|| panic!("the second node kept running: {stderr}"));
+    assert!(
+        !status.success(),
+        "the second node exited cleanly: {stderr}"
+    );
+    assert!(
+        stderr.contains("failed to obtain node lock") && stderr.contains("node.lock"),
+        "{stderr}"
+    );
+    s.sql("INSERT INTO t (id) VALUES (3)").ok();
+    s.stop();
+    s.restart();
+    s.sql("REFRESH TABLE t").ok();
+    assert_eq!(*s.sql("SELECT count(*) FROM t").ok().scalar(), json!(3));
+}
