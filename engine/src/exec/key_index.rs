@@ -151,7 +151,7 @@ impl KeyIndex {
                 let mut h = self.hasher.build_hasher();
                 for v in key {
                     match v {
-                        Value::Int(i) => h.write_u64((*i as f64).to_bits()),
+                        Value::Int(i) => h.write_u64(int_bits(*i)),
                         Value::Float(f) => h.write_u64(float_bits(*f)),
                         // No other type equals an integer.
                         _ => return None,
@@ -169,9 +169,7 @@ impl KeyIndex {
                     .copied()
             }
             KeyStore::Values(values) => {
-                let mut h = self.hasher.build_hasher();
-                key.iter().for_each(|v| v.hash(&mut h));
-                let hash = h.finish();
+                let hash = hash_values(&self.hasher, key);
                 self.table
                     .find(hash, |&at| &values[at as usize * width..][..width] == key)
                     .copied()
@@ -183,16 +181,29 @@ impl KeyIndex {
 /// The hash of the key stored from `start`: as [`KeyIndex::find`] hashes
 /// a probe's.
 fn index_hash(keys: &KeyStore, hasher: &FixedState, start: usize, width: usize) -> u64 {
-    let mut h = hasher.build_hasher();
     match keys {
-        KeyStore::Ints(ints) => ints[start..start + width]
-            .iter()
-            .for_each(|i| h.write_u64((*i as f64).to_bits())),
-        KeyStore::Values(values) => values[start..start + width]
-            .iter()
-            .for_each(|v| v.hash(&mut h)),
+        KeyStore::Ints(ints) => {
+            let mut h = hasher.build_hasher();
+            ints[start..start + width]
+                .iter()
+                .for_each(|i| h.write_u64(int_bits(*i)));
+            h.finish()
+        }
+        KeyStore::Values(values) => hash_values(hasher, &values[start..start + width]),
     }
+}
+
+/// The hash of a key of any values.
+fn hash_values(hasher: &FixedState, key: &[Value]) -> u64 {
+    let mut h = hasher.build_hasher();
+    key.iter().for_each(|v| v.hash(&mut h));
     h.finish()
+}
+
+/// An integer's bits as [`Value`]'s `Hash` takes them: as the float it
+/// equals, so that `1` and `1.0` meet.
+fn int_bits(i: i64) -> u64 {
+    (i as f64).to_bits()
 }
 
 /// A float's bits as [`Value`]'s `Hash` takes them (`-0.0` as `0.0`).
