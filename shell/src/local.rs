@@ -4,7 +4,7 @@
 //! exits. (The simulation build's `shoal` opens a simulated cluster instead.)
 
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -29,11 +29,44 @@ pub fn default_data_dir() -> PathBuf {
     }
 }
 
+/// Where a running local server's address is kept, for a second shell to
+/// name it.
+const URL_FILE: &str = "server.url";
+
+/// Why `data` cannot take another local server: another shell's (or a
+/// server started by hand) holds its lock. `None` when it is free.
+fn in_use(data: &Path) -> Option<String> {
+    let lock = data.join("data").join(shoal_engine::disk::LOCK_FILE);
+    // No lock file: no server ever ran here. Taking the lock and dropping
+    // it at once leaves it free for the server about to start.
+    let file = std::fs::OpenOptions::new().write(true).open(lock).ok()?;
+    let Err(std::fs::TryLockError::WouldBlock) = file.try_lock() else {
+        return None;
+    };
+    let url = std::fs::read_to_string(data.join(URL_FILE)).unwrap_or_default();
+    Some(match url.trim() {
+        "" => format!(
+            "the local data directory {} is in use by another Shoal server: stop it first",
+            data.display()
+        ),
+        url => format!(
+            "the local data directory {} is in use by another shell's server at {url}: \
+             connect to it with `shoal shell --hosts {url}`, or leave that shell first",
+            data.display()
+        ),
+    })
+}
+
 impl LocalServer {
-    /// Starts `exe server` on `data` and waits until it answers.
+    /// Starts `exe server` on `data` and waits until it answers. A data
+    /// directory in use by another shell's server is an error that names
+    /// that server (its log is left as it is).
     pub fn start(exe: &std::path::Path, data: PathBuf) -> Result<LocalServer, String> {
         std::fs::create_dir_all(&data)
             .map_err(|e| format!("cannot create {}: {e}", data.display()))?;
+        if let Some(reason) = in_use(&data) {
+            return Err(reason);
+        }
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| format!("no free port: {e}"))?
@@ -72,6 +105,8 @@ impl LocalServer {
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                // Only a hint for another shell: failing to leave it is no error.
+                let _ = std::fs::write(server.data.join(URL_FILE), &server.url);
                 return Ok(server);
             }
             if let Ok(Some(status)) = server.child.try_wait() {
@@ -92,6 +127,7 @@ impl LocalServer {
 
 impl Drop for LocalServer {
     fn drop(&mut self) {
+        let _ = std::fs::remove_file(self.data.join(URL_FILE));
         // SIGTERM lets the server flush its shards; fall back to SIGKILL.
         #[cfg(unix)]
         {

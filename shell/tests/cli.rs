@@ -210,3 +210,53 @@ fn version_flag() {
     assert_eq!(out.stdout.trim(), env!("CARGO_PKG_VERSION"));
     assert_eq!(out.code, Some(0));
 }
+
+/// `shoal` without arguments starts a local server on the user's data
+/// directory. A second such shell while the first runs is refused before
+/// it touches the directory, and names the first one's server.
+#[test]
+fn a_second_local_shell_names_the_first_ones_server() {
+    let home = std::env::temp_dir().join(format!("shoal-local-twice-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&home);
+    let local = home.join("shoal/local");
+    let mut first = Command::new(shoal_bin())
+        .env("XDG_DATA_HOME", &home)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the first shell");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !local.join("server.url").exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first shell's server did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let url = std::fs::read_to_string(local.join("server.url")).expect("server.url");
+    let second = Command::new(shoal_bin())
+        .env("XDG_DATA_HOME", &home)
+        .args(["-c", "SELECT 1"])
+        .output()
+        .expect("run the second shell");
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("in use by another shell's server at {url}"))
+            && stderr.contains(&format!("shoal shell --hosts {url}")),
+        "{stderr}"
+    );
+    // The first shell and its server go on.
+    let mut stdin = first.stdin.take().expect("stdin");
+    stdin.write_all(b"SELECT 41 + 1;\n").expect("write");
+    drop(stdin);
+    let out = first.wait_with_output().expect("first shell");
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("42"));
+    assert!(
+        !local.join("server.url").exists(),
+        "the address outlived its server"
+    );
+    let _ = std::fs::remove_dir_all(&home);
+}
