@@ -48,8 +48,17 @@ struct Entry {
     created: tokio::time::Instant,
     /// What the buckets hold, until the entry goes.
     memory: Arc<MemoryAccount>,
-    /// Each bucket's rows, `None` once taken; split by the first request.
-    buckets: tokio::sync::OnceCell<Mutex<Vec<Option<Vec<Row>>>>>,
+    /// Each bucket, `None` once taken; split by the first request.
+    buckets: tokio::sync::OnceCell<Mutex<Vec<Option<Held>>>>,
+}
+
+/// A bucket's rows and the bytes they hold, summed as they were split
+/// (each row is at hand then; walking them again to move their account
+/// would read every row a second time).
+#[derive(Default)]
+struct Held {
+    rows: Vec<Row>,
+    bytes: u64,
 }
 
 impl BucketStore {
@@ -128,12 +137,13 @@ impl Node {
                 self.buckets
                     .splits
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let mut buckets: Vec<Option<Vec<Row>>> =
-                    (0..bucket.count).map(|_| Some(Vec::new())).collect();
+                let mut buckets: Vec<Option<Held>> =
+                    (0..bucket.count).map(|_| Some(Held::default())).collect();
                 for row in rows {
                     let b = bucket.of(&row, &ctx)? as usize;
-                    if let Some(Some(rows)) = buckets.get_mut(b) {
-                        rows.push(row);
+                    if let Some(Some(held)) = buckets.get_mut(b) {
+                        held.bytes += row.heap_size() as u64;
+                        held.rows.push(row);
                     }
                 }
                 Ok::<_, Error>(Mutex::new(buckets))
@@ -157,9 +167,8 @@ impl Node {
             self.buckets.remove(&key);
         }
         let rows = match taken {
-            Some(rows) => {
+            Some(Held { rows, bytes }) => {
                 // The rows move from the entry's account to the request's.
-                let bytes = rows.iter().map(|r| r.heap_size()).sum::<usize>() as u64;
                 if let Err(e) = ctx.memory.reserve(bytes, "collect") {
                     return Some(Err(e));
                 }

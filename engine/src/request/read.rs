@@ -63,16 +63,29 @@ pub struct Bucket {
     pub side: u8,
 }
 
+/// The seed of [`Bucket::of`]'s hash.
+const BUCKET_SEED: u64 = 0x5348_4f41_4c42_4b54;
+
 impl Bucket {
     /// The bucket a row belongs to. A key with a NULL part matches nothing
     /// but must still be seen exactly once (the preserved side of an outer
     /// join keeps it): it belongs to bucket 0.
     pub fn of(&self, row: &[Value], ctx: &EvalCtx) -> Result<u32> {
-        // SipHash with fixed keys: every node computes the same bucket
-        // for the same key.
-        let mut hasher = std::hash::DefaultHasher::new();
+        use std::hash::BuildHasher;
+        // A fixed seed: every node computes the same bucket for the same
+        // key. Its own seed: a part's key index hashes the same keys, and
+        // its table should not see hashes that all share this remainder.
+        let mut hasher = foldhash::fast::FixedState::with_seed(BUCKET_SEED).build_hasher();
         for k in &self.keys {
-            let v = k.eval(row, ctx)?;
+            // A key that is a column is hashed where it lies.
+            let evaluated;
+            let v = match k {
+                Expr::Column(i, _) => row.get(*i).unwrap_or(&Value::Null),
+                _ => {
+                    evaluated = k.eval(row, ctx)?;
+                    &evaluated
+                }
+            };
             if v.is_null() {
                 return Ok(0);
             }
