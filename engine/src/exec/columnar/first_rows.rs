@@ -142,6 +142,9 @@ struct Tops<'a> {
     /// Per partition, the worst on top: a candidate replaces it or is
     /// dropped, in O(log n) whatever order the rows come in.
     best: Vec<BinaryHeap<Candidate<'a>>>,
+    /// With a limit of 1 (`rn = 1`, the usual case), each partition's
+    /// best instead, kept flat.
+    single: Option<Single>,
     /// Documents offered so far: a tie goes to the one read first.
     read: u64,
     /// Partition key - min -> slot + 1 (0: none yet), for keys in a small range.
@@ -180,6 +183,25 @@ impl PartialEq for Candidate<'_> {
 
 impl Eq for Candidate<'_> {}
 
+/// Each partition's one best document and its sort key, the keys in one
+/// array of `width` values per partition: a candidate is compared where
+/// the key lies and replaces it in place. (A heap per partition cost a
+/// cache miss on the heap and one on its key's allocation for every
+/// document read, and an allocation for every new best.)
+struct Single {
+    width: usize,
+    keys: Vec<Value>,
+    docs: Vec<Option<Winner>>,
+}
+
+/// What values hold beyond their inline size (a text's bytes).
+fn beyond_inline(values: &[Value]) -> usize {
+    values
+        .iter()
+        .map(|v| v.heap_size() - size_of::<Value>())
+        .sum()
+}
+
 /// What a partition takes besides its rows.
 const PARTITION_OVERHEAD: usize = 64;
 
@@ -189,6 +211,11 @@ impl<'a> Tops<'a> {
             limit,
             keys,
             best: Vec::new(),
+            single: (limit == 1).then(|| Single {
+                width: keys.len(),
+                keys: Vec::new(),
+                docs: Vec::new(),
+            }),
             read: 0,
             dense: None,
             sparse: HashMap::new(),
@@ -220,7 +247,10 @@ impl<'a> Tops<'a> {
     /// The slot of a partition key, added if new.
     #[inline]
     fn slot(&mut self, key: Option<i64>) -> Result<usize> {
-        let next = self.best.len();
+        let next = match &self.single {
+            Some(single) => single.docs.len(),
+            None => self.best.len(),
+        };
         let slot = match key {
             None => *self.null.get_or_insert(next),
             Some(k) => {
@@ -240,7 +270,15 @@ impl<'a> Tops<'a> {
         };
         if slot == next {
             self.memory.add(PARTITION_OVERHEAD)?;
-            self.best.push(BinaryHeap::new());
+            match &mut self.single {
+                Some(single) => {
+                    self.memory.add(single.width * size_of::<Value>())?;
+                    let width = single.width;
+                    single.keys.resize(single.keys.len() + width, Value::Null);
+                    single.docs.push(None);
+                }
+                None => self.best.push(BinaryHeap::new()),
+            }
         }
         Ok(slot)
     }
@@ -251,6 +289,18 @@ impl<'a> Tops<'a> {
     fn offer(&mut self, slot: usize, key: &[Value], doc: Winner) -> Result<()> {
         self.read += 1;
         let (limit, keys) = (self.limit, self.keys);
+        if let Some(single) = &mut self.single {
+            let stored = &mut single.keys[slot * single.width..][..single.width];
+            let kept = &mut single.docs[slot];
+            if kept.is_some() && !compare_rows(key, stored, keys).is_lt() {
+                return Ok(());
+            }
+            self.memory.add(beyond_inline(key))?;
+            self.memory.sub(beyond_inline(stored));
+            stored.clone_from_slice(key);
+            *kept = Some(doc);
+            return Ok(());
+        }
         let best = &mut self.best[slot];
         if best.len() == limit {
             match best.peek() {
@@ -274,6 +324,9 @@ impl<'a> Tops<'a> {
 
     /// Each partition's winners, best first.
     fn into_winners(self) -> Vec<Vec<Winner>> {
+        if let Some(single) = self.single {
+            return single.docs.into_iter().map(Vec::from_iter).collect();
+        }
         self.best
             .into_iter()
             .map(|b| b.into_sorted_vec().into_iter().map(|c| c.doc).collect())
