@@ -58,7 +58,7 @@ pub struct FsDisk {
 }
 
 /// The file a node locks in its data directory (as Elasticsearch's).
-pub const LOCK_FILE: &str = "node.lock";
+const LOCK_FILE: &str = "node.lock";
 
 impl FsDisk {
     /// Opens (and creates) the data directory and locks it for this

@@ -34,15 +34,15 @@ pub fn default_data_dir() -> PathBuf {
 const URL_FILE: &str = "server.url";
 
 /// Why `data` cannot take another local server: another shell's (or a
-/// server started by hand) holds its lock. `None` when it is free.
+/// server started by hand) holds its lock. `None` when it is free: the
+/// lock, taken by the server's own `FsDisk::open` and dropped at once, is
+/// free again for the server about to start.
 fn in_use(data: &Path) -> Option<String> {
-    let lock = data.join("data").join(shoal_engine::disk::LOCK_FILE);
-    // No lock file: no server ever ran here. Taking the lock and dropping
-    // it at once leaves it free for the server about to start.
-    let file = std::fs::OpenOptions::new().write(true).open(lock).ok()?;
-    let Err(std::fs::TryLockError::WouldBlock) = file.try_lock() else {
+    let busy = shoal_engine::disk::FsDisk::open(data.join("data"))
+        .is_err_and(|e| e.kind() == std::io::ErrorKind::ResourceBusy);
+    if !busy {
         return None;
-    };
+    }
     let url = std::fs::read_to_string(data.join(URL_FILE)).unwrap_or_default();
     Some(match url.trim() {
         "" => format!(

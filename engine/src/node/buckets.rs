@@ -52,9 +52,9 @@ struct Entry {
     buckets: tokio::sync::OnceCell<Mutex<Vec<Option<Held>>>>,
 }
 
-/// A bucket's rows and the bytes they hold, summed as they were split
-/// (each row is at hand then; walking them again to move their account
-/// would read every row a second time).
+/// A bucket's rows and the bytes they hold, summed as they were split:
+/// each row is at hand then, read for its key; summed when the bucket is
+/// taken, every row would be read again, long out of the cache.
 #[derive(Default)]
 struct Held {
     rows: Vec<Row>,
